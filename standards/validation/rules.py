@@ -1,0 +1,94 @@
+"""The catalogue of rules: every finding names one of these ids.
+
+Titles are in Simplified Chinese because auditors read them; ``source`` says which
+standard or regulation the rule comes from, so a report can cite it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str  # Chinese, for reports
+    source: str
+
+
+def _rules(*rows: tuple[str, str, str]) -> dict[str, Rule]:
+    return {rid: Rule(rid, title, source) for rid, title, source in rows}
+
+
+_GB32100 = "GB 32100-2015 统一社会信用代码"
+_GB11643 = "GB 11643-1999 公民身份号码"
+_GB2260 = "GB/T 2260 行政区划代码"
+_ITEM_CODE = "政务服务事项编码规则（全国一体化政务服务平台）"
+_GB36904 = "GB/T 36904-2018 电子证照 标识规范"
+_GB36902 = "GB/T 36902-2018 电子证照 目录信息规范"
+_STATES = "办件状态代码（工程建设项目审批）"
+_XML = "同源交换格式（XSD）"
+
+RULES: dict[str, Rule] = _rules(
+    # Structure of exchange files and records.
+    ("xml.unsafe", "文件含有不安全内容（DTD/实体/超限）", _XML),
+    ("xml.malformed", "XML 格式错误", _XML),
+    ("xml.encoding", "文件编码错误（须为 UTF-8）", _XML),
+    ("xml.schema", "不符合交换格式 XSD", _XML),
+    ("json.malformed", "JSON 格式错误", "JSON Lines 交换格式"),
+    ("schema.required", "缺少必填项", _XML),
+    ("schema.type", "字段类型或格式错误", _XML),
+    ("schema.enum", "代码不在代码表中", _XML),
+    ("schema.unknown_field", "含有未定义的字段", _XML),
+    ("schema.limit", "记录数或长度超过限制", _XML),
+    # Identifiers (the identifier modules raise these ids).
+    ("uscc.length", "统一社会信用代码长度错误", _GB32100),
+    ("uscc.charset", "统一社会信用代码含非法字符", _GB32100),
+    ("uscc.region", "统一社会信用代码中的行政区划码错误", _GB32100),
+    ("uscc.check", "统一社会信用代码校验码错误", _GB32100),
+    ("citizen_id.length", "公民身份号码长度错误", _GB11643),
+    ("citizen_id.charset", "公民身份号码含非法字符", _GB11643),
+    ("citizen_id.region", "公民身份号码地址码错误", _GB11643),
+    ("citizen_id.birth_date", "公民身份号码出生日期不存在或晚于今天", _GB11643),
+    ("citizen_id.check", "公民身份号码校验码错误", _GB11643),
+    ("region.format", "行政区划代码格式错误", _GB2260),
+    ("region.unknown", "行政区划代码不存在", _GB2260),
+    ("basic_code.format", "事项基本编码结构错误", _ITEM_CODE),
+    ("basic_code.item_type", "事项基本编码中的事项类型不存在", _ITEM_CODE),
+    ("impl_code.format", "事项实施编码结构错误", _ITEM_CODE),
+    ("impl_code.level", "事项实施编码中的行使层级不存在", _ITEM_CODE),
+    ("handling_code.format", "业务办理项编码结构错误", _ITEM_CODE),
+    ("license_id.format", "电子证照标识结构错误", _GB36904),
+    ("license_id.check", "电子证照标识校验位错误", _GB36904),
+    ("case_serial.format", "统一业务流水号结构错误", "统一业务流水号规则"),
+    # Items.
+    ("item.impl_code.basic_mismatch", "实施编码与基本编码不一致", _ITEM_CODE),
+    ("item.impl_code.level_mismatch", "实施编码中的行使层级与事项行使层级不一致", _ITEM_CODE),
+    ("item.impl_code.authority_mismatch", "实施编码中的机构代码与实施机构代码不一致", _ITEM_CODE),
+    ("item.item_type_mismatch", "基本编码中的事项类型与事项类型不一致", _ITEM_CODE),
+    ("item.time_limit", "承诺时限超过法定时限", "政务服务事项实施清单要素要求"),
+    # Cases.
+    ("case.serial.mismatch", "统一业务流水号与实施编码不一致", "统一业务流水号规则"),
+    ("case.serial.duplicate", "统一业务流水号重复", "统一业务流水号规则"),
+    ("case.key.duplicate", "同一来源系统的办件编号重复", "统一业务流水号规则"),
+    ("case.events.order", "办件状态时间先后顺序错误", _STATES),
+    ("case.events.transition", "办件状态流转不合法", _STATES),
+    ("case.timestamps", "受理/办结/送达时间与状态记录不一致", _STATES),
+    # Materials.
+    ("material.file.missing", "材料文件缺失", "材料清单"),
+    ("material.file.unsafe_path", "材料文件路径不安全", "材料清单"),
+    ("material.file.sha256", "材料文件 SHA-256 与清单不符", "材料清单"),
+    ("material.file.size", "材料文件大小与清单不符", "材料清单"),
+    ("material.validity", "材料有效期起止错误", "材料清单"),
+    ("material.key.duplicate", "材料编号重复", "材料清单"),
+    # Licenses.
+    ("license.identifier.mismatch", "证照标识与证照类型代码/颁发机构/版本号不一致", _GB36904),
+    ("license.validity", "证照有效期起止错误", _GB36902),
+    ("license.key.duplicate", "证照标识重复", _GB36902),
+)
+
+
+def rule_title(rule_id: str) -> str:
+    """Chinese title of a rule, or the id itself for a rule not in the catalogue."""
+    rule = RULES.get(rule_id)
+    return rule.title if rule else rule_id
