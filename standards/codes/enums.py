@@ -6,10 +6,10 @@ rules use, so reports and error messages can show what an auditor recognises.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class _Coded(str, Enum):
+class _Coded(StrEnum):
     """A code whose value is the exchanged code and which carries a Chinese label."""
 
     label: str

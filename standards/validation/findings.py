@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """``error`` rejects the record (quarantine); ``warning`` is reported but the record loads."""
 
     ERROR = "error"

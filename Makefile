@@ -1,0 +1,42 @@
+# Tongyuan — one entry point for people and CI.
+#   make demo   create .venv from the lock if needed, run the main job on the embedded default
+#   make test   the whole test suite (starts its own PostgreSQL / sshd / Chromium as needed)
+#   make bench  benchmarks -> benchmarks/results.json
+#   make lint   ruff
+
+PYTHON ?= python3
+VENV   ?= .venv
+UV_VERSION := 0.13.8
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.tongyuan-installed
+
+export TONGYUAN_HOME ?= $(CURDIR)/var
+
+.PHONY: install demo test test-fast bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv sync --frozen --inexact --quiet
+	@touch $@
+
+demo: install
+	$(BIN)/tongyuan demo
+
+test: install
+	$(BIN)/pytest -n 2 --dist loadgroup -q
+
+test-fast: install
+	$(BIN)/pytest -q -x -m "not slow"
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check standards tongyuan || true
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

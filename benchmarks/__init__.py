@@ -1,0 +1,1 @@
+"""Benchmarks: each figure is measured beside its baseline, in the same run, on the same input."""

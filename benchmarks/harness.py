@@ -1,0 +1,73 @@
+"""Shared plumbing: timing, result records, the results file and its table."""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    unit: str
+    value: float
+    baseline: str
+    baseline_value: float
+    better: str  # "higher" | "lower"
+    target: float  # minimum value/baseline_value ratio (higher) or maximum (lower)
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline_value if self.baseline_value else float("nan")
+
+    @property
+    def meets_target(self) -> bool:
+        return self.ratio >= self.target if self.better == "higher" else self.ratio <= self.target
+
+
+def best_of(fn: Callable[[], int], repeat: int = 3) -> tuple[float, int]:
+    """Best wall time over ``repeat`` runs (seconds) and the count the function returned."""
+    best = float("inf")
+    count = 0
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        count = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, count
+
+
+def write_results(results: list[Result]) -> None:
+    payload = [
+        asdict(r) | {"ratio": round(r.ratio, 3), "meets_target": r.meets_target} for r in results
+    ]
+    RESULTS.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def print_results(results: list[Result], notes: list[str]) -> None:
+    table = Table(title="Tongyuan benchmarks")
+    for col in ("name", "value", "baseline", "ratio", "target", "ok"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(
+            r.name,
+            f"{r.value:,.0f} {r.unit}",
+            f"{r.baseline_value:,.0f} {r.unit} ({r.baseline})",
+            f"{r.ratio:.2f}",
+            f"{'≥' if r.better == 'higher' else '≤'} {r.target}",
+            "yes" if r.meets_target else "NO",
+        )
+    console = Console()
+    console.print(table)
+    for note in notes:
+        console.print(note)

@@ -1,0 +1,259 @@
+"""Checks of one record against the standard: identifiers and rules spanning several fields.
+
+Each check returns findings instead of raising, so one record reports every rule it breaks
+and the rest of the batch goes on. Checks that need other records (uniqueness) live in
+:mod:`standards.validation.batch`; checks that read material files in
+:mod:`standards.validation.material_files`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+
+from standards.codes.enums import CaseState, IdType
+from standards.identifiers import (
+    InvalidIdentifier,
+    parse_basic_code,
+    parse_case_serial,
+    parse_handling_code,
+    parse_impl_code,
+    parse_license_identifier,
+    validate_citizen_id,
+    validate_region_code,
+    validate_uscc,
+)
+from standards.records import Case, Item, License, Material, StandardRecord
+from standards.validation.findings import Finding, Severity
+from standards.validation.material_files import check_material_file
+from standards.validation.options import CheckOptions
+from standards.validation.state_machine import illegal_step
+
+_DEFAULT = CheckOptions()
+
+
+def _identifier(
+    out: list[Finding], fn: Callable[[str], object], value: str, field: str
+) -> object | None:
+    try:
+        return fn(value)
+    except InvalidIdentifier as exc:
+        out.append(Finding(exc.rule, exc.message, field))
+        return None
+
+
+def _party_id(
+    out: list[Finding], id_type: IdType, value: str, field: str, options: CheckOptions
+) -> None:
+    """Check an applicant/holder identifier by its declared type; other types are free-form."""
+    if id_type is IdType.CITIZEN_ID:
+        _identifier(out, lambda v: validate_citizen_id(v, today=options.today), value, field)
+    elif id_type is IdType.USCC:
+        _identifier(out, validate_uscc, value, field)
+
+
+def _region(out: list[Finding], code: str, field: str) -> None:
+    _identifier(out, lambda c: validate_region_code(c, known_only=True), code, field)
+
+
+def check_item(item: Item, options: CheckOptions = _DEFAULT) -> list[Finding]:
+    """Identifiers of an item and the agreement between its codes and its elements."""
+    out: list[Finding] = []
+    basic = _identifier(out, parse_basic_code, item.basic_code, "basic_code")
+    impl = _identifier(out, parse_impl_code, item.impl_code, "impl_code")
+    if item.handling_code is not None:
+        handling = _identifier(out, parse_handling_code, item.handling_code, "handling_code")
+        if handling is not None and handling.impl.code != item.impl_code:  # type: ignore[attr-defined]
+            out.append(
+                Finding(
+                    "item.impl_code.basic_mismatch",
+                    "handling code does not extend the implementation code",
+                    "handling_code",
+                )
+            )
+    try:
+        validate_uscc(item.authority_uscc)
+    except InvalidIdentifier as exc:
+        severity = options.uscc_check_severity if exc.is_check_only else Severity.ERROR
+        out.append(Finding(exc.rule, exc.message, "authority_uscc", severity))
+    if impl is not None:
+        if impl.basic.code != item.basic_code:  # type: ignore[attr-defined]
+            out.append(
+                Finding(
+                    "item.impl_code.basic_mismatch",
+                    f"implementation code embeds basic code {impl.basic.code}, "  # type: ignore[attr-defined]
+                    f"the item declares {item.basic_code}",
+                    "impl_code",
+                )
+            )
+        if impl.level is not item.exercise_level:  # type: ignore[attr-defined]
+            out.append(
+                Finding(
+                    "item.impl_code.level_mismatch",
+                    f"implementation code has level {impl.level.value}, "  # type: ignore[attr-defined]
+                    f"the item declares {item.exercise_level.value}",
+                    "exercise_level",
+                )
+            )
+        if impl.authority_uscc != item.authority_uscc.upper():  # type: ignore[attr-defined]
+            out.append(
+                Finding(
+                    "item.impl_code.authority_mismatch",
+                    "implementation code names another authority than authority_uscc",
+                    "impl_code",
+                )
+            )
+    if basic is not None and basic.item_type is not item.item_type:  # type: ignore[attr-defined]
+        out.append(
+            Finding(
+                "item.item_type_mismatch",
+                f"basic code has item type {basic.item_type.value}, "  # type: ignore[attr-defined]
+                f"the item declares {item.item_type.value}",
+                "item_type",
+            )
+        )
+    _region(out, item.region_code, "region_code")
+    if item.promised_limit_days > item.statutory_limit_days:
+        out.append(
+            Finding(
+                "item.time_limit",
+                f"promised limit {item.promised_limit_days} working days exceeds the "
+                f"statutory limit {item.statutory_limit_days}",
+                "promised_limit_days",
+            )
+        )
+    return out
+
+
+def _first_time(case: Case, states: set[CaseState]) -> datetime | None:
+    return next((e.at for e in case.events if e.state in states), None)
+
+
+_DONE_STATES = {CaseState.DONE_APPROVED, CaseState.DONE_TOLERANCE, CaseState.DONE_DENIED}
+
+
+def check_case(case: Case, options: CheckOptions = _DEFAULT) -> list[Finding]:
+    """Identifiers of a case, its state history and the timestamps derived from it."""
+    out: list[Finding] = []
+    _identifier(out, parse_impl_code, case.impl_code, "impl_code")
+    if case.handling_code is not None:
+        _identifier(out, parse_handling_code, case.handling_code, "handling_code")
+    if case.serial is not None:
+        serial = _identifier(out, parse_case_serial, case.serial, "serial")
+        if serial is not None and serial.impl_code != case.impl_code:  # type: ignore[attr-defined]
+            out.append(
+                Finding(
+                    "case.serial.mismatch",
+                    "the unified serial was generated for another implementation code",
+                    "serial",
+                )
+            )
+    _party_id(out, case.applicant.id_type, case.applicant.id_number, "applicant.id_number", options)
+    if case.region_code is not None:
+        _region(out, case.region_code, "region_code")
+
+    events = case.events
+    for i in range(1, len(events)):
+        if events[i].at < events[i - 1].at:
+            out.append(
+                Finding(
+                    "case.events.order",
+                    f"event {i + 1} ({events[i].state.label}) at {events[i].at.isoformat()} is "
+                    f"earlier than the event before it",
+                    f"events.{i}.at",
+                )
+            )
+            break
+    step = illegal_step([e.state for e in events])
+    if step is not None:
+        out.append(Finding("case.events.transition", step[1], f"events.{step[0]}.state"))
+
+    accepted = _first_time(case, {CaseState.ACCEPTED})
+    decided = _first_time(case, _DONE_STATES)
+    if case.accepted_at != accepted:
+        out.append(
+            Finding(
+                "case.timestamps",
+                "accepted_at does not match the time of the 已受理 event",
+                "accepted_at",
+            )
+        )
+    elif case.decided_at != decided:
+        out.append(
+            Finding(
+                "case.timestamps",
+                "decided_at does not match the time of the 办结 event",
+                "decided_at",
+            )
+        )
+    elif case.delivered_at is not None and (
+        case.decided_at is None or case.delivered_at < case.decided_at
+    ):
+        out.append(
+            Finding("case.timestamps", "delivered_at is before the decision", "delivered_at")
+        )
+    return out
+
+
+def _validity(out: list[Finding], rule: str, start: date | None, end: date | None) -> None:
+    if start is not None and end is not None and end < start:
+        out.append(
+            Finding(
+                rule,
+                f"validity ends {end.isoformat()} before it starts {start.isoformat()}",
+                "valid_to",
+            )
+        )
+
+
+def check_material(
+    material: Material, options: CheckOptions = _DEFAULT, *, base_dir: Path | None = None
+) -> list[Finding]:
+    """Holder identifier, validity, and — when the manifest's folder is known — the file."""
+    out: list[Finding] = []
+    _party_id(out, material.holder_id_type, material.holder_id_number, "holder_id_number", options)
+    _validity(out, "material.validity", material.valid_from, material.valid_to)
+    if base_dir is not None:
+        out.extend(check_material_file(material, base_dir))
+    return out
+
+
+def check_license(license: License, options: CheckOptions = _DEFAULT) -> list[Finding]:
+    """The GB/T 36904 identifier and its agreement with the catalogue fields."""
+    out: list[Finding] = []
+    ident = _identifier(out, parse_license_identifier, license.identifier, "identifier")
+    if ident is not None:
+        expected = (license.type_code, license.issuer_code, license.version)
+        got = (ident.type_code, ident.issuer_code, ident.version)  # type: ignore[attr-defined]
+        if tuple(v.upper() for v in got) != tuple(v.upper() for v in expected):
+            out.append(
+                Finding(
+                    "license.identifier.mismatch",
+                    "identifier segments (type code, issuer, version) differ from the record",
+                    "identifier",
+                )
+            )
+    if len(license.issuer_code) == 6:
+        _region(out, license.issuer_code, "issuer_code")
+    else:
+        _identifier(out, validate_uscc, license.issuer_code, "issuer_code")
+    _region(out, license.region_code, "region_code")
+    _party_id(out, license.holder_id_type, license.holder_id, "holder_id", options)
+    _validity(out, "license.validity", license.valid_from, license.valid_to)
+    return out
+
+
+def check_record(
+    record: StandardRecord, options: CheckOptions = _DEFAULT, *, base_dir: Path | None = None
+) -> list[Finding]:
+    """Dispatch on the record kind."""
+    if isinstance(record, Case):
+        return check_case(record, options)
+    if isinstance(record, Item):
+        return check_item(record, options)
+    if isinstance(record, Material):
+        return check_material(record, options, base_dir=base_dir)
+    if isinstance(record, License):
+        return check_license(record, options)
+    raise TypeError(f"no checks for record kind {type(record).__name__}")

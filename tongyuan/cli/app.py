@@ -1,0 +1,25 @@
+"""Command registry: each command lives in its own module and calls one core function."""
+
+from __future__ import annotations
+
+import typer
+
+from tongyuan.cli import db_cmd, demo_cmd, generate_cmd, validate_cmd
+
+app = typer.Typer(
+    name="tongyuan",
+    help="Tongyuan (同源) — data exchange and integration hub for government service data.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("generate", epilog=generate_cmd.EPILOG)(generate_cmd.generate)
+app.command("validate", epilog=validate_cmd.EPILOG)(validate_cmd.validate)
+app.command("demo", epilog=demo_cmd.EPILOG)(demo_cmd.demo)
+app.add_typer(db_cmd.app, name="db")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,77 @@
+"""``tongyuan validate``: check exchange files against the standard."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from standards.validation import CheckOptions, Severity, rule_title
+from tongyuan.cli.common import console, err_console
+from tongyuan.validating import ValidationReport, validate_paths
+
+EPILOG = (
+    "Example: [bold]tongyuan validate var/demo/dataset --json > report.json[/bold]  "
+    "Exit codes: 0 all valid, 1 invalid records found, 2 a file unreadable or unsafe."
+)
+
+_MAX_SHOWN = 200
+
+
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    uscc_check: Annotated[
+        str,
+        typer.Option(
+            help="How a bad USCC check character on an authority code counts: error or warning "
+            "(legacy data holds registered codes that fail it)."
+        ),
+    ] = "error",
+) -> None:
+    """Check files or folders and print each problem with file, record, field and rule."""
+    if uscc_check not in ("error", "warning"):
+        raise typer.BadParameter("--uscc-check must be error or warning")
+    for p in paths:
+        if not p.exists():
+            err_console.print(f"[red]not found:[/red] {p}")
+            raise typer.Exit(2)
+    options = CheckOptions(uscc_check_severity=Severity(uscc_check))
+    report = validate_paths(paths, options=options)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
+    else:
+        _print(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _print(report: ValidationReport) -> None:
+    problems = report.errors + report.warnings
+    if problems:
+        table = Table(show_lines=False)
+        for col in ("file", "record", "line", "field", "rule", "message"):
+            table.add_column(col, overflow="fold")
+        for e in problems[:_MAX_SHOWN]:
+            table.add_row(
+                e.file,
+                "" if e.record is None else str(e.record),
+                "" if e.line is None else str(e.line),
+                e.field or "",
+                f"{e.rule}\n{rule_title(e.rule)}",
+                e.message,
+            )
+        console.print(table)
+        if len(problems) > _MAX_SHOWN:
+            console.print(f"… and {len(problems) - _MAX_SHOWN} more (use --json for all)")
+    status = "[green]valid[/green]" if report.valid else "[red]invalid[/red]"
+    console.print(
+        f"{status}: {report.files} files, {report.records} records, "
+        f"{report.invalid_records} invalid, {report.unreadable_files} unreadable, "
+        f"{len(report.warnings)} warnings"
+    )
+    for rule, n in report.rule_counts().most_common(10):
+        console.print(f"  {n:>6}  {rule}  {rule_title(rule)}")
