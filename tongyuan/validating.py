@@ -130,7 +130,7 @@ def check_file(
     options: CheckOptions,
     uniqueness: BatchUniqueness,
     limits: ParseLimits | None = None,
-    display_name: str | None = None,
+    file_label: str | None = None,
 ) -> Iterator[CheckedRecord]:
     """Parse and check one file. File-level problems raise UnsafeInput / UnreadableInput.
 
@@ -138,8 +138,8 @@ def check_file(
     """
     base_dir = path.parent
     for raw in iter_raw_records(path, limits=limits or ParseLimits()):
-        if display_name is not None:
-            raw.location = SourceLocation(display_name, raw.location.record, raw.location.line)
+        if file_label is not None:
+            raw.location = SourceLocation(file_label, raw.location.record, raw.location.line)
         record, findings = to_record(raw)
         if record is not None:
             findings = findings + check_record(record, options, base_dir=base_dir)
@@ -160,12 +160,12 @@ def validate_paths(
     report = ValidationReport()
     uniqueness = BatchUniqueness()
     for path in discover_files(paths):
-        name = _display(path, relative_to)
+        name = display_name(path, relative_to)
         report.files += 1
         count = 0
         try:
             for checked in check_file(
-                path, options=options, uniqueness=uniqueness, limits=limits, display_name=name
+                path, options=options, uniqueness=uniqueness, limits=limits, file_label=name
             ):
                 count += 1
                 report.records += 1
@@ -195,7 +195,8 @@ def validate_paths(
     return report
 
 
-def _display(path: Path, relative_to: Path | None) -> str:
+def display_name(path: Path, relative_to: Path | None) -> str:
+    """The name reports use for a file: relative to the dataset root when possible."""
     if relative_to is not None:
         try:
             return path.resolve().relative_to(relative_to.resolve()).as_posix()

@@ -85,6 +85,8 @@ RULES: dict[str, Rule] = _rules(
     ("license.identifier.mismatch", "证照标识与证照类型代码/颁发机构/版本号不一致", _GB36904),
     ("license.validity", "证照有效期起止错误", _GB36902),
     ("license.key.duplicate", "证照标识重复", _GB36902),
+    # Loading into the libraries.
+    ("library.conflict", "与库中已有记录冲突（如办件状态历史被改写）", "数据同源、全程留痕"),
 )
 
 
