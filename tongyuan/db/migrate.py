@@ -1,0 +1,69 @@
+"""Schema migrations run from the installed package, no ``alembic.ini`` needed.
+
+The version table is ``tongyuan_schema_version`` rather than Alembic's default, so the
+libraries can share a PostgreSQL database with Airflow's metadata (which uses
+``alembic_version``) without either stepping on the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL
+
+from tongyuan.db.engine import make_engine
+
+VERSION_TABLE = "tongyuan_schema_version"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config pointing at the package's migrations; env.py uses ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def _connected(target: str | URL | Engine) -> Iterator[Connection]:
+    engine = target if isinstance(target, Engine) else make_engine(target)
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        if engine is not target:
+            engine.dispose()
+
+
+def upgrade(target: str | URL | Engine, revision: str = "head") -> None:
+    """Bring the schema up to ``revision`` in one transaction (DDL is transactional on both)."""
+    with _connected(target) as connection:
+        command.upgrade(alembic_config(connection), revision)
+
+
+def downgrade(target: str | URL | Engine, revision: str) -> None:
+    """Take the schema down to ``revision`` (``"base"`` drops every library table)."""
+    with _connected(target) as connection:
+        command.downgrade(alembic_config(connection), revision)
+
+
+def current_revision(target: str | URL | Engine) -> str | None:
+    """The revision the database is at, ``None`` for an empty database."""
+    with _connected(target) as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head

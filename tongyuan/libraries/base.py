@@ -1,0 +1,89 @@
+"""Declarative base and the portable column types every library shares.
+
+The same models and migrations serve SQLite and PostgreSQL, so the types here hide the
+differences that matter: SQLite keeps no time zone and PostgreSQL's JSON should be JSONB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase
+
+# Government systems record Beijing time without an offset; naive values mean this zone.
+HUB_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def to_utc(value: datetime) -> datetime:
+    """An aware UTC datetime; naive input is read as hub-local (Beijing) time."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=HUB_TIMEZONE)
+    return value.astimezone(UTC)
+
+
+def local_date(value: datetime) -> date:
+    """The calendar day in hub-local time (the day a serial number is issued for)."""
+    if value.tzinfo is None:
+        return value.date()
+    return value.astimezone(HUB_TIMEZONE).date()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns aware UTC datetimes on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = to_utc(value)
+        # SQLite would drop the offset anyway; store naive UTC there explicitly.
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL (comparable, indexable), JSON text elsewhere.
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def canonical_json(value: Any) -> str:
+    """Stable JSON text: equal content gives equal text (sorted keys, no spaces)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def json_hash(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()

@@ -1,0 +1,260 @@
+"""The case library: one row per case, its state history in append-only events.
+
+A case arrives again every time its department system reports it, usually with a longer
+history. Stored events are facts the hub has already passed on; they are never rewritten.
+An incoming history must therefore start with the stored one: it may add events, or be an
+older snapshot (a strict prefix, ignored), but a history that disagrees with what is
+stored is an error for a person to look at, not something to overwrite.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from standards.codes.enums import CaseState, IdType
+from standards.identifiers.case_serial import SerialAllocator, format_case_serial
+from standards.records import Applicant, Case, CaseEvent
+from tongyuan.libraries.base import (
+    Base,
+    JsonDoc,
+    UtcDateTime,
+    json_hash,
+    local_date,
+    to_utc,
+    utcnow,
+)
+from tongyuan.libraries.protected import protect_id
+from tongyuan.privacy import PiiProtector
+
+WriteOutcome = Literal["added", "changed", "unchanged"]
+
+
+class CaseHistoryConflict(ValueError):
+    """An incoming case history contradicts events already stored for the case."""
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("source_system", "dept_case_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(String(64), unique=True)
+    source_system: Mapped[str] = mapped_column(String(64))
+    dept_case_no: Mapped[str] = mapped_column(String(64))
+    impl_code: Mapped[str] = mapped_column(String(64), index=True)
+    item_name: Mapped[str | None] = mapped_column(String(200))
+    applicant_name: Mapped[str] = mapped_column(String(200))
+    applicant_id_type: Mapped[str] = mapped_column(String(8))
+    applicant_id_enc: Mapped[str] = mapped_column(Text)
+    applicant_id_hash: Mapped[str] = mapped_column(String(64), index=True)
+    applicant_id_masked: Mapped[str] = mapped_column(String(64))
+    current_state: Mapped[str] = mapped_column(String(4), index=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    promised_deadline: Mapped[date | None] = mapped_column(Date)
+    region_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CaseEventRow(Base):
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(4))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+
+
+def _event_doc(event: CaseEvent | CaseEventRow) -> dict[str, Any]:
+    state = event.state.value if isinstance(event.state, CaseState) else event.state
+    return {
+        "state": state,
+        "at": to_utc(event.at).isoformat(),
+        "actor": event.actor,
+        "note": event.note,
+    }
+
+
+def _stored_data(case: Case, id_hash: str, id_masked: str) -> dict[str, Any]:
+    """The record as stored: no clear ID, no serial (a column), no events (a table)."""
+    data = case.model_dump(mode="json", exclude_none=True, exclude={"serial", "events"})
+    applicant = data["applicant"]
+    del applicant["id_number"]
+    applicant["id_hash"] = id_hash
+    applicant["id_masked"] = id_masked
+    return data
+
+
+def find_case(session: Session, source_system: str, dept_case_no: str) -> CaseRow | None:
+    return session.scalars(
+        select(CaseRow).where(
+            CaseRow.source_system == source_system, CaseRow.dept_case_no == dept_case_no
+        )
+    ).one_or_none()
+
+
+def case_events(session: Session, case_id: int) -> list[CaseEventRow]:
+    return list(
+        session.scalars(
+            select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq)
+        )
+    )
+
+
+def find_cases_by_applicant_id(
+    session: Session, id_number: str, *, protector: PiiProtector
+) -> list[CaseRow]:
+    """Cases of one applicant, found through the keyed hash (never a clear-text scan)."""
+    id_hash = protector.lookup_hash(id_number)
+    return list(
+        session.scalars(
+            select(CaseRow).where(CaseRow.applicant_id_hash == id_hash).order_by(CaseRow.id)
+        )
+    )
+
+
+def _check_history(row: CaseRow, stored: list[CaseEventRow], incoming: list[CaseEvent]) -> None:
+    for index, (old, new) in enumerate(zip(stored, incoming, strict=False)):
+        old_doc, new_doc = _event_doc(old), _event_doc(new)
+        if old_doc != new_doc:
+            differing = ", ".join(k for k in old_doc if old_doc[k] != new_doc[k])
+            raise CaseHistoryConflict(
+                f"case {row.source_system}/{row.dept_case_no} (serial {row.serial}): incoming "
+                f"event {index + 1} differs from the stored one in {differing} "
+                f"(stored state {old_doc['state']} at {old_doc['at']}, incoming state "
+                f"{new_doc['state']} at {new_doc['at']}); stored events are never rewritten"
+            )
+
+
+def write_case(
+    session: Session,
+    batch_id: str,
+    case: Case,
+    *,
+    protector: PiiProtector,
+    allocator: SerialAllocator,
+) -> WriteOutcome:
+    """Upsert a case by (source system, department case number) and append new events.
+
+    A case without a serial gets the hub's 统一业务流水号 for the day of its first event
+    (hub-local calendar). A given serial must match the stored one: serials never change.
+    """
+    row = find_case(session, case.source_system, case.dept_case_no)
+    stored = case_events(session, row.id) if row is not None else []
+    if row is not None:
+        _check_history(row, stored, case.events)
+        if case.serial is not None and case.serial != row.serial:
+            raise CaseHistoryConflict(
+                f"case {row.source_system}/{row.dept_case_no}: incoming serial {case.serial} "
+                f"differs from the stored serial {row.serial}; serials never change"
+            )
+        if len(case.events) < len(stored):
+            return "unchanged"  # an older snapshot of a case we know better
+
+    applicant = case.applicant
+    protected = protect_id(protector, applicant.id_number, applicant.id_type)
+    data = _stored_data(case, protected.hash, protected.masked)
+    content_hash = json_hash({"case": data, "events": [_event_doc(e) for e in case.events]})
+    if row is not None and row.content_hash == content_hash:
+        return "unchanged"
+
+    outcome: WriteOutcome = "changed"
+    if row is None:
+        row = CaseRow(
+            source_system=case.source_system,
+            dept_case_no=case.dept_case_no,
+            serial=_new_serial(session, case, allocator),
+        )
+        session.add(row)
+        outcome = "added"
+    if row.applicant_id_hash != protected.hash:
+        # A fresh nonce makes every ciphertext differ: re-encrypt only when the ID changed,
+        # so an unchanged applicant leaves the row untouched.
+        row.applicant_id_enc = protected.enc
+        row.applicant_id_hash = protected.hash
+    row.applicant_id_masked = protected.masked
+    row.applicant_name = applicant.name
+    row.applicant_id_type = applicant.id_type.value
+    row.impl_code = case.impl_code
+    row.item_name = case.item_name
+    row.current_state = case.current_state.value
+    row.accepted_at = case.accepted_at
+    row.decided_at = case.decided_at
+    row.delivered_at = case.delivered_at
+    row.promised_deadline = case.promised_deadline
+    row.region_code = case.region_code
+    row.content_hash = content_hash
+    row.batch_id = batch_id
+    row.data = data
+    row.updated_at = utcnow()
+    session.flush()
+    for seq, event in enumerate(case.events[len(stored) :], start=len(stored) + 1):
+        session.add(
+            CaseEventRow(
+                case_id=row.id,
+                seq=seq,
+                state=event.state.value,
+                at=event.at,
+                actor=event.actor,
+                note=event.note,
+                batch_id=batch_id,
+            )
+        )
+    session.flush()
+    return outcome
+
+
+def _new_serial(session: Session, case: Case, allocator: SerialAllocator) -> str:
+    if case.serial is not None:
+        taken = session.scalars(select(CaseRow.id).where(CaseRow.serial == case.serial)).first()
+        if taken is not None:
+            raise CaseHistoryConflict(
+                f"case {case.source_system}/{case.dept_case_no}: serial {case.serial} already "
+                f"belongs to another case"
+            )
+        return case.serial
+    day = local_date(case.events[0].at)
+    return format_case_serial(case.impl_code, day, allocator.allocate(case.impl_code, day))
+
+
+def case_record(session: Session, row: CaseRow, *, protector: PiiProtector) -> Case:
+    """Rebuild the standard record, clear ID included (for exports to entitled receivers)."""
+    data = dict(row.data)
+    applicant_doc = {
+        k: v for k, v in data.pop("applicant").items() if k not in ("id_hash", "id_masked")
+    }
+    applicant = Applicant.model_validate(
+        {
+            **applicant_doc,
+            "id_type": IdType(row.applicant_id_type),
+            "id_number": protector.decrypt(row.applicant_id_enc),
+        }
+    )
+    events = [
+        CaseEvent(state=CaseState(e.state), at=e.at, actor=e.actor, note=e.note)
+        for e in case_events(session, row.id)
+    ]
+    return Case.model_validate(
+        {**data, "serial": row.serial, "applicant": applicant, "events": events}
+    )

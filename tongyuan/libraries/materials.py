@@ -1,0 +1,196 @@
+"""The material library: manifests in the database, files in a content-addressed store.
+
+Files are stored once per content (sha256), under ``<blobs>/ab/cd/<sha256>``. A blob is
+written to a temporary file in the store, hashed while it is copied, synced, and only then
+renamed into place, so a crash or a hash mismatch never leaves a partial or wrong file
+under a content address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import BigInteger, Date, ForeignKey, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from standards.records import Material
+from tongyuan.config import Settings
+from tongyuan.libraries.base import Base, UtcDateTime, json_hash, utcnow
+from tongyuan.libraries.protected import protect_id
+from tongyuan.privacy import PiiProtector
+
+WriteOutcome = Literal["added", "changed", "unchanged"]
+
+DEFAULT_MAX_BLOB_BYTES = 512 * 1024 * 1024
+_CHUNK = 1024 * 1024
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BlobStoreError(ValueError):
+    """A file could not be stored: too large, or not the content it claimed to be."""
+
+
+class BlobRow(Base):
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(127))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class MaterialRow(Base):
+    __tablename__ = "materials"
+
+    material_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    material_type: Mapped[str] = mapped_column(String(64))
+    holder_name: Mapped[str] = mapped_column(String(200))
+    holder_id_type: Mapped[str] = mapped_column(String(8))
+    holder_id_enc: Mapped[str] = mapped_column(Text)
+    holder_id_hash: Mapped[str] = mapped_column(String(64), index=True)
+    holder_id_masked: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(BigInteger)
+    file_name: Mapped[str] = mapped_column(String(255))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    source_case: Mapped[str | None] = mapped_column(String(64), index=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+def blob_path(settings: Settings, sha256: str) -> Path:
+    if not _SHA256.match(sha256):
+        raise BlobStoreError(f"not a lower-case sha256 hex digest: {sha256!r}")
+    return settings.blobs_dir / sha256[:2] / sha256[2:4] / sha256
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def store_blob(
+    settings: Settings,
+    source_path: Path | str,
+    expected_sha256: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+) -> tuple[str, int]:
+    """Copy a file into the store; returns its (sha256, size). Idempotent by content."""
+    source = Path(source_path)
+    if expected_sha256 is not None:
+        expected_sha256 = expected_sha256.strip().lower()
+        blob_path(settings, expected_sha256)  # validates the digest's shape up front
+    tmp_dir = settings.blobs_dir / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    tmp = tmp_dir / f"{os.getpid()}-{os.urandom(8).hex()}.part"
+    try:
+        with source.open("rb") as reader, tmp.open("xb") as writer:
+            while chunk := reader.read(_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BlobStoreError(f"{source}: file exceeds the limit of {max_bytes} bytes")
+                digest.update(chunk)
+                writer.write(chunk)
+            writer.flush()
+            os.fsync(writer.fileno())
+        sha256 = digest.hexdigest()
+        if expected_sha256 is not None and sha256 != expected_sha256:
+            raise BlobStoreError(
+                f"{source}: content sha256 is {sha256}, the manifest says {expected_sha256}"
+            )
+        target = blob_path(settings, sha256)
+        if target.exists() and target.stat().st_size == size:
+            return sha256, size  # same content already stored
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+        return sha256, size
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _ensure_blob(session: Session, material: Material, sha256: str) -> None:
+    blob = session.get(BlobRow, sha256)
+    if blob is None:
+        session.add(
+            BlobRow(
+                sha256=sha256,
+                size=material.size,
+                media_type=material.media_type,
+                created_at=utcnow(),
+            )
+        )
+        session.flush()
+    elif blob.size != material.size:
+        raise BlobStoreError(
+            f"material {material.material_id}: manifest size {material.size} differs from the "
+            f"stored blob {sha256} ({blob.size} bytes)"
+        )
+
+
+def write_material(
+    session: Session,
+    batch_id: str,
+    material: Material,
+    *,
+    protector: PiiProtector,
+    sha256: str,
+) -> WriteOutcome:
+    """Upsert a material's manifest; ``sha256`` is what :func:`store_blob` returned."""
+    if material.sha256 != sha256:
+        raise BlobStoreError(
+            f"material {material.material_id}: manifest sha256 {material.sha256} differs from "
+            f"the stored file's {sha256}"
+        )
+    protected = protect_id(protector, material.holder_id_number, material.holder_id_type)
+    doc = material.model_dump(mode="json", exclude_none=True, exclude={"holder_id_number"})
+    content_hash = json_hash({**doc, "holder_id_hash": protected.hash})
+    row = session.get(MaterialRow, material.material_id)
+    if row is not None and row.content_hash == content_hash:
+        return "unchanged"
+    _ensure_blob(session, material, sha256)
+    outcome: WriteOutcome = "changed"
+    if row is None:
+        row = MaterialRow(material_id=material.material_id)
+        session.add(row)
+        outcome = "added"
+    if row.holder_id_hash != protected.hash:
+        row.holder_id_enc = protected.enc
+        row.holder_id_hash = protected.hash
+    row.holder_id_masked = protected.masked
+    row.holder_id_type = material.holder_id_type.value
+    row.holder_name = material.holder_name
+    row.sha256 = sha256
+    row.name = material.name
+    row.material_type = material.material_type
+    row.media_type = material.media_type
+    row.size = material.size
+    row.file_name = material.file
+    row.valid_from = material.valid_from
+    row.valid_to = material.valid_to
+    row.source_case = material.source_case
+    row.batch_id = batch_id
+    row.content_hash = content_hash
+    row.updated_at = utcnow()
+    session.flush()
+    return outcome
+
+
+def find_material(session: Session, material_id: str) -> MaterialRow | None:
+    return session.scalars(
+        select(MaterialRow).where(MaterialRow.material_id == material_id)
+    ).one_or_none()

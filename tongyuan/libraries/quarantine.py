@@ -1,0 +1,122 @@
+"""The quarantine library: records that broke a rule, kept whole so they can be replayed.
+
+The raw payload may hold personal IDs in any field, so it is stored encrypted as a whole;
+a masked copy serves display. Adding the same payload from the same place again, while an
+earlier entry is still open, returns that entry instead of piling up duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from standards.privacy import mask_text
+from standards.records import SourceLocation
+from standards.validation.findings import Finding
+from tongyuan.libraries.base import Base, JsonDoc, UtcDateTime, canonical_json, utcnow
+from tongyuan.privacy import PiiProtector, mask_payload
+
+QuarantineStatus = Literal["open", "replayed", "resolved", "discarded"]
+QUARANTINE_STATUSES: tuple[str, ...] = ("open", "replayed", "resolved", "discarded")
+
+
+class QuarantineEntry(Base):
+    __tablename__ = "quarantine"
+    __table_args__ = (CheckConstraint(f"status IN {QUARANTINE_STATUSES!r}", name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    source_file: Mapped[str] = mapped_column(String(1024))
+    record_index: Mapped[int] = mapped_column(Integer)
+    line: Mapped[int | None] = mapped_column(Integer)
+    payload_enc: Mapped[str] = mapped_column(Text)
+    # Keyed hash of the canonical payload: finds duplicates without exposing content.
+    payload_hash: Mapped[str] = mapped_column(String(64), index=True)
+    payload_masked: Mapped[Any] = mapped_column(JsonDoc)
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc)
+    rule: Mapped[str] = mapped_column(String(64), index=True)
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    replay_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+def add_quarantined(
+    session: Session,
+    batch_id: str,
+    *,
+    kind: str,
+    location: SourceLocation,
+    payload: Any,
+    findings: Sequence[Finding],
+    protector: PiiProtector,
+) -> int:
+    """Quarantine one record; returns the entry id (an existing open one for a repeat)."""
+    if not findings:
+        raise ValueError(f"{location}: a quarantined record needs at least one finding")
+    text = canonical_json(payload)
+    payload_hash = protector.lookup_hash(f"{kind}\n{location.file}\n{location.record}\n{text}")
+    existing = session.scalars(
+        select(QuarantineEntry).where(
+            QuarantineEntry.payload_hash == payload_hash, QuarantineEntry.status == "open"
+        )
+    ).first()
+    rules = [{**finding.as_dict(), "message": mask_text(finding.message)} for finding in findings]
+    if existing is not None:
+        if existing.rules != rules:
+            existing.rules = rules
+            existing.rule = findings[0].rule
+            existing.message = rules[0]["message"] or ""
+            existing.updated_at = utcnow()
+            session.flush()
+        return existing.id
+    now = utcnow()
+    entry = QuarantineEntry(
+        batch_id=batch_id,
+        kind=kind,
+        source_file=location.file,
+        record_index=location.record,
+        line=location.line,
+        payload_enc=protector.encrypt(text),
+        payload_hash=payload_hash,
+        payload_masked=mask_payload(payload),
+        rules=rules,
+        rule=findings[0].rule,
+        message=rules[0]["message"] or "",
+        status="open",
+        replay_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(entry)
+    session.flush()
+    return entry.id
+
+
+def quarantined_payload(entry: QuarantineEntry, *, protector: PiiProtector) -> Any:
+    """The original payload, decrypted (for replay after a fix)."""
+    return json.loads(protector.decrypt(entry.payload_enc))
+
+
+def set_quarantine_status(
+    session: Session, entry_id: int, status: QuarantineStatus, *, replayed: bool = False
+) -> QuarantineEntry:
+    """Move an entry along its workflow; ``replayed`` counts one more replay attempt."""
+    if status not in QUARANTINE_STATUSES:
+        raise ValueError(f"unknown quarantine status {status!r}")
+    entry = session.get(QuarantineEntry, entry_id)
+    if entry is None:
+        raise LookupError(f"no quarantine entry {entry_id}")
+    entry.status = status
+    if replayed:
+        entry.replay_count += 1
+    entry.updated_at = utcnow()
+    session.flush()
+    return entry
