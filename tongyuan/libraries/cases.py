@@ -36,6 +36,7 @@ from tongyuan.libraries.base import (
     utcnow,
 )
 from tongyuan.libraries.protected import protect_id
+from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.privacy import PiiProtector
 
 WriteOutcome = Literal["added", "changed", "unchanged"]
@@ -235,7 +236,11 @@ def _new_serial(session: Session, case: Case, allocator: SerialAllocator) -> str
             )
         return case.serial
     day = local_date(case.events[0].at)
-    return format_case_serial(case.impl_code, day, allocator.allocate(case.impl_code, day))
+    if isinstance(allocator, DbSerialAllocator):
+        seq = allocator.allocate_for(session, case.impl_code, day)
+    else:
+        seq = allocator.allocate(case.impl_code, day)
+    return format_case_serial(case.impl_code, day, seq)
 
 
 def case_record(session: Session, row: CaseRow, *, protector: PiiProtector) -> Case:
