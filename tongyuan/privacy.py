@@ -14,7 +14,7 @@ import binascii
 import hashlib
 import hmac
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -23,6 +23,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from standards.identifiers.normalize import normalize_code
 from standards.privacy import CITIZEN_ID_PATTERN, mask_id, mask_text
+
+if TYPE_CHECKING:
+    from tongyuan.config import Settings
 
 CIPHERTEXT_PREFIX = "v1:"
 _NONCE_BYTES = 12
@@ -58,6 +61,11 @@ class PiiProtector:
             raise ValueError(f"PII master key must be {_KEY_BYTES} bytes, got {len(key)}")
         self._aead = AESGCM(_derive(key, b"tongyuan/pii/encrypt/v1"))
         self._mac_key = _derive(key, b"tongyuan/pii/lookup/v1")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PiiProtector:
+        """The protector of this installation (environment key or the key file)."""
+        return cls(settings.pii_key())
 
     def __repr__(self) -> str:
         return "PiiProtector(<key hidden>)"

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pg
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -51,7 +55,7 @@ def test_models_match_migrations(db_url: str) -> None:
     assert diff == []
 
 
-def test_sqlite_pragmas(tmp_path) -> None:
+def test_sqlite_pragmas(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
     try:
         with engine.connect() as connection:
@@ -82,3 +86,9 @@ def test_comparison_would_notice_drift(db_url: str) -> None:
     finally:
         engine.dispose()
     assert any(op[0] == "add_index" and op[1].name == "ix_cases_impl_code" for op in diff)
+
+
+def test_pg_helper_reports_missing_binaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg, "find_pg_bin", lambda name: None)
+    with pytest.raises(pg.PgUnavailable, match="initdb/pg_ctl not found"):
+        pg.PgServer.start()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from factories import CITIZEN_ID
 
+from tongyuan.config import Settings
 from tongyuan.privacy import CIPHERTEXT_PREFIX, PiiError, PiiProtector, mask_payload
 
 
@@ -70,3 +71,8 @@ def test_mask_payload_masks_id_fields_and_free_text() -> None:
     assert "4403**********123X" in masked["note"]
     assert masked["list"][0]["holder_id"] == "4403**********123X"
     assert masked["count"] == 3
+
+
+def test_from_settings_uses_the_installation_key(settings: Settings) -> None:
+    a = PiiProtector.from_settings(settings)
+    assert a.decrypt(PiiProtector(bytes(range(32))).encrypt("x")) == "x"
