@@ -103,6 +103,7 @@ def iter_xml_records(
             file, f"file is {size} bytes, over the limit of {limits.max_file_bytes} bytes"
         )
     with open(path, "rb") as fh:
+        etree.clear_error_log()
         root_tag = _read_root(fh, file, limits)
         file_kind = KIND_OF_ROOT.get(root_tag)
         if file_kind is None:
@@ -118,6 +119,7 @@ def iter_xml_records(
                 f"expected <{ROOT_OF_KIND.get(kind, kind)}>",
             )
         fh.seek(0)
+        etree.clear_error_log()
         yield from _XmlStream(fh, file, file_kind, limits).records()
 
 
@@ -196,13 +198,19 @@ def _refuse_xinclude(elem: Any, file: str) -> None:
 
 def _map_syntax_error(exc: etree.XMLSyntaxError, file: str) -> UnreadableInput | UnsafeInput:
     """Turn a libxml2 error into ours, keeping its line; entities and limits are unsafe."""
-    detail = mask_text(str(exc.msg).splitlines()[0] if exc.msg else "syntax error")
-    line = exc.lineno or None
-    if exc.code in _ENTITY_ERRORS or "entity" in detail.lower():
+    code, message, line = exc.code, exc.msg, exc.lineno or None
+    if not line:
+        # A feed parser can raise a generic "no element found" at close; the last error
+        # logged (the log is cleared when a file is opened) says what and where.
+        errors = [e for e in exc.error_log if e.level >= etree.ErrorLevels.ERROR]
+        if errors:
+            code, message, line = errors[-1].type, errors[-1].message, errors[-1].line or None
+    detail = mask_text(str(message).splitlines()[0] if message else "syntax error")
+    if code in _ENTITY_ERRORS or "entity" in detail.lower():
         return UnsafeInput(file, f"entity references are not allowed: {detail}", line)
-    if exc.code in _LIMIT_ERRORS or "huge" in detail.lower() or "depth" in detail.lower():
+    if code in _LIMIT_ERRORS or "huge" in detail.lower() or "depth" in detail.lower():
         return UnsafeInput(file, f"parser limit exceeded: {detail}", line)
-    if exc.code in _ENCODING_ERRORS or "encoding" in detail.lower():
+    if code in _ENCODING_ERRORS or "encoding" in detail.lower():
         return UnreadableInput(file, "xml.encoding", f"not valid UTF-8: {detail}", line)
     return UnreadableInput(file, "xml.malformed", f"malformed XML: {detail}", line)
 
