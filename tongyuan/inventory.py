@@ -1,0 +1,54 @@
+"""How much each library holds: the figures the demo and operators look at first."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tongyuan.libraries.cases import CaseEventRow, CaseRow
+from tongyuan.libraries.items import ItemVersion
+from tongyuan.libraries.licenses import LicenseRow
+from tongyuan.libraries.materials import BlobRow, MaterialRow
+from tongyuan.libraries.quarantine import QuarantineEntry
+
+
+def _count(session: Session, stmt) -> int:  # type: ignore[no-untyped-def]
+    return int(session.execute(stmt).scalar_one())
+
+
+def library_counts(session: Session) -> dict[str, int]:
+    """Rows per library; items count current (not cancelled) versions and all versions."""
+    current = (
+        select(func.count())
+        .select_from(ItemVersion)
+        .where(ItemVersion.valid_to.is_(None), ItemVersion.is_tombstone.is_(False))
+    )
+    return {
+        "items_current": _count(session, current),
+        "item_versions": _count(session, select(func.count()).select_from(ItemVersion)),
+        "cases": _count(session, select(func.count()).select_from(CaseRow)),
+        "case_events": _count(session, select(func.count()).select_from(CaseEventRow)),
+        "materials": _count(session, select(func.count()).select_from(MaterialRow)),
+        "blobs": _count(session, select(func.count()).select_from(BlobRow)),
+        "licenses": _count(session, select(func.count()).select_from(LicenseRow)),
+        "quarantine_open": _count(
+            session,
+            select(func.count())
+            .select_from(QuarantineEntry)
+            .where(QuarantineEntry.status == "open"),
+        ),
+    }
+
+
+def open_quarantine_by_rule(session: Session, limit: int = 10) -> Counter[str]:
+    """Open quarantine entries by their first broken rule, commonest first."""
+    stmt = (
+        select(QuarantineEntry.rule, func.count())
+        .where(QuarantineEntry.status == "open")
+        .group_by(QuarantineEntry.rule)
+        .order_by(func.count().desc())
+        .limit(limit)
+    )
+    return Counter({rule: int(n) for rule, n in session.execute(stmt)})
