@@ -37,7 +37,7 @@ class CitizenId:
     def __repr__(self) -> str:
         return (
             f"CitizenId(number={mask_id(self.number)!r}, region_code={self.region_code!r}, "
-            f"birth_date={self.birth_date!r}, sex={self.sex!r}, legacy={self.legacy!r})"
+            f"sex={self.sex!r}, legacy={self.legacy!r})"
         )
 
     @property
@@ -57,19 +57,19 @@ def _birth_date(number: str, ymd: str, today: date) -> date:
     except ValueError:
         raise InvalidIdentifier(
             "citizen_id.birth_date",
-            f"citizen ID {mask_id(number)}: birth date {ymd[:4]}-{ymd[4:6]}-{ymd[6:8]} "
-            "does not exist",
+            # The date itself is not echoed: with the masked number it would narrow the
+            # person down to a handful of candidates.
+            f"citizen ID {mask_id(number)}: the birth date part is not a real calendar date",
         ) from None
     if born > today:
         raise InvalidIdentifier(
             "citizen_id.birth_date",
-            f"citizen ID {mask_id(number)}: birth date {born.isoformat()} is after {today}",
+            f"citizen ID {mask_id(number)}: the birth date part is after {today}",
         )
     if born < EARLIEST_BIRTH_DATE:
         raise InvalidIdentifier(
             "citizen_id.birth_date",
-            f"citizen ID {mask_id(number)}: birth date {born.isoformat()} is before "
-            f"{EARLIEST_BIRTH_DATE}",
+            f"citizen ID {mask_id(number)}: the birth date part is before {EARLIEST_BIRTH_DATE}",
         )
     return born
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from standards.validation import CheckOptions, Severity, rule_title
 from tongyuan.cli.common import console, err_console
@@ -50,23 +50,21 @@ def validate(
 
 
 def _print(report: ValidationReport) -> None:
+    """One line per problem, compiler style, so it greps and reads in any terminal width."""
     problems = report.errors + report.warnings
-    if problems:
-        table = Table(show_lines=False)
-        for col in ("file", "record", "line", "field", "rule", "message"):
-            table.add_column(col, overflow="fold")
-        for e in problems[:_MAX_SHOWN]:
-            table.add_row(
-                e.file,
-                "" if e.record is None else str(e.record),
-                "" if e.line is None else str(e.line),
-                e.field or "",
-                f"{e.rule}\n{rule_title(e.rule)}",
-                e.message,
-            )
-        console.print(table)
-        if len(problems) > _MAX_SHOWN:
-            console.print(f"… and {len(problems) - _MAX_SHOWN} more (use --json for all)")
+    for e in problems[:_MAX_SHOWN]:
+        where = e.file + (f":{e.line}" if e.line is not None else "")
+        record = f" record {e.record}" if e.record is not None else ""
+        field = f" {e.field}:" if e.field else ""
+        level = "[yellow]warning[/yellow]" if e.severity == "warning" else "[red]error[/red]"
+        console.print(
+            f"{escape(where)}:{record}{escape(field)} {level} [bold]{e.rule}[/bold] "
+            f"({rule_title(e.rule)}) {escape(e.message)}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if len(problems) > _MAX_SHOWN:
+        console.print(f"… and {len(problems) - _MAX_SHOWN} more (use --json for all)")
     status = "[green]valid[/green]" if report.valid else "[red]invalid[/red]"
     console.print(
         f"{status}: {report.files} files, {report.records} records, "
@@ -74,4 +72,4 @@ def _print(report: ValidationReport) -> None:
         f"{len(report.warnings)} warnings"
     )
     for rule, n in report.rule_counts().most_common(10):
-        console.print(f"  {n:>6}  {rule}  {rule_title(rule)}")
+        console.print(f"  {n:>6}  {rule}  {rule_title(rule)}", highlight=False, soft_wrap=True)
