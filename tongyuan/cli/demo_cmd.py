@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from tongyuan.cli.common import console, progress_bar, settings_and_logging
+from tongyuan.config import Settings
 
 EPILOG = "Example: [bold]TONGYUAN_HOME=/tmp/ty tongyuan demo --cases 5000[/bold]"
 
@@ -25,16 +28,25 @@ def demo(
     (./var by default). Running it again is safe: files already loaded are skipped and
     nothing changes.
     """
-    from standards.validation import rule_title
     from tongyuan.db import upgrade
-    from tongyuan.generate import generate_dataset
-    from tongyuan.inventory import library_counts, open_quarantine_by_rule
-    from tongyuan.loading import Loader
 
     settings = settings_and_logging()
     console.print(f"[bold]Tongyuan demo[/bold] — data directory {settings.home}")
     upgrade(settings.database_url)
-    dataset = settings.home / "demo" / "dataset"
+    # Deterministic for its parameters: generated once, then loaded (and skipped) on re-runs.
+    dataset = settings.home / "demo" / f"dataset-s{DEMO_SEED}-i{items}-c{cases}-b{bad_rate:g}"
+    if dataset.exists():
+        console.print(f"using the dataset generated earlier in {dataset}")
+    else:
+        _generate(dataset, items=items, cases=cases, bad_rate=bad_rate)
+    _load_and_report(settings, dataset)
+
+
+def _generate(dataset: Path, *, items: int, cases: int, bad_rate: float) -> None:
+    from tongyuan.generate import generate_dataset
+
+    tmp = dataset.with_name(dataset.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
     with progress_bar() as bar:
         tasks: dict[str, int] = {}
 
@@ -44,7 +56,7 @@ def demo(
             bar.update(tasks[kind], completed=done, total=total)
 
         generate_dataset(
-            dataset,
+            tmp,
             seed=DEMO_SEED,
             items=items,
             cases=cases,
@@ -52,7 +64,14 @@ def demo(
             topology="shenzhen",
             progress=on_progress,
         )
+    tmp.rename(dataset)  # a dataset folder is complete or absent
     console.print(f"generated dataset in {dataset}")
+
+
+def _load_and_report(settings: Settings, dataset: Path) -> None:
+    from standards.validation import rule_title
+    from tongyuan.inventory import library_counts, open_quarantine_by_rule
+    from tongyuan.loading import Loader
 
     loader = Loader(settings)
     try:
@@ -91,7 +110,7 @@ def demo(
     if top:
         console.print("[bold]Open quarantine, top reasons[/bold]")
         for rule, n in top.most_common():
-            console.print(f"  {n:>5}  {rule:<32} {rule_title(rule)}")
+            console.print(f"  {n:>5}  {rule:<32} {rule_title(rule)}", soft_wrap=True)
     console.print(f"data directory: {settings.home}   log: {settings.logs_dir / 'tongyuan.log'}")
     if summary.failed:
         raise typer.Exit(1)

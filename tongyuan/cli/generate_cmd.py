@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tongyuan.cli.common import console, progress_bar
+from tongyuan.cli.common import console, err_console, progress_bar
 
 EPILOG = (
     "Example: [bold]tongyuan generate --out /tmp/data --seed 7 --items 200 --cases 5000 "
@@ -45,16 +45,20 @@ def generate(
                 tasks[kind] = bar.add_task(kind, total=total)
             bar.update(tasks[kind], completed=done, total=total)
 
-        summary = generate_dataset(
-            out,
-            seed=seed,
-            items=items,
-            cases=cases,
-            bad_rate=bad_rate,
-            topology=topology,
-            fmt=fmt,
-            progress=on_progress,
-        )
+        try:
+            summary = generate_dataset(
+                out,
+                seed=seed,
+                items=items,
+                cases=cases,
+                bad_rate=bad_rate,
+                topology=topology,
+                fmt=fmt,
+                progress=on_progress,
+            )
+        except ValueError as exc:
+            err_console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
     table = Table(title=f"Generated into {out}")
     table.add_column("kind")
     table.add_column("records", justify="right")

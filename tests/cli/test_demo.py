@@ -1,0 +1,48 @@
+"""`tongyuan demo` end to end on the embedded default, twice; nothing personal in the logs."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from tongyuan.cli import app
+from tongyuan.config import load_settings
+from tongyuan.db import make_engine, make_session_factory
+from tongyuan.inventory import library_counts
+from tongyuan.libraries.batches import Batch
+
+runner = CliRunner()
+CITIZEN_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])")
+
+
+def _counts():
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            batches = session.scalar(select(func.count()).select_from(Batch))
+            return library_counts(session), batches
+    finally:
+        engine.dispose()
+
+
+def test_demo_runs_twice_and_the_second_run_changes_nothing():
+    args = ["demo", "--cases", "400", "--items", "40", "--bad-rate", "0.05"]
+    first = runner.invoke(app, args, terminal_width=160)
+    assert first.exit_code == 0, first.output
+    assert "Libraries now hold" in first.output and "quarantine" in first.output
+    counts, batches = _counts()
+    assert counts["cases"] > 300 and counts["items_current"] > 30 and counts["quarantine_open"] > 0
+
+    second = runner.invoke(app, args, terminal_width=160)
+    assert second.exit_code == 0, second.output
+    assert "already loaded" in second.output
+    assert _counts() == (counts, batches)
+
+    settings = load_settings()
+    log = (settings.logs_dir / "tongyuan.log").read_text(encoding="utf-8")
+    assert "committed cases/" in log
+    assert not CITIZEN_ID.search(log)
+    assert not CITIZEN_ID.search(first.output + second.output)
