@@ -38,7 +38,7 @@ def test_demo_runs_twice_and_the_second_run_changes_nothing():
 
     second = runner.invoke(app, args, terminal_width=160)
     assert second.exit_code == 0, second.output
-    assert "already loaded" in second.output
+    assert "using the dataset generated earlier" in second.output
     assert _counts() == (counts, batches)
 
     settings = load_settings()

@@ -87,14 +87,16 @@ def _load_and_report(settings: Settings, dataset: Path) -> None:
         loader.close()
 
     table = Table(title="This run, per kind")
-    for col in ("kind", "files", "read", "added", "changed", "unchanged", "quarantined"):
-        table.add_column(col, justify="right" if col != "kind" else "left")
+    columns = ("files", "already loaded", "read", "added", "changed", "unchanged", "quarantined")
+    table.add_column("kind")
+    for col in columns:
+        table.add_column(col, justify="right")
     for kind, c in summary.totals().items():
         files = sum(1 for f in summary.files if f.kind == kind)
-        skipped = f" ({c['skipped_files']} already loaded)" if c["skipped_files"] else ""
         table.add_row(
             kind,
-            f"{files}{skipped}",
+            str(files),
+            str(c["skipped_files"]),
             *(str(c[k]) for k in ("read", "added", "changed", "unchanged", "quarantined")),
         )
     console.print(table)
