@@ -104,12 +104,21 @@ def _counting(records: Iterable[R], report: Callable[[int], None], every: int) -
             report(n)
 
 
-def _write(path: Path, records: list[R], kind: str, progress: Progress | None) -> int:
-    total = len(records)
+def _write(
+    path: Path,
+    records: list[R],
+    kind: str,
+    progress: Progress | None,
+    *,
+    done_before: int = 0,
+    total: int | None = None,
+) -> int:
+    """Write one file; progress counts over all files of the kind (``done_before`` of ``total``)."""
+    overall = len(records) if total is None else total
 
     def report(n: int) -> None:
         if progress is not None:
-            progress(f"write {KIND_DIRS[kind]}", n, total)
+            progress(f"write {KIND_DIRS[kind]}", done_before + n, overall)
 
     with warnings.catch_warnings():
         # Planted schema defects (a state "99") are not what the model's serializer expects.
@@ -267,9 +276,12 @@ def _write_items(
     for i, it in enumerate(implemented):
         by_node.setdefault(it.node.code, []).append(i)
     locations: list[tuple[str, int]] = [("", 0)] * len(implemented)
+    written = 0
     for code, indices in by_node.items():
         rel = f"{KIND_DIRS['item']}/{code}.{fmt}"
-        _write(out / rel, [implemented[i].record for i in indices], "item", progress)
+        records = [implemented[i].record for i in indices]
+        written += _write(out / rel, records, "item", progress, done_before=written,
+                          total=len(implemented))  # fmt: skip
         summary.files.append(rel)
         for position, i in enumerate(indices, 1):
             locations[i] = (rel, position)

@@ -138,7 +138,7 @@ def build_items(
 # Relative weight of an item in case volume: licensing and services at district level
 # carry most of the applications.
 _TYPE_WEIGHT = {
-    ItemType.LICENSING: 1.2,
+    ItemType.LICENSING: 0.6,
     ItemType.CONFIRMATION: 3.0,
     ItemType.PUBLIC_SERVICE: 4.0,
     ItemType.BENEFIT: 1.5,
