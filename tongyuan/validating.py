@@ -6,8 +6,11 @@ whether an engineer checks it by hand or the hub ingests it.
 
 from __future__ import annotations
 
-from collections import Counter
+import multiprocessing as mp
+import os
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +22,10 @@ from standards.formats import (
     iter_raw_records,
     to_record,
 )
+from standards.formats.segments import XmlSegment, iter_xml_segment, plan_xml_segments
 from standards.records import SourceLocation, StandardRecord
 from standards.validation import CheckOptions, Finding, Severity
-from standards.validation.batch import BatchUniqueness
+from standards.validation.batch import BatchUniqueness, UniqueKey, unique_keys
 from standards.validation.record_checks import check_record
 
 RECORD_SUFFIXES = (".xml", ".jsonl", ".ndjson")
@@ -124,6 +128,16 @@ def discover_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
+def check_raw(
+    raw: RawRecord, options: CheckOptions, base_dir: Path
+) -> tuple[StandardRecord | None, list[Finding]]:
+    """Every per-record check of one parsed record (not the batch-wide uniqueness)."""
+    record, findings = to_record(raw)
+    if record is not None:
+        findings = findings + check_record(record, options, base_dir=base_dir)
+    return record, findings
+
+
 def check_file(
     path: Path,
     *,
@@ -140,11 +154,99 @@ def check_file(
     for raw in iter_raw_records(path, limits=limits or ParseLimits()):
         if file_label is not None:
             raw.location = SourceLocation(file_label, raw.location.record, raw.location.line)
-        record, findings = to_record(raw)
+        record, findings = check_raw(raw, options, base_dir)
         if record is not None:
-            findings = findings + check_record(record, options, base_dir=base_dir)
             findings += uniqueness.check(record, raw.location)
         yield CheckedRecord(raw, record, findings)
+
+
+# One record as the collector sees it: kind, where, parsed?, findings, keys to keep unique.
+_Item = tuple[str, SourceLocation, bool, list[Finding], tuple[UniqueKey, ...]]
+# A worker's answer for one segment: (relative index, line, parsed?, findings, keys) per
+# record, and the file-level error that ended it (rule, message, line), if any.
+_SegmentResult = tuple[
+    list[tuple[int, int | None, bool, list[Finding], tuple[UniqueKey, ...]]],
+    tuple[str, str, int | None] | None,
+]
+
+PARALLEL_MIN_BYTES = 16 << 20
+SEGMENT_BYTES = 32 << 20
+
+
+def _check_segment(
+    segment: XmlSegment, options: CheckOptions, limits: ParseLimits
+) -> _SegmentResult:
+    """Worker side: parse and check one segment; only compact outcomes travel back."""
+    base_dir = Path(segment.path).parent
+    out = []
+    try:
+        for raw in iter_xml_segment(segment, limits):
+            record, findings = check_raw(raw, options, base_dir)
+            keys = unique_keys(record) if record is not None else ()
+            out.append((raw.location.record, raw.location.line, record is not None, findings, keys))
+    except (UnsafeInput, UnreadableInput) as exc:
+        return out, (exc.rule, exc.message, exc.line)
+    return out, None
+
+
+def _outcomes_inline(
+    path: Path, name: str, options: CheckOptions, limits: ParseLimits
+) -> Iterator[_Item]:
+    for raw in iter_raw_records(path, limits=limits):
+        loc = SourceLocation(name, raw.location.record, raw.location.line)
+        record, findings = check_raw(raw, options, path.parent)
+        yield raw.kind, loc, record is not None, findings, unique_keys(record) if record else ()
+
+
+def _outcomes_segmented(
+    path: Path,
+    name: str,
+    options: CheckOptions,
+    limits: ParseLimits,
+    pool: Executor,
+    segments: list[XmlSegment],
+    workers: int,
+) -> Iterator[_Item]:
+    """Segments parsed and checked in worker processes, results taken in file order.
+
+    Same answers as reading the file in one piece: indexes continue across segments, the
+    record limit applies to the file, and when a segment fails the file is read again in
+    one piece from the record where the failure's segment began — so an error is reported
+    exactly where (and as) a sequential read reports it, whatever the cut.
+    """
+    kind = segments[0].kind
+    futures: deque[Future[_SegmentResult]] = deque()
+    queue = iter(segments)
+    done = 0
+
+    def top_up() -> None:
+        for segment in queue:
+            futures.append(pool.submit(_check_segment, segment, options, limits))
+            if len(futures) > workers:
+                return
+
+    top_up()
+    while futures:
+        outcomes, error = futures.popleft().result()
+        if error is not None:
+            for future in futures:
+                future.cancel()
+            break
+        for index, line, parsed, findings, keys in outcomes:
+            yield kind, SourceLocation(name, done + index, line), parsed, findings, keys
+        done += len(outcomes)
+        if done > limits.max_records:
+            raise UnsafeInput(name, f"more than {limits.max_records} records in one file")
+        top_up()
+    else:
+        return
+    for i, item in enumerate(_outcomes_inline(path, name, options, limits)):
+        if i >= done:
+            yield item
+
+
+def _pool(workers: int) -> Executor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
 
 
 def validate_paths(
@@ -154,45 +256,81 @@ def validate_paths(
     limits: ParseLimits | None = None,
     relative_to: Path | None = None,
     on_file: Callable[[Path, int], None] | None = None,
+    workers: int | None = None,
 ) -> ValidationReport:
-    """Check every record file under ``paths``; one bad file or record never stops the rest."""
+    """Check every record file under ``paths``; one bad file or record never stops the rest.
+
+    ``workers``: processes that parse and check segments of large XML files in parallel;
+    ``None`` uses the machine's cores (up to 4) when a file is large enough to repay
+    starting them, 0 reads everything in this process.
+    """
     options = options or CheckOptions()
+    limits = limits or ParseLimits()
+    files = discover_files(paths)
+    if workers is None:
+        big = any(p.is_file() and p.stat().st_size >= PARALLEL_MIN_BYTES for p in files)
+        workers = min(os.cpu_count() or 1, 4) if big else 0
+        workers = workers if workers > 1 else 0
     report = ValidationReport()
     uniqueness = BatchUniqueness()
-    for path in discover_files(paths):
-        name = display_name(path, relative_to)
-        report.files += 1
-        count = 0
-        try:
-            for checked in check_file(
-                path, options=options, uniqueness=uniqueness, limits=limits, file_label=name
-            ):
-                count += 1
-                report.records += 1
-                report.by_kind[checked.raw.kind] += 1
-                loc = checked.raw.location
-                if not checked.ok:
-                    report.invalid_records += 1
-                for f in checked.findings:
-                    err = RecordError(
-                        name, loc.record, loc.line, f.rule, f.field, f.message, f.severity.value
-                    )
-                    (report.errors if f.severity is Severity.ERROR else report.warnings).append(err)
-        except (UnsafeInput, UnreadableInput) as exc:
-            report.unreadable_files += 1
-            report.errors.append(
-                RecordError(name, None, getattr(exc, "line", None), exc.rule, None, exc.message)
+    pool = _pool(workers) if workers > 0 else None
+    try:
+        for path in files:
+            name = display_name(path, relative_to)
+            segments = None
+            if pool is not None and path.suffix.lower() == ".xml":
+                size = path.stat().st_size
+                if size >= PARALLEL_MIN_BYTES:
+                    segments = plan_xml_segments(path, max(2 * workers, size // SEGMENT_BYTES))
+            outcomes = (
+                _outcomes_segmented(path, name, options, limits, pool, segments, workers)  # type: ignore[arg-type]
+                if segments
+                else _outcomes_inline(path, name, options, limits)
             )
-        except OSError as exc:
-            report.unreadable_files += 1
-            report.errors.append(
-                RecordError(
-                    name, None, None, "xml.malformed", None, f"cannot read file: {exc.strerror}"
-                )
-            )
-        if on_file is not None:
-            on_file(path, count)
+            count = _collect(report, outcomes, uniqueness, name)
+            if on_file is not None:
+                on_file(path, count)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return report
+
+
+def _collect(
+    report: ValidationReport, outcomes: Iterator[_Item], uniqueness: BatchUniqueness, name: str
+) -> int:
+    """Fold one file's outcomes into the report; a file-level error becomes one entry."""
+    report.files += 1
+    count = 0
+    try:
+        for kind, loc, parsed, findings, keys in outcomes:
+            count += 1
+            report.records += 1
+            report.by_kind[kind] += 1
+            if keys:
+                findings = findings + uniqueness.check_keys(keys, loc)
+            bad = not parsed
+            for f in findings:
+                err = RecordError(
+                    name, loc.record, loc.line, f.rule, f.field, f.message, f.severity.value
+                )
+                if f.severity is Severity.ERROR:
+                    bad = True
+                    report.errors.append(err)
+                else:
+                    report.warnings.append(err)
+            report.invalid_records += bad
+    except (UnsafeInput, UnreadableInput) as exc:
+        report.unreadable_files += 1
+        report.errors.append(RecordError(name, None, exc.line, exc.rule, None, exc.message))
+    except OSError as exc:
+        report.unreadable_files += 1
+        report.errors.append(
+            RecordError(
+                name, None, None, "xml.malformed", None, f"cannot read file: {exc.strerror}"
+            )
+        )
+    return count
 
 
 def display_name(path: Path, relative_to: Path | None) -> str:

@@ -104,7 +104,7 @@ def iter_xml_records(
         )
     with open(path, "rb") as fh:
         etree.clear_error_log()
-        root_tag = _read_root(fh, file, limits)
+        root_tag = read_root(fh, file, limits)
         file_kind = KIND_OF_ROOT.get(root_tag)
         if file_kind is None:
             expected = ", ".join(f"<{r}>" for r in KIND_OF_ROOT)
@@ -120,10 +120,10 @@ def iter_xml_records(
             )
         fh.seek(0)
         etree.clear_error_log()
-        yield from _XmlStream(fh, file, file_kind, limits).records()
+        yield from XmlStream(fh, file, file_kind, limits).records()
 
 
-def _read_root(fh: Any, file: str, limits: ParseLimits) -> str:
+def read_root(fh: Any, file: str, limits: ParseLimits) -> str:
     """Check the declaration and prolog, return the root element's tag."""
     head = fh.read(_CHUNK)
     if not head.strip():
@@ -188,15 +188,20 @@ def _tag_name(tag: Any) -> str:
     return tag if isinstance(tag, str) else repr(tag)
 
 
-def _refuse_xinclude(elem: Any, file: str) -> None:
+def _refuse_xinclude(elem: Any, file: str, line_offset: int = 0) -> None:
     tag = elem.tag
     if isinstance(tag, str) and tag.startswith("{"):
         namespace = tag[1 : tag.index("}")]
         if namespace in XINCLUDE_NAMESPACES:
-            raise UnsafeInput(file, "XInclude is not allowed", elem.sourceline)
+            line = elem.sourceline
+            raise UnsafeInput(
+                file, "XInclude is not allowed", None if line is None else line + line_offset
+            )
 
 
-def _map_syntax_error(exc: etree.XMLSyntaxError, file: str) -> UnreadableInput | UnsafeInput:
+def _map_syntax_error(
+    exc: etree.XMLSyntaxError, file: str, line_offset: int = 0
+) -> UnreadableInput | UnsafeInput:
     """Turn a libxml2 error into ours, keeping its line; entities and limits are unsafe."""
     code, message, line = exc.code, exc.msg, exc.lineno or None
     if not line:
@@ -205,6 +210,8 @@ def _map_syntax_error(exc: etree.XMLSyntaxError, file: str) -> UnreadableInput |
         errors = [e for e in exc.error_log if e.level >= etree.ErrorLevels.ERROR]
         if errors:
             code, message, line = errors[-1].type, errors[-1].message, errors[-1].line or None
+    if line is not None:
+        line += line_offset
     detail = mask_text(str(message).splitlines()[0] if message else "syntax error")
     if code in _ENTITY_ERRORS or "entity" in detail.lower():
         return UnsafeInput(file, f"entity references are not allowed: {detail}", line)
@@ -215,10 +222,14 @@ def _map_syntax_error(exc: etree.XMLSyntaxError, file: str) -> UnreadableInput |
     return UnreadableInput(file, "xml.malformed", f"malformed XML: {detail}", line)
 
 
-class _XmlStream:
+class XmlStream:
     """The streaming pass over one file whose root and kind are already known."""
 
-    def __init__(self, fh: Any, file: str, kind: str, limits: ParseLimits) -> None:
+    def __init__(
+        self, fh: Any, file: str, kind: str, limits: ParseLimits, line_offset: int = 0
+    ) -> None:
+        # line_offset: lines before the first byte fed (a segment of a larger file).
+        self.line_offset = line_offset
         self.fh = fh
         self.file = file
         self.kind = kind
@@ -252,7 +263,7 @@ class _XmlStream:
             before = self.index
             yield from self._drain()
             if error is not None:
-                raise _map_syntax_error(error, self.file) from None
+                raise _map_syntax_error(error, self.file, self.line_offset) from None
             if self.index != before:
                 record_started_at = fed
             elif fed - record_started_at > limits.max_record_bytes:
@@ -269,7 +280,7 @@ class _XmlStream:
             error = exc
         yield from self._drain()
         if error is not None:
-            raise _map_syntax_error(error, self.file) from None
+            raise _map_syntax_error(error, self.file, self.line_offset) from None
         if self.root is None:
             self.root = document_root
         if self.root is not None:
@@ -295,7 +306,7 @@ class _XmlStream:
             if elem.getprevious() is not None:
                 yield from self._strays(root, elem)
             self._count()
-            line = elem.sourceline
+            line = self._ln(elem.sourceline)
             text = elem.text
             problems: list[Finding] = []
             if text and not text.isspace():
@@ -307,6 +318,9 @@ class _XmlStream:
             elem.clear()
             root.remove(elem)
 
+    def _ln(self, line: int | None) -> int | None:
+        return None if line is None else line + self.line_offset
+
     def _count(self) -> None:
         self.index += 1
         if self.index > self.limits.max_records:
@@ -317,19 +331,19 @@ class _XmlStream:
         for stray in list(root):
             if stray is stop:
                 break
-            _refuse_xinclude(stray, self.file)
+            _refuse_xinclude(stray, self.file, self.line_offset)
             for inner in stray.iter():
-                _refuse_xinclude(inner, self.file)
+                _refuse_xinclude(inner, self.file, self.line_offset)
             self._count()
             tag = _tag_name(stray.tag)
             problem = Finding(
                 "xml.schema",
-                f"unexpected element <{tag}> at line {stray.sourceline}; "
+                f"unexpected element <{tag}> at line {self._ln(stray.sourceline)}; "
                 f"<{root.tag}> holds only <{self.kind}> elements",
             )
             yield RawRecord(
                 self.kind,
-                SourceLocation(self.file, self.index, stray.sourceline),
+                SourceLocation(self.file, self.index, self._ln(stray.sourceline)),
                 {},
                 (problem,),
             )
@@ -343,7 +357,7 @@ class _XmlStream:
         for child in elem:
             tag = child.tag
             if tag[0] == "{":
-                _refuse_xinclude(child, self.file)
+                _refuse_xinclude(child, self.file, self.line_offset)
             if len(child):
                 item_tag = LIST_ITEM_TAG.get(tag)
                 if item_tag is None:
@@ -366,7 +380,7 @@ class _XmlStream:
                 data[tag] = value
         text = elem.text
         if depth > 3 and text and not text.isspace():
-            problems.append(self._text_problem(elem, elem.sourceline, path.rstrip(".")))
+            problems.append(self._text_problem(elem, self._ln(elem.sourceline), path.rstrip(".")))
         return data
 
     def _list(
@@ -381,7 +395,7 @@ class _XmlStream:
                     Finding(
                         "schema.unknown_field",
                         f"unexpected element <{_tag_name(child.tag)}> in <{elem.tag}> at line "
-                        f"{child.sourceline}; expected <{item_tag}>",
+                        f"{self._ln(child.sourceline)}; expected <{item_tag}>",
                         f"{path}.{position}",
                     )
                 )
@@ -399,7 +413,7 @@ class _XmlStream:
         raise UnsafeInput(
             self.file,
             f"elements nested deeper than {self.limits.max_depth} levels",
-            elem.sourceline,
+            self._ln(elem.sourceline),
         )
 
     def _check_text(self, text: str, elem: Any) -> None:
@@ -409,7 +423,7 @@ class _XmlStream:
                 self.file,
                 f"text of <{elem.tag}> is {size} bytes, over the limit of "
                 f"{self.limits.max_text_bytes} bytes",
-                elem.sourceline,
+                self._ln(elem.sourceline),
             )
 
     def _text_problem(self, elem: Any, line: int | None, field: str | None = None) -> Finding:

@@ -6,6 +6,8 @@ identifiers (GB/T 36904). Both detect every single-character substitution.
 
 from __future__ import annotations
 
+from operator import mul
+
 MOD11_2_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _MOD11_2_CHARS = "10X98765432"
 
@@ -19,7 +21,7 @@ def mod11_2_check_char(digits17: str) -> str:
     if len(digits17) != 17:
         raise ValueError(f"MOD 11-2 needs exactly 17 digits, got {len(digits17)} characters")
     try:
-        total = sum(_DIGIT_VALUE[c] * w for c, w in zip(digits17, MOD11_2_WEIGHTS, strict=True))
+        total = sum(map(mul, map(_DIGIT_VALUE.__getitem__, digits17), MOD11_2_WEIGHTS))
     except KeyError as exc:
         raise ValueError(f"MOD 11-2 input must be digits, found {exc.args[0]!r}") from None
     return _MOD11_2_CHARS[total % 11]

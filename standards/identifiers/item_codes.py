@@ -9,6 +9,7 @@ must still parse (callers run :func:`validate_uscc` on it and report a finding).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from standards.codes.enums import ExerciseLevel, ItemType
 from standards.identifiers.errors import InvalidIdentifier
@@ -55,12 +56,21 @@ class HandlingCode:
     seq: str  # 2 digits
 
 
+# Distinct codes in one region number in the tens of thousands at most.
+_CACHE_SIZE = 1 << 16
+
+
 def _is_digits(s: str) -> bool:
     return s.isascii() and s.isdigit()
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def parse_basic_code(code: str) -> BasicCode:
-    """Parse a 12-digit 基本编码; raises ``basic_code.format`` or ``basic_code.item_type``."""
+    """Parse a 12-digit 基本编码; raises ``basic_code.format`` or ``basic_code.item_type``.
+
+    Cached (results are immutable): a few thousand items carry millions of cases, so the
+    same codes are parsed over and over on the hot path of every ingest.
+    """
     norm = normalize_code(code)
     if len(norm) != BASIC_CODE_LENGTH or not _is_digits(norm):
         raise InvalidIdentifier(
@@ -113,8 +123,12 @@ def _parse_impl(norm: str, rule: str) -> ImplCode:
     return ImplCode(norm, uscc, level, basic)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def parse_impl_code(code: str) -> ImplCode:
-    """Parse a 31-character 实施编码; raises ``impl_code.format`` or ``impl_code.level``."""
+    """Parse a 31-character 实施编码; raises ``impl_code.format`` or ``impl_code.level``.
+
+    Cached like :func:`parse_basic_code`; failures are not cached and raise every time.
+    """
     return _parse_impl(normalize_code(code), "impl_code.format")
 
 
@@ -124,6 +138,7 @@ def make_impl_code(uscc: str, level: ExerciseLevel | str | int, basic_code: str)
     return parse_impl_code(normalize_code(uscc) + lv + normalize_code(basic_code)).code
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def parse_handling_code(code: str) -> HandlingCode:
     """Parse a 33-character 业务办理项编码; any problem raises ``handling_code.format``."""
     norm = normalize_code(code)

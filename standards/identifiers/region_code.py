@@ -7,6 +7,8 @@ normal. Only the province must be one we know; ``known_only`` asks for an exact 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from standards.codes.regions import REGIONS, RegionLevel
 from standards.identifiers.errors import InvalidIdentifier
 from standards.identifiers.normalize import normalize_code
@@ -25,8 +27,12 @@ def _bad(code: str, why: str) -> InvalidIdentifier:
     return InvalidIdentifier("region.format", f"region code {code!r}: {why}")
 
 
+@lru_cache(maxsize=1 << 16)
 def validate_region_code(code: str, *, known_only: bool = False) -> RegionLevel:
-    """Check a 6- or 12-digit division code and return the level its structure implies."""
+    """Check a 6- or 12-digit division code and return the level its structure implies.
+
+    Cached: the same few hundred codes recur on every record of a batch.
+    """
     norm = normalize_code(code)
     if len(norm) not in (6, 12) or not (norm.isascii() and norm.isdigit()):
         raise _bad(norm[:24], f"must be 6 or 12 digits, got {len(norm)} characters")

@@ -5,6 +5,36 @@ from __future__ import annotations
 from standards.records import Case, License, Material, SourceLocation, StandardRecord
 from standards.validation.findings import Finding
 
+# rule -> (field, what the key is), for the messages.
+_KEY_RULES: dict[str, tuple[str, str]] = {
+    "case.key.duplicate": ("dept_case_no", "source system and case number"),
+    "case.serial.duplicate": ("serial", "unified serial"),
+    "material.key.duplicate": ("material_id", "material id"),
+    "license.key.duplicate": ("identifier", "license identifier"),
+}
+
+UniqueKey = tuple[str, str]  # (rule, key text)
+
+
+def unique_keys(record: StandardRecord) -> tuple[UniqueKey, ...]:
+    """The keys of ``record`` that must be unique in a batch, as plain strings.
+
+    Plain strings keep millions of remembered keys cheap, and let a worker process that
+    checked the record hand its keys back to the process that tracks the batch.
+    """
+    if isinstance(record, Case):
+        keys: tuple[UniqueKey, ...] = (
+            ("case.key.duplicate", f"{record.source_system}\x1f{record.dept_case_no}"),
+        )
+        if record.serial is not None:
+            keys += (("case.serial.duplicate", record.serial),)
+        return keys
+    if isinstance(record, Material):
+        return (("material.key.duplicate", record.material_id),)
+    if isinstance(record, License):
+        return (("license.key.duplicate", record.identifier),)
+    return ()
+
 
 class BatchUniqueness:
     """Remembers keys seen so far and reports a record that repeats one.
@@ -14,47 +44,18 @@ class BatchUniqueness:
     """
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, tuple[object, ...]], SourceLocation] = {}
+        self._seen: dict[str, dict[str, SourceLocation]] = {rule: {} for rule in _KEY_RULES}
 
-    def _check(
-        self, rule: str, field: str, key: tuple[object, ...], where: SourceLocation, what: str
-    ) -> Finding | None:
-        slot = (rule, key)
-        first = self._seen.get(slot)
-        if first is None:
-            self._seen[slot] = where
-            return None
-        return Finding(rule, f"{what} already used by record {first}", field)
+    def check_keys(self, keys: tuple[UniqueKey, ...], where: SourceLocation) -> list[Finding]:
+        """Findings for keys already seen in this batch; remembers the new ones."""
+        found: list[Finding] = []
+        for rule, key in keys:
+            first = self._seen[rule].setdefault(key, where)
+            if first is not where:
+                field, what = _KEY_RULES[rule]
+                found.append(Finding(rule, f"{what} already used by record {first}", field))
+        return found
 
     def check(self, record: StandardRecord, where: SourceLocation) -> list[Finding]:
         """Findings for keys of ``record`` already seen in this batch."""
-        found: list[Finding | None] = []
-        if isinstance(record, Case):
-            found.append(
-                self._check(
-                    "case.key.duplicate",
-                    "dept_case_no",
-                    record.key(),
-                    where,
-                    "source system and case number",
-                )
-            )
-            if record.serial is not None:
-                found.append(
-                    self._check(
-                        "case.serial.duplicate", "serial", (record.serial,), where, "unified serial"
-                    )
-                )
-        elif isinstance(record, Material):
-            found.append(
-                self._check(
-                    "material.key.duplicate", "material_id", record.key(), where, "material id"
-                )
-            )
-        elif isinstance(record, License):
-            found.append(
-                self._check(
-                    "license.key.duplicate", "identifier", record.key(), where, "license identifier"
-                )
-            )
-        return [f for f in found if f is not None]
+        return self.check_keys(unique_keys(record), where)

@@ -47,14 +47,20 @@ def _party_id(
     out: list[Finding], id_type: IdType, value: str, field: str, options: CheckOptions
 ) -> None:
     """Check an applicant/holder identifier by its declared type; other types are free-form."""
-    if id_type is IdType.CITIZEN_ID:
-        _identifier(out, lambda v: validate_citizen_id(v, today=options.today), value, field)
-    elif id_type is IdType.USCC:
-        _identifier(out, validate_uscc, value, field)
+    try:
+        if id_type is IdType.CITIZEN_ID:
+            validate_citizen_id(value, today=options.today)
+        elif id_type is IdType.USCC:
+            validate_uscc(value)
+    except InvalidIdentifier as exc:
+        out.append(Finding(exc.rule, exc.message, field))
 
 
 def _region(out: list[Finding], code: str, field: str) -> None:
-    _identifier(out, lambda c: validate_region_code(c, known_only=True), code, field)
+    try:
+        validate_region_code(code, known_only=True)
+    except InvalidIdentifier as exc:
+        out.append(Finding(exc.rule, exc.message, field))
 
 
 def check_item(item: Item, options: CheckOptions = _DEFAULT) -> list[Finding]:
@@ -126,11 +132,7 @@ def check_item(item: Item, options: CheckOptions = _DEFAULT) -> list[Finding]:
     return out
 
 
-def _first_time(case: Case, states: set[CaseState]) -> datetime | None:
-    return next((e.at for e in case.events if e.state in states), None)
-
-
-_DONE_STATES = {CaseState.DONE_APPROVED, CaseState.DONE_TOLERANCE, CaseState.DONE_DENIED}
+_DONE_STATES = frozenset({CaseState.DONE_APPROVED, CaseState.DONE_TOLERANCE, CaseState.DONE_DENIED})
 
 
 def check_case(case: Case, options: CheckOptions = _DEFAULT) -> list[Finding]:
@@ -153,24 +155,33 @@ def check_case(case: Case, options: CheckOptions = _DEFAULT) -> list[Finding]:
     if case.region_code is not None:
         _region(out, case.region_code, "region_code")
 
-    events = case.events
-    for i in range(1, len(events)):
-        if events[i].at < events[i - 1].at:
+    # One pass over the history: time order, and the times the derived fields must match.
+    accepted: datetime | None = None
+    decided: datetime | None = None
+    previous: datetime | None = None
+    inverted = False
+    states: list[CaseState] = []
+    for i, event in enumerate(case.events):
+        state, when = event.state, event.at
+        states.append(state)
+        if accepted is None and state is CaseState.ACCEPTED:
+            accepted = when
+        if decided is None and state in _DONE_STATES:
+            decided = when
+        if not inverted and previous is not None and when < previous:
+            inverted = True  # report the first inversion only
             out.append(
                 Finding(
                     "case.events.order",
-                    f"event {i + 1} ({events[i].state.label}) at {events[i].at.isoformat()} is "
+                    f"event {i + 1} ({state.label}) at {when.isoformat()} is "
                     f"earlier than the event before it",
                     f"events.{i}.at",
                 )
             )
-            break
-    step = illegal_step([e.state for e in events])
+        previous = when
+    step = illegal_step(states)
     if step is not None:
         out.append(Finding("case.events.transition", step[1], f"events.{step[0]}.state"))
-
-    accepted = _first_time(case, {CaseState.ACCEPTED})
-    decided = _first_time(case, _DONE_STATES)
     if case.accepted_at != accepted:
         out.append(
             Finding(

@@ -32,6 +32,13 @@ def validate(
             "(legacy data holds registered codes that fail it)."
         ),
     ] = "error",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Processes for large XML files (default: one per core, up to 4; 0 = none).",
+        ),
+    ] = None,
 ) -> None:
     """Check files or folders and print each problem with file, record, field and rule."""
     if uscc_check not in ("error", "warning"):
@@ -41,7 +48,7 @@ def validate(
             err_console.print(f"[red]not found:[/red] {p}")
             raise typer.Exit(2)
     options = CheckOptions(uscc_check_severity=Severity(uscc_check))
-    report = validate_paths(paths, options=options)
+    report = validate_paths(paths, options=options, workers=workers)
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
     else:
