@@ -36,7 +36,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check standards tongyuan || true
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -67,7 +67,7 @@ def print_results(results: list[Result], notes: list[str]) -> None:
             f"{'≥' if r.better == 'higher' else '≤'} {r.target}",
             "yes" if r.meets_target else "NO",
         )
-    console = Console()
+    console = Console(width=160)
     console.print(table)
     for note in notes:
         console.print(note)

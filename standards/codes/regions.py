@@ -78,9 +78,7 @@ def _rows() -> list[tuple[str, str]]:
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, Region]:
-    return {
-        code: Region(code, name, level_of(code), parent_of(code)) for code, name in _rows()
-    }
+    return {code: Region(code, name, level_of(code), parent_of(code)) for code, name in _rows()}
 
 
 class _Regions:
