@@ -1,0 +1,1 @@
+"""Adapters that ship with Tongyuan: sql, files, sftp, http."""

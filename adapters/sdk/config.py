@@ -1,0 +1,102 @@
+"""Adapter configuration: validated with pydantic, secrets only by reference.
+
+Configuration files are committed and reviewed, so they never hold a password. A field
+typed :class:`SecretRef` holds a *reference* — ``env:NAME`` (an environment variable) or
+``airflow:CONN_ID`` (an Airflow Connection, its password or full URI) — resolved at run
+time. A literal secret in a configuration file is rejected with a message saying how to
+reference it instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationError
+
+from adapters.sdk.errors import AdapterError, ConfigError
+
+_REF = re.compile(r"^(env|airflow):([A-Za-z_][A-Za-z0-9_.-]{0,127})$")
+
+
+def _check_ref(value: str) -> str:
+    if not _REF.match(value):
+        raise ValueError(
+            "secrets are not written into configuration files; give a reference instead: "
+            "'env:VARIABLE_NAME' or 'airflow:CONNECTION_ID'"
+        )
+    return value
+
+
+SecretRef = Annotated[str, AfterValidator(_check_ref)]
+
+SecretResolver = Callable[[str], SecretStr]
+
+
+def _airflow_secret(conn_id: str) -> SecretStr:
+    """An Airflow Connection's URI (with its password) — imported lazily, Airflow is big."""
+    try:
+        from airflow.sdk import BaseHook  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - older layout
+        from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # Airflow raises its own not-found type per version
+        raise AdapterError(f"Airflow connection {conn_id!r} not found: {exc}") from None
+    return SecretStr(conn.get_uri())
+
+
+def resolve_secret(ref: str, environ: Mapping[str, str] | None = None) -> SecretStr:
+    """The secret a reference points to; AdapterError when it is not set."""
+    match = _REF.match(ref)
+    if match is None:
+        raise AdapterError(f"not a secret reference: use env:NAME or airflow:CONN_ID ({ref!r})")
+    scheme, name = match.groups()
+    if scheme == "env":
+        env = os.environ if environ is None else environ
+        if name not in env:
+            raise AdapterError(f"environment variable {name} (from {ref}) is not set")
+        return SecretStr(env[name])
+    return _airflow_secret(name)
+
+
+class AdapterConfig(BaseModel):
+    """Base of every adapter's configuration model: unknown keys are errors (typos show)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any] | Path | str, *, source: str | None = None) -> Self:
+        """Validate a mapping or a YAML file; ConfigError lists every problem with its path."""
+        where = source or "configuration"
+        if isinstance(data, Path | str):
+            path = Path(data)
+            where = source or str(path)
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise ConfigError(where, [("", f"cannot read YAML: {exc}")]) from None
+            if not isinstance(loaded, dict):
+                raise ConfigError(where, [("", "the top level must be a mapping")])
+            data = loaded
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            problems = [
+                (".".join(str(p) for p in err["loc"]), err["msg"])
+                for err in exc.errors(include_url=False)
+            ]
+            raise ConfigError(where, problems) from None
+
+
+__all__ = [
+    "AdapterConfig",
+    "SecretRef",
+    "SecretResolver",
+    "SecretStr",
+    "resolve_secret",
+]
