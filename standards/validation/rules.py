@@ -85,6 +85,13 @@ RULES: dict[str, Rule] = _rules(
     ("license.identifier.mismatch", "证照标识与证照类型代码/颁发机构/版本号不一致", _GB36904),
     ("license.validity", "证照有效期起止错误", _GB36902),
     ("license.key.duplicate", "证照标识重复", _GB36902),
+    # Adapters: mapping a department's shape onto the standard.
+    ("mapping.missing", "源数据缺少映射所需的字段", "适配器映射配置"),
+    ("mapping.date", "日期/时间格式无法识别", "适配器映射配置"),
+    ("mapping.code", "部门代码在代码对照表中不存在", "适配器映射配置"),
+    ("mapping.type", "字段值无法转换为标准类型", "适配器映射配置"),
+    ("mapping.encoding", "源数据字符编码错误", "适配器映射配置"),
+    ("payload.malformed", "源数据记录格式错误（CSV/JSON/XML）", "适配器映射配置"),
     # Loading into the libraries.
     ("library.conflict", "与库中已有记录冲突（如办件状态历史被改写）", "数据同源、全程留痕"),
 )
