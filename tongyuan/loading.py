@@ -22,21 +22,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from standards.formats import ParseLimits, UnreadableInput, UnsafeInput
-from standards.records import Case, Item, License, Material, StandardRecord
-from standards.validation import CheckOptions, Finding, Severity
+from standards.validation import CheckOptions
 from standards.validation.batch import BatchUniqueness
-from standards.validation.material_files import safe_relative_path
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.libraries.batches import Batch, close_batch, open_batch
-from tongyuan.libraries.cases import write_case
-from tongyuan.libraries.items import write_item
-from tongyuan.libraries.licenses import write_license
-from tongyuan.libraries.materials import store_blob, write_material
-from tongyuan.libraries.quarantine import add_quarantined
 from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.privacy import PiiProtector
-from tongyuan.validating import CheckedRecord, check_file, discover_files, display_name
+from tongyuan.storing import RecordStore, StoreCounts
+from tongyuan.validating import check_file, discover_files, display_name
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +39,14 @@ KIND_ORDER = {"item": 0, "material": 1, "case": 2, "license": 3}
 _FOLDER_KIND = {"items": "item", "materials": "material", "cases": "case", "licenses": "license"}
 
 
-@dataclass(slots=True)
-class FileResult:
+@dataclass(slots=True, kw_only=True)
+class FileResult(StoreCounts):
     """What happened to one file."""
 
     file: str
     kind: str | None
     status: str  # committed | skipped | failed
     batch_id: str | None = None
-    read: int = 0
-    added: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    quarantined: int = 0
-    warnings: int = 0
-    rules: Counter[str] = field(default_factory=Counter)
     error: str | None = None
 
 
@@ -123,6 +110,7 @@ class Loader:
         self.sessions = make_session_factory(self.engine)
         self.protector = PiiProtector(settings.pii_key())
         self.allocator = DbSerialAllocator(self.engine)
+        self.store = RecordStore(settings, self.protector, self.allocator)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -177,7 +165,19 @@ class Loader:
                     file_label=name,
                 ):
                     result.kind = result.kind or checked.raw.kind
-                    self._store(session, batch.id, checked, result, path.parent, now)
+                    self.store.store(
+                        session,
+                        batch.id,
+                        result,
+                        kind=checked.raw.kind,
+                        location=checked.raw.location,
+                        raw=checked.raw.data,
+                        record=checked.record,
+                        findings=checked.findings,
+                        source=f"file:{name}",
+                        now=now,
+                        base_dir=path.parent,
+                    )
                     if on_record is not None:
                         on_record(checked.raw.kind, result.read)
                 batch.kind = f"load.{result.kind or 'empty'}"
@@ -214,8 +214,7 @@ class Loader:
     ) -> None:
         result.status = "failed"
         result.error = f"[{rule}] {message}"
-        result.added = result.changed = result.unchanged = result.quarantined = 0
-        result.rules.clear()
+        result.reset()
         with self.sessions.begin() as session:
             batch = open_batch(
                 session, "load.failed", name, meta={"sha256": digest, "error": result.error}
@@ -231,75 +230,3 @@ class Loader:
                 status="failed",
                 content_hash=digest,
             )
-
-    def _store(
-        self,
-        session: Session,
-        batch_id: str,
-        checked: CheckedRecord,
-        result: FileResult,
-        base_dir: Path,
-        now: datetime,
-    ) -> None:
-        result.read += 1
-        findings = checked.findings
-        result.warnings += sum(f.severity is Severity.WARNING for f in findings)
-        record = checked.record
-        if record is None or not checked.ok:
-            self._quarantine(session, batch_id, checked, findings, result)
-            return
-        try:
-            with session.begin_nested():
-                outcome = self._write(session, batch_id, record, base_dir, now)
-        except ValueError as exc:  # a conflict with what the library already holds
-            finding = Finding("library.conflict", str(exc), None)
-            self._quarantine(session, batch_id, checked, [*findings, finding], result)
-            return
-        if outcome == "added":
-            result.added += 1
-        elif outcome == "changed":
-            result.changed += 1
-        else:
-            result.unchanged += 1
-
-    def _write(
-        self, session: Session, batch_id: str, record: StandardRecord, base_dir: Path, now: datetime
-    ) -> str:
-        if isinstance(record, Item):
-            return write_item(session, batch_id, record, source=f"file:{batch_id}", now=now)
-        if isinstance(record, Case):
-            return write_case(
-                session, batch_id, record, protector=self.protector, allocator=self.allocator
-            )
-        if isinstance(record, Material):
-            path = safe_relative_path(base_dir, record.file)
-            if path is None:  # already a finding; kept as a guard for direct callers
-                raise ValueError(f"unsafe material path {record.file!r}")
-            sha256, _size = store_blob(self.settings, path, expected_sha256=record.sha256)
-            return write_material(
-                session, batch_id, record, protector=self.protector, sha256=sha256
-            )
-        if isinstance(record, License):
-            return write_license(session, batch_id, record, protector=self.protector)
-        raise TypeError(f"cannot store {type(record).__name__}")
-
-    def _quarantine(
-        self,
-        session: Session,
-        batch_id: str,
-        checked: CheckedRecord,
-        findings: list[Finding],
-        result: FileResult,
-    ) -> None:
-        errors = [f for f in findings if f.severity is Severity.ERROR] or findings
-        add_quarantined(
-            session,
-            batch_id,
-            kind=checked.raw.kind,
-            location=checked.raw.location,
-            payload=checked.raw.data,
-            findings=errors,
-            protector=self.protector,
-        )
-        result.quarantined += 1
-        result.rules.update({f.rule for f in errors})

@@ -4,6 +4,7 @@ Importing this package registers every table on :data:`metadata`, which migratio
 the model/migration comparison rely on.
 """
 
+from tongyuan.libraries.adapter_states import AdapterState, load_state, save_state
 from tongyuan.libraries.base import Base
 from tongyuan.libraries.batches import Batch, close_batch, open_batch
 from tongyuan.libraries.cases import (
@@ -44,6 +45,7 @@ from tongyuan.libraries.serials import DbSerialAllocator, SerialCounter
 metadata = Base.metadata
 
 __all__ = [
+    "AdapterState",
     "Base",
     "Batch",
     "BlobRow",
@@ -69,9 +71,11 @@ __all__ = [
     "find_material",
     "item_history",
     "license_record",
+    "load_state",
     "metadata",
     "open_batch",
     "quarantined_payload",
+    "save_state",
     "set_quarantine_status",
     "store_blob",
     "write_case",

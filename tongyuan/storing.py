@@ -1,0 +1,151 @@
+"""Storing checked records: into their library, or into quarantine with every broken rule.
+
+Shared by every way records reach the hub (exchange files, adapter pulls), so a record is
+judged and stored the same way whatever brought it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from standards.records import Case, Item, License, Material, SourceLocation, StandardRecord
+from standards.validation import Finding, Severity
+from standards.validation.material_files import safe_relative_path
+from tongyuan.config import Settings
+from tongyuan.libraries.cases import write_case
+from tongyuan.libraries.items import write_item
+from tongyuan.libraries.licenses import write_license
+from tongyuan.libraries.materials import store_blob, write_material
+from tongyuan.libraries.quarantine import add_quarantined
+from tongyuan.libraries.serials import DbSerialAllocator
+from tongyuan.privacy import PiiProtector
+
+
+@dataclass(slots=True)
+class StoreCounts:
+    """Per-batch tallies: what was read, what each record's outcome was, which rules broke."""
+
+    read: int = 0
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    warnings: int = 0
+    rules: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def accepted(self) -> int:
+        return self.added + self.changed
+
+    def reset(self) -> None:
+        self.added = self.changed = self.unchanged = self.quarantined = self.warnings = 0
+        self.rules.clear()
+
+
+class RecordStore:
+    """Writes checked records of one hub; callers own the session and its transaction."""
+
+    def __init__(
+        self, settings: Settings, protector: PiiProtector, allocator: DbSerialAllocator
+    ) -> None:
+        self.settings = settings
+        self.protector = protector
+        self.allocator = allocator
+
+    def store(
+        self,
+        session: Session,
+        batch_id: str,
+        counts: StoreCounts,
+        *,
+        kind: str,
+        location: SourceLocation,
+        raw: dict[str, Any],
+        record: StandardRecord | None,
+        findings: list[Finding],
+        source: str,
+        now: datetime,
+        base_dir: Path | None = None,
+    ) -> str:
+        """Store one record or quarantine it; returns the outcome (added, …, quarantined).
+
+        A write that conflicts with the library (a rewritten case history) is rolled back
+        to a savepoint and the record quarantined with ``library.conflict``.
+        """
+        counts.read += 1
+        counts.warnings += sum(f.severity is Severity.WARNING for f in findings)
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        if record is None or errors:
+            return self._quarantine(session, batch_id, counts, kind, location, raw, findings)
+        try:
+            with session.begin_nested():
+                outcome = self._write(session, batch_id, record, source, now, base_dir)
+        except ValueError as exc:
+            conflict = Finding("library.conflict", str(exc), None)
+            return self._quarantine(
+                session, batch_id, counts, kind, location, raw, [*findings, conflict]
+            )
+        if outcome == "added":
+            counts.added += 1
+        elif outcome == "changed":
+            counts.changed += 1
+        else:
+            counts.unchanged += 1
+        return outcome
+
+    def _write(
+        self,
+        session: Session,
+        batch_id: str,
+        record: StandardRecord,
+        source: str,
+        now: datetime,
+        base_dir: Path | None,
+    ) -> str:
+        if isinstance(record, Item):
+            return write_item(session, batch_id, record, source=source, now=now)
+        if isinstance(record, Case):
+            return write_case(
+                session, batch_id, record, protector=self.protector, allocator=self.allocator
+            )
+        if isinstance(record, Material):
+            path = None if base_dir is None else safe_relative_path(base_dir, record.file)
+            if path is None:
+                raise ValueError(f"material file {record.file!r} is not inside the delivery")
+            sha256, _size = store_blob(self.settings, path, expected_sha256=record.sha256)
+            return write_material(
+                session, batch_id, record, protector=self.protector, sha256=sha256
+            )
+        if isinstance(record, License):
+            return write_license(session, batch_id, record, protector=self.protector)
+        raise TypeError(f"cannot store {type(record).__name__}")
+
+    def _quarantine(
+        self,
+        session: Session,
+        batch_id: str,
+        counts: StoreCounts,
+        kind: str,
+        location: SourceLocation,
+        raw: dict[str, Any],
+        findings: list[Finding],
+    ) -> str:
+        errors = [f for f in findings if f.severity is Severity.ERROR] or findings
+        add_quarantined(
+            session,
+            batch_id,
+            kind=kind,
+            location=location,
+            payload=raw,
+            findings=errors,
+            protector=self.protector,
+        )
+        counts.quarantined += 1
+        counts.rules.update({f.rule for f in errors})
+        return "quarantined"
