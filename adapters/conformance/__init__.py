@@ -6,6 +6,6 @@ pytest suite. A source makes the incremental checks possible by returning a
 :class:`Harness` from ``conformance_harness()``.
 """
 
-from adapters.conformance.harness import Harness, HasHarness
+from adapters.conformance.harness import BOUNDARY_CURSOR_VALUE, Harness, HasHarness
 
-__all__ = ["Harness", "HasHarness"]
+__all__ = ["BOUNDARY_CURSOR_VALUE", "Harness", "HasHarness"]

@@ -10,7 +10,13 @@ protocol.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, runtime_checkable
+
+#: The cursor value the kit passes to ``Harness.add`` in the boundary check. A harness
+#: whose cursor column is not a timestamp converts it to its own type (an integer cursor
+#: may use ``int(value.timestamp())``, a file source the file modification time).
+BOUNDARY_CURSOR_VALUE = datetime(2026, 3, 2, 9, 30, tzinfo=timezone(timedelta(hours=8)))
 
 
 class Harness(ABC):
@@ -27,9 +33,14 @@ class Harness(ABC):
     def add(self, n: int, *, cursor_value: Any | None = None, bad: int = 0) -> list[tuple]:
         """Add ``n`` valid rows and ``bad`` rows that cannot be mapped.
 
-        With ``cursor_value`` all rows added share that cursor value (the boundary
-        check). Returns the standard primary-key tuples of the valid rows added, in the
-        order of the stream's ``StreamSpec.primary_key``.
+        Without ``cursor_value`` the rows get a cursor value later than every row already
+        in the system (as a clock would). With ``cursor_value`` (the kit passes
+        :data:`BOUNDARY_CURSOR_VALUE`) all rows added share that value: the boundary
+        check adds 10 rows, reads, adds 10 more with the same value and expects exactly
+        the 10 new ones on the next read. Bad rows are valid enough to be read, but
+        cannot be mapped (a date no format matches, an unknown code). Returns the
+        standard primary-key tuples of the valid rows added, in the order of the
+        stream's ``StreamSpec.primary_key``.
         """
 
     @abstractmethod
@@ -51,4 +62,4 @@ class HasHarness(Protocol):
     def conformance_harness(self) -> Harness: ...
 
 
-__all__ = ["Harness", "HasHarness"]
+__all__ = ["BOUNDARY_CURSOR_VALUE", "Harness", "HasHarness"]
