@@ -26,7 +26,7 @@ from standards.validation import CheckOptions
 from standards.validation.batch import BatchUniqueness
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
-from tongyuan.libraries.batches import Batch, close_batch, open_batch
+from tongyuan.libraries.batches import Batch, close_batch, open_batch, record_failed_batch
 from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.privacy import PiiProtector
 from tongyuan.storing import RecordStore, StoreCounts
@@ -216,17 +216,13 @@ class Loader:
         result.error = f"[{rule}] {message}"
         result.reset()
         with self.sessions.begin() as session:
-            batch = open_batch(
-                session, "load.failed", name, meta={"sha256": digest, "error": result.error}
+            batch = record_failed_batch(
+                session,
+                "load.failed",
+                name,
+                error=result.error,
+                read=result.read,
+                content_hash=digest,
+                meta={"sha256": digest},
             )
             result.batch_id = batch.id
-            close_batch(
-                session,
-                batch,
-                read=result.read,
-                accepted=0,
-                quarantined=0,
-                unchanged=0,
-                status="failed",
-                content_hash=digest,
-            )

@@ -22,7 +22,7 @@ from standards.validation.record_checks import check_record
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.libraries.adapter_states import load_state, save_state
-from tongyuan.libraries.batches import close_batch, open_batch
+from tongyuan.libraries.batches import close_batch, open_batch, record_failed_batch
 from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.privacy import PiiProtector
 from tongyuan.storing import RecordStore, StoreCounts
@@ -107,17 +107,8 @@ def pull(
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
         result.reset()
         with sessions.begin() as session:
-            batch = open_batch(session, "pull.failed", label, meta={"error": result.error})
+            batch = record_failed_batch(session, "pull.failed", label, error=result.error)
             result.batch_id = batch.id
-            close_batch(
-                session,
-                batch,
-                read=result.read,
-                accepted=0,
-                quarantined=0,
-                unchanged=0,
-                status="failed",
-            )
     finally:
         if read is not None:
             read.close()

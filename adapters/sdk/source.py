@@ -14,9 +14,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
-from adapters.sdk.config import AdapterConfig, SecretResolver, resolve_secret
+from adapters.sdk.base import ConfiguredAdapter
+from adapters.sdk.config import SecretResolver
 from adapters.sdk.envelope import Envelope
 
 State = dict[str, Any]
@@ -67,28 +68,12 @@ class StreamRead(ABC):
         self.close()
 
 
-class Source(ABC):
+class Source(ConfiguredAdapter, ABC):
     """Base of every source adapter.
 
     Subclasses set ``name`` (the registry name), ``Config`` (a pydantic model derived from
     :class:`AdapterConfig`), and implement ``streams``, ``check`` and ``read``.
-    ``base_dir`` is the folder of the configuration file: relative paths in it (mapping
-    files, drop folders) are resolved against it.
     """
-
-    name: ClassVar[str]
-    Config: ClassVar[type[AdapterConfig]]
-
-    def __init__(
-        self,
-        config: AdapterConfig,
-        *,
-        base_dir: Path | None = None,
-        secrets: SecretResolver | None = None,
-    ) -> None:
-        self.config = config
-        self.base_dir = base_dir or Path.cwd()
-        self.resolve_secret: SecretResolver = secrets or resolve_secret
 
     @classmethod
     def from_config(

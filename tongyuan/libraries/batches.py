@@ -85,3 +85,30 @@ def close_batch(
     batch.finished_at = utcnow()
     session.flush()
     return batch
+
+
+def record_failed_batch(
+    session: Session,
+    kind: str,
+    source: str,
+    *,
+    error: str,
+    read: int = 0,
+    content_hash: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Batch:
+    """A batch that failed before anything of it was stored: kept so the failure is traced.
+
+    Written in its own transaction by the caller, after the failed one rolled back.
+    """
+    batch = open_batch(session, kind, source, meta={**(meta or {}), "error": error})
+    return close_batch(
+        session,
+        batch,
+        read=read,
+        accepted=0,
+        quarantined=0,
+        unchanged=0,
+        status="failed",
+        content_hash=content_hash,
+    )
