@@ -1,0 +1,240 @@
+"""The built-in ``http`` source: a department's REST/JSON API as a stream of records.
+
+A department writes as little as::
+
+    class MarketCasesApi(HttpSource):
+        stream = "cases"
+        endpoint = "/cases"
+        mapping = "mapping.yaml"
+        records_path = "data.list"
+        cursor = "gxsj"                 # updated-at field of each object
+        id_field = "id"                 # tie-breaker among objects sharing a cursor value
+
+with ``base_url`` and ``auth`` (secret references) in the YAML configuration; every field
+of a stream can also be given, or overridden, in the configuration's ``streams``.
+Pagination styles, the two incremental modes and retry rules are described in
+:mod:`adapters.builtin.http_config`, :mod:`adapters.builtin.http_state` and
+:mod:`adapters.builtin.http_transport`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from adapters.builtin.http_config import (
+    HttpConfig,
+    IncrementalConfig,
+    PaginationConfig,
+    StreamConfig,
+)
+from adapters.builtin.http_read import HttpStream, HttpStreamRead
+from adapters.builtin.http_transport import HttpTransport, Response
+from adapters.mapping import Mapping as FieldMapping
+from adapters.sdk.config import SecretResolver
+from adapters.sdk.errors import AdapterError, ConfigError, ConnectionCheckError
+from adapters.sdk.source import Source, State, StreamSpec
+from standards.records import RECORD_KINDS
+
+
+class HttpSource(Source):
+    """Reads JSON objects from a paginated REST API and maps each to a standard record.
+
+    Class attributes are the defaults of a single stream (named ``stream``); a
+    department's subclass sets them so its configuration file only says where the API is
+    and which secret authenticates the hub.
+    """
+
+    name: ClassVar[str] = "http"
+    Config: ClassVar[type[HttpConfig]] = HttpConfig  # type: ignore[assignment]
+
+    # Single-stream defaults for department subclasses (see the module docstring);
+    # ``stream = "cases"`` on a subclass lands in ``default_stream``.
+    default_stream: ClassVar[str | None] = None
+    endpoint: ClassVar[str | None] = None
+    mapping: ClassVar[str | dict[str, Any] | None] = None
+    records_path: ClassVar[str] = ""
+    params: ClassVar[Mapping[str, Any]] = {}
+    pagination: ClassVar[Mapping[str, Any]] = {}
+    cursor: ClassVar[str | None] = None
+    id_field: ClassVar[str] = "id"
+    incremental_mode: ClassVar[str] = "after_id"
+
+    config: HttpConfig
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Accept ``stream = "cases"`` without hiding :meth:`Source.stream` (the lookup)."""
+        super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("stream")
+        if isinstance(declared, str):
+            cls.default_stream = declared
+            delattr(cls, "stream")
+
+    def __init__(
+        self,
+        config: HttpConfig,  # type: ignore[override]
+        *,
+        base_dir: Path | None = None,
+        secrets: SecretResolver | None = None,
+    ) -> None:
+        super().__init__(config, base_dir=base_dir, secrets=secrets)
+        self._streams = self._resolve_streams()
+
+    # -- configuration
+
+    def _resolve_streams(self) -> dict[str, HttpStream]:
+        configured = dict(self.config.streams)
+        default = type(self).default_stream
+        if default is not None and default not in configured:
+            configured[default] = StreamConfig()
+        if not configured:
+            raise ConfigError(
+                "http source",
+                [("streams", "no stream: configure streams, or set `stream` on the class")],
+            )
+        resolved: dict[str, HttpStream] = {}
+        problems: list[tuple[str, str]] = []
+        for name, conf in configured.items():
+            try:
+                resolved[name] = self._resolve(name, conf, use_class=name == default)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ConfigError("http source", problems)
+        return resolved
+
+    def _resolve(self, name: str, conf: StreamConfig, *, use_class: bool) -> HttpStream:
+        cls = type(self)
+        where = f"streams.{name}"
+        endpoint = conf.endpoint or (cls.endpoint if use_class else None)
+        mapping_ref = (
+            conf.mapping if conf.mapping is not None else (cls.mapping if use_class else None)
+        )
+        problems = []
+        if not endpoint:
+            problems.append((f"{where}.endpoint", "required (the path under base_url)"))
+        if mapping_ref is None:
+            problems.append((f"{where}.mapping", "required (a mapping file or inline mapping)"))
+        pagination = conf.pagination
+        incremental = conf.incremental
+        if use_class:
+            pagination = pagination or PaginationConfig.load(
+                dict(cls.pagination), source=f"{cls.__name__}.pagination"
+            )
+            if incremental is None and cls.cursor:
+                incremental = IncrementalConfig.load(
+                    {
+                        "cursor_field": cls.cursor,
+                        "id_field": cls.id_field,
+                        "mode": cls.incremental_mode,
+                    },
+                    source=f"{cls.__name__}.cursor",
+                )
+        pagination = pagination or PaginationConfig()
+        if pagination.style == "keyset" and (incremental is None or incremental.mode != "after_id"):
+            problems.append(
+                (f"{where}.pagination.style", "keyset needs incremental in mode after_id")
+            )
+        if problems:
+            raise ConfigError("http source", problems)
+        assert endpoint is not None and mapping_ref is not None
+        records_path = conf.records_path
+        if records_path is None:
+            records_path = cls.records_path if use_class else ""
+        params = {**(cls.params if use_class else {}), **conf.params}
+        return HttpStream(
+            name=name,
+            endpoint=endpoint,
+            mapping=self._load_mapping(mapping_ref, where),
+            records_path=records_path,
+            params=params,
+            pagination=pagination,
+            incremental=incremental,
+        )
+
+    def _load_mapping(self, ref: str | dict[str, Any], where: str) -> FieldMapping:
+        if isinstance(ref, dict):
+            return FieldMapping.from_dict(ref, source=f"{where}.mapping")
+        path = Path(ref)
+        if not path.is_absolute():
+            path = self.base_dir / path
+        return FieldMapping.load(path)
+
+    # -- the Source API
+
+    def streams(self) -> list[StreamSpec]:
+        out = []
+        for stream in self._streams.values():
+            kind = stream.mapping.kind
+            out.append(
+                StreamSpec(
+                    name=stream.name,
+                    kind=kind,
+                    primary_key=RECORD_KINDS[kind].primary_key,
+                    cursor_field=stream.incremental.cursor_field if stream.incremental else None,
+                )
+            )
+        return out
+
+    def http_stream(self, name: str) -> HttpStream:
+        """The resolved configuration of one stream."""
+        try:
+            return self._streams[name]
+        except KeyError:
+            known = ", ".join(self._streams)
+            raise AdapterError(
+                f"{type(self).__name__} has no stream {name!r} (streams: {known})"
+            ) from None
+
+    def transport(self) -> HttpTransport:
+        """A client with this source's authentication and retry policy (close it)."""
+        return HttpTransport(self.config, self.resolve_secret)
+
+    def check(self) -> None:
+        """GET the health endpoint, or the first page of the first stream, with auth."""
+        try:
+            transport = self.transport()
+        except AdapterError as exc:
+            raise ConnectionCheckError(f"cannot set up the client: {exc}") from None
+        with transport:
+            if self.config.health_path:
+                url, params = transport.url(self.config.health_path), {}
+            else:
+                first = next(iter(self._streams.values()))
+                url = transport.url(first.endpoint)
+                params = {**first.params}
+                if first.pagination.style != "none":
+                    params[first.size_param] = 1
+            try:
+                transport.get_json(url, params, what="connection check", parse=_ignore)
+            except ConnectionCheckError:
+                raise
+            except AdapterError as exc:
+                raise ConnectionCheckError(str(exc)) from None
+
+    def read(self, stream: str, state: State | None = None) -> HttpStreamRead:
+        return HttpStreamRead(self.http_stream(stream), self.transport(), self.config.limits, state)
+
+    def conformance_harness(self) -> Any:
+        """A harness driving a test deployment through its control endpoints.
+
+        Only deployments that offer them (``conformance.control_path`` in the
+        configuration) can be driven: a production API is never written to by the kit.
+        """
+        from adapters.builtin.http_harness import HttpHarness
+
+        if self.config.conformance is None:
+            raise AdapterError(
+                "this http source names no conformance control endpoint "
+                "(conformance.control_path): the kit cannot add rows to the API"
+            )
+        stream = next(iter(self._streams.values()))
+        return HttpHarness(self, stream)
+
+
+def _ignore(response: Response) -> None:
+    return None
+
+
+__all__ = ["HttpSource"]

@@ -1,0 +1,234 @@
+"""Configuration of the ``http`` source: where the API is, how to page it, how to retry.
+
+A department's REST API is described in YAML::
+
+    base_url: https://zwfw.example.gov.cn/api/v1
+    auth: {type: bearer, token: env:MARKET_API_TOKEN}
+    timeout: 30
+    retries: {max_attempts: 5, backoff_base: 0.5, backoff_max: 30}
+    streams:
+      cases:
+        endpoint: /cases
+        mapping: mapping.yaml
+        records_path: data.list
+        pagination: {style: keyset, page_size: 500}
+        incremental: {cursor_field: gxsj, id_field: id}
+
+Credentials are only ever references (``env:`` / ``airflow:``), and a ``base_url`` with a
+user name or password in it is refused: URLs end up in logs and source locations.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from adapters.sdk.config import AdapterConfig, SecretRef
+
+# Header names that carry credentials: they belong in ``auth`` (a secret reference).
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+class BearerAuth(AdapterConfig):
+    """``Authorization: Bearer <token>``."""
+
+    type: Literal["bearer"]
+    token: SecretRef
+
+
+class BasicAuth(AdapterConfig):
+    """HTTP basic authentication; the user name is not secret, the password is."""
+
+    type: Literal["basic"]
+    username: str = Field(min_length=1)
+    password: SecretRef
+
+
+class HeaderAuth(AdapterConfig):
+    """An API key in a header of the gateway's choosing (``X-Api-Key``, ``AppKey`` …)."""
+
+    type: Literal["header"]
+    header: str = Field(min_length=1, pattern=r"^[A-Za-z0-9-]+$")
+    value: SecretRef
+
+
+Auth = Annotated[BearerAuth | BasicAuth | HeaderAuth, Field(discriminator="type")]
+
+
+class RetryConfig(AdapterConfig):
+    """Retries of one request: connection errors, timeouts, 429 and 5xx, malformed pages.
+
+    The wait before attempt *n + 1* is ``min(backoff_max, backoff_base * 2**(n-1))``,
+    drawn uniformly from ``[0, that]`` when ``jitter`` is on (so many hub workers do not
+    retry in step). A ``Retry-After`` header from the server is honoured up to
+    ``retry_after_max`` seconds; a server asking for longer fails the read instead of
+    stalling it.
+    """
+
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    backoff_base: float = Field(default=0.5, ge=0)
+    backoff_max: float = Field(default=30.0, ge=0)
+    jitter: bool = True
+    retry_after_max: float = Field(default=120.0, ge=0)
+
+
+class LimitsConfig(AdapterConfig):
+    """Guards against a runaway server: page size in bytes, pages per read."""
+
+    max_page_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_pages: int = Field(default=100_000, ge=1)
+
+
+class PaginationConfig(AdapterConfig):
+    """How the API splits a result into pages.
+
+    - ``page``: ``?page=1&size=100`` (``first_page`` is 1 or 0);
+    - ``offset``: ``?offset=0&limit=100``;
+    - ``cursor``: the response carries the next page's token at ``cursor_path``
+      (``next_cursor``), sent back as ``?cursor=…``; no token ends the read;
+    - ``link``: the response's ``Link: <…>; rel="next"`` header (RFC 8288);
+    - ``keyset``: the incremental parameters themselves page the result — each request
+      asks for rows after the last (cursor, id) received. Needs ``incremental`` in
+      ``after_id`` mode; the only style that stays exact while the department system is
+      writing during the read (page and offset numbers shift when rows move).
+    - ``none``: one response holds everything.
+
+    ``page`` and ``offset`` end on an empty page, or on a short one when
+    ``stop_on_short_page`` (only safe if the server never caps ``page_size``).
+    """
+
+    style: Literal["page", "offset", "cursor", "link", "keyset", "none"] = "page"
+    page_size: int = Field(default=100, ge=1, le=100_000)
+    page_param: str = "page"
+    size_param: str = "size"
+    first_page: int = Field(default=1, ge=0)
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    cursor_param: str = "cursor"
+    cursor_path: str = "next_cursor"
+    stop_on_short_page: bool = False
+
+
+class IncrementalConfig(AdapterConfig):
+    """Reading only what changed since the last committed read.
+
+    ``after_id`` mode: the API takes the last (cursor, id) and returns rows ordered by
+    (cursor, id) strictly after it — ``?updated_after=T&after_id=ID``. Rows sharing the
+    boundary timestamp are then neither repeated nor skipped.
+
+    ``since`` mode, for APIs that only offer ``?updated_since=T`` (rows with cursor ≥ T):
+    the state keeps T and the ids already read at T, and those rows are skipped when the
+    API returns them again. Rows at T that change without their timestamp moving cannot
+    be seen in this mode; prefer ``after_id`` when the API offers it.
+
+    ``start`` is the cursor value of the very first read (omit to read everything).
+    """
+
+    cursor_field: str = Field(min_length=1)
+    id_field: str = Field(default="id", min_length=1)
+    mode: Literal["after_id", "since"] = "after_id"
+    since_param: str | None = None
+    id_param: str = "after_id"
+    start: str | None = None
+
+    @property
+    def cursor_param(self) -> str:
+        """The query parameter carrying the cursor value, by mode unless configured."""
+        if self.since_param:
+            return self.since_param
+        return "updated_after" if self.mode == "after_id" else "updated_since"
+
+
+class StreamConfig(AdapterConfig):
+    """One stream. Fields left out come from the source class's attributes."""
+
+    endpoint: str | None = None
+    mapping: str | dict[str, Any] | None = None
+    records_path: str | None = None
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    pagination: PaginationConfig | None = None
+    incremental: IncrementalConfig | None = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _relative_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme:
+            raise ValueError("endpoint is a path under base_url (like /cases), not a full URL")
+        return value
+
+
+class ConformanceConfig(AdapterConfig):
+    """Where a test deployment of the API offers the conformance-kit control endpoints."""
+
+    control_path: str = "/_control"
+
+
+class HttpConfig(AdapterConfig):
+    """Configuration of :class:`adapters.builtin.http.HttpSource`."""
+
+    base_url: str
+    auth: Auth | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(default=30.0, gt=0, le=3600)
+    verify_tls: bool = True
+    ca_file: str | None = None
+    retries: RetryConfig = Field(default_factory=RetryConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    health_path: str | None = None
+    streams: dict[str, StreamConfig] = Field(default_factory=dict)
+    conformance: ConformanceConfig | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _plain_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("base_url must be an http:// or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                "base_url must not carry a user name or password; "
+                "put the credentials in auth as env:/airflow: references"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("base_url must not carry a query or fragment; use streams.*.params")
+        return value.rstrip("/")
+
+    @field_validator("headers")
+    @classmethod
+    def _no_credential_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.lower() in _CREDENTIAL_HEADERS:
+                raise ValueError(
+                    f"header {name!r} carries credentials: configure it under auth "
+                    "(type: bearer/basic/header) with a secret reference"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _keyset_needs_after_id(self) -> HttpConfig:
+        for name, stream in self.streams.items():
+            if stream.pagination is None or stream.pagination.style != "keyset":
+                continue
+            if stream.incremental is None or stream.incremental.mode != "after_id":
+                raise ValueError(
+                    f"stream {name!r}: pagination style keyset needs incremental "
+                    "with mode after_id (the cursor and id parameters page the result)"
+                )
+        return self
+
+
+__all__ = [
+    "Auth",
+    "BasicAuth",
+    "BearerAuth",
+    "ConformanceConfig",
+    "HeaderAuth",
+    "HttpConfig",
+    "IncrementalConfig",
+    "LimitsConfig",
+    "PaginationConfig",
+    "RetryConfig",
+    "StreamConfig",
+]
