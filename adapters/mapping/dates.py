@@ -23,6 +23,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ISO = "iso"
 
+# Formats whose every match is also what datetime.fromisoformat reads (given the length
+# and separators checked below), so the C parser can take the common case.
+_ISO_SHAPES: dict[str, tuple[int, str | None]] = {
+    "%Y-%m-%d %H:%M:%S": (19, " "),
+    "%Y-%m-%dT%H:%M:%S": (19, "T"),
+    "%Y-%m-%d %H:%M": (16, " "),
+    "%Y-%m-%d": (10, None),
+}
+
 # directive -> (group name, pattern)
 _DIRECTIVES: dict[str, tuple[str, str]] = {
     "Y": ("Y", r"\d{4}"),
@@ -94,8 +103,23 @@ def compile_format(fmt: str) -> Callable[[str], datetime | None]:
     has_fraction = "f" in seen
     has_zone = "z" in seen
     century = "y" in seen
+    shape = _ISO_SHAPES.get(fmt)
 
     def parse(text: str) -> datetime | None:
+        if (
+            shape is not None
+            and len(text) == shape[0]
+            and text[4] == "-"
+            and text[7] == "-"
+            and (shape[1] is None or text[10] == shape[1])
+        ):
+            try:
+                fast = datetime.fromisoformat(text)
+            except ValueError:
+                pass
+            else:
+                if fast.tzinfo is None:
+                    return fast
         found = matcher(text)
         if found is None:
             return None

@@ -198,9 +198,12 @@ class _Compiler:
         if spec.code_table is not None:
             table = self.spec.code_tables.get(spec.code_table)
             if table is None:
-                known = ", ".join(self.spec.code_tables) or "none defined"
+                known = ", ".join(self.spec.code_tables) or "none"
                 self.problems.append(
-                    (f"{path}.code_table", f"unknown code table {spec.code_table!r} ({known})")
+                    (
+                        f"{path}.code_table",
+                        f"unknown code table {spec.code_table!r} (defined: {known})",
+                    )
                 )
             elif isinstance(target.scalar, type) and issubclass(target.scalar, enum.Enum):
                 valid = {member.value for member in target.scalar}
@@ -292,7 +295,7 @@ class _Compiler:
         wanted: dict[str, tuple[Any, ...]] = {
             "int": (int, float, Decimal),
             "bool": (bool,),
-            "decimal": (Decimal, float, str),
+            "decimal": (Decimal, float),
             "str": (str,),
         }
         if (
@@ -388,7 +391,7 @@ class _Compiler:
                     )
                     continue
                 nested.setdefault(head, {})[rest] = raw
-                nested_paths.setdefault(head, path)
+                nested_paths.setdefault(head, f"{path}.{head}")
                 continue
             if head in nested or head in mapped:
                 self.problems.append((entry_path, f"{prefix}{head} is mapped twice"))
@@ -941,6 +944,12 @@ class Mapping:
         self, row: AbcMapping[str, Any], location: SourceLocation
     ) -> tuple[StandardRecord | None, list[Finding]]:
         """One source row as a standard record, or None with the findings saying why."""
+        if type(row) is not dict and not isinstance(row, AbcMapping):
+            return None, [
+                Finding(
+                    "mapping.type", f"the source row is {type(row).__name__}, not a row of columns"
+                )
+            ]
         findings: list[Finding] = []
         data = self._build(row, findings, "", "")
         if findings:
