@@ -1,0 +1,139 @@
+"""One read of one ``sql`` stream: a server-side cursor, a page of parents at a time.
+
+Parents are streamed (SQLAlchemy ``stream_results`` + ``yield_per``: a named cursor on
+PostgreSQL), so memory does not grow with the table. For each page the child rows of all
+its parents are fetched with one ``IN (…)`` query and attached under the child's name.
+The state is computed from the last row *yielded*, so a read stopped half-way resumes
+exactly after what the hub received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine
+
+from adapters.builtin.sql_query import ReadPlan
+from adapters.sdk.envelope import Envelope
+from adapters.sdk.errors import AdapterError
+from adapters.sdk.source import State, StreamRead
+from standards.records import SourceLocation, StandardRecord
+from standards.validation import Finding
+
+
+class RowMapper(Protocol):
+    """What the read needs of a mapping (``adapters.mapping.Mapping`` is one)."""
+
+    def map(
+        self, row: dict[str, Any], location: SourceLocation
+    ) -> tuple[StandardRecord | None, list[Finding]]: ...
+
+
+def open_read_connection(engine: Engine) -> Connection:
+    """A connection for reading: read-only and one snapshot on PostgreSQL.
+
+    REPEATABLE READ makes the child queries see the same snapshot as the parent cursor;
+    READ ONLY makes the database itself refuse any write the adapter might be tricked
+    into sending.
+    """
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return conn
+
+
+class SqlStreamRead(StreamRead):
+    """Iterate once for envelopes; ``state()`` says where the next read starts."""
+
+    def __init__(
+        self,
+        *,
+        stream: str,
+        engine: Engine,
+        plan_for: Callable[[Connection], ReadPlan],
+        mapping: RowMapper,
+        state: State | None,
+        page_size: int,
+        location_name: str,
+    ) -> None:
+        self.stream = stream
+        self._engine = engine
+        self._plan_for = plan_for
+        self._mapping = mapping
+        self._start_state: State = dict(state or {})
+        self._page_size = page_size
+        self._where = location_name
+        self._plan: ReadPlan | None = None
+        self._last_row: dict[str, Any] | None = None
+        self._conn: Connection | None = None
+        self._gen: Iterator[Envelope] | None = None
+        self.rows_read = 0
+
+    def __iter__(self) -> Iterator[Envelope]:
+        if self._gen is not None:
+            raise AdapterError("a StreamRead is iterated once; start a new read() for more")
+        self._gen = self._generate()
+        return self._gen
+
+    def state(self) -> State:
+        if self._last_row is None or self._plan is None:
+            return dict(self._start_state)
+        return self._plan.encode_state(self._last_row)
+
+    def close(self) -> None:
+        if self._gen is not None:
+            self._gen.close()  # type: ignore[attr-defined]
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _generate(self) -> Iterator[Envelope]:
+        conn = self._conn = open_read_connection(self._engine)
+        try:
+            plan = self._plan = self._plan_for(conn)
+            start_after = plan.decode_state(self._start_state)
+            # Per statement: the child queries on this connection are ordinary fetches.
+            result = conn.execute(
+                plan.select(start_after),
+                execution_options={"stream_results": True, "yield_per": self._page_size},
+            )
+            names = list(result.keys())
+            cursor = plan.cursor
+            mapper = self._mapping.map
+            stream, where = self.stream, self._where
+            n = 0
+            for page in result.partitions():
+                rows = [dict(zip(names, values, strict=True)) for values in page]
+                for child in plan.children:
+                    self._attach(conn, child, rows)
+                for row in rows:
+                    n += 1
+                    location = SourceLocation(file=where, record=n)
+                    record, findings = mapper(row, location)
+                    if cursor is not None and row[cursor] is not None:
+                        # NULL cursors sort first or last by database; neither moves the state
+                        self._last_row = row
+                    self.rows_read = n
+                    yield Envelope(stream, location, row, record, findings)
+            result.close()
+        finally:
+            conn.close()
+            self._conn = None
+
+    @staticmethod
+    def _attach(conn: Connection, child: Any, rows: list[dict[str, Any]]) -> None:
+        """Fetch the children of a whole page with one query and hang them on their parents."""
+        key = child.parent_key
+        groups: dict[Any, list[dict[str, Any]]] = {row[key]: [] for row in rows}
+        if groups:
+            result = conn.execute(child.select_for(list(groups)))
+            names = list(result.keys())[:-1]  # the last column is the parent key
+            for values in result.fetchall():
+                groups[values[-1]].append(dict(zip(names, values)))
+        name = child.name
+        for row in rows:
+            row[name] = groups[row[key]]
+
+
+__all__ = ["RowMapper", "SqlStreamRead", "open_read_connection"]
