@@ -45,6 +45,10 @@ class AdapterConformanceTests:
     stream: ClassVar[str | None] = None
     secrets: ClassVar[SecretResolver | None] = None
 
+    def configuration(self, scratch: Path) -> str | Path | Mapping[str, Any]:
+        """The configuration to check; override to build it around ``scratch``."""
+        return self.config
+
     def environment(self, scratch: Path) -> dict[str, str]:
         """Environment variables set while the kit runs (``env:`` secrets of the config).
 
@@ -58,13 +62,13 @@ class AdapterConformanceTests:
         self, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[KitRun]:
         """One kit run shared by this class's checks; the harness is closed at the end."""
-        config = self.config
+        scratch = tmp_path_factory.mktemp("conformance")
+        config = self.configuration(scratch)
         if isinstance(config, str | Path):
             path = Path(config)
             if not path.is_absolute():
                 path = Path(request.path).parent / path
             config = path
-        scratch = tmp_path_factory.mktemp("conformance")
         with pytest.MonkeyPatch.context() as patch:
             for name, value in self.environment(scratch).items():
                 patch.setenv(name, value)

@@ -578,7 +578,7 @@ def check_boundary(run: KitRun) -> str:
     return "10 + 10 rows on one cursor value: exactly the 10 new ones on the second read"
 
 
-def check_bad_rows(run: KitRun) -> str:
+def check_bad_rows(run: KitRun) -> tuple[str, dict[str, Any]]:
     """Rows that cannot be mapped come out with findings; none are dropped."""
     harness = run.driven()
     bad = max(3, run.sample_rows // 10)
@@ -621,7 +621,10 @@ def check_bad_rows(run: KitRun) -> str:
             }
     if problems:
         raise CheckFailed("; ".join(problems), details)
-    return f"{bad} bad rows reported with findings, {len(added)} valid rows mapped, none dropped"
+    return (
+        f"{bad} bad rows reported with findings, {len(added)} valid rows mapped, none dropped",
+        details,
+    )
 
 
 def _rss() -> int:
