@@ -44,7 +44,7 @@ _DECLARATION = re.compile(rb"^<\?xml\s[^>]*?\?>")
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ENCODINGS = frozenset({"utf-8", "utf8", "gbk", "gb2312", "gb18030", "cp936"})
 _BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
-_TAG = re.compile(r"^(\{[^}]*\})?[A-Za-z_][\w.\-]*$")
+_TAG = re.compile(r"^(\{[^}]*\})?[^\W\d][\w.\-]*$")
 
 
 def iter_xml_rows(
