@@ -32,15 +32,17 @@ import heapq
 import itertools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from pydantic import SecretStr
 from std_factories import CST, IMPL
 
+from adapters.sdk.config import resolve_secret
 from standards.identifiers import citizen_id_check_char
 
 API = "/api/v1"
@@ -290,15 +292,18 @@ class Fault:
     """Misbehaviour for data requests: after ``skip`` good ones, the next ``times``.
 
     ``kind``: ``status`` (answer ``status``, with ``Retry-After`` if given), ``slow``
-    (wait ``delay`` seconds before answering), ``malformed`` (a page cut off mid-JSON).
+    (wait ``delay`` seconds before answering), ``malformed`` (a page cut off mid-JSON),
+    ``body`` (answer ``status`` with ``body`` and ``headers`` as given).
     """
 
     kind: str
     times: int = 1
     skip: int = 0
-    status: int = 503
+    status: int | None = None  # status: 503 unless given; body: 200 unless given
     delay: float = 0.0
     retry_after: str | None = None
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -342,7 +347,10 @@ class DeptApi:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="dept-api", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="dept-api",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -400,7 +408,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            if "Content-Type" not in (headers or {}):
+                self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -456,11 +465,14 @@ class _Handler(BaseHTTPRequestHandler):
         """Misbehave; True when the response has been sent (or abandoned)."""
         if fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-            self._error(fault.status, "服务暂不可用", headers)
+            self._error(fault.status or 503, "服务暂不可用", headers)
             return True
         if fault.kind == "slow":
             # Then answer normally — too late for the client; or not at all on shutdown.
             return self.api._stopping.wait(fault.delay)
+        if fault.kind == "body":
+            self._send(fault.status or 200, fault.body, fault.headers)
+            return True
         if fault.kind == "malformed":
             self._send(200, b'{"code": 0, "data": {"total": 3, "list": [{"id": 1, "ywbh": "SZ')
             return True
@@ -548,8 +560,45 @@ __all__ = [
     "Seen",
     "case_row",
     "citizen_id",
+    "http_config",
+    "secrets_for",
     "stamp",
 ]
+
+
+def http_config(api: DeptApi, stream: dict[str, Any] | None = None, **top: Any) -> dict:
+    """An ``http`` source configuration for this API: one ``cases`` stream, keyset pages.
+
+    ``stream`` entries replace the stream's defaults, ``top`` the top-level ones.
+    """
+    cases: dict[str, Any] = {
+        "endpoint": "/cases",
+        "mapping": DEPT_MAPPING,
+        "records_path": "data.list",
+        "pagination": {"style": "keyset", "page_size": 50},
+        "incremental": {"cursor_field": "gxsj", "id_field": "id"},
+    }
+    cases.update(stream or {})
+    config: dict[str, Any] = {
+        "base_url": api.base_url,
+        "auth": (
+            {"type": "basic", "username": api.basic[0], "password": "env:DEPT_API_PASSWORD"}
+            if api.basic is not None
+            else {"type": "bearer", "token": "env:DEPT_API_TOKEN"}
+        ),
+        "timeout": 5,
+        "retries": {"max_attempts": 3, "backoff_base": 0.01, "backoff_max": 0.05},
+        "streams": {"cases": cases},
+        "conformance": {},
+    }
+    config.update(top)
+    return config
+
+
+def secrets_for(api: DeptApi) -> Callable[[str], SecretStr]:
+    """The resolver a hub would have: the API's credentials under their env names."""
+    environ = {"DEPT_API_TOKEN": api.token or "", "DEPT_API_PASSWORD": (api.basic or ("", ""))[1]}
+    return lambda ref: resolve_secret(ref, environ)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,7 +19,8 @@ Pagination styles, the two incremental modes and retry rules are described in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -80,6 +81,8 @@ class HttpSource(Source):
     ) -> None:
         super().__init__(config, base_dir=base_dir, secrets=secrets)
         self._streams = self._resolve_streams()
+        #: How retries wait; replaceable so tests can record the backoff instead.
+        self.sleep: Callable[[float], None] = time.sleep
 
     # -- configuration
 
@@ -189,7 +192,7 @@ class HttpSource(Source):
 
     def transport(self) -> HttpTransport:
         """A client with this source's authentication and retry policy (close it)."""
-        return HttpTransport(self.config, self.resolve_secret)
+        return HttpTransport(self.config, self.resolve_secret, sleep=self.sleep)
 
     def check(self) -> None:
         """GET the health endpoint, or the first page of the first stream, with auth."""

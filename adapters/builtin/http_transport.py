@@ -188,7 +188,8 @@ class HttpTransport:
         (``"page 3 of stream cases"``) and the URL.
         """
         retry = self.config.retries
-        request = self._client.build_request("GET", url, params=dict(params or {}))
+        # No params at all (not {}) for a next-page link: httpx would drop its query.
+        request = self._client.build_request("GET", url, params=dict(params) if params else None)
         shown = safe_url(request.url)
         reason = ""
         for attempt in range(1, retry.max_attempts + 1):
