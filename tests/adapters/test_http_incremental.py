@@ -144,7 +144,7 @@ def test_start_value_limits_the_first_read(api: DeptApi) -> None:
                 "cursor_field": "gxsj",
                 "mode": "since",
                 "start": old[-1]["gxsj"][:10] + "T23:59:59+08:00",
-            }
+            },
         },
     )
     src = HttpSource.from_config(config, secrets=secrets_for(api))
@@ -155,7 +155,7 @@ def test_start_value_limits_the_first_read(api: DeptApi) -> None:
 def test_state_from_the_other_mode_is_refused_with_advice(api: DeptApi) -> None:
     api.table.add(3)
     _, state = read(api, "after_id-keyset", None)
-    with pytest.raises(AdapterError, match="mode 'after_id'.*says 'since'.*reset"):
+    with pytest.raises(AdapterError, match=r"mode 'after_id'.*says 'since'.*reset"):
         read(api, "since-offset", state)
 
 

@@ -215,7 +215,7 @@ def test_check_on_a_stopped_server_says_it_cannot_connect() -> None:
         resolver = secrets_for(stopped)
     src = HttpSource.from_config(config, secrets=resolver)
     src.sleep = lambda seconds: None
-    with pytest.raises(ConnectionCheckError, match="connection failed.*gave up after 3 attempts"):
+    with pytest.raises(ConnectionCheckError, match=r"connection failed.*gave up after 3 attempts"):
         src.check()
 
 
