@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -72,6 +73,44 @@ def safe_url(url: str | httpx.URL) -> str:
             safe="*:,",
         )
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+_USERINFO = re.compile(r"(?<=//)[^/@\s]*@")
+_CREDENTIAL_PARAM = re.compile(
+    r"([?&;][^=&\s]*(?:" + "|".join(_SENSITIVE_PARAM_PARTS) + r")[^=&\s]*=)[^&\s\"'>]*",
+    re.IGNORECASE,
+)
+
+
+def redact_text(text: str) -> str:
+    """Free text (a log line) with URL user info dropped and credential parameters masked."""
+    return _CREDENTIAL_PARAM.sub(r"\1***", _USERINFO.sub("", text))
+
+
+class _RedactCredentials(logging.Filter):
+    """httpx logs every request URL at INFO and httpcore response headers at DEBUG: a
+    token in a next-page link would reach the hub's logs through them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        cleaned = redact_text(text)
+        if cleaned != text:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_FILTER = _RedactCredentials()
+for _name in (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(f, _RedactCredentials) for f in _logger.filters):
+        _logger.addFilter(_FILTER)
 
 
 def backoff_delay(
@@ -355,5 +394,6 @@ __all__ = [
     "TooLarge",
     "backoff_delay",
     "parse_retry_after",
+    "redact_text",
     "safe_url",
 ]
