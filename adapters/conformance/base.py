@@ -58,10 +58,12 @@ class AdapterConformanceTests:
         return {}
 
     @pytest.fixture(scope="class")
+    @classmethod
     def conformance_run(
-        self, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+        cls, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[KitRun]:
         """One kit run shared by this class's checks; the harness is closed at the end."""
+        self = cls()
         scratch = tmp_path_factory.mktemp("conformance")
         config = self.configuration(scratch)
         if isinstance(config, str | Path):
@@ -79,7 +81,7 @@ class AdapterConformanceTests:
                 bulk_rows=self.rows,
                 sample_rows=self.sample_rows,
                 memory_bound_mib=self.memory_bound_mib,
-                secrets=type(self).secrets,
+                secrets=cls.secrets,
             )
             try:
                 yield run
