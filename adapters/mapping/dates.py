@@ -98,20 +98,54 @@ def compile_format(fmt: str) -> Callable[[str], datetime | None]:
         raise DateFormatError(f"format {fmt!r} has both %Y and %y")
     if (("S" in seen or "f" in seen) and "M" not in seen) or ("M" in seen and "H" not in seen):
         raise DateFormatError(f"format {fmt!r}: minutes need hours, seconds need minutes")
-    matcher = re.compile("".join(pattern)).fullmatch
-    has_time = "H" in seen
-    has_fraction = "f" in seen
-    has_zone = "z" in seen
-    century = "y" in seen
-    shape = _ISO_SHAPES.get(fmt)
+    compiled = re.compile("".join(pattern))
+    matcher = compiled.fullmatch
+    names = compiled.groupindex  # name -> 1-based group number
+    i_year = names["y" if "y" in seen else "Y"] - 1
+    century = 2000 if "y" in seen else 0
+    i_month, i_day = names["m"] - 1, names["d"] - 1
+    i_hour = names["H"] - 1 if "H" in seen else None
+    i_minute = names["M"] - 1 if "M" in seen else None
+    i_second = names["S"] - 1 if "S" in seen else None
+    i_fraction = names["f"] - 1 if "f" in seen else None
+    i_zone = names["z"] - 1 if "z" in seen else None
 
     def parse(text: str) -> datetime | None:
+        found = matcher(text)
+        if found is None:
+            return None
+        g = found.groups()
+        try:
+            if i_hour is None:
+                return datetime(int(g[i_year]) + century, int(g[i_month]), int(g[i_day]))
+            micro = 0
+            if i_fraction is not None:
+                digits = g[i_fraction]
+                micro = int(digits) * 10 ** (6 - len(digits))
+            return datetime(
+                int(g[i_year]) + century,
+                int(g[i_month]),
+                int(g[i_day]),
+                int(g[i_hour]),
+                0 if i_minute is None else int(g[i_minute]),
+                0 if i_second is None else int(g[i_second]),
+                micro,
+                tzinfo=None if i_zone is None else _offset(g[i_zone]),
+            )
+        except ValueError:
+            return None  # 2026-02-30, 25:00: matches the shape, not a real time
+
+    shape = _ISO_SHAPES.get(fmt)
+    if shape is None:
+        return parse
+    length, separator = shape
+
+    def parse_iso_shape(text: str) -> datetime | None:
         if (
-            shape is not None
-            and len(text) == shape[0]
+            len(text) == length
             and text[4] == "-"
             and text[7] == "-"
-            and (shape[1] is None or text[10] == shape[1])
+            and (separator is None or text[10] == separator)
         ):
             try:
                 fast = datetime.fromisoformat(text)
@@ -120,35 +154,9 @@ def compile_format(fmt: str) -> Callable[[str], datetime | None]:
             else:
                 if fast.tzinfo is None:
                     return fast
-        found = matcher(text)
-        if found is None:
-            return None
-        g = found.groupdict()
-        year = int(g["y"]) + 2000 if century else int(g["Y"])
-        try:
-            if not has_time:
-                return datetime(year, int(g["m"]), int(g["d"]))
-            minute = g.get("M")
-            second = g.get("S")
-            micro = 0
-            if has_fraction:
-                digits = g["f"]
-                micro = int(digits) * 10 ** (6 - len(digits))
-            zone = _offset(g["z"]) if has_zone else None
-            return datetime(
-                year,
-                int(g["m"]),
-                int(g["d"]),
-                int(g["H"]),
-                int(minute) if minute else 0,
-                int(second) if second else 0,
-                micro,
-                tzinfo=zone,
-            )
-        except ValueError:
-            return None  # 2026-02-30, 25:00: matches the shape, not a real time
+        return parse(text)
 
-    return parse
+    return parse_iso_shape
 
 
 def _parse_iso(text: str) -> datetime | None:

@@ -54,6 +54,7 @@ from standards.validation import Finding
 
 _MAX_ECHO = 60
 _ABSENT = object()
+_DEFAULT = object()
 _INDEX = re.compile(r"\.\d+(?=\.|$)")
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on", "是", "真"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off", "否", "假"})
@@ -233,32 +234,7 @@ class _Compiler:
         self.sources[key] = here if known is None or known == here else f"{known} or {here}"
         transform = chain(spec.transforms)
         convert = self._converter(spec, target, column, personal, table, parse_date, parse_datetime)
-        lookup = _lookup(column)
-        has_default = spec.has_default
-        default = spec.default
-
-        def get(row: AbcMapping[str, Any]) -> Any:
-            try:
-                value = row[column]
-            except KeyError:
-                value = lookup(row)
-            except TypeError:
-                raise _Failure(
-                    "mapping.type", f"{column}: the source row is not a mapping"
-                ) from None
-            if value is _ABSENT:
-                if has_default:
-                    return default
-                raise _Failure("mapping.missing", f"{column}: column is not in the source row")
-            if transform is not None:
-                value = transform(value)
-            if value is None or value == "":
-                return default  # None unless the mapping gives a default
-            if convert is None:
-                return value
-            return convert(value)
-
-        return get
+        return _getter(column, transform, convert, spec.has_default, spec.default)
 
     def _const(self, spec: FieldSpec, target: _Target, path: str, field_path: str) -> Getter | None:
         """A constant, converted once here exactly as a source value would be."""
@@ -573,6 +549,81 @@ def _lookup(column: str) -> Callable[[AbcMapping[str, Any]], Any]:
     return walk
 
 
+def _getter(
+    column: str,
+    transform: Callable[[Any], Any] | None,
+    convert: Callable[[Any], Any] | None,
+    has_default: bool,
+    default: Any,
+) -> Getter:
+    """The per-row function of one field, specialised so the common path has no branches
+    it does not need: this runs once per field per row."""
+    lookup = _lookup(column)
+
+    def fetch(row: AbcMapping[str, Any]) -> Any:
+        """The slow path: a dotted path, an absent column, or a row that is not a mapping."""
+        try:
+            value = lookup(row)
+        except TypeError:
+            raise _Failure("mapping.type", f"{column}: the source row is not a mapping") from None
+        if value is _ABSENT:
+            if has_default:
+                return _DEFAULT
+            raise _Failure("mapping.missing", f"{column}: column is not in the source row")
+        return value
+
+    if transform is None and convert is None:
+
+        def get_plain(row: AbcMapping[str, Any]) -> Any:
+            try:
+                value = row[column]
+            except (KeyError, TypeError):
+                value = fetch(row)
+                if value is _DEFAULT:
+                    return default
+            if value is None or value == "":
+                return default  # None unless the mapping gives a default
+            return value
+
+        return get_plain
+
+    if convert is _as_text:
+
+        def get_text(row: AbcMapping[str, Any]) -> Any:
+            try:
+                value = row[column]
+            except (KeyError, TypeError):
+                value = fetch(row)
+                if value is _DEFAULT:
+                    return default
+            if type(value) is not str and value is not None:
+                value = _as_text(value)
+            if transform is not None:
+                value = transform(value)
+            if value is None or value == "":
+                return default
+            return value
+
+        return get_text
+
+    def get(row: AbcMapping[str, Any]) -> Any:
+        try:
+            value = row[column]
+        except (KeyError, TypeError):
+            value = fetch(row)
+            if value is _DEFAULT:
+                return default
+        if transform is not None:
+            value = transform(value)
+        if value is None or value == "":
+            return default
+        if convert is None:
+            return value
+        return convert(value)
+
+    return get
+
+
 def _then(value: Any, cast: Callable[[Any], Any]) -> Any:
     return None if value is None else cast(value)
 
@@ -597,6 +648,8 @@ def _code_converter(
             stripped = code.strip()
             if stripped in table:
                 return table[stripped]
+            if not stripped:
+                return None
         raise _Failure(
             "mapping.code",
             f"{column}: department code {_echo(value, personal)} is not in code table {name}",
@@ -614,18 +667,20 @@ def _type_converter(kind: str, column: str, personal: bool) -> Callable[[Any], A
         def to_int(value: Any) -> Any:
             if type(value) is int:
                 return value
-            if isinstance(value, bool):
-                raise fail(value, "an integer")
-            if isinstance(value, str):
+            if type(value) is str:
                 text = value.strip()
                 try:
-                    return int(text)
+                    return int(text)  # full-width digits too: int("１２") == 12
                 except ValueError:
+                    if not text:
+                        return None  # blank is no value, like empty
                     try:
                         number = Decimal(text)
                     except InvalidOperation:
                         raise fail(value, "an integer") from None
                     value = number
+            if isinstance(value, bool):
+                raise fail(value, "an integer")
             if isinstance(value, float | Decimal) and math.isfinite(value) and value == int(value):
                 return int(value)
             if isinstance(value, int):
@@ -638,6 +693,8 @@ def _type_converter(kind: str, column: str, personal: bool) -> Callable[[Any], A
         def to_decimal(value: Any) -> Any:
             if isinstance(value, bool):
                 raise fail(value, "a decimal number")
+            if isinstance(value, str) and value.isspace():
+                return None
             try:
                 number = Decimal(value.strip() if isinstance(value, str) else str(value))
             except (InvalidOperation, ValueError):
@@ -657,12 +714,14 @@ def _type_converter(kind: str, column: str, personal: bool) -> Callable[[Any], A
                 return True
             if text in _FALSE:
                 return False
+            if not text:
+                return None
             raise fail(value, "a yes/no value (1/0, true/false, 是/否, Y/N)")
 
         return to_bool
 
     def to_str(value: Any) -> Any:
-        if isinstance(value, str):
+        if type(value) is str:
             return value
         if isinstance(value, AbcMapping | list | tuple):
             raise fail(value, "text")
@@ -679,15 +738,18 @@ def _datetime_converter(
     shown = ", ".join(repr(f) for f in formats)
 
     def convert(value: Any) -> Any:
-        if isinstance(value, str):
-            parsed = parse(value.strip())
+        if type(value) is str:
+            parsed = parse(value)
             if parsed is None:
-                if not value.strip():
+                text = value.strip()
+                if not text:
                     return None
-                raise _Failure(
-                    "mapping.date",
-                    f"{column}: {_echo(value, False)} matches none of the formats {shown}",
-                )
+                parsed = parse(text) if text != value else None
+                if parsed is None:
+                    raise _Failure(
+                        "mapping.date",
+                        f"{column}: {_echo(value, False)} matches none of the formats {shown}",
+                    )
         elif isinstance(value, datetime):
             parsed = value
         elif isinstance(value, date):
@@ -798,7 +860,9 @@ def _rows_builder(rows: str, field_path: str, item: Any, item_is_group: bool) ->
                 return None
         if children is None or children == "":
             return []
-        if isinstance(children, AbcMapping):
+        if type(children) is list:
+            pass
+        elif isinstance(children, AbcMapping):
             children = [children]  # one repeated element read from XML comes as one object
         elif not isinstance(children, list | tuple):
             findings.append(
@@ -813,7 +877,7 @@ def _rows_builder(rows: str, field_path: str, item: Any, item_is_group: bool) ->
         base = f"{prefix}{leaf}."
         for position, child in enumerate(children):
             if item_is_group:
-                if not isinstance(child, AbcMapping):
+                if type(child) is not dict and not isinstance(child, AbcMapping):
                     findings.append(
                         Finding(
                             "mapping.type",

@@ -539,3 +539,50 @@ def test_map_a_row_that_is_not_a_mapping() -> None:
     record, findings = mapping.map(None, LOC)  # type: ignore[arg-type]
     assert record is None
     assert {f.rule for f in findings} == {"mapping.type"}
+
+
+def test_type_converters_on_their_own() -> None:
+    """The converters behind ``type:`` (decimal has no standard field yet, so tested here)."""
+    from adapters.mapping.engine import _Failure, _type_converter
+
+    to_int = _type_converter("int", "C", False)
+    to_decimal = _type_converter("decimal", "C", False)
+    to_bool = _type_converter("bool", "C", False)
+    to_str = _type_converter("str", "C", False)
+    assert [to_int(v) for v in (" 7 ", "１２", "5.0", 5.0, Decimal("3"), "  ")] == [
+        7,
+        12,
+        5,
+        5,
+        3,
+        None,
+    ]
+    assert to_decimal("1.50") == Decimal("1.50")
+    assert to_decimal(2.5) == Decimal("2.5")
+    assert [to_bool(v) for v in ("是", "否", "Y", "n", 1, 0, True, " ")] == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        True,
+        None,
+    ]
+    assert [to_str(v) for v in (12, 12.0, Decimal("1.5"), "x")] == ["12", "12", "1.5", "x"]
+    for convert, value in [
+        (to_int, "5.5"),
+        (to_int, True),
+        (to_int, float("nan")),
+        (to_decimal, "NaN"),
+        (to_decimal, "x"),
+        (to_bool, "maybe"),
+        (to_str, [1]),
+    ]:
+        try:
+            convert(value)
+        except _Failure as failure:
+            assert failure.rule == "mapping.type"
+            assert failure.text.startswith("C: ")
+        else:
+            raise AssertionError(f"{value!r} converted")
