@@ -95,6 +95,23 @@ def test_sql_scaffold_passes_the_kit_unchanged(tmp_path, monkeypatch, on_path):
     assert report.passed, [(r.name, r.reason) for r in report.results if r.status != "pass"]
 
 
+def test_files_scaffold_passes_the_kit_unchanged(tmp_path, on_path):
+    created = create_adapter_package("market-drop", kind="files", out=tmp_path)
+    root = created.root
+    export = root / "sample" / "drop" / "cases_000001.csv"
+    header = export.read_bytes().splitlines()[1]
+    assert "身份证".encode("gbk") in header or "营业执照".encode("gbk") in header  # GBK export
+    on_path(root)
+    cls = load_adapter("market_drop_adapter.source:MarketDropCases")
+    source = cls.from_config(root / "adapter.yaml")
+    with source.read("cases") as read:
+        envelopes = list(read)  # not committed: the sample stays in place
+    assert len(envelopes) == 200 and all(e.ok for e in envelopes)
+    config = {"path": str(tmp_path / "kit-drop"), "settle_seconds": 0.2}
+    report = run_kit(cls, config, rows=5_000, base_dir=root)
+    assert report.passed, [(r.name, r.reason) for r in report.results if r.status != "pass"]
+
+
 def test_sample_data_reads_as_standard_cases(tmp_path, monkeypatch, on_path):
     created = create_adapter_package("market", kind="sql", out=tmp_path)
     on_path(created.root)
