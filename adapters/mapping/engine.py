@@ -681,7 +681,10 @@ def _type_converter(kind: str, column: str, personal: bool) -> Callable[[Any], A
                     value = number
             if isinstance(value, bool):
                 raise fail(value, "an integer")
-            if isinstance(value, float | Decimal) and math.isfinite(value) and value == int(value):
+            if isinstance(value, Decimal):
+                if value.is_finite() and value == value.to_integral_value():
+                    return int(value)
+            elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
                 return int(value)
             if isinstance(value, int):
                 return int(value)
