@@ -268,6 +268,10 @@ class _Compiler:
 
     def _check_type(self, spec: FieldSpec, target: _Target, path: str, field_path: str) -> None:
         scalar = target.scalar
+        if spec.split is not None and not target.is_list:
+            self.problems.append(
+                (f"{path}.split", f"{field_path} is not a list; 'split' makes a list of values")
+            )
         wanted: dict[str, tuple[Any, ...]] = {
             "int": (int, float, Decimal),
             "bool": (bool,),
@@ -305,6 +309,8 @@ class _Compiler:
         parse_datetime: Callable[[str], datetime | None] | None,
     ) -> Callable[[Any], Any] | None:
         scalar = target.scalar
+        if spec.split is not None:
+            return _split_converter(spec.split, column)
         if table is not None:
             lookup_code = _code_converter(table, spec.code_table or "", column, personal)
             cast = _type_converter(spec.type, column, personal) if spec.type else None
@@ -622,6 +628,22 @@ def _getter(
         return convert(value)
 
     return get
+
+
+def _split_converter(separator: str, column: str) -> Callable[[Any], Any]:
+    """``"M1, M2,,M3"`` → ``["M1", "M2", "M3"]``; a list (JSON) is kept as it is."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return list(value)
+        if not isinstance(value, str):
+            raise _Failure(
+                "mapping.type",
+                f"{column}: expected text to split, got {type(value).__name__}",
+            )
+        return [part for piece in value.split(separator) if (part := piece.strip())]
+
+    return convert
 
 
 def _then(value: Any, cast: Callable[[Any], Any]) -> Any:

@@ -53,6 +53,7 @@ class FieldSpec(BaseModel):
     date: list[str] | None = Field(default=None, min_length=1)
     datetime: list[str] | None = Field(default=None, min_length=1)
     type: ValueType | None = None
+    split: str | None = Field(default=None, min_length=1)
 
     _normalise_formats = field_validator("date", "datetime", mode="before")(_formats)
 
@@ -69,6 +70,10 @@ class FieldSpec(BaseModel):
             raise ValueError("'code_table' cannot be combined with 'date' or 'datetime'")
         if self.type is not None and (self.date is not None or self.datetime is not None):
             raise ValueError("'type' cannot be combined with 'date' or 'datetime'")
+        if self.split is not None and (
+            self.code_table or self.type or self.date is not None or self.datetime is not None
+        ):
+            raise ValueError("'split' cannot be combined with code_table, type, date or datetime")
         return self
 
     @property

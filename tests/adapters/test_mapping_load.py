@@ -269,3 +269,19 @@ def test_python_dicts_may_use_numbers_for_codes() -> None:
         }
     )
     assert mapping.spec.code_tables["st"] == {"1": "1", "2": "3"}
+
+
+def test_split_only_for_lists() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Mapping.from_dict(
+            {
+                "kind": "case",
+                "fields": {
+                    "impl_code": {"from": "X", "split": ","},
+                    "material_ids": {"from": "Y", "split": ",", "type": "str"},
+                },
+            }
+        )
+    problems = dict(caught.value.problems)
+    assert "not a list" in problems["fields.impl_code.split"]
+    assert "cannot be combined" in problems["fields.material_ids"]

@@ -586,3 +586,24 @@ def test_type_converters_on_their_own() -> None:
             assert failure.text.startswith("C: ")
         else:
             raise AssertionError(f"{value!r} converted")
+
+
+def test_split_makes_a_list_of_values_from_one_column() -> None:
+    spec = {
+        **CASE_MAPPING,
+        "fields": {
+            **CASE_MAPPING["fields"],
+            "material_ids": {"from": "CLBH", "split": ",", "transforms": ["halfwidth"]},
+        },
+    }
+    mapping = Mapping.from_dict(spec)
+    record, findings = mapping.map(case_row(CLBH="M1，M2, ,M3"), LOC)
+    assert findings == []
+    assert isinstance(record, Case)
+    assert record.material_ids == ["M1", "M2", "M3"]
+    record, _ = mapping.map(case_row(CLBH=["M9"]), LOC)
+    assert record is not None and record.material_ids == ["M9"]
+    record, _ = mapping.map(case_row(CLBH=""), LOC)
+    assert record is not None and record.material_ids == []
+    record, findings = mapping.map(case_row(CLBH=5), LOC)
+    assert [(f.rule, f.field) for f in findings] == [("mapping.type", "material_ids")]
