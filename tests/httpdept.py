@@ -314,6 +314,7 @@ class Seen:
     path: str
     params: dict[str, str]
     authorization: str | None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -436,7 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
         params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         auth = self.headers.get("Authorization")
         with api._lock:
-            api.requests.append(Seen(method, parts.path, params, auth))
+            api.requests.append(Seen(method, parts.path, params, auth, dict(self.headers)))
         body = b""
         length = int(self.headers.get("Content-Length") or 0)
         if length:

@@ -123,7 +123,9 @@ class IncrementalConfig(AdapterConfig):
     API returns them again. Rows at T that change without their timestamp moving cannot
     be seen in this mode; prefer ``after_id`` when the API offers it.
 
-    ``start`` is the cursor value of the very first read (omit to read everything).
+    ``start`` is the cursor value of the very first read (omit to read everything): sent
+    as the cursor parameter alone, so ``after_id`` APIs return rows after it and
+    ``since`` APIs rows at or after it.
     """
 
     cursor_field: str = Field(min_length=1)

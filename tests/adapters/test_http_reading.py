@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from httpdept import API, DEPT_MAPPING, SOURCE_SYSTEM, DeptApi, Fault, http_config, secrets_for
+from pydantic import SecretStr
 
 from adapters.builtin.http import HttpSource
 from adapters.sdk.errors import AdapterError, ConfigError, ConnectionCheckError
@@ -217,6 +218,38 @@ def test_check_on_a_stopped_server_says_it_cannot_connect() -> None:
     src.sleep = lambda seconds: None
     with pytest.raises(ConnectionCheckError, match=r"connection failed.*gave up after 3 attempts"):
         src.check()
+
+
+def test_basic_auth_reads() -> None:
+    with DeptApi(basic=("hub-reader", "basic-pw-7")) as api:
+        rows = api.table.add(5)
+        envelopes, _ = read_all(source(api))
+        assert case_numbers(envelopes) == [r["ywbh"] for r in rows]
+        assert all(r.authorization.startswith("Basic ") for r in api.requests)
+
+
+def test_api_key_header_auth_and_plain_headers_are_sent() -> None:
+    with DeptApi(token=None) as api:
+        api.table.add(1)
+        config = http_config(
+            api,
+            auth={"type": "header", "header": "X-Api-Key", "value": "env:DEPT_KEY"},
+            headers={"X-Dept-Code": "SZSCJG"},
+        )
+        src = HttpSource.from_config(config, secrets=lambda ref: SecretStr("key-123"))
+        assert len(read_all(src)[0]) == 1
+        sent = api.requests[0].headers
+        assert (sent["X-Api-Key"], sent["X-Dept-Code"]) == ("key-123", "SZSCJG")
+
+
+def test_airflow_connection_password_is_the_token() -> None:
+    with DeptApi(token="tok/en+1") as api:
+        api.table.add(1)
+        config = http_config(api, auth={"type": "bearer", "token": "airflow:dept_api"})
+        uri = "https://svc:tok%2Fen%2B1@api.example.cn"
+        src = HttpSource.from_config(config, secrets=lambda ref: SecretStr(uri))
+        assert len(read_all(src)[0]) == 1
+        assert api.requests[0].authorization == "Bearer tok/en+1"
 
 
 class MarketCasesApi(HttpSource):
