@@ -38,6 +38,8 @@ from adapters.sdk.errors import AdapterError, ConfigError, ConnectionCheckError
 from adapters.sdk.source import Source, State, StreamSpec
 from standards.records import RECORD_KINDS
 
+_WHERE = "http source configuration"
+
 
 class HttpSource(Source):
     """Reads JSON objects from a paginated REST API and maps each to a standard record.
@@ -93,7 +95,7 @@ class HttpSource(Source):
             configured[default] = StreamConfig()
         if not configured:
             raise ConfigError(
-                "http source",
+                _WHERE,
                 [("streams", "no stream: configure streams, or set `stream` on the class")],
             )
         resolved: dict[str, HttpStream] = {}
@@ -102,9 +104,15 @@ class HttpSource(Source):
             try:
                 resolved[name] = self._resolve(name, conf, use_class=name == default)
             except ConfigError as exc:
-                problems.extend(exc.problems)
+                if exc.source == _WHERE:
+                    problems.extend(exc.problems)
+                else:  # a mapping file or a class attribute: say which, and where in it
+                    problems.extend(
+                        (f"streams.{name}", f"{exc.source}: {path or '(top level)'}: {msg}")
+                        for path, msg in exc.problems
+                    )
         if problems:
-            raise ConfigError("http source", problems)
+            raise ConfigError(_WHERE, problems)
         return resolved
 
     def _resolve(self, name: str, conf: StreamConfig, *, use_class: bool) -> HttpStream:
@@ -140,7 +148,7 @@ class HttpSource(Source):
                 (f"{where}.pagination.style", "keyset needs incremental in mode after_id")
             )
         if problems:
-            raise ConfigError("http source", problems)
+            raise ConfigError(_WHERE, problems)
         assert endpoint is not None and mapping_ref is not None
         records_path = conf.records_path
         if records_path is None:

@@ -121,7 +121,9 @@ class IncrementalConfig(AdapterConfig):
     ``since`` mode, for APIs that only offer ``?updated_since=T`` (rows with cursor ≥ T):
     the state keeps T and the ids already read at T, and those rows are skipped when the
     API returns them again. Rows at T that change without their timestamp moving cannot
-    be seen in this mode; prefer ``after_id`` when the API offers it.
+    be seen in this mode; prefer ``after_id`` when the API offers it. Each read asks from
+    T again and skips the rows already read, so ``limits.max_pages`` must cover all rows
+    sharing one timestamp, or a read cut off by it makes no progress.
 
     ``start`` is the cursor value of the very first read (omit to read everything): sent
     as the cursor parameter alone, so ``after_id`` APIs return rows after it and

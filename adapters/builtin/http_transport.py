@@ -240,7 +240,13 @@ class HttpTransport:
             except httpx.TimeoutException:
                 reason = f"no response within {self.config.timeout:g} s"
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                reason = f"connection failed ({type(exc).__name__}: {mask_text(str(exc))})"
+                reason = f"connection failed ({type(exc).__name__}: {_clean(exc)})"
+            except httpx.DecodingError as exc:
+                reason = f"undecodable response body ({_clean(exc)})"
+            except httpx.HTTPError as exc:  # proxy, protocol: asking again will not help
+                raise AdapterError(
+                    f"{what}: {shown}: {type(exc).__name__}: {_clean(exc)}"
+                ) from None
             if attempt == retry.max_attempts:
                 break
             delay = backoff_delay(attempt, retry, self._rng)
@@ -266,7 +272,7 @@ class HttpTransport:
             response = self._client.post(url, json=dict(payload))
         except httpx.HTTPError as exc:
             raise AdapterError(
-                f"{what}: {safe_url(url)}: {type(exc).__name__}: {mask_text(str(exc))}"
+                f"{what}: {safe_url(url)}: {type(exc).__name__}: {_clean(exc)}"
             ) from None
         self.attempts += 1
         shown = safe_url(url)
@@ -376,6 +382,11 @@ def _decode_json(body: bytes, charset: str | None, max_bytes: int, shown: str) -
     except (UnreadableInput, UnsafeInput) as exc:
         where = f"line {exc.line}: " if exc.line is not None else ""
         raise MalformedPage(where + exc.message) from None
+
+
+def _clean(exc: BaseException) -> str:
+    """An exception's text fit for a message: no credentials, no citizen ID numbers."""
+    return mask_text(redact_text(str(exc)))
 
 
 def _snippet(body: bytes) -> str:

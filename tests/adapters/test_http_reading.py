@@ -330,3 +330,19 @@ def test_stream_problems_are_listed_together() -> None:
         "streams.items.endpoint",
         "streams.items.mapping",
     ]
+
+
+def test_broken_mapping_file_is_named_in_the_config_error(tmp_path: Path) -> None:
+    (tmp_path / "mapping.yaml").write_text(
+        "kind: case\nfields:\n  dept_case_no: {from: ywbh, transforms: [no_such_transform]}\n",
+        encoding="utf-8",
+    )
+    data = {
+        "base_url": "https://api.example.cn/v1",
+        "streams": {"cases": {"endpoint": "/cases", "mapping": "mapping.yaml"}},
+    }
+    with pytest.raises(ConfigError) as info:
+        HttpSource.from_config(data, base_dir=tmp_path)
+    path, message = info.value.problems[0]
+    assert path == "streams.cases"
+    assert "mapping.yaml" in message and "no_such_transform" in message
