@@ -218,29 +218,30 @@ class KitRun:
         """The source's harness, asked for once; CheckFailed when the source has none."""
         if not self._harness_tried:
             self._harness_tried = True
-            source = self.new_source()
-            factory = getattr(source, "conformance_harness", None)
-            if not callable(factory):
-                self._harness_error = CheckFailed(NO_HARNESS)
-            else:
-                try:
-                    harness = factory()
-                except Exception as exc:
-                    self._harness_error = CheckFailed(
-                        f"conformance_harness() failed: {type(exc).__name__}: {exc}"
-                    )
-                    raise self._harness_error from exc
-                if not isinstance(harness, Harness):
-                    self._harness_error = CheckFailed(
-                        f"conformance_harness() returned {type(harness).__name__}, "
-                        "not an adapters.conformance.Harness"
-                    )
-                else:
-                    self._harness = harness
+            try:
+                self._harness = self._make_harness()
+            except CheckFailed as exc:
+                self._harness_error = exc
+            except Exception as exc:  # the adapter's own error: say where it came from
+                self._harness_error = CheckFailed(
+                    f"cannot get the conformance harness: {type(exc).__name__}: {exc}"
+                )
         if self._harness_error is not None:
             raise self._harness_error
         assert self._harness is not None
         return self._harness
+
+    def _make_harness(self) -> Harness:
+        factory = getattr(self.new_source(), "conformance_harness", None)
+        if not callable(factory):
+            raise CheckFailed(NO_HARNESS)
+        harness = factory()
+        if not isinstance(harness, Harness):
+            raise CheckFailed(
+                f"conformance_harness() returned {type(harness).__name__}, "
+                "not an adapters.conformance.Harness"
+            )
+        return harness
 
     def has_harness(self) -> bool:
         try:

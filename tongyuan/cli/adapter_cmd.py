@@ -38,6 +38,13 @@ CHECK_EPILOG = (
 )
 
 
+NEW_EPILOG = (
+    "Example: [bold]tongyuan adapter new market-cases --kind sql --out ~/src[/bold]  "
+    "Exit codes: 0 created, 2 an unusable name or kind, or the folder already exists."
+)
+LIST_EPILOG = "Example: [bold]tongyuan adapter list[/bold]  (after pip install of an adapter)"
+
+
 def _importable_here() -> None:
     """``MODULE:CLASS`` resolves against the current folder too, as ``python -m`` does."""
     cwd = os.getcwd()
@@ -116,7 +123,7 @@ def check(
     raise typer.Exit(report.exit_code)
 
 
-@app.command("new")
+@app.command("new", epilog=NEW_EPILOG)
 def new(
     name: Annotated[
         str,
@@ -147,7 +154,7 @@ def new(
     )
 
 
-@app.command("list")
+@app.command("list", epilog=LIST_EPILOG)
 def list_adapters() -> None:
     """Adapters the hub can use: built-in and installed through entry points."""
     _importable_here()
