@@ -59,6 +59,7 @@ from adapters.sdk import AdapterConfig, AdapterError, ConfigError, Envelope, Sou
 from adapters.sdk.source import State, StreamSpec
 from standards.formats import UnreadableInput, UnsafeInput, iter_raw_records, to_record
 from standards.formats.limits import ParseLimits
+from standards.privacy import mask_text
 from standards.records import RECORD_KINDS, SourceLocation
 from standards.validation import Finding
 
@@ -164,7 +165,8 @@ def in_progress(name: str) -> bool:
 
 
 def _shown(name: str) -> str:
-    text = repr(name)
+    """A name as messages show it: quoted, shortened, ID numbers in it masked."""
+    text = mask_text(repr(name))
     return text if len(text) <= 90 else text[:87] + "…'"
 
 
@@ -407,7 +409,7 @@ class DropRead(StreamRead):
                 if now is None or not item.same_file(now):
                     log.warning(
                         "%s changed or vanished after delivery; not acknowledged",
-                        folder.location(item.name),
+                        mask_text(folder.location(item.name)),
                     )
                     continue
                 if self.config.acknowledge == "marker":
@@ -419,10 +421,16 @@ class DropRead(StreamRead):
                     if folder.stat(item.name + SIDECAR_SUFFIX) is not None:
                         folder.move_to_done(item.name + SIDECAR_SUFFIX, self.config.done_dir)
                 self.acknowledged.append(item.name)
-                log.info("acknowledged %s (%s)", folder.location(item.name), where)
+                log.info(
+                    "acknowledged %s (%s)", mask_text(folder.location(item.name)), mask_text(where)
+                )
             except (OSError, AdapterError) as exc:
                 # The state already names the file: the next read retries the acknowledgement.
-                log.warning("could not acknowledge %s: %s", folder.location(item.name), exc)
+                log.warning(
+                    "could not acknowledge %s: %s",
+                    mask_text(folder.location(item.name)),
+                    mask_text(str(exc)),
+                )
 
     def close(self) -> None:
         if self._folder is not None:
@@ -437,10 +445,10 @@ class DropRead(StreamRead):
         return self._folder
 
     def _notice(self, name: str, action: Literal["refused", "deferred"], reason: str) -> None:
-        notice = Notice(_shown(name), action, reason)
+        notice = Notice(_shown(name), action, mask_text(reason))
         self.notices.append(notice)
         level = logging.WARNING if action == "refused" else logging.INFO
-        log.log(level, "%s/%s: %s", self.source.describe(), self.stream, notice)
+        log.log(level, "%s/%s: %s", mask_text(self.source.describe()), self.stream, notice)
 
     def _safe_entries(self, listing: list[Entry]) -> dict[str, Entry]:
         assert self._folder is not None
@@ -596,7 +604,8 @@ class DropRead(StreamRead):
                 raise FileChanged("its size or modification time changed while it was copied")
         except FileChanged as exc:
             discard_part(part)
-            notice = Notice(_shown(name), "deferred", f"modified while being read: {exc}")
+            reason = mask_text(f"modified while being read: {exc}")
+            notice = Notice(_shown(name), "deferred", reason)
             self.notices.append(notice)
             log.warning("%s/%s: %s", self.source.describe(), self.stream, notice)
             return

@@ -346,6 +346,8 @@ class RemoteFolder(DropFolder):
                         raise FileChanged(f"more than the {entry.size} bytes listed arrived")
                     out.write(data)
         if size != entry.size:
+            if not self._alive():  # paramiko may end a read quietly when the connection dies
+                raise EOFError(f"connection closed after {size} of {entry.size} bytes")
             raise FileChanged(f"{size} bytes arrived where {entry.size} were listed")
 
     @staticmethod
