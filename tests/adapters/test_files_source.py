@@ -458,3 +458,67 @@ def test_gbk_csv_is_mapped(tmp_path: Path, drop: Path) -> None:
     assert second.record is None and second.findings[0].rule == "mapping.date"
     assert second.raw["申请人"] == "欧阳娜娜"
     assert state["delivered"][0]["name"] == "cases_20260302.csv"
+
+
+UTF8_MAPPING = GBK_MAPPING.replace("encoding: gbk\n", "")
+
+
+def mapped_source(tmp_path: Path, stream: dict[str, Any]) -> FilesSource:
+    (tmp_path / "cases.yaml").write_text(UTF8_MAPPING, encoding="utf-8")
+    return FilesSource.from_config(
+        {
+            "path": "drop",
+            "streams": {"cases": {"mapping": "cases.yaml", **stream}},
+            "settle_seconds": 0,
+            "staging_dir": str(tmp_path / "staging"),
+        },
+        base_dir=tmp_path,
+    )
+
+
+def test_department_xml_is_mapped_by_record_tag(tmp_path: Path, drop: Path) -> None:
+    impl = make_case().impl_code
+    (drop / "export.xml").write_bytes(
+        (
+            '<?xml version="1.0" encoding="GBK"?>\n<导出><办件列表>'
+            f"<办件><办件编号>A1</办件编号><实施编码>{impl}</实施编码><申请人>张伟</申请人>"
+            f"<证件号码>{PERSON}</证件号码><收件时间>2026-03-02 09:00:00</收件时间>"
+            "<受理时间>2026年3月2日 10时30分</受理时间></办件>"
+            "</办件列表></导出>\n"
+        ).encode("gbk")
+    )
+    source = mapped_source(tmp_path, {"patterns": ["*.xml"], "record_tag": "办件"})
+    (envelope,) = read_all(source)[0]
+    assert envelope.ok and envelope.record.dept_case_no == "A1"
+    assert envelope.record.applicant.name == "张伟"
+    assert envelope.location.file == str(drop / "export.xml")
+
+
+def test_department_xml_without_record_tag_is_a_configuration_error(
+    tmp_path: Path, drop: Path
+) -> None:
+    (drop / "export.xml").write_text("<a/>")
+    with pytest.raises(ConfigError, match="record_tag"):
+        read_all(mapped_source(tmp_path, {"patterns": ["*.xml"]}))
+
+
+def test_json_lines_are_mapped_and_a_bad_line_is_reported(tmp_path: Path, drop: Path) -> None:
+    impl = make_case().impl_code
+    row = {
+        "办件编号": "J1",
+        "实施编码": impl,
+        "申请人": "王芳",
+        "证件号码": PERSON,
+        "收件时间": "2026-03-02 09:00:00",
+        "受理时间": "2026年3月2日 10时30分",
+    }
+    lines = [
+        json.dumps(row, ensure_ascii=False),
+        "{not json",
+        json.dumps({**row, "办件编号": "J2"}),
+    ]
+    (drop / "cases.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    envelopes = read_all(mapped_source(tmp_path, {"patterns": ["*.jsonl"]}))[0]
+    assert [e.record.dept_case_no if e.record else None for e in envelopes] == ["J1", None, "J2"]
+    assert envelopes[1].findings[0].rule == "payload.malformed"
+    assert envelopes[1].location.line == 2
