@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from adapters.builtin.sql_config import SqlConfig, StreamConfig
+from adapters.builtin.sql_config import SqlConfig, StreamConfig, check_identifier
 from adapters.builtin.sql_query import ReadPlan, SchemaMismatch, build_plan
 from adapters.builtin.sql_read import RowMapper, SqlStreamRead, open_read_connection
 from adapters.conformance.harness import Harness
@@ -63,6 +63,22 @@ def engine_url(secret: str) -> URL:
     if url.drivername in _DRIVERS:
         url = url.set(drivername=_DRIVERS[url.drivername])
     return url
+
+
+def _column_problems(stream: str, mapping: Any) -> list[tuple[str, str]]:
+    """Columns a mapping reads become SQL names: they must be plain identifiers too."""
+    named = [(column, "") for column in mapping.columns] + [
+        (column, f" (child rows {child})")
+        for child, spec in mapping.children.items()
+        for column in spec.columns
+    ]
+    problems = []
+    for column, where in sorted(named):
+        try:
+            check_identifier(column)
+        except ValueError as exc:
+            problems.append((f"streams.{stream}.mapping", f"source column{where}: {exc}"))
+    return problems
 
 
 class SqlSource(Source):
@@ -112,7 +128,7 @@ class SqlSource(Source):
         name = cls.default_stream
         if name is not None:
             where = f"class {cls.__qualname__}"
-            defaults: dict[str, Any] = {"table": name}
+            defaults: dict[str, Any] = {}
             for attr in _CLASS_DEFAULTS:
                 value = getattr(cls, attr)
                 if value is not None:
@@ -132,7 +148,17 @@ class SqlSource(Source):
                 "configuration",
                 [("streams", "no stream configured: add streams: {NAME: {table, mapping, …}}")],
             )
-        return streams
+        problems = [
+            (f"streams.{name}.mapping", "give the mapping file (or the mapping inline)")
+            for name, sc in streams.items()
+            if sc.mapping is None
+        ]
+        if problems:
+            raise ConfigError("configuration", problems)
+        return {
+            name: sc if sc.table else sc.model_copy(update={"table": name})
+            for name, sc in streams.items()
+        }
 
     def _mapping_path(self, stream: str, value: str) -> Path:
         path = Path(value)
@@ -155,9 +181,11 @@ class SqlSource(Source):
         if isinstance(sc.mapping, dict):
             mapping = Mapping.from_dict(sc.mapping, source=f"streams.{stream}.mapping")
         else:
+            assert sc.mapping is not None
             mapping = Mapping.load(self._mapping_path(stream, sc.mapping))
         needed, declared = set(mapping.children), set(sc.children)
-        problems = [
+        problems = _column_problems(stream, mapping)
+        problems += [
             (
                 f"streams.{stream}.children.{child}",
                 f"the mapping builds a list from child rows {child!r}: declare where they "
@@ -195,7 +223,8 @@ class SqlSource(Source):
             self._engine.dispose()
             self._engine = None
 
-    def _plan(self, conn: Connection, stream: str) -> ReadPlan:
+    def plan(self, conn: Connection, stream: str) -> ReadPlan:
+        """The queries of ``stream`` resolved against the live schema (SchemaMismatch if not)."""
         sc = self.stream_configs[stream]
         mapping = self.mappings[stream]
         child_columns = {
@@ -231,7 +260,7 @@ class SqlSource(Source):
                 missing: list[str] = []
                 for stream in self.stream_configs:
                     try:
-                        self._plan(conn, stream)
+                        self.plan(conn, stream)
                     except SchemaMismatch as exc:
                         missing += exc.missing
         except AdapterError as exc:
@@ -252,7 +281,7 @@ class SqlSource(Source):
         return SqlStreamRead(
             stream=stream,
             engine=self.engine,
-            plan_for=lambda conn: self._plan(conn, stream),
+            plan_for=lambda conn: self.plan(conn, stream),
             mapping=mapping,
             state=state,
             page_size=sc.page_size,

@@ -59,14 +59,16 @@ class ChildConfig(AdapterConfig):
 class StreamConfig(AdapterConfig):
     """One stream: a table, its mapping, and the columns incremental reads follow.
 
+    ``table`` defaults to the stream's name; ``mapping`` is required, here or as a class
+    attribute of the source (so that a YAML file may override parts of a class's stream).
     ``cursor`` is an updated-at or monotonic id column; ``tiebreaker`` the column(s) that
     order rows sharing a cursor value (default: the table's primary key). ``mapping`` is a
     mapping file (relative to the configuration file) or the mapping itself, inline.
     """
 
-    table: Identifier
+    table: Identifier | None = None
     schema_name: Identifier | None = Field(default=None, alias="schema")
-    mapping: str | dict[str, Any]
+    mapping: str | dict[str, Any] | None = None
     cursor: Identifier | None = None
     tiebreaker: Identifiers | None = None
     children: dict[Identifier, ChildConfig] = Field(default_factory=dict)

@@ -236,24 +236,41 @@ def case_rows(
     return case, events
 
 
-def copy_lines(
-    first_id: int, n: int, start: datetime, step: timedelta, *, decided: bool = False
-) -> tuple[str, str]:
-    """PostgreSQL COPY text for ``n`` cases from ``first_id`` and for their events.
+_BULK_DAYS = tuple(f"{datetime(2025, 3, 3) + timedelta(days=d):%Y-%m-%d}" for d in range(280))
+_BULK_CLOCK = tuple(f"{9 + m // 60:02d}:{m % 60:02d}:00" for m in range(360 + 12))
 
-    Generated text contains no tab, newline or backslash, so no escaping is needed; None
-    becomes ``\\N``. Cursor values advance by ``step`` from ``start``.
+
+def _day_texts(day_index: int, minute: int) -> tuple[str, str]:
+    """Received and accepted times (as :func:`_times` has them) as COPY text, from tables."""
+    day = _BULK_DAYS[day_index]
+    return f"{day} {_BULK_CLOCK[minute]}", f"{day} {_BULK_CLOCK[minute + 12]}"
+
+
+def copy_lines(first_id: int, n: int, start: datetime, step: timedelta) -> tuple[str, str]:
+    """PostgreSQL COPY text for ``n`` undecided cases from ``first_id`` and their events.
+
+    The same rows as :func:`case_rows` with ``decided=False``, written straight as text
+    (the bulk load of the memory check writes millions). Generated text holds no tab,
+    newline or backslash, so nothing needs escaping; NULL is ``\\N``.
     """
     cases: list[str] = []
     events: list[str] = []
+    first_updated = start.astimezone(UTC)
+    people, items, districts, actors = PEOPLE, _IMPL, _DISTRICTS, _ACTORS
     for k in range(n):
         case_id = first_id + k
-        case, rows = case_rows(case_id, start + step * k, decided=decided)
-        case["updated_at"] = case["updated_at"].astimezone(UTC).isoformat()
-        cases.append("\t".join(r"\N" if v is None else str(v) for v in case.values()))
-        for ev in rows:
-            ev["SJ"] = f"{ev['SJ']:%Y-%m-%d %H:%M:%S}"
-            events.append("\t".join(r"\N" if v is None else str(v) for v in ev.values()))
+        impl, item_name, days = items[case_id % len(items)]
+        name, id_kind, id_number = people[case_id % _PEOPLE]
+        received, accepted = _day_texts((case_id // 40) % 280, (case_id * 7) % 360)
+        updated = (first_updated + step * k).isoformat()
+        phone = f"13{(case_id * 7919) % 10**9:09d}"
+        district = districts[case_id % len(districts)]
+        cases.append(
+            f"{case_id}\t{case_no(case_id)}\t{impl}\t{item_name}\t{name}\t{id_kind}\t"
+            f"{id_number}\t{phone}\t{accepted}\t\\N\t{days}\t{district}\t02\t{updated}"
+        )
+        events.append(f"{case_id * 8}\t{case_id}\t0\t01\t{received}\t{actors[0]}\t\\N")
+        events.append(f"{case_id * 8 + 1}\t{case_id}\t1\t02\t{accepted}\t{actors[1]}\t\\N")
     return "\n".join(cases) + "\n", "\n".join(events) + "\n"
 
 

@@ -193,6 +193,12 @@ class SqlHarness(Harness):
                         with cur.copy(statement) as copy:
                             copy.write(text)
             raw.commit()
+            # A live department database has planner statistics; fresh COPY data has none,
+            # and without them the per-page child query may scan the whole event table.
+            with pg.cursor() as cur:
+                for table in (self.cases, self.events):
+                    cur.execute(sql.SQL("ANALYZE {}").format(_qualified(table)))
+            raw.commit()
         finally:
             raw.close()
 

@@ -159,31 +159,41 @@ def from_json_value(value: Any, column: Column[Any]) -> Any:
 
 @dataclass(slots=True)
 class ChildPlan:
-    """How to fetch one child row list for a page of parents."""
+    """How to fetch one child row list for a page of parents.
+
+    ``columns`` includes the key column under its configured name, whose position in a
+    result row is ``key_index``. The statement is built once per read and executed per
+    page with the page's parent keys as its one parameter.
+    """
 
     name: str
     table: Table
     key: Column[Any]
+    key_name: str
     parent_key: str  # label of the parent column in the parent row
     columns: dict[str, Column[Any]]
     order_by: list[Column[Any]]
     any_array: bool = False
+    _statement: Select[Any] | None = None
 
-    def select_for(self, parent_keys: list[Any]) -> Select[Any]:
-        """One ``IN (…)`` query for the children of a whole page of parents."""
-        labelled = [col.label(name) for name, col in self.columns.items()]
-        if self.any_array:
-            # PostgreSQL: ``key = ANY(:keys)`` is IN with one array parameter, so the
-            # statement text is the same for every page and is prepared once.
-            keys = bindparam("parent_keys", parent_keys, type_=ARRAY(self.key.type))
-            condition = self.key == any_(keys)
-        else:
-            condition = self.key.in_(bindparam("parent_keys", parent_keys, expanding=True))
-        return (
-            select(*labelled, self.key.label("__parent__"))
-            .where(condition)
-            .order_by(self.key, *self.order_by)
-        )
+    @property
+    def key_index(self) -> int:
+        return list(self.columns).index(self.key_name)
+
+    @property
+    def statement(self) -> Select[Any]:
+        """One ``IN (…)`` query for the children of a whole page of parents (``:parent_keys``)."""
+        if self._statement is None:
+            if self.any_array:
+                # PostgreSQL: ``key = ANY(:keys)`` is IN with one array parameter, so the
+                # statement text is the same for every page and is prepared once.
+                keys = bindparam("parent_keys", type_=ARRAY(self.key.type))
+                condition = self.key == any_(keys)
+            else:
+                condition = self.key.in_(bindparam("parent_keys", expanding=True))
+            labelled = [col.label(name) for name, col in self.columns.items()]
+            self._statement = select(*labelled).where(condition).order_by(self.key, *self.order_by)
+        return self._statement
 
 
 @dataclass(slots=True)
@@ -314,15 +324,16 @@ def _child_plan(
 ) -> ChildPlan:
     table = reflect_table(conn, child.table, child.schema_name)
     names = sorted(wanted) if wanted is not None else [c.name for c in table.c]
-    found = _columns(
-        table, [*names, child.key, *child.order_by], f"child rows {name!r} of {needed_by}"
-    )
+    # The key and ordering columns travel with each child row, so ``raw`` shows them.
+    names += [n for n in [child.key, *child.order_by] if n not in names]
+    found = _columns(table, names, f"child rows {name!r} of {needed_by}")
     return ChildPlan(
         name=name,
         table=table,
         key=found[child.key],
+        key_name=child.key,
         parent_key=child.parent_key or tiebreaker[0],
-        columns={n: found[n] for n in names},
+        columns=found,
         order_by=[found[n] for n in child.order_by],
         any_array=conn.dialect.name == "postgresql",
     )

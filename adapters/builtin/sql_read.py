@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
-from adapters.builtin.sql_query import ReadPlan
+from adapters.builtin.sql_query import ChildPlan, ReadPlan
 from adapters.sdk.envelope import Envelope
 from adapters.sdk.errors import AdapterError
 from adapters.sdk.source import State, StreamRead
@@ -122,15 +122,16 @@ class SqlStreamRead(StreamRead):
             self._conn = None
 
     @staticmethod
-    def _attach(conn: Connection, child: Any, rows: list[dict[str, Any]]) -> None:
+    def _attach(conn: Connection, child: ChildPlan, rows: list[dict[str, Any]]) -> None:
         """Fetch the children of a whole page with one query and hang them on their parents."""
         key = child.parent_key
         groups: dict[Any, list[dict[str, Any]]] = {row[key]: [] for row in rows}
         if groups:
-            result = conn.execute(child.select_for(list(groups)))
-            names = list(result.keys())[:-1]  # the last column is the parent key
+            result = conn.execute(child.statement, {"parent_keys": list(groups)})
+            names = list(result.keys())
+            at = child.key_index
             for values in result.fetchall():
-                groups[values[-1]].append(dict(zip(names, values)))
+                groups[values[at]].append(dict(zip(names, values, strict=True)))
         name = child.name
         for row in rows:
             row[name] = groups[row[key]]
