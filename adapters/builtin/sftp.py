@@ -74,6 +74,10 @@ _DROPPED = (EOFError, OSError, paramiko.SSHException)
 T = TypeVar("T")
 
 
+class _TransferCut(Exception):
+    """A download ended early on an unchanged file: reconnect and resume."""
+
+
 class SftpConfig(DropConfig):
     """A drop folder on an SFTP server."""
 
@@ -138,13 +142,18 @@ class RemoteFolder(DropFolder):
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         key_file = str(self.source.path_of(config.private_key)) if config.private_key else None
         try:
+            password = self._secret(config.password)
+            passphrase = self._secret(config.private_key_passphrase)
+        except AdapterError as exc:
+            raise ConnectionCheckError(f"cannot log in to {where}: {exc}") from None
+        try:
             client.connect(
                 config.host,
                 port=config.port,
                 username=config.username,
-                password=self._secret(config.password),
+                password=password,
                 key_filename=key_file,
-                passphrase=self._secret(config.private_key_passphrase),
+                passphrase=passphrase,
                 timeout=config.connect_timeout,
                 banner_timeout=config.connect_timeout,
                 auth_timeout=config.connect_timeout,
@@ -194,10 +203,18 @@ class RemoteFolder(DropFolder):
         self._client, self._sftp = client, sftp
 
     def _alive(self) -> bool:
-        if self._client is None:
+        """Whether the connection still works (a failure on it is then a real error)."""
+        if self._client is None or self._sftp is None:
             return False
         transport = self._client.get_transport()
-        return transport is not None and transport.is_active()
+        channel = self._sftp.get_channel()
+        return (
+            transport is not None
+            and transport.is_active()
+            and channel is not None
+            and not channel.closed
+            and not channel.eof_received
+        )
 
     def reconnect(self) -> None:
         self.close()
@@ -293,8 +310,8 @@ class RemoteFolder(DropFolder):
             try:
                 self._fetch_once(name, entry, part)
                 return
-            except _DROPPED as exc:
-                if self._alive():
+            except (_TransferCut, *_DROPPED) as exc:
+                if self._alive() and not isinstance(exc, _TransferCut):
                     raise
                 attempt += 1
                 have = part.stat().st_size if part.exists() else 0
@@ -346,9 +363,22 @@ class RemoteFolder(DropFolder):
                         raise FileChanged(f"more than the {entry.size} bytes listed arrived")
                     out.write(data)
         if size != entry.size:
-            if not self._alive():  # paramiko may end a read quietly when the connection dies
-                raise EOFError(f"connection closed after {size} of {entry.size} bytes")
-            raise FileChanged(f"{size} bytes arrived where {entry.size} were listed")
+            raise self._short_read(name, entry, size)
+
+    def _short_read(self, name: str, entry: Entry, size: int) -> Exception:
+        """Why fewer bytes arrived than listed: a cut transfer, or a file that shrank.
+
+        paramiko may end a read quietly when the connection dies, before it notices the
+        connection is gone, so the remote file is asked: unchanged means the transfer was
+        cut (resume it), changed means it is being rewritten (leave it).
+        """
+        try:
+            now = self.sftp.lstat(self._path(name))
+        except _DROPPED:
+            return _TransferCut(f"connection closed after {size} of {entry.size} bytes")
+        if (int(now.st_size or 0), int(now.st_mtime or 0)) == (entry.size, entry.mtime):
+            return _TransferCut(f"transfer ended after {size} of {entry.size} bytes")
+        return FileChanged(f"{size} bytes arrived where {entry.size} were listed")
 
     @staticmethod
     def _same_head(remote: paramiko.SFTPFile, part: Path, offset: int) -> bool:

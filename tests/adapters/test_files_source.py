@@ -172,7 +172,7 @@ def test_a_file_changing_between_two_looks_is_left(make: Make, drop: Path, monke
             fh.write("<!-- still writing -->\n")
         real_sleep(seconds)
 
-    monkeypatch.setattr("adapters.builtin.drop.time.sleep", sleep_while_writing)
+    monkeypatch.setattr("adapters.builtin.drop_read.time.sleep", sleep_while_writing)
     envelopes, state, read = read_all(source)
     assert envelopes == [] and state == {"delivered": []}
     assert "changing" in str(read.notices[0])

@@ -203,6 +203,15 @@ def test_password_secret_is_a_reference_never_a_literal(make: Make) -> None:
         make(private_key=None)
 
 
+def test_password_comes_from_the_referenced_secret(make: Make, monkeypatch) -> None:
+    source = make(private_key=None, password="env:TY_TEST_SFTP_PASSWORD")
+    with pytest.raises(ConnectionCheckError, match=r"TY_TEST_SFTP_PASSWORD .* is not set"):
+        source.check()
+    monkeypatch.setenv("TY_TEST_SFTP_PASSWORD", "wrong")  # the test server takes keys only
+    with pytest.raises(ConnectionCheckError, match="authentication as 'root'"):
+        source.check()
+
+
 def test_check_names_a_missing_remote_folder(make: Make) -> None:
     with pytest.raises(ConnectionCheckError, match="cannot be opened"):
         make(remote_dir="/nonexistent/drop").check()
