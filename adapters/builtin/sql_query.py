@@ -175,6 +175,30 @@ class ChildPlan:
     order_by: list[Column[Any]]
     any_array: bool = False
     _statement: Select[Any] | None = None
+    _driver_sql: str | None = None
+
+    def fetch(self, conn: Connection, parent_keys: list[Any]) -> list[Any]:
+        """The child rows of these parents, as tuples in ``columns`` order.
+
+        On PostgreSQL, when no column needs SQLAlchemy's result processing (psycopg
+        returns native types), the compiled statement runs on the driver's cursor: the
+        same SQL and bound array parameter, without building a Row per child row.
+        """
+        if self._driver_sql is None and self.any_array:
+            dialect = conn.dialect
+            plain = dialect.paramstyle == "pyformat" and all(
+                col.type.dialect_impl(dialect).result_processor(dialect, None) is None
+                for col in self.columns.values()
+            )
+            self._driver_sql = str(self.statement.compile(dialect=dialect)) if plain else ""
+        if self._driver_sql:
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute(self._driver_sql, {"parent_keys": parent_keys})
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+        return list(conn.execute(self.statement, {"parent_keys": parent_keys}).fetchall())
 
     @property
     def key_index(self) -> int:

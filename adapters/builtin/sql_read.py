@@ -127,10 +127,9 @@ class SqlStreamRead(StreamRead):
         key = child.parent_key
         groups: dict[Any, list[dict[str, Any]]] = {row[key]: [] for row in rows}
         if groups:
-            result = conn.execute(child.statement, {"parent_keys": list(groups)})
-            names = list(result.keys())
+            names = list(child.columns)
             at = child.key_index
-            for values in result.fetchall():
+            for values in child.fetch(conn, list(groups)):
                 groups[values[at]].append(dict(zip(names, values, strict=True)))
         name = child.name
         for row in rows:

@@ -157,6 +157,31 @@ def test_the_boundary_test_catches_a_greater_or_equal_cursor(
     assert sorted(_boundary_split(dept_url, harness, SqlSource)) == sorted(set(broken))
 
 
+class SpelledOutCursorSource(SqlSource):
+    """Reads as on a database without row values: ``c > :c OR (c = :c AND pk > :pk)``."""
+
+    def plan(self, conn: Connection, stream: str) -> ReadPlan:
+        plan = super().plan(conn, stream)
+        plan.row_values = False
+        return plan
+
+
+def test_spelled_out_composite_cursor_is_as_exact(
+    dept_url: str,  # noqa: F811
+    harness: SqlHarness,  # noqa: F811
+) -> None:
+    source = make_source(dept_url, cls=SpelledOutCursorSource)
+    with source.engine.connect() as conn:
+        spelled = str(source.plan(conn, "cases").after([BOUNDARY, 1]))
+        row_value = str(SqlSource.plan(source, conn, "cases").after([BOUNDARY, 1]))
+    assert spelled == (
+        'cases.updated_at > :after_0 OR cases.updated_at = :after_0 AND cases."ID" > :after_1'
+    )
+    assert row_value == '(cases.updated_at, cases."ID") > (:after_0, :after_1)'
+    split = _boundary_split(dept_url, harness, SpelledOutCursorSource)
+    assert len(split) == len(set(split)) == 500
+
+
 def test_unmappable_row_is_yielded_with_findings_not_dropped(
     dept_url: str,  # noqa: F811
     harness: SqlHarness,  # noqa: F811
