@@ -83,7 +83,6 @@ class DropSource(Source, ABC):
 
     Config: ClassVar[type[DropConfig]]
 
-    default_stream: ClassVar[str | None] = None
     mapping: ClassVar[str | None] = None
     kind: ClassVar[str | None] = None
     patterns: ClassVar[tuple[str, ...]] = DEFAULT_PATTERNS
@@ -91,13 +90,7 @@ class DropSource(Source, ABC):
     _mapping_home: ClassVar[Path | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # ``stream = "cases"`` (the department style) would hide Source.stream(): keep the
-        # method and remember the name as the default stream.
-        declared = cls.__dict__.get("stream")
-        if isinstance(declared, str):
-            cls.default_stream = declared
-            delattr(cls, "stream")
+        super().__init_subclass__(**kwargs)  # Source moves ``stream = "…"`` aside
         if "mapping" in cls.__dict__ and cls.__dict__["mapping"] is not None:
             try:
                 cls._mapping_home = Path(inspect.getfile(cls)).resolve().parent

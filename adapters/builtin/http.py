@@ -53,8 +53,7 @@ class HttpSource(Source):
     Config: ClassVar[type[HttpConfig]] = HttpConfig  # type: ignore[assignment]
 
     # Single-stream defaults for department subclasses (see the module docstring);
-    # ``stream = "cases"`` on a subclass lands in ``default_stream``.
-    default_stream: ClassVar[str | None] = None
+    # ``stream = "cases"`` on a subclass lands in ``default_stream`` (see Source).
     endpoint: ClassVar[str | None] = None
     mapping: ClassVar[str | dict[str, Any] | None] = None
     records_path: ClassVar[str] = ""
@@ -65,14 +64,6 @@ class HttpSource(Source):
     incremental_mode: ClassVar[str] = "after_id"
 
     config: HttpConfig
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Accept ``stream = "cases"`` without hiding :meth:`Source.stream` (the lookup)."""
-        super().__init_subclass__(**kwargs)
-        declared = cls.__dict__.get("stream")
-        if isinstance(declared, str):
-            cls.default_stream = declared
-            delattr(cls, "stream")
 
     def __init__(
         self,

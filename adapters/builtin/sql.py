@@ -88,7 +88,6 @@ class SqlSource(Source):
     Config: ClassVar[type[AdapterConfig]] = SqlConfig
 
     # Single-stream defaults for department subclasses (see the module docstring).
-    default_stream: ClassVar[str | None] = None
     table: ClassVar[str | None] = None
     schema: ClassVar[str | None] = None
     mapping: ClassVar[str | dict[str, Any] | None] = None
@@ -96,14 +95,6 @@ class SqlSource(Source):
     tiebreaker: ClassVar[str | list[str] | None] = None
     children: ClassVar[dict[str, dict[str, Any]] | None] = None
     page_size: ClassVar[int | None] = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Accept ``stream = "cases"`` without hiding :meth:`Source.stream` (the lookup)."""
-        super().__init_subclass__(**kwargs)
-        declared = cls.__dict__.get("stream")
-        if isinstance(declared, str):
-            cls.default_stream = declared
-            delattr(cls, "stream")
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from adapters.sdk.base import ConfiguredAdapter
 from adapters.sdk.config import SecretResolver
@@ -73,7 +73,19 @@ class Source(ConfiguredAdapter, ABC):
 
     Subclasses set ``name`` (the registry name), ``Config`` (a pydantic model derived from
     :class:`AdapterConfig`), and implement ``streams``, ``check`` and ``read``.
+
+    A department subclass may say ``stream = "cases"`` (DESIGN's one-stream style): that
+    would hide :meth:`stream`, so the name is moved to ``default_stream`` instead.
     """
+
+    default_stream: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("stream")
+        if isinstance(declared, str):
+            cls.default_stream = declared
+            delattr(cls, "stream")
 
     @classmethod
     def from_config(

@@ -13,7 +13,7 @@ from adapters.conformance.base import AdapterConformanceTests
 
 class TestFilesConformance(AdapterConformanceTests):
     adapter = FilesSource
-    rows = 30_000
+    rows = 1_000_000
     _config: ClassVar[dict[str, Any]] = {}
 
     @pytest.fixture(scope="class", autouse=True)

@@ -15,7 +15,7 @@ from adapters.conformance.base import AdapterConformanceTests
 
 class TestSftpConformance(AdapterConformanceTests):
     adapter = SftpSource
-    rows = 30_000
+    rows = 1_000_000
     _config: ClassVar[dict[str, Any]] = {}
 
     @pytest.fixture(scope="class", autouse=True)

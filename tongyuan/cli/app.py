@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tongyuan.cli import adapter_cmd, db_cmd, demo_cmd, generate_cmd, validate_cmd
+from tongyuan.cli import adapter_cmd, db_cmd, demo_cmd, generate_cmd, pull_cmd, validate_cmd
 
 app = typer.Typer(
     name="tongyuan",
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.command("generate", epilog=generate_cmd.EPILOG)(generate_cmd.generate)
 app.command("validate", epilog=validate_cmd.EPILOG)(validate_cmd.validate)
 app.command("demo", epilog=demo_cmd.EPILOG)(demo_cmd.demo)
+app.command("pull", epilog=pull_cmd.EPILOG)(pull_cmd.pull)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(adapter_cmd.app, name="adapter")
 
