@@ -146,7 +146,8 @@ def new(
     for path in created.files:
         console.print(f"  {escape(str(path.relative_to(created.root)))}")
     console.print(
-        "\nNext: edit the mapping, then run the kit:\n"
+        "\nNext: edit the mapping, then run the kit (README.md shows the environment it\n"
+        "needs: point it at a scratch copy — the kit empties the system it tests):\n"
         f"  cd {escape(str(created.root))}\n"
         f"  tongyuan adapter check {created.module}.source:{created.class_name} "
         "--config adapter.yaml --rows 100000\n"
