@@ -17,6 +17,11 @@ from tongyuan.libraries.cases import (
     find_cases_by_applicant_id,
     write_case,
 )
+from tongyuan.libraries.consistency import (
+    BaseCatalogueEntry,
+    ConsistencyFinding,
+    NodeItem,
+)
 from tongyuan.libraries.items import (
     ItemVersion,
     cancel_item,
@@ -47,16 +52,19 @@ metadata = Base.metadata
 __all__ = [
     "AdapterState",
     "Base",
+    "BaseCatalogueEntry",
     "Batch",
     "BlobRow",
     "BlobStoreError",
     "CaseEventRow",
     "CaseHistoryConflict",
     "CaseRow",
+    "ConsistencyFinding",
     "DbSerialAllocator",
     "ItemVersion",
     "LicenseRow",
     "MaterialRow",
+    "NodeItem",
     "QuarantineEntry",
     "SerialCounter",
     "add_quarantined",
