@@ -26,6 +26,7 @@ BUILTIN: dict[str, str] = {
     "files": "adapters.builtin.files:FilesSource",
     "sftp": "adapters.builtin.sftp:SftpSource",
     "http": "adapters.builtin.http:HttpSource",
+    "files-sink": "adapters.builtin.files_sink:FilesSink",
 }
 
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
