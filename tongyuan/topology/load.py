@@ -1,0 +1,82 @@
+"""Reading a topology file: YAML with duplicate keys refused, ``{home}`` expanded, checked.
+
+PyYAML keeps the last of two equal keys without a word; in a topology that silently
+drops a node's parent or adapter, so a repeated key is an error with its line here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode
+
+from tongyuan.topology.model import Topology
+from tongyuan.topology.validate import TopologyError, build_topology
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+DEFAULT_EXAMPLE = "shenzhen"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False):  # type: ignore[no-untyped-def]
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise ConstructorError(
+                        None,
+                        None,
+                        f"key {key!r} is given twice (lines {seen[key]} and {line})",
+                        key_node.start_mark,
+                    )
+            except TypeError:  # an unhashable key; SafeLoader reports it itself
+                break
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def example_path(name: str = DEFAULT_EXAMPLE) -> Path:
+    """The shipped example topology ``name`` (shenzhen, lanzhou)."""
+    path = EXAMPLES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in EXAMPLES_DIR.glob("*.yaml")))
+        raise FileNotFoundError(f"no shipped topology {name!r} (shipped: {known})")
+    return path
+
+
+def load_topology(path: Path | str, *, home: Path | str | None = None) -> Topology:
+    """Read, expand and check a topology file.
+
+    ``home`` is what ``{home}`` stands for in the file; by default the data directory of
+    the environment's settings (``TONGYUAN_HOME``). Raises TopologyError listing every
+    problem with its place in the file.
+    """
+    path = Path(path).expanduser()
+    source = str(path)
+    if home is None:
+        from tongyuan.config import load_settings
+
+        home_dir = load_settings().home
+    else:
+        home_dir = Path(home).expanduser().resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TopologyError(source, [("", f"cannot read the file: {exc.strerror}")]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise TopologyError(source, [(where, str(exc.problem or exc))]) from None
+    except yaml.YAMLError as exc:
+        raise TopologyError(source, [("", f"not valid YAML: {exc}")]) from None
+    return build_topology(
+        data, source=source, home=home_dir, base_dir=path.resolve().parent, path=path.resolve()
+    )

@@ -1,0 +1,169 @@
+"""The topology as loaded: nodes (levels of government), their systems, departments, edges.
+
+Objects here are already validated (see :mod:`tongyuan.topology.validate`): every parent
+exists, the tree has one root and no cycle, every adapter is known and its configuration
+accepted. Code that receives a :class:`Topology` never re-checks any of that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from standards.codes.enums import ExerciseLevel
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterRef:
+    """Which adapter reaches a system, and with which configuration.
+
+    ``adapter`` is a name as :mod:`adapters.sdk.registry` resolves it (built-in name,
+    installed entry point, or ``module:Class``). ``config`` is the configuration mapping
+    itself, with ``{home}`` (and ``{code}``) already expanded, or the path of an adapter
+    YAML file. ``base_dir`` is the folder relative paths inside the configuration are
+    taken from (the topology file's folder). ``env_defaults`` are the topology's non-secret
+    fallbacks for ``env:NAME`` references (an embedded SQLite URL), used only when the
+    variable is not set.
+    """
+
+    adapter: str
+    config: dict[str, Any] | Path
+    stream: str = "items"
+    base_dir: Path | None = field(default=None, compare=False)
+    env_defaults: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def resolve_secret(self, ref: str):  # type: ignore[no-untyped-def]
+        """Resolve ``env:``/``airflow:`` references; the environment wins over the defaults."""
+        from adapters.sdk.config import SecretStr, resolve_secret
+
+        if ref.startswith("env:"):
+            name = ref[4:]
+            if name not in os.environ and name in self.env_defaults:
+                return SecretStr(self.env_defaults[name])
+        return resolve_secret(ref)
+
+    def open(self):  # type: ignore[no-untyped-def]
+        """A ready adapter instance (Source or Sink); nothing is connected yet.
+
+        Raises :class:`adapters.sdk.AdapterError` (ConfigError for configuration).
+        """
+        from adapters.sdk.registry import load_adapter
+
+        cls = load_adapter(self.adapter)
+        if isinstance(self.config, Path):
+            config = cls.Config.load(self.config)
+            base_dir = self.config.resolve().parent
+        else:
+            config = cls.Config.load(self.config, source=f"adapter {self.adapter!r}")
+            base_dir = self.base_dir
+        return cls(config, base_dir=base_dir, secrets=self.resolve_secret)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One level of government: a GB/T 2260 region, its item system, its edge upwards.
+
+    ``source`` reads the node's item system; ``sink`` writes into it (deliveries from
+    the child nodes, pushes from the parent). ``schedule`` is the cron expression of the
+    edge to the parent — when this node syncs and delivers up; on the root, when it syncs.
+    """
+
+    code: str
+    name: str
+    level: ExerciseLevel
+    parent: str | None
+    source: AdapterRef
+    sink: AdapterRef | None = None
+    schedule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """A department's own item system attached to a node (its items are that node's)."""
+
+    name: str
+    code: str  # USCC of the department
+    node: str
+    source: AdapterRef
+    streams: list[str] = field(default_factory=lambda: ["items"])
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """A validated tree of nodes with its departments.
+
+    ``home`` is the data directory ``{home}`` was expanded to when the file was loaded;
+    ``path`` the file it came from.
+    """
+
+    name: str
+    nodes: dict[str, Node]
+    departments: list[Department] = field(default_factory=list)
+    title: str | None = None
+    path: Path | None = None
+    home: Path | None = None
+
+    def node(self, code: str) -> Node:
+        """The node with this region code; KeyError names the topology's codes if absent."""
+        try:
+            return self.nodes[code]
+        except KeyError:
+            known = ", ".join(self.nodes)
+            raise KeyError(f"no node {code!r} in topology {self.name!r} (nodes: {known})") from None
+
+    @property
+    def root(self) -> Node:
+        return next(n for n in self.nodes.values() if n.parent is None)
+
+    def parent(self, code: str) -> Node | None:
+        """The node above ``code`` (None for the root)."""
+        parent = self.node(code).parent
+        return None if parent is None else self.nodes[parent]
+
+    def children(self, code: str) -> list[Node]:
+        """The nodes directly below ``code``, in file order."""
+        self.node(code)
+        return [n for n in self.nodes.values() if n.parent == code]
+
+    def descendants(self, code: str) -> list[Node]:
+        """Every node below ``code``, parents before their children."""
+        out: list[Node] = []
+        frontier = self.children(code)
+        while frontier:
+            out.extend(frontier)
+            frontier = [c for n in frontier for c in self.children(n.code)]
+        return out
+
+    def depth(self, code: str) -> int:
+        """Edges between ``code`` and the root (the root is 0)."""
+        depth, node = 0, self.node(code)
+        while node.parent is not None:
+            depth, node = depth + 1, self.nodes[node.parent]
+        return depth
+
+    def levels_bottom_up(self) -> list[list[str]]:
+        """Node codes grouped by depth, deepest first: districts, then cities, the root last.
+
+        Each group can sync in parallel; a group delivers up only after the one before it.
+        """
+        by_depth: dict[int, list[str]] = {}
+        for code in self.nodes:
+            by_depth.setdefault(self.depth(code), []).append(code)
+        return [by_depth[d] for d in sorted(by_depth, reverse=True)]
+
+    def edges(self) -> list[tuple[str, str, str | None]]:
+        """``(child, parent, schedule)`` for every edge, deepest edges first."""
+        return [
+            (code, parent, self.nodes[code].schedule)
+            for group in self.levels_bottom_up()
+            for code in group
+            if (parent := self.nodes[code].parent) is not None
+        ]
+
+    def departments_of(self, code: str) -> list[Department]:
+        """Departments attached to the node ``code``."""
+        self.node(code)
+        return [d for d in self.departments if d.node == code]
