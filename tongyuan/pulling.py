@@ -11,23 +11,30 @@ the natural-key upserts turn into "unchanged".
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from adapters.sdk import Source
+from sqlalchemy.orm import Session
+
+from adapters.sdk import Envelope, Source
 from standards.validation import CheckOptions
 from standards.validation.batch import BatchUniqueness
 from standards.validation.record_checks import check_record
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.libraries.adapter_states import load_state, save_state
-from tongyuan.libraries.batches import close_batch, open_batch, record_failed_batch
+from tongyuan.libraries.batches import Batch, close_batch, open_batch, record_failed_batch
 from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.privacy import PiiProtector
 from tongyuan.storing import RecordStore, StoreCounts
 
 log = logging.getLogger(__name__)
+
+# Called with "before_commit" (everything written, transaction still open) and
+# "after_commit" (committed, source not yet acknowledged): the points a crash test needs.
+Checkpoint = Callable[[str], None]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -36,10 +43,67 @@ class PullResult(StoreCounts):
 
     source: str
     stream: str
-    status: str = "committed"  # committed | failed
+    status: str = "committed"  # committed | failed | dry-run
     batch_id: str | None = None
     state: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+
+
+class PullWriter(Protocol):
+    """What a pull does with the records it reads, inside the pull's one transaction.
+
+    ``begin`` runs once the batch exists, ``write`` once per envelope, ``finish`` after
+    the last one (before the state is saved and the batch closed; it may add to
+    ``batch.meta``). Whatever they write commits or rolls back with the state.
+    """
+
+    def begin(self, session: Session, batch: Batch, now: datetime) -> None: ...
+
+    def write(
+        self, session: Session, batch: Batch, envelope: Envelope, counts: StoreCounts
+    ) -> None: ...
+
+    def finish(self, session: Session, batch: Batch, counts: StoreCounts) -> None: ...
+
+
+class StoringWriter:
+    """The default writer: check each record against the standard and store or quarantine it."""
+
+    def __init__(self, settings: Settings, engine: Any, kind: str, source_name: str,
+                 options: CheckOptions) -> None:  # fmt: skip
+        protector = PiiProtector(settings.pii_key())
+        self.store = RecordStore(settings, protector, DbSerialAllocator(engine))
+        self.kind = kind
+        self.source = f"adapter:{source_name}"
+        self.options = options
+        self.uniqueness = BatchUniqueness()
+        self.now = datetime.now(UTC)
+
+    def begin(self, session: Session, batch: Batch, now: datetime) -> None:
+        self.now = now
+
+    def write(
+        self, session: Session, batch: Batch, envelope: Envelope, counts: StoreCounts
+    ) -> None:
+        findings = list(envelope.findings)
+        if envelope.record is not None:
+            findings += check_record(envelope.record, self.options)
+            findings += self.uniqueness.check(envelope.record, envelope.location)
+        self.store.store(
+            session,
+            batch.id,
+            counts,
+            kind=self.kind,
+            location=envelope.location,
+            raw=envelope.raw,
+            record=envelope.record,
+            findings=findings,
+            source=self.source,
+            now=self.now,
+        )
+
+    def finish(self, session: Session, batch: Batch, counts: StoreCounts) -> None:
+        return None
 
 
 def pull(
@@ -49,18 +113,28 @@ def pull(
     *,
     source_name: str,
     options: CheckOptions | None = None,
+    writer: PullWriter | None = None,
+    batch_kind: str = "pull",
+    batch_meta: dict[str, Any] | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> PullResult:
     """Read ``stream`` from ``source`` incrementally and store it; never raises for data.
 
     Adapter or database failures end the pull as a failed batch with the reason (the
     state is not advanced, nothing is acknowledged) and are returned, not raised.
+
+    ``writer`` replaces the default check-and-store of each record (the item sync uses
+    this); ``dry_run`` runs the same code in a transaction that is always rolled back,
+    records no batch (not even a failed one) and acknowledges nothing, so the source
+    delivers the same data to the next real run.
     """
-    options = options or CheckOptions()
     spec = source.stream(stream)
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    protector = PiiProtector(settings.pii_key())
-    store = RecordStore(settings, protector, DbSerialAllocator(engine))
+    if writer is None:
+        writer = StoringWriter(settings, engine, spec.kind, source_name, options or CheckOptions())
     result = PullResult(source=source_name, stream=stream)
     label = f"{source_name}/{stream}"
     read = None
@@ -68,47 +142,56 @@ def pull(
         with sessions() as session:
             state = load_state(session, source_name, stream)
         read = source.read(stream, state)
-        now = datetime.now(UTC)
-        uniqueness = BatchUniqueness()
-        with sessions.begin() as session:
-            batch = open_batch(session, "pull", label, meta={"kind": spec.kind})
-            result.batch_id = batch.id
-            for envelope in read:
-                findings = list(envelope.findings)
-                if envelope.record is not None:
-                    findings += check_record(envelope.record, options)
-                    findings += uniqueness.check(envelope.record, envelope.location)
-                store.store(
+        started = now or datetime.now(UTC)
+        with sessions() as session:
+            session.begin()
+            try:
+                meta = {"kind": spec.kind, **(batch_meta or {})}
+                batch = open_batch(session, batch_kind, label, meta=meta)
+                writer.begin(session, batch, started)
+                for envelope in read:
+                    writer.write(session, batch, envelope, result)
+                writer.finish(session, batch, result)
+                result.state = read.state()
+                save_state(session, source_name, stream, result.state, batch_id=batch.id)
+                close_batch(
                     session,
-                    batch.id,
-                    result,
-                    kind=spec.kind,
-                    location=envelope.location,
-                    raw=envelope.raw,
-                    record=envelope.record,
-                    findings=findings,
-                    source=f"adapter:{source_name}",
-                    now=now,
+                    batch,
+                    read=result.read,
+                    accepted=result.accepted,
+                    quarantined=result.quarantined,
+                    unchanged=result.unchanged,
+                    status="committed",
                 )
-            result.state = read.state()
-            save_state(session, source_name, stream, result.state, batch_id=batch.id)
-            close_batch(
-                session,
-                batch,
-                read=result.read,
-                accepted=result.accepted,
-                quarantined=result.quarantined,
-                unchanged=result.unchanged,
-                status="committed",
-            )
-        read.commit()
+                if dry_run:
+                    result.status = "dry-run"
+                else:
+                    result.batch_id = batch.id
+                    if checkpoint is not None:
+                        checkpoint("before_commit")
+            except BaseException:
+                session.rollback()
+                raise
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        if not dry_run:
+            if checkpoint is not None:
+                checkpoint("after_commit")
+            read.commit()
     except Exception as exc:
         log.exception("pull %s failed", label)
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
         result.reset()
-        with sessions.begin() as session:
-            batch = record_failed_batch(session, "pull.failed", label, error=result.error)
-            result.batch_id = batch.id
+        result.batch_id = None
+        if not dry_run:
+            with sessions.begin() as session:
+                batch = record_failed_batch(
+                    session, f"{batch_kind}.failed", label, error=result.error,
+                    meta=batch_meta,
+                )  # fmt: skip
+                result.batch_id = batch.id
     finally:
         if read is not None:
             read.close()

@@ -1,0 +1,791 @@
+"""Syncing one node's item system into the shared item library.
+
+One run is one pull (:func:`tongyuan.pulling.pull`): the library writes, the node's
+copies, the base catalogue, the consistency findings, the adapter state and the batch
+commit in one transaction, and the source is acknowledged only after that commit. A run
+killed anywhere before the commit leaves nothing; one killed after it leaves the source
+unacknowledged, and the drop folder (or cursor) then re-delivers nothing new: the re-run
+ends in the state an uninterrupted run reaches.
+
+Change detection. Each node's copy of each item is kept in ``node_items`` with the
+content hash of the record *as the node sent it*. The node's hashes are fetched in one
+query at the start; a record whose hash matches costs one hash computation and nothing
+else. Only changed copies touch the library, where ``write_item`` writes a new version
+only when the stored content (the copy with the catalogue's base elements) differs.
+
+Ownership (:mod:`tongyuan.sync.ownership`). Base elements come from the base catalogue
+table, supplied by the issuing province's node — or, until it has supplied a code, by the
+first node that did (``provisional``), and for national codes by the first node that did
+(``first_source``). Implementation elements come from the implementing authority's own
+system; until that system has supplied an item, the first system that did stands in.
+A copy that differs from an element's owner never overwrites it: each differing element
+is a consistency finding (both values, both systems), opened, kept up to date and
+resolved when the copy agrees again. Findings are re-judged when either side changes, so
+the final findings do not depend on which node synced first.
+
+Cancellation. A record with status ``cancelled`` becomes a tombstone when it comes from
+the item's owner (a non-owner's cancellation is a ``status`` finding). Incremental
+streams only cancel through such records: a record that is merely absent from an
+incremental read says nothing. A stream the topology marks ``snapshot: true`` delivers
+the node's full list in every read that delivers anything, so the items the node held
+before and that are absent from it are cancelled the same way. A read that delivers no
+record at all is not a snapshot (nothing new arrived), and a snapshot in which a record
+could not be read well enough to know its 实施编码 cancels nothing (the count
+``snapshot_incomplete`` in the batch says so).
+
+Review workflow. Only ``published`` copies reach the library; other statuses are held in
+``node_items`` with the status the node gave them (the library keeps the last published
+version meanwhile). Every changed copy is passed to the observers registered with
+:func:`register_copy_observer`, inside the run's transaction, so the review tracker
+commits or rolls back with the sync.
+
+Crash points for tests. ``TONGYUAN_SYNC_CRASH`` names where the process kills itself
+with SIGKILL: ``record:N`` (after the N-th record), ``before_commit`` or ``after_commit``
+(committed, not acknowledged), optionally ``@SYSTEM`` to crash in one node's run only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.sdk import Envelope, Source
+from adapters.sdk.registry import load_adapter
+from standards.codes.enums import ReviewStatus
+from standards.records import Item
+from standards.validation import CheckOptions, Finding, Severity
+from standards.validation.record_checks import check_record
+from tongyuan.config import Settings
+from tongyuan.db import make_engine, make_session_factory
+from tongyuan.libraries.base import json_hash, to_utc
+from tongyuan.libraries.batches import Batch, record_failed_batch
+from tongyuan.libraries.consistency import (
+    GONE_HASH,
+    BaseCatalogueEntry,
+    ConsistencyFinding,
+    NodeItem,
+)
+from tongyuan.libraries.items import ItemVersion, cancel_item, write_item
+from tongyuan.libraries.quarantine import add_quarantined
+from tongyuan.privacy import PiiProtector
+from tongyuan.pulling import pull
+from tongyuan.storing import StoreCounts
+from tongyuan.sync.diff import ItemChange, NodeDiff, element_changes
+from tongyuan.sync.ownership import (
+    NATIONAL,
+    Ownership,
+    base_elements,
+    base_issuer,
+    differing,
+    implementation_elements,
+    source_label,
+    system_of_label,
+)
+from tongyuan.sync.results import NodeSyncResult
+
+log = logging.getLogger(__name__)
+
+ENV_CRASH = "TONGYUAN_SYNC_CRASH"
+BATCH_KIND = "sync.items"
+PUBLISHED = ReviewStatus.PUBLISHED.value
+CANCELLED = ReviewStatus.CANCELLED.value
+
+
+# --------------------------------------------------------------------------- observers
+
+
+@dataclass(frozen=True, slots=True)
+class CopyEvent:
+    """One changed copy of an item at one system, as the sync saw it.
+
+    ``outcome`` is ``published`` (accepted into, or judged against, the library),
+    ``held`` (not published: waiting in the review workflow), ``cancelled`` (a
+    cancellation record) or ``gone`` (absent from a full snapshot).
+    """
+
+    system: str
+    batch_id: str
+    impl_code: str
+    item: Item | None
+    status: str
+    previous_status: str | None
+    outcome: str
+    now: datetime
+
+
+CopyObserver = Callable[[Session, CopyEvent], None]
+_OBSERVERS: list[CopyObserver] = []
+
+
+def register_copy_observer(observer: CopyObserver) -> None:
+    """Have ``observer`` called for every changed copy, inside the sync's transaction."""
+    if observer not in _OBSERVERS:
+        _OBSERVERS.append(observer)
+
+
+def unregister_copy_observer(observer: CopyObserver) -> None:
+    if observer in _OBSERVERS:
+        _OBSERVERS.remove(observer)
+
+
+# --------------------------------------------------------------------------- crash points
+
+
+class CrashPoints:
+    """SIGKILL at a named point when ``TONGYUAN_SYNC_CRASH`` asks for it (tests only)."""
+
+    def __init__(self, system: str, spec: str | None) -> None:
+        self.point: str | None = None
+        self.after_records = -1
+        self.records = 0
+        if not spec:
+            return
+        point, _, only = spec.partition("@")
+        if only and only != system:
+            return
+        name, _, count = point.partition(":")
+        if name == "record":
+            if not count.isdigit():
+                raise ValueError(f"{ENV_CRASH}={spec!r}: record:N needs a number")
+            self.after_records = int(count)
+        elif name not in ("before_commit", "after_commit"):
+            raise ValueError(
+                f"{ENV_CRASH}={spec!r}: expected record:N, before_commit or after_commit"
+            )
+        self.point = name
+
+    def record_done(self) -> None:
+        self.records += 1
+        if self.point == "record" and self.records == self.after_records:
+            self._die()
+
+    def __call__(self, name: str) -> None:
+        if self.point == name:
+            self._die()
+
+    @staticmethod
+    def _die() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- findings
+
+
+class FindingBook:
+    """The findings a run reads and writes, by (item, other system) and element."""
+
+    def __init__(self, result: NodeSyncResult) -> None:
+        self.result = result
+        self.rows: dict[tuple[str, str], dict[str, ConsistencyFinding]] = {}
+        self.loaded: set[tuple[str, str]] = set()
+
+    def load(self, session: Session, column: str, value: str) -> None:
+        """Fetch every finding where ``column == value`` once (one query)."""
+        if (column, value) in self.loaded:
+            return
+        self.loaded.add((column, value))
+        query = select(ConsistencyFinding).where(getattr(ConsistencyFinding, column) == value)
+        for row in session.scalars(query):
+            self.rows.setdefault((row.impl_code, row.other_node), {}).setdefault(row.element, row)
+
+    def judge(
+        self,
+        session: Session,
+        batch: Batch,
+        now: datetime,
+        *,
+        scope: str,
+        impl_code: str,
+        basic_code: str,
+        owner_node: str,
+        other_node: str,
+        owner: Mapping[str, Any],
+        other: Mapping[str, Any],
+    ) -> None:
+        """Open or refresh a finding per differing element; resolve the agreeing ones."""
+        if owner_node == other_node:
+            self.resolve_all(batch, now, impl_code, other_node, scopes=(scope,))
+            return
+        wrong = set(differing(owner, other))
+        known = self.rows.get((impl_code, other_node), {})
+        for element in owner:
+            row = known.get(element)
+            if element in wrong:
+                self._open(
+                    session, batch, now, row, scope=scope, impl_code=impl_code,
+                    basic_code=basic_code, element=element, owner_node=owner_node,
+                    other_node=other_node, values=(owner.get(element), other.get(element)),
+                )  # fmt: skip
+            elif row is not None and row.status == "open":
+                self._resolve(row, batch, now)
+
+    def resolve_all(
+        self, batch: Batch, now: datetime, impl_code: str, other_node: str, *,
+        scopes: Iterable[str],
+    ) -> None:  # fmt: skip
+        """Resolve the open findings of one copy in the given scopes (it agrees now)."""
+        wanted = set(scopes)
+        for row in self.rows.get((impl_code, other_node), {}).values():
+            if row.scope in wanted and row.status == "open":
+                self._resolve(row, batch, now)
+
+    def _open(
+        self,
+        session: Session,
+        batch: Batch,
+        now: datetime,
+        row: ConsistencyFinding | None,
+        *,
+        scope: str,
+        impl_code: str,
+        basic_code: str,
+        element: str,
+        owner_node: str,
+        other_node: str,
+        values: tuple[Any, Any],
+    ) -> None:
+        owner_value, other_value = values
+        if row is None:
+            row = ConsistencyFinding(
+                scope=scope, basic_code=basic_code, impl_code=impl_code, element=element,
+                owner_value=owner_value, other_value=other_value, owner_node=owner_node,
+                other_node=other_node, status="open", first_batch_id=batch.id,
+                batch_id=batch.id, first_seen=now, last_seen=now, resolved_at=None,
+            )  # fmt: skip
+            session.add(row)
+            self.rows.setdefault((impl_code, other_node), {})[element] = row
+            self.result.bump("findings_opened")
+            return
+        if row.status != "open":
+            row.status, row.resolved_at = "open", None
+            self.result.bump("findings_opened")
+        if (row.owner_value, row.other_value, row.owner_node) != (*values, owner_node):
+            row.owner_value, row.other_value, row.owner_node = owner_value, other_value, owner_node
+        row.scope, row.basic_code = scope, basic_code
+        row.batch_id, row.last_seen = batch.id, now
+
+    def _resolve(self, row: ConsistencyFinding, batch: Batch, now: datetime) -> None:
+        row.status, row.resolved_at = "resolved", now
+        row.batch_id, row.last_seen = batch.id, now
+        self.result.bump("findings_resolved")
+
+
+# --------------------------------------------------------------------------- the writer
+
+
+class ItemSyncWriter:
+    """The pull writer of an item sync: change detection, ownership, findings, tombstones."""
+
+    def __init__(
+        self,
+        system: str,
+        ownership: Ownership,
+        *,
+        snapshot: bool,
+        protector: PiiProtector,
+        result: NodeSyncResult,
+        crash: CrashPoints,
+        options: CheckOptions | None = None,
+    ) -> None:
+        self.system = system
+        self.label = source_label(system)
+        self.ownership = ownership
+        self.snapshot = snapshot
+        self.protector = protector
+        self.result = result
+        self.diff = result.diff
+        self.crash = crash
+        self.options = options or CheckOptions()
+        self.findings = FindingBook(result)
+        self.prior: dict[str, tuple[str, str]] = {}  # impl_code -> (hash, status)
+        self.catalogue: dict[str, BaseCatalogueEntry] = {}
+        self.seen: set[str] = set()
+        self.snapshot_complete = True
+        self.envelopes = 0
+        self.now = datetime.now(UTC)
+
+    # -- PullWriter ----------------------------------------------------------------
+
+    def begin(self, session: Session, batch: Batch, now: datetime) -> None:
+        self.now = to_utc(now)
+        rows = session.execute(
+            select(NodeItem.impl_code, NodeItem.content_hash, NodeItem.status).where(
+                NodeItem.node == self.system
+            )
+        )
+        self.prior = {impl: (digest, status) for impl, digest, status in rows}
+        self.catalogue = {e.basic_code: e for e in session.scalars(select(BaseCatalogueEntry))}
+
+    def write(
+        self, session: Session, batch: Batch, envelope: Envelope, counts: StoreCounts
+    ) -> None:
+        self.envelopes += 1
+        record = envelope.record
+        findings = list(envelope.findings)
+        if record is not None and not isinstance(record, Item):
+            findings.append(
+                Finding("sync.kind", f"an item stream yielded a {record.kind} record", None)
+            )
+        elif record is not None:
+            findings += check_record(record, self.options)
+        counts.warnings += sum(f.severity is Severity.WARNING for f in findings)
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        if not isinstance(record, Item) or errors:
+            self._quarantine(session, batch, envelope, errors or findings, counts)
+        else:
+            counts.read += 1
+            self.result.bump("read")
+            self._copy(session, batch, record)
+        self.crash.record_done()
+
+    def finish(self, session: Session, batch: Batch, counts: StoreCounts) -> None:
+        if self.snapshot and self.envelopes:
+            if self.snapshot_complete:
+                gone = sorted(
+                    impl
+                    for impl, (digest, status) in self.prior.items()
+                    if impl not in self.seen and digest != GONE_HASH
+                )
+                for impl in gone:
+                    self._gone(session, batch, impl)
+            else:
+                batch.meta = {**batch.meta, "snapshot_incomplete": 1}
+        counts.added = self.result.tally["added"]
+        counts.changed = self.result.tally["changed"] + self.result.tally["cancelled"]
+        counts.unchanged = self.result.tally["unchanged"]
+        batch.meta = {**batch.meta, "node": self.system, "counts": self.result.counts}
+        self.result.batch_id = batch.id
+
+    # -- one copy ------------------------------------------------------------------
+
+    def _quarantine(
+        self,
+        session: Session,
+        batch: Batch,
+        envelope: Envelope,
+        findings: list[Finding],
+        counts: StoreCounts,
+    ) -> None:
+        impl = envelope.record.impl_code if isinstance(envelope.record, Item) else None
+        impl = impl or envelope.raw.get("impl_code")
+        if isinstance(impl, str) and impl:
+            self.seen.add(impl.strip())
+        else:
+            self.snapshot_complete = False
+        add_quarantined(
+            session, batch.id, kind="item", location=envelope.location, payload=envelope.raw,
+            findings=findings, protector=self.protector,
+        )  # fmt: skip
+        counts.read += 1
+        counts.quarantined += 1
+        counts.rules.update({f.rule for f in findings})
+        self.result.bump("read")
+        self.result.bump("quarantined")
+
+    def _copy(self, session: Session, batch: Batch, item: Item) -> None:
+        impl = item.impl_code
+        self.seen.add(impl)
+        digest = item.content_hash()
+        prior = self.prior.get(impl)
+        if prior is not None and prior[0] == digest:
+            self.result.bump("unchanged")
+            return
+        status = item.status.value
+        data = item.model_dump(mode="json", exclude_none=True)
+        if prior is None:
+            session.add(
+                NodeItem(node=self.system, impl_code=impl, basic_code=item.basic_code,
+                         content_hash=digest, status=status, data=data, batch_id=batch.id,
+                         seen_at=self.now)
+            )  # fmt: skip
+        else:
+            row = session.get(NodeItem, (self.system, impl))
+            assert row is not None
+            row.basic_code, row.content_hash, row.status = item.basic_code, digest, status
+            row.data, row.batch_id, row.seen_at = data, batch.id, self.now
+        self.prior[impl] = (digest, status)
+        previous_status = prior[1] if prior is not None else None
+        if status == CANCELLED:
+            self._withdraw(session, batch, item, explicit=True)
+            outcome = "cancelled"
+        elif status != PUBLISHED:
+            self.result.bump("held")
+            self.result.held_items.append(impl)
+            outcome = "held"
+        else:
+            entry = self._base(session, batch, item)
+            self._implementation(session, batch, item, entry)
+            outcome = "published"
+        self._notify(session, batch, impl, item, status, previous_status, outcome)
+
+    def _gone(self, session: Session, batch: Batch, impl: str) -> None:
+        row = session.get(NodeItem, (self.system, impl))
+        assert row is not None
+        previous_status = row.status
+        row.content_hash, row.status, row.batch_id, row.seen_at = (
+            GONE_HASH, CANCELLED, batch.id, self.now,
+        )  # fmt: skip
+        self.prior[impl] = (GONE_HASH, CANCELLED)
+        item = Item.model_validate(row.data)
+        if previous_status in (PUBLISHED, CANCELLED):
+            self._withdraw(session, batch, item, explicit=False)
+        self._notify(session, batch, impl, item, CANCELLED, previous_status, "gone")
+
+    def _notify(
+        self,
+        session: Session,
+        batch: Batch,
+        impl: str,
+        item: Item | None,
+        status: str,
+        previous_status: str | None,
+        outcome: str,
+    ) -> None:
+        if not _OBSERVERS:
+            return
+        event = CopyEvent(self.system, batch.id, impl, item, status, previous_status, outcome,
+                          self.now)  # fmt: skip
+        for observer in list(_OBSERVERS):
+            observer(session, event)
+
+    # -- base elements -------------------------------------------------------------
+
+    def _base(self, session: Session, batch: Batch, item: Item) -> BaseCatalogueEntry:
+        """The catalogue entry in force for the item's 基本编码, after this copy's say."""
+        code = item.basic_code
+        mine = base_elements(item)
+        entry = self.catalogue.get(code)
+        issuer_node = self.ownership.base_owner(code)
+        if entry is None:
+            kind = (
+                "issuer" if issuer_node == self.system
+                else "provisional" if issuer_node is not None
+                else "first_source"
+            )  # fmt: skip
+            issuer = base_issuer(code)
+            entry = BaseCatalogueEntry(
+                basic_code=code, issuer=issuer if issuer != NATIONAL else NATIONAL,
+                owner_node=self.system, owner_kind=kind, name=item.name, elements=mine,
+                content_hash=json_hash(mine), version=1, batch_id=batch.id,
+                updated_at=self.now,
+            )  # fmt: skip
+            session.add(entry)
+            self.catalogue[code] = entry
+            self._rejudge_base(session, batch, entry, skip=item.impl_code)
+            return entry
+        takeover = issuer_node == self.system and entry.owner_kind != "issuer"
+        if entry.owner_node == self.system or takeover:
+            changed = entry.elements != mine
+            if takeover:
+                entry.owner_node, entry.owner_kind = self.system, "issuer"
+            if changed:
+                entry.elements, entry.name = mine, item.name
+                entry.content_hash = json_hash(mine)
+                entry.version += 1
+                self.result.bump("base_changed")
+            if changed or takeover:
+                entry.batch_id, entry.updated_at = batch.id, self.now
+                self._rejudge_base(session, batch, entry, skip=item.impl_code)
+                if changed:
+                    self._reversion_base(session, batch, entry, skip=item.impl_code)
+            self.findings.load(session, "impl_code", item.impl_code)
+            self.findings.resolve_all(
+                batch, self.now, item.impl_code, self.system, scopes=("base",)
+            )
+            return entry
+        self.findings.load(session, "impl_code", item.impl_code)
+        self.findings.judge(
+            session, batch, self.now, scope="base", impl_code=item.impl_code, basic_code=code,
+            owner_node=entry.owner_node, other_node=self.system, owner=entry.elements,
+            other=mine,
+        )  # fmt: skip
+        return entry
+
+    def _rejudge_base(
+        self, session: Session, batch: Batch, entry: BaseCatalogueEntry, *, skip: str
+    ) -> None:
+        """Judge every published copy of the code against the catalogue's new values."""
+        self.findings.load(session, "basic_code", entry.basic_code)
+        copies = session.scalars(
+            select(NodeItem).where(
+                NodeItem.basic_code == entry.basic_code, NodeItem.status == PUBLISHED
+            )
+        )
+        for copy in copies:
+            if copy.node == self.system and copy.impl_code == skip:
+                continue
+            self.findings.judge(
+                session, batch, self.now, scope="base", impl_code=copy.impl_code,
+                basic_code=entry.basic_code, owner_node=entry.owner_node, other_node=copy.node,
+                owner=entry.elements, other=base_elements(copy.data),
+            )  # fmt: skip
+
+    def _reversion_base(
+        self, session: Session, batch: Batch, entry: BaseCatalogueEntry, *, skip: str
+    ) -> None:
+        """Give every current item of the code the catalogue's base elements (四级四同)."""
+        current = session.scalars(
+            select(ItemVersion).where(
+                ItemVersion.basic_code == entry.basic_code,
+                ItemVersion.valid_to.is_(None),
+                ItemVersion.is_tombstone.is_(False),
+            )
+        ).all()
+        for version in current:
+            if version.impl_code == skip or base_elements(version.data) == entry.elements:
+                continue
+            updated = Item.model_validate({**version.data, **entry.elements})
+            before = dict(version.data)
+            write_item(session, batch.id, updated, source=version.source, now=self.now)
+            self._record("changed", updated, before)
+
+    # -- implementation elements ---------------------------------------------------
+
+    def _current(self, session: Session, impl: str) -> ItemVersion | None:
+        return session.scalars(
+            select(ItemVersion).where(ItemVersion.impl_code == impl, ItemVersion.valid_to.is_(None))
+        ).one_or_none()
+
+    def _authority(self, session: Session, item: Item, current: ItemVersion | None) -> str | None:
+        """The system whose values for this item are in force, ``None`` when nobody's are.
+
+        The owner once it has supplied the item (published or cancelled); before that the
+        system that supplied the library's current version.
+        """
+        owner = self.ownership.implementation_owner(item)
+        if owner is not None:
+            if owner == self.system:
+                return owner
+            copy = session.get(NodeItem, (owner, item.impl_code))
+            if copy is not None and copy.status in (PUBLISHED, CANCELLED):
+                return owner
+        if current is None:
+            return None
+        return system_of_label(current.source) or current.source
+
+    def _implementation(
+        self, session: Session, batch: Batch, item: Item, entry: BaseCatalogueEntry
+    ) -> None:
+        impl = item.impl_code
+        stored = item
+        if base_elements(item) != entry.elements:
+            stored = Item.model_validate({**item.model_dump(mode="json", exclude_none=True),
+                                          **entry.elements})  # fmt: skip
+        current = self._current(session, impl)
+        authority = self._authority(session, item, current)
+        self.findings.load(session, "impl_code", impl)
+        if authority is None or authority == self.system:
+            before = None if current is None or current.is_tombstone else dict(current.data)
+            outcome = write_item(session, batch.id, stored, source=self.label, now=self.now)
+            self.result.bump(outcome)
+            if outcome != "unchanged":
+                self._record(outcome, stored, before)
+                self._rejudge_item(session, batch, stored, tombstone=False)
+            self.findings.resolve_all(
+                batch, self.now, impl, self.system, scopes=("implementation", "status")
+            )
+            return
+        assert current is not None
+        self.result.bump("judged")
+        self._judge_copy(session, batch, item, authority, current)
+
+    def _judge_copy(
+        self,
+        session: Session,
+        batch: Batch,
+        copy: Item | Mapping[str, Any],
+        authority: str,
+        current: ItemVersion,
+        *,
+        other: str | None = None,
+    ) -> None:
+        data = copy.model_dump(mode="json", exclude_none=True) if isinstance(copy, Item) else copy
+        other = other or self.system
+        impl, basic = str(data["impl_code"]), str(data["basic_code"])
+        self.findings.judge(
+            session, batch, self.now, scope="implementation", impl_code=impl, basic_code=basic,
+            owner_node=authority, other_node=other, owner=implementation_elements(current.data),
+            other=implementation_elements(data),
+        )  # fmt: skip
+        owner_status = CANCELLED if current.is_tombstone else PUBLISHED
+        self.findings.judge(
+            session, batch, self.now, scope="status", impl_code=impl, basic_code=basic,
+            owner_node=authority, other_node=other, owner={"status": owner_status},
+            other={"status": data.get("status", PUBLISHED)},
+        )  # fmt: skip
+
+    def _rejudge_item(
+        self, session: Session, batch: Batch, stored: Item, *, tombstone: bool
+    ) -> None:
+        """After this system changed the library's item, judge the other systems' copies."""
+        current = self._current(session, stored.impl_code)
+        assert current is not None
+        copies = session.scalars(
+            select(NodeItem).where(
+                NodeItem.impl_code == stored.impl_code, NodeItem.node != self.system
+            )
+        )
+        for copy in copies:
+            if copy.status == PUBLISHED:
+                self._judge_copy(session, batch, copy.data, self.system, current, other=copy.node)
+            elif copy.status == CANCELLED:
+                # A withdrawn copy agrees with a tombstone and with nothing else.
+                data = {**copy.data, "status": CANCELLED}
+                if tombstone:
+                    self.findings.resolve_all(batch, self.now, stored.impl_code, copy.node,
+                        scopes=("implementation", "status"),
+                    )  # fmt: skip
+                else:
+                    self.findings.judge(
+                        session, batch, self.now, scope="status", impl_code=stored.impl_code,
+                        basic_code=stored.basic_code, owner_node=self.system,
+                        other_node=copy.node, owner={"status": PUBLISHED},
+                        other={"status": data["status"]},
+                    )  # fmt: skip
+
+    def _withdraw(self, session: Session, batch: Batch, item: Item, *, explicit: bool) -> None:
+        """The system no longer offers the item: a tombstone if it is the item's authority."""
+        impl = item.impl_code
+        current = self._current(session, impl)
+        authority = self._authority(session, item, current)
+        self.findings.load(session, "impl_code", impl)
+        # A copy that is not published any more is not judged on its base elements.
+        self.findings.resolve_all(batch, self.now, impl, self.system, scopes=("base",))
+        if current is None or authority is None:
+            return
+        if authority == self.system:
+            before = dict(current.data)
+            if cancel_item(session, batch.id, impl, source=self.label, now=self.now):
+                self.result.bump("cancelled")
+                self._record("cancelled", current.as_record(), before)
+                self._rejudge_item(session, batch, item, tombstone=True)
+            self.findings.resolve_all(
+                batch, self.now, impl, self.system, scopes=("implementation", "status")
+            )
+            return
+        self.findings.resolve_all(batch, self.now, impl, self.system, scopes=("implementation",))
+        owner_status = CANCELLED if current.is_tombstone else PUBLISHED
+        self.findings.judge(
+            session, batch, self.now, scope="status", impl_code=impl, basic_code=item.basic_code,
+            owner_node=authority, other_node=self.system, owner={"status": owner_status},
+            other={"status": CANCELLED},
+        )  # fmt: skip
+
+    def _record(self, kind: str, item: Item, before: Mapping[str, Any] | None) -> None:
+        if kind == "cancelled":
+            self.diff.record(ItemChange(item.impl_code, item.name, "cancelled"))
+            return
+        after = item.model_dump(mode="json", exclude_none=True)
+        elements = element_changes(before, after) if before is not None else ()
+        self.diff.record(ItemChange(item.impl_code, item.name, kind, elements))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSystem:
+    """One item system of the topology: a node's or a department's."""
+
+    code: str
+    source: Any  # AdapterRef
+
+
+def find_system(topology: Any, code: str) -> ItemSystem:
+    """The node or department item system with this code; ValueError lists the known ones."""
+    node = topology.nodes.get(code)
+    if node is not None:
+        return ItemSystem(code, node.source)
+    for dept in getattr(topology, "departments", ()) or ():
+        if dept.code == code:
+            return ItemSystem(code, dept.source)
+    known = sorted(topology.nodes) + [d.code for d in getattr(topology, "departments", ())]
+    raise ValueError(f"no node or department {code!r} in the topology (known: {', '.join(known)})")
+
+
+def open_source(settings: Settings, ref: Any) -> Source:
+    """The configured source adapter of an item system's AdapterRef.
+
+    A topology's AdapterRef opens itself (its secrets and base folder); a bare reference
+    (adapter name + mapping or file) is opened here, relative paths taken from the hub home.
+    """
+    if hasattr(ref, "open"):
+        adapter = ref.open()
+    else:
+        cls = load_adapter(ref.adapter)
+        config = ref.config
+        adapter = (
+            cls.from_config(dict(config), base_dir=settings.home)
+            if isinstance(config, Mapping)
+            else cls.from_config(Path(config))
+        )
+    if not isinstance(adapter, Source):
+        raise TypeError(f"adapter {ref.adapter!r} is a sink; an item system needs a source")
+    return adapter
+
+
+def _record_failure(settings: Settings, code: str, stream: str, error: str) -> str:
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            batch = record_failed_batch(
+                session, f"{BATCH_KIND}.failed", f"{source_label(code)}/{stream}", error=error,
+                meta={"node": code},
+            )  # fmt: skip
+            return batch.id
+    finally:
+        engine.dispose()
+
+
+def sync_node(
+    settings: Settings,
+    topology: Any,
+    code: str,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> NodeSyncResult:
+    """Pull one node's (or department's) items into the shared item library.
+
+    Returns the batch id (``None`` for a dry run), the counts and the element-level diff.
+    A failure of the source or the database ends the run as a failed batch (nothing of
+    it stored, the source not acknowledged) and is returned with its reason.
+    """
+    system = find_system(topology, code)
+    result = NodeSyncResult(node=code, status="committed", batch_id=None, diff=NodeDiff(code))
+    ref = system.source
+    stream = getattr(ref, "stream", "items") or "items"
+    crash = CrashPoints(code, os.environ.get(ENV_CRASH))
+    writer = ItemSyncWriter(
+        code, Ownership.of(topology), snapshot=bool(getattr(ref, "snapshot", False)),
+        protector=PiiProtector(settings.pii_key()), result=result, crash=crash,
+    )  # fmt: skip
+    try:
+        source = open_source(settings, ref)
+    except Exception as exc:
+        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        log.error("sync of %s: cannot open its item system: %s", code, result.error)
+        if not dry_run:
+            result.batch_id = _record_failure(settings, code, stream, result.error)
+        return result
+    pulled = pull(
+        settings, source, stream, source_name=source_label(code), writer=writer,
+        batch_kind=BATCH_KIND, batch_meta={"node": code}, dry_run=dry_run, now=now,
+        checkpoint=crash,
+    )  # fmt: skip
+    if pulled.status == "failed":
+        failed = NodeSyncResult(node=code, status="failed", batch_id=pulled.batch_id,
+                                diff=NodeDiff(code), error=pulled.error)  # fmt: skip
+        return failed
+    result.status = "dry-run" if dry_run else "committed"
+    result.batch_id = None if dry_run else pulled.batch_id
+    return result

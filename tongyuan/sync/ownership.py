@@ -1,0 +1,117 @@
+"""Who owns which element of an item (一数一源), decided from the topology alone.
+
+Base elements (``Item.BASE_ELEMENTS``) belong to the level that issued the base
+catalogue, which the 基本编码's first two characters name: ``00`` is the national
+catalogue (no node of a topology issues it), a province code (``44``) is that
+province's catalogue, owned by the node ``440000`` when the topology has it.
+
+Implementation elements belong to the implementing authority, i.e. to the system that
+holds the authority's own items: a department item system of the topology whose code is
+the item's ``authority_uscc``, else the node whose region code is the item's
+``region_code`` (a township or village item, whose region code is longer than six
+digits, is held by its county's system). When no system of the topology owns an element
+the first one to supply it stands in (see :mod:`tongyuan.sync.node_sync`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from standards.records import Item
+
+NATIONAL = "national"
+SOURCE_PREFIX = "node:"
+
+
+class NodeLike(Protocol):
+    code: str
+
+
+class DepartmentLike(Protocol):
+    code: str
+    node: str
+
+
+class TopologyLike(Protocol):
+    """The part of :class:`tongyuan.topology.Topology` ownership needs."""
+
+    @property
+    def nodes(self) -> Mapping[str, Any]: ...
+
+    @property
+    def departments(self) -> Sequence[Any]: ...
+
+
+def base_issuer(basic_code: str) -> str:
+    """``national`` for a ``00`` code, else the issuing province's region code."""
+    prefix = basic_code[:2]
+    if len(basic_code) < 2 or not prefix.isdigit():
+        raise ValueError(f"基本编码 {basic_code!r} does not start with two digits")
+    return NATIONAL if prefix == "00" else prefix + "0000"
+
+
+def source_label(system: str) -> str:
+    """How an item version names the system it came from (``node:440305``)."""
+    return SOURCE_PREFIX + system
+
+
+def system_of_label(label: str) -> str | None:
+    """The system code in a source label, ``None`` for labels sync did not write."""
+    return label[len(SOURCE_PREFIX) :] if label.startswith(SOURCE_PREFIX) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """Ownership questions answered for one topology (built once per sync run)."""
+
+    nodes: frozenset[str]
+    departments: Mapping[str, str]  # department code (USCC) -> its node
+
+    @classmethod
+    def of(cls, topology: TopologyLike) -> Ownership:
+        departments = {d.code: d.node for d in getattr(topology, "departments", ()) or ()}
+        return cls(frozenset(topology.nodes), departments)
+
+    def base_owner(self, basic_code: str) -> str | None:
+        """The node that issued the code's catalogue, ``None`` when no node did."""
+        issuer = base_issuer(basic_code)
+        return issuer if issuer in self.nodes else None
+
+    def implementation_owner(self, item: Item) -> str | None:
+        """The system holding the implementing authority's own items, if the topology has it."""
+        if item.authority_uscc in self.departments:
+            return item.authority_uscc
+        region = item.region_code
+        if region in self.nodes:
+            return region
+        if len(region) > 6 and region[:6] in self.nodes:
+            return region[:6]
+        return None
+
+
+def as_json(item: Item | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The JSON form the item library stores (``None`` left out at every depth).
+
+    Values are compared in this one form only, so a copy read from a node and a version
+    read back from the library are equal exactly when their contents are.
+    """
+    return item.model_dump(mode="json", exclude_none=True) if isinstance(item, Item) else item
+
+
+def base_elements(item: Item | Mapping[str, Any]) -> dict[str, Any]:
+    """The base elements of an item (or of its JSON form), JSON-ready."""
+    data = as_json(item)
+    return {name: data.get(name) for name in Item.BASE_ELEMENTS}
+
+
+def implementation_elements(item: Item | Mapping[str, Any]) -> dict[str, Any]:
+    """The implementation elements of an item (or of its JSON form), JSON-ready."""
+    data = as_json(item)
+    return {name: data.get(name) for name in Item.IMPLEMENTATION_ELEMENTS}
+
+
+def differing(owner: Mapping[str, Any], other: Mapping[str, Any]) -> list[str]:
+    """Elements whose values differ, in the order the owner lists them."""
+    return [name for name in owner if owner.get(name) != other.get(name)]
