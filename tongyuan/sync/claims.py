@@ -1,0 +1,275 @@
+"""Claims (认领): base items pushed down to a node, tracked until the node fills them in.
+
+A claim moves ``pushed`` → ``claimed`` (the node's system returns an item with that
+基本编码) → ``completed`` (that item's local elements are filled in); a claim not
+completed by its deadline — ``claim_days`` working days after the push, statutory
+holidays and 调休 counted — becomes ``overdue`` (and still completes later, keeping
+``overdue_since``). A base item cancelled above cancels its claims.
+
+"Filled in" is judged on the elements a lower level must supply itself
+(:data:`CLAIM_ELEMENTS`): each present and not a placeholder (待填写, 暂无, …), and the
+promised time limit no longer than the statutory one. An item whose values are the
+pushed ones unchanged has not been filled in by anyone local either, so the location
+and the contact channels must also differ from the pushed item's.
+
+The sync engine calls :func:`update_claims` after each node's sync; :func:`record_push`
+is called by :func:`tongyuan.sync.deliver.push_down`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from standards.codes.enums import ReviewStatus
+from standards.records import Item
+from standards.workdays import CalendarUnknown, WorkCalendar
+from tongyuan.libraries.base import local_date, to_utc
+from tongyuan.libraries.claims import OPEN_CLAIM_STATUSES, Claim
+from tongyuan.libraries.consistency import GONE_HASH, NodeItem
+
+DEFAULT_CLAIM_DAYS = 5
+
+CLAIM_ELEMENTS: tuple[str, ...] = (
+    "location",
+    "conditions",
+    "process",
+    "promised_limit_days",
+    "query_channels",
+    "consult_channels",
+    "complaint_channels",
+)
+# Elements that are local by nature: a copy of the upper level's value is not filled in.
+LOCAL_ELEMENTS: tuple[str, ...] = (
+    "location",
+    "query_channels",
+    "consult_channels",
+    "complaint_channels",
+)
+PLACEHOLDERS: frozenset[str] = frozenset(
+    {"", "-", "--", "/", "无", "暂无", "待填写", "待补充", "待认领", "待完善", "tbd", "todo", "n/a"}
+)
+_IN_CHUNK = 500
+
+
+@dataclass(slots=True)
+class ClaimCounts:
+    """How many claims of a node each status holds after an update, and what moved."""
+
+    node: str
+    by_status: dict[str, int] = field(default_factory=dict)
+    moved: int = 0
+
+    def as_counts(self) -> dict[str, int]:
+        return {**{f"claims_{k}": v for k, v in self.by_status.items()}, "claims_moved": self.moved}
+
+
+def unfilled_elements(
+    item: Mapping[str, Any], pushed: Mapping[str, Any] | None = None
+) -> list[str]:
+    """The claim elements of ``item`` (JSON form) a node has not filled in, in order."""
+    missing = []
+    for name in CLAIM_ELEMENTS:
+        value = item.get(name)
+        placeholder = isinstance(value, str) and value.strip().lower() in PLACEHOLDERS
+        copied = pushed is not None and name in LOCAL_ELEMENTS and value == pushed.get(name)
+        if value is None or placeholder or copied:
+            missing.append(name)
+    promised, statutory = item.get("promised_limit_days"), item.get("statutory_limit_days")
+    if (
+        "promised_limit_days" not in missing
+        and isinstance(promised, int)
+        and isinstance(statutory, int)
+        and promised > statutory
+    ):
+        missing.append("promised_limit_days")
+    return missing
+
+
+def claim_deadline(
+    calendar: WorkCalendar, pushed_at: datetime, days: int
+) -> tuple[date | None, str | None]:
+    """The last working day to complete a claim pushed at ``pushed_at`` (or why unknown)."""
+    try:
+        return calendar.add_working_days(local_date(to_utc(pushed_at)), days), None
+    except CalendarUnknown as exc:
+        return None, str(exc)
+
+
+def record_push(
+    session: Session,
+    node: str,
+    from_node: str,
+    base: Item,
+    *,
+    now: datetime,
+    batch_id: str,
+    calendar: WorkCalendar | None = None,
+    claim_days: int = DEFAULT_CLAIM_DAYS,
+) -> Claim:
+    """Create or refresh the claim a pushed base item makes for ``node``; idempotent.
+
+    A claim is made once per (node, 基本编码): pushing the same or a changed base item
+    again refreshes what was pushed but keeps the claim's clock. A cancelled base item
+    cancels the claim; a base item that comes back after a cancellation opens a new one.
+    """
+    now = to_utc(now)
+    cancelled = base.status is ReviewStatus.CANCELLED
+    claim = session.get(Claim, (node, base.basic_code))
+    if claim is None or (claim.status == "cancelled" and not cancelled):
+        deadline, problem = claim_deadline(calendar or WorkCalendar.default(), now, claim_days)
+        if claim is None:
+            claim = Claim(node=node, basic_code=base.basic_code)
+            session.add(claim)
+        claim.status = "pushed"
+        claim.impl_code = None
+        claim.missing = list(CLAIM_ELEMENTS)
+        claim.pushed_at = now
+        claim.deadline, claim.deadline_problem = deadline, problem
+        claim.claimed_at = claim.completed_at = claim.overdue_since = claim.cancelled_at = None
+    elif cancelled and claim.status != "cancelled":
+        claim.status = "cancelled"
+        claim.cancelled_at = now
+    claim.from_node = from_node
+    claim.base_impl_code = base.impl_code
+    claim.base_hash = base.content_hash()
+    claim.batch_id = batch_id
+    claim.updated_at = now
+    session.flush()
+    return claim
+
+
+def _systems_of(topology: Any, code: str) -> list[str]:
+    """The systems whose items count as the node's: the node's own and its departments'."""
+    departments = getattr(topology, "departments_of", None)
+    extra = [d.code for d in departments(code)] if departments is not None else []
+    return [code, *extra]
+
+
+def _copies(
+    session: Session, systems: Sequence[str], basic_codes: Sequence[str]
+) -> dict[str, list[NodeItem]]:
+    found: dict[str, list[NodeItem]] = {}
+    for start in range(0, len(basic_codes), _IN_CHUNK):
+        chunk = basic_codes[start : start + _IN_CHUNK]
+        rows = session.scalars(
+            select(NodeItem)
+            .where(
+                NodeItem.node.in_(systems),
+                NodeItem.basic_code.in_(chunk),
+                NodeItem.content_hash != GONE_HASH,
+            )
+            .order_by(NodeItem.impl_code)
+        )
+        for row in rows:
+            found.setdefault(row.basic_code, []).append(row)
+    return found
+
+
+def update_claims(
+    session: Session,
+    topology: Any,
+    code: str,
+    now: datetime,
+    *,
+    batch_id: str | None = None,
+    pushed: Mapping[str, Mapping[str, Any]] | None = None,
+) -> ClaimCounts:
+    """Re-judge the open claims of node ``code`` against what its system holds now.
+
+    Reads the node's (and its departments') item copies as the last sync stored them
+    (``node_items``), so it costs one query per 500 open claims, and nothing is written
+    for a claim that did not move. ``pushed`` maps 基本编码 to the pushed item's JSON
+    form when the caller has it (push_down does); otherwise the pushed item's current
+    version is looked up in the item library.
+    """
+    now = to_utc(now)
+    today = local_date(now)
+    claims = list(
+        session.scalars(
+            select(Claim).where(Claim.node == code, Claim.status.in_(OPEN_CLAIM_STATUSES))
+        )
+    )
+    result = ClaimCounts(code)
+    copies = _copies(session, _systems_of(topology, code), [c.basic_code for c in claims])
+    for claim in claims:
+        before = (claim.status, claim.impl_code, tuple(claim.missing or ()))
+        _judge(session, claim, copies.get(claim.basic_code, []), now, today, pushed)
+        if (claim.status, claim.impl_code, tuple(claim.missing or ())) != before:
+            claim.updated_at = now
+            if batch_id is not None:
+                claim.batch_id = batch_id
+            result.moved += 1
+    session.flush()
+    result.by_status = claim_counts(session, code)
+    return result
+
+
+def _pushed_data(
+    session: Session, claim: Claim, pushed: Mapping[str, Mapping[str, Any]] | None
+) -> Mapping[str, Any] | None:
+    if pushed is not None and claim.basic_code in pushed:
+        return pushed[claim.basic_code]
+    from tongyuan.libraries.items import ItemVersion
+
+    version = session.scalars(
+        select(ItemVersion).where(
+            ItemVersion.impl_code == claim.base_impl_code,
+            ItemVersion.content_hash == claim.base_hash,
+        )
+    ).first()
+    return version
+
+
+def _judge(
+    session: Session,
+    claim: Claim,
+    copies: Iterable[NodeItem],
+    now: datetime,
+    today: date,
+    pushed: Mapping[str, Mapping[str, Any]] | None,
+) -> None:
+    copies = [c for c in copies if c.status != ReviewStatus.CANCELLED.value]
+    if copies:
+        base = _pushed_data(session, claim, pushed)
+        judged = [(unfilled_elements(c.data, base), c.impl_code) for c in copies]
+        missing, impl_code = min(judged, key=lambda m: (len(m[0]), m[1]))
+        claim.impl_code, claim.missing = impl_code, missing
+        if claim.claimed_at is None:
+            claim.claimed_at = now
+        if not missing:
+            claim.status = "completed"
+            claim.completed_at = now
+            return
+        claim.status = "claimed"
+    else:  # nothing (any more) in the node's system
+        claim.status, claim.impl_code, claim.missing = "pushed", None, list(CLAIM_ELEMENTS)
+    if claim.deadline is not None and today > claim.deadline:
+        claim.status = "overdue"
+        if claim.overdue_since is None:
+            claim.overdue_since = now
+
+
+def claim_counts(session: Session, node: str | None = None) -> dict[str, int]:
+    """Claims per status, of one node or of all."""
+    query = select(Claim.status, func.count()).group_by(Claim.status)
+    if node is not None:
+        query = query.where(Claim.node == node)
+    return {status: int(n) for status, n in session.execute(query)}
+
+
+def claims_of(
+    session: Session, node: str | None = None, *, status: str | None = None
+) -> list[Claim]:
+    """Claims, optionally of one node and one status, by node and 基本编码."""
+    query = select(Claim)
+    if node is not None:
+        query = query.where(Claim.node == node)
+    if status is not None:
+        query = query.where(Claim.status == status)
+    return list(session.scalars(query.order_by(Claim.node, Claim.basic_code)))

@@ -1,0 +1,469 @@
+"""Delivering items between levels: a node's aggregate up, base items and claims down.
+
+**Up.** A node's aggregate is its own items and those of every node below it, as the
+item library holds them (current versions). Only published items leave a node; a
+cancelled one leaves as a record with status ``cancelled`` (the library's tombstone), so
+the cancellation reaches every level above, and only when the receiver was once sent the
+item. It is written through the parent node's sink (the ``files-sink`` into the parent's
+``inbox`` in the embedded default).
+
+**Down.** A node pushes to each child the base items the child's level is expected to
+implement: for every 基本编码 held by the node or a level above it, the highest holder's
+item, with the base elements from the base catalogue (the owner's). A base item is
+expected at a level when some system of that level in the topology implements it — the
+item model carries one 行使层级 per implementation, not the base item's set of levels,
+so the levels are read from the implementations. Each pushed base item opens a claim
+for the child (:mod:`tongyuan.sync.claims`); a cancelled one is pushed as cancelled and
+cancels the claim. After the push the child's claims are judged against its system.
+
+**Idempotent and resumable.** Every edge keeps a ledger (``item_deliveries``) of the
+content hash last delivered per item, and a delivery sends only items whose hash differs:
+re-delivering the same state writes nothing and costs one indexed query. The sink names
+a file by its content, and the ledger commits after the file is in place: a run killed
+in between re-sends the same items, which the sink recognises as the same file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from adapters.sdk import Sink
+from standards.codes.enums import ReviewStatus
+from standards.records import Item
+from standards.workdays import WorkCalendar
+from tongyuan.config import Settings
+from tongyuan.db import make_engine, make_session_factory
+from tongyuan.libraries.base import to_utc
+from tongyuan.libraries.batches import close_batch, open_batch
+from tongyuan.libraries.claims import ItemDelivery
+from tongyuan.libraries.consistency import GONE_HASH, BaseCatalogueEntry, NodeItem
+from tongyuan.libraries.items import ItemVersion
+from tongyuan.sync.claims import DEFAULT_CLAIM_DAYS, record_push, update_claims
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = ReviewStatus.PUBLISHED.value
+CANCELLED = ReviewStatus.CANCELLED.value
+STREAM = "items"
+_IN_CHUNK = 500
+
+
+@dataclass(slots=True)
+class Delivery:
+    """What went (or, in a dry run, would go) along one edge."""
+
+    to_node: str
+    items: int = 0
+    cancelled: int = 0
+    unchanged: int = 0
+    file: str = ""
+    skipped: str | None = None  # why nothing was delivered (no sink)
+
+
+@dataclass(slots=True)
+class DeliveryResult:
+    """The outcome of :func:`deliver_up` or :func:`push_down` for one node.
+
+    ``batch_id`` is ``None`` for a dry run or when the node has nowhere to deliver.
+    """
+
+    node: str
+    direction: str
+    batch_id: str | None
+    deliveries: list[Delivery] = field(default_factory=list)
+    claims: dict[str, int] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Plain counts (the only figures besides the batch id that cross XCom)."""
+        out = {
+            "delivered": sum(d.items for d in self.deliveries),
+            "cancelled": sum(d.cancelled for d in self.deliveries),
+            "unchanged": sum(d.unchanged for d in self.deliveries),
+            "files": sum(1 for d in self.deliveries if d.file),
+            "targets": len(self.deliveries),
+        }
+        out.update(self.claims)
+        return out
+
+
+# --------------------------------------------------------------------------- shared
+
+
+def _code(node: Any) -> str:
+    return node if isinstance(node, str) else str(node.code)
+
+
+def _region_codes(topology: Any, code: str) -> list[str]:
+    """The node and every node below it."""
+    return [code, *(_code(n) for n in topology.descendants(code))]
+
+
+def _open_sink(node: Any) -> Sink:
+    ref = getattr(node, "sink", None)
+    if ref is None:
+        raise LookupError(f"node {_code(node)} has no sink")
+    adapter = ref.open()
+    if not isinstance(adapter, Sink):
+        raise TypeError(f"node {_code(node)}: adapter {ref.adapter!r} is not a sink")
+    return adapter
+
+
+def _ledger(
+    session: Session, direction: str, from_node: str, to_node: str
+) -> dict[str, tuple[str, str]]:
+    rows = session.execute(
+        select(ItemDelivery.impl_code, ItemDelivery.content_hash, ItemDelivery.status).where(
+            ItemDelivery.direction == direction,
+            ItemDelivery.from_node == from_node,
+            ItemDelivery.to_node == to_node,
+        )
+    )
+    return {impl: (digest, status) for impl, digest, status in rows}
+
+
+def _due(
+    candidates: Iterable[tuple[str, str, bool]], ledger: dict[str, tuple[str, str]]
+) -> tuple[list[str], int]:
+    """Items whose content the receiver does not hold yet, and how many it does.
+
+    A cancellation goes only to a receiver that was sent the item and not its cancellation.
+    """
+    due, unchanged = [], 0
+    for impl, digest, tombstone in candidates:
+        sent = ledger.get(impl)
+        if sent is not None and sent[0] == digest:
+            unchanged += 1
+        elif tombstone and (sent is None or sent[1] == CANCELLED):
+            continue
+        else:
+            due.append(impl)
+    return due, unchanged
+
+
+def _versions(session: Session, impl_codes: Sequence[str]) -> dict[str, ItemVersion]:
+    found: dict[str, ItemVersion] = {}
+    for start in range(0, len(impl_codes), _IN_CHUNK):
+        chunk = impl_codes[start : start + _IN_CHUNK]
+        for version in session.scalars(
+            select(ItemVersion).where(
+                ItemVersion.impl_code.in_(chunk), ItemVersion.valid_to.is_(None)
+            )
+        ):
+            found[version.impl_code] = version
+    return found
+
+
+def _record_ledger(
+    session: Session,
+    direction: str,
+    from_node: str,
+    to_node: str,
+    records: Iterable[Item],
+    *,
+    file: str,
+    batch_id: str,
+    now: datetime,
+) -> None:
+    for item in records:
+        key = (direction, from_node, to_node, item.impl_code)
+        row = session.get(ItemDelivery, key)
+        if row is None:
+            row = ItemDelivery(
+                direction=direction, from_node=from_node, to_node=to_node,
+                impl_code=item.impl_code,
+            )  # fmt: skip
+            session.add(row)
+        row.content_hash = item.content_hash()
+        row.status = item.status.value
+        row.file = file
+        row.batch_id = batch_id
+        row.delivered_at = now
+
+
+# --------------------------------------------------------------------------- up
+
+
+def _aggregate(session: Session, regions: Sequence[str]) -> list[tuple[str, str, bool]]:
+    """(实施编码, content hash, tombstone) of every current item of the regions that may leave.
+
+    Township and village items (12-digit region codes) belong to their county's node.
+    """
+    query = (
+        select(ItemVersion.impl_code, ItemVersion.content_hash, ItemVersion.is_tombstone)
+        .where(
+            ItemVersion.valid_to.is_(None),
+            or_(ItemVersion.region_code.in_(regions), _township_of(regions)),
+            or_(ItemVersion.status == PUBLISHED, ItemVersion.is_tombstone.is_(True)),
+        )
+        .order_by(ItemVersion.impl_code)
+    )
+    return [(impl, digest, bool(tomb)) for impl, digest, tomb in session.execute(query)]
+
+
+def _township_of(regions: Sequence[str]) -> Any:
+    return and_(
+        func.length(ItemVersion.region_code) > 6,
+        func.substr(ItemVersion.region_code, 1, 6).in_(regions),
+    )
+
+
+def deliver_up(
+    settings: Settings,
+    topology: Any,
+    code: str,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> DeliveryResult:
+    """Deliver the node's aggregate (own + descendants' published items) to its parent.
+
+    The root has no parent and delivers nothing. Sends only what the parent has not been
+    sent yet (see the module docstring); ``dry_run`` computes it and writes nothing.
+    """
+    parent = topology.parent(code)
+    result = DeliveryResult(node=code, direction="up", batch_id=None, dry_run=dry_run)
+    if parent is None:
+        return result
+    to_node = _code(parent)
+    delivery = Delivery(to_node)
+    result.deliveries.append(delivery)
+    if getattr(parent, "sink", None) is None:
+        delivery.skipped = f"node {to_node} has no sink"
+        log.warning("deliver up %s -> %s: %s", code, to_node, delivery.skipped)
+        return result
+    now = to_utc(now or datetime.now(UTC))
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            regions = _region_codes(topology, code)
+            due, delivery.unchanged = _due(
+                _aggregate(session, regions), _ledger(session, "up", code, to_node)
+            )
+            versions = _versions(session, due)
+            records = [versions[impl].as_record() for impl in due]
+            delivery.items = len(records)
+            delivery.cancelled = sum(1 for r in records if r.status is ReviewStatus.CANCELLED)
+            if dry_run:
+                return result
+            batch = open_batch(
+                session, "deliver.up", f"node:{code}->node:{to_node}",
+                meta={"node": code, "to": to_node},
+            )  # fmt: skip
+            result.batch_id = batch.id
+            if records:
+                written = _open_sink(parent).write(STREAM, records)
+                delivery.file = written.location
+                _record_ledger(
+                    session, "up", code, to_node, records, file=written.location,
+                    batch_id=batch.id, now=now,
+                )  # fmt: skip
+            close_batch(
+                session, batch, read=len(records) + delivery.unchanged,
+                accepted=len(records), quarantined=0, unchanged=delivery.unchanged,
+                status="committed",
+            )  # fmt: skip
+            session.commit()
+    finally:
+        engine.dispose()
+    log.info(
+        "deliver up %s -> %s: %d items (%d cancelled), %d unchanged",
+        code, to_node, delivery.items, delivery.cancelled, delivery.unchanged,
+    )  # fmt: skip
+    return result
+
+
+# --------------------------------------------------------------------------- down
+
+
+def _ancestors(topology: Any, code: str) -> list[str]:
+    """The node and every node above it, the root first."""
+    chain = [code]
+    parent = topology.parent(code)
+    while parent is not None:
+        chain.append(_code(parent))
+        parent = topology.parent(_code(parent))
+    return chain[::-1]
+
+
+def _base_items(session: Session, topology: Any, code: str) -> dict[str, ItemVersion]:
+    """Per 基本编码 held at ``code`` or above: the highest holder's current version."""
+    chain = _ancestors(topology, code)
+    rank = {region: i for i, region in enumerate(chain)}
+    rows = session.scalars(
+        select(ItemVersion).where(
+            ItemVersion.valid_to.is_(None),
+            ItemVersion.region_code.in_(chain),
+            or_(ItemVersion.status == PUBLISHED, ItemVersion.is_tombstone.is_(True)),
+        )
+    )
+    best: dict[str, ItemVersion] = {}
+    for version in rows:
+        held = best.get(version.basic_code)
+        key = (rank[version.region_code], version.impl_code)
+        if held is None or key < (rank[held.region_code], held.impl_code):
+            best[version.basic_code] = version
+    return best
+
+
+def _implemented_at(session: Session, topology: Any, level: str) -> set[str]:
+    """基本编码 that some system of this level implements (library or held copies)."""
+    nodes = [c for c, n in topology.nodes.items() if getattr(n.level, "value", n.level) == level]
+    systems = nodes + [d.code for c in nodes for d in topology.departments_of(c)]
+    codes = set(
+        session.scalars(
+            select(ItemVersion.basic_code)
+            .where(ItemVersion.valid_to.is_(None), ItemVersion.exercise_level == level)
+            .distinct()
+        )
+    )
+    codes.update(
+        session.scalars(
+            select(NodeItem.basic_code)
+            .where(NodeItem.node.in_(systems), NodeItem.content_hash != GONE_HASH)
+            .distinct()
+        )
+    )
+    return codes
+
+
+def _with_catalogue(version: ItemVersion, entry: BaseCatalogueEntry | None) -> Item:
+    """The holder's item with the base catalogue's (the owner's) base elements."""
+    data = dict(version.data)
+    if entry is not None:
+        data.update({k: v for k, v in entry.elements.items() if v is not None})
+    return Item.model_validate(data)
+
+
+def push_down(
+    settings: Settings,
+    topology: Any,
+    code: str,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    calendar: WorkCalendar | None = None,
+    claim_days: int = DEFAULT_CLAIM_DAYS,
+) -> DeliveryResult:
+    """Push base items to each child of ``code`` and track the claims they make.
+
+    See the module docstring for which base items go to which child. ``claim_days`` is
+    the claim deadline in working days; ``dry_run`` writes nothing, not even claims.
+    """
+    children = list(topology.children(code))
+    result = DeliveryResult(node=code, direction="down", batch_id=None, dry_run=dry_run)
+    if not children:
+        return result
+    now = to_utc(now or datetime.now(UTC))
+    calendar = calendar or WorkCalendar.default()
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            base = _base_items(session, topology, code)
+            catalogue = {
+                e.basic_code: e
+                for e in session.scalars(
+                    select(BaseCatalogueEntry).where(BaseCatalogueEntry.basic_code.in_(list(base)))
+                )
+            } if base else {}  # fmt: skip
+            batch = None
+            if not dry_run:
+                batch = open_batch(
+                    session, "deliver.down", f"node:{code}", meta={"node": code},
+                )  # fmt: skip
+                result.batch_id = batch.id
+            moved = 0
+            expected: dict[str, set[str]] = {}
+            for child in children:
+                level = getattr(child.level, "value", child.level)
+                if level not in expected:
+                    expected[level] = _implemented_at(session, topology, level)
+                moved += _push_child(
+                    session, code, child, base, catalogue, expected[level],
+                    batch_id=None if batch is None else batch.id, now=now,
+                    calendar=calendar, claim_days=claim_days, result=result, topology=topology,
+                )  # fmt: skip
+            if dry_run:
+                return result
+            assert batch is not None
+            delivered = sum(d.items for d in result.deliveries)
+            unchanged = sum(d.unchanged for d in result.deliveries)
+            close_batch(
+                session, batch, read=delivered + unchanged, accepted=delivered,
+                quarantined=0, unchanged=unchanged, status="committed",
+            )  # fmt: skip
+            result.claims["claims_moved"] = moved
+            session.commit()
+    finally:
+        engine.dispose()
+    return result
+
+
+def _push_child(
+    session: Session,
+    code: str,
+    child: Any,
+    base: dict[str, ItemVersion],
+    catalogue: dict[str, BaseCatalogueEntry],
+    expected: set[str],
+    *,
+    topology: Any,
+    batch_id: str | None,
+    now: datetime,
+    calendar: WorkCalendar,
+    claim_days: int,
+    result: DeliveryResult,
+) -> int:
+    child_code = _code(child)
+    delivery = Delivery(child_code)
+    result.deliveries.append(delivery)
+    pushed = {b: v for b, v in base.items() if b in expected}
+    records = sorted(
+        (_with_catalogue(v, catalogue.get(b)) for b, v in pushed.items()),
+        key=lambda r: r.impl_code,
+    )
+    ledger = _ledger(session, "down", code, child_code)
+    due_codes, delivery.unchanged = _due(
+        ((r.impl_code, r.content_hash(), r.status is ReviewStatus.CANCELLED) for r in records),
+        ledger,
+    )
+    due_set = set(due_codes)
+    due = [r for r in records if r.impl_code in due_set]
+    delivery.items = len(due)
+    delivery.cancelled = sum(1 for r in due if r.status is ReviewStatus.CANCELLED)
+    if batch_id is None:  # dry run
+        return 0
+    if child.sink is None:
+        delivery.skipped = f"node {child_code} has no sink"
+        log.warning("push down %s -> %s: %s", code, child_code, delivery.skipped)
+    elif due:
+        written = _open_sink(child).write(STREAM, due)
+        delivery.file = written.location
+        _record_ledger(
+            session, "down", code, child_code, due, file=written.location,
+            batch_id=batch_id, now=now,
+        )  # fmt: skip
+    for record in due:
+        record_push(
+            session, child_code, code, record, now=now, batch_id=batch_id,
+            calendar=calendar, claim_days=claim_days,
+        )  # fmt: skip
+    data = {r.basic_code: r.model_dump(mode="json", exclude_none=True) for r in records}
+    counts = update_claims(session, topology, child_code, now, batch_id=batch_id, pushed=data)
+    for status, n in counts.by_status.items():
+        key = f"claims_{status}"
+        result.claims[key] = result.claims.get(key, 0) + n
+    log.info(
+        "push down %s -> %s: %d base items (%d cancelled), %d unchanged; claims %s",
+        code, child_code, delivery.items, delivery.cancelled, delivery.unchanged,
+        counts.by_status,
+    )  # fmt: skip
+    return counts.moved
