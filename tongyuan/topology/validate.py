@@ -512,7 +512,7 @@ def _check_tree(nodes: dict[str, _Skeleton], where_of: dict[str, str], ctx: _Con
         if code and code in seen:
             cycle = seen[seen.index(code) :]
             key = frozenset(cycle)
-            if key in reported:
+            if len(cycle) == 1 or key in reported:  # a node its own parent: said above
                 continue
             reported.add(key)
             first = min(cycle, key=lambda c: list(nodes).index(c))
