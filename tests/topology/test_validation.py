@@ -130,7 +130,7 @@ def test_region_codes(tmp_path: Path) -> None:
             '  - {code: "4403", parent: "440000"}',
             '  - {code: "990000"}',  # no such province
             '  - {code: "449900", parent: "440000"}',  # city part out of range
-            "  - {parent: \"440000\"}",
+            '  - {parent: "440000"}',
         ),
     )
     _one(problems, "nodes[1].code", "region 445300 is not in the GB/T 2260 table")

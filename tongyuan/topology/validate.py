@@ -298,7 +298,7 @@ def _code(value: object, where: str, ctx: _Context) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # YAML reads 440300 as a number
     if not isinstance(value, str) or not value.strip():
-        ctx.add(where, "give a GB/T 2260 region code (6 digits, quoted: \"440300\")")
+        ctx.add(where, 'give a GB/T 2260 region code (6 digits, quoted: "440300")')
         return None
     try:
         validate_region_code(value.strip())
@@ -320,7 +320,7 @@ def _level(value: object) -> ExerciseLevel | None:
 
 def _schedule(value: object, where: str, ctx: _Context) -> str | None:
     if not isinstance(value, str) or not value.strip():
-        ctx.add(where, "a schedule is a cron expression in quotes, e.g. \"0 2 * * *\"")
+        ctx.add(where, 'a schedule is a cron expression in quotes, e.g. "0 2 * * *"')
         return None
     text = " ".join(value.split())
     cron = CRON_PRESETS.get(text, text)
@@ -331,7 +331,7 @@ def _schedule(value: object, where: str, ctx: _Context) -> str | None:
         ctx.add(
             where,
             f"{value!r} is not a cron expression: give five fields (minute hour day month "
-            f"weekday), e.g. \"30 1 * * *\", or one of {presets}",
+            f'weekday), e.g. "30 1 * * *", or one of {presets}',
         )
         return None
     return text
@@ -584,4 +584,3 @@ def _departments(raw: object, nodes: Mapping[str, object], ctx: _Context) -> lis
         if len(ctx.problems) == before and source is not None and code and node:
             out.append(Department(name.strip(), code, node, source, list(streams)))  # type: ignore[union-attr]
     return out
-
