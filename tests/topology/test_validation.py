@@ -43,6 +43,12 @@ def test_a_valid_minimal_topology(tmp_path: Path) -> None:
         _nodes(
             '  - {code: "440300", parent: null, sink: ' + SINK + "}",
             '  - {code: "440305", parent: "440300", schedule: "@daily"}',
+            '  - code: "440306"',
+            '    parent: "440300"',
+            "    source:",
+            "      adapter: files",
+            "      snapshot: true",
+            '      config: {path: "{home}/s/{code}", streams: {items: {kind: item}}}',
         ),
     )
     topo = load_topology(path, home=tmp_path / "home")
@@ -50,6 +56,7 @@ def test_a_valid_minimal_topology(tmp_path: Path) -> None:
     assert topo.node("440305").source.config["path"] == f"{(tmp_path / 'home').resolve()}/s/440305"
     assert topo.node("440300").sink is not None and topo.node("440305").sink is None
     assert topo.root.code == "440300"  # a city-only deployment is a valid tree
+    assert topo.node("440306").source.snapshot and not topo.node("440305").source.snapshot
 
 
 def test_district_parent_must_be_its_city(tmp_path: Path) -> None:
@@ -186,6 +193,9 @@ def test_adapters(tmp_path: Path) -> None:
           - code: "440303"
             parent: "440300"
             source: {{adapter: files, config: no-such-file.yaml, extra: 1}}
+          - code: "440308"
+            parent: "440300"
+            source: {{adapter: files, snapshot: yes please, config: {{path: x}}}}
         """,
     )
     _one(problems, "nodes[0].source.adapter", "unknown adapter 'filez'")
@@ -199,6 +209,7 @@ def test_adapters(tmp_path: Path) -> None:
     _one(problems, "nodes[5].source.adapter", "cannot import adapter module 'no_such_module'")
     _one(problems, "nodes[6].source.config", "cannot read the adapter configuration")
     _one(problems, "nodes[6].source.extra", "unknown key")
+    _one(problems, "nodes[7].source.snapshot", "true or false")
     # Each node's problems are reported, yet the children of a node with a bad adapter
     # do not report their parent as missing.
     assert not [m for w, m in problems if "not a node of this topology" in m]

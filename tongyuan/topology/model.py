@@ -26,7 +26,9 @@ class AdapterRef:
     YAML file. ``base_dir`` is the folder relative paths inside the configuration are
     taken from (the topology file's folder). ``env_defaults`` are the topology's non-secret
     fallbacks for ``env:NAME`` references (an embedded SQLite URL), used only when the
-    variable is not set.
+    variable is not set. ``snapshot`` says every read that delivers anything delivers the
+    system's full list, so an item absent from it was withdrawn (the sync engine cancels
+    it); incremental streams leave it false.
     """
 
     adapter: str
@@ -34,6 +36,7 @@ class AdapterRef:
     stream: str = "items"
     base_dir: Path | None = field(default=None, compare=False)
     env_defaults: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    snapshot: bool = False
 
     def resolve_secret(self, ref: str):  # type: ignore[no-untyped-def]
         """Resolve ``env:``/``airflow:`` references; the environment wins over the defaults."""

@@ -60,7 +60,7 @@ TOP_KEYS = frozenset(
 NODE_KEYS = frozenset({"code", "name", "level", "parent", "source", "sink", "schedule"})
 NODE_DEFAULT_KEYS = frozenset({"source", "sink", "schedule"})
 DEPARTMENT_KEYS = frozenset({"name", "code", "node", "source", "streams"})
-REF_KEYS = frozenset({"adapter", "config", "stream"})
+REF_KEYS = frozenset({"adapter", "config", "stream", "snapshot"})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _PLACEHOLDERS = ("{home}", "{code}")
 
@@ -354,7 +354,7 @@ def _ref(
         ctx.add(where, "give {adapter: NAME, config: {...} or FILE, stream: items}")
         return None, None
     for key in sorted(set(map(str, raw)) - REF_KEYS):
-        ctx.add(f"{where}.{key}", "unknown key (known: adapter, config, stream)")
+        ctx.add(f"{where}.{key}", "unknown key (known: adapter, config, stream, snapshot)")
     adapter = raw.get("adapter")
     stream = raw.get("stream", "items")
     if not isinstance(stream, str) or not stream:
@@ -363,10 +363,14 @@ def _ref(
     if not isinstance(adapter, str) or not adapter.strip():
         ctx.add(f"{where}.adapter", "give the adapter's name (sql, files, … or module:Class)")
         return None, None
+    snapshot = raw.get("snapshot", False)
+    if not isinstance(snapshot, bool):
+        ctx.add(f"{where}.snapshot", "must be true or false")
+        return None, None
     config, base_dir = _config(raw.get("config"), f"{where}.config", code, ctx)
     if config is None:
         return None, None
-    ref = AdapterRef(adapter.strip(), config, stream, base_dir, ctx.env_defaults)
+    ref = AdapterRef(adapter.strip(), config, stream, base_dir, ctx.env_defaults, snapshot)
     before = len(ctx.problems)
     offered = _check_adapter(ref, where, role, ctx, want_items=want_items)
     return (ref if len(ctx.problems) == before else None), offered
