@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from tongyuan.cli import adapter_cmd, db_cmd, demo_cmd, generate_cmd, pull_cmd, validate_cmd
+from tongyuan.cli import (
+    adapter_cmd,
+    db_cmd,
+    demo_cmd,
+    generate_cmd,
+    pull_cmd,
+    sync_cmd,
+    validate_cmd,
+)
 
 app = typer.Typer(
     name="tongyuan",
@@ -20,6 +28,7 @@ app.command("demo", epilog=demo_cmd.EPILOG)(demo_cmd.demo)
 app.command("pull", epilog=pull_cmd.EPILOG)(pull_cmd.pull)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(adapter_cmd.app, name="adapter")
+app.add_typer(sync_cmd.app, name="sync")
 
 
 def main() -> None:

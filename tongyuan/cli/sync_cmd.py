@@ -1,0 +1,234 @@
+"""``tongyuan sync``: run the three-level item sync by hand, or see what it would change.
+
+The same core functions the ``item_sync`` DAG calls (:mod:`tongyuan.sync`), without a
+scheduler: an engineer can sync one node after fixing its system, or dry-run a whole
+topology before its first scheduled night to read the diff it would apply.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from standards.privacy import mask_text
+from tongyuan.cli.common import console, err_console, settings_and_logging
+
+ENV_TOPOLOGY = "TONGYUAN_TOPOLOGY"  # the variable the Airflow DAG reads too
+
+ITEMS_EPILOG = (
+    "Example: [bold]tongyuan sync items --node 440305 --dry-run[/bold]  (what 南山区's "
+    "system would change, writing nothing); [bold]tongyuan sync items --topology "
+    "lanzhou --json[/bold]  (sync every node of the shipped Lanzhou example, JSON output)"
+)
+
+app = typer.Typer(
+    help="Item sync between the levels (district ⇄ city ⇄ province).",
+    epilog="Example: [bold]tongyuan sync items --dry-run[/bold]",
+    no_args_is_help=True,
+)
+
+
+def resolve_topology_path(value: str | None) -> Path:
+    """A topology file, or the name of a shipped example; the Shenzhen example by default."""
+    from tongyuan.topology import example_path
+
+    if value is None or not value.strip():
+        return example_path()
+    path = Path(value).expanduser()
+    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in value:
+        return path
+    return example_path(value.strip())
+
+
+@app.command("items", epilog=ITEMS_EPILOG)
+def items(
+    topology: Annotated[
+        str | None,
+        typer.Option(
+            "--topology",
+            "-t",
+            envvar=ENV_TOPOLOGY,
+            show_envvar=True,
+            help="Topology YAML, or a shipped example (shenzhen, lanzhou). "
+            "Default: the shipped Shenzhen example.",
+        ),
+    ] = None,
+    node: Annotated[
+        str | None,
+        typer.Option(
+            "--node",
+            "-n",
+            help="Sync one node (its departments' systems, its own, delivery up, push "
+            "down) or one department system (its USCC). Default: the whole topology.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the diff per node (added, changed, cancelled); write nothing."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document on stdout instead.")
+    ] = False,
+    max_items: Annotated[
+        int, typer.Option(min=1, help="Items listed per node in the text diff.")
+    ] = 50,
+) -> None:
+    """Sync the item systems of a topology into the item library, and deliver up and down.
+
+    Without --node the whole topology syncs: districts first, then their city, then the
+    province, each level delivering its aggregate to the one above; then base items are
+    pushed down. Exit 0 when every step committed (or dry-ran), 1 when any failed (a
+    failed step stores nothing; run again once its system is fixed), 2 for a topology
+    that does not load or an unknown node.
+    """
+    from tongyuan.topology import TopologyError, load_topology
+
+    settings = settings_and_logging()
+    try:
+        path = resolve_topology_path(topology)
+        topo = load_topology(path, home=settings.home)
+    except (TopologyError, FileNotFoundError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if node is not None and node not in topo.nodes and node not in _department_codes(topo):
+        known = ", ".join([*topo.nodes, *_department_codes(topo)])
+        err_console.print(f"[red]error:[/red] no node or department {node!r} in {path} ({known})")
+        raise typer.Exit(2)
+
+    from tongyuan.db import upgrade
+
+    # The schema, not data: a dry run on a fresh home needs the tables it reads.
+    upgrade(settings.database_url)
+    try:
+        results = _run(settings, topo, node, dry_run=dry_run)
+    except Exception as exc:  # the engine's own failures come back as results, not raised
+        err_console.print(f"[red]sync failed:[/red] {mask_text(f'{type(exc).__name__}: {exc}')}")
+        raise typer.Exit(1) from None
+
+    steps = [_describe(r) for r in results]
+    if as_json:
+        document = {"topology": topo.name, "file": str(path), "dry_run": dry_run, "steps": steps}
+        print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+    else:
+        _print_text(topo.name, results, steps, dry_run=dry_run, max_items=max_items)
+    if any(s["status"] == "failed" for s in steps):
+        raise typer.Exit(1)
+
+
+def _department_codes(topo: Any) -> list[str]:
+    return [d.code for d in topo.departments]
+
+
+def _run(settings: Any, topo: Any, code: str | None, *, dry_run: bool) -> list[Any]:
+    """The engine's results, in the order the steps ran."""
+    from tongyuan import sync
+
+    if code is None:
+        return list(sync.sync_all(settings, topo, dry_run=dry_run))
+    if code not in topo.nodes:  # a department system alone
+        return [sync.sync_node(settings, topo, code, dry_run=dry_run)]
+    results: list[Any] = [
+        sync.sync_node(settings, topo, dept.code, dry_run=dry_run)
+        for dept in topo.departments_of(code)
+    ]
+    results.append(sync.sync_node(settings, topo, code, dry_run=dry_run))
+    if any(getattr(r, "status", None) == "failed" for r in results):
+        return results  # deliver nothing a failed pull may have left half-known
+    if topo.parent(code) is not None:
+        results.append(sync.deliver_up(settings, topo, code, dry_run=dry_run))
+    if topo.children(code):
+        results.append(sync.push_down(settings, topo, code, dry_run=dry_run))
+    return results
+
+
+def _describe(result: Any) -> dict[str, Any]:
+    """One step as plain data: what the JSON output holds and the text output prints."""
+    counts = {str(k): int(v) for k, v in (getattr(result, "counts", None) or {}).items()}
+    out: dict[str, Any] = {"node": result.node, "batch_id": result.batch_id, "counts": counts}
+    if hasattr(result, "diff"):
+        out["step"] = "sync"
+        out["status"] = result.status
+        out["diff"] = result.diff.as_dict()
+        if getattr(result, "error", None):
+            out["error"] = mask_text(str(result.error))
+    else:
+        out["step"] = "deliver" if getattr(result, "direction", "up") == "up" else "push"
+        out["status"] = "failed" if getattr(result, "error", None) else (
+            "dry-run" if getattr(result, "dry_run", False) else "committed"
+        )  # fmt: skip
+        out["deliveries"] = [
+            {
+                "to": d.to_node,
+                "items": d.items,
+                "cancelled": d.cancelled,
+                "unchanged": d.unchanged,
+                "file": d.file,
+                "skipped": d.skipped,
+            }
+            for d in getattr(result, "deliveries", ())
+        ]
+        if getattr(result, "error", None):
+            out["error"] = mask_text(str(result.error))
+    return out
+
+
+_SHOWN_COUNTS = ("read", "added", "changed", "cancelled", "unchanged", "held", "judged",
+                 "quarantined", "findings_opened", "findings_resolved")  # fmt: skip
+
+
+def _print_text(
+    name: str, results: list[Any], steps: list[dict[str, Any]], *, dry_run: bool, max_items: int
+) -> None:
+    from tongyuan.sync import format_diffs
+
+    mode = " (dry run: nothing written)" if dry_run else ""
+    console.print(f"[bold]item sync[/bold] of topology {name}{mode}")
+    for result, step in zip(results, steps, strict=True):
+        status = step["status"]
+        colour = {"failed": "red", "dry-run": "yellow"}.get(status, "green")
+        batch = f" batch {step['batch_id']}" if step["batch_id"] else ""
+        if step["step"] == "sync":
+            figures = ", ".join(
+                f"{k} {step['counts'][k]}" for k in _SHOWN_COUNTS if step["counts"].get(k)
+            )
+            console.print(
+                f"sync {step['node']}: [{colour}]{status}[/{colour}]{batch}"
+                + (f" — {figures}" if figures else " — no records"),
+                soft_wrap=True,
+            )
+            if step.get("error"):
+                err_console.print(f"  [red]{step['error']}[/red]", soft_wrap=True)
+            if not result.diff.empty:
+                text = format_diffs([result.diff], max_items=max_items)
+                # The first line repeats the node's totals; the items follow.
+                body = text.split("\n", 1)[1] if "\n" in text else ""
+                console.print(text.split("\n", 1)[0].replace("node ", "  diff ", 1), markup=False)
+                if body:
+                    console.print(body, markup=False, soft_wrap=True)
+        else:
+            arrow = "→" if step["step"] == "deliver" else "⇢"
+            console.print(
+                f"{step['step']} {step['node']}: [{colour}]{status}[/{colour}]{batch}",
+                soft_wrap=True,
+            )
+            for d in step["deliveries"]:
+                if d["skipped"]:
+                    console.print(f"  {arrow} {d['to']}: skipped ({d['skipped']})", markup=False)
+                    continue
+                console.print(
+                    f"  {arrow} {d['to']}: {d['items']} items, {d['cancelled']} cancelled, "
+                    f"{d['unchanged']} unchanged" + (f" ({d['file']})" if d["file"] else ""),
+                    markup=False,
+                    soft_wrap=True,
+                )
+            claims = {k: v for k, v in step["counts"].items() if k.startswith("claims_")}
+            if claims:
+                console.print(
+                    "  claims: " + ", ".join(f"{k[7:]} {v}" for k, v in claims.items()),
+                    markup=False,
+                )
