@@ -74,6 +74,13 @@ def items(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document on stdout instead.")
     ] = False,
+    show_diff: Annotated[
+        bool | None,
+        typer.Option(
+            "--diff/--no-diff",
+            help="List the items added, changed and cancelled per node. Default: with --dry-run.",
+        ),
+    ] = None,
     max_items: Annotated[
         int, typer.Option(min=1, help="Items listed per node in the text diff.")
     ] = 50,
@@ -115,7 +122,10 @@ def items(
         document = {"topology": topo.name, "file": str(path), "dry_run": dry_run, "steps": steps}
         print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
     else:
-        _print_text(topo.name, results, steps, dry_run=dry_run, max_items=max_items)
+        listing = dry_run if show_diff is None else show_diff
+        _print_text(
+            topo.name, results, steps, dry_run=dry_run, max_items=max_items if listing else 0
+        )
     if any(s["status"] == "failed" for s in steps):
         raise typer.Exit(1)
 
@@ -127,6 +137,7 @@ def _department_codes(topo: Any) -> list[str]:
 def _run(settings: Any, topo: Any, code: str | None, *, dry_run: bool) -> list[Any]:
     """The engine's results, in the order the steps ran."""
     from tongyuan import sync
+    from tongyuan.sync.deliver import deliver_up, push_down
 
     if code is None:
         return list(sync.sync_all(settings, topo, dry_run=dry_run))
@@ -140,9 +151,9 @@ def _run(settings: Any, topo: Any, code: str | None, *, dry_run: bool) -> list[A
     if any(getattr(r, "status", None) == "failed" for r in results):
         return results  # deliver nothing a failed pull may have left half-known
     if topo.parent(code) is not None:
-        results.append(sync.deliver_up(settings, topo, code, dry_run=dry_run))
+        results.append(deliver_up(settings, topo, code, dry_run=dry_run))
     if topo.children(code):
-        results.append(sync.push_down(settings, topo, code, dry_run=dry_run))
+        results.append(push_down(settings, topo, code, dry_run=dry_run))
     return results
 
 
@@ -203,17 +214,20 @@ def _print_text(
             )
             if step.get("error"):
                 err_console.print(f"  [red]{step['error']}[/red]", soft_wrap=True)
-            if not result.diff.empty:
+            if max_items and not result.diff.empty:
                 text = format_diffs([result.diff], max_items=max_items)
                 # The first line repeats the node's totals; the items follow.
-                body = text.split("\n", 1)[1] if "\n" in text else ""
-                console.print(text.split("\n", 1)[0].replace("node ", "  diff ", 1), markup=False)
+                head, _, body = text.partition("\n")
+                console.print(head.replace("node ", "  diff ", 1), markup=False)
                 if body:
                     console.print(body, markup=False, soft_wrap=True)
         else:
             arrow = "→" if step["step"] == "deliver" else "⇢"
+            # A dry run applies nothing, so the delivery is computed from the library as
+            # it stands, without the sync above it.
+            note = " (from the library as it is now)" if dry_run else ""
             console.print(
-                f"{step['step']} {step['node']}: [{colour}]{status}[/{colour}]{batch}",
+                f"{step['step']} {step['node']}: [{colour}]{status}[/{colour}]{batch}{note}",
                 soft_wrap=True,
             )
             for d in step["deliveries"]:

@@ -1,0 +1,198 @@
+"""`tongyuan sync items`: dry-run diffs that write nothing, real runs, one node or all."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+import tongyuan.sync
+from standards.formats import write_records
+from tongyuan.cli import app
+from tongyuan.config import load_settings
+from tongyuan.db import make_engine, make_session_factory
+from tongyuan.libraries.batches import Batch
+from tongyuan.libraries.items import ItemVersion
+from tongyuan.sync.systems import (
+    build_level_systems,
+    changed_items,
+    inbox_of,
+    outbox_of,
+    write_exports,
+)
+from tongyuan.topology import example_path, load_topology
+
+runner = CliRunner()
+CITY, DISTRICT = "620100", "620102"
+
+needs_sync_all = pytest.mark.skipif(
+    not hasattr(tongyuan.sync, "sync_all"),
+    reason="tongyuan.sync.sync_all is not written yet (issue 4, sync engine helper)",
+)
+
+
+def _invoke(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["sync", "items", *args], terminal_width=200)
+
+
+def _library() -> tuple[int, int]:
+    engine = make_engine(load_settings().database_url)
+    try:
+        with make_session_factory(engine)() as s:
+            return (
+                s.scalar(select(func.count()).select_from(ItemVersion)) or 0,
+                s.scalar(select(func.count()).select_from(Batch)) or 0,
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def lanzhou():  # type: ignore[no-untyped-def]
+    """The shipped Lanzhou example with generated level systems under TONGYUAN_HOME."""
+    topo = load_topology(example_path("lanzhou"))
+    systems = build_level_systems(topo, plant=False)
+    write_exports(systems)
+    return topo, systems
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.exists() else []
+
+
+def test_help_shows_examples() -> None:
+    for args in (["sync", "--help"], ["sync", "items", "--help"]):
+        result = runner.invoke(app, args, terminal_width=200)
+        assert result.exit_code == 0, result.output
+        assert "Example:" in result.output
+    result = runner.invoke(app, ["sync", "items", "--help"], terminal_width=200)
+    for option in ("--topology", "--node", "--dry-run", "--json", "TONGYUAN_TOPOLOGY"):
+        assert option in result.output
+
+
+def test_a_broken_topology_exits_2_with_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        textwrap.dedent("""\
+        name: bad
+        nodes:
+          - {code: "440305", parent: "440000", source: {adapter: filez}}
+          - {code: "440305", source: {adapter: files, config: {path: x}}}
+        """),
+        encoding="utf-8",
+    )
+    result = _invoke("--topology", str(bad))
+    assert result.exit_code == 2
+    for fragment in ("nodes[0].source.adapter", "unknown adapter 'filez'", "nodes[1].code",
+                     "duplicate node 440305", "nodes[0].parent"):  # fmt: skip
+        assert fragment in result.output
+    assert _invoke("--topology", "atlantis").exit_code == 2
+
+
+def test_an_unknown_node_exits_2(lanzhou) -> None:  # type: ignore[no-untyped-def]
+    result = _invoke("--topology", "lanzhou", "--node", "620103")
+    assert result.exit_code == 2
+    assert "620103" in result.output and "620102" in result.output
+
+
+def test_node_dry_run_prints_the_diff_and_writes_nothing(lanzhou) -> None:  # type: ignore[no-untyped-def]
+    topo, systems = lanzhou
+    outbox = outbox_of(topo, DISTRICT)
+    before = _files(outbox)
+    result = _invoke("--topology", "lanzhou", "--node", DISTRICT, "--dry-run")
+    assert result.exit_code == 0, result.output
+    exported = systems.exports[DISTRICT]
+    assert "dry run: nothing written" in result.output
+    assert f"diff {DISTRICT}: {len(exported)} added, 0 changed, 0 cancelled" in result.output
+    assert f"+ {exported[0].impl_code} {exported[0].name}" in result.output
+    # Nothing stored, nothing acknowledged, nothing delivered.
+    assert _library() == (0, 0)
+    assert _files(outbox) == before
+    assert _files(inbox_of(topo, CITY)) == []  # type: ignore[arg-type]
+
+
+def test_node_sync_then_a_change_shows_before_and_after(lanzhou) -> None:  # type: ignore[no-untyped-def]
+    topo, systems = lanzhou
+    result = _invoke("--topology", "lanzhou", "--node", DISTRICT)
+    assert result.exit_code == 0, result.output
+    exported = systems.exports[DISTRICT]
+    versions, batches = _library()
+    assert versions == len(exported) and batches >= 1
+    assert f"sync {DISTRICT}: committed batch" in result.output
+    assert f"deliver {DISTRICT}: committed" in result.output
+    assert _files(inbox_of(topo, CITY))  # type: ignore[arg-type]  # the aggregate went up
+
+    # The district edits one item: a dry run shows the element before and after.
+    edited = changed_items(exported, 1 / len(exported), seed=5)
+    assert len(edited) == 1
+    old = next(i for i in exported if i.impl_code == edited[0].impl_code)
+    write_records(outbox_of(topo, DISTRICT) / "items-0002-edit.xml", edited)
+    dry = _invoke("--topology", "lanzhou", "--node", DISTRICT, "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    document = json.loads(dry.stdout)
+    assert document["dry_run"] is True and document["topology"] == "lanzhou"
+    (step,) = [s for s in document["steps"] if s["step"] == "sync"]
+    assert step["status"] == "dry-run" and step["batch_id"] is None
+    (change,) = step["diff"]["changed"]
+    assert change["impl_code"] == old.impl_code
+    elements = {e["element"]: (e["before"], e["after"]) for e in change["elements"]}
+    if old.promised_limit_days != edited[0].promised_limit_days:
+        assert elements["promised_limit_days"] == (
+            old.promised_limit_days,
+            edited[0].promised_limit_days,
+        )
+    else:
+        assert elements["consult_channels"][1].endswith("（更新）")
+    assert _library() == (versions, batches)
+
+    text = _invoke("--topology", "lanzhou", "--node", DISTRICT, "--dry-run")
+    assert f"~ {old.impl_code}" in text.output
+    assert " → " in text.output
+
+
+def test_a_department_system_alone(tmp_path: Path) -> None:
+    topo = load_topology(example_path("shenzhen"))
+    (dept,) = topo.departments
+    result = _invoke("--node", dept.code, "--dry-run", "--json")
+    # The department database does not exist in this fresh home: the step fails, clearly.
+    assert result.exit_code == 1
+    (step,) = json.loads(result.stdout)["steps"]
+    assert step["node"] == dept.code and step["status"] == "failed" and step["error"]
+    assert _library() == (0, 0)
+
+
+@needs_sync_all
+def test_whole_topology_dry_run_then_run(lanzhou) -> None:  # type: ignore[no-untyped-def]
+    topo, systems = lanzhou
+    dry = _invoke("--topology", "lanzhou", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    steps = json.loads(dry.stdout)["steps"]
+    synced = {s["node"]: s for s in steps if s["step"] == "sync"}
+    assert set(synced) == set(topo.nodes)
+    for code, items in systems.exports.items():
+        assert len(synced[code]["diff"]["added"]) == len(items)
+    assert _library() == (0, 0)
+
+    real = _invoke("--topology", "lanzhou")
+    assert real.exit_code == 0, real.output
+    assert _library()[0] == systems.item_count
+    again = _invoke("--topology", "lanzhou", "--dry-run", "--json")
+    steps = json.loads(again.stdout)["steps"]
+    assert all(
+        not (s["diff"]["added"] or s["diff"]["changed"] or s["diff"]["cancelled"])
+        for s in steps
+        if s["step"] == "sync"
+    )
+
+
+@needs_sync_all
+def test_default_topology_is_the_shenzhen_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TONGYUAN_TOPOLOGY", raising=False)
+    result = _invoke("--dry-run", "--json")
+    document = json.loads(result.stdout)
+    assert document["topology"] == "shenzhen"
+    assert Path(document["file"]) == example_path("shenzhen")
