@@ -1,0 +1,139 @@
+"""item_sync: district ⇄ city ⇄ province item sync, scheduled per edge of the topology.
+
+Shape (for the Shenzhen topology: districts → city → province), per level from the bottom:
+
+    due_county → systems_county → sync_county[*] → deliver_county[*]
+    due_city   → systems_city   → sync_city[*]   → deliver_city[*]     (after deliver_county)
+    due_province → systems_province → sync_province[*]                 (after deliver_city)
+    then down: push_province[*] → push_city[*] → library_updated (outlet: the item library)
+
+``due_<level>`` picks the level's nodes this run syncs; ``systems_<level>`` adds their
+department item systems; each ``[*]`` task is mapped over those codes at run time, so a
+district added to the topology adds mapped task instances, not tasks. The levels (one
+stage per depth) and the schedule come from the topology when the file is parsed: the
+DAG runs on the union of the nodes' edge crons and each run syncs only the edges due then
+(see ``tongyuan.orchestration.tasks`` for why one DAG rather than one per edge).
+
+Which topology: the run's ``topology`` param, else the Airflow Variable
+``tongyuan_topology``, else ``TONGYUAN_TOPOLOGY``, else the shipped Shenzhen example.
+Conf ``{"nodes": ["440305"]}`` syncs only those nodes.
+
+Every task is one call into ``tongyuan``; only batch ids and counts cross XCom. The last
+task announces the item library asset when the run changed it, so pipelines scheduled
+on ``tongyuan://libraries/items`` run after real changes only.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Asset, MultipleCronTriggerTimetable, Param, Variable, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from tongyuan.orchestration import tasks
+
+ITEM_LIBRARY = Asset(tasks.ITEM_LIBRARY_URI, group="tongyuan")
+TOPOLOGY = tasks.topology_path(variable=Variable.get(tasks.TOPOLOGY_VARIABLE, default=None))
+_TOPO = tasks.load(TOPOLOGY)
+STAGES = tasks.stages(_TOPO)
+SCHEDULES = tasks.schedules(_TOPO)
+RETRIES = {
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,  # 1, 2, 4 minutes: rides out a system restarting
+    "max_retry_delay": timedelta(minutes=15),
+}
+TOPOLOGY_ARG = "{{ params.topology }}"
+
+
+@task
+def due(stage: int, topology: str, nodes: list[str], dag_run=None, logical_date=None) -> list[str]:
+    return tasks.due(topology, stage, run_type=str(dag_run.run_type), logical_date=logical_date,
+                     nodes=nodes)  # fmt: skip
+
+
+@task
+def systems(topology: str, nodes: list[str]) -> list[str]:
+    return tasks.systems(topology, nodes)
+
+
+@task(trigger_rule="none_failed")
+def sync_node(code: str, topology: str) -> dict:
+    return tasks.sync_node(topology, code)
+
+
+@task(trigger_rule="none_failed")
+def deliver_up(code: str, topology: str) -> dict:
+    return tasks.deliver_up(topology, code)
+
+
+@task(trigger_rule="none_failed")
+def push_down(code: str, topology: str) -> dict:
+    return tasks.push_down(topology, code)
+
+
+@task(trigger_rule="none_failed", outlets=[ITEM_LIBRARY], retries=0)
+def library_updated(stage_results: dict, outlet_events=None) -> dict:
+    summary = tasks.summarise(stage_results)
+    if not tasks.library_changed(summary):
+        raise AirflowSkipException(f"the item library did not change: {summary}")
+    outlet_events[ITEM_LIBRARY].extra = summary
+    return summary
+
+
+@dag(
+    dag_id="item_sync",
+    description=f"Item sync over topology {_TOPO.name}: up by level, then down",
+    schedule=MultipleCronTriggerTimetable(*SCHEDULES, timezone=tasks.SCHEDULE_TIMEZONE)
+    if SCHEDULES
+    else None,
+    catchup=False,
+    max_active_runs=1,  # two runs writing the same libraries would race
+    default_args=RETRIES,
+    params={
+        "topology": Param(str(TOPOLOGY), type="string", description="topology YAML to sync"),
+        "nodes": Param([], type="array", description="only these node codes"),
+    },
+    render_template_as_native_obj=True,
+    tags=["tongyuan", "items"],
+    doc_md=__doc__,
+)
+def item_sync() -> None:
+    results: dict[str, object] = {}
+    due_lists: dict[int, object] = {}
+    previous = None
+    for stage in STAGES:
+        codes = due.override(task_id=f"due_{stage.name}")(
+            stage=stage.index, topology=TOPOLOGY_ARG, nodes="{{ params.nodes }}"
+        )
+        pulled = systems.override(task_id=f"systems_{stage.name}")(TOPOLOGY_ARG, codes)
+        synced = (
+            sync_node.override(task_id=f"sync_{stage.name}")
+            .partial(topology=TOPOLOGY_ARG)
+            .expand(code=pulled)
+        )
+        if previous is not None:
+            previous >> synced
+        results[f"sync_{stage.name}"] = previous = synced
+        if stage.delivers:
+            delivered = (
+                deliver_up.override(task_id=f"deliver_{stage.name}")
+                .partial(topology=TOPOLOGY_ARG)
+                .expand(code=codes)
+            )
+            synced >> delivered
+            results[f"deliver_{stage.name}"] = previous = delivered
+        due_lists[stage.index] = codes
+    for stage in reversed(STAGES):
+        if stage.pushes:
+            pushed = (
+                push_down.override(task_id=f"push_{stage.name}")
+                .partial(topology=TOPOLOGY_ARG)
+                .expand(code=due_lists[stage.index])
+            )
+            previous >> pushed
+            results[f"push_{stage.name}"] = previous = pushed
+    library_updated(stage_results=results)
+
+
+item_sync()

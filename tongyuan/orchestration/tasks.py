@@ -1,0 +1,301 @@
+"""What the ``item_sync`` DAG's tasks call: planning a run, and one call per node step.
+
+The DAG file only wires these into Airflow (schedule, mapping, retries), so everything
+with a decision in it lives here, runs without a scheduler, and is tested as plain
+Python. Each step returns ``{"batch_id": …, "counts": {…}}`` and nothing else: that is all
+that may travel through XCom (no records, no personal data in Airflow's database).
+
+How per-edge schedules become DAG runs: every node carries the cron of the edge to its
+parent (when it syncs and delivers up; on the root, when it syncs). The DAG is scheduled
+on the union of those crons — one run at every instant any of them fires — and each run
+syncs exactly the nodes whose cron fires at that instant: they sync, deliver up, and push
+down to their children, in level order. Staggered crons (districts 01:00, city 01:30,
+province 02:00) thus move the night's changes up one level per run, as their author
+meant. Manual and asset-triggered runs sync every node, or the nodes named in the run's
+conf. One DAG rather than one per edge keeps a single run at a time writing the
+libraries (``max_active_runs=1``), with the levels in bottom-up, then top-down order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from standards.privacy import mask_text
+
+if TYPE_CHECKING:
+    from tongyuan.topology import Topology
+
+ENV_TOPOLOGY = "TONGYUAN_TOPOLOGY"
+TOPOLOGY_VARIABLE = "tongyuan_topology"
+# The asset later pipelines schedule on: announced when a run changed the item library.
+ITEM_LIBRARY_URI = "tongyuan://libraries/items"
+# Cron schedules in topologies are Beijing time: that is when offices open and close.
+SCHEDULE_TIMEZONE = "Asia/Shanghai"
+# Runs whose logical date is a scheduled instant: only the edges due then are synced.
+_TIMED_RUN_TYPES = frozenset({"scheduled", "backfill"})
+# Sync counts that mean the item library changed (and downstream pipelines should run).
+LIBRARY_WRITES = ("added", "changed", "cancelled")
+
+StepResult = dict[str, Any]
+
+log = logging.getLogger(__name__)
+
+
+class PlanError(ValueError):
+    """A run cannot be planned: unknown nodes in its conf, or a topology of another shape."""
+
+
+class StepFailed(RuntimeError):
+    """A node step reported failure without raising; raised so that Airflow retries it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One depth of the topology: its nodes sync in parallel, then deliver to the next."""
+
+    index: int  # 0 is the deepest level
+    name: str  # "county", "city", "province": used in task ids
+    codes: tuple[str, ...]
+    delivers: bool  # the level has a parent level to deliver to
+    pushes: bool  # the level has a level below to push to
+
+
+def default_topology_path() -> Path:
+    """The shipped Shenzhen example: what the demo and a fresh clone sync."""
+    from tongyuan.topology import example_path
+
+    return example_path()
+
+
+def topology_path(
+    explicit: str | None = None,
+    *,
+    variable: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Path:
+    """Which topology to sync: a run's own choice, the Airflow Variable, the environment
+    (``TONGYUAN_TOPOLOGY``), then the shipped example — first one given wins."""
+    env = os.environ if environ is None else environ
+    for value in (explicit, variable, env.get(ENV_TOPOLOGY)):
+        if value is not None and str(value).strip():
+            return Path(str(value).strip()).expanduser().resolve()
+    return default_topology_path()
+
+
+def load(path: str | Path) -> Topology:
+    """The topology at ``path``, loaded once per process per file version."""
+    resolved = Path(path).resolve()
+    try:
+        stat = resolved.stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        version = (-1, -1)  # let the loader raise its own clear error
+    return _load_cached(str(resolved), version, os.environ.get("TONGYUAN_HOME", ""))
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, _version: tuple[int, int], _home: str) -> Topology:
+    from tongyuan.topology import load_topology
+
+    return load_topology(path)
+
+
+def stages(topology: Topology) -> list[Stage]:
+    """The topology's levels, deepest first, each named after its nodes' level."""
+    groups = topology.levels_bottom_up()
+    out: list[Stage] = []
+    for index, codes in enumerate(groups):
+        levels = {topology.node(code).level for code in codes}
+        name = levels.pop().name.lower() if len(levels) == 1 else f"depth{len(groups) - 1 - index}"
+        out.append(
+            Stage(
+                index=index,
+                name=name,
+                codes=tuple(codes),
+                delivers=index < len(groups) - 1,
+                pushes=index > 0,
+            )
+        )
+    names = [s.name for s in out]
+    if len(set(names)) != len(names):  # same level at two depths: fall back to depths
+        out = [
+            Stage(s.index, f"depth{len(out) - 1 - s.index}", s.codes, s.delivers, s.pushes)
+            for s in out
+        ]
+    return out
+
+
+def schedules(topology: Topology) -> list[str]:
+    """The distinct edge schedules, in file order: the DAG runs on their union."""
+    seen: list[str] = []
+    for node in topology.nodes.values():
+        if node.schedule and node.schedule not in seen:
+            seen.append(node.schedule)
+    return seen
+
+
+def due_codes(
+    topology: Topology, *, at: datetime | None, nodes: Sequence[str] | None = None
+) -> set[str]:
+    """Nodes to sync in one run: those asked for (conf), due at ``at``, or all of them.
+
+    ``at`` is the scheduled instant of a timed run, None for a manual one. A node is due
+    when its schedule fires at ``at`` in Beijing time; a node without a schedule only
+    syncs in manual runs.
+    """
+    if nodes:
+        unknown = sorted(set(nodes) - set(topology.nodes))
+        if unknown:
+            raise PlanError(
+                f"run conf names nodes not in topology {topology.name!r}: {', '.join(unknown)} "
+                f"(known: {', '.join(topology.nodes)})"
+            )
+        due = set(nodes)
+    elif at is None:
+        due = set(topology.nodes)
+    else:
+        due = {
+            code
+            for code, node in topology.nodes.items()
+            if node.schedule and _fires(node.schedule, at)
+        }
+    return due
+
+
+def _fires(schedule: str, at: datetime) -> bool:
+    from croniter import croniter
+
+    from tongyuan.topology.validate import CRON_PRESETS
+
+    cron = CRON_PRESETS.get(schedule, schedule)  # croniter knows @daily, not @quarterly
+    local = at.astimezone(ZoneInfo(SCHEDULE_TIMEZONE)) if at.tzinfo else at
+    return bool(croniter.match(cron, local))
+
+
+# --- task bodies -----------------------------------------------------------------------
+
+
+def due(
+    topology: str,
+    stage: int,
+    *,
+    run_type: str,
+    logical_date: datetime | None,
+    nodes: Sequence[str] | None = None,
+) -> list[str]:
+    """The codes of one stage that this run syncs (the list the stage's tasks map over)."""
+    topo = load(topology)
+    levels = stages(topo)
+    if stage >= len(levels):
+        raise PlanError(
+            f"topology {topology} has {len(levels)} levels but the DAG was built for more; "
+            "the DAG file is re-parsed when the topology changes shape — wait for that"
+        )
+    at = logical_date if run_type in _TIMED_RUN_TYPES else None
+    chosen = due_codes(topo, at=at, nodes=list(nodes) if nodes else None)
+    picked = [code for code in levels[stage].codes if code in chosen]
+    log.info("stage %s: syncing %d of %d nodes", levels[stage].name, len(picked),
+             len(levels[stage].codes))  # fmt: skip
+    return picked
+
+
+def systems(topology: str, nodes: Sequence[str]) -> list[str]:
+    """The item systems a stage syncs: its due nodes' department systems, then the nodes.
+
+    A department system's items belong to its node, so they are pulled in the same stage,
+    before the level delivers up.
+    """
+    topo = load(topology)
+    chosen = set(nodes)
+    departments = [d.code for d in topo.departments if d.node in chosen]
+    return [*departments, *nodes]
+
+
+def sync_node(topology: str, code: str) -> StepResult:
+    """Pull one item system (a node's or a department's) into the libraries."""
+    from tongyuan import sync
+
+    settings = _settings()
+    return _step(f"sync {code}", sync.sync_node(settings, load(topology), code))
+
+
+def deliver_up(topology: str, code: str) -> StepResult:
+    """Deliver one node's aggregate to its parent's item system."""
+    from tongyuan import sync
+
+    settings = _settings()
+    return _step(f"deliver {code}", sync.deliver_up(settings, load(topology), code))
+
+
+def push_down(topology: str, code: str) -> StepResult:
+    """Push base items and implementation lists from one node to its children's systems."""
+    from tongyuan import sync
+
+    settings = _settings()
+    return _step(f"push {code}", sync.push_down(settings, load(topology), code))
+
+
+def summarise(stage_results: Mapping[str, Iterable[StepResult | None]]) -> StepResult:
+    """Totals of a run per step kind (``sync``/``deliver``/``push``), and its batch count.
+
+    ``stage_results`` maps a task id (``sync_county``…) to its mapped results; skipped
+    stages contribute nothing.
+    """
+    totals: dict[str, dict[str, int]] = {}
+    batches = 0
+    for task_id, results in stage_results.items():
+        kind = task_id.split("_", 1)[0]
+        bucket = totals.setdefault(kind, {})
+        for result in results or ():
+            if not result:
+                continue
+            batches += result.get("batch_id") is not None
+            for name, value in (result.get("counts") or {}).items():
+                bucket[name] = bucket.get(name, 0) + int(value)
+    return {"batches": batches, "counts": totals}
+
+
+def library_changed(summary: Mapping[str, Any]) -> bool:
+    """Whether a run wrote anything to the item library (what the asset event announces)."""
+    synced = summary.get("counts", {}).get("sync", {})
+    return any(synced.get(name, 0) for name in LIBRARY_WRITES)
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    """The hub's settings in a task process, with masked logging that stays out of Airflow.
+
+    Task logs end up in Airflow's log store; the hub's own log lines go to the hub's
+    masked log file and, masked too, to the task's stderr — never unmasked through
+    Airflow's root handlers.
+    """
+    from tongyuan.config import load_settings
+    from tongyuan.logs import MaskingFilter, configure_logging
+
+    settings = load_settings()
+    settings.ensure_dirs()
+    configure_logging(settings.logs_dir)
+    hub = logging.getLogger("tongyuan")
+    if hub.propagate:
+        hub.propagate = False
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(MaskingFilter())
+        hub.addHandler(handler)
+    return settings
+
+
+def _step(what: str, result: Any) -> StepResult:
+    if getattr(result, "status", None) == "failed":
+        reason = getattr(result, "error", None) or "no reason given"
+        raise StepFailed(f"{what} failed: {mask_text(str(reason))}")
+    counts = {str(k): int(v) for k, v in (getattr(result, "counts", None) or {}).items()}
+    return {"batch_id": getattr(result, "batch_id", None), "counts": counts}
