@@ -9,7 +9,8 @@ item. It is written through the parent node's sink (the ``files-sink`` into the 
 
 **Down.** A node pushes to each child the base items the child's level is expected to
 implement: for every 基本编码 held by the node or a level above it, the highest holder's
-item, with the base elements from the base catalogue (the owner's). A base item is
+item, with the base elements from the base catalogue when their owner is the node or a
+level above it. A base item is
 expected at a level when some system of that level in the topology implements it — the
 item model carries one 行使层级 per implementation, not the base item's set of levels,
 so the levels are read from the implementations. Each pushed base item opens a claim
@@ -46,6 +47,7 @@ from tongyuan.libraries.claims import ItemDelivery
 from tongyuan.libraries.consistency import GONE_HASH, BaseCatalogueEntry, NodeItem
 from tongyuan.libraries.items import ItemVersion
 from tongyuan.sync.claims import DEFAULT_CLAIM_DAYS, record_push, update_claims
+from tongyuan.sync.ownership import system_of_label
 
 log = logging.getLogger(__name__)
 
@@ -335,11 +337,44 @@ def _implemented_at(session: Session, topology: Any, level: str) -> set[str]:
     return codes
 
 
-def _with_catalogue(version: ItemVersion, entry: BaseCatalogueEntry | None) -> Item:
-    """The holder's item with the base catalogue's (the owner's) base elements."""
+def _catalogue_above(
+    session: Session, topology: Any, code: str, basic_codes: list[str]
+) -> dict[str, BaseCatalogueEntry]:
+    """Catalogue entries whose base elements this node or a level above it owns.
+
+    An entry owned further down (a national code whose first source was a district)
+    is not this node's to pass on: the holder's own values go down instead.
+    """
+    chain = _ancestors(topology, code)
+    owners = set(chain) | {d.code for c in chain for d in topology.departments_of(c)}
+    found: dict[str, BaseCatalogueEntry] = {}
+    for start in range(0, len(basic_codes), _IN_CHUNK):
+        chunk = basic_codes[start : start + _IN_CHUNK]
+        for entry in session.scalars(
+            select(BaseCatalogueEntry).where(BaseCatalogueEntry.basic_code.in_(chunk))
+        ):
+            if entry.owner_node in owners:
+                found[entry.basic_code] = entry
+    return found
+
+
+def _with_catalogue(
+    session: Session, version: ItemVersion, entry: BaseCatalogueEntry | None
+) -> Item:
+    """The holder's item with the base elements its level stands for.
+
+    Those of the catalogue when the node or a level above owns them; otherwise the
+    holder's own say, from its system's copy (the library's version carries the
+    elements of an owner further down).
+    """
     data = dict(version.data)
     if entry is not None:
         data.update({k: v for k, v in entry.elements.items() if v is not None})
+    else:
+        system = system_of_label(version.source) or version.region_code
+        copy = session.get(NodeItem, (system, version.impl_code))
+        if copy is not None and copy.content_hash != GONE_HASH:
+            data.update({k: copy.data[k] for k in Item.BASE_ELEMENTS if k in copy.data})
     return Item.model_validate(data)
 
 
@@ -368,12 +403,7 @@ def push_down(
     try:
         with make_session_factory(engine)() as session:
             base = _base_items(session, topology, code)
-            catalogue = {
-                e.basic_code: e
-                for e in session.scalars(
-                    select(BaseCatalogueEntry).where(BaseCatalogueEntry.basic_code.in_(list(base)))
-                )
-            } if base else {}  # fmt: skip
+            catalogue = _catalogue_above(session, topology, code, list(base))
             batch = None
             if not dry_run:
                 batch = open_batch(
@@ -427,7 +457,7 @@ def _push_child(
     result.deliveries.append(delivery)
     pushed = {b: v for b, v in base.items() if b in expected}
     records = sorted(
-        (_with_catalogue(v, catalogue.get(b)) for b, v in pushed.items()),
+        (_with_catalogue(session, v, catalogue.get(b)) for b, v in pushed.items()),
         key=lambda r: r.impl_code,
     )
     ledger = _ledger(session, "down", code, child_code)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -302,3 +302,31 @@ def review_history(session: Session, node: str, impl_code: str) -> list[ReviewEv
             .order_by(ReviewEvent.at, ReviewEvent.id)
         )
     )
+
+
+def observe_copy(session: Session, event: Any) -> None:
+    """A copy observer for :func:`tongyuan.sync.register_copy_observer`.
+
+    Tracks the status every changed copy arrives with, inside the sync's transaction, so
+    the review rows commit or roll back with the sync. A copy gone from a snapshot
+    counts as cancelled.
+    """
+    item = getattr(event, "item", None)
+    if item is None:
+        return
+    track_review(
+        session,
+        event.system,
+        event.impl_code,
+        item.basic_code,
+        ReviewStatus(event.status),
+        now=event.now,
+        batch_id=event.batch_id,
+    )
+
+
+def install_review_tracking() -> None:
+    """Have every node sync track review statuses (idempotent)."""
+    from tongyuan.sync.node_sync import register_copy_observer
+
+    register_copy_observer(observe_copy)
