@@ -196,3 +196,29 @@ def test_default_topology_is_the_shenzhen_example(monkeypatch: pytest.MonkeyPatc
     document = json.loads(result.stdout)
     assert document["topology"] == "shenzhen"
     assert Path(document["file"]) == example_path("shenzhen")
+
+
+def test_check_prints_the_tree_and_touches_nothing() -> None:
+    result = runner.invoke(app, ["sync", "check"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "topology shenzhen" in result.output and "OK" in result.output
+    assert "  440300 深圳市 [市级]" in result.output
+    assert "    440305 南山区 [县级]" in result.output
+    assert "department 深圳市市场监督管理局 (114403000040578006)" in result.output
+    assert not (load_settings().home / "tongyuan.db").exists()
+
+
+def test_check_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        'name: bad\nnodes:\n  - {code: "440300", parent: "440300", schedule: "1 2 3",'
+        " source: {adapter: files, config: {path: x, streams: {items: {kind: item}}}}}\n"
+        'departments:\n  - {name: x, code: 91110000600037341X, node: "440300"}\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["sync", "check", "--topology", str(bad)], terminal_width=200)
+    assert result.exit_code == 2
+    for fragment in ("nodes[0].parent: node 440300 is its own parent", "nodes[0].schedule",
+                     "departments[0].code: [uscc.check]", "nodes: no root"):  # fmt: skip
+        assert fragment in result.output
+    assert "91110000600037341X" not in result.output

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from standards.privacy import mask_text
 from tongyuan.cli.common import console, err_console, settings_and_logging
@@ -100,11 +101,13 @@ def items(
         path = resolve_topology_path(topology)
         topo = load_topology(path, home=settings.home)
     except (TopologyError, FileNotFoundError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
     if node is not None and node not in topo.nodes and node not in _department_codes(topo):
         known = ", ".join([*topo.nodes, *_department_codes(topo)])
-        err_console.print(f"[red]error:[/red] no node or department {node!r} in {path} ({known})")
+        err_console.print(
+            f"[red]error:[/red] no node or department {escape(repr(node))} in {path} ({known})"
+        )
         raise typer.Exit(2)
 
     from tongyuan.db import upgrade
@@ -114,7 +117,8 @@ def items(
     try:
         results = _run(settings, topo, node, dry_run=dry_run)
     except Exception as exc:  # the engine's own failures come back as results, not raised
-        err_console.print(f"[red]sync failed:[/red] {mask_text(f'{type(exc).__name__}: {exc}')}")
+        reason = escape(mask_text(f"{type(exc).__name__}: {exc}"))
+        err_console.print(f"[red]sync failed:[/red] {reason}", soft_wrap=True)
         raise typer.Exit(1) from None
 
     steps = [_describe(r) for r in results]
@@ -128,6 +132,66 @@ def items(
         )
     if any(s["status"] == "failed" for s in steps):
         raise typer.Exit(1)
+
+
+CHECK_EPILOG = (
+    "Example: [bold]tongyuan sync check --topology /etc/tongyuan/guangdong.yaml[/bold]  "
+    "(every problem listed with its place in the file; exit 2 if there is any)"
+)
+
+
+@app.command("check", epilog=CHECK_EPILOG)
+def check(
+    topology: Annotated[
+        str | None,
+        typer.Option(
+            "--topology",
+            "-t",
+            envvar=ENV_TOPOLOGY,
+            show_envvar=True,
+            help="Topology YAML, or a shipped example (shenzhen, lanzhou).",
+        ),
+    ] = None,
+) -> None:
+    """Check a topology file and print its tree; touches no database and no system.
+
+    Run it after every edit: unknown region codes, parents at the wrong level, cycles,
+    duplicate nodes, unknown adapters, bad adapter configuration and cron schedules are
+    all reported at once, each with its place in the file.
+    """
+    from tongyuan.config import load_settings
+    from tongyuan.topology import TopologyError, load_topology
+
+    try:
+        path = resolve_topology_path(topology)
+        topo = load_topology(path, home=load_settings().home)
+    except (TopologyError, FileNotFoundError) as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    console.print(f"topology {topo.name} ({path}): {len(topo.nodes)} nodes, "
+                  f"{len(topo.departments)} department systems — OK", markup=False)  # fmt: skip
+
+    def show(code: str, indent: int) -> None:
+        node = topo.node(code)
+        when = f"  schedule {node.schedule}" if node.schedule else "  (manual runs only)"
+        sink = f", sink {node.sink.adapter}" if node.sink else ", no sink"
+        console.print(
+            f"{'  ' * indent}{node.code} {node.name} [{node.level.label}]  "
+            f"source {node.source.adapter}{sink}{when}",
+            markup=False,
+            soft_wrap=True,
+        )
+        for dept in topo.departments_of(code):
+            console.print(
+                f"{'  ' * (indent + 1)}department {dept.name} ({dept.code}): source "
+                f"{dept.source.adapter}, streams {', '.join(dept.streams)}",
+                markup=False,
+                soft_wrap=True,
+            )
+        for child in topo.children(code):
+            show(child.code, indent + 1)
+
+    show(topo.root.code, 0)
 
 
 def _department_codes(topo: Any) -> list[str]:
@@ -198,7 +262,7 @@ def _print_text(
     from tongyuan.sync import format_diffs
 
     mode = " (dry run: nothing written)" if dry_run else ""
-    console.print(f"[bold]item sync[/bold] of topology {name}{mode}")
+    console.print(f"[bold]item sync[/bold] of topology {escape(name)}{mode}")
     for result, step in zip(results, steps, strict=True):
         status = step["status"]
         colour = {"failed": "red", "dry-run": "yellow"}.get(status, "green")
@@ -213,7 +277,7 @@ def _print_text(
                 soft_wrap=True,
             )
             if step.get("error"):
-                err_console.print(f"  [red]{step['error']}[/red]", soft_wrap=True)
+                err_console.print(f"  [red]{escape(step['error'])}[/red]", soft_wrap=True)
             if max_items and not result.diff.empty:
                 text = format_diffs([result.diff], max_items=max_items)
                 # The first line repeats the node's totals; the items follow.
