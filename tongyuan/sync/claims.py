@@ -32,6 +32,7 @@ from standards.workdays import CalendarUnknown, WorkCalendar
 from tongyuan.libraries.base import local_date, to_utc
 from tongyuan.libraries.claims import OPEN_CLAIM_STATUSES, Claim
 from tongyuan.libraries.consistency import GONE_HASH, NodeItem
+from tongyuan.libraries.items import ItemVersion
 
 DEFAULT_CLAIM_DAYS = 5
 
@@ -215,15 +216,12 @@ def _pushed_data(
 ) -> Mapping[str, Any] | None:
     if pushed is not None and claim.basic_code in pushed:
         return pushed[claim.basic_code]
-    from tongyuan.libraries.items import ItemVersion
-
-    version = session.scalars(
-        select(ItemVersion).where(
-            ItemVersion.impl_code == claim.base_impl_code,
-            ItemVersion.content_hash == claim.base_hash,
+    data = session.scalars(
+        select(ItemVersion.data).where(
+            ItemVersion.impl_code == claim.base_impl_code, ItemVersion.valid_to.is_(None)
         )
     ).first()
-    return version
+    return data
 
 
 def _judge(
