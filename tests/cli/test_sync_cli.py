@@ -65,7 +65,7 @@ def _files(folder: Path) -> list[str]:
 
 
 def test_help_shows_examples() -> None:
-    for args in (["sync", "--help"], ["sync", "items", "--help"]):
+    for args in (["sync", "--help"], ["sync", "items", "--help"], ["sync", "check", "--help"]):
         result = runner.invoke(app, args, terminal_width=200)
         assert result.exit_code == 0, result.output
         assert "Example:" in result.output
