@@ -214,6 +214,15 @@ def test_a_district_cannot_overwrite_a_base_element(hub: Settings, root: Path, o
     assert (finding.owner_node, finding.owner_value) == (PROVINCE, ours.statutory_limit_days)
     assert (finding.other_node, finding.other_value) == (NANSHAN, wrong.statutory_limit_days)
     assert finding.batch_id == batches[sequence[-1]].batch_id
+    if order == "district_first":
+        # The province's catalogue arrives last: the district's item is re-versioned to it.
+        [reversioned] = [
+            c for c in batches[PROVINCE].diff.changed if c.impl_code == theirs.impl_code
+        ]
+        assert [(e.element, e.before, e.after) for e in reversioned.elements] == [
+            ("statutory_limit_days", wrong.statutory_limit_days, ours.statutory_limit_days)
+        ]
+        assert batches[PROVINCE].counts["changed"] == 1
     # The district corrects its value: the finding is resolved, not deleted.
     drop(root, NANSHAN, ITEMS[NANSHAN])
     fixed = sync_node(hub, topo, NANSHAN)

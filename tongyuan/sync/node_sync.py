@@ -120,6 +120,7 @@ class CopyEvent:
     previous_status: str | None
     outcome: str
     now: datetime
+    dry_run: bool = False  # the transaction will be rolled back: no effects outside it
 
 
 CopyObserver = Callable[[Session, CopyEvent], None]
@@ -295,8 +296,10 @@ class ItemSyncWriter:
         result: NodeSyncResult,
         crash: CrashPoints,
         options: CheckOptions | None = None,
+        dry_run: bool = False,
     ) -> None:
         self.system = system
+        self.dry_run = dry_run
         self.label = source_label(system)
         self.ownership = ownership
         self.snapshot = snapshot
@@ -399,6 +402,7 @@ class ItemSyncWriter:
         if prior is not None and prior[0] == digest:
             self.result.bump("unchanged")
             return
+        self._own_findings(session)
         status = item.status.value
         data = item.model_dump(mode="json", exclude_none=True)
         if prior is None:
@@ -415,7 +419,7 @@ class ItemSyncWriter:
         self.prior[impl] = (digest, status)
         previous_status = prior[1] if prior is not None else None
         if status == CANCELLED:
-            self._withdraw(session, batch, item, explicit=True)
+            self._withdraw(session, batch, item)
             outcome = "cancelled"
         elif status != PUBLISHED:
             self.result.bump("held")
@@ -427,7 +431,12 @@ class ItemSyncWriter:
             outcome = "published"
         self._notify(session, batch, impl, item, status, previous_status, outcome)
 
+    def _own_findings(self, session: Session) -> None:
+        """The findings on this system's copies, fetched once its first copy changes."""
+        self.findings.load(session, "other_node", self.system)
+
     def _gone(self, session: Session, batch: Batch, impl: str) -> None:
+        self._own_findings(session)
         row = session.get(NodeItem, (self.system, impl))
         assert row is not None
         previous_status = row.status
@@ -437,7 +446,7 @@ class ItemSyncWriter:
         self.prior[impl] = (GONE_HASH, CANCELLED)
         item = Item.model_validate(row.data)
         if previous_status in (PUBLISHED, CANCELLED):
-            self._withdraw(session, batch, item, explicit=False)
+            self._withdraw(session, batch, item)
         self._notify(session, batch, impl, item, CANCELLED, previous_status, "gone")
 
     def _notify(
@@ -453,7 +462,7 @@ class ItemSyncWriter:
         if not _OBSERVERS:
             return
         event = CopyEvent(self.system, batch.id, impl, item, status, previous_status, outcome,
-                          self.now)  # fmt: skip
+                          self.now, self.dry_run)  # fmt: skip
         for observer in list(_OBSERVERS):
             observer(session, event)
 
@@ -497,12 +506,10 @@ class ItemSyncWriter:
                 self._rejudge_base(session, batch, entry, skip=item.impl_code)
                 if changed:
                     self._reversion_base(session, batch, entry, skip=item.impl_code)
-            self.findings.load(session, "impl_code", item.impl_code)
             self.findings.resolve_all(
                 batch, self.now, item.impl_code, self.system, scopes=("base",)
             )
             return entry
-        self.findings.load(session, "impl_code", item.impl_code)
         self.findings.judge(
             session, batch, self.now, scope="base", impl_code=item.impl_code, basic_code=code,
             owner_node=entry.owner_node, other_node=self.system, owner=entry.elements,
@@ -546,6 +553,7 @@ class ItemSyncWriter:
             updated = Item.model_validate({**version.data, **entry.elements})
             before = dict(version.data)
             write_item(session, batch.id, updated, source=version.source, now=self.now)
+            self.result.bump("changed")
             self._record("changed", updated, before)
 
     # -- implementation elements ---------------------------------------------------
@@ -582,7 +590,6 @@ class ItemSyncWriter:
                                           **entry.elements})  # fmt: skip
         current = self._current(session, impl)
         authority = self._authority(session, item, current)
-        self.findings.load(session, "impl_code", impl)
         if authority is None or authority == self.system:
             before = None if current is None or current.is_tombstone else dict(current.data)
             outcome = write_item(session, batch.id, stored, source=self.label, now=self.now)
@@ -629,6 +636,7 @@ class ItemSyncWriter:
         """After this system changed the library's item, judge the other systems' copies."""
         current = self._current(session, stored.impl_code)
         assert current is not None
+        self.findings.load(session, "impl_code", stored.impl_code)
         copies = session.scalars(
             select(NodeItem).where(
                 NodeItem.impl_code == stored.impl_code, NodeItem.node != self.system
@@ -652,12 +660,11 @@ class ItemSyncWriter:
                         other={"status": data["status"]},
                     )  # fmt: skip
 
-    def _withdraw(self, session: Session, batch: Batch, item: Item, *, explicit: bool) -> None:
+    def _withdraw(self, session: Session, batch: Batch, item: Item) -> None:
         """The system no longer offers the item: a tombstone if it is the item's authority."""
         impl = item.impl_code
         current = self._current(session, impl)
         authority = self._authority(session, item, current)
-        self.findings.load(session, "impl_code", impl)
         # A copy that is not published any more is not judged on its base elements.
         self.findings.resolve_all(batch, self.now, impl, self.system, scopes=("base",))
         if current is None or authority is None:
@@ -767,7 +774,7 @@ def sync_node(
     crash = CrashPoints(code, os.environ.get(ENV_CRASH))
     writer = ItemSyncWriter(
         code, Ownership.of(topology), snapshot=bool(getattr(ref, "snapshot", False)),
-        protector=PiiProtector(settings.pii_key()), result=result, crash=crash,
+        protector=PiiProtector(settings.pii_key()), result=result, crash=crash, dry_run=dry_run,
     )  # fmt: skip
     try:
         source = open_source(settings, ref)
