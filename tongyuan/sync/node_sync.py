@@ -315,6 +315,8 @@ class ItemSyncWriter:
         self.snapshot_complete = True
         self.envelopes = 0
         self.now = datetime.now(UTC)
+        self._in_library: set[str] | None = None
+        self._elsewhere: set[str] | None = None
 
     # -- PullWriter ----------------------------------------------------------------
 
@@ -559,9 +561,27 @@ class ItemSyncWriter:
     # -- implementation elements ---------------------------------------------------
 
     def _current(self, session: Session, impl: str) -> ItemVersion | None:
+        """The library's current version (tombstones included), without a query for new items."""
+        if self._in_library is None:
+            # Fetched once the first copy changed: a first sync then asks nothing per new item.
+            self._in_library = set(
+                session.scalars(select(ItemVersion.impl_code).where(ItemVersion.valid_to.is_(None)))
+            )
+        if impl not in self._in_library:
+            return None
         return session.scalars(
             select(ItemVersion).where(ItemVersion.impl_code == impl, ItemVersion.valid_to.is_(None))
         ).one_or_none()
+
+    def _held_elsewhere(self, session: Session, impl: str) -> bool:
+        """Whether any other system has a copy of the item (fetched once, on first need)."""
+        if self._elsewhere is None:
+            self._elsewhere = set(
+                session.scalars(
+                    select(NodeItem.impl_code).where(NodeItem.node != self.system).distinct()
+                )
+            )
+        return impl in self._elsewhere
 
     def _authority(self, session: Session, item: Item, current: ItemVersion | None) -> str | None:
         """The system whose values for this item are in force, ``None`` when nobody's are.
@@ -593,6 +613,8 @@ class ItemSyncWriter:
         if authority is None or authority == self.system:
             before = None if current is None or current.is_tombstone else dict(current.data)
             outcome = write_item(session, batch.id, stored, source=self.label, now=self.now)
+            if self._in_library is not None:
+                self._in_library.add(impl)
             self.result.bump(outcome)
             if outcome != "unchanged":
                 self._record(outcome, stored, before)
@@ -634,6 +656,8 @@ class ItemSyncWriter:
         self, session: Session, batch: Batch, stored: Item, *, tombstone: bool
     ) -> None:
         """After this system changed the library's item, judge the other systems' copies."""
+        if not self._held_elsewhere(session, stored.impl_code):
+            return
         current = self._current(session, stored.impl_code)
         assert current is not None
         self.findings.load(session, "impl_code", stored.impl_code)
