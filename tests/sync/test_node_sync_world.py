@@ -9,7 +9,6 @@ subprocess share them.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +37,6 @@ LEVELS = {
 PARENTS = {PROVINCE: None, CITY: PROVINCE, NANSHAN: CITY, BAOAN: CITY}
 
 
-@dataclass(frozen=True, slots=True)
-class SnapshotRef(AdapterRef):
-    """An AdapterRef whose stream delivers the node's full item list in every read."""
-
-    snapshot: bool = True
-
-
 def system_dir(root: Path, code: str) -> Path:
     return root / "systems" / code
 
@@ -57,8 +49,8 @@ def make_topology(root: Path, *, snapshot: frozenset[str] = frozenset()) -> Topo
         folder.mkdir(parents=True, exist_ok=True)
         config = {"path": str(folder), "streams": {"items": {"kind": "item"}},
                   "settle_seconds": 0, "staging_dir": str(root / "staging" / code)}  # fmt: skip
-        ref_type = SnapshotRef if code in snapshot else AdapterRef
-        nodes[code] = Node(code, code, LEVELS[code], PARENTS[code], ref_type("files", config))
+        ref = AdapterRef("files", config, snapshot=code in snapshot)
+        nodes[code] = Node(code, code, LEVELS[code], PARENTS[code], ref)
     return Topology("test", nodes)
 
 
