@@ -18,6 +18,7 @@ from tongyuan.topology import example_path, load_topology
 from tongyuan.topology.department_items import (
     count_department_items,
     create_department_db,
+    fill_department_system,
     upsert_department_items,
 )
 
@@ -98,3 +99,20 @@ def test_the_environment_wins_over_env_defaults(
     monkeypatch.setenv("TONGYUAN_DEPT_440300_SCJGJ_URL", f"sqlite:///{other}")
     topo = load_topology(example_path("shenzhen"), home=tmp_path / "empty-home")
     assert len(_read_all(topo)) == 3
+
+
+def test_fill_department_system_writes_only_its_own_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TONGYUAN_DEPT_440300_SCJGJ_URL", raising=False)
+    topo = load_topology(example_path("shenzhen"), home=tmp_path)
+    (dept,) = topo.departments
+    own = _department_items(4)
+    other = own[0].model_copy(
+        update={"authority_uscc": "11440300007063441L", "impl_code": "X" * 31}
+    )
+    assert fill_department_system(topo, dept.code, [*own, other]) == 4
+    assert (tmp_path / "systems" / "dept-440300-scjgj.db").is_file()
+    assert {r.impl_code for r in _read_all(topo)} == {i.impl_code for i in own}
+    with pytest.raises(KeyError, match="no department"):
+        fill_department_system(topo, "91110000600037341L", own)

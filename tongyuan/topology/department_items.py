@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -185,6 +186,33 @@ def upsert_department_items(
                 )  # fmt: skip
             written += 1
     return written
+
+
+def fill_department_system(
+    topology: Any, dept_code: str, items: Iterable[Item], *, now: datetime | None = None
+) -> int:
+    """Store a department's own items in the database its topology entry points at.
+
+    For the demo and tests: of ``items`` (a node's generated export, say), those whose
+    implementing authority is this department are written into its system, found through
+    the department's ``url`` reference (the environment, else the topology's
+    ``env_defaults``). Only SQLite files are created here; returns the rows written.
+    """
+    dept = next((d for d in topology.departments if d.code == dept_code), None)
+    if dept is None:
+        raise KeyError(f"no department {dept_code!r} in topology {topology.name!r}")
+    ref = dept.source
+    url = ref.resolve_secret(ref.config["url"]).get_secret_value()
+    if not url.startswith("sqlite:///"):
+        raise ValueError(
+            f"department {dept_code}: its system is not a SQLite file; fill it with its own tools"
+        )
+    engine = create_department_db(Path(url.removeprefix("sqlite:///")))
+    try:
+        own = [i for i in items if i.authority_uscc == dept_code]
+        return upsert_department_items(engine, own, now=now)
+    finally:
+        engine.dispose()
 
 
 def count_department_items(engine: Engine) -> int:
