@@ -25,8 +25,6 @@ on ``tongyuan://libraries/items`` run after real changes only.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import Asset, MultipleCronTriggerTimetable, Param, Variable, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
@@ -37,12 +35,7 @@ TOPOLOGY = tasks.topology_path(variable=Variable.get(tasks.TOPOLOGY_VARIABLE, de
 _TOPO = tasks.load(TOPOLOGY)
 STAGES = tasks.stages(_TOPO)
 SCHEDULES = tasks.schedules(_TOPO)
-RETRIES = {
-    "retries": 3,
-    "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": 2.0,  # 1, 2, 4 minutes: rides out a system restarting
-    "max_retry_delay": timedelta(minutes=15),
-}
+RETRIES = tasks.retry_policy()  # 3 retries after 1, 2, 4 minutes; env can lower them
 TOPOLOGY_ARG = "{{ params.topology }}"
 
 

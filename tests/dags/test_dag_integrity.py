@@ -39,6 +39,8 @@ def _bag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 def bag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.delenv(ENV_TOPOLOGY, raising=False)
     monkeypatch.delenv("AIRFLOW_VAR_TONGYUAN_TOPOLOGY", raising=False)
+    monkeypatch.delenv("TONGYUAN_SYNC_RETRIES", raising=False)
+    monkeypatch.delenv("TONGYUAN_SYNC_RETRY_DELAY", raising=False)
     return _bag(monkeypatch, tmp_path)
 
 

@@ -135,3 +135,17 @@ def test_topologies_are_loaded_once_per_file_version(tmp_path: Path) -> None:
     stat = copy.stat()  # a coarse file-system clock must not hide the edit
     os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     assert tasks.load(copy).root.schedule == "0 4 * * *"
+
+
+def test_retry_policy_backs_off_and_interactive_runs_can_shorten_it() -> None:
+    policy = tasks.retry_policy({})
+    assert policy == {
+        "retries": 3,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=15),
+    }
+    quick = tasks.retry_policy({tasks.ENV_RETRIES: "1", tasks.ENV_RETRY_DELAY: "2"})
+    assert quick["retries"] == 1 and quick["retry_delay"] == timedelta(seconds=2)
+    with pytest.raises(tasks.PlanError, match="TONGYUAN_SYNC_RETRIES must be a whole number"):
+        tasks.retry_policy({tasks.ENV_RETRIES: "-1"})

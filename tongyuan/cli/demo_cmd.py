@@ -22,11 +22,15 @@ def demo(
     items: Annotated[int, typer.Option(min=1, help="Items across the topology.")] = 150,
     bad_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of bad records.")] = 0.02,
 ) -> None:
-    """Generate a Shenzhen dataset, load it into the libraries, and summarise what happened.
+    """Generate a Shenzhen dataset, load it, then sync items across the levels in Airflow.
 
-    Topology 广东省 → 深圳市 → 南山区/宝安区/龙岗区. Everything lives under TONGYUAN_HOME
-    (./var by default). Running it again is safe: files already loaded are skipped and
-    nothing changes.
+    Topology 广东省 → 深圳市 → 福田区/南山区/宝安区/龙岗区. Cases, materials and licences are
+    generated and loaded into the libraries; then each level's item system is filled with
+    generated items (with planted disagreements) and the item_sync DAG runs through
+    Airflow itself (dag.test on the embedded Airflow under TONGYUAN_HOME/airflow), on the
+    systems' first exports and then their next ones. Everything lives under TONGYUAN_HOME
+    (./var by default). Running it again is safe: files already loaded are skipped, the
+    sync finds nothing new, and nothing changes.
     """
     from tongyuan.db import upgrade
 
@@ -39,7 +43,41 @@ def demo(
         console.print(f"using the dataset generated earlier in {dataset}")
     else:
         _generate(dataset, items=items, cases=cases, bad_rate=bad_rate)
-    _load_and_report(settings, dataset)
+    failed = _load_and_report(settings, dataset)
+    _sync_items(settings)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _sync_items(settings: Settings) -> None:
+    """Fill the level systems once, run item_sync through Airflow, report what it did."""
+    from tongyuan.cli import demo_items
+    from tongyuan.topology import example_path, load_topology
+
+    path = example_path("shenzhen")
+    topology = load_topology(path, home=settings.home)
+    console.rule("[bold]Item sync: district ⇄ city ⇄ province, run by Airflow[/bold]")
+    marker = settings.home / "demo" / f"level-systems-s{demo_items.SYSTEMS_SEED}.done"
+    if marker.exists():
+        console.print("level systems generated earlier: syncing whatever they exported since")
+        outcome = demo_items.run_item_sync(settings, path, label="re-run")
+        demo_items.print_run(topology, outcome)
+    else:
+        systems = demo_items.prepare_level_systems(topology)
+        planted = "; ".join(f"{p.kind} at {p.node}" for p in systems.planted)
+        console.print(
+            f"level systems of {len(topology.nodes)} nodes and {len(topology.departments)} "
+            f"department filled with {systems.item_count} items (planted: {planted})"
+        )
+        outcome = demo_items.run_item_sync(settings, path, label="first exports")
+        demo_items.print_run(topology, outcome)
+        where = demo_items.publish_updates(topology, systems)
+        console.print(f"next exports published by: {', '.join(where)}")
+        outcome = demo_items.run_item_sync(settings, path, label="next exports")
+        demo_items.print_run(topology, outcome)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(outcome.run_id + "\n", encoding="utf-8")
+    demo_items.print_disagreements(settings, topology)
 
 
 def _generate(dataset: Path, *, items: int, cases: int, bad_rate: float) -> None:
@@ -68,7 +106,8 @@ def _generate(dataset: Path, *, items: int, cases: int, bad_rate: float) -> None
     console.print(f"generated dataset in {dataset}")
 
 
-def _load_and_report(settings: Settings, dataset: Path) -> None:
+def _load_and_report(settings: Settings, dataset: Path) -> bool:
+    """Load the dataset and print the tables; True when a file failed to load."""
     from standards.validation import rule_title
     from tongyuan.inventory import library_counts, open_quarantine_by_rule
     from tongyuan.loading import Loader
@@ -114,5 +153,4 @@ def _load_and_report(settings: Settings, dataset: Path) -> None:
         for rule, n in top.most_common():
             console.print(f"  {n:>5}  {rule:<32} {rule_title(rule)}", soft_wrap=True)
     console.print(f"data directory: {settings.home}   log: {settings.logs_dir / 'tongyuan.log'}")
-    if summary.failed:
-        raise typer.Exit(1)
+    return bool(summary.failed)

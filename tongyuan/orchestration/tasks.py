@@ -23,7 +23,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 ENV_TOPOLOGY = "TONGYUAN_TOPOLOGY"
 TOPOLOGY_VARIABLE = "tongyuan_topology"
+ENV_RETRIES = "TONGYUAN_SYNC_RETRIES"
+ENV_RETRY_DELAY = "TONGYUAN_SYNC_RETRY_DELAY"
 # The asset later pipelines schedule on: announced when a run changed the item library.
 ITEM_LIBRARY_URI = "tongyuan://libraries/items"
 # Cron schedules in topologies are Beijing time: that is when offices open and close.
@@ -67,6 +69,33 @@ class Stage:
     codes: tuple[str, ...]
     delivers: bool  # the level has a parent level to deliver to
     pushes: bool  # the level has a level below to push to
+
+
+def retry_policy(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Retries of every node step: 3, after 1, 2 and 4 minutes (capped at 15).
+
+    A level system restarting or a network blip passes within minutes. Interactive runs
+    (the demo's ``dag.test()``, where a retry delay is real waiting) lower them with
+    ``TONGYUAN_SYNC_RETRIES`` and ``TONGYUAN_SYNC_RETRY_DELAY`` (seconds).
+    """
+    env = os.environ if environ is None else environ
+    retries = _whole(env, ENV_RETRIES, 3)
+    delay = timedelta(seconds=_whole(env, ENV_RETRY_DELAY, 60))
+    return {
+        "retries": retries,
+        "retry_delay": delay,
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": max(delay, timedelta(minutes=15)),
+    }
+
+
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise PlanError(f"{name} must be a whole number of at least 0, got {raw!r}")
+    return int(raw)
 
 
 def default_topology_path() -> Path:
@@ -222,26 +251,26 @@ def systems(topology: str, nodes: Sequence[str]) -> list[str]:
 
 def sync_node(topology: str, code: str) -> StepResult:
     """Pull one item system (a node's or a department's) into the libraries."""
-    from tongyuan import sync
+    from tongyuan.sync import sync_node as pull
 
     settings = _settings()
-    return _step(f"sync {code}", sync.sync_node(settings, load(topology), code))
+    return _step(f"sync {code}", pull(settings, load(topology), code))
 
 
 def deliver_up(topology: str, code: str) -> StepResult:
     """Deliver one node's aggregate to its parent's item system."""
-    from tongyuan import sync
+    from tongyuan.sync.deliver import deliver_up as deliver
 
     settings = _settings()
-    return _step(f"deliver {code}", sync.deliver_up(settings, load(topology), code))
+    return _step(f"deliver {code}", deliver(settings, load(topology), code))
 
 
 def push_down(topology: str, code: str) -> StepResult:
     """Push base items and implementation lists from one node to its children's systems."""
-    from tongyuan import sync
+    from tongyuan.sync.deliver import push_down as push
 
     settings = _settings()
-    return _step(f"push {code}", sync.push_down(settings, load(topology), code))
+    return _step(f"push {code}", push(settings, load(topology), code))
 
 
 def summarise(stage_results: Mapping[str, Iterable[StepResult | None]]) -> StepResult:
@@ -268,6 +297,24 @@ def library_changed(summary: Mapping[str, Any]) -> bool:
     """Whether a run wrote anything to the item library (what the asset event announces)."""
     synced = summary.get("counts", {}).get("sync", {})
     return any(synced.get(name, 0) for name in LIBRARY_WRITES)
+
+
+def per_system(outcome: Any, topology: Topology) -> dict[str, dict[str, StepResult]]:
+    """A finished run's step results by item system: ``{code: {"sync"|"deliver"|"push": …}}``.
+
+    Mapped task instances are matched to codes through the list they were mapped over
+    (``systems_<level>`` for syncs, ``due_<level>`` for deliveries and pushes), in the
+    order the levels ran; systems the run did not touch are absent.
+    """
+    out: dict[str, dict[str, StepResult]] = {}
+    for stage in stages(topology):
+        for step, plan in (("sync", "systems"), ("deliver", "due"), ("push", "due")):
+            planned = outcome.results(f"{plan}_{stage.name}")
+            codes = planned[0] if planned and planned[0] else []
+            for task in outcome.task(f"{step}_{stage.name}"):
+                if 0 <= task.map_index < len(codes) and task.result is not None:
+                    out.setdefault(codes[task.map_index], {})[step] = task.result
+    return out
 
 
 def _settings():  # type: ignore[no-untyped-def]
