@@ -102,6 +102,7 @@ class AirflowHome:
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": bundles,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.db_url,
+            **self._async_url(),
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(self.parallelism),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.logs_dir),
@@ -109,6 +110,13 @@ class AirflowHome:
             "GX_ANALYTICS_ENABLED": "False",
             "TQDM_DISABLE": "1",
         }
+
+    def _async_url(self) -> dict[str, str]:
+        # Airflow derives its async URL as postgresql+asyncpg, a driver we do not ship;
+        # psycopg 3 is async itself, so the same URL serves both engines.
+        if self.db_url.startswith("postgresql+psycopg://"):
+            return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": self.db_url}
+        return {}
 
 
 def repo_dags_folder(environ: Mapping[str, str] | None = None) -> Path:
