@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from adapters.sdk import Sink
 from standards.codes.enums import ReviewStatus
@@ -194,27 +194,62 @@ def _record_ledger(
 # --------------------------------------------------------------------------- up
 
 
-def _aggregate(session: Session, regions: Sequence[str]) -> list[tuple[str, str, bool]]:
-    """(实施编码, content hash, tombstone) of every current item of the regions that may leave.
+def _aggregate_due(
+    session: Session, regions: Sequence[str], from_node: str, to_node: str
+) -> tuple[list[str], int]:
+    """Items of the regions the parent was not sent in this form, and how many it was.
 
-    Township and village items (12-digit region codes) belong to their county's node.
+    The comparison with the ledger runs in the database (an outer join), so an unchanged
+    aggregate of 100k items costs one scan and returns no rows. Township and village
+    items (12-digit region codes) belong to their county's node.
     """
-    query = (
-        select(ItemVersion.impl_code, ItemVersion.content_hash, ItemVersion.is_tombstone)
-        .where(
-            ItemVersion.valid_to.is_(None),
-            or_(ItemVersion.region_code.in_(regions), _township_of(regions)),
-            or_(ItemVersion.status == PUBLISHED, ItemVersion.is_tombstone.is_(True)),
-        )
-        .order_by(ItemVersion.impl_code)
+    sent = aliased(ItemDelivery)
+    in_scope = (
+        ItemVersion.valid_to.is_(None),
+        _in_regions(regions),
+        or_(ItemVersion.status == PUBLISHED, ItemVersion.is_tombstone.is_(True)),
     )
-    return [(impl, digest, bool(tomb)) for impl, digest, tomb in session.execute(query)]
+    joined = and_(
+        sent.direction == "up",
+        sent.from_node == from_node,
+        sent.to_node == to_node,
+        sent.impl_code == ItemVersion.impl_code,
+    )
+    differing = session.execute(
+        select(ItemVersion.impl_code, ItemVersion.content_hash, ItemVersion.is_tombstone,
+               sent.content_hash, sent.status)
+        .outerjoin(sent, joined)
+        .where(*in_scope, or_(sent.content_hash.is_(None),
+                              sent.content_hash != ItemVersion.content_hash))
+        .order_by(ItemVersion.impl_code)
+    ).all()  # fmt: skip
+    total = session.scalar(select(func.count()).select_from(ItemVersion).where(*in_scope)) or 0
+    ledger = {impl: (digest, status) for impl, _, _, digest, status in differing if digest}
+    due, _ = _due(((impl, digest, bool(tomb)) for impl, digest, tomb, _, _ in differing), ledger)
+    return due, total - len(differing)
 
 
-def _township_of(regions: Sequence[str]) -> Any:
-    return and_(
-        func.length(ItemVersion.region_code) > 6,
-        func.substr(ItemVersion.region_code, 1, 6).in_(regions),
+def _in_regions(regions: Sequence[str]) -> Any:
+    """Region codes of the nodes, and longer (township, village) codes under them.
+
+    A single node (a district) is written as index ranges (``r < code < r + "~"`` holds
+    exactly the longer codes that start with ``r``), so the database reads its items
+    through the region index. A subtree holds most items of the library: there one scan
+    of the current items beats an index lookup per item, and a ``substr`` condition
+    (which no index serves) keeps the planner on the scan.
+    """
+    if len(regions) == 1:
+        (region,) = regions
+        return or_(
+            ItemVersion.region_code == region,
+            and_(ItemVersion.region_code > region, ItemVersion.region_code < region + "~"),
+        )
+    return or_(
+        ItemVersion.region_code.in_(regions),
+        and_(
+            func.length(ItemVersion.region_code) > 6,
+            func.substr(ItemVersion.region_code, 1, 6).in_(regions),
+        ),
     )
 
 
@@ -247,9 +282,7 @@ def deliver_up(
     try:
         with make_session_factory(engine)() as session:
             regions = _region_codes(topology, code)
-            due, delivery.unchanged = _due(
-                _aggregate(session, regions), _ledger(session, "up", code, to_node)
-            )
+            due, delivery.unchanged = _aggregate_due(session, regions, code, to_node)
             versions = _versions(session, due)
             records = [versions[impl].as_record() for impl in due]
             delivery.items = len(records)
@@ -296,45 +329,48 @@ def _ancestors(topology: Any, code: str) -> list[str]:
     return chain[::-1]
 
 
-def _base_items(session: Session, topology: Any, code: str) -> dict[str, ItemVersion]:
-    """Per 基本编码 held at ``code`` or above: the highest holder's current version."""
+def _base_items(
+    session: Session, topology: Any, code: str, wanted: set[str]
+) -> dict[str, ItemVersion]:
+    """Per wanted 基本编码 held at ``code`` or above: the highest holder's current version.
+
+    Holders are chosen on narrow rows; only the winners are loaded whole.
+    """
     chain = _ancestors(topology, code)
     rank = {region: i for i, region in enumerate(chain)}
-    rows = session.scalars(
-        select(ItemVersion).where(
+    rows = session.execute(
+        select(ItemVersion.basic_code, ItemVersion.region_code, ItemVersion.impl_code).where(
             ItemVersion.valid_to.is_(None),
             ItemVersion.region_code.in_(chain),
             or_(ItemVersion.status == PUBLISHED, ItemVersion.is_tombstone.is_(True)),
         )
     )
-    best: dict[str, ItemVersion] = {}
-    for version in rows:
-        held = best.get(version.basic_code)
-        key = (rank[version.region_code], version.impl_code)
-        if held is None or key < (rank[held.region_code], held.impl_code):
-            best[version.basic_code] = version
-    return best
+    best: dict[str, tuple[int, str]] = {}
+    for basic, region, impl in rows:
+        if basic not in wanted:
+            continue
+        key = (rank[region], impl)
+        if basic not in best or key < best[basic]:
+            best[basic] = key
+    versions = _versions(session, sorted(impl for _, impl in best.values()))
+    return {basic: versions[impl] for basic, (_, impl) in best.items() if impl in versions}
 
 
 def _implemented_at(session: Session, topology: Any, level: str) -> set[str]:
-    """基本编码 that some system of this level implements (library or held copies)."""
+    """基本编码 that some system of this level implements (published or held in review).
+
+    Read from the systems' copies (``node_items``), which every item in the library came
+    through, by the primary key's leading column.
+    """
     nodes = [c for c, n in topology.nodes.items() if getattr(n.level, "value", n.level) == level]
     systems = nodes + [d.code for c in nodes for d in topology.departments_of(c)]
-    codes = set(
-        session.scalars(
-            select(ItemVersion.basic_code)
-            .where(ItemVersion.valid_to.is_(None), ItemVersion.exercise_level == level)
-            .distinct()
-        )
-    )
-    codes.update(
+    return set(
         session.scalars(
             select(NodeItem.basic_code)
             .where(NodeItem.node.in_(systems), NodeItem.content_hash != GONE_HASH)
             .distinct()
         )
     )
-    return codes
 
 
 def _catalogue_above(
@@ -356,6 +392,19 @@ def _catalogue_above(
             if entry.owner_node in owners:
                 found[entry.basic_code] = entry
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Pushed:
+    """A base item ready to push: computed once per push, shared by every child."""
+
+    item: Item
+    digest: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, item: Item) -> _Pushed:
+        return cls(item, item.content_hash(), item.model_dump(mode="json", exclude_none=True))
 
 
 def _with_catalogue(
@@ -402,8 +451,17 @@ def push_down(
     engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine)() as session:
-            base = _base_items(session, topology, code)
+            expected: dict[str, set[str]] = {}
+            for child in children:
+                level = getattr(child.level, "value", child.level)
+                if level not in expected:
+                    expected[level] = _implemented_at(session, topology, level)
+            base = _base_items(session, topology, code, set().union(*expected.values()))
             catalogue = _catalogue_above(session, topology, code, list(base))
+            records = {
+                basic: _Pushed.of(_with_catalogue(session, version, catalogue.get(basic)))
+                for basic, version in base.items()
+            }
             batch = None
             if not dry_run:
                 batch = open_batch(
@@ -411,13 +469,10 @@ def push_down(
                 )  # fmt: skip
                 result.batch_id = batch.id
             moved = 0
-            expected: dict[str, set[str]] = {}
             for child in children:
                 level = getattr(child.level, "value", child.level)
-                if level not in expected:
-                    expected[level] = _implemented_at(session, topology, level)
                 moved += _push_child(
-                    session, code, child, base, catalogue, expected[level],
+                    session, code, child, records, expected[level],
                     batch_id=None if batch is None else batch.id, now=now,
                     calendar=calendar, claim_days=claim_days, result=result, topology=topology,
                 )  # fmt: skip
@@ -441,8 +496,7 @@ def _push_child(
     session: Session,
     code: str,
     child: Any,
-    base: dict[str, ItemVersion],
-    catalogue: dict[str, BaseCatalogueEntry],
+    base: dict[str, _Pushed],
     expected: set[str],
     *,
     topology: Any,
@@ -455,14 +509,11 @@ def _push_child(
     child_code = _code(child)
     delivery = Delivery(child_code)
     result.deliveries.append(delivery)
-    pushed = {b: v for b, v in base.items() if b in expected}
-    records = sorted(
-        (_with_catalogue(session, v, catalogue.get(b)) for b, v in pushed.items()),
-        key=lambda r: r.impl_code,
-    )
+    pushed = sorted((p for b, p in base.items() if b in expected), key=lambda p: p.item.impl_code)
+    records = [p.item for p in pushed]
     ledger = _ledger(session, "down", code, child_code)
     due_codes, delivery.unchanged = _due(
-        ((r.impl_code, r.content_hash(), r.status is ReviewStatus.CANCELLED) for r in records),
+        ((p.item.impl_code, p.digest, p.item.status is ReviewStatus.CANCELLED) for p in pushed),
         ledger,
     )
     due_set = set(due_codes)
@@ -486,7 +537,7 @@ def _push_child(
             session, child_code, code, record, now=now, batch_id=batch_id,
             calendar=calendar, claim_days=claim_days,
         )  # fmt: skip
-    data = {r.basic_code: r.model_dump(mode="json", exclude_none=True) for r in records}
+    data = {p.item.basic_code: p.data for p in pushed}
     counts = update_claims(session, topology, child_code, now, batch_id=batch_id, pushed=data)
     for status, n in counts.by_status.items():
         key = f"claims_{status}"
