@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -32,7 +33,8 @@ from standards.formats import write_records
 from standards.records import StandardRecord
 
 _NAME_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_DIGEST_CHARS = 24  # 96 bits of the sha256: collisions are not a practical concern
+_DIGEST_CHARS = 24
+_STALE_SECONDS = 3600  # 96 bits of the sha256: collisions are not a practical concern
 
 
 def _plain_name(value: str, what: str) -> str:
@@ -114,6 +116,7 @@ class FilesSink(Sink):
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise AdapterError(f"files-sink: cannot create folder {folder}: {exc}") from None
+        _remove_stale_parts(folder)
         hashing = _Hashing(records)
         tmp = folder / f".delivering-{uuid.uuid4().hex}.xml"
         try:
@@ -134,6 +137,17 @@ class FilesSink(Sink):
         finally:
             tmp.unlink(missing_ok=True)
         return WriteResult(written=hashing.count, location=str(folder / name))
+
+
+def _remove_stale_parts(folder: Path) -> None:
+    """Remove half-written deliveries of killed runs (an hour old: no live writer's)."""
+    limit = time.time() - _STALE_SECONDS
+    for part in folder.glob(".delivering-*.xml"):
+        try:
+            if part.stat().st_mtime < limit:
+                part.unlink()
+        except FileNotFoundError:
+            continue
 
 
 def _chain(first: StandardRecord, rest: Iterator[StandardRecord]) -> Iterator[StandardRecord]:

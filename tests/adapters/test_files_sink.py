@@ -133,3 +133,16 @@ def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(AdapterError, match="cannot"):
         _sink(blocker / "inbox").write("items", _items(1))
+
+
+def test_half_written_delivery_of_a_killed_run_is_cleaned_up(tmp_path: Path) -> None:
+    import os
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    stale, fresh = inbox / ".delivering-old.xml", inbox / ".delivering-new.xml"
+    stale.write_text("<items")
+    fresh.write_text("<items")
+    os.utime(stale, (1, 1))
+    _sink(inbox).write("items", _items(1))
+    assert not stale.exists() and fresh.exists()  # a live writer's part is left alone
