@@ -17,6 +17,7 @@ from tongyuan.libraries.cases import (
     find_cases_by_applicant_id,
     write_case,
 )
+from tongyuan.libraries.claims import Claim, ItemDelivery, ItemReview, ReviewEvent
 from tongyuan.libraries.consistency import (
     BaseCatalogueEntry,
     ConsistencyFinding,
@@ -59,13 +60,17 @@ __all__ = [
     "CaseEventRow",
     "CaseHistoryConflict",
     "CaseRow",
+    "Claim",
     "ConsistencyFinding",
     "DbSerialAllocator",
+    "ItemDelivery",
+    "ItemReview",
     "ItemVersion",
     "LicenseRow",
     "MaterialRow",
     "NodeItem",
     "QuarantineEntry",
+    "ReviewEvent",
     "SerialCounter",
     "add_quarantined",
     "blob_path",
