@@ -96,3 +96,26 @@ def test_a_failed_task_raises_naming_it_and_the_others_still_report(
     assert outcome.results("numbers") == [[1, 2, 3]]
     stamp = json.loads((probe_settings.airflow_home / "metadata-revision.json").read_text())
     assert stamp["revision"]
+
+
+def test_shell_exports_point_a_real_airflow_at_the_same_home(settings) -> None:
+    """`python -m tongyuan.orchestration env` is how `airflow standalone` finds the hub."""
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "TONGYUAN_HOME": str(settings.home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "tongyuan.orchestration", "env"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    lines = dict(
+        line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines() if line
+    )
+    assert lines["AIRFLOW_HOME"] == str(settings.home / "airflow")
+    assert lines["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert lines["TONGYUAN_HOME"] == str(settings.home)
+    # Importing the package never loads Airflow (which would fix its configuration).
+    probe = "import sys, tongyuan.orchestration.runner; print('airflow' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    assert loaded.stdout.strip() == "False"

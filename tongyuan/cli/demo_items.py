@@ -100,8 +100,10 @@ def print_run(topology: Topology, outcome: DagRunOutcome) -> None:
     from tongyuan.orchestration.tasks import per_system
 
     steps = per_system(outcome, topology)
-    names = {code: node.name for code, node in topology.nodes.items()}
-    names.update({d.code: d.name for d in topology.departments})
+    # Nodes by name and region code; a department by name (its code is a USCC, which an
+    # all-digit 机关 code makes look like a personal ID to anyone scanning the output).
+    names = {code: f"{node.name} {code}" for code, node in topology.nodes.items()}
+    names.update({d.code: f"{d.name} (department)" for d in topology.departments})
     table = Table(title="What the run changed, per item system")
     table.add_column("system")
     for col in ("read", "added", "changed", "cancelled", "held", "findings", "up", "down"):
@@ -111,7 +113,7 @@ def print_run(topology: Topology, outcome: DagRunOutcome) -> None:
         up = (by_step.get("deliver") or {}).get("counts", {})
         down = (by_step.get("push") or {}).get("counts", {})
         table.add_row(
-            f"{names.get(code, code)} {code}",
+            names.get(code, code),
             *(str(sync.get(k, 0)) for k in ("read", "added", "changed", "cancelled", "held")),
             _opened_resolved(sync),
             _moved(up),
@@ -158,7 +160,9 @@ def print_disagreements(settings: Settings, topology: Topology, *, limit: int = 
     finally:
         engine.dispose()
     table = Table(title=f"What disagreed: {len(findings)} open consistency findings")
-    for col in ("item (实施编码)", "element", "owner says", "copy says"):
+    # A 实施编码 is never wrapped: a fragment of one looks like another code, or an ID.
+    table.add_column("item (实施编码)", no_wrap=True, min_width=31)
+    for col in ("element", "owner says", "copy says"):
         table.add_column(col)
     for f in findings[:limit]:
         table.add_row(
