@@ -41,7 +41,7 @@ TOPOLOGY_ARG = "{{ params.topology }}"
 
 @task
 def due(stage: int, topology: str, nodes: list[str], dag_run=None, logical_date=None) -> list[str]:
-    return tasks.due(topology, stage, run_type=str(dag_run.run_type), logical_date=logical_date,
+    return tasks.due(topology, stage, run_type=dag_run.run_type, logical_date=logical_date,
                      nodes=nodes)  # fmt: skip
 
 

@@ -3,6 +3,7 @@ the schedule union, totals, and which topology file is used."""
 
 from __future__ import annotations
 
+import enum
 import os
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -65,6 +66,20 @@ def test_due_task_reads_the_run_type(shenzhen) -> None:
     assert tasks.due(path, 0, run_type="manual", logical_date=None, nodes=["440306"]) == ["440306"]
     with pytest.raises(tasks.PlanError, match="has 3 levels"):
         tasks.due(path, 3, run_type="manual", logical_date=None)
+
+
+def test_run_types_are_read_from_the_task_sdk_enum_too(shenzhen) -> None:
+    class DagRunType(enum.Enum):  # the Task SDK's: str() gives "DagRunType.SCHEDULED"
+        SCHEDULED = "scheduled"
+        MANUAL = "manual"
+
+    assert str(DagRunType.SCHEDULED) == "DagRunType.SCHEDULED"
+    assert tasks.run_type_name(DagRunType.SCHEDULED) == "scheduled"
+    assert tasks.run_type_name("DagRunType.BACKFILL") == "backfill"
+    path = str(example_path("shenzhen"))
+    three_am = datetime(2026, 3, 1, 19, 0, tzinfo=UTC)  # 03:00 in Beijing: nothing due
+    assert tasks.due(path, 0, run_type=DagRunType.SCHEDULED, logical_date=three_am) == []
+    assert len(tasks.due(path, 0, run_type=DagRunType.MANUAL, logical_date=three_am)) == 4
 
 
 def test_a_stage_syncs_its_department_systems_before_its_nodes(shenzhen) -> None:

@@ -217,7 +217,7 @@ def due(
     topology: str,
     stage: int,
     *,
-    run_type: str,
+    run_type: object,
     logical_date: datetime | None,
     nodes: Sequence[str] | None = None,
 ) -> list[str]:
@@ -229,7 +229,7 @@ def due(
             f"topology {topology} has {len(levels)} levels but the DAG was built for more; "
             "the DAG file is re-parsed when the topology changes shape — wait for that"
         )
-    at = logical_date if run_type in _TIMED_RUN_TYPES else None
+    at = logical_date if run_type_name(run_type) in _TIMED_RUN_TYPES else None
     chosen = due_codes(topo, at=at, nodes=list(nodes) if nodes else None)
     picked = [code for code in levels[stage].codes if code in chosen]
     log.info("stage %s: syncing %d of %d nodes", levels[stage].name, len(picked),
@@ -247,6 +247,16 @@ def systems(topology: str, nodes: Sequence[str]) -> list[str]:
     chosen = set(nodes)
     departments = [d.code for d in topo.departments if d.node in chosen]
     return [*departments, *nodes]
+
+
+def run_type_name(run_type: object) -> str:
+    """``scheduled``, ``manual``… from a run type however Airflow hands it over.
+
+    The Task SDK's ``DagRunType`` is an enum whose ``str()`` is ``DagRunType.SCHEDULED``,
+    not its value; comparing that with "scheduled" would treat every timed run as manual.
+    """
+    value = getattr(run_type, "value", run_type)
+    return str(value).rsplit(".", 1)[-1].lower()
 
 
 def sync_node(topology: str, code: str) -> StepResult:
