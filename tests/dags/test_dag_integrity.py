@@ -10,13 +10,12 @@ from __future__ import annotations
 import ast
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from tongyuan.config import load_settings
 from tongyuan.orchestration import airflow_home
-from tongyuan.orchestration.airflow_home import activate, repo_dags_folder
+from tongyuan.orchestration.airflow_home import repo_dags_folder
 from tongyuan.orchestration.tasks import ENV_TOPOLOGY, ITEM_LIBRARY_URI
 from tongyuan.topology import example_path
 
@@ -24,24 +23,28 @@ DAG_FILE = repo_dags_folder() / "item_sync.py"
 LEVELS = ("county", "city", "province")
 
 
-def _bag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def _bag(monkeypatch: pytest.MonkeyPatch):
     if "airflow.settings" not in sys.modules:
+        # Configure Airflow with a throwaway home for this process, without leaving its
+        # variables behind for the tests that follow.
+        home = airflow_home(load_settings())
+        home.logs_dir.mkdir(parents=True, exist_ok=True)
         with monkeypatch.context() as patch:
-            for name in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
-                patch.delenv(name, raising=False)
-            activate(airflow_home(load_settings()))
+            for name, value in home.environ().items():
+                patch.setenv(name, value)
+            import airflow.settings  # noqa: F401
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(repo_dags_folder()))
 
 
 @pytest.fixture
-def bag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def bag(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv(ENV_TOPOLOGY, raising=False)
     monkeypatch.delenv("AIRFLOW_VAR_TONGYUAN_TOPOLOGY", raising=False)
     monkeypatch.delenv("TONGYUAN_SYNC_RETRIES", raising=False)
     monkeypatch.delenv("TONGYUAN_SYNC_RETRY_DELAY", raising=False)
-    return _bag(monkeypatch, tmp_path)
+    return _bag(monkeypatch)
 
 
 def test_no_import_errors_and_only_item_sync(bag) -> None:
@@ -116,7 +119,7 @@ def test_the_shape_follows_the_configured_topology(monkeypatch, tmp_path) -> Non
     text = text[: text.index('  - code: "620102"')].replace('"0 2 * * *"', '"*/20 * * * *"')
     two_levels.write_text(text, encoding="utf-8")
     monkeypatch.setenv(ENV_TOPOLOGY, str(two_levels))
-    dag = _bag(monkeypatch, tmp_path).dags["item_sync"]
+    dag = _bag(monkeypatch).dags["item_sync"]
     assert set(dag.task_ids) == {
         "due_city", "systems_city", "sync_city", "deliver_city",
         "due_province", "systems_province", "sync_province", "push_province",
