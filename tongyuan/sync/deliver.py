@@ -175,9 +175,21 @@ def _record_ledger(
     batch_id: str,
     now: datetime,
 ) -> None:
+    records = list(records)
+    existing: dict[str, ItemDelivery] = {}
+    codes = [item.impl_code for item in records]
+    for start in range(0, len(codes), _IN_CHUNK):
+        for row in session.scalars(
+            select(ItemDelivery).where(
+                ItemDelivery.direction == direction,
+                ItemDelivery.from_node == from_node,
+                ItemDelivery.to_node == to_node,
+                ItemDelivery.impl_code.in_(codes[start : start + _IN_CHUNK]),
+            )
+        ):
+            existing[row.impl_code] = row
     for item in records:
-        key = (direction, from_node, to_node, item.impl_code)
-        row = session.get(ItemDelivery, key)
+        row = existing.get(item.impl_code)
         if row is None:
             row = ItemDelivery(
                 direction=direction, from_node=from_node, to_node=to_node,
