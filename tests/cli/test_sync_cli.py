@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-import tongyuan.sync
 from standards.formats import write_records
 from tongyuan.cli import app
 from tongyuan.config import load_settings
@@ -28,11 +27,6 @@ from tongyuan.topology import example_path, load_topology
 
 runner = CliRunner()
 CITY, DISTRICT = "620100", "620102"
-
-needs_sync_all = pytest.mark.skipif(
-    not hasattr(tongyuan.sync, "sync_all"),
-    reason="tongyuan.sync.sync_all is not written yet (issue 4, sync engine helper)",
-)
 
 
 def _invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -165,7 +159,6 @@ def test_a_department_system_alone(tmp_path: Path) -> None:
     assert _library() == (0, 0)
 
 
-@needs_sync_all
 def test_whole_topology_dry_run_then_run(lanzhou) -> None:  # type: ignore[no-untyped-def]
     topo, systems = lanzhou
     dry = _invoke("--topology", "lanzhou", "--dry-run", "--json")
@@ -189,7 +182,6 @@ def test_whole_topology_dry_run_then_run(lanzhou) -> None:  # type: ignore[no-un
     )
 
 
-@needs_sync_all
 def test_default_topology_is_the_shenzhen_example(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TONGYUAN_TOPOLOGY", raising=False)
     result = _invoke("--dry-run", "--json")

@@ -15,6 +15,7 @@ from tongyuan.sync.node_sync import (
 )
 from tongyuan.sync.ownership import Ownership, base_issuer
 from tongyuan.sync.results import NodeSyncResult
+from tongyuan.sync.run_all import sync_all
 
 __all__ = [
     "CopyEvent",
@@ -27,6 +28,7 @@ __all__ = [
     "base_issuer",
     "format_diffs",
     "register_copy_observer",
+    "sync_all",
     "sync_node",
     "unregister_copy_observer",
 ]

@@ -1,0 +1,44 @@
+"""A whole sync over a topology: every level up from the districts, then back down.
+
+The same order the ``item_sync`` DAG runs, for the CLI and for scripts: a node is pulled
+after its departments, delivered up only when its pull did not fail, and base items are
+pushed down only after every level has delivered, so what goes down is what the top now
+holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from tongyuan.config import Settings
+from tongyuan.sync.deliver import deliver_up, push_down
+from tongyuan.sync.node_sync import sync_node
+from tongyuan.sync.review import install_review_tracking
+
+
+def sync_all(
+    settings: Settings, topology: Any, *, dry_run: bool = False, now: datetime | None = None
+) -> Iterator[Any]:
+    """Run every step, yielding each step's result as it completes (sync, deliver, push)."""
+    install_review_tracking()
+    failed: set[str] = set()
+    for level in topology.levels_bottom_up():
+        for code in level:
+            for dept in topology.departments_of(code):
+                result = sync_node(settings, topology, dept.code, dry_run=dry_run, now=now)
+                if result.status == "failed":
+                    failed.add(code)
+                yield result
+            result = sync_node(settings, topology, code, dry_run=dry_run, now=now)
+            if result.status == "failed":
+                failed.add(code)
+            yield result
+        for code in level:
+            if code not in failed and topology.parent(code) is not None:
+                yield deliver_up(settings, topology, code, dry_run=dry_run, now=now)
+    for level in reversed(topology.levels_bottom_up()):
+        for code in level:
+            if code not in failed and topology.children(code):
+                yield push_down(settings, topology, code, dry_run=dry_run, now=now)
