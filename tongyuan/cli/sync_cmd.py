@@ -202,9 +202,12 @@ def _run(settings: Any, topo: Any, code: str | None, *, dry_run: bool) -> list[A
     """The engine's results, in the order the steps ran."""
     from tongyuan import sync
     from tongyuan.sync.deliver import deliver_up, push_down
+    from tongyuan.sync.review import install_review_tracking
 
     if code is None:
         return list(sync.sync_all(settings, topo, dry_run=dry_run))
+    # As sync_all does: node syncs keep the review workflow's statuses and deadlines.
+    install_review_tracking()
     if code not in topo.nodes:  # a department system alone
         return [sync.sync_node(settings, topo, code, dry_run=dry_run)]
     results: list[Any] = [
