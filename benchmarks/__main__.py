@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from benchmarks import adapter_sql, parse_validate
+from benchmarks import adapter_sql, item_sync, parse_validate
 from benchmarks.harness import print_results, write_results
 
 
@@ -14,7 +14,7 @@ def main() -> None:
     workdir = home / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
     results, notes = [], []
-    for module in (parse_validate, adapter_sql):
+    for module in (parse_validate, adapter_sql, item_sync):
         r, n = module.run(workdir)
         results += r
         notes += n
