@@ -260,9 +260,14 @@ def run_type_name(run_type: object) -> str:
 
 
 def sync_node(topology: str, code: str) -> StepResult:
-    """Pull one item system (a node's or a department's) into the libraries."""
-    from tongyuan.sync import sync_node as pull
+    """Pull one item system (a node's or a department's) into the libraries.
 
+    Review statuses are tracked in the same transaction, as ``tongyuan sync items`` does.
+    """
+    from tongyuan.sync import sync_node as pull
+    from tongyuan.sync.review import install_review_tracking
+
+    install_review_tracking()
     settings = _settings()
     return _step(f"sync {code}", pull(settings, load(topology), code))
 
