@@ -13,7 +13,7 @@ app = typer.Typer(help="Library database schema (Alembic migrations).", no_args_
 
 @app.command(epilog="Example: [bold]tongyuan db upgrade[/bold]")
 def upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
 ) -> None:
     """Create or migrate the library schema (TONGYUAN_DATABASE_URL, else SQLite in the home)."""
     from tongyuan.db import current_revision

@@ -43,8 +43,12 @@ def _connected(target: str | URL | Engine) -> Iterator[Connection]:
             engine.dispose()
 
 
-def upgrade(target: str | URL | Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` in one transaction (DDL is transactional on both)."""
+def upgrade(target: str | URL | Engine, revision: str = "heads") -> None:
+    """Bring the schema up to ``revision`` in one transaction (DDL is transactional on both).
+
+    The default is every head: libraries added side by side may branch from one revision
+    until a merge revision joins them.
+    """
     with _connected(target) as connection:
         command.upgrade(alembic_config(connection), revision)
 
@@ -59,11 +63,13 @@ def current_revision(target: str | URL | Engine) -> str | None:
     """The revision the database is at, ``None`` for an empty database."""
     with _connected(target) as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-        return context.get_current_revision()
+        heads = context.get_current_heads()
+        return ",".join(sorted(heads)) if heads else None
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:
+    """The revision a fully upgraded database is at (heads joined by commas if branched)."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if not heads:
         raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
-    return head
+    return ",".join(sorted(heads))
