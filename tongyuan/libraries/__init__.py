@@ -40,6 +40,7 @@ from tongyuan.libraries.materials import (
     store_blob,
     write_material,
 )
+from tongyuan.libraries.quality import QualityResult, QualityRun
 from tongyuan.libraries.quarantine import (
     QuarantineEntry,
     add_quarantined,
@@ -69,6 +70,8 @@ __all__ = [
     "LicenseRow",
     "MaterialRow",
     "NodeItem",
+    "QualityResult",
+    "QualityRun",
     "QuarantineEntry",
     "ReviewEvent",
     "SerialCounter",
