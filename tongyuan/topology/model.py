@@ -85,13 +85,23 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Department:
-    """A department's own item system attached to a node (its items are that node's)."""
+    """A department attached to a node: its own item system, its case system, or both.
+
+    ``source`` reads the department's item system (its items are that node's); it is None
+    for a department that only delivers cases. ``cases`` reads its case system (cases and
+    the materials submitted with them); ``case_schedule`` is the cron of its ingestion.
+    ``signing`` says every delivery must carry a manifest signed with the department's
+    certificate, verified before anything of it is ingested.
+    """
 
     name: str
     code: str  # USCC of the department
     node: str
-    source: AdapterRef
+    source: AdapterRef | None
     streams: list[str] = field(default_factory=lambda: ["items"])
+    cases: AdapterRef | None = None
+    case_schedule: str | None = None
+    signing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +118,12 @@ class Topology:
     title: str | None = None
     path: Path | None = None
     home: Path | None = None
+    # Departments that deliver only cases (no item system): kept apart from
+    # ``departments``, which the item sync walks.
+    case_only_departments: list[Department] = field(default_factory=list)
+    # Where the certificates that signed deliveries are checked against (anchors/,
+    # intermediates/, crls/); None: the hub's default (see tongyuan.ingest.signed).
+    trust_dir: Path | None = None
 
     def node(self, code: str) -> Node:
         """The node with this region code; KeyError names the topology's codes if absent."""
@@ -167,6 +183,22 @@ class Topology:
         ]
 
     def departments_of(self, code: str) -> list[Department]:
-        """Departments attached to the node ``code``."""
+        """Departments with an item system attached to the node ``code``."""
         self.node(code)
         return [d for d in self.departments if d.node == code]
+
+    @property
+    def case_departments(self) -> list[Department]:
+        """Every department with a case system (those with an item system first)."""
+        return [d for d in [*self.departments, *self.case_only_departments] if d.cases]
+
+    def case_department(self, code: str) -> Department:
+        """The department ``code`` (USCC) with a case system; KeyError names the known ones."""
+        for dept in self.case_departments:
+            if dept.code == code or dept.name == code:
+                return dept
+        known = ", ".join(f"{d.code} {d.name}" for d in self.case_departments) or "none"
+        raise KeyError(
+            f"no department with a case system {code!r} in topology {self.name!r} "
+            f"(departments with cases: {known})"
+        )

@@ -55,11 +55,13 @@ CRON_PRESETS: dict[str, str] = {
 
 TOP_KEYS = frozenset(
     {"name", "title", "allow_unknown_regions", "env_defaults", "node_defaults", "nodes",
-     "departments"}
+     "departments", "trust_dir"}
 )  # fmt: skip
 NODE_KEYS = frozenset({"code", "name", "level", "parent", "source", "sink", "schedule"})
 NODE_DEFAULT_KEYS = frozenset({"source", "sink", "schedule"})
-DEPARTMENT_KEYS = frozenset({"name", "code", "node", "source", "streams"})
+DEPARTMENT_KEYS = frozenset(
+    {"name", "code", "node", "source", "streams", "cases", "case_schedule", "signing"}
+)
 REF_KEYS = frozenset({"adapter", "config", "stream", "snapshot"})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _PLACEHOLDERS = ("{home}", "{code}")
@@ -145,16 +147,34 @@ def build_topology(
     _check_tree(skeletons, where_of, ctx)
 
     departments = _departments(data.get("departments"), skeletons, ctx)
+    trust_dir = _trust_dir(data.get("trust_dir"), ctx)
     if ctx.problems:
         raise TopologyError(source, sorted(ctx.problems, key=_file_order))
     return Topology(
-        name=name, nodes=nodes, departments=departments, title=title, path=path, home=home
+        name=name,
+        nodes=nodes,
+        departments=[d for d in departments if d.source is not None],
+        title=title,
+        path=path,
+        home=home,
+        case_only_departments=[d for d in departments if d.source is None],
+        trust_dir=trust_dir,
     )
+
+
+def _trust_dir(raw: object, ctx: _Context) -> Path | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        ctx.add("trust_dir", "give the trust directory's path (anchors/, intermediates/, crls/)")
+        return None
+    path = Path(_expand(raw.strip(), ctx.home, None)).expanduser()
+    return path if path.is_absolute() else (ctx.base_dir / path).resolve()
 
 
 _INDEXED = re.compile(r"^(\w+)\[(\d+)\]")
 _SECTIONS = ("", "name", "title", "allow_unknown_regions", "env_defaults", "node_defaults",
-             "nodes", "departments")  # fmt: skip
+             "nodes", "departments", "trust_dir")  # fmt: skip
 
 
 def _file_order(problem: Problem) -> tuple[int, int]:
@@ -345,6 +365,7 @@ def _ref(
     ctx: _Context,
     *,
     want_items: bool = False,
+    want_kind: str | None = None,
 ) -> tuple[AdapterRef | None, list[str] | None]:
     """An adapter reference, with the adapter loaded and its configuration checked.
 
@@ -372,7 +393,9 @@ def _ref(
         return None, None
     ref = AdapterRef(adapter.strip(), config, stream, base_dir, ctx.env_defaults, snapshot)
     before = len(ctx.problems)
-    offered = _check_adapter(ref, where, role, ctx, want_items=want_items)
+    offered = _check_adapter(
+        ref, where, role, ctx, want_kind="item" if want_items else want_kind
+    )
     return (ref if len(ctx.problems) == before else None), offered
 
 
@@ -421,7 +444,7 @@ def _expand(value: Any, home: Path, code: str | None) -> Any:
 
 
 def _check_adapter(
-    ref: AdapterRef, where: str, role: str, ctx: _Context, *, want_items: bool
+    ref: AdapterRef, where: str, role: str, ctx: _Context, *, want_kind: str | None
 ) -> list[str] | None:
     """Load the adapter, check its configuration; return the source's stream names."""
     from adapters.sdk import AdapterError, ConfigError, Sink, Source
@@ -467,11 +490,13 @@ def _check_adapter(
             f"(streams: {', '.join(specs) or 'none'})",
         )
         return None
-    if want_items and specs[ref.stream].kind != "item":
+    if want_kind is not None and specs[ref.stream].kind != want_kind:
+        what = "a node's item system must yield items" if want_kind == "item" else (
+            f"a case system's stream must yield {want_kind} records"
+        )
         ctx.add(
             f"{where}.stream",
-            f"stream {ref.stream!r} yields {specs[ref.stream].kind} records; a node's item "
-            "system must yield items",
+            f"stream {ref.stream!r} yields {specs[ref.stream].kind} records; {what}",
         )
         return None
     return list(specs)
@@ -567,10 +592,32 @@ def _departments(raw: object, nodes: Mapping[str, object], ctx: _Context) -> lis
             ctx.add(f"{where}.node", f"{node} is not a node of this topology")
         raw_source = item.get("source")
         source = streams_offered = None
+        raw_cases = item.get("cases")
+        cases = None
+        if raw_cases is not None:
+            if isinstance(raw_cases, Mapping) and "stream" not in raw_cases:
+                raw_cases = {**raw_cases, "stream": "cases"}
+            cases, _ = _ref(raw_cases, f"{where}.cases", node, "source", ctx, want_kind="case")
         if raw_source is None:
-            ctx.add(f"{where}.source", "give the adapter that reads the department's system")
+            if raw_cases is None:
+                ctx.add(
+                    f"{where}.source",
+                    "give the adapter that reads the department's system (source: for its "
+                    "item system, cases: for its case system)",
+                )
         else:
             source, streams_offered = _ref(raw_source, f"{where}.source", node, "source", ctx)
+        case_schedule = item.get("case_schedule")
+        if case_schedule is not None:
+            if raw_cases is None:
+                ctx.add(f"{where}.case_schedule", "only a department with cases: has one")
+            case_schedule = _schedule(case_schedule, f"{where}.case_schedule", ctx)
+        signing = item.get("signing", False)
+        if not isinstance(signing, bool):
+            ctx.add(f"{where}.signing", "must be true or false")
+            signing = False
+        elif signing and raw_cases is None:
+            ctx.add(f"{where}.signing", "signed deliveries apply to a case system (cases:)")
         streams = item.get("streams")
         if streams is None:
             streams = [source.stream] if source is not None else []
@@ -585,6 +632,19 @@ def _departments(raw: object, nodes: Mapping[str, object], ctx: _Context) -> lis
                         f"the adapter offers no stream {stream!r} (streams: "
                         f"{', '.join(streams_offered)})",
                     )
-        if len(ctx.problems) == before and source is not None and code and node:
-            out.append(Department(name.strip(), code, node, source, list(streams)))  # type: ignore[union-attr]
+        if raw_source is None and item.get("streams") is None:
+            streams = []
+        if len(ctx.problems) == before and (source or cases) is not None and code and node:
+            out.append(
+                Department(
+                    name.strip(),  # type: ignore[union-attr]
+                    code,
+                    node,
+                    source,
+                    list(streams),
+                    cases=cases,
+                    case_schedule=case_schedule,
+                    signing=signing,
+                )
+            )
     return out
