@@ -42,6 +42,8 @@ class BlobRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(127))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # What the content itself says it is (magic bytes), beside the declared type (0007).
+    sniffed_media_type: Mapped[str | None] = mapped_column(String(127))
 
 
 class MaterialRow(Base):
@@ -123,7 +125,9 @@ def store_blob(
         tmp.unlink(missing_ok=True)
 
 
-def _ensure_blob(session: Session, material: Material, sha256: str) -> None:
+def _ensure_blob(
+    session: Session, material: Material, sha256: str, sniffed_media_type: str | None = None
+) -> None:
     blob = session.get(BlobRow, sha256)
     if blob is None:
         session.add(
@@ -132,10 +136,14 @@ def _ensure_blob(session: Session, material: Material, sha256: str) -> None:
                 size=material.size,
                 media_type=material.media_type,
                 created_at=utcnow(),
+                sniffed_media_type=sniffed_media_type,
             )
         )
         session.flush()
-    elif blob.size != material.size:
+        return
+    if blob.sniffed_media_type is None and sniffed_media_type is not None:
+        blob.sniffed_media_type = sniffed_media_type
+    if blob.size != material.size:
         raise BlobStoreError(
             f"material {material.material_id}: manifest size {material.size} differs from the "
             f"stored blob {sha256} ({blob.size} bytes)"
@@ -149,8 +157,12 @@ def write_material(
     *,
     protector: PiiProtector,
     sha256: str,
+    sniffed_media_type: str | None = None,
 ) -> WriteOutcome:
-    """Upsert a material's manifest; ``sha256`` is what :func:`store_blob` returned."""
+    """Upsert a material's manifest; ``sha256`` is what :func:`store_blob` returned.
+
+    ``sniffed_media_type`` is what the content's own bytes say (recorded on the blob).
+    """
     if material.sha256 != sha256:
         raise BlobStoreError(
             f"material {material.material_id}: manifest sha256 {material.sha256} differs from "
@@ -162,7 +174,7 @@ def write_material(
     row = session.get(MaterialRow, material.material_id)
     if row is not None and row.content_hash == content_hash:
         return "unchanged"
-    _ensure_blob(session, material, sha256)
+    _ensure_blob(session, material, sha256, sniffed_media_type)
     outcome: WriteOutcome = "changed"
     if row is None:
         row = MaterialRow(material_id=material.material_id)

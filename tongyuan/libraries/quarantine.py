@@ -46,6 +46,26 @@ class QuarantineEntry(Base):
     replay_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Where the payload came from, for replay (migration 0007): ``origin`` is the
+    # displayable part (path, source, stream, adapter, mapping file); ``origin_enc`` the
+    # whole of it, adapter configuration included, encrypted like the payload.
+    origin: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    origin_enc: Mapped[str | None] = mapped_column(Text)
+    resolved_batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"))
+
+
+class ReplayOutcome(Base):
+    """What one replay did with one entry: the replay batch's per-entry history."""
+
+    __tablename__ = "quarantine_replays"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("quarantine.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc)
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 def add_quarantined(
@@ -57,8 +77,13 @@ def add_quarantined(
     payload: Any,
     findings: Sequence[Finding],
     protector: PiiProtector,
+    origin: dict[str, Any] | None = None,
 ) -> int:
-    """Quarantine one record; returns the entry id (an existing open one for a repeat)."""
+    """Quarantine one record; returns the entry id (an existing open one for a repeat).
+
+    ``origin`` says how to rebuild what produced the payload (see
+    :mod:`tongyuan.quarantine.origin`); its ``config`` key is kept only encrypted.
+    """
     if not findings:
         raise ValueError(f"{location}: a quarantined record needs at least one finding")
     text = canonical_json(payload)
@@ -94,6 +119,8 @@ def add_quarantined(
         replay_count=0,
         created_at=now,
         updated_at=now,
+        origin=None if origin is None else {k: v for k, v in origin.items() if k != "config"},
+        origin_enc=None if origin is None else protector.encrypt(canonical_json(origin)),
     )
     session.add(entry)
     session.flush()
@@ -103,6 +130,14 @@ def add_quarantined(
 def quarantined_payload(entry: QuarantineEntry, *, protector: PiiProtector) -> Any:
     """The original payload, decrypted (for replay after a fix)."""
     return json.loads(protector.decrypt(entry.payload_enc))
+
+
+def quarantined_origin(entry: QuarantineEntry, *, protector: PiiProtector) -> dict[str, Any] | None:
+    """The whole origin, adapter configuration included (None for entries before 0007)."""
+    if entry.origin_enc is None:
+        return None
+    origin: dict[str, Any] = json.loads(protector.decrypt(entry.origin_enc))
+    return origin
 
 
 def set_quarantine_status(
