@@ -34,6 +34,7 @@ class SubIndication(StrEnum):
     HASH_FAILURE = "HASH_FAILURE"
     SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
     REVOKED = "REVOKED"
+    REVOKED_NO_POE = "REVOKED_NO_POE"
     EXPIRED = "EXPIRED"
     NOT_YET_VALID = "NOT_YET_VALID"
     NO_CERTIFICATE_CHAIN_FOUND = "NO_CERTIFICATE_CHAIN_FOUND"
@@ -70,6 +71,30 @@ _FAILED = frozenset(
     }
 )
 
+# Most severe first: proven defects, then what stops a chain, then what may clear later.
+SEVERITY: tuple[SubIndication, ...] = (
+    SubIndication.FORMAT_FAILURE,
+    SubIndication.SIG_CRYPTO_FAILURE,
+    SubIndication.HASH_FAILURE,
+    SubIndication.REVOKED,
+    SubIndication.EXPIRED,
+    SubIndication.NOT_YET_VALID,
+    SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+    SubIndication.REVOKED_NO_POE,
+    SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+    SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+    SubIndication.SIG_CONSTRAINTS_FAILURE,
+    SubIndication.SIGNED_DATA_NOT_FOUND,
+    SubIndication.REVOCATION_OUT_OF_BOUNDS_NO_POE,
+    SubIndication.TRY_LATER,
+)
+
+
+def most_severe(subindications: Iterable[SubIndication]) -> SubIndication:
+    """The sub-indication a report shows when several checks failed."""
+    return min(subindications, key=SEVERITY.index)
+
+
 _INDICATION_LABELS = {
     Indication.PASSED: "验证通过",
     Indication.FAILED: "验证失败",
@@ -81,6 +106,7 @@ _SUB_LABELS = {
     SubIndication.HASH_FAILURE: "内容已被篡改(摘要不符)",
     SubIndication.SIG_CRYPTO_FAILURE: "签名值验证失败",
     SubIndication.REVOKED: "证书已吊销",
+    SubIndication.REVOKED_NO_POE: "证书已因密钥泄露吊销,无法证明签名早于吊销",
     SubIndication.EXPIRED: "签名时证书已过期",
     SubIndication.NOT_YET_VALID: "签名时证书尚未生效",
     SubIndication.NO_CERTIFICATE_CHAIN_FOUND: "无法构建到可信根的证书链",

@@ -1,0 +1,250 @@
+"""Revocation status of one certificate from the CRLs of a trust directory.
+
+Rules (RFC 5280 §6.3, with the EN 319 102-1 outcomes):
+- only a CRL issued by the certificate's issuer, whose signature verifies with the
+  issuer's key under acceptable algorithms, and whose issuer may sign CRLs, counts;
+- a serial on the CRL with a revocation date at or before the signing time is REVOKED,
+  even if the CRL is stale (revocation is final); certificateHold is TRY_LATER;
+- revoked after the signing time for key compromise: the signing time is only claimed by
+  the signer, a thief could backdate, so REVOKED_NO_POE; other reasons pass;
+- no usable CRL, or the newest one past its nextUpdate: TRY_LATER (never PASSED);
+- a CRL issued after the certificate expired may have dropped it (unless it carries
+  ExpiredCertsOnCRL reaching back far enough): REVOCATION_OUT_OF_BOUNDS_NO_POE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID
+
+from signing.algorithms import (
+    certificate_signature_algorithm,
+    certificate_spki,
+    check_crypto_constraints,
+    verify_signature,
+)
+from signing.der import DerError, read_tlv
+from signing.report import Check, SubIndication
+
+OID_EXPIRED_CERTS_ON_CRL = x509.ObjectIdentifier("2.5.29.60")
+_GENERALIZED_TIME = 0x18
+
+
+@dataclass
+class RevocationStatus:
+    """Outcome for one certificate: ``subindication`` None means good."""
+
+    subindication: SubIndication | None
+    check: Check
+
+
+def _describe(cert: x509.Certificate) -> str:
+    return f"{cert.subject.rfc4514_string()} (serial {cert.serial_number:x})"
+
+
+def _key_id(ext_owner: x509.Certificate | x509.CertificateRevocationList) -> bytes | None:
+    try:
+        aki = ext_owner.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return None
+    return aki.key_identifier
+
+
+def subject_key_id(cert: x509.Certificate) -> bytes | None:
+    """The SubjectKeyIdentifier, if the certificate has one."""
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
+
+
+def may_sign_crls(issuer: x509.Certificate) -> bool:
+    """keyUsage, when present, must allow cRLSign."""
+    try:
+        ku = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    return ku.crl_sign
+
+
+def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> str | None:
+    """None when ``issuer`` issued and validly signed ``crl``, else why not."""
+    if crl.issuer != issuer.subject:
+        return "issuer name differs"
+    ski, aki = subject_key_id(issuer), _key_id(crl)
+    if ski is not None and aki is not None and ski != aki:
+        return "authority key identifier differs"
+    if not may_sign_crls(issuer):
+        return "issuer keyUsage lacks cRLSign"
+    algorithm = certificate_signature_algorithm(crl)
+    spki = certificate_spki(issuer)
+    constraints = check_crypto_constraints(algorithm, spki)
+    if not constraints.passed:
+        return f"CRL signature algorithm refused: {constraints.detail}"
+    if not verify_signature(spki, crl.signature, crl.tbs_certlist_bytes, algorithm):
+        return "CRL signature does not verify with the issuer's key"
+    return None
+
+
+def _scope_excludes(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> str | None:
+    """Why this CRL cannot speak for ``cert`` (delta, indirect, partial), or None."""
+    exts = crl.extensions
+    try:
+        exts.get_extension_for_oid(ExtensionOID.DELTA_CRL_INDICATOR)
+        return "delta CRLs are not supported"
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        idp = exts.get_extension_for_class(x509.IssuingDistributionPoint).value
+    except x509.ExtensionNotFound:
+        return None
+    if idp.indirect_crl or idp.only_some_reasons:
+        return "indirect or reason-partitioned CRL"
+    is_ca = _is_ca(cert)
+    if idp.only_contains_user_certs and is_ca:
+        return "CRL covers end-entity certificates only"
+    if idp.only_contains_ca_certs and not is_ca:
+        return "CRL covers CA certificates only"
+    if idp.only_contains_attribute_certs:
+        return "CRL covers attribute certificates only"
+    return None
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def expired_certs_on_crl(crl: x509.CertificateRevocationList) -> datetime | None:
+    """The ExpiredCertsOnCRL date (RFC 5280 §5.2.7 / X.509): revoked certs kept since then."""
+    try:
+        ext = crl.extensions.get_extension_for_oid(OID_EXPIRED_CERTS_ON_CRL)
+    except x509.ExtensionNotFound:
+        return None
+    value = ext.value
+    raw = value.value if isinstance(value, x509.UnrecognizedExtension) else None
+    if raw is None:
+        return None
+    try:
+        tlv = read_tlv(raw)
+        if tlv.tag != _GENERALIZED_TIME or tlv.end != len(raw):
+            return None
+        text = tlv.value(raw).decode("ascii")
+        return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+    except (DerError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def revocation_status(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    crls: Sequence[x509.CertificateRevocationList],
+    *,
+    at: datetime,
+    now: datetime,
+) -> RevocationStatus:
+    """Revocation status of ``cert`` (issued by ``issuer``) for a signature made ``at``."""
+    name = f"revocation: {_describe(cert)}"
+    usable: list[x509.CertificateRevocationList] = []
+    rejected: list[str] = []
+    for crl in crls:
+        if crl.issuer != issuer.subject:
+            continue
+        why = crl_signed_by(crl, issuer) or _scope_excludes(crl, cert)
+        if why is None and crl.last_update_utc > now:
+            why = f"CRL thisUpdate {crl.last_update_utc.isoformat()} is in the future"
+        if why is None:
+            usable.append(crl)
+        else:
+            rejected.append(why)
+    if not usable:
+        detail = f"no usable CRL from {issuer.subject.rfc4514_string()}"
+        if rejected:
+            detail += " (" + "; ".join(rejected) + ")"
+        return RevocationStatus(SubIndication.TRY_LATER, Check(name, None, detail))
+    # Any usable CRL listing the serial as revoked in time is decisive.
+    for crl in sorted(usable, key=lambda c: c.last_update_utc, reverse=True):
+        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if entry is None:
+            continue
+        reason = _reason(entry)
+        when = entry.revocation_date_utc
+        if reason == x509.ReasonFlags.remove_from_crl:
+            continue
+        if reason == x509.ReasonFlags.certificate_hold:
+            return RevocationStatus(
+                SubIndication.TRY_LATER,
+                Check(name, None, f"certificate on hold since {when.isoformat()}"),
+            )
+        if when <= at:
+            return RevocationStatus(
+                SubIndication.REVOKED,
+                Check(
+                    name,
+                    False,
+                    f"revoked {when.isoformat()} ({reason.value if reason else 'unspecified'}),"
+                    f" at or before the signing time {at.isoformat()}",
+                ),
+            )
+        if reason in (x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise, None):
+            return RevocationStatus(
+                SubIndication.REVOKED_NO_POE,
+                Check(
+                    name,
+                    False,
+                    f"revoked {when.isoformat()} for "
+                    f"{reason.value if reason else 'an unspecified reason'} after the claimed "
+                    "signing time; without proof of existence the signature may be backdated",
+                ),
+            )
+        return RevocationStatus(
+            None,
+            Check(name, True, f"revoked {when.isoformat()} ({reason.value}), after signing"),
+        )
+    newest = max(usable, key=lambda c: c.last_update_utc)
+    next_update = newest.next_update_utc
+    if next_update is None or next_update < now:
+        stale = next_update.isoformat() if next_update else "no nextUpdate"
+        return RevocationStatus(
+            SubIndication.TRY_LATER,
+            Check(
+                name,
+                None,
+                f"newest CRL from {issuer.subject.rfc4514_string()} is stale "
+                f"(nextUpdate {stale}, now {now.isoformat()})",
+            ),
+        )
+    if cert.not_valid_after_utc < newest.last_update_utc:
+        kept_since = expired_certs_on_crl(newest)
+        if kept_since is None or kept_since > cert.not_valid_after_utc:
+            return RevocationStatus(
+                SubIndication.REVOCATION_OUT_OF_BOUNDS_NO_POE,
+                Check(
+                    name,
+                    None,
+                    f"CRL issued {newest.last_update_utc.isoformat()} after the certificate "
+                    f"expired ({cert.not_valid_after_utc.isoformat()}) and may have dropped it",
+                ),
+            )
+    return RevocationStatus(
+        None,
+        Check(
+            name,
+            True,
+            f"not revoked (CRL of {newest.last_update_utc.isoformat()}, "
+            f"next update {next_update.isoformat()})",
+        ),
+    )
+
+
+def _reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags | None:
+    try:
+        return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+    except x509.ExtensionNotFound:
+        return None
