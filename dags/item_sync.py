@@ -1,11 +1,16 @@
 """item_sync: district ⇄ city ⇄ province item sync, scheduled per edge of the topology.
 
-Shape (for the Shenzhen topology: districts → city → province), per level from the bottom:
+Shape (for the Shenzhen topology: districts → city → province): every system is pulled
+first, level by level from the bottom, then the levels deliver up, then base items go down:
 
-    due_county → systems_county → sync_county[*] → deliver_county[*]
-    due_city   → systems_city   → sync_city[*]   → deliver_city[*]     (after deliver_county)
-    due_province → systems_province → sync_province[*]                 (after deliver_city)
+    due_county → systems_county → sync_county[*]
+    due_city   → systems_city   → sync_city[*]         (after sync_county)
+    due_province → systems_province → sync_province[*] (after sync_city)
+    then up: deliver_county[*] → deliver_city[*]
     then down: push_province[*] → push_city[*] → library_updated (outlet: the item library)
+
+Pulling everything before delivering anything lets the top node's national base elements
+re-version the districts' copies before they travel, so one run converges.
 
 ``due_<level>`` picks the level's nodes this run syncs; ``systems_<level>`` adds their
 department item systems; each ``[*]`` task is mapped over those codes at run time, so a
@@ -95,7 +100,7 @@ def item_sync() -> None:
     results: dict[str, object] = {}
     due_lists: dict[int, object] = {}
     previous = None
-    for stage in STAGES:
+    for stage in STAGES:  # pull every system first: the top node may re-version base elements
         codes = due.override(task_id=f"due_{stage.name}")(
             stage=stage.index, topology=TOPOLOGY_ARG, nodes="{{ params.nodes }}"
         )
@@ -108,15 +113,16 @@ def item_sync() -> None:
         if previous is not None:
             previous >> synced
         results[f"sync_{stage.name}"] = previous = synced
+        due_lists[stage.index] = codes
+    for stage in STAGES:  # then deliver up, level by level
         if stage.delivers:
             delivered = (
                 deliver_up.override(task_id=f"deliver_{stage.name}")
                 .partial(topology=TOPOLOGY_ARG)
-                .expand(code=codes)
+                .expand(code=due_lists[stage.index])
             )
-            synced >> delivered
+            previous >> delivered
             results[f"deliver_{stage.name}"] = previous = delivered
-        due_lists[stage.index] = codes
     for stage in reversed(STAGES):
         if stage.pushes:
             pushed = (

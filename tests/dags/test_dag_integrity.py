@@ -62,12 +62,13 @@ def test_item_sync_tasks_levels_bottom_up_then_down(bag) -> None:
     def upstream(task_id: str) -> set[str]:
         return set(dag.get_task(task_id).upstream_task_ids)
 
-    # Up: a level syncs after the level below delivered; down after the top synced.
+    # Every level pulls (bottom up), then every level delivers up, then down from the top.
     assert upstream("sync_county") == {"systems_county"}
-    assert upstream("deliver_county") == {"due_county", "sync_county"}
-    assert upstream("sync_city") == {"systems_city", "deliver_county"}
-    assert upstream("sync_province") == {"systems_province", "deliver_city"}
-    assert upstream("push_province") == {"due_province", "sync_province"}
+    assert upstream("sync_city") == {"systems_city", "sync_county"}
+    assert upstream("sync_province") == {"systems_province", "sync_city"}
+    assert upstream("deliver_county") == {"due_county", "sync_province"}
+    assert upstream("deliver_city") == {"due_city", "deliver_county"}
+    assert upstream("push_province") == {"due_province", "deliver_city"}
     assert upstream("push_city") == {"due_city", "push_province"}
     steps = {t for t in expected if t.split("_")[0] in ("sync", "deliver", "push")}
     assert upstream("library_updated") == steps

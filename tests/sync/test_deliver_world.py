@@ -70,11 +70,14 @@ class World:
         return make_session_factory(engine)()
 
     def sync_up(self, now: datetime) -> None:
-        """Every node synced and delivered up, districts first."""
-        for group in self.topology.levels_bottom_up():
+        """Every node synced (districts first), then every level delivered up."""
+        levels = self.topology.levels_bottom_up()
+        for group in levels:
             for code in group:
                 result = sync_node(self.settings, self.topology, code, now=now)
                 assert result.status == "committed", result.error
+        for group in levels:
+            for code in group:
                 deliver_up(self.settings, self.topology, code, now=now)
 
     def push(self, now: datetime) -> None:

@@ -109,8 +109,13 @@ def test_first_sync_adds_items_and_fills_the_catalogue(hub: Settings, root: Path
             assert stored.content_hash == item.content_hash()
         entries = {e.basic_code: e for e in session.scalars(select(BaseCatalogueEntry))}
         assert {i.basic_code for i in ITEMS[NANSHAN]} == set(entries)
-        # A national code: no node issues it, the first supplier is kept.
-        assert entries[_national(NANSHAN).basic_code].owner_kind == "first_source"
+        # A national code: the top node supplies it, the district stands in until it does.
+        national = entries[_national(NANSHAN).basic_code]
+        assert (national.owner_kind, national.owner_node, national.issuer) == (
+            "provisional",
+            NANSHAN,
+            "national",
+        )
         # A Guangdong code: the province issues it, the district stands in until it supplies.
         local = entries[_local(NANSHAN).basic_code]
         assert (local.owner_kind, local.owner_node, local.issuer) == (
@@ -231,23 +236,37 @@ def test_a_district_cannot_overwrite_a_base_element(hub: Settings, root: Path, o
     assert after.status == "resolved" and after.resolved_at is not None
 
 
-def test_national_code_keeps_its_first_source_and_records_later_disagreement(
+def test_national_code_belongs_to_the_top_node_whatever_order_the_nodes_sync(
     hub: Settings, root: Path
 ) -> None:
+    """A 00 code enters through the province: a district's variant, first or not, is a finding."""
     topo = make_topology(root)
     first = _national(NANSHAN)
     other = next(i for i in ITEMS[BAOAN] if i.basic_code == first.basic_code)
     renamed = changed(other, name=other.name + "（旧称）")
-    drop(root, NANSHAN, [first])
+    ours = _province_twin(first)
     drop(root, BAOAN, [renamed])
-    sync_node(hub, topo, NANSHAN)
+    drop(root, NANSHAN, [first])
+    drop(root, PROVINCE, [*ITEMS[PROVINCE], ours])
+    # The district with the wrong name syncs first and stands in for the province…
     sync_node(hub, topo, BAOAN)
-    [finding] = _findings(hub)
-    assert (finding.element, finding.owner_node, finding.other_node) == ("name", NANSHAN, BAOAN)
-    assert (finding.owner_value, finding.other_value) == (first.name, renamed.name)
+    sync_node(hub, topo, NANSHAN)
+    # …until the province supplies the code and takes it over.
+    sync_node(hub, topo, PROVINCE)
+    open_findings = [f for f in _findings(hub) if f.status == "open"]
+    assert [(f.element, f.owner_node, f.other_node) for f in open_findings] == [
+        ("name", PROVINCE, BAOAN)
+    ]
+    assert (open_findings[0].owner_value, open_findings[0].other_value) == (
+        ours.name,
+        renamed.name,
+    )
     for session in _session(hub):
+        entry = session.get(BaseCatalogueEntry, first.basic_code)
+        assert entry is not None
+        assert (entry.owner_node, entry.owner_kind) == (PROVINCE, "issuer")
         stored = current_item(session, other.impl_code)
-        assert stored is not None and stored.name == first.name
+        assert stored is not None and stored.name == ours.name
 
 
 def test_a_non_owner_copy_of_an_implementation_is_a_finding_not_a_write(

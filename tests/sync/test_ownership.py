@@ -34,7 +34,7 @@ def test_the_base_code_prefix_names_the_issuer() -> None:
 def test_base_owner_is_the_issuing_province_node_when_the_topology_has_it(tmp_path: Path) -> None:
     owners = Ownership.of(make_topology(tmp_path))
     assert owners.base_owner("440101580003") == PROVINCE
-    assert owners.base_owner("000100137005") is None  # national: no node issues it
+    assert owners.base_owner("000100137005") == PROVINCE  # national: enters through the top
     assert owners.base_owner("620101580003") is None  # another province's catalogue
 
 

@@ -40,10 +40,11 @@ GONE_HASH = ""
 class BaseCatalogueEntry(Base):
     """One 基本编码 with its base elements and the node that supplies them.
 
-    ``owner_kind``: ``issuer`` — the province node that issued the code supplied it;
-    ``provisional`` — the issuer is in the topology but has not supplied it yet, the
-    first node that did stands in until it does; ``first_source`` — a national (``00``)
-    code or an issuer outside the topology: the first node that supplied it is kept.
+    ``owner_kind``: ``issuer`` — the node that supplies the code's catalogue (the issuing
+    province, or the topology's top node for a national ``00`` code) supplied it;
+    ``provisional`` — that node has not supplied it yet, the first node that did stands
+    in until it does; ``first_source`` — an issuer outside the topology (another
+    province's catalogue): the first node that supplied it is kept.
     """
 
     __tablename__ = "base_catalogue"

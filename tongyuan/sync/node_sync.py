@@ -14,9 +14,10 @@ else. Only changed copies touch the library, where ``write_item`` writes a new v
 only when the stored content (the copy with the catalogue's base elements) differs.
 
 Ownership (:mod:`tongyuan.sync.ownership`). Base elements come from the base catalogue
-table, supplied by the issuing province's node — or, until it has supplied a code, by the
-first node that did (``provisional``), and for national codes by the first node that did
-(``first_source``). Implementation elements come from the implementing authority's own
+table, supplied by the issuing province's node (the topology's top node for national
+``00`` codes) — or, until it has supplied a code, by the first node that did
+(``provisional``), and for codes no node of the topology issues by the first node that
+did (``first_source``). Implementation elements come from the implementing authority's own
 system; until that system has supplied an item, the first system that did stands in.
 A copy that differs from an element's owner never overwrites it: each differing element
 is a consistency finding (both values, both systems), opened, kept up to date and

@@ -68,15 +68,19 @@ class Ownership:
 
     nodes: frozenset[str]
     departments: Mapping[str, str]  # department code (USCC) -> its node
+    top: str | None = None  # the node the national catalogue enters the topology through
 
     @classmethod
     def of(cls, topology: TopologyLike) -> Ownership:
         departments = {d.code: d.node for d in getattr(topology, "departments", ()) or ()}
-        return cls(frozenset(topology.nodes), departments)
+        tops = [code for code, node in topology.nodes.items() if node.parent is None]
+        return cls(frozenset(topology.nodes), departments, tops[0] if len(tops) == 1 else None)
 
     def base_owner(self, basic_code: str) -> str | None:
-        """The node that issued the code's catalogue, ``None`` when no node did."""
+        """The node that supplies the code's catalogue, ``None`` when no node does."""
         issuer = base_issuer(basic_code)
+        if issuer == NATIONAL:
+            return self.top
         return issuer if issuer in self.nodes else None
 
     def implementation_owner(self, item: Item) -> str | None:

@@ -1,9 +1,12 @@
-"""A whole sync over a topology: every level up from the districts, then back down.
+"""A whole sync over a topology: pull every system, deliver up level by level, push down.
 
-The same order the ``item_sync`` DAG runs, for the CLI and for scripts: a node is pulled
-after its departments, delivered up only when its pull did not fail, and base items are
-pushed down only after every level has delivered, so what goes down is what the top now
-holds.
+The same order the ``item_sync`` DAG runs, for the CLI and for scripts. Every system is
+pulled (districts first, a node after its departments) before anything is delivered:
+the top node supplies the national catalogue's base elements, so a district's copy
+pulled earlier may still be re-versioned to them, and a delivery made before that would
+send a stale copy and need a second run to converge. A node delivers up only when its
+pull did not fail, and base items are pushed down only after every level has delivered,
+so what goes down is what the top now holds.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def sync_all(
             if result.status == "failed":
                 failed.add(code)
             yield result
+    for level in topology.levels_bottom_up():
         for code in level:
             if code not in failed and topology.parent(code) is not None:
                 yield deliver_up(settings, topology, code, dry_run=dry_run, now=now)
