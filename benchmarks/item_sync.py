@@ -60,34 +60,16 @@ def _topology_yaml() -> str:
 
 
 def _sync_pass(settings: Any, topology: Any) -> dict[str, int]:
-    """One complete pass, through sync_all when the engine has it."""
-    from tongyuan import sync
+    """One complete pass in the order the DAG runs (pull all, deliver up, push down)."""
+    from tongyuan.sync import sync_all
 
     totals: dict[str, int] = {}
-
-    def add(counts: dict[str, int], prefix: str) -> None:
-        for key, value in counts.items():
-            totals[f"{prefix}.{key}"] = totals.get(f"{prefix}.{key}", 0) + value
-
-    sync_all: Callable[..., Any] | None = getattr(sync, "sync_all", None)
-    if sync_all is not None:
-        for result in sync_all(settings, topology):
-            if getattr(result, "status", "committed") == "failed":
-                raise RuntimeError(f"sync failed: {getattr(result, 'error', result)}")
-            add(result.counts, type(result).__name__)
-        return totals
-    from tongyuan.sync.deliver import deliver_up, push_down
-
-    for group in topology.levels_bottom_up():
-        for code in group:
-            result = sync.sync_node(settings, topology, code)
-            if result.status != "committed":
-                raise RuntimeError(f"sync of {code} failed: {result.error}")
-            add(result.counts, "sync")
-            add(deliver_up(settings, topology, code).counts, "up")
-    for group in reversed(topology.levels_bottom_up()):
-        for code in group:
-            add(push_down(settings, topology, code).counts, "down")
+    for result in sync_all(settings, topology):
+        if getattr(result, "status", "committed") == "failed":
+            raise RuntimeError(f"sync failed: {getattr(result, 'error', result)}")
+        for key, value in result.counts.items():
+            name = f"{type(result).__name__}.{key}"
+            totals[name] = totals.get(name, 0) + value
     return totals
 
 

@@ -129,3 +129,55 @@ def spki_algorithm(spki_der: bytes) -> tuple[str, str | None]:
     if len(alg) > 1 and alg[1].tag == OID:
         param = decode_oid(alg[1].value(spki_der))
     return oid, param
+
+
+def encode_length(length: int) -> bytes:
+    """DER length octets."""
+    if length < 0x80:
+        return bytes([length])
+    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def encode_tlv(tag: int, value: bytes) -> bytes:
+    """One DER element."""
+    return bytes([tag]) + encode_length(len(value)) + value
+
+
+def encode_oid(dotted: str) -> bytes:
+    """An OBJECT IDENTIFIER element from its dotted form."""
+    arcs = [int(a) for a in dotted.split(".")]
+    if len(arcs) < 2:
+        raise DerError(f"OID {dotted!r} needs at least two arcs")
+    out = bytearray()
+    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        out.extend(reversed(chunk))
+    return encode_tlv(OID, bytes(out))
+
+
+def algorithm_identifier(oid: str, *, null_params: bool) -> bytes:
+    """AlgorithmIdentifier SEQUENCE (RSA PKCS#1 v1.5 carries NULL parameters, ECDSA none)."""
+    return encode_tlv(SEQUENCE, encode_oid(oid) + (b"\x05\x00" if null_params else b""))
+
+
+def assemble_certificate(tbs: bytes, signature_algorithm: bytes, signature: bytes) -> bytes:
+    """Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }."""
+    return encode_tlv(SEQUENCE, tbs + signature_algorithm + encode_tlv(0x03, b"\x00" + signature))
+
+
+def replace_tbs_signature_algorithm(tbs: bytes, signature_algorithm: bytes) -> bytes:
+    """The tbsCertificate with its inner signature AlgorithmIdentifier replaced."""
+    top = _single(tbs)
+    parts = children(tbs, top)
+    index = 2 if parts and parts[0].tag == 0xA0 else 1
+    if len(parts) <= index or parts[index].tag != SEQUENCE:
+        raise DerError("tbsCertificate without a signature AlgorithmIdentifier")
+    body = b"".join(
+        signature_algorithm if i == index else p.encoded(tbs) for i, p in enumerate(parts)
+    )
+    return encode_tlv(SEQUENCE, body)

@@ -18,7 +18,9 @@ from standards.records import Case, Item, License, Material, SourceLocation, Sta
 from standards.validation import Finding, Severity
 from standards.validation.material_files import safe_relative_path
 from tongyuan.config import Settings
-from tongyuan.libraries.cases import write_case
+from tongyuan.ingest.library_checks import CaseLibraryChecks
+from tongyuan.ingest.timeliness import TimelinessCounts, recompute_batch
+from tongyuan.libraries.cases import CaseHistoryConflict, write_case
 from tongyuan.libraries.items import write_item
 from tongyuan.libraries.licenses import write_license
 from tongyuan.libraries.materials import store_blob, write_material
@@ -57,6 +59,8 @@ class RecordStore:
         self.settings = settings
         self.protector = protector
         self.allocator = allocator
+        # Cases are checked against the libraries on every path that stores them.
+        self.case_checks = CaseLibraryChecks(settings)
 
     def store(
         self,
@@ -75,9 +79,14 @@ class RecordStore:
     ) -> str:
         """Store one record or quarantine it; returns the outcome (added, …, quarantined).
 
-        A write that conflicts with the library (a rewritten case history) is rolled back
-        to a savepoint and the record quarantined with ``library.conflict``.
+        A case is also checked against the libraries (its item published, its materials
+        stored…). A write that conflicts with the library is rolled back to a savepoint and
+        the record quarantined: a rewritten case history with ``case.events.rewritten``, a
+        serial held by another case with ``case.serial.duplicate``, anything else with
+        ``library.conflict``.
         """
+        if isinstance(record, Case):
+            findings = [*findings, *self.case_checks.check(session, batch_id, record)]
         counts.read += 1
         counts.warnings += sum(f.severity is Severity.WARNING for f in findings)
         errors = [f for f in findings if f.severity is Severity.ERROR]
@@ -87,7 +96,8 @@ class RecordStore:
             with session.begin_nested():
                 outcome = self._write(session, batch_id, record, source, now, base_dir)
         except ValueError as exc:
-            conflict = Finding("library.conflict", str(exc), None)
+            rule = exc.rule if isinstance(exc, CaseHistoryConflict) else "library.conflict"
+            conflict = Finding(rule, str(exc), "events" if rule == "case.events.rewritten" else None)
             return self._quarantine(
                 session, batch_id, counts, kind, location, raw, [*findings, conflict]
             )
@@ -119,12 +129,22 @@ class RecordStore:
             if path is None:
                 raise ValueError(f"material file {record.file!r} is not inside the delivery")
             sha256, _size = store_blob(self.settings, path, expected_sha256=record.sha256)
-            return write_material(
+            outcome = write_material(
                 session, batch_id, record, protector=self.protector, sha256=sha256
             )
+            self.case_checks.forget_material(record.material_id)
+            return outcome
         if isinstance(record, License):
             return write_license(session, batch_id, record, protector=self.protector)
         raise TypeError(f"cannot store {type(record).__name__}")
+
+    def finish_batch(self, session: Session, batch_id: str) -> TimelinessCounts:
+        """After the last record of a batch: the timeliness of the cases it wrote.
+
+        Raises nothing for an unknown calendar year: those cases are marked ``unknown``
+        with the reason (see :mod:`tongyuan.ingest.timeliness`).
+        """
+        return recompute_batch(session, batch_id)
 
     def _quarantine(
         self,

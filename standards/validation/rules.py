@@ -74,6 +74,13 @@ RULES: dict[str, Rule] = _rules(
     ("case.events.order", "办件状态时间先后顺序错误", _STATES),
     ("case.events.transition", "办件状态流转不合法", _STATES),
     ("case.timestamps", "受理/办结/送达时间与状态记录不一致", _STATES),
+    # Cases against the libraries (tongyuan.ingest.library_checks).
+    ("case.item.unknown", "实施编码在事项库中不存在或已取消", _ITEM_CODE),
+    ("case.item.unpublished", "办件所属事项尚未发布", "政务服务事项实施清单要素要求"),
+    ("case.time_limit", "办件承诺时限超过事项法定时限", "政务服务事项实施清单要素要求"),
+    ("case.events.rewritten", "办件状态历史与已入库记录不一致（只可追加，不可改写）", _STATES),
+    ("case.material.missing", "办件引用的材料不在材料库中", "材料清单"),
+    ("case.material.sha256", "办件引用材料的文件缺失或与 SHA-256 不符", "材料清单"),
     # Materials.
     ("material.file.missing", "材料文件缺失", "材料清单"),
     ("material.file.unsafe_path", "材料文件路径不安全", "材料清单"),

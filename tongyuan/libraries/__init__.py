@@ -17,6 +17,7 @@ from tongyuan.libraries.cases import (
     find_cases_by_applicant_id,
     write_case,
 )
+from tongyuan.libraries.case_timeliness import CaseTimeliness
 from tongyuan.libraries.claims import Claim, ItemDelivery, ItemReview, ReviewEvent
 from tongyuan.libraries.consistency import (
     BaseCatalogueEntry,
@@ -61,6 +62,7 @@ __all__ = [
     "CaseEventRow",
     "CaseHistoryConflict",
     "CaseRow",
+    "CaseTimeliness",
     "Claim",
     "ConsistencyFinding",
     "DbSerialAllocator",

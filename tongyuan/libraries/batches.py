@@ -8,6 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from tongyuan.libraries import ledger as _ledger_tables  # noqa: F401  (registers them)
 from tongyuan.libraries.base import Base, JsonDoc, UtcDateTime, new_id, utcnow
 
 BatchStatus = Literal["running", "committed", "failed"]
@@ -84,6 +85,10 @@ def close_batch(
     batch.content_hash = content_hash
     batch.finished_at = utcnow()
     session.flush()
+    # Imported here: the ledger reads every library table, which import this module.
+    from tongyuan.ledger.append import append_batch
+
+    append_batch(session, batch)
     return batch
 
 

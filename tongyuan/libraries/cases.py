@@ -43,7 +43,16 @@ WriteOutcome = Literal["added", "changed", "unchanged"]
 
 
 class CaseHistoryConflict(ValueError):
-    """An incoming case history contradicts events already stored for the case."""
+    """An incoming case history contradicts events already stored for the case.
+
+    ``rule`` is the rule id a quarantine records for it: a rewritten history
+    (``case.events.rewritten``) or a serial already held by another case
+    (``case.serial.duplicate``); a changed serial stays a ``library.conflict``.
+    """
+
+    def __init__(self, message: str, *, rule: str = "case.events.rewritten") -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 class CaseRow(Base):
@@ -168,7 +177,8 @@ def write_case(
         if case.serial is not None and case.serial != row.serial:
             raise CaseHistoryConflict(
                 f"case {row.source_system}/{row.dept_case_no}: incoming serial {case.serial} "
-                f"differs from the stored serial {row.serial}; serials never change"
+                f"differs from the stored serial {row.serial}; serials never change",
+                rule="library.conflict",
             )
         if len(case.events) < len(stored):
             return "unchanged"  # an older snapshot of a case we know better
@@ -232,7 +242,8 @@ def _new_serial(session: Session, case: Case, allocator: SerialAllocator) -> str
         if taken is not None:
             raise CaseHistoryConflict(
                 f"case {case.source_system}/{case.dept_case_no}: serial {case.serial} already "
-                f"belongs to another case"
+                f"belongs to another case",
+                rule="case.serial.duplicate",
             )
         return case.serial
     day = local_date(case.events[0].at)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from standards.privacy import mask_text
+from standards.privacy import mask_id, mask_text
 from standards.records import SourceLocation
 from standards.validation.findings import Finding
 from tongyuan.libraries.base import Base, JsonDoc, UtcDateTime, canonical_json, utcnow
@@ -111,7 +111,9 @@ def add_quarantined(
         line=location.line,
         payload_enc=protector.encrypt(text),
         payload_hash=payload_hash,
-        payload_masked=mask_payload(payload),
+        payload_masked=_mask_columns(
+            mask_payload(payload), frozenset((origin or {}).get("personal_columns") or ())
+        ),
         rules=rules,
         rule=findings[0].rule,
         message=rules[0]["message"] or "",
@@ -125,6 +127,22 @@ def add_quarantined(
     session.add(entry)
     session.flush()
     return entry.id
+
+
+def _mask_columns(value: Any, columns: frozenset[str]) -> Any:
+    """Mask the values of source columns the mapping says hold personal IDs, at any depth."""
+    if not columns:
+        return value
+    if isinstance(value, dict):
+        return {
+            key: mask_id(str(item).strip())
+            if key in columns and isinstance(item, str | int)
+            else _mask_columns(item, columns)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_columns(item, columns) for item in value]
+    return value
 
 
 def quarantined_payload(entry: QuarantineEntry, *, protector: PiiProtector) -> Any:

@@ -65,9 +65,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quality_results")),
     )
-    op.create_index(
-        op.f("ix_quality_results_expectation"), "quality_results", ["expectation"]
-    )
+    op.create_index(op.f("ix_quality_results_expectation"), "quality_results", ["expectation"])
     op.create_index("ix_quality_results_run_id_suite", "quality_results", ["run_id", "suite"])
 
 
