@@ -191,9 +191,18 @@ class CertificateAuthority(Identity):
         self.revoked.append((cert.serial_number, when, reason))
 
     def crl(
-        self, *, this_update: datetime, next_update: datetime
+        self,
+        *,
+        this_update: datetime,
+        next_update: datetime,
+        expired_certs_on_crl: bool = True,
     ) -> x509.CertificateRevocationList:
-        """A CRL listing everything revoked so far (stale when ``next_update`` is past)."""
+        """A CRL listing everything revoked so far (stale when ``next_update`` is past).
+
+        With ``expired_certs_on_crl`` (the default) the CRL states that revoked
+        certificates stay listed after they expire, so it also speaks for signatures made
+        with certificates that have expired since.
+        """
         self.crl_number += 1
         if _is_sm2(self.key):
             return _sm2_crl(self, this_update, next_update)
@@ -209,17 +218,13 @@ class CertificateAuthority(Identity):
                 ),
                 critical=False,
             )
-            .add_extension(
-                # Revoked certificates stay listed after they expire (never dropped).
-                x509.UnrecognizedExtension(
-                    OID_EXPIRED_CERTS_ON_CRL,
-                    encode_tlv(
-                        0x18, self.cert.not_valid_before_utc.strftime("%Y%m%d%H%M%SZ").encode()
-                    ),
-                ),
+        )
+        if expired_certs_on_crl:
+            kept_since = self.cert.not_valid_before_utc.strftime("%Y%m%d%H%M%SZ").encode()
+            builder = builder.add_extension(
+                x509.UnrecognizedExtension(OID_EXPIRED_CERTS_ON_CRL, encode_tlv(0x18, kept_since)),
                 critical=False,
             )
-        )
         for serial, when, reason in self.revoked:
             entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
             if reason is not None:
