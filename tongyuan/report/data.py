@@ -1,0 +1,254 @@
+"""Reading the quality history for the report: runs and results, nothing of GX.
+
+The report reads only ``quality_runs`` and ``quality_results``. Both tables are reflected
+rather than imported from the quality package, so rendering never pulls Great
+Expectations in, and an extra column added by a later migration changes nothing here.
+Every string that leaves this module is passed through :func:`mask_text`: failing keys
+are stored masked already, but a report is the last place a clear ID could slip out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, MetaData, Table, inspect, select
+
+from standards.privacy import mask_text
+
+REPORT_TIMEZONE = ZoneInfo("Asia/Shanghai")
+RUNS_TABLE = "quality_runs"
+GRAIN_TOTAL = "total"
+GRAIN_GROUP = "group"
+# Runs in these states have no complete set of results: listed, never scored.
+UNSCORED_STATUSES = frozenset({"running", "error"})
+RESULTS_TABLE = "quality_results"
+
+# Columns of quality_runs that may hold the run's GX Data Docs location, best first.
+_DOCS_COLUMNS = ("data_docs_path", "data_docs", "docs_path", "gx_docs_path")
+
+
+class ReportDataError(RuntimeError):
+    """The database cannot feed a report (tables missing: migrations not applied)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    suite: str
+    scope: str
+    status: str
+    docs_path: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Short time label for charts and tables, in Beijing time as auditors read it."""
+        when = self.started_at or self.finished_at
+        return when.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M") if when else self.id[:8]
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    id: int
+    run_id: str
+    suite: str
+    expectation: str
+    title: str
+    region_code: str | None
+    level: str | None
+    department: str | None
+    evaluated: int
+    failed: int
+    pass_rate: float | None
+    failing_keys: tuple[str, ...]
+    regulation: str | None
+    grain: str  # "total": the run's whole scope; "group": one (region, level, department)
+    kind: str | None = None  # record kind the rule checks (item, case, license …)
+
+    @property
+    def is_total(self) -> bool:
+        return self.grain == GRAIN_TOTAL
+
+
+@dataclass(slots=True)
+class QualityHistory:
+    """Scored runs (finished, not in error; oldest first), their results by run id, and
+    every run including unscored ones for the run log."""
+
+    runs: list[RunInfo] = field(default_factory=list)
+    results: dict[str, list[ResultRow]] = field(default_factory=dict)
+    all_runs: list[RunInfo] = field(default_factory=list)
+
+    def latest_by_suite(self) -> dict[str, tuple[RunInfo, list[ResultRow]]]:
+        """For every suite, the newest run that checked it and that run's rows of it.
+
+        A run of one suite (``tongyuan quality run --suite timeliness``) must not make
+        the other suites disappear from the scorecard: each keeps its own latest run.
+        """
+        latest: dict[str, tuple[RunInfo, list[ResultRow]]] = {}
+        for run in self.runs:  # oldest first: later runs overwrite
+            by_suite: dict[str, list[ResultRow]] = {}
+            for row in self.results.get(run.id, []):
+                by_suite.setdefault(row.suite, []).append(row)
+            for suite, rows in by_suite.items():
+                latest[suite] = (run, rows)
+        return latest
+
+    def latest_rows(self) -> list[ResultRow]:
+        return [row for _, rows in self.latest_by_suite().values() for row in rows]
+
+    @property
+    def latest_run(self) -> RunInfo | None:
+        return self.runs[-1] if self.runs else None
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return mask_text(text) if text else None
+
+
+def _keys(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return (mask_text(str(value)),)
+    if not isinstance(value, list | tuple):
+        return (mask_text(str(value)),)
+    return tuple(mask_text(str(key)) for key in value if key is not None)
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _tables(engine: Engine) -> tuple[Table, Table]:
+    names = set(inspect(engine).get_table_names())
+    missing = [name for name in (RUNS_TABLE, RESULTS_TABLE) if name not in names]
+    if missing:
+        raise ReportDataError(
+            f"table(s) {', '.join(missing)} not found in {engine.url.render_as_string()}: "
+            "run `tongyuan db upgrade`, then `tongyuan quality run`"
+        )
+    meta = MetaData()
+    return Table(RUNS_TABLE, meta, autoload_with=engine), Table(
+        RESULTS_TABLE, meta, autoload_with=engine
+    )
+
+
+def _docs_path(row: Any, columns: Sequence[str]) -> str | None:
+    for name in _DOCS_COLUMNS:
+        if name in columns and row[name]:
+            return str(row[name])
+    return None
+
+
+def _grain(row: Any, columns: Sequence[str]) -> str:
+    if "grain" in columns and row["grain"]:
+        return str(row["grain"])
+    dims = (row["region_code"], row["level"], row["department"])
+    return GRAIN_TOTAL if all(d is None for d in dims) else GRAIN_GROUP
+
+
+def load_history(engine: Engine) -> QualityHistory:
+    """All quality runs and the results of the scored ones, oldest run first.
+
+    A run without ``finished_at`` or with status running/error has partial results at
+    best: scoring them would show rates that were never measured, so they are only
+    listed in the run log.
+    """
+    runs_t, results_t = _tables(engine)
+    run_columns = list(runs_t.c.keys())
+    history = QualityHistory()
+    with engine.connect() as conn:
+        run_rows = conn.execute(
+            select(runs_t).order_by(runs_t.c.started_at, runs_t.c.id)
+        ).mappings()
+        for row in run_rows:
+            history.all_runs.append(
+                RunInfo(
+                    id=str(row["id"]),
+                    started_at=_utc(row["started_at"]),
+                    finished_at=_utc(row["finished_at"]),
+                    suite=_clean(row["suite"]) or "",
+                    scope=_clean(row["scope"]) or "",
+                    status=_clean(row["status"]) or "",
+                    docs_path=_docs_path(row, run_columns),
+                )
+            )
+            if row["finished_at"] is not None and row["status"] not in UNSCORED_STATUSES:
+                history.runs.append(history.all_runs[-1])
+        result_columns = list(results_t.c.keys())
+        wanted = {run.id for run in history.runs}
+        counted = [c for c in results_t.c if c.name != "failing_keys"]
+        result_rows = conn.execute(
+            select(*counted).order_by(results_t.c.run_id, results_t.c.id)
+        ).mappings()
+        for row in result_rows:
+            run_id = str(row["run_id"])
+            if run_id not in wanted:
+                continue
+            history.results.setdefault(run_id, []).append(
+                ResultRow(
+                    id=int(row["id"]),
+                    run_id=run_id,
+                    suite=_clean(row["suite"]) or "",
+                    expectation=_clean(row["expectation"]) or "",
+                    title=_clean(row["title_zh"]) or _clean(row["expectation"]) or "",
+                    region_code=_clean(row["region_code"]),
+                    level=_clean(row["level"]),
+                    department=_clean(row["department"]),
+                    evaluated=int(row["evaluated"] or 0),
+                    failed=int(row["failed"] or 0),
+                    pass_rate=_float(row["pass_rate"]),
+                    failing_keys=(),
+                    regulation=_clean(row["regulation"]),
+                    grain=_grain(row, result_columns),
+                    kind=_clean(row["kind"]) if "kind" in result_columns else None,
+                )
+            )
+        _attach_failing_keys(conn, results_t, history)
+    return history
+
+
+def _attach_failing_keys(conn: Connection, results_t: Table, history: QualityHistory) -> None:
+    """Failing keys only for the rows the drill-down shows: the latest run of each suite.
+
+    Older runs feed the trend charts with their counts alone; their key lists (up to 1000
+    per row) would only cost memory.
+    """
+    shown = {row.id for row in history.latest_rows()}
+    if not shown:
+        return
+    keys: dict[int, tuple[str, ...]] = {}
+    ids = sorted(shown)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stmt = select(results_t.c.id, results_t.c.failing_keys).where(results_t.c.id.in_(chunk))
+        for row_id, value in conn.execute(stmt):
+            keys[int(row_id)] = _keys(value)
+    for run_id, rows in history.results.items():
+        history.results[run_id] = [
+            replace(row, failing_keys=keys.get(row.id, ())) if row.id in shown else row
+            for row in rows
+        ]

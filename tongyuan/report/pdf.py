@@ -1,0 +1,122 @@
+"""A printable PDF summary: the scorecard and the expectations with failures.
+
+Chinese is set in reportlab's built-in CID font STSong-Light (Adobe-GB1): the PDF
+references the font by name and the reader supplies the glyphs, so nothing is
+downloaded or embedded, and the file stays small.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from standards.privacy import mask_text
+from tongyuan.report.summary import ReportModel
+from tongyuan.report.themes import format_rate
+
+FONT = "STSong-Light"
+
+
+def _font() -> str:
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    return FONT
+
+
+def _p(text: str, style: ParagraphStyle) -> Paragraph:
+    # Paragraph parses a small markup language: escape it, and mask what is shown.
+    safe = mask_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return Paragraph(safe, style)
+
+
+def _table(rows: list[list[str]], style: ParagraphStyle, widths: list[float]) -> Table:
+    table = Table(
+        [[_p(cell, style) for cell in row] for row in rows], colWidths=widths, repeatRows=1
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef6")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    return table
+
+
+def write_pdf(model: ReportModel, path: Path, *, generated_at: str) -> Path:
+    """Write the summary to ``path``; the same figures as the HTML overview."""
+    font = _font()
+    body = ParagraphStyle("body", fontName=font, fontSize=9, leading=12, wordWrap="CJK")
+    h1 = ParagraphStyle("h1", parent=body, fontSize=16, leading=22, spaceAfter=6)
+    h2 = ParagraphStyle("h2", parent=body, fontSize=12, leading=16, spaceBefore=8, spaceAfter=4)
+    story: list = [_p("政务服务数据质量报告（摘要）", h1), _p(f"生成时间：{generated_at}", body)]
+    latest = model.history.latest_run
+    if latest is None or not model.has_results:
+        story.append(_p("尚无质量检查结果。请先运行 tongyuan quality run。", body))
+    else:
+        story.append(_p(f"最近一次检查：{latest.label}（范围：{latest.scope or '全部'}）", body))
+        story.append(_p("总体评分", h2))
+        rows = [["主题", "检查数", "不通过数", "通过率"]]
+        for t in model.themes:
+            tally = model.overall[t.key]
+            rows.append([t.label, str(tally.evaluated), str(tally.failed), format_rate(tally.rate)])
+        story.append(_table(rows, body, [60 * mm, 35 * mm, 35 * mm, 35 * mm]))
+        for dim, title in (
+            ("region_code", "按行政区划"),
+            ("level", "按行使层级"),
+            ("department", "按部门"),
+        ):
+            score_rows = model.by_dimension[dim]
+            if not score_rows:
+                continue
+            story.append(_p(title, h2))
+            rows = [[title[1:], *[t.label for t in model.themes]]]
+            for row in score_rows:
+                rows.append(
+                    [
+                        row.label,
+                        *[
+                            format_rate(row.rates[t.key].rate) if t.key in row.rates else "—"
+                            for t in model.themes
+                        ],
+                    ]
+                )
+            width = 170 * mm / (len(model.themes) + 1)
+            story.append(_table(rows, body, [width] * (len(model.themes) + 1)))
+        story.append(_p("规则检查结果", h2))
+        rows = [["规则", "名称", "检查数", "不通过数", "通过率"]]
+        for e in model.expectations:
+            rows.append(
+                [
+                    e.expectation,
+                    e.title,
+                    str(e.tally.evaluated),
+                    str(e.tally.failed),
+                    format_rate(e.tally.rate),
+                ]
+            )
+        story.append(_table(rows, body, [45 * mm, 65 * mm, 20 * mm, 20 * mm, 20 * mm]))
+    story.append(Spacer(1, 6 * mm))
+    story.append(_p("身份证号等个人身份号码在本报告中均已脱敏显示。", body))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=A4,
+        title="政务服务数据质量报告",
+        author="Tongyuan 同源",
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+    )
+    doc.build(story)
+    return path

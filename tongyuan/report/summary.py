@@ -1,0 +1,227 @@
+"""From stored results to the figures the report shows: scorecards, trends, drill-downs.
+
+A result row is either a total for its expectation (no region, level or department) or a
+breakdown along one or more of those. Quality may store both; adding them up would
+count each record twice, so every figure picks one consistent set of rows per
+expectation (see :func:`_rows_along`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from standards.codes.enums import ExerciseLevel
+from standards.codes.regions import lookup_region
+from tongyuan.report.data import QualityHistory, ResultRow, RunInfo
+from tongyuan.report.themes import Theme, ordered_themes, pooled_rate, theme_of
+
+Dimension = str  # "region_code" | "level" | "department"
+DIMENSIONS: tuple[Dimension, ...] = ("region_code", "level", "department")
+_LEVEL_LABELS = {member.value: member.label for member in ExerciseLevel}
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    evaluated: int = 0
+    failed: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.evaluated + other.evaluated, self.failed + other.failed)
+
+    @property
+    def rate(self) -> float | None:
+        return pooled_rate(self.evaluated, self.failed)
+
+
+@dataclass(frozen=True, slots=True)
+class FailingRecord:
+    key: str
+    region: str
+    level: str
+    department: str
+
+
+@dataclass(slots=True)
+class ExpectationSummary:
+    suite: str
+    expectation: str
+    title: str
+    regulation: str
+    theme: str
+    run: RunInfo
+    tally: Tally
+    records: list[FailingRecord] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        """File name of the drill-down page: suite and rule id, safe on every filesystem."""
+        raw = f"{self.suite}--{self.expectation}"
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", raw)
+
+    @property
+    def keys_truncated(self) -> bool:
+        """Quality caps stored keys (1000 per row): fewer listed than failed."""
+        return len(self.records) < self.tally.failed
+
+
+@dataclass(slots=True)
+class ScoreRow:
+    code: str
+    label: str
+    rates: dict[str, Tally]
+
+
+@dataclass(slots=True)
+class ReportModel:
+    """Everything the pages, exports and PDF show, computed once."""
+
+    history: QualityHistory
+    themes: list[Theme]
+    overall: dict[str, Tally]
+    by_dimension: dict[Dimension, list[ScoreRow]]
+    expectations: list[ExpectationSummary]
+    trends: dict[str, list[tuple[RunInfo, Tally]]]
+
+    @property
+    def has_results(self) -> bool:
+        return bool(self.expectations)
+
+
+UNSPECIFIED = "未标明"
+
+
+def region_label(code: str | None) -> str:
+    if not code:
+        return UNSPECIFIED
+    region = lookup_region(code)
+    return f"{region.name}（{code}）" if region else code
+
+
+def level_label(code: str | None) -> str:
+    if not code:
+        return UNSPECIFIED
+    label = _LEVEL_LABELS.get(code)
+    return f"{label}（{code}）" if label else code
+
+
+def department_label(value: str | None) -> str:
+    return value or UNSPECIFIED
+
+
+_LABELLERS: dict[Dimension, Callable[[str | None], str]] = {
+    "region_code": region_label,
+    "level": level_label,
+    "department": department_label,
+}
+
+
+def _rows_along(rows: list[ResultRow], dimension: Dimension | None) -> list[ResultRow]:
+    """One expectation's rows that count each checked record exactly once.
+
+    For the total (``None``) the ``total`` row(s); if quality stored none, the group rows
+    (they partition the scope). For a dimension, the group rows: summed by that
+    dimension's value they give its rates; NULL there means the record has no such
+    attribute, shown as 未标明.
+    """
+    totals = [row for row in rows if row.is_total]
+    groups = [row for row in rows if not row.is_total]
+    if dimension is None:
+        return totals or groups
+    return groups
+
+
+def _group_by_expectation(rows: Iterable[ResultRow]) -> dict[tuple[str, str], list[ResultRow]]:
+    grouped: dict[tuple[str, str], list[ResultRow]] = defaultdict(list)
+    for row in rows:
+        grouped[(row.suite, row.expectation)].append(row)
+    return grouped
+
+
+def _tally(rows: Iterable[ResultRow]) -> Tally:
+    total = Tally()
+    for row in rows:
+        total += Tally(row.evaluated, row.failed)
+    return total
+
+
+def _records(rows: list[ResultRow]) -> list[FailingRecord]:
+    """Failing keys with the finest breakdown each is known under, listed once each."""
+    seen: dict[str, FailingRecord] = {}
+    ranked = sorted(rows, key=lambda r: r.is_total)
+    for row in ranked:  # group rows first: they say where the record belongs
+        for key in row.failing_keys:
+            if key not in seen:
+                seen[key] = FailingRecord(
+                    key=key,
+                    region=region_label(row.region_code),
+                    level=level_label(row.level),
+                    department=department_label(row.department),
+                )
+    return list(seen.values())
+
+
+def _scorecard(
+    grouped: dict[tuple[str, str], list[ResultRow]], dimension: Dimension
+) -> list[ScoreRow]:
+    cells: dict[str | None, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
+    for (suite, expectation), rows in grouped.items():
+        key = theme_of(suite, expectation)
+        for row in _rows_along(rows, dimension):
+            code = getattr(row, dimension)
+            cells[code][key] += Tally(row.evaluated, row.failed)
+    label = _LABELLERS[dimension]
+    ordered = sorted(cells, key=lambda code: (code is None, code or ""))
+    return [ScoreRow(code or "", label(code), dict(cells[code])) for code in ordered]
+
+
+def _trends(history: QualityHistory) -> dict[str, list[tuple[RunInfo, Tally]]]:
+    trends: dict[str, list[tuple[RunInfo, Tally]]] = defaultdict(list)
+    for run in history.runs:
+        per_theme: dict[str, Tally] = defaultdict(Tally)
+        for (suite, expectation), rows in _group_by_expectation(
+            history.results.get(run.id, [])
+        ).items():
+            per_theme[theme_of(suite, expectation)] += _tally(_rows_along(rows, None))
+        for key, tally in per_theme.items():
+            trends[key].append((run, tally))
+    return dict(trends)
+
+
+def build_model(history: QualityHistory) -> ReportModel:
+    """The report's figures from the history: latest run per suite, every run for trends."""
+    expectations: list[ExpectationSummary] = []
+    overall: dict[str, Tally] = defaultdict(Tally)
+    latest_rows: list[ResultRow] = []
+    for run, rows in history.latest_by_suite().values():
+        latest_rows.extend(rows)
+        for (suite, expectation), group in _group_by_expectation(rows).items():
+            key = theme_of(suite, expectation)
+            tally = _tally(_rows_along(group, None))
+            overall[key] += tally
+            expectations.append(
+                ExpectationSummary(
+                    suite=suite,
+                    expectation=expectation,
+                    title=group[0].title,
+                    regulation=next((r.regulation for r in group if r.regulation), "") or "",
+                    theme=key,
+                    run=run,
+                    tally=tally,
+                    records=_records(group),
+                )
+            )
+    themes = ordered_themes(overall)
+    order = {t.key: i for i, t in enumerate(themes)}
+    expectations.sort(key=lambda e: (order[e.theme], e.suite, e.expectation))
+    grouped = _group_by_expectation(latest_rows)
+    return ReportModel(
+        history=history,
+        themes=themes,
+        overall=dict(overall),
+        by_dimension={dim: _scorecard(grouped, dim) for dim in DIMENSIONS},
+        expectations=expectations,
+        trends=_trends(history),
+    )
