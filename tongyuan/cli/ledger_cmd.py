@@ -1,0 +1,159 @@
+"""``tongyuan ledger``: verify the batch ledger, sign a checkpoint, show recent entries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tongyuan.cli.common import console, err_console, settings_and_logging
+
+app = typer.Typer(
+    help="The tamper-evident batch ledger (hash chain + hub-signed checkpoints).",
+    no_args_is_help=True,
+)
+
+EXIT_INTACT, EXIT_ALTERED, EXIT_UNREADABLE = 0, 1, 2
+
+
+@app.command(
+    epilog="Example: [bold]tongyuan ledger verify --json[/bold]  "
+    "(exit 0 intact, 1 altered, 2 unreadable)"
+)
+def verify(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    hub_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--hub-key",
+            help="PEM public key the checkpoints must be signed with (default: the hub's "
+            "exported key in its trust directory, if present).",
+        ),
+    ] = None,
+) -> None:
+    """Recompute the chain, every batch's content and every library row's digest, offline."""
+    from tongyuan.db import make_engine
+    from tongyuan.ledger import LedgerUnreadable, verify_ledger
+    from tongyuan.ledger.hubkey import public_key_path
+
+    settings = settings_and_logging()
+    key_path = hub_key if hub_key is not None else public_key_path(settings)
+    trusted: list[str] | None = None
+    if key_path.exists():
+        trusted = [key_path.read_text(encoding="ascii")]
+    elif hub_key is not None:
+        err_console.print(f"[red]hub key {hub_key} not found[/red]")
+        raise typer.Exit(EXIT_UNREADABLE)
+    engine = make_engine(settings.database_url, sqlite_begin="DEFERRED")
+    try:
+        result = verify_ledger(engine, trusted_keys=trusted)
+    except LedgerUnreadable as exc:
+        if as_json:
+            print(json.dumps({"ok": False, "unreadable": str(exc)}, ensure_ascii=False))
+        else:
+            err_console.print(f"[red]ledger unreadable:[/red] {exc}")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    elif result.ok:
+        console.print(
+            f"[green]ledger intact[/green]: {result.entries} entries, {result.records} records, "
+            f"{result.rows} library rows, {result.checkpoints} checkpoints"
+            + ("" if trusted else " (checkpoints not pinned to a hub key)")
+        )
+    else:
+        first = result.first
+        assert first is not None
+        console.print(f"[red]ledger ALTERED[/red] ({result.problem_count} problems); first:")
+        console.print(f"  [{first.code}] {first.message}", markup=False)
+        for problem in result.problems[1:10]:
+            console.print(f"  [{problem.code}] {problem.message}", markup=False)
+    raise typer.Exit(EXIT_INTACT if result.ok else EXIT_ALTERED)
+
+
+@app.command(epilog="Example: [bold]tongyuan ledger checkpoint[/bold]")
+def checkpoint() -> None:
+    """Sign the current end of the chain with the hub key (created on first use)."""
+    from tongyuan.db import make_engine, make_session_factory
+    from tongyuan.ledger import write_checkpoint
+    from tongyuan.ledger.hubkey import public_key_path
+
+    settings = settings_and_logging()
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            written = write_checkpoint(session, settings)
+            seq, entry_hash, key_id = written.seq, written.entry_hash, written.key_id
+    finally:
+        engine.dispose()
+    console.print(
+        f"checkpoint at seq {seq} ({entry_hash[:16]}…) signed by hub key {key_id[:16]}…; "
+        f"public key: {public_key_path(settings)}"
+    )
+
+
+@app.command(epilog="Example: [bold]tongyuan ledger show --last 20[/bold]")
+def show(
+    last: Annotated[int, typer.Option("--last", min=1, help="How many entries.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """The latest ledger entries: batch, kind, source, counts and hashes (no personal data)."""
+    from sqlalchemy import select
+
+    from tongyuan.db import make_engine, make_session_factory
+    from tongyuan.libraries.ledger import LedgerEntry
+
+    settings = settings_and_logging()
+    engine = make_engine(settings.database_url, sqlite_begin="DEFERRED")
+    try:
+        with make_session_factory(engine)() as session:
+            entries = list(
+                session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(last))
+            )
+    finally:
+        engine.dispose()
+    entries.reverse()
+    if as_json:
+        docs = [
+            {
+                "seq": e.seq,
+                "batch_id": e.batch_id,
+                "kind": e.kind,
+                "source": e.source,
+                "status": e.status,
+                "read": e.read_count,
+                "accepted": e.accepted_count,
+                "quarantined": e.quarantined_count,
+                "unchanged": e.unchanged_count,
+                "records": e.record_count,
+                "signer_fingerprint": e.signer_fingerprint,
+                "recorded_at": e.recorded_at.isoformat(),
+                "entry_hash": e.entry_hash,
+            }
+            for e in entries
+        ]
+        print(json.dumps(docs, ensure_ascii=False, indent=2))
+        return
+    table = Table("seq", "time (UTC)", "kind", "source", "status", "read", "acc", "quar",
+                  "unch", "records", "signed", "hash")  # fmt: skip
+    for e in entries:
+        table.add_row(
+            str(e.seq),
+            e.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.kind,
+            e.source,
+            e.status,
+            str(e.read_count),
+            str(e.accepted_count),
+            str(e.quarantined_count),
+            str(e.unchanged_count),
+            str(e.record_count),
+            "yes" if e.signer_fingerprint else "",
+            e.entry_hash[:12],
+        )
+    console.print(table)

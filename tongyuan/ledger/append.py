@@ -1,0 +1,159 @@
+"""Appending a closed batch to the ledger, inside the batch's own transaction.
+
+The entry, its records and the head move commit with the batch's rows or roll back with
+them: a batch killed half-way leaves neither rows nor an entry. Appends serialize on the
+head row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time anyway),
+so two batches committing at once get consecutive sequence numbers, never the same one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from tongyuan.ledger.digests import BY_TABLE, COVERED, DELETED, CoveredTable, records_hash
+from tongyuan.ledger.entries import compute_entry_hash
+from tongyuan.libraries.base import utcnow
+from tongyuan.libraries.ledger import (
+    GENESIS_HASH,
+    LedgerEntry,
+    LedgerHead,
+    LedgerRecord,
+    forget_touched,
+    touched_rows,
+)
+
+if TYPE_CHECKING:
+    from tongyuan.libraries.batches import Batch
+
+log = logging.getLogger(__name__)
+
+HEAD_ID = 1
+ENV_CHECKPOINT_EVERY = "TONGYUAN_LEDGER_CHECKPOINT_EVERY"
+DEFAULT_CHECKPOINT_EVERY = 100
+_PK_CHUNK = 500
+
+
+def checkpoint_every() -> int:
+    """Entries between automatic checkpoints (0 turns them off)."""
+    raw = os.environ.get(ENV_CHECKPOINT_EVERY, "").strip()
+    if not raw:
+        return DEFAULT_CHECKPOINT_EVERY
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_CHECKPOINT_EVERY} must be a whole number, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{ENV_CHECKPOINT_EVERY} must not be negative, got {value}")
+    return value
+
+
+def _written_by(session: Session, spec: CoveredTable, batch_id: str) -> Iterator[Any]:
+    table = spec.table
+    yield from session.execute(select(table).where(table.c.batch_id == batch_id)).mappings()
+
+
+def _rows_by_key(
+    session: Session, table: Table, key_columns: tuple[str, ...], keys: list[tuple[Any, ...]]
+) -> Iterator[Any]:
+    if len(key_columns) == 1:
+        column = table.c[key_columns[0]]
+        for start in range(0, len(keys), _PK_CHUNK):
+            chunk = [k[0] for k in keys[start : start + _PK_CHUNK]]
+            yield from session.execute(select(table).where(column.in_(chunk))).mappings()
+        return
+    for key in keys:
+        condition = [table.c[name] == value for name, value in zip(key_columns, key, strict=True)]
+        yield from session.execute(select(table).where(*condition)).mappings()
+
+
+def collect_records(session: Session, batch_id: str) -> list[tuple[str, str, str]]:
+    """(kind, key, digest) of every covered row the batch wrote, changed or deleted."""
+    records: dict[tuple[str, str], str] = {}
+    for spec in COVERED:
+        for row in _written_by(session, spec, batch_id):
+            records[(spec.kind, spec.key_of(row))] = spec.digest_of(row)
+    for table_name, keys in touched_rows(session).items():
+        spec = BY_TABLE.get(table_name)
+        if spec is None:
+            continue  # a workflow table the ledger does not vouch for
+        key_columns = spec.key_columns
+        pending = {
+            spec.key_of(dict(zip(key_columns, key, strict=True))): (key, deleted)
+            for key, deleted in keys.items()
+        }
+        pending = {text: v for text, v in pending.items() if (spec.kind, text) not in records}
+        if not pending:
+            continue
+        for row in _rows_by_key(session, spec.table, key_columns, [k for k, _ in pending.values()]):
+            text = spec.key_of(row)
+            records[(spec.kind, text)] = spec.digest_of(row)
+            pending.pop(text, None)
+        for text, (_key, deleted) in pending.items():
+            if deleted:  # gone now; an insert rolled back to a savepoint is simply not there
+                records[(spec.kind, text)] = DELETED
+    return [(kind, key, digest) for (kind, key), digest in records.items()]
+
+
+def _lock_head(session: Session) -> LedgerHead:
+    head = session.execute(
+        select(LedgerHead)
+        .where(LedgerHead.id == HEAD_ID)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if head is None:  # a database created from the models rather than the migrations
+        head = LedgerHead(id=HEAD_ID, seq=0, entry_hash=GENESIS_HASH)
+        session.add(head)
+        session.flush()
+    return head
+
+
+def append_batch(session: Session, batch: Batch) -> LedgerEntry:
+    """Chain a just-closed batch to the ledger, with the digests of the rows it wrote."""
+    if batch.status == "running":
+        raise ValueError(f"batch {batch.id} is still running; only closed batches are chained")
+    session.flush()
+    records = collect_records(session, batch.id)
+    content, count = records_hash(records)
+    fingerprint = (batch.meta or {}).get("signer_fingerprint")
+    head = _lock_head(session)
+    entry = LedgerEntry(
+        seq=head.seq + 1,
+        batch_id=batch.id,
+        kind=batch.kind,
+        source=batch.source,
+        status=batch.status,
+        read_count=batch.read_count,
+        accepted_count=batch.accepted_count,
+        quarantined_count=batch.quarantined_count,
+        unchanged_count=batch.unchanged_count,
+        input_hash=batch.content_hash,
+        records_hash=content,
+        record_count=count,
+        signer_fingerprint=str(fingerprint) if fingerprint else None,
+        recorded_at=utcnow(),
+        prev_hash=head.entry_hash,
+    )
+    entry.entry_hash = compute_entry_hash(entry)
+    session.add(entry)
+    head.seq, head.entry_hash = entry.seq, entry.entry_hash
+    if records:
+        session.execute(
+            insert(LedgerRecord.__table__),
+            [{"batch_id": batch.id, "kind": k, "key": key, "digest": d} for k, key, d in records],
+        )
+    session.flush()
+    forget_touched(session)
+    every = checkpoint_every()
+    if every and entry.seq % every == 0:
+        from tongyuan.config import load_settings
+        from tongyuan.ledger.checkpoints import write_checkpoint
+
+        write_checkpoint(session, load_settings())
+    return entry

@@ -1,0 +1,133 @@
+"""The batch ledger's tables: a hash chain of batch entries and the row digests behind them.
+
+The ledger is evidence, not working data: entries and records are only ever inserted
+(by :mod:`tongyuan.ledger.append`, inside the batch's own transaction), and the one-row
+head table exists so that concurrent appends queue on one row lock instead of forking
+the chain.
+
+This module also remembers which rows a session flushed. Most rows name the batch that
+last wrote them (``batch_id``) and the append finds them by that column; but some writes
+leave ``batch_id`` alone — closing an item's previous version (``valid_to``), updating a
+quarantine entry's rules, deleting a row — so every flushed row of a table with a
+``batch_id`` is remembered, and the batch that closes next records its state as it is
+then. It lives here, beside the models every library imports, so the flush listener is
+installed before the first flush of any process.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, event, inspect
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, UOWTransaction, mapped_column
+
+from tongyuan.libraries.base import Base, UtcDateTime
+
+# The "previous hash" of the first entry.
+GENESIS_HASH = "0" * 64
+
+
+class LedgerHead(Base):
+    """Where the chain ends: appends lock this row, so they queue instead of forking."""
+
+    __tablename__ = "ledger_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerEntry(Base):
+    """One closed batch, chained to the entry before it."""
+
+    __tablename__ = "ledger_entries"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    read_count: Mapped[int] = mapped_column(Integer)
+    accepted_count: Mapped[int] = mapped_column(Integer)
+    quarantined_count: Mapped[int] = mapped_column(Integer)
+    unchanged_count: Mapped[int] = mapped_column(Integer)
+    # The batch's own content hash (e.g. the loaded file's sha256), when it has one.
+    input_hash: Mapped[str | None] = mapped_column(String(64))
+    # Hash over the batch's ledger records in key order, and how many there are.
+    records_hash: Mapped[str] = mapped_column(String(64))
+    record_count: Mapped[int] = mapped_column(Integer)
+    signer_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class LedgerRecord(Base):
+    """The digest of one library row as a batch left it (``deleted`` for a removal)."""
+
+    __tablename__ = "ledger_records"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerCheckpoint(Base):
+    """A signed statement by the hub: at ``seq`` the chain ended in ``entry_hash``."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    key_id: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(Text)
+
+
+_TOUCHED = "tongyuan.ledger.touched"
+
+# table name -> primary key tuple -> True when the flush deleted the row
+Touched = dict[str, dict[tuple[Any, ...], bool]]
+
+
+def touched_rows(session: Session) -> Touched:
+    """Rows of batch-stamped tables flushed in this transaction and not yet recorded."""
+    return session.info.setdefault(_TOUCHED, {})
+
+
+def forget_touched(session: Session) -> None:
+    session.info.pop(_TOUCHED, None)
+
+
+def _remember(session: Session, obj: object, deleted: bool) -> None:
+    table = getattr(type(obj), "__table__", None)
+    if table is None or "batch_id" not in table.c:
+        return
+    key = tuple(inspect(obj).mapper.primary_key_from_instance(obj))
+    if any(part is None for part in key):
+        return
+    touched_rows(session).setdefault(table.name, {})[key] = deleted
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
+    for obj in session.new:
+        _remember(session, obj, False)
+    for obj in session.dirty:
+        if session.is_modified(obj, include_collections=False):
+            _remember(session, obj, False)
+    for obj in session.deleted:
+        _remember(session, obj, True)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # Savepoints end too (and fire after_commit); only the outermost transaction's end
+    # means the rows are committed or gone.
+    if transaction.parent is None:
+        forget_touched(session)
