@@ -10,6 +10,7 @@ from tongyuan.cli import (
     demo_cmd,
     generate_cmd,
     pull_cmd,
+    report_cmd,
     sync_cmd,
     validate_cmd,
 )
@@ -26,6 +27,7 @@ app.command("generate", epilog=generate_cmd.EPILOG)(generate_cmd.generate)
 app.command("validate", epilog=validate_cmd.EPILOG)(validate_cmd.validate)
 app.command("demo", epilog=demo_cmd.EPILOG)(demo_cmd.demo)
 app.command("pull", epilog=pull_cmd.EPILOG)(pull_cmd.pull)
+app.command("report", epilog=report_cmd.EPILOG)(report_cmd.report)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(adapter_cmd.app, name="adapter")
 app.add_typer(sync_cmd.app, name="sync")

@@ -1,0 +1,67 @@
+"""``tongyuan report``: render the auditor report from the stored quality history.
+
+Rendering reads the database only (the quality runs and their results); it never runs
+checks and never imports Great Expectations, so it is quick to run again after a
+`tongyuan quality run`, on any machine that holds the database.
+"""
+
+from __future__ import annotations
+
+import webbrowser
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from tongyuan.cli.common import console, err_console, settings_and_logging
+
+EPILOG = (
+    "Example: [bold]tongyuan report --open[/bold]  (write var/reports/index.html, "
+    "var/reports/summary.pdf and var/exports/*.csv|xlsx, then open the report in a browser)"
+)
+
+
+def open_in_browser(url: str) -> bool:
+    """Open ``url`` with the system browser; False when there is none (a server, CI)."""
+    try:
+        browser = webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return bool(browser.open(url))
+
+
+def report(
+    open_browser: Annotated[
+        bool,
+        typer.Option("--open", help="Open index.html with the system browser, if there is one."),
+    ] = False,
+) -> None:
+    """Write the auditor report (HTML site, PDF summary, CSV/XLSX exports) from the database.
+
+    Scorecards use the latest run of every suite; trend charts use every finished run.
+    Personal ID numbers appear masked only.
+    """
+    from tongyuan.report import ReportDataError, build_report
+
+    settings = settings_and_logging()
+    try:
+        result = build_report(settings)
+    except ReportDataError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    if result.runs == 0:
+        console.print(
+            "[yellow]No finished quality run yet:[/yellow] the report says so. "
+            "Run [bold]tongyuan quality run[/bold] first."
+        )
+    else:
+        console.print(
+            f"{result.runs} run(s), {result.expectations} rule(s), "
+            f"{result.failing_expectations} with failing records."
+        )
+    console.print(f"Report:  {escape(str(result.index))}")
+    console.print(f"PDF:     {escape(str(result.pdf))}")
+    for path in result.exports.all():
+        console.print(f"Export:  {escape(str(path))}")
+    if open_browser and not open_in_browser(result.index.resolve().as_uri()):
+        err_console.print("No browser available here; open the file above by hand.")
