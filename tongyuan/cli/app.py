@@ -9,6 +9,7 @@ from tongyuan.cli import (
     db_cmd,
     demo_cmd,
     generate_cmd,
+    ledger_cmd,
     pull_cmd,
     report_cmd,
     sync_cmd,
@@ -31,6 +32,7 @@ app.command("report", epilog=report_cmd.EPILOG)(report_cmd.report)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(adapter_cmd.app, name="adapter")
 app.add_typer(sync_cmd.app, name="sync")
+app.add_typer(ledger_cmd.app, name="ledger")
 
 
 def main() -> None:
