@@ -1,9 +1,12 @@
-"""Quality history rows for report tests, written through the quality library's models."""
+"""Quality history rows for report tests, written through the quality library's models,
+and the known history most report tests start from."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -124,3 +127,82 @@ def add_rule(
         failing_keys=keys[:1000],
         regulation=regulation,
     )
+
+
+CLEAR_ID = "11010519491231002X"  # a valid 公民身份号码 (GB 11643 example)
+FORMULA_KEY = '=HYPERLINK("http://evil.example","x")'
+
+# Known history: three runs; the completeness failures grow 1, 2, 3 per district; the
+# latest run also carries a clear ID and a formula among the failing keys, which the
+# report must mask and defuse.
+RUNS = ("run-a", "run-b", "run-c")
+DISTRICTS = ("440304", "440305")
+AUTHORITY = "91440300MB2C9X1234"
+
+
+def seed_history(engine: Engine) -> None:
+    for day, run_id in enumerate(RUNS):
+        add_run(engine, run_id, day=day)
+        add_rule(
+            engine,
+            run_id,
+            "completeness",
+            "item.required_elements",
+            [
+                (d, "4", AUTHORITY, day + 1, [f"ITEM-{d}-{i}" for i in range(day + 1)])
+                for d in DISTRICTS
+            ],
+            title="事项要素填写完整",
+            kind="item",
+            regulation="国办发〔2018〕45号",
+        )
+        overdue_keys = [f"CASE-{i}" for i in range(2 * day)]
+        if run_id == RUNS[-1]:
+            overdue_keys[:2] = [f"SYS-1|{CLEAR_ID}", FORMULA_KEY]
+        add_rule(
+            engine,
+            run_id,
+            "timeliness",
+            "case.overdue",
+            [("440304", "3", None, 2 * day, overdue_keys), ("440305", "3", None, 0, [])],
+            title="办件超期办结",
+            evaluated_per_group=50,
+        )
+        add_rule(
+            engine,
+            run_id,
+            "integrity",
+            "license.signature_valid",
+            [(None, None, "914403001234567890", 1, ["1.2.156.3005.2.11100000000000001"])],
+            title="电子证照签名有效",
+            kind="license",
+            evaluated_per_group=30,
+        )
+        add_rule(
+            engine,
+            run_id,
+            "consistency",
+            "item.base_elements_equal",
+            [("440300", "3", AUTHORITY, 0, [])],
+            title="四级四同：基本要素一致",
+            kind="item",
+        )
+
+
+class Links(HTMLParser):
+    """Collects src/href values and the text of elements, for checks on written pages."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("src", "href", "xlink:href", "action", "data") and value is not None:
+                self.urls.append(value)
+
+
+def page_urls(path: Path) -> list[str]:
+    parser = Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.urls

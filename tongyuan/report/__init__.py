@@ -16,11 +16,16 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from tongyuan.config import Settings
-from tongyuan.report.data import REPORT_TIMEZONE, ReportDataError, load_history
+from tongyuan.report.data import (
+    REPORT_TIMEZONE,
+    ReportDataError,
+    department_names,
+    load_history,
+)
 from tongyuan.report.exports import ExportFiles, write_exports
 from tongyuan.report.pdf import write_pdf
 from tongyuan.report.render import write_assets, write_pages
-from tongyuan.report.summary import ReportModel, build_model
+from tongyuan.report.summary import ReportModel, build_model, departments_of
 
 __all__ = ["ReportDataError", "ReportResult", "build_report"]
 
@@ -56,10 +61,11 @@ def build_report(
     engine = engine or make_engine(settings.database_url, sqlite_begin="DEFERRED")
     try:
         history = load_history(engine)
+        names = department_names(engine, departments_of(history))
     finally:
         if own:
             engine.dispose()
-    model: ReportModel = build_model(history)
+    model: ReportModel = build_model(history, department_names=names)
     generated_at = (now or datetime.now(REPORT_TIMEZONE)).astimezone(REPORT_TIMEZONE)
     stamp = generated_at.strftime("%Y-%m-%d %H:%M（北京时间）")
     reports_dir, exports_dir = settings.reports_dir, settings.exports_dir

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, MetaData, Table, inspect, select
+from sqlalchemy import Connection, Engine, MetaData, Table, func, inspect, select
 
 from standards.privacy import mask_text
 
@@ -252,3 +252,44 @@ def _attach_failing_keys(conn: Connection, results_t: Table, history: QualityHis
             replace(row, failing_keys=keys.get(row.id, ())) if row.id in shown else row
             for row in rows
         ]
+
+
+def department_names(engine: Engine, codes: Sequence[str]) -> dict[str, str]:
+    """Names of the departments (authority USCCs) that results are broken down by.
+
+    Quality stores the USCC; auditors read names. Licenses carry the issuer's name in a
+    column, items the implementing authority's in their document; codes found in
+    neither stay codes.
+    """
+    from tongyuan.libraries.items import ItemVersion
+    from tongyuan.libraries.licenses import LicenseRow
+
+    wanted = sorted({code for code in codes if code})
+    names: dict[str, str] = {}
+    if not wanted:
+        return names
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            stmt = (
+                select(LicenseRow.issuer_code, func.min(LicenseRow.issuer_name))
+                .where(LicenseRow.issuer_code.in_(chunk))
+                .group_by(LicenseRow.issuer_code)
+            )
+            names.update({code: name for code, name in conn.execute(stmt) if name})
+            missing = [code for code in chunk if code not in names]
+            if not missing:
+                continue
+            first = (
+                select(func.min(ItemVersion.id))
+                .where(ItemVersion.authority_uscc.in_(missing))
+                .group_by(ItemVersion.authority_uscc)
+            )
+            stmt = select(ItemVersion.authority_uscc, ItemVersion.data).where(
+                ItemVersion.id.in_(first)
+            )
+            for code, data in conn.execute(stmt):
+                name = (data or {}).get("authority_name") if isinstance(data, dict) else None
+                if name:
+                    names[code] = str(name)
+    return {code: mask_text(name) for code, name in names.items()}

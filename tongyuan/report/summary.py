@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from standards.codes.enums import ExerciseLevel
@@ -107,15 +107,19 @@ def level_label(code: str | None) -> str:
     return f"{label}（{code}）" if label else code
 
 
-def department_label(value: str | None) -> str:
-    return value or UNSPECIFIED
+def department_label(value: str | None, names: Mapping[str, str] | None = None) -> str:
+    if not value:
+        return UNSPECIFIED
+    name = (names or {}).get(value)
+    return f"{name}（{value}）" if name else value
 
 
-_LABELLERS: dict[Dimension, Callable[[str | None], str]] = {
-    "region_code": region_label,
-    "level": level_label,
-    "department": department_label,
-}
+def _labellers(names: Mapping[str, str]) -> dict[Dimension, Callable[[str | None], str]]:
+    return {
+        "region_code": region_label,
+        "level": level_label,
+        "department": lambda value: department_label(value, names),
+    }
 
 
 def _rows_along(rows: list[ResultRow], dimension: Dimension | None) -> list[ResultRow]:
@@ -147,7 +151,7 @@ def _tally(rows: Iterable[ResultRow]) -> Tally:
     return total
 
 
-def _records(rows: list[ResultRow]) -> list[FailingRecord]:
+def _records(rows: list[ResultRow], names: Mapping[str, str]) -> list[FailingRecord]:
     """Failing keys with the finest breakdown each is known under, listed once each."""
     seen: dict[str, FailingRecord] = {}
     ranked = sorted(rows, key=lambda r: r.is_total)
@@ -158,13 +162,15 @@ def _records(rows: list[ResultRow]) -> list[FailingRecord]:
                     key=key,
                     region=region_label(row.region_code),
                     level=level_label(row.level),
-                    department=department_label(row.department),
+                    department=department_label(row.department, names),
                 )
     return list(seen.values())
 
 
 def _scorecard(
-    grouped: dict[tuple[str, str], list[ResultRow]], dimension: Dimension
+    grouped: dict[tuple[str, str], list[ResultRow]],
+    dimension: Dimension,
+    names: Mapping[str, str],
 ) -> list[ScoreRow]:
     cells: dict[str | None, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
     for (suite, expectation), rows in grouped.items():
@@ -172,7 +178,7 @@ def _scorecard(
         for row in _rows_along(rows, dimension):
             code = getattr(row, dimension)
             cells[code][key] += Tally(row.evaluated, row.failed)
-    label = _LABELLERS[dimension]
+    label = _labellers(names)[dimension]
     ordered = sorted(cells, key=lambda code: (code is None, code or ""))
     return [ScoreRow(code or "", label(code), dict(cells[code])) for code in ordered]
 
@@ -190,8 +196,16 @@ def _trends(history: QualityHistory) -> dict[str, list[tuple[RunInfo, Tally]]]:
     return dict(trends)
 
 
-def build_model(history: QualityHistory) -> ReportModel:
+def departments_of(history: QualityHistory) -> list[str]:
+    """Department codes the latest results are broken down by (to look their names up)."""
+    return sorted({row.department for row in history.latest_rows() if row.department})
+
+
+def build_model(
+    history: QualityHistory, *, department_names: Mapping[str, str] | None = None
+) -> ReportModel:
     """The report's figures from the history: latest run per suite, every run for trends."""
+    names = department_names or {}
     expectations: list[ExpectationSummary] = []
     overall: dict[str, Tally] = defaultdict(Tally)
     latest_rows: list[ResultRow] = []
@@ -210,7 +224,7 @@ def build_model(history: QualityHistory) -> ReportModel:
                     theme=key,
                     run=run,
                     tally=tally,
-                    records=_records(group),
+                    records=_records(group, names),
                 )
             )
     themes = ordered_themes(overall)
@@ -221,7 +235,7 @@ def build_model(history: QualityHistory) -> ReportModel:
         history=history,
         themes=themes,
         overall=dict(overall),
-        by_dimension={dim: _scorecard(grouped, dim) for dim in DIMENSIONS},
+        by_dimension={dim: _scorecard(grouped, dim, names) for dim in DIMENSIONS},
         expectations=expectations,
         trends=_trends(history),
     )

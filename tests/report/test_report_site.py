@@ -1,0 +1,180 @@
+"""The report site: figures equal the stored results, pages link only inside the site."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lxml import html
+from report_rows import AUTHORITY, CLEAR_ID, RUNS, add_rule, add_run, page_urls, seed_history
+
+from tongyuan.report import build_report
+
+
+def _doc(path: Path) -> html.HtmlElement:
+    return html.fromstring(path.read_text(encoding="utf-8"))
+
+
+def _rule_row(doc: html.HtmlElement, expectation: str) -> html.HtmlElement:
+    rows = doc.xpath(f'//table[@id="table-rules"]//tr[@data-expectation="{expectation}"]')
+    assert len(rows) == 1, expectation
+    return rows[0]
+
+
+def _field(row: html.HtmlElement, name: str) -> int:
+    return int(row.xpath(f'.//*[@data-field="{name}"]')[0].text_content())
+
+
+def test_rule_table_and_drill_down_show_the_stored_counts(hub):
+    seed_history(hub.engine)
+    result = build_report(hub.settings)
+    doc = _doc(result.index)
+    # Latest run (run-c): 3 failures per district, 4 overdue in Futian, 1 bad signature.
+    expected = {
+        "item.required_elements": (200, 6),
+        "case.overdue": (100, 4),
+        "license.signature_valid": (30, 1),
+        "item.base_elements_equal": (100, 0),
+    }
+    for expectation, (evaluated, failed) in expected.items():
+        row = _rule_row(doc, expectation)
+        assert (_field(row, "evaluated"), _field(row, "failed")) == (evaluated, failed)
+    assert not _rule_row(doc, "item.base_elements_equal").xpath(".//a")  # nothing to drill into
+    link = _rule_row(doc, "case.overdue").xpath(".//a/@href")[0]
+    page = _doc(result.index.parent / link)
+    assert _field(page, "failed") == 4
+    keys = page.xpath('//table[@id="table-failures"]/tbody/tr/td[2]')
+    assert len(keys) == 4
+    shown = [k.text_content() for k in keys]
+    assert "SYS-1|1101**********002X" in shown and CLEAR_ID not in "".join(shown)
+
+
+def test_scorecards_pool_group_rows_by_region_level_and_department(hub):
+    seed_history(hub.engine)
+    doc = _doc(build_report(hub.settings).index)
+    cards = {c.get("data-theme"): c for c in doc.xpath('//div[@class="card"]')}
+    assert set(cards) == {"completeness", "consistency", "timeliness", "signature"}
+    assert cards["completeness"].xpath('.//div[@class="rate"]')[0].text == "97.0%"  # 194/200
+    assert cards["signature"].xpath('.//div[@class="rate"]')[0].text == "96.7%"  # 29/30
+    headers = [th.text_content() for th in doc.xpath('//table[@id="table-region_code"]//th')]
+    timeliness = headers.index("及时性")
+    futian = doc.xpath('//table[@id="table-region_code"]//tr[@data-code="440304"]')[0]
+    assert futian.xpath("./td")[timeliness].text_content() == "92.0%"  # 46/50
+    assert "福田区" in futian.text_content()
+    dept = doc.xpath(f'//table[@id="table-department"]//tr[@data-code="{AUTHORITY}"]')
+    assert dept and AUTHORITY in dept[0].text_content()
+
+
+def test_trend_chart_has_one_point_per_scored_run(hub):
+    seed_history(hub.engine)
+    add_run(hub.engine, "run-broken", day=9, status="error")
+    add_rule(
+        hub.engine,
+        "run-broken",
+        "completeness",
+        "item.required_elements",
+        [("440304", "4", None, 99, [])],
+    )
+    add_run(hub.engine, "run-open", day=10, status="running", finished=False)
+    doc = _doc(build_report(hub.settings).index)
+    charts = doc.xpath('//svg[@class="trend"]')
+    assert {c.get("data-theme") for c in charts} == {
+        "completeness",
+        "consistency",
+        "timeliness",
+        "signature",
+    }
+    for chart in charts:
+        points = chart.xpath('.//circle[@class="point"]')
+        assert len(points) == len(RUNS) == int(chart.get("data-points"))
+    rates = [p.get("data-rate") for p in doc.xpath('//svg[@data-theme="completeness"]//circle')]
+    assert rates == ["99.0%", "98.0%", "97.0%"]
+    runs = doc.xpath('//table[@id="table-runs"]/tbody/tr')
+    assert len(runs) == 5  # unscored runs are listed, not scored
+    assert "运行中" in runs[0].text_content() and "运行出错" in runs[1].text_content()
+    assert _field(_rule_row(doc, "item.required_elements"), "failed") == 6
+
+
+def test_a_single_suite_run_keeps_the_other_suites_latest_results(hub):
+    seed_history(hub.engine)
+    add_run(hub.engine, "run-d", day=5, suite="timeliness")
+    add_rule(
+        hub.engine, "run-d", "timeliness", "case.overdue", [("440304", "3", None, 7, ["CASE-X"])]
+    )
+    doc = _doc(build_report(hub.settings).index)
+    assert _field(_rule_row(doc, "case.overdue"), "failed") == 7
+    assert _field(_rule_row(doc, "item.required_elements"), "failed") == 6
+
+
+def test_pages_link_only_inside_the_site(hub):
+    seed_history(hub.engine)
+    result = build_report(hub.settings)
+    site = hub.settings.reports_dir
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) == 1 + 3  # index + one drill-down per failing rule
+    for page in pages:
+        for url in page_urls(page):
+            assert "://" not in url and not url.startswith("//"), (page.name, url)
+            target = (page.parent / url.split("#")[0]).resolve()
+            assert target.exists(), (page.name, url)
+    css = (site / "assets" / "report.css").read_text(encoding="utf-8")
+    assert "@media print" in css and "url(" not in css and "@import" not in css
+    assert result.exports.results_csv.exists()
+
+
+def test_data_docs_note_when_absent_and_link_when_written(hub):
+    seed_history(hub.engine)
+    doc = _doc(build_report(hub.settings).index)
+    assert doc.xpath('//*[@id="data-docs-missing"]') and not doc.xpath('//*[@id="data-docs"]')
+    gx = hub.settings.reports_dir / "gx" / "local_site"
+    gx.mkdir(parents=True)
+    (gx / "index.html").write_text("<html></html>", encoding="utf-8")
+    doc = _doc(build_report(hub.settings).index)
+    assert doc.xpath('//a[@id="data-docs"]/@href') == ["gx/local_site/index.html"]
+
+
+def test_empty_history_gives_a_page_that_says_so(hub):
+    result = build_report(hub.settings)
+    doc = _doc(result.index)
+    assert doc.xpath('//*[@id="no-runs"]') and not doc.xpath('//table[@id="table-rules"]')
+    assert result.pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_stale_drill_down_pages_are_removed(hub):
+    seed_history(hub.engine)
+    build_report(hub.settings)
+    stale = hub.settings.reports_dir / "failures" / "timeliness--case.overdue.html"
+    assert stale.exists()
+    add_run(hub.engine, "run-d", day=5, suite="timeliness", status="passed")
+    add_rule(hub.engine, "run-d", "timeliness", "case.overdue", [("440304", "3", None, 0, [])])
+    build_report(hub.settings)
+    assert not stale.exists()
+
+
+def test_pdf_uses_the_builtin_cid_font_and_embeds_no_font_file(hub):
+    seed_history(hub.engine)
+    data = build_report(hub.settings).pdf.read_bytes()
+    assert data.startswith(b"%PDF") and b"STSong-Light" in data
+    assert b"/FontFile" not in data
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_rendering_does_not_import_great_expectations(hub):
+    seed_history(hub.engine)
+    code = (
+        "import sys; from tongyuan.config import load_settings; "
+        "from tongyuan.report import build_report; "
+        "build_report(load_settings()); "
+        "assert 'great_expectations' not in sys.modules, 'GX imported'"
+    )
+    env = {
+        "TONGYUAN_HOME": str(hub.settings.home),
+        "TONGYUAN_DATABASE_URL": hub.settings.database_url,
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
