@@ -150,7 +150,7 @@ def revocation_status(
     now: datetime,
 ) -> RevocationStatus:
     """Revocation status of ``cert`` (issued by ``issuer``) for a signature made ``at``."""
-    name = f"revocation: {_describe(cert)}"
+    name = "revocation"
     usable: list[x509.CertificateRevocationList] = []
     rejected: list[str] = []
     for crl in crls:
@@ -164,7 +164,7 @@ def revocation_status(
         else:
             rejected.append(why)
     if not usable:
-        detail = f"no usable CRL from {issuer.subject.rfc4514_string()}"
+        detail = f"{_describe(cert)}: no usable CRL from {issuer.subject.rfc4514_string()}"
         if rejected:
             detail += " (" + "; ".join(rejected) + ")"
         return RevocationStatus(SubIndication.TRY_LATER, Check(name, None, detail))
@@ -188,7 +188,8 @@ def revocation_status(
                 Check(
                     name,
                     False,
-                    f"revoked {when.isoformat()} ({reason.value if reason else 'unspecified'}),"
+                    f"{_describe(cert)} revoked {when.isoformat()} "
+                    f"({reason.value if reason else 'unspecified'}),"
                     f" at or before the signing time {at.isoformat()}",
                 ),
             )
@@ -198,14 +199,18 @@ def revocation_status(
                 Check(
                     name,
                     False,
-                    f"revoked {when.isoformat()} for "
+                    f"{_describe(cert)} revoked {when.isoformat()} for "
                     f"{reason.value if reason else 'an unspecified reason'} after the claimed "
                     "signing time; without proof of existence the signature may be backdated",
                 ),
             )
         return RevocationStatus(
             None,
-            Check(name, True, f"revoked {when.isoformat()} ({reason.value}), after signing"),
+            Check(
+                name,
+                True,
+                f"{_describe(cert)} revoked {when.isoformat()} ({reason.value}), after signing",
+            ),
         )
     newest = max(usable, key=lambda c: c.last_update_utc)
     next_update = newest.next_update_utc
@@ -237,7 +242,7 @@ def revocation_status(
         Check(
             name,
             True,
-            f"not revoked (CRL of {newest.last_update_utc.isoformat()}, "
+            f"{_describe(cert)} not revoked (CRL of {newest.last_update_utc.isoformat()}, "
             f"next update {next_update.isoformat()})",
         ),
     )

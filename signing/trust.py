@@ -312,16 +312,19 @@ def _path_checks(
     out: list[tuple[SubIndication | None, Check]] = []
     n = len(path)
     for i, cert in enumerate(path):
-        role = "signer" if i == 0 else "anchor" if i == n - 1 else "intermediate"
+        kind = "signer" if i == 0 else "anchor" if i == n - 1 else "intermediate"
+        role = f"intermediate {i}" if kind == "intermediate" and n > 3 else kind
         out.append(_validity(cert, role, at))
-        out.extend(_extensions(cert, role, index=i, path_length=n))
+        out.extend(_extensions(cert, role, kind=kind, index=i))
         if i + 1 < n:
             issuer = path[i + 1]
             algorithm = certificate_signature_algorithm(cert)
             c = check_crypto_constraints(algorithm, certificate_spki(issuer))
-            c.name = f"crypto_constraints: signature on {describe(cert)}"
+            c.name = f"crypto_constraints: {role} certificate"
+            c.detail = f"{describe(cert)} signed with {c.detail}"
             out.append((None if c.passed else SubIndication.CRYPTO_CONSTRAINTS_FAILURE, c))
             status = revocation_status(cert, issuer, crls, at=at, now=now)
+            status.check.name = f"revocation: {role}"
             out.append((status.subindication, status.check))
     return out
 
@@ -329,9 +332,12 @@ def _path_checks(
 def _validity(
     cert: x509.Certificate, role: str, at: datetime
 ) -> tuple[SubIndication | None, Check]:
-    name = f"validity: {role} {describe(cert)}"
+    name = f"validity: {role}"
     nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
-    span = f"valid {nb.isoformat()} to {na.isoformat()}, signing time {at.isoformat()}"
+    span = (
+        f"{describe(cert)} valid {nb.isoformat()} to {na.isoformat()}, "
+        f"signing time {at.isoformat()}"
+    )
     if at < nb:
         return SubIndication.NOT_YET_VALID, Check(name, False, "not yet valid: " + span)
     if at > na:
@@ -340,10 +346,10 @@ def _validity(
 
 
 def _extensions(
-    cert: x509.Certificate, role: str, *, index: int, path_length: int
+    cert: x509.Certificate, role: str, *, kind: str, index: int
 ) -> list[tuple[SubIndication | None, Check]]:
     fail = SubIndication.CHAIN_CONSTRAINTS_FAILURE
-    name = f"constraints: {role} {describe(cert)}"
+    name = f"constraints: {role}"
     problems: list[str] = []
     exts = cert.extensions
     for ext in exts:
@@ -357,7 +363,7 @@ def _extensions(
         ku: x509.KeyUsage | None = exts.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         ku = None
-    if role == "signer":
+    if kind == "signer":
         if bc is not None and bc.ca:
             problems.append("a CA certificate must not sign documents")
         if ku is None:
@@ -370,17 +376,17 @@ def _extensions(
             eku = None
         if eku is not None and not DOCUMENT_SIGNING_EKUS.intersection(eku):
             problems.append("extendedKeyUsage does not allow document signing")
-    elif role != "signer":
+    else:
         if bc is None or not bc.ca:
             problems.append("not a CA (basicConstraints cA missing or false)")
         elif bc.path_length is not None:
             below = index - 1  # intermediate CAs between this CA and the signer
             if below > bc.path_length:
                 problems.append(f"pathLenConstraint {bc.path_length} exceeded ({below} below)")
-        if ku is None and role == "intermediate":
+        if ku is None and kind == "intermediate":
             problems.append("keyUsage missing on an intermediate CA")
         elif ku is not None and not ku.key_cert_sign:
             problems.append("keyUsage lacks keyCertSign")
     if problems:
-        return [(fail, Check(name, False, "; ".join(problems)))]
-    return [(None, Check(name, True, "basicConstraints and keyUsage fit the role"))]
+        return [(fail, Check(name, False, f"{describe(cert)}: " + "; ".join(problems)))]
+    return [(None, Check(name, True, f"{describe(cert)}: extensions fit the role"))]

@@ -10,10 +10,12 @@ from tongyuan.cli import (
     demo_cmd,
     generate_cmd,
     ledger_cmd,
+    pki_cmd,
     pull_cmd,
     report_cmd,
     sync_cmd,
     validate_cmd,
+    verify_cmd,
 )
 
 app = typer.Typer(
@@ -29,10 +31,12 @@ app.command("validate", epilog=validate_cmd.EPILOG)(validate_cmd.validate)
 app.command("demo", epilog=demo_cmd.EPILOG)(demo_cmd.demo)
 app.command("pull", epilog=pull_cmd.EPILOG)(pull_cmd.pull)
 app.command("report", epilog=report_cmd.EPILOG)(report_cmd.report)
+app.command("verify", epilog=verify_cmd.EPILOG)(verify_cmd.verify)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(adapter_cmd.app, name="adapter")
 app.add_typer(sync_cmd.app, name="sync")
 app.add_typer(ledger_cmd.app, name="ledger")
+app.add_typer(pki_cmd.app, name="pki")
 
 
 def main() -> None:

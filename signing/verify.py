@@ -1,0 +1,89 @@
+"""Verify any file: find its signature format, then validate it against a trust store.
+
+- ``FILE.sig.json`` beside ``FILE`` → detached JSON envelope (``signing.detached``);
+  passing the ``.sig.json`` itself verifies the file it names, and a missing data file is
+  INDETERMINATE/SIGNED_DATA_NOT_FOUND;
+- XML (``<`` first, after an optional BOM and whitespace) → enveloped XML-DSig license
+  (``signing.xmldsig``), which refuses DTDs/entities (XXE) before anything else;
+- anything else → FAILED/FORMAT_FAILURE: there is no signature to check.
+
+Input that cannot be read at all, is too large or unsafe raises ``InputRefused`` (the CLI
+exits 2) instead of producing a report: nothing was validated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from signing.detached import verify_detached
+from signing.report import Check, SubIndication, VerificationReport
+from signing.trust import TrustStore
+
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+SIGNATURE_SUFFIX = ".sig.json"
+_BOM = b"\xef\xbb\xbf"
+
+
+class InputRefused(ValueError):
+    """The file cannot be verified at all: missing, unreadable, oversized or unsafe."""
+
+
+def read_limited(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The file's bytes, refusing anything that is not a regular file within ``limit``."""
+    try:
+        if not path.is_file():
+            raise InputRefused(f"{path}: not found or not a regular file")
+        size = path.stat().st_size
+        if size > limit:
+            raise InputRefused(f"{path}: {size} bytes exceeds the limit of {limit}")
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise InputRefused(f"{path}: cannot read ({exc.strerror})") from exc
+    if len(data) > limit:
+        raise InputRefused(f"{path}: grew beyond the limit of {limit} bytes while reading")
+    return data
+
+
+def _looks_like_xml(data: bytes) -> bool:
+    body = data.removeprefix(_BOM).lstrip(b" \t\r\n")
+    return body.startswith(b"<")
+
+
+def verify_file(path: Path, trust: TrustStore, now: datetime | None = None) -> VerificationReport:
+    """Detect the signature format of ``path`` and validate it."""
+    path = Path(path)
+    if path.name.endswith(SIGNATURE_SUFFIX) and len(path.name) > len(SIGNATURE_SUFFIX):
+        envelope = read_limited(path)
+        data_path = path.with_name(path.name[: -len(SIGNATURE_SUFFIX)])
+        if not data_path.exists():
+            return VerificationReport.failure(
+                SubIndication.SIGNED_DATA_NOT_FOUND,
+                [Check("signed_data", False, f"{data_path.name} not found beside the signature")],
+                format="detached",
+            )
+        return verify_detached(read_limited(data_path), envelope, trust, now=now)
+    data = read_limited(path)
+    sidecar = path.with_name(path.name + SIGNATURE_SUFFIX)
+    if sidecar.exists():
+        return verify_detached(data, read_limited(sidecar), trust, now=now)
+    if _looks_like_xml(data):
+        from signing.xmldsig import verify_license_xml
+        from standards.formats import UnreadableInput, UnsafeInput
+
+        try:
+            return verify_license_xml(data, trust, now=now)
+        except (UnsafeInput, UnreadableInput) as exc:
+            raise InputRefused(f"{path}: {exc.message} [{exc.rule}]") from exc
+    return VerificationReport.failure(
+        SubIndication.FORMAT_FAILURE,
+        [
+            Check(
+                "format",
+                False,
+                f"no signature found: neither {sidecar.name} beside it nor an XML-DSig document",
+            )
+        ],
+        format="unknown",
+    )

@@ -1,0 +1,62 @@
+"""``tongyuan pki``: a development PKI whose directory is also a trust directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tongyuan.cli.common import console, err_console
+
+app = typer.Typer(
+    help="Development PKI: roots, intermediates, document-signing certificates and CRLs.",
+    no_args_is_help=True,
+)
+
+
+@app.command(
+    epilog="Example: [bold]tongyuan pki init var/pki[/bold], then "
+    "[bold]tongyuan verify FILE --trust var/pki[/bold].  Exit codes: 0 created, "
+    "1 refused (a PKI or other files already there; --force replaces a PKI)."
+)
+def init(
+    directory: Annotated[Path, typer.Argument(help="Directory to create the PKI in.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing PKI in DIRECTORY (new keys).")
+    ] = False,
+    algorithms: Annotated[
+        str, typer.Option(help="Comma-separated families: rsa, ecdsa, sm2, ed25519.")
+    ] = "rsa,ecdsa,sm2,ed25519",
+    crl_days: Annotated[int, typer.Option(min=1, help="Days until the CRLs' nextUpdate.")] = 7,
+) -> None:
+    """Create root, intermediate and document-signing certificates with keys and fresh CRLs."""
+    from signing.pki import PkiExistsError, init_pki
+
+    families = tuple(a.strip().lower() for a in algorithms.split(",") if a.strip())
+    try:
+        pki = init_pki(directory, algorithms=families, crl_days=crl_days, force=force)
+    except PkiExistsError as exc:
+        err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    table = Table(title=f"Development PKI in {escape(str(directory))}")
+    table.add_column("family")
+    table.add_column("issuing certificate")
+    table.add_column("chain")
+    table.add_column("private key (0600)")
+    for family in pki.families:
+        table.add_row(
+            family,
+            escape(str(pki.cert_path(family))),
+            escape(str(pki.chain_path(family))),
+            escape(str(pki.key_path(family))),
+        )
+    console.print(table)
+    console.print(
+        f"trust directory: {escape(str(pki.trust_dir))} (anchors/, intermediates/, crls/); "
+        f"CRLs valid {crl_days} days. Never hand out private/."
+    )
