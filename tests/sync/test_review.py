@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from standards.codes.enums import ReviewStatus as S
 from tongyuan.config import Settings
 from tongyuan.libraries.claims import ItemReview
+from tongyuan.libraries.items import current_item
 from tongyuan.sync import register_copy_observer, sync_node, unregister_copy_observer
 from tongyuan.sync.review import (
     IllegalReviewTransition,
@@ -170,7 +171,8 @@ def test_review_is_tracked_through_the_sync(settings: Settings, tmp_path: Path) 
         item = next(i for i in world.systems.exports[FUTIAN] if i.impl_code == held.impl_code)
         write_export(world.topology, FUTIAN, [item.model_copy(update={"status": S.PUBLISHED})],
                      "0002-jump")  # fmt: skip
-        sync_node(world.settings, world.topology, FUTIAN, now=at(3, 3))
+        jumped = sync_node(world.settings, world.topology, FUTIAN, now=at(3, 3))
+        assert jumped.counts["refused"] == 1 and jumped.counts["added"] == 0
     finally:
         unregister_copy_observer(observe_copy)
     with world.session() as session:
@@ -178,5 +180,7 @@ def test_review_is_tracked_through_the_sync(settings: Settings, tmp_path: Path) 
         assert row is not None
         assert (row.status, row.refused_status) == ("registered", "published")
         assert row.review_due == date(2026, 3, 9)
+        # Refused means not published: the jump never reaches the library.
+        assert current_item(session, held.impl_code) is None
         published = session.get(ItemReview, (FUTIAN, world.systems.exports[FUTIAN][0].impl_code))
         assert published is not None and published.status == "published"

@@ -38,7 +38,9 @@ Review workflow. Only ``published`` copies reach the library; other statuses are
 ``node_items`` with the status the node gave them (the library keeps the last published
 version meanwhile). Every changed copy is passed to the observers registered with
 :func:`register_copy_observer`, inside the run's transaction, so the review tracker
-commits or rolls back with the sync.
+commits or rolls back with the sync. A published copy is shown to them before it is
+written: one that reached ``published`` by skipping a reviewer is refused (held, counted
+as ``refused``) and the library keeps its last legally published version.
 
 Crash points for tests. ``TONGYUAN_SYNC_CRASH`` names where the process kills itself
 with SIGKILL: ``record:N`` (after the N-th record), ``before_commit`` or ``after_commit``
@@ -124,7 +126,9 @@ class CopyEvent:
     dry_run: bool = False  # the transaction will be rolled back: no effects outside it
 
 
-CopyObserver = Callable[[Session, CopyEvent], None]
+# An observer returns a reason to refuse a published copy (a review step the rules do not
+# allow), or None. A refused copy is held: it never reaches the library.
+CopyObserver = Callable[[Session, CopyEvent], "str | None"]
 _OBSERVERS: list[CopyObserver] = []
 
 
@@ -429,9 +433,16 @@ class ItemSyncWriter:
             self.result.held_items.append(impl)
             outcome = "held"
         else:
-            entry = self._base(session, batch, item)
-            self._implementation(session, batch, item, entry)
-            outcome = "published"
+            # Observers judge a published copy before it is written, so they can refuse it.
+            refusal = self._notify(session, batch, impl, item, status, previous_status,
+                                   "published")  # fmt: skip
+            if refusal is None:
+                entry = self._base(session, batch, item)
+                self._implementation(session, batch, item, entry)
+            else:
+                self.result.bump("refused")
+                self.result.held_items.append(impl)
+            return
         self._notify(session, batch, impl, item, status, previous_status, outcome)
 
     def _own_findings(self, session: Session) -> None:
@@ -461,13 +472,14 @@ class ItemSyncWriter:
         status: str,
         previous_status: str | None,
         outcome: str,
-    ) -> None:
+    ) -> str | None:
+        """Tell every observer; the first refusal any of them gives, or None."""
         if not _OBSERVERS:
-            return
+            return None
         event = CopyEvent(self.system, batch.id, impl, item, status, previous_status, outcome,
                           self.now, self.dry_run)  # fmt: skip
-        for observer in list(_OBSERVERS):
-            observer(session, event)
+        refusals = [observer(session, event) for observer in list(_OBSERVERS)]
+        return next((r for r in refusals if r), None)
 
     # -- base elements -------------------------------------------------------------
 

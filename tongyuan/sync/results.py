@@ -20,6 +20,7 @@ COUNT_NAMES: tuple[str, ...] = (
     "changed",
     "cancelled",
     "held",
+    "refused",
     "judged",
     "quarantined",
     "findings_opened",
@@ -35,8 +36,10 @@ class NodeSyncResult:
     ``added``/``changed``/``cancelled`` count library writes (a change of the base
     catalogue re-versions items of other nodes too; those count here, in the run that
     caused them). ``held`` counts copies waiting in the review workflow (not published,
-    not in the library); ``judged`` changed copies of items another system owns (compared,
-    never written); ``unchanged`` copies whose content hash matched and cost nothing.
+    not in the library); ``refused`` published copies that skipped a reviewer (held, the
+    library keeps the last legal version); ``judged`` changed copies of items another
+    system owns (compared, never written); ``unchanged`` copies whose content hash
+    matched and cost nothing.
     """
 
     node: str

@@ -304,17 +304,18 @@ def review_history(session: Session, node: str, impl_code: str) -> list[ReviewEv
     )
 
 
-def observe_copy(session: Session, event: Any) -> None:
+def observe_copy(session: Session, event: Any) -> str | None:
     """A copy observer for :func:`tongyuan.sync.register_copy_observer`.
 
     Tracks the status every changed copy arrives with, inside the sync's transaction, so
     the review rows commit or roll back with the sync. A copy gone from a snapshot
-    counts as cancelled.
+    counts as cancelled. Returns the reason when the step is refused, so the sync holds
+    the copy instead of publishing it.
     """
     item = getattr(event, "item", None)
     if item is None:
-        return
-    track_review(
+        return None
+    step = track_review(
         session,
         event.system,
         event.impl_code,
@@ -323,6 +324,7 @@ def observe_copy(session: Session, event: Any) -> None:
         now=event.now,
         batch_id=event.batch_id,
     )
+    return step.reason if step.refused else None
 
 
 def install_review_tracking() -> None:
