@@ -29,8 +29,10 @@ class InputRefused(ValueError):
     """The file cannot be verified at all: missing, unreadable, oversized or unsafe."""
 
 
-def read_limited(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
-    """The file's bytes, refusing anything that is not a regular file within ``limit``."""
+def read_limited(path: Path, limit: int | None = None) -> bytes:
+    """The file's bytes, refusing anything that is not a regular file within ``limit``
+    (default ``MAX_INPUT_BYTES``)."""
+    limit = MAX_INPUT_BYTES if limit is None else limit
     try:
         if not path.is_file():
             raise InputRefused(f"{path}: not found or not a regular file")

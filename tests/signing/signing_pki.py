@@ -24,7 +24,7 @@ from signing.keys import SigningKey
 from signing.pki import FAMILIES, CertificateAuthority, Hierarchy
 from signing.trust import TrustStore
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(microsecond=0)  # session start: CRLs fresh for a week
 
 
 def pem(cert: x509.Certificate) -> bytes:

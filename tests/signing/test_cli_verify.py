@@ -1,0 +1,142 @@
+"""`tongyuan pki init` and `tongyuan verify`: exit codes, --json, refusals."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from signing.detached import sign_detached
+from signing.pki import open_pki
+from tongyuan.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("cli") / "pki"
+    result = runner.invoke(app, ["pki", "init", str(directory), "--algorithms", "ecdsa,sm2"])
+    assert result.exit_code == 0, result.output
+    return directory
+
+
+def _signed(tmp_path: Path, pki_dir: Path, family: str = "ecdsa") -> Path:
+    pki = open_pki(pki_dir)
+    data = "营业执照 电子证照".encode()
+    target = tmp_path / "license.pdf"
+    target.write_bytes(data)
+    envelope = sign_detached(data, pki.signing_key(family), pki.chain(family))
+    (tmp_path / "license.pdf.sig.json").write_bytes(envelope)
+    return target
+
+
+def test_pki_init_writes_a_trust_directory_and_private_keys(pki_dir: Path) -> None:
+    assert sorted(p.name for p in (pki_dir / "anchors").iterdir()) == [
+        "root-ecdsa.pem",
+        "root-sm2.pem",
+    ]
+    assert (pki_dir / "crls" / "intermediate-sm2.pem").is_file()
+    private = pki_dir / "private"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    for key in private.iterdir():
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
+
+
+def test_pki_init_refuses_to_overwrite(pki_dir: Path) -> None:
+    before = (pki_dir / "anchors" / "root-ecdsa.pem").read_bytes()
+    result = runner.invoke(app, ["pki", "init", str(pki_dir)])
+    assert result.exit_code == 1
+    assert "already holds a PKI" in result.output
+    assert (pki_dir / "anchors" / "root-ecdsa.pem").read_bytes() == before
+
+
+@pytest.mark.parametrize("family", ["ecdsa", "sm2"])
+def test_verify_passed_exit_0_with_report(tmp_path: Path, pki_dir: Path, family: str) -> None:
+    target = _signed(tmp_path, pki_dir, family)
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(pki_dir)])
+    assert result.exit_code == 0, result.output
+    assert "PASSED" in result.output and "验证通过" in result.output
+
+
+def test_verify_json_failed_exit_1(tmp_path: Path, pki_dir: Path) -> None:
+    target = _signed(tmp_path, pki_dir)
+    target.write_bytes(target.read_bytes() + b"!")
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(pki_dir), "--json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["indication"] == "FAILED" and doc["subindication"] == "HASH_FAILURE"
+    assert any(c["name"] == "data_digest" and c["passed"] is False for c in doc["checks"])
+
+
+def test_verify_indeterminate_exit_3(tmp_path: Path, pki_dir: Path) -> None:
+    """A trust directory without the CRLs: never PASSED, exit 3."""
+    target = _signed(tmp_path, pki_dir)
+    trust = tmp_path / "trust"
+    (trust / "anchors").mkdir(parents=True)
+    (trust / "anchors" / "root.pem").write_bytes(
+        (pki_dir / "anchors" / "root-ecdsa.pem").read_bytes()
+    )
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(trust), "--json"])
+    assert result.exit_code == 3, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["indication"], doc["subindication"]) == ("INDETERMINATE", "TRY_LATER")
+
+
+def test_verify_the_signature_file_itself(tmp_path: Path, pki_dir: Path) -> None:
+    target = _signed(tmp_path, pki_dir)
+    sig = tmp_path / "license.pdf.sig.json"
+    assert runner.invoke(app, ["verify", str(sig), "--trust", str(pki_dir)]).exit_code == 0
+    target.unlink()
+    result = runner.invoke(app, ["verify", str(sig), "--trust", str(pki_dir), "--json"])
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["subindication"] == "SIGNED_DATA_NOT_FOUND"
+
+
+def test_unsigned_file_is_format_failure(tmp_path: Path, pki_dir: Path) -> None:
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"\x00\x01 no signature here")
+    result = runner.invoke(app, ["verify", str(plain), "--trust", str(pki_dir), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["subindication"] == "FORMAT_FAILURE"
+
+
+def test_missing_file_exit_2(tmp_path: Path, pki_dir: Path) -> None:
+    result = runner.invoke(app, ["verify", str(tmp_path / "nope.xml"), "--trust", str(pki_dir)])
+    assert result.exit_code == 2
+    assert "not found" in " ".join(result.output.split())
+
+
+def test_unusable_trust_directory_exit_2(tmp_path: Path, pki_dir: Path) -> None:
+    target = _signed(tmp_path, pki_dir)
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(tmp_path / "none")])
+    assert result.exit_code == 2
+
+
+def test_xxe_is_refused_exit_2(tmp_path: Path, pki_dir: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET")
+    evil = tmp_path / "evil.xml"
+    evil.write_text(
+        f'<?xml version="1.0"?>\n<!DOCTYPE l [<!ENTITY x SYSTEM "file://{secret}">]>\n'
+        '<License xmlns:ds="http://www.w3.org/2000/09/xmldsig#">&x;<ds:Signature/></License>'
+    )
+    result = runner.invoke(app, ["verify", str(evil), "--trust", str(pki_dir), "--json"])
+    assert result.exit_code == 2, result.output
+    assert "TOP SECRET" not in result.output
+
+
+def test_oversized_input_exit_2(
+    tmp_path: Path, pki_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signing.verify
+
+    monkeypatch.setattr(signing.verify, "MAX_INPUT_BYTES", 1024)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * 2048)
+    result = runner.invoke(app, ["verify", str(big), "--trust", str(pki_dir)])
+    assert result.exit_code == 2
+    assert "exceeds the limit" in " ".join(result.output.split())
