@@ -59,9 +59,10 @@ def report(
             f"{result.runs} run(s), {result.expectations} rule(s), "
             f"{result.failing_expectations} with failing records."
         )
-    console.print(f"Report:  {escape(str(result.index))}")
-    console.print(f"PDF:     {escape(str(result.pdf))}")
+    # Paths are printed unwrapped so they can be copied (and opened) as they are.
+    console.print(f"Report:  {escape(str(result.index))}", soft_wrap=True)
+    console.print(f"PDF:     {escape(str(result.pdf))}", soft_wrap=True)
     for path in result.exports.all():
-        console.print(f"Export:  {escape(str(path))}")
+        console.print(f"Export:  {escape(str(path))}", soft_wrap=True)
     if open_browser and not open_in_browser(result.index.resolve().as_uri()):
         err_console.print("No browser available here; open the file above by hand.")

@@ -1,0 +1,71 @@
+"""``tongyuan report``: writes the site from the database and opens it when asked."""
+
+from __future__ import annotations
+
+import webbrowser
+
+import pytest
+from report_rows import seed_history
+from typer.testing import CliRunner
+
+from tongyuan.cli import app
+from tongyuan.config import ENV_DATABASE_URL, ENV_HOME
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(hub, monkeypatch):
+    monkeypatch.setenv(ENV_HOME, str(hub.settings.home))
+    monkeypatch.setenv(ENV_DATABASE_URL, hub.settings.database_url)
+    return hub
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_report_writes_site_and_prints_paths(env):
+    seed_history(env.engine)
+    result = runner.invoke(app, ["report"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    index = env.settings.reports_dir / "index.html"
+    assert index.exists() and str(index) in result.output
+    assert "3 run(s), 4 rule(s), 3 with failing records." in result.output
+    assert (env.settings.exports_dir / "quality-report.xlsx").exists()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_open_uses_the_system_browser(env, monkeypatch):
+    opened: list[str] = []
+
+    class Browser:
+        def open(self, url: str) -> bool:
+            opened.append(url)
+            return True
+
+    monkeypatch.setattr(webbrowser, "get", lambda: Browser())
+    result = runner.invoke(app, ["report", "--open"])
+    assert result.exit_code == 0, result.output
+    assert opened == [(env.settings.reports_dir / "index.html").resolve().as_uri()]
+    assert "No finished quality run yet" in result.output
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_open_without_a_browser_says_so(env, monkeypatch):
+    def no_browser():
+        raise webbrowser.Error("could not locate runnable browser")
+
+    monkeypatch.setattr(webbrowser, "get", no_browser)
+    result = runner.invoke(app, ["report", "--open"])
+    assert result.exit_code == 0
+    assert "No browser available" in result.output
+
+
+def test_unmigrated_database_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_HOME, str(tmp_path / "home"))
+    result = runner.invoke(app, ["report"], terminal_width=300)
+    assert result.exit_code == 2
+    assert "quality_runs" in result.output and "tongyuan db upgrade" in result.output
+
+
+def test_help_has_an_example():
+    result = runner.invoke(app, ["report", "--help"], terminal_width=200)
+    assert result.exit_code == 0 and "Example:" in result.output
