@@ -180,6 +180,8 @@ class Loader:
                     )
                     if on_record is not None:
                         on_record(checked.raw.kind, result.read)
+                if result.kind == "case":
+                    self.store.finish_batch(session, batch.id)
                 batch.kind = f"load.{result.kind or 'empty'}"
                 close_batch(
                     session,

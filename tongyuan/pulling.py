@@ -14,11 +14,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from adapters.sdk import Envelope, Source
+from adapters.sdk import Envelope, Source, StreamRead
 from standards.validation import CheckOptions
 from standards.validation.batch import BatchUniqueness
 from standards.validation.record_checks import check_record
@@ -28,6 +29,7 @@ from tongyuan.libraries.adapter_states import load_state, save_state
 from tongyuan.libraries.batches import Batch, close_batch, open_batch, record_failed_batch
 from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.privacy import PiiProtector
+from tongyuan.quarantine.origin import json_safe, pull_origin
 from tongyuan.storing import RecordStore, StoreCounts
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,9 @@ class PullResult(StoreCounts):
     batch_id: str | None = None
     state: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # Things the pull could not decide and a person must see (e.g. a deadline in a year
+    # the working-day calendar does not know); no personal data.
+    problems: list[str] = field(default_factory=list)
 
 
 class PullWriter(Protocol):
@@ -70,7 +75,7 @@ class StoringWriter:
     """The default writer: check each record against the standard and store or quarantine it."""
 
     def __init__(self, settings: Settings, engine: Any, kind: str, source_name: str,
-                 options: CheckOptions) -> None:  # fmt: skip
+                 options: CheckOptions, base_dir: Path | None = None) -> None:  # fmt: skip
         protector = PiiProtector(settings.pii_key())
         self.store = RecordStore(settings, protector, DbSerialAllocator(engine))
         self.kind = kind
@@ -78,6 +83,9 @@ class StoringWriter:
         self.options = options
         self.uniqueness = BatchUniqueness()
         self.now = datetime.now(UTC)
+        self.base_dir = base_dir
+        # How to rebuild what produced a quarantined row (tongyuan.quarantine.origin).
+        self.origin: dict[str, Any] | None = None
 
     def begin(self, session: Session, batch: Batch, now: datetime) -> None:
         self.now = now
@@ -95,15 +103,22 @@ class StoringWriter:
             counts,
             kind=self.kind,
             location=envelope.location,
-            raw=envelope.raw,
+            raw=json_safe(envelope.raw),
             record=envelope.record,
             findings=findings,
             source=self.source,
             now=self.now,
+            base_dir=self.base_dir,
+            origin=self.origin,
         )
 
     def finish(self, session: Session, batch: Batch, counts: StoreCounts) -> None:
-        return None
+        if self.kind == "case":
+            timeliness = self.store.finish_batch(session, batch.id)
+            if isinstance(counts, PullResult):
+                counts.problems.extend(timeliness.problems)
+            for problem in timeliness.problems:
+                log.warning("%s: deadlines not computed: %s", batch.source, problem)
 
 
 def pull(
@@ -119,6 +134,8 @@ def pull(
     dry_run: bool = False,
     now: datetime | None = None,
     checkpoint: Checkpoint | None = None,
+    verify_read: Callable[[StreamRead], None] | None = None,
+    base_dir: Path | None = None,
 ) -> PullResult:
     """Read ``stream`` from ``source`` incrementally and store it; never raises for data.
 
@@ -129,12 +146,20 @@ def pull(
     this); ``dry_run`` runs the same code in a transaction that is always rolled back,
     records no batch (not even a failed one) and acknowledges nothing, so the source
     delivers the same data to the next real run.
+
+    ``verify_read`` is called once every record is read, before the state is saved: an
+    exception from it fails the whole batch (a signed delivery whose files did not all
+    pass). ``base_dir`` of the default writer is where material files are found.
     """
     spec = source.stream(stream)
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     if writer is None:
-        writer = StoringWriter(settings, engine, spec.kind, source_name, options or CheckOptions())
+        writer = StoringWriter(
+            settings, engine, spec.kind, source_name, options or CheckOptions(), base_dir
+        )
+    if isinstance(writer, StoringWriter) and writer.origin is None:
+        writer.origin = pull_origin(source, stream, source_name, files_dir=base_dir)
     result = PullResult(source=source_name, stream=stream)
     label = f"{source_name}/{stream}"
     read = None
@@ -151,6 +176,8 @@ def pull(
                 writer.begin(session, batch, started)
                 for envelope in read:
                     writer.write(session, batch, envelope, result)
+                if verify_read is not None:
+                    verify_read(read)
                 writer.finish(session, batch, result)
                 result.state = read.state()
                 save_state(session, source_name, stream, result.state, batch_id=batch.id)

@@ -23,9 +23,10 @@ from tongyuan.ingest.timeliness import TimelinessCounts, recompute_batch
 from tongyuan.libraries.cases import CaseHistoryConflict, write_case
 from tongyuan.libraries.items import write_item
 from tongyuan.libraries.licenses import write_license
-from tongyuan.libraries.materials import store_blob, write_material
+from tongyuan.libraries.materials import write_material
 from tongyuan.libraries.quarantine import add_quarantined
 from tongyuan.libraries.serials import DbSerialAllocator
+from tongyuan.materials.intake import MaterialRejected, admit_material_file
 from tongyuan.privacy import PiiProtector
 
 
@@ -76,8 +77,13 @@ class RecordStore:
         source: str,
         now: datetime,
         base_dir: Path | None = None,
+        origin: dict[str, Any] | None = None,
     ) -> str:
         """Store one record or quarantine it; returns the outcome (added, …, quarantined).
+
+        ``origin`` (see :mod:`tongyuan.quarantine.origin`) is kept with a quarantined
+        record so that a replay can rebuild what produced ``raw``. A material whose file
+        breaks a material rule (size, media type, hostile archive) is quarantined with it.
 
         A case is also checked against the libraries (its item published, its materials
         stored…). A write that conflicts with the library is rolled back to a savepoint and
@@ -91,16 +97,26 @@ class RecordStore:
         counts.warnings += sum(f.severity is Severity.WARNING for f in findings)
         errors = [f for f in findings if f.severity is Severity.ERROR]
         if record is None or errors:
-            return self._quarantine(session, batch_id, counts, kind, location, raw, findings)
+            return self._quarantine(
+                session, batch_id, counts, kind, location, raw, findings, origin=origin
+            )
         try:
             with session.begin_nested():
                 outcome = self._write(session, batch_id, record, source, now, base_dir)
+        except MaterialRejected as exc:
+            return self._quarantine(
+                session, batch_id, counts, kind, location, raw, [*findings, *exc.findings],
+                origin=origin,
+            )  # fmt: skip
         except ValueError as exc:
             rule = exc.rule if isinstance(exc, CaseHistoryConflict) else "library.conflict"
-            conflict = Finding(rule, str(exc), "events" if rule == "case.events.rewritten" else None)
-            return self._quarantine(
-                session, batch_id, counts, kind, location, raw, [*findings, conflict]
+            conflict = Finding(
+                rule, str(exc), "events" if rule == "case.events.rewritten" else None
             )
+            return self._quarantine(
+                session, batch_id, counts, kind, location, raw, [*findings, conflict],
+                origin=origin,
+            )  # fmt: skip
         if outcome == "added":
             counts.added += 1
         elif outcome == "changed":
@@ -128,10 +144,11 @@ class RecordStore:
             path = None if base_dir is None else safe_relative_path(base_dir, record.file)
             if path is None:
                 raise ValueError(f"material file {record.file!r} is not inside the delivery")
-            sha256, _size = store_blob(self.settings, path, expected_sha256=record.sha256)
+            admitted = admit_material_file(self.settings, session, path, record)
             outcome = write_material(
-                session, batch_id, record, protector=self.protector, sha256=sha256
-            )
+                session, batch_id, record, protector=self.protector, sha256=admitted.sha256,
+                sniffed_media_type=admitted.sniffed_media_type,
+            )  # fmt: skip
             self.case_checks.forget_material(record.material_id)
             return outcome
         if isinstance(record, License):
@@ -155,6 +172,8 @@ class RecordStore:
         location: SourceLocation,
         raw: dict[str, Any],
         findings: list[Finding],
+        *,
+        origin: dict[str, Any] | None = None,
     ) -> str:
         errors = [f for f in findings if f.severity is Severity.ERROR] or findings
         add_quarantined(
@@ -165,6 +184,7 @@ class RecordStore:
             payload=raw,
             findings=errors,
             protector=self.protector,
+            origin=origin,
         )
         counts.quarantined += 1
         counts.rules.update({f.rule for f in errors})

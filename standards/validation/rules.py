@@ -76,7 +76,6 @@ RULES: dict[str, Rule] = _rules(
     ("case.timestamps", "受理/办结/送达时间与状态记录不一致", _STATES),
     # Cases against the libraries (tongyuan.ingest.library_checks).
     ("case.item.unknown", "实施编码在事项库中不存在或已取消", _ITEM_CODE),
-    ("case.item.unpublished", "办件所属事项尚未发布", "政务服务事项实施清单要素要求"),
     ("case.time_limit", "办件承诺时限超过事项法定时限", "政务服务事项实施清单要素要求"),
     ("case.events.rewritten", "办件状态历史与已入库记录不一致（只可追加，不可改写）", _STATES),
     ("case.material.missing", "办件引用的材料不在材料库中", "材料清单"),

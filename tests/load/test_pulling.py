@@ -7,15 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
-from std_factories import make_case
+from std_factories import make_case, make_item
 
 from adapters.sdk import AdapterConfig, Envelope, Source, StreamRead, StreamSpec
+from standards.formats import write_records
 from standards.records import SourceLocation
 from standards.validation import Finding
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.libraries.adapter_states import load_state
 from tongyuan.libraries.cases import CaseRow
 from tongyuan.libraries.quarantine import QuarantineEntry
+from tongyuan.loading import Loader
 from tongyuan.pulling import pull
 
 
@@ -70,8 +72,17 @@ class ListSource(Source):
 
 
 @pytest.fixture
-def hub(settings, db_url):
-    return dataclasses.replace(settings, database_url=db_url)
+def hub(settings, db_url, tmp_path):
+    """A hub whose item library holds the published item the cases are handled under."""
+    hub = dataclasses.replace(settings, database_url=db_url)
+    (tmp_path / "items").mkdir()
+    write_records(tmp_path / "items" / "items.xml", [make_item()])
+    loader = Loader(hub)
+    try:
+        assert not loader.load([tmp_path / "items"]).failed
+    finally:
+        loader.close()
+    return hub
 
 
 def _count(hub, model) -> int:

@@ -1,0 +1,85 @@
+"""Ingesting a department's case system: stored once, re-runs idle, events only appended."""
+
+from __future__ import annotations
+
+from ingest_world import DEPT
+from sqlalchemy import select
+from std_factories import at, make_case
+
+from standards.codes.enums import CaseState
+from standards.records import CaseEvent
+from tongyuan.ingest import ingest_department
+from tongyuan.libraries.batches import Batch
+from tongyuan.libraries.case_timeliness import CaseTimeliness
+from tongyuan.libraries.cases import CaseEventRow, CaseRow
+from tongyuan.libraries.quarantine import QuarantineEntry
+
+
+def _open_case(no: str, **over):  # a case accepted, not yet decided
+    events = [
+        CaseEvent(state=CaseState.RECEIVED, at=at(2)),
+        CaseEvent(state=CaseState.ACCEPTED, at=at(2, 10)),
+    ]
+    return make_case(dept_case_no=no, serial=None, events=events, decided_at=None,
+                     delivered_at=None, **over)  # fmt: skip
+
+
+def test_ingest_stores_cases_and_a_rerun_changes_nothing(world) -> None:
+    world.deliver(
+        "cases_001.xml", [make_case(serial=None), make_case(dept_case_no="NS-2", serial=None)]
+    )
+    first = ingest_department(world.settings, world.topology, DEPT)
+    assert first.status == "committed", first.error
+    assert (first.read, first.added, first.quarantined) == (2, 2, 0)
+    assert len(first.batch_ids) == 2  # materials stream, cases stream
+    assert world.count(CaseRow) == 2 and world.count(CaseEventRow) == 8
+    assert world.count(CaseTimeliness) == 2
+    assert not list(world.drop.glob("cases_*.xml"))  # acknowledged into done/
+    assert (world.drop / "done" / "cases_001.xml").exists()
+
+    again = ingest_department(world.settings, world.topology, DEPT)
+    assert again.status == "committed" and again.read == 0
+    assert world.count(CaseRow) == 2 and world.count(QuarantineEntry) == 0
+
+    # The same file delivered again: every record unchanged, nothing written.
+    world.deliver(
+        "cases_002.xml", [make_case(serial=None), make_case(dept_case_no="NS-2", serial=None)]
+    )
+    third = ingest_department(world.settings, world.topology, DEPT)
+    assert (third.read, third.unchanged, third.accepted) == (2, 2, 0)
+    assert world.count(CaseEventRow) == 8
+
+
+def test_events_are_appended_never_rewritten(world) -> None:
+    world.deliver("cases_001.xml", [_open_case("NS-9")])
+    assert ingest_department(world.settings, world.topology, DEPT).added == 1
+    (first_batch,) = world.query(select(CaseEventRow.batch_id).where(CaseEventRow.seq == 1))
+
+    longer = _open_case("NS-9").model_copy(
+        update={
+            "events": [*_open_case("NS-9").events, CaseEvent(state=CaseState.DONE_APPROVED,
+                                                             at=at(5))],
+            "decided_at": at(5),
+        }
+    )  # fmt: skip
+    world.deliver("cases_002.xml", [longer])
+    result = ingest_department(world.settings, world.topology, DEPT)
+    assert result.changed == 1
+    rows = world.query(select(CaseEventRow.seq, CaseEventRow.state, CaseEventRow.batch_id)
+                       .order_by(CaseEventRow.seq))  # fmt: skip
+    assert [(s, st) for s, st, _ in rows] == [(1, "1"), (2, "3"), (3, "11")]
+    assert rows[0][2] == first_batch[0]  # the stored events kept their batch
+    assert rows[2][2] == result.batch_ids[-1]
+
+    # A history that disagrees with what is stored is quarantined under its own rule.
+    rewritten = longer.model_copy(
+        update={"events": [longer.events[0], CaseEvent(state=CaseState.ACCEPTED, at=at(3)),
+                           longer.events[2]]}
+    )  # fmt: skip
+    rewritten = rewritten.model_copy(update={"accepted_at": at(3)})
+    world.deliver("cases_003.xml", [rewritten])
+    bad = ingest_department(world.settings, world.topology, DEPT)
+    assert bad.quarantined == 1 and bad.rules == {"case.events.rewritten": 1}
+    assert world.count(CaseEventRow) == 3
+    batches = world.query(select(Batch.kind, Batch.status).where(Batch.id.in_(bad.batch_ids)))
+    assert {k for k, _ in batches} == {"ingest.material", "ingest.case"}

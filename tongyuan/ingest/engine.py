@@ -1,0 +1,279 @@
+"""Ingesting one department's case system: materials, then the cases that cite them.
+
+Each stream is one pull (:func:`tongyuan.pulling.pull`): one batch, one transaction with
+the stream's state, the source acknowledged only after the commit. Materials go first so
+a case can cite a material delivered with it. For a department the topology marks
+``signing: true`` the delivery is verified as a whole before either pull starts
+(:mod:`tongyuan.ingest.signed`); a delivery that fails is rejected whole — a failed batch
+with the reason and nothing else written or acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.sdk import AdapterError, Source, StreamRead
+from tongyuan.config import Settings
+from tongyuan.db import make_engine, make_session_factory
+from tongyuan.ingest.signed import DeliveryVerdict, trust_dir_for, verify_delivery
+from tongyuan.libraries.batches import record_failed_batch
+from tongyuan.pulling import Checkpoint, PullResult, pull
+from tongyuan.topology import Topology
+from tongyuan.topology.model import Department
+
+log = logging.getLogger(__name__)
+
+COUNT_NAMES = ("read", "added", "changed", "unchanged", "quarantined")
+
+
+class DeliveryRejected(RuntimeError):
+    """A signed delivery changed under the read: a file no longer matched its manifest."""
+
+
+@dataclass(slots=True)
+class StreamOutcome:
+    """One stream's pull, without records (safe to print and to pass through XCom)."""
+
+    stream: str
+    kind: str
+    status: str
+    batch_id: str | None
+    counts: dict[str, int]
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What one ingestion of one department did; counts and ids only, no personal data.
+
+    ``status``: committed (every stream committed), failed (a stream failed: its batch
+    is a failed batch with the reason), rejected (a signed delivery failed verification:
+    nothing read), dry-run.
+    """
+
+    department: str
+    name: str
+    status: str = "committed"
+    batch_ids: list[str] = field(default_factory=list)
+    read: int = 0
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    rules: Counter[str] = field(default_factory=Counter)
+    streams: list[StreamOutcome] = field(default_factory=list)
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+    signer_fingerprint: str | None = None
+    materials_written: int = 0
+    cases_written: int = 0
+
+    @property
+    def accepted(self) -> int:
+        return self.added + self.changed
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Totals over the streams (what a DAG task returns)."""
+        out = {name: getattr(self, name) for name in COUNT_NAMES}
+        out["accepted"] = self.accepted
+        out["materials"] = self.materials_written
+        out["cases"] = self.cases_written
+        return out
+
+    @property
+    def batch_id(self) -> str | None:
+        """The last batch (the case stream's): what one-batch consumers show."""
+        return self.batch_ids[-1] if self.batch_ids else None
+
+    def add(self, outcome: PullResult, kind: str) -> None:
+        self.streams.append(
+            StreamOutcome(
+                outcome.stream,
+                kind,
+                outcome.status,
+                outcome.batch_id,
+                {name: getattr(outcome, name) for name in COUNT_NAMES},
+                outcome.error,
+            )
+        )
+        if outcome.batch_id is not None:
+            self.batch_ids.append(outcome.batch_id)
+        for name in COUNT_NAMES:
+            setattr(self, name, getattr(self, name) + getattr(outcome, name))
+        written = outcome.added + outcome.changed
+        if kind == "material":
+            self.materials_written += written
+        elif kind == "case":
+            self.cases_written += written
+        self.rules.update(outcome.rules)
+        self.problems.extend(p for p in outcome.problems if p not in self.problems)
+        if outcome.status == "failed":
+            self.status = "failed"
+            self.error = self.error or outcome.error
+
+
+def source_name(dept: Department) -> str:
+    """The name the department's case streams keep their state and batches under."""
+    return f"dept:{dept.code}:cases"
+
+
+def ingest_department(
+    settings: Settings,
+    topology: Topology,
+    department: str,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> IngestResult:
+    """Pull the case system of ``department`` (its USCC or name) into the libraries.
+
+    Never raises for data or for an unreachable system: a failed stream is a failed
+    batch and ``status == "failed"``; a rejected signed delivery ``status == "rejected"``.
+    Raises KeyError for a department the topology has no case system for.
+    """
+    dept = topology.case_department(department)
+    assert dept.cases is not None
+    result = IngestResult(department=dept.code, name=dept.name)
+    label = source_name(dept)
+    try:
+        source: Source = dept.cases.open()
+        streams = _ordered_streams(source, dept.cases.stream)
+    except AdapterError as exc:
+        return _failed(settings, result, label, f"{type(exc).__name__}: {exc}", dry_run)
+
+    batch_meta: dict[str, Any] = {"department": dept.code}
+    verify_read: Callable[[StreamRead], None] | None = None
+    if dept.signing:
+        verdict = _verify(settings, topology, dept, source, now)
+        if not verdict.ok:
+            return _rejected(settings, result, label, verdict, dry_run)
+        batch_meta.update(verdict.meta())
+        result.signer_fingerprint = verdict.signer_fingerprint
+        verify_read = _refuse_changed_files
+
+    base_dir = getattr(source, "folder", None)
+    for stream, kind in streams:
+        outcome = pull(
+            settings,
+            source,
+            stream,
+            source_name=label,
+            batch_kind=f"ingest.{kind}",
+            batch_meta=batch_meta,
+            dry_run=dry_run,
+            now=now,
+            checkpoint=checkpoint,
+            verify_read=verify_read,
+            base_dir=base_dir if isinstance(base_dir, Path) else None,
+        )
+        result.add(outcome, kind)
+        if outcome.status == "failed":
+            break  # cases must not go in without the materials they cite
+    if dry_run and result.status == "committed":
+        result.status = "dry-run"
+    log.info(
+        "ingest %s %s: read %d added %d changed %d unchanged %d quarantined %d",
+        dept.code,
+        result.status,
+        result.read,
+        result.added,
+        result.changed,
+        result.unchanged,
+        result.quarantined,
+    )
+    return result
+
+
+def _ordered_streams(source: Source, case_stream: str) -> list[tuple[str, str]]:
+    """Material streams first, then the case stream; other streams are not this job's."""
+    specs = source.streams()
+    materials = [(s.name, s.kind) for s in specs if s.kind == "material"]
+    cases = [(s.name, s.kind) for s in specs if s.name == case_stream]
+    return materials + cases
+
+
+def _verify(
+    settings: Settings,
+    topology: Topology,
+    dept: Department,
+    source: Source,
+    now: datetime | None,
+) -> DeliveryVerdict:
+    from adapters.builtin.drop import DropSource
+    from signing.report import SubIndication
+
+    if not isinstance(source, DropSource):
+        return DeliveryVerdict(
+            ok=False,
+            reason=f"signed deliveries need a drop-folder source (files, sftp); "
+            f"{dept.cases.adapter if dept.cases else '?'} delivers no files to sign",
+            indication=SubIndication.FORMAT_FAILURE.indication.value,
+            subindication=SubIndication.FORMAT_FAILURE.value,
+        )
+    patterns = [p for spec in source._streams.values() for p in spec.patterns]
+    trust_dir = trust_dir_for(settings, topology.trust_dir)
+    try:
+        return verify_delivery(source, patterns, trust_dir, now=now)
+    except AdapterError as exc:
+        return DeliveryVerdict(
+            ok=False,
+            reason=f"the delivery cannot be read: {exc}",
+            indication=SubIndication.SIGNED_DATA_NOT_FOUND.indication.value,
+            subindication=SubIndication.SIGNED_DATA_NOT_FOUND.value,
+        )
+
+
+def _refuse_changed_files(read: StreamRead) -> None:
+    refused = [n for n in getattr(read, "notices", []) if n.action == "refused"]
+    if refused:
+        raise DeliveryRejected(
+            f"{len(refused)} file(s) of the signed delivery were refused while read "
+            f"(first: {refused[0]}); the delivery is rejected whole"
+        )
+
+
+def _failed(
+    settings: Settings, result: IngestResult, label: str, error: str, dry_run: bool
+) -> IngestResult:
+    result.status, result.error = "failed", error
+    log.error("ingest %s failed: %s", result.department, error)
+    if not dry_run:
+        result.batch_ids.append(_failed_batch(settings, "ingest.failed", label, error, {}))
+    return result
+
+
+def _rejected(
+    settings: Settings,
+    result: IngestResult,
+    label: str,
+    verdict: DeliveryVerdict,
+    dry_run: bool,
+) -> IngestResult:
+    reason = verdict.reason or "the delivery failed verification"
+    result.status = "rejected"
+    result.error = f"[{verdict.subindication}] {reason}"
+    result.signer_fingerprint = verdict.signer_fingerprint
+    log.error("ingest %s: signed delivery rejected: %s", result.department, result.error)
+    if not dry_run:
+        meta = {"department": result.department, **verdict.meta()}
+        result.batch_ids.append(_failed_batch(settings, "ingest.rejected", label, reason, meta))
+    return result
+
+
+def _failed_batch(
+    settings: Settings, kind: str, label: str, error: str, meta: dict[str, Any]
+) -> str:
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            return record_failed_batch(session, kind, label, error=error, meta=meta).id
+    finally:
+        engine.dispose()

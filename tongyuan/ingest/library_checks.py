@@ -1,0 +1,172 @@
+"""Checks of a case against the libraries: what the standard alone cannot tell.
+
+A case may be perfectly formed and still wrong for this hub: its item unknown or not yet
+published, a promised time limit beyond the item's statutory one, materials the material
+library does not hold. These checks run in :class:`tongyuan.storing.RecordStore` for every
+case, whatever brought it (a file load, an adapter pull, a quarantine replay), so a case
+is judged the same way on every path. ``tongyuan validate`` stays a pure standard check.
+
+Checks run once per record in batches of up to millions of records, so every answer from
+the database is kept for the batch: an item is looked up once per batch however many
+cases cite it, materials once each. The caches are dropped when a new batch starts, so a
+later batch sees items published or materials stored in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from standards.codes.enums import ReviewStatus
+from standards.records import Case
+from standards.validation import Finding
+from tongyuan.config import Settings
+from tongyuan.libraries.items import ItemVersion
+from tongyuan.libraries.materials import BlobStoreError, MaterialRow, blob_path
+
+# Materials looked up per query: well below every database's bound-parameter limit.
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFacts:
+    """What a case needs to know of the current version of its item."""
+
+    status: str
+    statutory_limit_days: int
+    promised_limit_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialFacts:
+    sha256: str
+    size: int
+
+
+class CaseLibraryChecks:
+    """Library checks of cases with caches that live as long as one batch."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._batch: str | None = None
+        self._items: dict[str, ItemFacts | None] = {}
+        self._materials: dict[str, MaterialFacts | None] = {}
+        self._blobs: dict[tuple[str, int], bool] = {}
+
+    def _start(self, batch_id: str) -> None:
+        if batch_id != self._batch:
+            self._batch = batch_id
+            self._items.clear()
+            self._materials.clear()
+            self._blobs.clear()
+
+    def forget_material(self, material_id: str) -> None:
+        """A material was just stored: a case of the same batch citing it must see it."""
+        self._materials.pop(material_id, None)
+
+    def item(self, session: Session, impl_code: str) -> ItemFacts | None:
+        """The current, not cancelled version of an item (cached for the batch)."""
+        if impl_code not in self._items:
+            row = session.execute(
+                select(
+                    ItemVersion.status,
+                    ItemVersion.statutory_limit_days,
+                    ItemVersion.promised_limit_days,
+                ).where(
+                    ItemVersion.impl_code == impl_code,
+                    ItemVersion.valid_to.is_(None),
+                    ItemVersion.is_tombstone.is_(False),
+                )
+            ).first()
+            self._items[impl_code] = None if row is None else ItemFacts(*row)
+        return self._items[impl_code]
+
+    def _load_materials(self, session: Session, ids: list[str]) -> None:
+        wanted = [m for m in dict.fromkeys(ids) if m not in self._materials]
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            found = session.execute(
+                select(MaterialRow.material_id, MaterialRow.sha256, MaterialRow.size).where(
+                    MaterialRow.material_id.in_(chunk)
+                )
+            )
+            for material_id, sha256, size in found:
+                self._materials[material_id] = MaterialFacts(sha256, size)
+            for material_id in chunk:
+                self._materials.setdefault(material_id, None)
+
+    def _blob_present(self, facts: MaterialFacts) -> bool:
+        key = (facts.sha256, facts.size)
+        if key not in self._blobs:
+            try:
+                path = blob_path(self.settings, facts.sha256)
+                self._blobs[key] = path.is_file() and path.stat().st_size == facts.size
+            except (BlobStoreError, OSError):
+                self._blobs[key] = False
+        return self._blobs[key]
+
+    def check(self, session: Session, batch_id: str, case: Case) -> list[Finding]:
+        """Every library rule the case breaks (empty when it may be stored)."""
+        self._start(batch_id)
+        out: list[Finding] = []
+        item = self.item(session, case.impl_code)
+        if item is None:
+            out.append(
+                Finding(
+                    "case.item.unknown",
+                    f"implementation code {case.impl_code} is not in the item library "
+                    "(never synced, or cancelled)",
+                    "impl_code",
+                )
+            )
+        else:
+            if item.status != ReviewStatus.PUBLISHED.value:
+                status = ReviewStatus(item.status).label if _known(item.status) else item.status
+                out.append(
+                    Finding(
+                        "case.item.unpublished",
+                        f"item {case.impl_code} is {status} ({item.status}), not published: "
+                        "no case may be handled under it yet",
+                        "impl_code",
+                    )
+                )
+            limit = case.promised_limit_days
+            if limit is not None and limit > item.statutory_limit_days:
+                out.append(
+                    Finding(
+                        "case.time_limit",
+                        f"promised time limit {limit} working days exceeds the statutory "
+                        f"{item.statutory_limit_days} of item {case.impl_code}",
+                        "promised_limit_days",
+                    )
+                )
+        if case.material_ids:
+            self._load_materials(session, case.material_ids)
+            for index, material_id in enumerate(case.material_ids):
+                facts = self._materials.get(material_id)
+                where = f"material_ids.{index}"
+                if facts is None:
+                    out.append(
+                        Finding(
+                            "case.material.missing",
+                            f"material {material_id} is neither in the material library nor "
+                            "in this delivery",
+                            where,
+                        )
+                    )
+                elif not self._blob_present(facts):
+                    out.append(
+                        Finding(
+                            "case.material.sha256",
+                            f"material {material_id}: no stored file with sha256 "
+                            f"{facts.sha256} and {facts.size} bytes",
+                            where,
+                        )
+                    )
+        return out
+
+
+def _known(status: str) -> bool:
+    return status in {s.value for s in ReviewStatus}

@@ -1,0 +1,218 @@
+"""Signed deliveries: a department's files listed in a manifest it signed.
+
+A department marked ``signing: true`` in the topology delivers, beside its files,
+``MANIFEST.json`` (``{"files": {"NAME": {"size": N, "sha256": "HEX"}}}`` — the drop
+folder's own manifest format, so the drop read re-checks every file it copies against it)
+and ``MANIFEST.json.sig.json``, the manifest's detached signature (:mod:`signing.detached`)
+made with the department's certificate.
+
+Before anything of such a delivery is read, the hub checks the whole of it: the
+signature against the hub's trust directory (chain, validity at signing time, CRLs), and
+every delivered file against the signed manifest — listed, same size, same sha256. Any
+failure rejects the delivery as a whole: nothing is stored or quarantined, nothing is
+acknowledged, and a failed batch records the reason with the ETSI sub-indication.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.builtin.drop import DropSource
+from adapters.builtin.drop_folder import (
+    MANIFEST_NAME,
+    MAX_MANIFEST_BYTES,
+    DropFolder,
+    Manifest,
+    in_progress,
+    unsafe_name_reason,
+)
+from adapters.sdk import AdapterError
+from signing.report import SubIndication
+from tongyuan.config import Settings
+
+SIGNATURE_NAME = f"{MANIFEST_NAME}.sig.json"
+ENV_TRUST_DIR = "TONGYUAN_TRUST_DIR"
+_CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class DeliveryVerdict:
+    """Whether a delivery may be ingested, and who signed it."""
+
+    ok: bool
+    files: int = 0
+    reason: str | None = None
+    indication: str | None = None
+    subindication: str | None = None
+    signer: str | None = None
+    signer_fingerprint: str | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def meta(self) -> dict[str, Any]:
+        """What the batch row keeps about the verification (no file contents)."""
+        out: dict[str, Any] = {
+            "signed": True,
+            "indication": self.indication,
+            "subindication": self.subindication,
+            "signer_fingerprint": self.signer_fingerprint,
+            "signer": self.signer,
+            "files": self.files,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+
+def trust_dir_for(settings: Settings, topology_trust_dir: Path | None) -> Path:
+    """The trust directory: the topology's ``trust_dir``, else ``TONGYUAN_TRUST_DIR``,
+    else ``<home>/pki`` (where ``tongyuan pki init`` writes by default)."""
+    if topology_trust_dir is not None:
+        return topology_trust_dir
+    env = os.environ.get(ENV_TRUST_DIR, "").strip()
+    return Path(env).expanduser().resolve() if env else settings.home / "pki"
+
+
+def build_manifest(folder: Path, names: Iterable[str]) -> bytes:
+    """The manifest of files in a local folder (what a department signs)."""
+    files: dict[str, dict[str, Any]] = {}
+    for name in sorted(names):
+        path = folder / name
+        files[name] = {"size": path.stat().st_size, "sha256": _sha256_file(path)}
+    return json.dumps({"files": files}, indent=2, ensure_ascii=False).encode() + b"\n"
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fail(sub: SubIndication, reason: str, **extra: Any) -> DeliveryVerdict:
+    return DeliveryVerdict(
+        ok=False,
+        reason=reason,
+        indication=sub.indication.value,
+        subindication=sub.value,
+        **extra,
+    )
+
+
+def delivered_names(folder: DropFolder, patterns: Sequence[str]) -> dict[str, Any]:
+    """The complete, plainly named regular files a read would consider, by name."""
+    out = {}
+    for entry in folder.list():
+        name = entry.name
+        if entry.type != "file" or unsafe_name_reason(name) is not None or in_progress(name):
+            continue
+        if name in (MANIFEST_NAME, SIGNATURE_NAME):
+            continue
+        if any(fnmatch.fnmatchcase(name, p) for p in patterns):
+            out[name] = entry
+    return out
+
+
+def verify_delivery(
+    source: DropSource,
+    patterns: Sequence[str],
+    trust_dir: Path,
+    *,
+    now: datetime | None = None,
+) -> DeliveryVerdict:
+    """Check a drop folder's delivery as a whole; never raises for what was delivered.
+
+    An empty folder is an empty delivery (ok, nothing to verify). Raises AdapterError only
+    when the folder cannot be reached, like a read would.
+    """
+    from signing.detached import verify_detached
+    from signing.trust import TrustStore
+
+    folder = source.open_folder()
+    files = delivered_names(folder, patterns)
+    if not files:
+        return DeliveryVerdict(ok=True, files=0)
+    listed = {e.name: e for e in folder.list()}
+    if MANIFEST_NAME not in listed or SIGNATURE_NAME not in listed:
+        missing = MANIFEST_NAME if MANIFEST_NAME not in listed else SIGNATURE_NAME
+        return _fail(
+            SubIndication.FORMAT_FAILURE,
+            f"unsigned delivery: {len(files)} file(s) but no {missing}; this department "
+            "must sign its deliveries (signing: true in the topology)",
+            files=len(files),
+        )
+    try:
+        manifest_bytes = folder.read_small(MANIFEST_NAME, MAX_MANIFEST_BYTES)
+        signature = folder.read_small(SIGNATURE_NAME, MAX_MANIFEST_BYTES)
+    except (OSError, AdapterError) as exc:
+        return _fail(SubIndication.FORMAT_FAILURE, f"cannot read the manifest: {exc}")
+    try:
+        trust = TrustStore.load(trust_dir)
+    except Exception as exc:  # a missing or broken trust dir: nothing can be verified
+        return _fail(
+            SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+            f"trust directory {trust_dir} cannot be used: {exc}",
+            files=len(files),
+        )
+    report = verify_detached(manifest_bytes, signature, trust, now=now)
+    verdict = DeliveryVerdict(
+        ok=report.passed,
+        files=len(files),
+        indication=report.indication.value,
+        subindication=report.subindication.value if report.subindication else None,
+        signer=report.signer,
+        signer_fingerprint=report.signer_fingerprint,
+        report=report.to_dict(),
+    )
+    if not report.passed:
+        failed = [c for c in report.checks if c.passed is False] or report.checks
+        detail = "; ".join(f"{c.name}: {c.detail}" for c in failed[:3])
+        verdict.reason = (
+            f"manifest signature {report.indication.value}/{verdict.subindication}: {detail}"
+        )
+        return verdict
+    try:
+        manifest = Manifest.parse(manifest_bytes, folder.location(MANIFEST_NAME))
+    except AdapterError as exc:
+        verdict.ok = False
+        verdict.subindication = SubIndication.FORMAT_FAILURE.value
+        verdict.indication = SubIndication.FORMAT_FAILURE.indication.value
+        verdict.reason = f"signed manifest is not a manifest: {exc}"
+        return verdict
+    problem = _check_files(folder, files, manifest)
+    if problem is not None:
+        verdict.ok = False
+        verdict.indication = SubIndication.HASH_FAILURE.indication.value
+        verdict.subindication = SubIndication.HASH_FAILURE.value
+        verdict.reason = problem
+    return verdict
+
+
+def _check_files(folder: DropFolder, files: dict[str, Any], manifest: Manifest) -> str | None:
+    for name, entry in sorted(files.items()):
+        expected = manifest.entries.get(name)
+        if expected is None:
+            return f"{name} is delivered but not listed in the signed manifest"
+        if expected.sha256 is None or expected.size is None:
+            return f"the signed manifest gives no size and sha256 for {name}"
+        if entry.size != expected.size:
+            return f"{name}: {entry.size} bytes delivered, the signed manifest says {expected.size}"
+        with tempfile.TemporaryDirectory(prefix="tongyuan-verify-") as tmp:
+            part = Path(tmp) / "copy.part"
+            try:
+                folder.fetch(name, entry, part)
+            except (OSError, AdapterError) as exc:
+                return f"{name} cannot be read to check it: {exc}"
+            digest = _sha256_file(part)
+        if digest != expected.sha256:
+            return (
+                f"{name}: sha256 {digest} does not match {expected.sha256} in the signed manifest"
+            )
+    return None
