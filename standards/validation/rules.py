@@ -28,6 +28,8 @@ _GB36904 = "GB/T 36904-2018 电子证照 标识规范"
 _GB36902 = "GB/T 36902-2018 电子证照 目录信息规范"
 _STATES = "办件状态代码（工程建设项目审批）"
 _XML = "同源交换格式（XSD）"
+_ITEM_LIST = "政务服务事项实施清单要素要求"
+_FOUR_SAME = "国办发〔2022〕5号 政务服务事项“四级四同”（名称、编码、依据、类型相同）"
 
 RULES: dict[str, Rule] = _rules(
     # Structure of exchange files and records.
@@ -100,6 +102,18 @@ RULES: dict[str, Rule] = _rules(
     ("payload.malformed", "源数据记录格式错误（CSV/JSON/XML）", "适配器映射配置"),
     # Loading into the libraries.
     ("library.conflict", "与库中已有记录冲突（如办件状态历史被改写）", "数据同源、全程留痕"),
+    # Quality suites over the libraries (tongyuan.quality); identifier, code and serial
+    # rules above are reused by the suites where they apply.
+    ("item.required_elements", "事项要素缺失（实施清单要求的要素未填写）", _ITEM_LIST),
+    ("case.required_fields", "办件字段缺失（按办件状态应填写的字段未填写）", _STATES),
+    ("item.base_elements.inconsistent", "基本要素在各层级不一致（四级四同）", _FOUR_SAME),
+    ("case.overdue", "办件超期（超过按工作日计算的承诺办结期限）", _ITEM_LIST),
+    ("claim.overdue", "下级未在期限内认领下发的事项（工作日）", _FOUR_SAME),
+    ("review.overdue", "事项审核或补正超过期限（工作日）", _ITEM_LIST),
+    ("license.signature", "证照签名未验证或验证未通过", "GB/T 38540-2020 / ETSI EN 319 102-1"),
+    ("license.expired", "证照已过有效期", _GB36902),
+    ("license.revoked", "证照已吊销或注销", _GB36902),
+    ("ledger.chain", "批次台账哈希链校验未通过（记录被篡改）", "数据同源、全程留痕"),
 )
 
 

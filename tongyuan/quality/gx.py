@@ -1,0 +1,60 @@
+"""Great Expectations, imported late and quietly, and the run's ephemeral context.
+
+GX costs ~3 s and ~200 MB to import, so nothing imports it until a quality run starts
+(the CLI's help, the DAG parser and the report never pay for it). Its logger is lowered
+to WARNING and its progress bars are off before the first import, or Airflow task logs
+fill with metric-calculation noise.
+
+The context is ephemeral: suites are code (this package), not YAML in the data dir, so
+a run builds them fresh and nothing can drift between the code and a stored copy. What
+persists is what auditors read: the history tables, and Data Docs under
+``<reports>/gx`` written by the checkpoint's UpdateDataDocsAction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tongyuan.config import Settings
+
+DOCS_SITE = "tongyuan"
+
+
+def docs_dir(settings: Settings) -> Path:
+    return settings.reports_dir / "gx"
+
+
+def import_gx() -> ModuleType:
+    """``great_expectations``, with its logging and usage statistics quietened first."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations
+
+    return great_expectations
+
+
+def make_context(settings: Settings) -> Any:
+    """An ephemeral GX context with progress bars off and the Data Docs site configured."""
+    gx = import_gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    site = docs_dir(settings)
+    site.mkdir(parents=True, exist_ok=True)
+    context.add_data_docs_site(
+        site_name=DOCS_SITE,
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(site),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    return context

@@ -1,0 +1,355 @@
+"""``run_quality``: the suites through one GX Checkpoint on the libraries' database.
+
+One run: record the run (``running``), build the suites' checks, give GX a SQL
+datasource on the libraries' database with one query asset per population, one
+expectation suite per (suite, population), run them all through a single Checkpoint
+whose UpdateDataDocsAction writes Data Docs under ``<reports>/gx``; then break each
+failing expectation down by region, level and department with the expectation's own SQL
+(GX and the breakdown must agree on the count, or the run ends ``error``), run the
+integrity checks that need files or the ledger, and store everything in the history.
+Only counts, keys and the Data Docs path leave the database; no table is ever loaded
+into Python.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, inspect
+
+from tongyuan.config import Settings
+from tongyuan.db import make_engine
+from tongyuan.libraries.base import HUB_TIMEZONE, utcnow
+from tongyuan.quality import breakdown, files
+from tongyuan.quality.checks import SUITES, Check, SuiteContext, region_prefix
+from tongyuan.quality.gx import DOCS_SITE, docs_dir, make_context
+from tongyuan.quality.history import ResultRow, finish_run, pass_rate, start_run
+from tongyuan.quality.sql import Dialect
+from tongyuan.quality.suites import SUITE_CHECKS
+
+log = logging.getLogger(__name__)
+
+
+class QualityError(RuntimeError):
+    """A run could not produce trustworthy results (the run row says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSummary:
+    suite: str
+    rule: str
+    title: str
+    kind: str
+    evaluated: int
+    failed: int
+
+    @property
+    def pass_rate(self) -> float:
+        return pass_rate(self.evaluated, self.failed)
+
+
+@dataclass(slots=True)
+class QualityRunSummary:
+    """What a run found, per rule (totals); the groups are in the history tables."""
+
+    run_id: str
+    status: str
+    suites: list[str]
+    scope: str
+    as_of: date
+    started_at: datetime
+    finished_at: datetime | None
+    data_docs_path: str | None
+    rules: list[RuleSummary] = field(default_factory=list)
+
+    @property
+    def evaluated(self) -> int:
+        return sum(r.evaluated for r in self.rules)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.failed for r in self.rules)
+
+    def failed_by_rule(self) -> dict[tuple[str, str], int]:
+        """Failures keyed by (rule, kind): what tests compare with planted defects."""
+        return {(r.rule, r.kind): r.failed for r in self.rules}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "suites": self.suites,
+            "scope": self.scope,
+            "as_of": self.as_of.isoformat(),
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "data_docs_path": self.data_docs_path,
+            "evaluated": self.evaluated,
+            "failed": self.failed,
+            "rules": [
+                {
+                    "suite": r.suite,
+                    "rule": r.rule,
+                    "title": r.title,
+                    "kind": r.kind,
+                    "evaluated": r.evaluated,
+                    "failed": r.failed,
+                    "pass_rate": round(r.pass_rate, 6),
+                }
+                for r in self.rules
+            ],
+        }
+
+
+def resolve_suites(suites: Sequence[str] | None) -> list[str]:
+    """The suites to run, in canonical order; unknown names are an error naming the known."""
+    if not suites:
+        return list(SUITES)
+    unknown = sorted(set(suites) - set(SUITES))
+    if unknown:
+        raise ValueError(
+            f"unknown quality suite(s) {', '.join(unknown)}; known: {', '.join(SUITES)}"
+        )
+    return [s for s in SUITES if s in suites]
+
+
+def hub_today() -> date:
+    return datetime.now(HUB_TIMEZONE).date()
+
+
+def run_quality(
+    settings: Settings,
+    *,
+    suites: Sequence[str] | None = None,
+    scope: str = "all",
+    as_of: date | None = None,
+) -> QualityRunSummary:
+    """Run the quality suites over the libraries and store the run in the history.
+
+    ``scope`` is ``"all"`` or a region code (that region and everything under it);
+    ``as_of`` is the reference day of the timeliness and validity checks (hub-local
+    today by default). Raises ValueError for unknown suites or a malformed scope, and
+    QualityError when GX and the breakdown disagree or GX could not evaluate a check.
+    """
+    chosen = resolve_suites(suites)
+    if scope != "all":
+        region_prefix(scope)  # validates the shape before anything runs
+    day = as_of or hub_today()
+    engine = make_engine(settings.database_url)
+    try:
+        run = start_run(engine, suites=chosen, scope=scope)
+        try:
+            rows, docs = _run(settings, engine, chosen, scope, day)
+        except Exception as exc:
+            finish_run(
+                engine,
+                run.id,
+                [],
+                status="error",
+                data_docs_path=None,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            raise
+        failed = any(r.failed for r in rows if r.grain == "total")
+        stored = finish_run(
+            engine, run.id, rows, status="failed" if failed else "passed", data_docs_path=docs
+        )
+    finally:
+        engine.dispose()
+    summary = QualityRunSummary(
+        run_id=stored.id,
+        status=stored.status,
+        suites=chosen,
+        scope=scope,
+        as_of=day,
+        started_at=stored.started_at,
+        finished_at=stored.finished_at,
+        data_docs_path=docs,
+        rules=[
+            RuleSummary(r.suite, r.rule, r.title, r.kind, r.evaluated, r.failed)
+            for r in rows
+            if r.grain == "total"
+        ],
+    )
+    log.info(
+        "quality run %s %s: %d checks, %d of %d records failed",
+        summary.run_id,
+        summary.status,
+        len(summary.rules),
+        summary.failed,
+        summary.evaluated,
+    )
+    return summary
+
+
+def build_checks(engine: Engine, suites: Sequence[str], scope: str, as_of: date) -> list[Check]:
+    """The checks of the chosen suites for this database (its dialect and tables)."""
+    ctx = SuiteContext(
+        dialect=Dialect(engine.dialect.name),
+        as_of=as_of,
+        scope=scope,
+        tables=frozenset(inspect(engine).get_table_names()),
+    )
+    return [check for suite in suites for check in SUITE_CHECKS[suite](ctx)]
+
+
+def _run(
+    settings: Settings, engine: Engine, suites: list[str], scope: str, as_of: date
+) -> tuple[list[ResultRow], str | None]:
+    checks = build_checks(engine, suites, scope, as_of)
+    rows: list[ResultRow] = []
+    docs: str | None = None
+    if checks:
+        gx_counts, docs = run_checkpoint(settings, checks)
+        rows += _breakdown(engine, checks, gx_counts)
+    if "integrity" in suites and scope == "all":
+        rows += files.check_material_files(settings, engine)
+        rows += files.check_ledger(engine)
+    return rows, docs
+
+
+def _suite_name(check: Check) -> str:
+    return f"{check.suite}.{check.population.name}"
+
+
+def _expectation(check: Check, index: int) -> Any:
+    import great_expectations.expectations as gxe
+
+    from tongyuan.quality.expectations import CUSTOM
+
+    meta = {
+        "rule": check.rule,
+        "kind": check.kind,
+        "check": index,
+        "title_zh": check.title,
+        "regulation": check.regulation,
+    }
+    if check.expectation in CUSTOM:
+        return CUSTOM[check.expectation](
+            unexpected_rows_query=check.failing_sql, description=check.title, meta=meta
+        )
+    return getattr(gxe, check.expectation)(**dict(check.kwargs), meta=meta)
+
+
+def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[int, int], str]:
+    """Run every check through one GX Checkpoint; failures per check index, Data Docs index."""
+    context = make_context(settings)
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    source = context.data_sources.add_sql("libraries", connection_string=settings.database_url)
+    batches: dict[str, Any] = {}
+    suites: dict[str, Any] = {}
+    for index, check in enumerate(checks):
+        population = check.population
+        if population.name not in batches:
+            asset = source.add_query_asset(population.name, query=population.sql)
+            batches[population.name] = asset.add_batch_definition_whole_table("all")
+        name = _suite_name(check)
+        if name not in suites:
+            suites[name] = (context.suites.add(gx.ExpectationSuite(name=name)), population.name)
+        suites[name][0].add_expectation(_expectation(check, index))
+    definitions = [
+        context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batches[pop], suite=suite)
+        )
+        for name, (suite, pop) in suites.items()
+    ]
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name="tongyuan-quality",
+            validation_definitions=definitions,
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
+        )
+    )
+    result = checkpoint.run()
+    counts: dict[int, int] = {}
+    problems: list[str] = []
+    for validation in result.run_results.values():
+        for outcome in validation.results:
+            meta = outcome.expectation_config.meta or {}
+            index = int(meta["check"])
+            raised = (outcome.exception_info or {}).get("raised_exception")
+            if raised:
+                message = (outcome.exception_info or {}).get("exception_message")
+                problems.append(f"{checks[index].rule} ({checks[index].kind}): {message}")
+                continue
+            res = outcome.result or {}
+            count = res.get("unexpected_count", res.get("observed_value"))
+            counts[index] = int(count or 0)
+    if problems:
+        raise QualityError("GX could not evaluate: " + "; ".join(problems))
+    return counts, str(docs_dir(settings) / "index.html")
+
+
+def _breakdown(
+    engine: Engine, checks: Sequence[Check], gx_counts: dict[int, int]
+) -> list[ResultRow]:
+    rows: list[ResultRow] = []
+    evaluated: dict[str, dict[breakdown.Group, int]] = {}
+    with engine.connect() as connection:
+        for index, check in enumerate(checks):
+            pop = check.population
+            if pop.name not in evaluated:
+                evaluated[pop.name] = breakdown.evaluated_by_group(connection, pop)
+            groups = evaluated[pop.name]
+            failures = breakdown.Failures()
+            if gx_counts.get(index, 0):
+                failures = breakdown.failures_by_group(connection, check)
+            if failures.total != gx_counts.get(index, 0):
+                raise QualityError(
+                    f"{check.rule} ({check.kind}): GX counted {gx_counts.get(index, 0)} "
+                    f"failures, the breakdown {failures.total}"
+                )
+            rows.append(
+                _row(
+                    check,
+                    "total",
+                    sum(groups.values()),
+                    failures.total,
+                    [k for keys in failures.keys.values() for k in keys],
+                )
+            )
+            for group in sorted(set(groups) | set(failures.counts), key=_sort_key):
+                row = _row(
+                    check,
+                    "group",
+                    groups.get(group, 0),
+                    failures.counts.get(group, 0),
+                    failures.keys.get(group, []),
+                )
+                row.region_code, row.level, row.department = group
+                rows.append(row)
+    return rows
+
+
+def _sort_key(group: breakdown.Group) -> tuple[str, str, str]:
+    return tuple(part or "" for part in group)  # type: ignore[return-value]
+
+
+def _row(check: Check, grain: str, evaluated: int, failed: int, keys: list[str]) -> ResultRow:
+    return ResultRow(
+        check.suite,
+        check.rule,
+        check.title,
+        check.kind,
+        check.regulation,
+        grain,
+        evaluated,
+        failed,
+        failing_keys=sorted(keys)[:1000],
+    )
+
+
+def data_docs_index(settings: Settings) -> Path:
+    """Where the GX Data Docs site's entry page is written."""
+    return docs_dir(settings) / "index.html"
+
+
+__all__ = ["QualityError", "QualityRunSummary", "RuleSummary", "run_quality", "utcnow"]

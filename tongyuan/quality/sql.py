@@ -1,0 +1,114 @@
+"""SQL fragments that differ between SQLite and PostgreSQL, so suites stay dialect-free.
+
+Every check in the quality suites is SQL the database executes; the few places where the
+two dialects disagree (JSON access, character classes, string search) are spelled here
+once. Literals that end up in SQL text (dates, region prefixes, code lists) are
+validated or quoted here too: suites never paste untrusted text into a query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from standards.identifiers import USCC_ALPHABET
+
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_JSON_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_JOIN = re.compile(r"\bJOIN\b", re.IGNORECASE)
+
+
+def quote(value: str) -> str:
+    """A SQL string literal (single quotes doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def in_list(values: Iterable[str]) -> str:
+    """``('a', 'b', …)`` for an IN predicate; never empty (an empty list matches nothing)."""
+    quoted = [quote(v) for v in values]
+    return "(" + ", ".join(quoted or ["NULL"]) + ")"
+
+
+def date_literal(day: date) -> str:
+    """A date both dialects compare correctly with a DATE column (ISO text)."""
+    return quote(day.isoformat())
+
+
+def _ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The SQL spelling of one database ("sqlite" or "postgresql")."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in ("sqlite", "postgresql"):
+            raise ValueError(f"quality checks run on sqlite or postgresql, not {self.name!r}")
+
+    def json_text(self, column: str, key: str) -> str:
+        """One top-level JSON member as text (NULL when absent)."""
+        if not _JSON_KEY.match(key):
+            raise ValueError(f"not a plain JSON member name: {key!r}")
+        if self.name == "sqlite":
+            return f"CAST(json_extract({_ident(column)}, '$.{key}') AS TEXT)"
+        return f"({_ident(column)} ->> '{key}')"
+
+    def blank_to_null(self, expr: str) -> str:
+        """NULL for missing, empty or whitespace-only text: "filled" means some content."""
+        return f"NULLIF(TRIM(CAST({expr} AS TEXT)), '')"
+
+    def has_non_digit(self, expr: str) -> str:
+        """True when the text holds any character other than 0-9."""
+        if self.name == "sqlite":
+            return f"({expr} GLOB '*[^0-9]*')"
+        return f"({expr} ~ '[^0-9]')"
+
+    def position(self, needle: str, haystack: str) -> str:
+        """1-based position of ``needle`` in ``haystack``, 0 when absent."""
+        if self.name == "sqlite":
+            return f"instr({haystack}, {needle})"
+        return f"strpos({haystack}, {needle})"
+
+    def uscc_invalid(self, column: str) -> str:
+        """GB 32100-2015 in SQL: wrong length, a character outside the set, or a wrong check.
+
+        check = 31 − (Σ value·weight mod 31), 31 → 0; a character's value is its index in
+        the 31-character set, found with instr/strpos, so the whole check runs in the
+        database over any number of rows.
+        """
+        col = _ident(column)
+        alphabet = quote(USCC_ALPHABET)
+        values = [
+            f"({self.position(f'substr({col}, {i + 1}, 1)', alphabet)} - 1)" for i in range(17)
+        ]
+        terms = " + ".join(f"{v} * {w}" for v, w in zip(values, _USCC_WEIGHTS, strict=True))
+        bad_char = " OR ".join(
+            f"{self.position(f'substr({col}, {i + 1}, 1)', alphabet)} = 0" for i in range(18)
+        )
+        check = f"substr({alphabet}, ((31 - (({terms}) % 31)) % 31) + 1, 1)"
+        return f"(length({col}) <> 18 OR {bad_char} OR substr({col}, 18, 1) <> {check})"
+
+    def day_of(self, column: str) -> str:
+        """The date part of a stored timestamp (UTC on both backends)."""
+        if self.name == "sqlite":
+            return f"date({_ident(column)})"
+        return f"CAST({_ident(column)} AS DATE)"
+
+
+def substitute_batch(query: str, population: str) -> str:
+    """Put a population query where an expectation's SQL says ``{batch}``, as GX does.
+
+    GX (1.24) inserts a parenthesised subquery without alias when the query has a JOIN (the
+    query aliases it) and ``(…) AS subselect`` otherwise; breakdown queries must see the
+    very same SQL the expectation ran, so they substitute the same way.
+    """
+    batch = f"({population})" if _JOIN.search(query) else f"({population}) AS subselect"
+    return query.replace("{batch}", batch)
