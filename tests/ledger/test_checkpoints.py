@@ -1,0 +1,133 @@
+"""Checkpoints: signed by the hub key, checked against the chain, forgeries found."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from conftest import item_batch
+from sqlalchemy import Engine
+from tamper import run_sql, scalar
+
+from tongyuan.config import Settings
+from tongyuan.db import make_session_factory
+from tongyuan.ledger import verify_ledger, write_checkpoint
+from tongyuan.ledger.append import ENV_CHECKPOINT_EVERY
+from tongyuan.ledger.entries import compute_entry_hash
+from tongyuan.ledger.hubkey import (
+    HubKey,
+    load_hub_key,
+    private_key_path,
+    public_key_path,
+    sign_statement,
+)
+from tongyuan.libraries.ledger import LedgerEntry, LedgerHead
+
+
+def _checkpoint(engine: Engine, settings: Settings) -> None:
+    with make_session_factory(engine).begin() as session:
+        write_checkpoint(session, settings)
+
+
+def _hub_pem(settings: Settings) -> list[str]:
+    return [public_key_path(settings).read_text(encoding="ascii")]
+
+
+def test_checkpoint_is_signed_by_a_private_hub_key(hub_settings: Settings, ledger_engine: Engine):
+    for name in ("一", "二", "三"):
+        item_batch(ledger_engine, name)
+    _checkpoint(ledger_engine, hub_settings)
+    assert stat.S_IMODE(private_key_path(hub_settings).stat().st_mode) == 0o600
+    assert scalar(ledger_engine, "SELECT seq FROM ledger_checkpoints") == 3
+    result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
+    assert result.ok and result.checkpoints == 1
+
+
+def test_forged_checkpoint_signature_is_found(hub_settings: Settings, ledger_engine: Engine):
+    item_batch(ledger_engine, "一")
+    _checkpoint(ledger_engine, hub_settings)
+    signature = scalar(ledger_engine, "SELECT signature FROM ledger_checkpoints")
+    forged = ("A" if signature[0] != "A" else "B") + signature[1:]
+    run_sql(ledger_engine, "UPDATE ledger_checkpoints SET signature = :s", s=forged)
+    result = verify_ledger(ledger_engine)
+    assert [p.code for p in result.problems] == ["checkpoint.signature"]
+
+
+def test_moved_checkpoint_no_longer_verifies(hub_settings: Settings, ledger_engine: Engine):
+    item_batch(ledger_engine, "一")
+    item_batch(ledger_engine, "二")
+    _checkpoint(ledger_engine, hub_settings)
+    hash_1 = scalar(ledger_engine, "SELECT entry_hash FROM ledger_entries WHERE seq = 1")
+    run_sql(ledger_engine, "UPDATE ledger_checkpoints SET seq = 1, entry_hash = :h", h=hash_1)
+    assert [p.code for p in verify_ledger(ledger_engine).problems] == ["checkpoint.signature"]
+
+
+def test_checkpoint_signed_by_another_key_is_refused_when_the_hub_key_is_known(
+    hub_settings: Settings, ledger_engine: Engine, tmp_path
+):
+    item_batch(ledger_engine, "一")
+    other = load_hub_key(Settings(home=tmp_path / "intruder", database_url="sqlite://"))
+    assert other.public_pem != load_hub_key(hub_settings).public_pem
+    _checkpoint(ledger_engine, Settings(home=tmp_path / "intruder", database_url="sqlite://"))
+    assert verify_ledger(ledger_engine).ok  # self-consistent …
+    result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
+    assert [p.code for p in result.problems] == ["checkpoint.key"]  # … but not the hub's
+
+
+def _rewrite_chain_from(engine: Engine, seq: int) -> None:
+    """What a careful intruder does: re-hash every entry from ``seq`` on, and the head."""
+    with make_session_factory(engine).begin() as session:
+        entries = session.query(LedgerEntry).filter(LedgerEntry.seq >= seq)
+        previous = session.get(LedgerEntry, seq - 1)
+        prev_hash = previous.entry_hash if previous else "0" * 64
+        for entry in entries.order_by(LedgerEntry.seq):
+            entry.prev_hash = prev_hash
+            entry.entry_hash = compute_entry_hash(entry)
+            prev_hash = entry.entry_hash
+        head = session.get(LedgerHead, 1)
+        assert head is not None
+        head.entry_hash = prev_hash
+
+
+def test_rewritten_chain_is_caught_by_an_earlier_checkpoint(
+    hub_settings: Settings, ledger_engine: Engine
+):
+    for name in ("一", "二", "三"):
+        item_batch(ledger_engine, name)
+    _checkpoint(ledger_engine, hub_settings)
+    item_batch(ledger_engine, "四")
+    run_sql(ledger_engine, "UPDATE batches SET read_count = 7")
+    run_sql(ledger_engine, "UPDATE ledger_entries SET read_count = 7")
+    _rewrite_chain_from(ledger_engine, 1)
+    result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
+    # The chain itself is consistent again; only the hub's signature still knows better.
+    assert [(p.code, p.seq) for p in result.problems] == [("checkpoint.chain", 3)]
+    assert "entries up to seq 3 were rewritten" in result.problems[0].message
+
+
+def test_periodic_checkpoints(
+    hub_settings: Settings, ledger_engine: Engine, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv(ENV_CHECKPOINT_EVERY, "2")
+    for name in ("一", "二", "三", "四", "五"):
+        item_batch(ledger_engine, name)
+    seqs = scalar(ledger_engine, "SELECT count(*) FROM ledger_checkpoints")
+    assert seqs == 2
+    result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
+    assert result.ok and result.checkpoints == 2
+
+
+def test_bad_checkpoint_setting_is_refused(
+    hub_settings: Settings, ledger_engine: Engine, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv(ENV_CHECKPOINT_EVERY, "often")
+    with pytest.raises(ValueError, match="TONGYUAN_LEDGER_CHECKPOINT_EVERY must be a whole"):
+        item_batch(ledger_engine, "一")
+    assert scalar(ledger_engine, "SELECT count(*) FROM ledger_entries") == 0
+
+
+def test_hub_key_is_stable(hub_settings: Settings):
+    first: HubKey = load_hub_key(hub_settings)
+    again = load_hub_key(hub_settings)
+    assert first.public_pem == again.public_pem
+    assert sign_statement(first, b"x") == sign_statement(again, b"x")  # Ed25519 is deterministic
