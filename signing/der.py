@@ -181,3 +181,17 @@ def replace_tbs_signature_algorithm(tbs: bytes, signature_algorithm: bytes) -> b
         signature_algorithm if i == index else p.encoded(tbs) for i, p in enumerate(parts)
     )
     return encode_tlv(SEQUENCE, body)
+
+
+def signature_algorithms_agree(cert_der: bytes) -> bool:
+    """RFC 5280 §4.1.1.2: the signature algorithm inside the TBS equals the outer one.
+
+    A mismatch means someone edited one of them — an algorithm substitution attempt.
+    """
+    top = _single(cert_der)
+    parts = children(cert_der, top)
+    if len(parts) != 3:
+        return False
+    tbs = children(cert_der, parts[0])
+    index = 2 if tbs and tbs[0].tag == 0xA0 else 1
+    return len(tbs) > index and tbs[index].encoded(cert_der) == parts[1].encoded(cert_der)

@@ -37,7 +37,7 @@ from signing.algorithms import (
     verify_signature,
 )
 from signing.crl import revocation_status, subject_key_id
-from signing.der import DerError
+from signing.der import DerError, signature_algorithms_agree
 from signing.report import Check, SubIndication, most_severe
 
 MAX_PATH_LENGTH = 8
@@ -248,6 +248,8 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
 
 def _signature_ok(child: x509.Certificate, parent: x509.Certificate) -> bool:
     try:
+        if not signature_algorithms_agree(child.public_bytes(serialization.Encoding.DER)):
+            return False
         return verify_signature(
             certificate_spki(parent),
             child.signature,

@@ -475,3 +475,23 @@ def test_refuses_chain_whose_first_certificate_is_not_the_key(test_pki: Generate
 
 def test_canonical_json_is_stable() -> None:
     assert canonical_json({"b": 1, "a": "证"}) == '{"a":"证","b":1}'.encode()
+
+
+def test_inner_and_outer_signature_algorithms_must_agree(test_pki: GeneratedPki) -> None:
+    """RFC 5280 §4.1.1.2: a certificate whose TBS names another algorithm is refused."""
+    from signing.der import (
+        algorithm_identifier,
+        assemble_certificate,
+        replace_tbs_signature_algorithm,
+    )
+
+    h = test_pki.hierarchies["rsa"]
+    key, _chain, leaf = test_pki.issue("rsa")
+    tbs = replace_tbs_signature_algorithm(
+        leaf.cert.tbs_certificate_bytes,
+        algorithm_identifier("1.2.840.113549.1.1.5", null_params=True),  # sha1WithRSA inside
+    )
+    outer = algorithm_identifier("1.2.840.113549.1.1.11", null_params=True)  # sha256 outside
+    forged = assemble_certificate(tbs, outer, h.intermediate.signing_key.sign(tbs))
+    report = _verify(test_pki, _sign(test_pki, key, [forged, h.intermediate.der]))
+    assert report.subindication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
