@@ -1,0 +1,93 @@
+"""``tongyuan materials``: what a holder has already submitted that is still valid.
+
+The holder's ID is an argument, or ``-`` to read it from standard input so that it stays
+out of shell history and the process list. It is never printed unmasked.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tongyuan.cli.common import console, err_console, settings_and_logging
+
+app = typer.Typer(
+    help="Materials (材料库): reuse of what holders have already submitted.",
+    epilog="Example: [bold]echo $ID | tongyuan materials for -[/bold]",
+    no_args_is_help=True,
+)
+
+FOR_EPILOG = (
+    "Example: [bold]tongyuan materials for - --at 2026-12-01 < id.txt[/bold]  (the ID read "
+    "from a file, never typed on the command line; its materials and licenses valid on that day)"
+)
+
+
+@app.command("for", epilog=FOR_EPILOG)
+def for_holder(
+    holder_id: Annotated[
+        str, typer.Argument(metavar="HOLDER_ID", help="ID number, or - to read it from stdin.")
+    ],
+    at: Annotated[
+        str | None, typer.Option(help="Day the items must be valid on (YYYY-MM-DD; today).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """List the holder's still-valid materials and licenses (found by keyed hash)."""
+    from tongyuan.db import make_engine, make_session_factory, upgrade
+    from tongyuan.materials.holder import holdings_for
+    from tongyuan.privacy import PiiProtector
+
+    if holder_id == "-":
+        holder_id = sys.stdin.readline().strip()
+    try:
+        day = date.fromisoformat(at) if at else date.today()
+    except ValueError:
+        err_console.print(f"[red]error:[/red] --at {escape(at or '')!r} is not a YYYY-MM-DD date")
+        raise typer.Exit(2) from None
+    if not holder_id:
+        err_console.print("[red]error:[/red] give the holder's ID number (or - and stdin)")
+        raise typer.Exit(2)
+    settings = settings_and_logging()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            held = holdings_for(session, PiiProtector.from_settings(settings), holder_id, day)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(held.as_dict(), ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"holder [bold]{held.holder_masked}[/bold] on {held.at}: {len(held.materials)} "
+        f"materials, {len(held.licenses)} licenses still valid"
+    )
+    if held.materials:
+        table = Table(title="materials (材料)")
+        for column in ("material", "name", "type", "media type", "valid", "case"):
+            table.add_column(column)
+        for m in held.materials:
+            valid = f"{m.valid_from or '…'} – {m.valid_to or '…'}"
+            table.add_row(
+                escape(m.material_id), escape(m.name), escape(m.material_type),
+                m.media_type, valid, escape(m.source_case or ""),
+            )  # fmt: skip
+        console.print(table)
+    if held.licenses:
+        table = Table(title="licenses (电子证照)")
+        for column in ("identifier", "name", "type", "issuer", "valid"):
+            table.add_column(column)
+        for lic in held.licenses:
+            valid = f"{lic.valid_from} – {lic.valid_to or '…'}"
+            table.add_row(
+                escape(lic.identifier), escape(lic.name), escape(lic.type_name),
+                escape(lic.issuer_name), valid,
+            )  # fmt: skip
+        console.print(table)
