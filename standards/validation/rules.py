@@ -28,6 +28,11 @@ _GB36904 = "GB/T 36904-2018 电子证照 标识规范"
 _GB36902 = "GB/T 36902-2018 电子证照 目录信息规范"
 _STATES = "办件状态代码（工程建设项目审批）"
 _XML = "同源交换格式（XSD）"
+_ZIP = "ZIP 文件格式规范（PKWARE APPNOTE）"
+_CWE22 = "CWE-22 路径穿越（Zip Slip）"
+_CWE59 = "CWE-59 链接跟随"
+_CWE409 = "CWE-409 高压缩比数据处理（压缩炸弹）"
+_MATERIAL_SAFETY = "材料库入库安全要求（同源）"
 _ITEM_LIST = "政务服务事项实施清单要素要求"
 _FOUR_SAME = "国办发〔2022〕5号 政务服务事项“四级四同”（名称、编码、依据、类型相同）"
 
@@ -89,6 +94,17 @@ RULES: dict[str, Rule] = _rules(
     ("material.file.size", "材料文件大小与清单不符", "材料清单"),
     ("material.validity", "材料有效期起止错误", "材料清单"),
     ("material.key.duplicate", "材料编号重复", "材料清单"),
+    ("material.size.limit", "材料文件超过大小上限", _MATERIAL_SAFETY),
+    ("material.media_type.mismatch", "材料内容的媒体类型与声明不符", _MATERIAL_SAFETY),
+    ("material.archive.malformed", "压缩包损坏或结构无法读取", _ZIP),
+    ("material.archive.path", "压缩包内路径不安全（路径穿越/绝对路径/盘符/反斜杠）", _CWE22),
+    ("material.archive.symlink", "压缩包含符号链接或特殊文件", _CWE59),
+    ("material.archive.encrypted", "压缩包含加密条目，无法检查", _ZIP),
+    ("material.archive.duplicate", "压缩包内文件名重复", _ZIP),
+    ("material.archive.entries", "压缩包条目数超过上限", _CWE409),
+    ("material.archive.size", "压缩包解压后总大小超过上限", _CWE409),
+    ("material.archive.ratio", "压缩包压缩比异常（疑似压缩炸弹）", _CWE409),
+    ("material.archive.nesting", "压缩包嵌套层数超过上限", _CWE409),
     # Licenses.
     ("license.identifier.mismatch", "证照标识与证照类型代码/颁发机构/版本号不一致", _GB36904),
     ("license.validity", "证照有效期起止错误", _GB36902),

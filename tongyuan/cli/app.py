@@ -10,8 +10,10 @@ from tongyuan.cli import (
     demo_cmd,
     generate_cmd,
     ledger_cmd,
+    materials_cmd,
     pki_cmd,
     pull_cmd,
+    quarantine_cmd,
     report_cmd,
     sync_cmd,
     validate_cmd,
@@ -35,6 +37,8 @@ app.command("verify", epilog=verify_cmd.EPILOG)(verify_cmd.verify)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(adapter_cmd.app, name="adapter")
 app.add_typer(sync_cmd.app, name="sync")
+app.add_typer(quarantine_cmd.app, name="quarantine")
+app.add_typer(materials_cmd.app, name="materials")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(pki_cmd.app, name="pki")
 
