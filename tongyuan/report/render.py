@@ -24,7 +24,11 @@ from tongyuan.report.themes import format_rate, theme
 
 FAILURES_DIR = "failures"
 ASSETS_DIR = "assets"
-_ASSETS = {"report.css": "report.css.tmpl", "report.js": "report.js.tmpl"}
+_ASSETS = {
+    "report.css": "report.css.tmpl",
+    "report.js": "report.js.tmpl",
+    "favicon.svg": "favicon.svg.tmpl",
+}
 _DIMENSIONS = (
     ("region_code", "按行政区划", "行政区划"),
     ("level", "按行使层级", "行使层级"),
