@@ -367,7 +367,34 @@ def test_a_second_reference_is_refused(test_pki, signing_time):
     )
     report = verify(xml, test_pki)
     assert_not_passed(report, SubIndication.FORMAT_FAILURE)
-    assert "2 References" in report.checks[0].detail
+    assert "'Reference', 'Reference'" in report.checks[0].detail
+
+
+def test_an_extra_transform_is_refused(test_pki, signed):
+    """Transforms are not covered by the digest they describe; an XPath one could hide content."""
+    root = tree(signed)
+    transforms = root.find("ds:Signature/ds:SignedInfo/ds:Reference/ds:Transforms", NS)
+    xpath = etree.SubElement(
+        transforms, f"{{{DS}}}Transform", Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"
+    )
+    etree.SubElement(xpath, f"{{{DS}}}XPath").text = "not(ancestor-or-self::license)"
+    report = verify(dump(root), test_pki)
+    assert_not_passed(report, SubIndication.FORMAT_FAILURE)
+    assert "transforms" in report.checks[0].detail
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        f'<ds:RetrievalMethod xmlns:ds="{DS}" URI="http://127.0.0.1:9/key"/>',
+        f'<ds:X509Data xmlns:ds="{DS}"><ds:X509SKI>AAAA</ds:X509SKI></ds:X509Data>',
+    ],
+    ids=["retrieval-method", "second-x509data"],
+)
+def test_key_info_parts_outside_the_profile_are_refused(test_pki, signed, extra):
+    root = tree(signed)
+    root.find("ds:Signature/ds:KeyInfo", NS).append(etree.fromstring(extra))
+    assert_not_passed(verify(dump(root), test_pki), SubIndication.FORMAT_FAILURE)
 
 
 # --- signature wrapping ----------------------------------------------------------------
@@ -529,6 +556,12 @@ def test_xxe_inside_the_license_is_refused(test_pki, signed, tmp_path: Path):
 def test_unsafe_input_is_refused(test_pki, payload):
     with pytest.raises(UnsafeInput):
         verify(payload, test_pki)
+
+
+def test_a_document_over_one_mebibyte_is_refused(test_pki, signed):
+    padded = signed.replace(b"</signed_license>", b" " * (1024 * 1024) + b"</signed_license>")
+    with pytest.raises(UnsafeInput, match="over the limit"):
+        verify(padded, test_pki)
 
 
 @pytest.mark.parametrize(
