@@ -250,6 +250,13 @@ def _tongsuo_public_key(spki: bytes) -> Any:
     return _ts_serialization.load_der_public_key(spki)
 
 
+# Certificates and CRLs are verified again for every license they vouch for; their
+# to-be-signed parts are small, so outcomes for small inputs are remembered. The outcome
+# is a pure function of the exact bytes, so a cached answer is the answer.
+_CACHE_MAX_DATA = 4096
+_CACHE_ENTRIES = 2048
+
+
 def sm2_verify(
     public_key_spki_der: bytes, data: bytes, sig_der: bytes, uid: bytes = DEFAULT_UID
 ) -> bool:
@@ -258,24 +265,34 @@ def sm2_verify(
     Any malformed input (not an SM2 key, key off the curve, BER or out-of-range r/s) is
     False, never an exception: each means the signature does not hold.
     """
+    args = (bytes(public_key_spki_der), bytes(data), bytes(sig_der), bytes(uid))
+    if len(args[1]) <= _CACHE_MAX_DATA:
+        return _verify_cached(*args)
+    return _verify(*args)
+
+
+def _verify(spki: bytes, data: bytes, sig: bytes, uid: bytes) -> bool:
     try:
-        x, y = decode_sm2_spki(bytes(public_key_spki_der))
-        r, s = decode_signature(bytes(sig_der))
+        x, y = decode_sm2_spki(spki)
+        r, s = decode_signature(sig)
     except ValueError:
         return False
     if _ts_backend is None:
         return sm2_fallback.verify_point(x, y, data, r, s, uid)
-    public = _tongsuo_public_key(bytes(public_key_spki_der))
+    public = _tongsuo_public_key(spki)
     try:
         if uid == DEFAULT_UID:
-            public.verify(bytes(sig_der), data, _ts_ec.ECDSA(_ts_hashes.SM3()))
+            public.verify(sig, data, _ts_ec.ECDSA(_ts_hashes.SM3()))
             return True
-        return _evp_pkey_verify_digest(public, bytes(sig_der), message_digest(x, y, data, uid))
+        return _evp_pkey_verify_digest(public, sig, message_digest(x, y, data, uid))
     except _TsInvalidSignature:
         return False
     except _TsInternalError:
         _ts_backend._consume_errors()
         return False
+
+
+_verify_cached = functools.lru_cache(maxsize=_CACHE_ENTRIES)(_verify)
 
 
 # --- certificates and CRLs --------------------------------------------------------------

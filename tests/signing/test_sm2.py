@@ -110,6 +110,14 @@ def test_altered_data_fails(key, spki):
     assert not sm2.sm2_verify(spki, signed[:-1], sig)
 
 
+def test_large_data_round_trip(key, spki):
+    data = "营业执照".encode() * 2000  # past the size whose outcomes are cached
+    sig = sm2.sm2_sign(key, data)
+    assert sm2.sm2_verify(spki, data, sig)
+    assert not sm2.sm2_verify(spki, data[:-1] + b"!", sig)
+    assert not sm2.sm2_verify(spki, data, sig, uid=OTHER_UID)
+
+
 def test_altered_signature_fails(key, spki):
     sig = sm2.sm2_sign(key, b"data")
     r, s = decode_dss_signature(sig)
