@@ -6,9 +6,11 @@ import typer
 
 from tongyuan.cli import (
     adapter_cmd,
+    cases_cmd,
     db_cmd,
     demo_cmd,
     generate_cmd,
+    ingest_cmd,
     ledger_cmd,
     materials_cmd,
     pki_cmd,
@@ -32,11 +34,13 @@ app.command("generate", epilog=generate_cmd.EPILOG)(generate_cmd.generate)
 app.command("validate", epilog=validate_cmd.EPILOG)(validate_cmd.validate)
 app.command("demo", epilog=demo_cmd.EPILOG)(demo_cmd.demo)
 app.command("pull", epilog=pull_cmd.EPILOG)(pull_cmd.pull)
+app.command("ingest", epilog=ingest_cmd.EPILOG)(ingest_cmd.ingest)
 app.command("report", epilog=report_cmd.EPILOG)(report_cmd.report)
 app.command("verify", epilog=verify_cmd.EPILOG)(verify_cmd.verify)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(adapter_cmd.app, name="adapter")
 app.add_typer(sync_cmd.app, name="sync")
+app.add_typer(cases_cmd.app, name="cases")
 app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(materials_cmd.app, name="materials")
 app.add_typer(ledger_cmd.app, name="ledger")

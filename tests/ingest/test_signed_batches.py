@@ -1,0 +1,144 @@
+"""Signed deliveries: verified whole before anything is read, rejected whole on failure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from ingest_world import DEPT, World, make_world
+from sqlalchemy import select
+from std_factories import make_case
+
+from signing.detached import sign_detached
+from signing.pki import Pki, init_pki
+from tongyuan.ingest import ingest_department
+from tongyuan.ingest.signed import SIGNATURE_NAME, build_manifest
+from tongyuan.libraries.batches import Batch
+from tongyuan.libraries.cases import CaseRow
+from tongyuan.libraries.quarantine import QuarantineEntry
+
+MANIFEST = "MANIFEST.json"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return init_pki(tmp_path_factory.mktemp("pki") / "hub", algorithms=("ecdsa",))
+
+
+@pytest.fixture
+def signed(hub, tmp_path, pki) -> World:  # type: ignore[no-untyped-def]
+    return make_world(hub, tmp_path, signing=True, trust_dir=pki.trust_dir)
+
+
+def _sign(world: World, pki: Pki, names: list[str]) -> None:
+    manifest = build_manifest(world.drop, names)
+    (world.drop / MANIFEST).write_bytes(manifest)
+    envelope = sign_detached(manifest, pki.signing_key("ecdsa"), pki.chain("ecdsa"))
+    (world.drop / SIGNATURE_NAME).write_bytes(envelope)
+
+
+def _cases() -> list:
+    return [make_case(serial=None, dept_case_no=f"SG-{i}") for i in range(3)]
+
+
+def _batch(world: World, batch_id: str) -> Batch:
+    (row,) = world.query(select(Batch).where(Batch.id == batch_id))
+    return row[0]
+
+
+def _nothing_written(world: World, name: str) -> None:
+    assert world.count(CaseRow) == 0 and world.count(QuarantineEntry) == 0
+    assert (world.drop / name).exists()  # not acknowledged: still in the drop
+    assert not (world.drop / "done").exists()
+
+
+def test_a_signed_delivery_is_ingested_with_its_signer(signed: World, pki: Pki) -> None:
+    signed.deliver("cases_001.xml", _cases())
+    _sign(signed, pki, ["cases_001.xml"])
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "committed", result.error
+    assert result.added == 3
+    cert = x509.load_pem_x509_certificate(pki.cert_path("ecdsa").read_bytes())
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    fingerprint = hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+    assert result.signer_fingerprint == fingerprint
+    for batch_id in result.batch_ids:
+        batch = _batch(signed, batch_id)
+        assert batch.status == "committed"
+        assert batch.meta["signer_fingerprint"] == fingerprint
+        assert batch.meta["indication"] == "PASSED"
+    assert (signed.drop / "done" / "cases_001.xml").exists()
+
+
+def test_a_tampered_manifest_rejects_the_whole_delivery(signed: World, pki: Pki) -> None:
+    signed.deliver("cases_001.xml", _cases())
+    _sign(signed, pki, ["cases_001.xml"])
+    doc = json.loads((signed.drop / MANIFEST).read_text(encoding="utf-8"))
+    doc["files"]["cases_001.xml"]["size"] += 1
+    (signed.drop / MANIFEST).write_text(json.dumps(doc), encoding="utf-8")
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "rejected"
+    assert "HASH_FAILURE" in (result.error or "")
+    (batch_id,) = result.batch_ids
+    batch = _batch(signed, batch_id)
+    assert (batch.status, batch.kind) == ("failed", "ingest.rejected")
+    assert batch.meta["subindication"] == "HASH_FAILURE" and batch.meta["indication"] == "FAILED"
+    _nothing_written(signed, "cases_001.xml")
+
+
+def test_a_file_changed_after_signing_rejects_the_whole_delivery(signed: World, pki: Pki) -> None:
+    signed.deliver("cases_001.xml", _cases())
+    signed.deliver("cases_002.xml", [make_case(serial=None, dept_case_no="SG-9")])
+    _sign(signed, pki, ["cases_001.xml", "cases_002.xml"])
+    signed.deliver("cases_002.xml", [make_case(serial=None, dept_case_no="SG-X")])
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "rejected" and "cases_002.xml" in (result.error or "")
+    assert _batch(signed, result.batch_ids[0]).meta["subindication"] == "HASH_FAILURE"
+    _nothing_written(signed, "cases_001.xml")  # the good file is not half-ingested either
+
+
+def test_an_unlisted_file_rejects_the_delivery(signed: World, pki: Pki) -> None:
+    signed.deliver("cases_001.xml", _cases())
+    _sign(signed, pki, ["cases_001.xml"])
+    signed.deliver("cases_002.xml", [make_case(serial=None, dept_case_no="SG-9")])
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "rejected" and "not listed" in (result.error or "")
+    _nothing_written(signed, "cases_002.xml")
+
+
+def test_an_unsigned_delivery_from_a_signing_department_is_rejected(
+    signed: World, pki: Pki
+) -> None:
+    signed.deliver("cases_001.xml", _cases())
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "rejected" and "unsigned delivery" in (result.error or "")
+    assert _batch(signed, result.batch_ids[0]).meta["subindication"] == "FORMAT_FAILURE"
+    _nothing_written(signed, "cases_001.xml")
+
+    # Signed afterwards, the same delivery goes in exactly once.
+    _sign(signed, pki, ["cases_001.xml"])
+    ok = ingest_department(signed.settings, signed.topology, DEPT)
+    assert ok.status == "committed" and ok.added == 3
+    assert ingest_department(signed.settings, signed.topology, DEPT).read == 0
+    assert signed.count(CaseRow) == 3
+
+
+def test_a_signer_outside_the_trust_directory_is_rejected(signed: World, tmp_path: Path) -> None:
+    stranger = init_pki(tmp_path / "stranger", algorithms=("ecdsa",))
+    signed.deliver("cases_001.xml", _cases())
+    _sign(signed, stranger, ["cases_001.xml"])
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "rejected"
+    batch = _batch(signed, result.batch_ids[0])
+    assert batch.meta["indication"] in ("FAILED", "INDETERMINATE")
+    assert batch.meta["subindication"] == "NO_CERTIFICATE_CHAIN_FOUND"
+    _nothing_written(signed, "cases_001.xml")
+
+
+def test_an_empty_drop_is_an_empty_delivery(signed: World) -> None:
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "committed" and result.read == 0

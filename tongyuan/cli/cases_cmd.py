@@ -1,0 +1,82 @@
+"""``tongyuan cases``: the case library for supervision — overdue cases (超期办件)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tongyuan.cli.common import console, err_console, settings_and_logging
+
+app = typer.Typer(help="The case library (办件库): overdue cases for supervision.",
+                  no_args_is_help=True)  # fmt: skip
+
+EXIT_CALENDAR_UNKNOWN = 3
+
+
+@app.command(
+    "overdue",
+    epilog="Example: [bold]tongyuan cases overdue --json[/bold]  (exit 3: some deadlines "
+    "need a year the working-day calendar does not know; see TONGYUAN_CALENDAR_FILE)",
+)
+def overdue(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document on stdout instead.")
+    ] = False,
+    prereview: Annotated[
+        bool,
+        typer.Option("--prereview", help="Also list cases whose 预审 was late (2 working days)."),
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, help="Cases listed at most.")] = 200,
+) -> None:
+    """Recompute every case's deadline in working days as of today and list the overdue ones.
+
+    Overdue (超期): not decided past the deadline, or decided after it. The deadline is the
+    promised limit (the case's, else its item's) counted in working days from 受理, with
+    statutory holidays and 调休 working weekends. Applicants are shown by masked ID only.
+    Exit 0, or 3 when some deadlines could not be computed (year not in the calendar).
+    """
+    from tongyuan.db import make_engine, make_session_factory, upgrade
+    from tongyuan.ingest.overdue import overdue_cases
+
+    settings = settings_and_logging()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            report = overdue_cases(session, include_prereview=prereview, limit=limit)
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        _print(report)
+    if report.counts.unknown:
+        raise typer.Exit(EXIT_CALENDAR_UNKNOWN)
+
+
+def _print(report) -> None:  # type: ignore[no-untyped-def]
+    counts = report.counts
+    table = Table(title=f"超期办件 overdue cases as of {report.as_of}: {len(report.cases)}")
+    for col in ("serial", "department case", "实施编码", "state", "受理", "deadline",
+                "status", "applicant"):  # fmt: skip
+        table.add_column(col, overflow="fold")
+    for c in report.cases:
+        table.add_row(c["serial"], f"{c['source_system']}/{c['dept_case_no']}", c["impl_code"],
+                      c["state"], c["accepted_on"] or "", c["deadline"] or "", c["status"],
+                      c["applicant"])  # fmt: skip
+    console.print(table)
+    console.print(
+        f"{counts.cases} cases checked: {counts.overdue} overdue, "
+        f"{counts.prereview_late} with a late 预审, {counts.unknown} without a known deadline"
+    )
+    if report.prereview:
+        console.print(f"预审 late (more than 2 working days after 接件): {len(report.prereview)}")
+        for c in report.prereview:
+            console.print(f"  {c['serial']}  {c['source_system']}/{c['dept_case_no']}  "
+                          f"due {c['prereview_deadline']}", markup=False)  # fmt: skip
+    for problem in counts.problems:
+        err_console.print(f"[yellow]deadline unknown:[/yellow] {escape(problem)}", soft_wrap=True)

@@ -1,0 +1,149 @@
+"""``tongyuan ingest``: pull departments' case systems into the case and material libraries."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from standards.privacy import mask_text
+from tongyuan.cli.common import console, err_console, settings_and_logging
+
+ENV_TOPOLOGY = "TONGYUAN_TOPOLOGY"
+EPILOG = (
+    "Example: [bold]tongyuan ingest 114403000040578006 --dry-run[/bold]  (DEPARTMENT: "
+    "USCC or name of a department with a case system; default: every such department)"
+)
+_COLUMNS = ("read", "added", "changed", "unchanged", "quarantined")
+
+
+def ingest(
+    departments: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Departments (USCC or name) whose case systems to ingest. Default: all.",
+            show_default=False,
+        ),
+    ] = None,
+    topology: Annotated[
+        str | None,
+        typer.Option(
+            "--topology",
+            "-t",
+            envvar=ENV_TOPOLOGY,
+            show_envvar=True,
+            help="Topology YAML, or a shipped example (shenzhen, lanzhou). "
+            "Default: the shipped Shenzhen example.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Read and check everything, write nothing, acknowledge nothing.",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document on stdout instead.")
+    ] = False,
+) -> None:
+    """Ingest departments' case systems: materials, then cases, checked against the libraries.
+
+    Valid records are stored (upserted; case events only appended), the others
+    quarantined with every rule they broke; deadlines (working days) are recomputed.
+    A department marked signing: true must deliver a signed manifest, verified before
+    anything is read. Exit 0 when every department committed (or dry-ran), 1 when one
+    failed or its delivery was rejected, 2 for a topology that does not load or an
+    unknown department.
+    """
+    from tongyuan.cli.sync_cmd import resolve_topology_path
+    from tongyuan.db import upgrade
+    from tongyuan.ingest import ingest_department
+    from tongyuan.topology import TopologyError, load_topology
+
+    settings = settings_and_logging()
+    try:
+        path = resolve_topology_path(topology)
+        topo = load_topology(path, home=settings.home)
+        chosen = [topo.case_department(d) for d in departments or []] or topo.case_departments
+    except (TopologyError, FileNotFoundError) as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc.args[0]))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not chosen:
+        err_console.print(f"topology {topo.name} has no department with a case system")
+        raise typer.Exit(0)
+
+    upgrade(settings.database_url)
+    results = [ingest_department(settings, topo, d.code, dry_run=dry_run) for d in chosen]
+    if as_json:
+        document = {
+            "topology": topo.name,
+            "dry_run": dry_run,
+            "departments": [_describe(r) for r in results],
+        }
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        _print(results, dry_run=dry_run)
+    if any(r.status in ("failed", "rejected") for r in results):
+        raise typer.Exit(1)
+
+
+def _describe(result) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "department": result.department,
+        "name": result.name,
+        "status": result.status,
+        "batch_ids": result.batch_ids,
+        "counts": result.counts,
+        "rules": dict(result.rules.most_common()),
+        "error": mask_text(result.error) if result.error else None,
+        "problems": [mask_text(p) for p in result.problems],
+        "signer_fingerprint": result.signer_fingerprint,
+        "streams": [
+            {
+                "stream": s.stream,
+                "kind": s.kind,
+                "status": s.status,
+                "batch_id": s.batch_id,
+                "counts": s.counts,
+            }
+            for s in result.streams
+        ],
+    }
+
+
+def _print(results, *, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    from standards.validation import rule_title
+
+    title = "ingest (dry run: nothing written)" if dry_run else "ingest"
+    table = Table(title=title)
+    table.add_column("department")
+    table.add_column("stream")
+    table.add_column("status")
+    for col in _COLUMNS:
+        table.add_column(col, justify="right")
+    for r in results:
+        for s in r.streams:
+            table.add_row(f"{r.name} {r.department}", s.stream, s.status,
+                          *(str(s.counts[c]) for c in _COLUMNS))  # fmt: skip
+        if not r.streams:
+            table.add_row(f"{r.name} {r.department}", "—", r.status, *("0" for _ in _COLUMNS))
+    console.print(table)
+    for r in results:
+        if r.signer_fingerprint:
+            console.print(f"{r.department}: delivery signed by certificate {r.signer_fingerprint}")
+        for rule, n in r.rules.most_common(10):
+            console.print(f"  {n:>6}  {rule}  {rule_title(rule)}", soft_wrap=True, markup=False)
+        for problem in r.problems:
+            err_console.print(f"[yellow]deadlines not computed:[/yellow] {escape(problem)}",
+                              soft_wrap=True)  # fmt: skip
+        if r.error:
+            verb = "rejected" if r.status == "rejected" else "failed"
+            err_console.print(f"[red]{r.department} {verb}:[/red] {escape(mask_text(r.error))}",
+                              soft_wrap=True)  # fmt: skip

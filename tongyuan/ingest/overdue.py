@@ -1,0 +1,87 @@
+"""The overdue list (超期办件) for supervision, recomputed as of today.
+
+Only masked applicant IDs leave this module; names are not listed at all, since the
+supervisor needs the case, not the person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from standards.codes.enums import CaseState
+from tongyuan.ingest.timeliness import TimelinessCounts, hub_today, recompute_all
+from tongyuan.libraries.base import local_date
+from tongyuan.libraries.case_timeliness import CaseTimeliness
+from tongyuan.libraries.cases import CaseRow
+
+
+@dataclass(slots=True)
+class OverdueReport:
+    as_of: date
+    counts: TimelinessCounts
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    prereview: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "checked": self.counts.cases,
+            "overdue": self.counts.overdue,
+            "prereview_late": self.counts.prereview_late,
+            "deadline_unknown": self.counts.unknown,
+            "calendar_problems": self.counts.problems,
+            "cases": self.cases,
+            "prereview_cases": self.prereview,
+        }
+
+
+def _row(case: CaseRow, t: CaseTimeliness) -> dict[str, Any]:
+    return {
+        "serial": case.serial,
+        "source_system": case.source_system,
+        "dept_case_no": case.dept_case_no,
+        "impl_code": case.impl_code,
+        "state": f"{case.current_state} {CaseState(case.current_state).label}",
+        "accepted_on": local_date(case.accepted_at).isoformat() if case.accepted_at else None,
+        "limit_days": t.limit_days,
+        "deadline": t.deadline.isoformat() if t.deadline else None,
+        "status": t.status,
+        "prereview_deadline": t.prereview_deadline.isoformat() if t.prereview_deadline else None,
+        "applicant": case.applicant_id_masked,
+    }
+
+
+def overdue_cases(
+    session: Session,
+    *,
+    today: date | None = None,
+    include_prereview: bool = False,
+    limit: int = 200,
+) -> OverdueReport:
+    """Recompute every case's timeliness, then list the overdue ones (oldest deadline first)."""
+    today = today or hub_today()
+    counts = recompute_all(session, today=today)
+    report = OverdueReport(as_of=today, counts=counts)
+    rows = session.execute(
+        select(CaseRow, CaseTimeliness)
+        .join(CaseTimeliness, CaseTimeliness.case_id == CaseRow.id)
+        .where(CaseTimeliness.overdue.is_(True))
+        .order_by(CaseTimeliness.deadline, CaseRow.serial)
+        .limit(limit)
+    )
+    report.cases = [_row(c, t) for c, t in rows]
+    if include_prereview:
+        late = session.execute(
+            select(CaseRow, CaseTimeliness)
+            .join(CaseTimeliness, CaseTimeliness.case_id == CaseRow.id)
+            .where(CaseTimeliness.prereview_late.is_(True))
+            .order_by(CaseTimeliness.prereview_deadline, CaseRow.serial)
+            .limit(limit)
+        )
+        report.prereview = [_row(c, t) for c, t in late]
+    return report
