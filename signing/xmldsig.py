@@ -61,11 +61,13 @@ from signing.license_xml import (
     read_signed_license,
     safe_parser,
 )
-from signing.report import Check, Indication, SubIndication, VerificationReport
+from signing.report import Check, Indication, SubIndication, VerificationReport, most_severe
 from standards.formats import UnreadableInput, UnsafeInput
 
 if TYPE_CHECKING:
     from signing.trust import TrustStore
+
+ANY_AUTHORITY = "*"  # signing.trust.ANY_AUTHORITY, without importing the trust module
 
 FORMAT = "xmldsig"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -237,22 +239,40 @@ def read_verified_license_xml(
     now: datetime | None = None,
     source: str = "<license xml>",
 ) -> LicenseVerification:
-    """Validate a signed license and return the report with the license as signed."""
-    now = now or datetime.now(UTC)
+    """Validate a signed license and return the report with the license as signed.
+
+    A document outside the profile stops at FORMAT_FAILURE (nothing else can be read
+    reliably). Otherwise every check runs, as for detached signatures, and the report
+    shows the most severe failure (``signing.report.SEVERITY``); only the chain needs
+    authentic content (its signing time), so it is skipped when the signature fails.
+    """
+    now = _aware(now or datetime.now(UTC))
     root = parse_license_document(xml, source=source)
     checks: list[Check] = []
+    failures: list[SubIndication] = []
     context: dict[str, Any] = {}
 
-    def fail(sub: SubIndication, signed: SignedLicense | None = None) -> LicenseVerification:
-        return LicenseVerification(
-            VerificationReport.failure(sub, checks, format=FORMAT, **context), signed
+    def record(check: Check, failure: SubIndication) -> None:
+        checks.append(check)
+        if check.passed is False:
+            failures.append(failure)
+
+    def report(signed: SignedLicense | None) -> LicenseVerification:
+        if failures:
+            return LicenseVerification(
+                VerificationReport.failure(most_severe(failures), checks, format=FORMAT, **context),
+                signed,
+            )
+        passed = VerificationReport(
+            Indication.PASSED, None, format=FORMAT, checks=checks, **context
         )
+        return LicenseVerification(passed, signed)
 
     try:
         profile = _check_profile(root)
     except _Refused as refused:
-        checks.append(refused.check)
-        return fail(refused.sub)
+        record(refused.check, refused.sub)
+        return report(None)
     checks.append(Check("format", True, "enveloped XML-DSig, one Reference to the root"))
     signer = profile.signer
     context.update(
@@ -263,72 +283,69 @@ def read_verified_license_xml(
     try:
         checks.append(_check_key_values(profile))
     except _Refused as refused:
-        checks.append(refused.check)
-        return fail(refused.sub)
-    constraints = _crypto_constraints(profile.algorithm, profile.signer_der)
-    checks.append(constraints)
-    if not constraints.passed:
-        return fail(SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
+        record(refused.check, refused.sub)
+    record(
+        _crypto_constraints(profile.algorithm, profile.signer_der),
+        SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+    )
 
     try:
         result = _signxml_verify(xml, profile)
     except InvalidDigest as exc:
-        checks.append(Check("signature_value", True, "SignedInfo signature verifies"))
-        checks.append(Check("reference_digest", False, str(exc)))
-        return fail(SubIndication.HASH_FAILURE)
+        checks.append(Check("signature_value", True, f"{profile.algorithm} with the signer's key"))
+        record(Check("reference_digest", False, str(exc)), SubIndication.HASH_FAILURE)
+        return report(None)
     except InvalidSignature as exc:
-        checks.append(Check("signature_value", False, str(exc)))
-        return fail(SubIndication.SIG_CRYPTO_FAILURE)
-    except (InvalidInput, SignXMLException, etree.DocumentInvalid, ValueError) as exc:
-        checks.append(Check("format", False, f"signxml refused the signature: {exc}"))
-        return fail(SubIndication.FORMAT_FAILURE)
+        record(Check("signature_value", False, str(exc)), SubIndication.SIG_CRYPTO_FAILURE)
+        checks.append(Check("reference_digest", None, "not checked: the signature value failed"))
+        return report(None)
+    except (InvalidInput, SignXMLException, ValueError) as exc:
+        record(
+            Check("format", False, f"signxml refused the signature: {exc}"),
+            SubIndication.FORMAT_FAILURE,
+        )
+        return report(None)
     checks.append(Check("signature_value", True, f"{profile.algorithm} with the signer's key"))
     checks.append(Check("reference_digest", True, f"#{SIGNED_ID} unchanged"))
 
     if result.signed_xml is None:
-        checks.append(Check("signed_content", False, "the signed bytes are not XML"))
-        return fail(SubIndication.SIGNED_DATA_NOT_FOUND)
+        record(
+            Check("signed_content", False, "the signed bytes are not XML"),
+            SubIndication.FORMAT_FAILURE,
+        )
+        return report(None)
     try:
         signed = read_signed_license(result.signed_xml, result.signed_data)
     except SignedContentError as exc:
-        checks.append(Check("signed_content", False, str(exc)))
-        return fail(SubIndication.FORMAT_FAILURE)
+        record(Check("signed_content", False, str(exc)), SubIndication.FORMAT_FAILURE)
+        return report(None)
     context["signing_time"] = signed.signing_time
-    checks.append(
+    future = signed.signing_time > now + MAX_CLOCK_SKEW
+    record(
         Check(
             "signing_time",
-            True,
-            f"signed {signed.signing_time.isoformat()} (covered by the signature)",
-        )
+            not future,
+            f"{signed.signing_time.isoformat()}, covered by the signature"
+            + (f"; after the validation time {now.isoformat()}" if future else ""),
+        ),
+        SubIndication.SIG_CONSTRAINTS_FAILURE,
     )
-    if signed.signing_time > now + MAX_CLOCK_SKEW:
-        checks[-1] = Check(
-            "signing_time",
-            False,
-            f"signing time {signed.signing_time.isoformat()} is after the validation time "
-            f"{now.isoformat()}",
-        )
-        return fail(SubIndication.SIG_CONSTRAINTS_FAILURE, signed)
-
-    authority = (signed.fields.get("issuer_code") or "").strip().upper() or None
+    # Anchors configured for the license's issuing authority (or for any authority).
+    authority = (signed.fields.get("issuer_code") or "").strip().upper() or ANY_AUTHORITY
     chain = trust.validate(
-        profile.signer_der,
-        profile.extra_ders,
-        at=signed.signing_time,
-        authority=authority if authority is not None else "*",
-        now=now,
+        profile.signer_der, profile.extra_ders, at=signed.signing_time, authority=authority, now=now
     )
     checks.extend(chain.checks)
-    if not chain.ok:
-        return fail(chain.subindication or SubIndication.NO_CERTIFICATE_CHAIN_FOUND, signed)
-    report = VerificationReport(
-        indication=Indication.PASSED,
-        subindication=None,
-        format=FORMAT,
-        checks=checks,
-        **context,
-    )
-    return LicenseVerification(report, signed)
+    if chain.subindication is not None:
+        failures.append(chain.subindication)
+    elif not chain.ok:
+        failures.append(SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
+    return report(signed)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A naive validation time is read as UTC (what ``datetime.now(UTC)`` would give)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _signxml_verify(xml: bytes, profile: _Profile) -> Any:
@@ -348,6 +365,8 @@ def _signxml_verify(xml: bytes, profile: _Profile) -> Any:
         signature_methods=frozenset({method}),
         digest_algorithms=frozenset({_DIGESTS[digest_uri.get("Algorithm", "")]}),
         verification_time=profile.signer.not_valid_before_utc,
+        # _check_key_values compared KeyValue with the certificate and recorded the result.
+        ignore_ambiguous_key_info=True,
     )
     # The bytes, not our tree: signxml copies a tree by serialising and re-parsing it,
     # so handing it the bytes parses once instead of twice (same safe parser settings).

@@ -72,6 +72,10 @@ def assert_not_passed(report, sub):
     assert report.indication is sub.indication
 
 
+def failed_checks(report):
+    return [c for c in report.checks if c.passed is False]
+
+
 def tree(xml: bytes):
     return etree.fromstring(xml)
 
@@ -269,6 +273,21 @@ def test_revoked_certificate(test_pki, document, tmp_path: Path):
     assert_not_passed(verify(xml, test_pki, trust), SubIndication.REVOKED)
 
 
+def test_every_check_runs_and_the_most_severe_failure_is_reported(
+    test_pki, document, tmp_path: Path
+):
+    now = test_pki.now
+    key, chain, leaf = test_pki.issue("rsa", key_kind="rsa1024")
+    trust = test_pki.write_trust(
+        tmp_path / "trust", revocations=[Revocation("rsa", leaf.cert, now - timedelta(days=5))]
+    )
+    xml = sign_license_xml(document, key, chain, signing_time=now - timedelta(days=1))
+    report = verify(xml, test_pki, trust)
+    assert_not_passed(report, SubIndication.REVOKED)  # more severe than RSA-1024
+    failed = {c.name.partition(":")[0] for c in failed_checks(report)}
+    assert {"crypto_constraints", "revocation"} <= failed
+
+
 def test_stale_crl_is_try_later_and_the_content_is_kept_untrusted(test_pki, signed, tmp_path: Path):
     now = test_pki.now
     trust = test_pki.write_trust(
@@ -335,7 +354,8 @@ def test_rsa_1024_is_crypto_constraints_failure(test_pki, document, signing_time
     xml = sign_license_xml(document, key, chain, signing_time=signing_time)
     report = verify(xml, test_pki)
     assert_not_passed(report, SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
-    assert "1024" in report.to_dict()["checks"][-1]["detail"]
+    (failed,) = failed_checks(report)
+    assert failed.name == "crypto_constraints" and "1024" in failed.detail
 
 
 def test_other_canonicalization_is_refused(test_pki, signing_time):
@@ -494,7 +514,12 @@ def test_key_value_disagreeing_with_x509_data_fails(test_pki, signed):
     report = verify(dump(root), test_pki)
     assert_not_passed(report, SubIndication.FORMAT_FAILURE)
     assert report.indication is Indication.FAILED
-    assert "KeyValue" in report.checks[-1].detail
+    (failed,) = failed_checks(report)
+    assert failed.name == "format" and "KeyValue" in failed.detail
+    # Everything else still ran: the signature itself and the chain are fine.
+    assert {"signature_value", "reference_digest", "chain_building"} <= {
+        c.name for c in report.checks if c.passed
+    }
 
 
 def test_key_value_equal_to_the_certificate_key_is_accepted(test_pki, signed):
