@@ -1,6 +1,6 @@
 """SM2 signatures with SM3 (GB/T 32918.2, GM/T 0009) and SM2 certificates and CRLs.
 
-Signing and key generation use tongsuopy (Tongsuo in C, constant-time, OS randomness).
+Signing and key generation use tongsuopy (Tongsuo in C, nonces from its CSPRNG).
 Verification uses tongsuopy when it imports and otherwise gmssl (pure Python, see
 ``signing.sm2_fallback``); gmssl never signs here, its nonce comes from ``random``.
 
