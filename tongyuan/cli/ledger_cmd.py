@@ -139,21 +139,16 @@ def show(
         ]
         print(json.dumps(docs, ensure_ascii=False, indent=2))
         return
-    table = Table("seq", "time (UTC)", "kind", "source", "status", "read", "acc", "quar",
-                  "unch", "records", "signed", "hash")  # fmt: skip
+    table = Table("seq", "UTC", "kind", "source", "status", "r/a/q/u", "signed", "hash")
     for e in entries:
         table.add_row(
             str(e.seq),
-            e.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.recorded_at.strftime("%m-%d %H:%M"),
             e.kind,
             e.source,
             e.status,
-            str(e.read_count),
-            str(e.accepted_count),
-            str(e.quarantined_count),
-            str(e.unchanged_count),
-            str(e.record_count),
+            f"{e.read_count}/{e.accepted_count}/{e.quarantined_count}/{e.unchanged_count}",
             "yes" if e.signer_fingerprint else "",
-            e.entry_hash[:12],
+            e.entry_hash[:8],
         )
     console.print(table)

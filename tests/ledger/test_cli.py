@@ -1,0 +1,85 @@
+"""`tongyuan ledger verify|checkpoint|show`: exit codes, JSON, and no personal data."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import item_batch
+from sqlalchemy import Engine
+from tamper import run_sql
+from typer.testing import CliRunner
+
+from tongyuan.cli import app
+from tongyuan.config import ENV_DATABASE_URL
+from tongyuan.loading import Loader
+
+runner = CliRunner()
+CLEAR_ID = re.compile(r"\d{17}[\dXx]")
+
+
+@pytest.fixture
+def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(ENV_DATABASE_URL, db_url)
+    return db_url
+
+
+def _invoke(*args: str):  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["ledger", *args], terminal_width=200)
+    assert not CLEAR_ID.search(result.output), result.output
+    return result
+
+
+def test_verify_checkpoint_and_show(cli_env: str, loaded: Loader, ledger_engine: Engine):
+    intact = _invoke("verify")
+    assert intact.exit_code == 0, intact.output
+    assert "ledger intact" in intact.output and "not pinned" in intact.output
+    signed = _invoke("checkpoint")
+    assert signed.exit_code == 0 and "checkpoint at seq" in signed.output
+    pinned = _invoke("verify", "--json")
+    doc = json.loads(pinned.output)
+    assert pinned.exit_code == 0 and doc["ok"] and doc["checkpoints"] == 1
+    shown = _invoke("show", "--last", "2", "--json")
+    entries = json.loads(shown.output)
+    assert [e["seq"] for e in entries] == [doc["entries"] - 1, doc["entries"]]
+    table = _invoke("show")
+    assert table.exit_code == 0 and "r/a/q/u" in table.output
+    assert f"\n│ {doc['entries']} " in table.output.replace("┃", "│")
+
+
+def test_verify_names_the_altered_row_and_exits_1(
+    cli_env: str, loaded: Loader, ledger_engine: Engine
+):
+    run_sql(ledger_engine, "UPDATE materials SET holder_name = '王五'")
+    text_out = _invoke("verify")
+    assert text_out.exit_code == 1
+    assert "ledger ALTERED" in text_out.output
+    assert "[row.altered] materials row M1" in text_out.output
+    as_json = _invoke("verify", "--json")
+    doc = json.loads(as_json.output)
+    assert as_json.exit_code == 1 and doc["first"]["table"] == "materials"
+    assert doc["first"]["key"] == "M1"
+
+
+def test_checkpoint_signed_by_another_key_fails_with_the_hub_key(
+    cli_env: str, ledger_engine: Engine, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    item_batch(ledger_engine, "一")
+    monkeypatch.setenv("TONGYUAN_HOME", str(tmp_path / "intruder"))
+    assert _invoke("checkpoint").exit_code == 0
+    other_key = tmp_path / "intruder" / "trust" / "ledger-hub-public-key.pem"
+    monkeypatch.setenv("TONGYUAN_HOME", str(tmp_path / "home"))
+    assert _invoke("checkpoint").exit_code == 0  # creates the hub's own key
+    result = _invoke("verify", "--json")
+    doc = json.loads(result.output)
+    assert result.exit_code == 1 and doc["first"]["code"] == "checkpoint.key"
+    assert _invoke("verify", "--hub-key", str(other_key)).exit_code == 1  # the hub's fails
+    assert _invoke("verify", "--hub-key", str(tmp_path / "none.pem")).exit_code == 2
+
+
+def test_unreadable_database_exits_2(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(ENV_DATABASE_URL, f"sqlite:///{tmp_path / 'empty.db'}")
+    result = _invoke("verify", "--json")
+    assert result.exit_code == 2
+    assert "cannot read the ledger" in json.loads(result.output)["unreadable"]
