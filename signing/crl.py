@@ -141,6 +141,24 @@ def expired_certs_on_crl(crl: x509.CertificateRevocationList) -> datetime | None
         return None
 
 
+def vet_crls(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    crls: Sequence[x509.CertificateRevocationList],
+) -> list[tuple[x509.CertificateRevocationList, str | None]]:
+    """The CRLs naming ``issuer``, each with why it cannot speak for ``cert`` (None = usable).
+
+    Depends only on the CRLs, the issuer and whether ``cert`` is a CA, so a trust store
+    can keep the result (signature checks are the expensive part).
+    """
+    out: list[tuple[x509.CertificateRevocationList, str | None]] = []
+    for crl in crls:
+        if crl.issuer != issuer.subject:
+            continue
+        out.append((crl, crl_signed_by(crl, issuer) or _scope_excludes(crl, cert)))
+    return out
+
+
 def revocation_status(
     cert: x509.Certificate,
     issuer: x509.Certificate,
@@ -148,15 +166,19 @@ def revocation_status(
     *,
     at: datetime,
     now: datetime,
+    vetted: Sequence[tuple[x509.CertificateRevocationList, str | None]] | None = None,
+    described: str | None = None,
 ) -> RevocationStatus:
-    """Revocation status of ``cert`` (issued by ``issuer``) for a signature made ``at``."""
+    """Revocation status of ``cert`` (issued by ``issuer``) for a signature made ``at``.
+
+    ``vetted`` is ``vet_crls(cert, issuer, crls)`` and ``described`` the certificate's
+    description for check details, when the caller already has them.
+    """
     name = "revocation"
+    subject = described or _describe(cert)
     usable: list[x509.CertificateRevocationList] = []
     rejected: list[str] = []
-    for crl in crls:
-        if crl.issuer != issuer.subject:
-            continue
-        why = crl_signed_by(crl, issuer) or _scope_excludes(crl, cert)
+    for crl, why in vet_crls(cert, issuer, crls) if vetted is None else vetted:
         if why is None and crl.last_update_utc > now:
             why = f"CRL thisUpdate {crl.last_update_utc.isoformat()} is in the future"
         if why is None:
@@ -164,7 +186,7 @@ def revocation_status(
         else:
             rejected.append(why)
     if not usable:
-        detail = f"{_describe(cert)}: no usable CRL from {issuer.subject.rfc4514_string()}"
+        detail = f"{subject}: no usable CRL from {issuer.subject.rfc4514_string()}"
         if rejected:
             detail += " (" + "; ".join(rejected) + ")"
         return RevocationStatus(SubIndication.TRY_LATER, Check(name, None, detail))
@@ -188,7 +210,7 @@ def revocation_status(
                 Check(
                     name,
                     False,
-                    f"{_describe(cert)} revoked {when.isoformat()} "
+                    f"{subject} revoked {when.isoformat()} "
                     f"({reason.value if reason else 'unspecified'}),"
                     f" at or before the signing time {at.isoformat()}",
                 ),
@@ -199,7 +221,7 @@ def revocation_status(
                 Check(
                     name,
                     False,
-                    f"{_describe(cert)} revoked {when.isoformat()} for "
+                    f"{subject} revoked {when.isoformat()} for "
                     f"{reason.value if reason else 'an unspecified reason'} after the claimed "
                     "signing time; without proof of existence the signature may be backdated",
                 ),
@@ -209,7 +231,7 @@ def revocation_status(
             Check(
                 name,
                 True,
-                f"{_describe(cert)} revoked {when.isoformat()} ({reason.value}), after signing",
+                f"{subject} revoked {when.isoformat()} ({reason.value}), after signing",
             ),
         )
     newest = max(usable, key=lambda c: c.last_update_utc)
@@ -242,7 +264,7 @@ def revocation_status(
         Check(
             name,
             True,
-            f"{_describe(cert)} not revoked (CRL of {newest.last_update_utc.isoformat()}, "
+            f"{subject} not revoked (CRL of {newest.last_update_utc.isoformat()}, "
             f"next update {next_update.isoformat()})",
         ),
     )

@@ -21,10 +21,11 @@ REVOCATION_OUT_OF_BOUNDS_NO_POE, TRY_LATER (CRL missing or stale).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,7 +37,7 @@ from signing.algorithms import (
     check_crypto_constraints,
     verify_signature,
 )
-from signing.crl import revocation_status, subject_key_id
+from signing.crl import revocation_status, subject_key_id, vet_crls
 from signing.der import DerError, signature_algorithms_agree
 from signing.report import Check, SubIndication, most_severe
 
@@ -137,6 +138,7 @@ class TrustStore:
     intermediates: list[x509.Certificate]
     crls: list[x509.CertificateRevocationList]
     directory: Path | None = None
+    _memo: _Memo = field(default_factory=lambda: _Memo(), repr=False, compare=False)
 
     @classmethod
     def load(cls, directory: Path) -> TrustStore:
@@ -190,21 +192,22 @@ class TrustStore:
         now = now or datetime.now(UTC)
         if at.tzinfo is None or now.tzinfo is None:
             raise ValueError("signing and validation times must be timezone-aware")
+        memo = self._memo
         checks: list[Check] = []
         try:
-            signer = x509.load_der_x509_certificate(signer_cert_der)
+            signer = memo.info(signer_cert_der)
         except ValueError as exc:
             checks.append(Check("signer_certificate", False, f"unparseable: {exc}"))
             return ChainResult(False, SubIndication.FORMAT_FAILURE, checks)
-        pool: list[x509.Certificate] = []
+        pool: list[_Info] = []
         for i, der in enumerate(extra_certs):
             try:
-                pool.append(x509.load_der_x509_certificate(der))
+                pool.append(memo.info(der))
             except ValueError:
                 checks.append(Check("carried_certificate", None, f"#{i} unparseable, ignored"))
-        pool.extend(self.intermediates)
-        anchors = self.anchors_for(authority)
-        built = _build_path(signer, pool, anchors)
+        pool.extend(self._intermediate_infos())
+        anchors = self._anchor_infos(authority)
+        built = _build_path(signer, pool, anchors, memo.link)
         if built.path is None:
             checks.append(Check("chain_building", False, built.detail))
             return ChainResult(False, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, checks)
@@ -213,37 +216,158 @@ class TrustStore:
             Check(
                 "chain_building",
                 True,
-                " <- ".join(c.subject.rfc4514_string() for c in path)
-                + f" (anchor for authority {anchor_authority})",
+                " <- ".join(i.dn for i in path) + f" (anchor for authority {anchor_authority})",
             )
         )
         failures: list[SubIndication] = []
-        for sub, check in _path_checks(path, self.crls, at=at, now=now):
+        for sub, check in self._path_checks(path, at=at, now=now):
             checks.append(check)
             if sub is not None:
                 failures.append(sub)
+        certs = [i.cert for i in path]
         if failures:
-            return ChainResult(False, most_severe(failures), checks, path, anchor_authority)
-        return ChainResult(True, None, checks, path, anchor_authority)
+            return ChainResult(False, most_severe(failures), checks, certs, anchor_authority)
+        return ChainResult(True, None, checks, certs, anchor_authority)
+
+    def _intermediate_infos(self) -> list[_Info]:
+        memo = self._memo
+        if memo.intermediates is None:
+            memo.intermediates = [memo.info_of(c) for c in self.intermediates]
+        return memo.intermediates
+
+    def _anchor_infos(self, authority: str | None) -> list[tuple[str, _Info]]:
+        memo = self._memo
+        found = memo.anchors.get(authority)
+        if found is None:
+            found = [(a, memo.info_of(c)) for a, c in self.anchors_for(authority)]
+            memo.remember(memo.anchors, authority, found)
+        return found
+
+    def _path_checks(
+        self, path: list[_Info], *, at: datetime, now: datetime
+    ) -> list[tuple[SubIndication | None, Check]]:
+        memo = self._memo
+        key = tuple(i.fp for i in path)
+        static = memo.static.get(key)
+        if static is None:
+            static = memo.remember(memo.static, key, _static_checks(path))
+        out: list[tuple[SubIndication | None, Check]] = []
+        n = len(path)
+        for i, info in enumerate(path):
+            role = _role(i, n)
+            out.append(_validity(info, role, at))
+            out.extend((sub, Check(c.name, c.passed, c.detail)) for sub, c in static[i])
+            if i + 1 < n:
+                issuer = path[i + 1]
+                vet_key = (issuer.fp, info.is_ca)
+                vetted = memo.vetted.get(vet_key)
+                if vetted is None:
+                    vetted = memo.remember(
+                        memo.vetted, vet_key, vet_crls(info.cert, issuer.cert, self.crls)
+                    )
+                status = revocation_status(
+                    info.cert,
+                    issuer.cert,
+                    self.crls,
+                    at=at,
+                    now=now,
+                    vetted=vetted,
+                    described=info.desc,
+                )
+                status.check.name = f"revocation: {role}"
+                out.append((status.subindication, status.check))
+        return out
+
+
+@dataclass
+class _Info:
+    """A parsed certificate with what path building compares, computed once."""
+
+    cert: x509.Certificate
+    fp: bytes
+    subject: bytes  # DER of the subject Name
+    issuer: bytes  # DER of the issuer Name
+    ski: bytes | None
+    aki: bytes | None
+    is_ca: bool
+    dn: str
+    desc: str
+
+
+class _Memo:
+    """Per-store caches keyed by certificate fingerprints.
+
+    Licenses from one authority share their certificates, so after the first license
+    only the license's own signature costs a public-key operation. Bounded: a verifier
+    that sees endless new signer certificates does not grow without limit.
+    """
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self.infos: dict[bytes, _Info] = {}
+        self.links: dict[tuple[bytes, bytes], bool] = {}
+        self.static: dict[tuple[bytes, ...], list[list[tuple[SubIndication | None, Check]]]] = {}
+        self.vetted: dict[tuple[bytes, bool], list[Any]] = {}
+        self.intermediates: list[_Info] | None = None
+        self.anchors: dict[str | None, list[tuple[str, _Info]]] = {}
+
+    def remember(self, table: dict[Any, Any], key: Any, value: Any) -> Any:
+        if len(table) >= self.LIMIT:
+            table.clear()
+        table[key] = value
+        return value
+
+    def info(self, der: bytes) -> _Info:
+        found = self.infos.get(der)
+        if found is None:
+            found = self.remember(self.infos, der, _make_info(x509.load_der_x509_certificate(der)))
+        return found
+
+    def info_of(self, cert: x509.Certificate) -> _Info:
+        return self.info(cert.public_bytes(serialization.Encoding.DER))
+
+    def link(self, child: _Info, parent: _Info) -> bool | None:
+        """None: ``parent`` is not the named issuer; else whether its key signed ``child``."""
+        if child.issuer != parent.subject:
+            return None
+        if child.aki is not None and parent.ski is not None and child.aki != parent.ski:
+            return None
+        key = (child.fp, parent.fp)
+        found = self.links.get(key)
+        if found is None:
+            found = self.remember(self.links, key, _signature_ok(child.cert, parent.cert))
+        return found
+
+
+def _make_info(cert: x509.Certificate) -> _Info:
+    try:
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        aki_id = aki.key_identifier
+    except x509.ExtensionNotFound:
+        aki_id = None
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    return _Info(
+        cert=cert,
+        fp=cert.fingerprint(hashes.SHA256()),
+        subject=cert.subject.public_bytes(),
+        issuer=cert.issuer.public_bytes(),
+        ski=subject_key_id(cert),
+        aki=aki_id,
+        is_ca=is_ca,
+        dn=cert.subject.rfc4514_string(),
+        desc=describe(cert),
+    )
 
 
 @dataclass
 class _Built:
-    path: list[x509.Certificate] | None
+    path: list[_Info] | None
     anchor_authority: str | None
     detail: str
-
-
-def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
-    """Name chaining plus AKI/SKI agreement (when both are present)."""
-    if child.issuer != parent.subject:
-        return False
-    try:
-        aki = child.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    except x509.ExtensionNotFound:
-        return True
-    ski = subject_key_id(parent)
-    return aki.key_identifier is None or ski is None or aki.key_identifier == ski
 
 
 def _signature_ok(child: x509.Certificate, parent: x509.Certificate) -> bool:
@@ -261,31 +385,37 @@ def _signature_ok(child: x509.Certificate, parent: x509.Certificate) -> bool:
 
 
 def _build_path(
-    signer: x509.Certificate,
-    pool: Sequence[x509.Certificate],
-    anchors: Sequence[tuple[str, x509.Certificate]],
+    signer: _Info,
+    pool: Sequence[_Info],
+    anchors: Sequence[tuple[str, _Info]],
+    link: Callable[[_Info, _Info], bool | None],
 ) -> _Built:
     """Depth-first search for a path ending at an anchor; anchors are tried first."""
-    anchor_ders = {c.public_bytes(serialization.Encoding.DER): a for a, c in anchors}
+    anchor_of = {info.fp: a for a, info in anchors}
+    by_subject: dict[bytes, list[_Info]] = {}
+    for info in [i for _, i in anchors] + list(pool):
+        bucket = by_subject.setdefault(info.subject, [])
+        if all(other.fp != info.fp for other in bucket):
+            bucket.append(info)
     problems: list[str] = []
 
-    def walk(path: list[x509.Certificate]) -> _Built | None:
+    def walk(path: list[_Info]) -> _Built | None:
         current = path[-1]
-        der = current.public_bytes(serialization.Encoding.DER)
-        if der in anchor_ders:
-            return _Built(list(path), anchor_ders[der], "")
-        if len(path) > MAX_PATH_LENGTH:
+        if current.fp in anchor_of:
+            return _Built(list(path), anchor_of[current.fp], "")
+        if len(path) >= MAX_PATH_LENGTH:
             problems.append("path longer than allowed")
             return None
-        seen = {c.fingerprint(hashes.SHA256()) for c in path}
-        candidates = [c for _, c in anchors] + list(pool)
-        for parent in candidates:
-            if parent.fingerprint(hashes.SHA256()) in seen or not _issued_by(current, parent):
+        seen = {i.fp for i in path}
+        for parent in by_subject.get(current.issuer, []):
+            if parent.fp in seen:
                 continue
-            if not _signature_ok(current, parent):
+            verdict = link(current, parent)
+            if verdict is None:
+                continue
+            if not verdict:
                 problems.append(
-                    f"signature of {describe(current)} does not verify with "
-                    f"the key of {describe(parent)}"
+                    f"signature of {current.desc} does not verify with the key of {parent.desc}"
                 )
                 continue
             found = walk([*path, parent])
@@ -296,50 +426,42 @@ def _build_path(
     found = walk([signer])
     if found is not None:
         return found
-    detail = f"no path from {describe(signer)} to a trust anchor"
+    detail = f"no path from {signer.desc} to a trust anchor"
     if problems:
         detail += ": " + "; ".join(dict.fromkeys(problems))
     else:
-        detail += f" (issuer {signer.issuer.rfc4514_string()} unknown or untrusted)"
+        detail += f" (issuer {signer.cert.issuer.rfc4514_string()} unknown or untrusted)"
     return _Built(None, None, detail)
 
 
-def _path_checks(
-    path: list[x509.Certificate],
-    crls: Sequence[x509.CertificateRevocationList],
-    *,
-    at: datetime,
-    now: datetime,
-) -> list[tuple[SubIndication | None, Check]]:
-    out: list[tuple[SubIndication | None, Check]] = []
+def _role(index: int, length: int) -> str:
+    kind = "signer" if index == 0 else "anchor" if index == length - 1 else "intermediate"
+    return f"intermediate {index}" if kind == "intermediate" and length > 3 else kind
+
+
+def _static_checks(path: list[_Info]) -> list[list[tuple[SubIndication | None, Check]]]:
+    """Per certificate: extension constraints and the crypto constraints of its signature
+    (time-independent, so a store caches them per path)."""
+    out: list[list[tuple[SubIndication | None, Check]]] = []
     n = len(path)
-    for i, cert in enumerate(path):
-        kind = "signer" if i == 0 else "anchor" if i == n - 1 else "intermediate"
-        role = f"intermediate {i}" if kind == "intermediate" and n > 3 else kind
-        out.append(_validity(cert, role, at))
-        out.extend(_extensions(cert, role, kind=kind, index=i))
+    for i, info in enumerate(path):
+        role = _role(i, n)
+        kind = role.split(" ")[0]
+        entries = list(_extensions(info.cert, role, kind=kind, index=i))
         if i + 1 < n:
-            issuer = path[i + 1]
-            algorithm = certificate_signature_algorithm(cert)
-            c = check_crypto_constraints(algorithm, certificate_spki(issuer))
+            algorithm = certificate_signature_algorithm(info.cert)
+            c = check_crypto_constraints(algorithm, certificate_spki(path[i + 1].cert))
             c.name = f"crypto_constraints: {role} certificate"
-            c.detail = f"{describe(cert)} signed with {c.detail}"
-            out.append((None if c.passed else SubIndication.CRYPTO_CONSTRAINTS_FAILURE, c))
-            status = revocation_status(cert, issuer, crls, at=at, now=now)
-            status.check.name = f"revocation: {role}"
-            out.append((status.subindication, status.check))
+            c.detail = f"{info.desc} signed with {c.detail}"
+            entries.append((None if c.passed else SubIndication.CRYPTO_CONSTRAINTS_FAILURE, c))
+        out.append(entries)
     return out
 
 
-def _validity(
-    cert: x509.Certificate, role: str, at: datetime
-) -> tuple[SubIndication | None, Check]:
+def _validity(info: _Info, role: str, at: datetime) -> tuple[SubIndication | None, Check]:
     name = f"validity: {role}"
-    nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
-    span = (
-        f"{describe(cert)} valid {nb.isoformat()} to {na.isoformat()}, "
-        f"signing time {at.isoformat()}"
-    )
+    nb, na = info.cert.not_valid_before_utc, info.cert.not_valid_after_utc
+    span = f"{info.desc} valid {nb.isoformat()} to {na.isoformat()}, signing time {at.isoformat()}"
     if at < nb:
         return SubIndication.NOT_YET_VALID, Check(name, False, "not yet valid: " + span)
     if at > na:
