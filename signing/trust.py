@@ -132,7 +132,11 @@ def _files(directory: Path, suffixes: tuple[str, ...]) -> list[Path]:
 
 @dataclass
 class TrustStore:
-    """Anchors per issuing authority, helper intermediates and CRLs."""
+    """Anchors per issuing authority, helper intermediates and CRLs.
+
+    Treat a loaded store as read-only: validations cache what they derive from it. When
+    the CRLs on disk are refreshed, load the directory again.
+    """
 
     anchors: dict[str, list[x509.Certificate]]  # authority ("*" = any) -> anchors
     intermediates: list[x509.Certificate]

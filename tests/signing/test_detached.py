@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from signing_pki import GeneratedPki, Revocation
 
 from signing.detached import SigningError, canonical_json, sign_detached, verify_detached
 from signing.keys import SigningKey
 from signing.pki import FAMILIES
 from signing.report import Indication, SubIndication
+from signing.trust import TrustStore
 
 DATA = "证照文件 license payload".encode()
 
@@ -351,7 +353,8 @@ def test_crl_signed_by_another_key_is_not_used(test_pki: GeneratedPki, tmp_path:
         h.intermediate.cert, rogue.intermediate.key, rogue.intermediate.algorithm
     )
     crl = fake.crl(this_update=test_pki.now, next_update=test_pki.now + timedelta(days=7))
-    trust.crls.append(crl)
+    (tmp_path / "crls" / "forged.pem").write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    trust = TrustStore.load(tmp_path)
     key, chain = test_pki.signer("ecdsa")
     report = _verify(test_pki, _sign(test_pki, key, chain), trust)
     assert report.subindication is SubIndication.TRY_LATER
