@@ -80,7 +80,9 @@ def list_(
     table = Table(title=f"quarantine ({len(rows)} entries, {selection.describe()})")
     for column in ("id", "status", "kind", "rule", "rules", "source", "where", "replays"):
         table.add_column(
-            column, justify="right" if column in ("id", "rules", "replays") else "left"
+            column,
+            justify="right" if column in ("id", "rules", "replays") else "left",
+            no_wrap=column not in ("source", "where"),
         )
     for row in rows:
         where = f"{row.file}#{row.record}" + (f" line {row.line}" if row.line else "")
@@ -131,14 +133,13 @@ def show(
             + (f", mapping {escape(str(mapping.get('file')))}" if mapping.get("file") else ""),
             soft_wrap=True,
         )
-    table = Table(title="rules broken")
-    for column in ("rule", "规则", "field", "message"):
-        table.add_column(column)
+    console.print(f"[bold]rules broken ({len(detail['rules'])})[/bold]")
     for r in detail["rules"]:
-        table.add_row(
-            r["rule"], r["title"], escape(str(r["field"] or "")), escape(str(r["message"] or ""))
+        where = f" [{escape(str(r['field']))}]" if r["field"] else ""
+        console.print(
+            f"  {r['rule']}  {r['title']}{where}: {escape(str(r['message'] or ''))}",
+            soft_wrap=True,
         )
-    console.print(table)
     console.print("[bold]payload (masked)[/bold]")
     console.print(escape(json.dumps(detail["payload"], ensure_ascii=False, indent=2)))
     for h in detail["replays"]:
@@ -207,7 +208,7 @@ def replay(
         )
         table = Table()
         for column in ("id", "outcome", "rules", "message"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column != "message")
         for o in summary.outcomes:
             table.add_row(str(o.entry_id), o.outcome, ", ".join(o.rules), escape(o.message or ""))
         console.print(table)
