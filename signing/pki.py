@@ -529,6 +529,14 @@ def init_pki(
             now=now,
             crl_days=crl_days,
         )
+    _save_state(
+        directory,
+        {
+            f"{role}-{family}": {"crl_number": 1, "revoked": []}
+            for family in families
+            for role in ("root", "intermediate")
+        },
+    )
     marker.write_text(
         json.dumps(
             {"created": now.isoformat(), "families": list(families), "crl_days": crl_days},
@@ -547,3 +555,123 @@ def open_pki(directory: Path) -> Pki:
     except (OSError, ValueError) as exc:
         raise FileNotFoundError(f"{directory}: no development PKI here ({exc})") from exc
     return Pki(directory, tuple(meta["families"]))
+
+
+# --- keeping CRLs fresh and revoking ------------------------------------------------------
+
+_STATE = "ca-state.json"
+
+
+def _save_state(directory: Path, state: dict[str, Any]) -> None:
+    _write_private(directory / "private" / _STATE, (json.dumps(state, indent=2) + "\n").encode())
+
+
+def _load_state(directory: Path) -> dict[str, Any]:
+    try:
+        return json.loads((directory / "private" / _STATE).read_text())
+    except (OSError, ValueError) as exc:
+        raise FileNotFoundError(f"{directory}: CA state unreadable ({exc})") from exc
+
+
+def load_authority(directory: Path, name: str) -> CertificateAuthority:
+    """A CA of the PKI (``root-<family>`` or ``intermediate-<family>``) with its revocations."""
+    directory = Path(directory)
+    role, _, _family = name.partition("-")
+    folder = {"root": "anchors", "intermediate": "intermediates"}.get(role)
+    if folder is None:
+        raise ValueError(f"{name!r} is not a CA of this PKI")
+    cert = x509.load_pem_x509_certificate((directory / folder / f"{name}.pem").read_bytes())
+    key = load_signing_key(directory / "private" / f"{name}.key.pem").private_key
+    entry = _load_state(directory).get(name, {"crl_number": 0, "revoked": []})
+    revoked = [
+        (
+            int(r["serial"], 16),
+            datetime.fromisoformat(r["when"]),
+            x509.ReasonFlags(r["reason"]) if r.get("reason") else None,
+        )
+        for r in entry["revoked"]
+    ]
+    algorithm = SigningKey.from_private_key(key).algorithm
+    return CertificateAuthority(cert, key, algorithm, revoked, int(entry["crl_number"]))
+
+
+def _publish_crl(
+    directory: Path, name: str, ca: CertificateAuthority, *, now: datetime, crl_days: int
+) -> Path:
+    crl = ca.crl(this_update=now, next_update=now + timedelta(days=crl_days))
+    target = directory / "crls" / f"{name}.pem"
+    tmp = target.with_suffix(".pem.tmp")
+    tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    tmp.replace(target)  # readers never see half a CRL
+    state = _load_state(directory)
+    state[name] = {
+        "crl_number": ca.crl_number,
+        "revoked": [
+            {
+                "serial": f"{serial:x}",
+                "when": when.isoformat(),
+                "reason": reason.value if reason else None,
+            }
+            for serial, when, reason in ca.revoked
+        ],
+    }
+    _save_state(directory, state)
+    return target
+
+
+def refresh_crls(
+    directory: Path, *, crl_days: int | None = None, now: datetime | None = None
+) -> list[Path]:
+    """Re-issue every CA's CRL (same revocations, higher CRL number, new nextUpdate).
+
+    What a scheduled task runs so that CRLs never go stale (stale CRLs make every
+    verification INDETERMINATE/TRY_LATER).
+    """
+    directory = Path(directory)
+    pki = open_pki(directory)
+    now = now or datetime.now(UTC)
+    days = crl_days or int(json.loads((directory / "pki.json").read_text())["crl_days"])
+    written = []
+    for family in pki.families:
+        for role in ("root", "intermediate"):
+            name = f"{role}-{family}"
+            ca = load_authority(directory, name)
+            written.append(_publish_crl(directory, name, ca, now=now, crl_days=days))
+    return written
+
+
+def revoke_certificate(
+    directory: Path,
+    cert: x509.Certificate,
+    *,
+    reason: x509.ReasonFlags | None = None,
+    when: datetime | None = None,
+    now: datetime | None = None,
+) -> Path:
+    """Revoke ``cert`` at its issuing CA in this PKI and publish that CA's new CRL."""
+    directory = Path(directory)
+    pki = open_pki(directory)
+    now = now or datetime.now(UTC)
+    days = int(json.loads((directory / "pki.json").read_text())["crl_days"])
+    for family in pki.families:
+        for role in ("root", "intermediate"):
+            name = f"{role}-{family}"
+            ca = load_authority(directory, name)
+            if cert.issuer != ca.cert.subject or not _issued_by_key(cert, ca.cert):
+                continue
+            if any(serial == cert.serial_number for serial, _, _ in ca.revoked):
+                raise ValueError(f"serial {cert.serial_number:x} is already revoked")
+            ca.revoke(cert, when=when or now, reason=reason)
+            return _publish_crl(directory, name, ca, now=now, crl_days=days)
+    raise ValueError(f"{cert.subject.rfc4514_string()} was not issued by a CA of {directory}")
+
+
+def _issued_by_key(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    from signing.algorithms import certificate_signature_algorithm, verify_signature
+
+    return verify_signature(
+        certificate_spki(issuer),
+        cert.signature,
+        cert.tbs_certificate_bytes,
+        certificate_signature_algorithm(cert),
+    )

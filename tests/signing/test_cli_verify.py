@@ -140,3 +140,32 @@ def test_oversized_input_exit_2(
     result = runner.invoke(app, ["verify", str(big), "--trust", str(pki_dir)])
     assert result.exit_code == 2
     assert "exceeds the limit" in " ".join(result.output.split())
+
+
+def test_pki_revoke_and_refresh_commands(tmp_path: Path) -> None:
+    directory = tmp_path / "pki"
+    assert (
+        runner.invoke(app, ["pki", "init", str(directory), "--algorithms", "ed25519"]).exit_code
+        == 0
+    )
+    target = _signed(tmp_path, directory, "ed25519")
+    result = runner.invoke(
+        app,
+        [
+            "pki",
+            "revoke",
+            str(directory),
+            str(directory / "issuing" / "ed25519.pem"),
+            "--reason",
+            "keyCompromise",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    verdict = runner.invoke(app, ["verify", str(target), "--trust", str(directory), "--json"])
+    # revoked for key compromise in the second of signing or after it: never PASSED
+    sub = json.loads(verdict.stdout)["subindication"]
+    assert (verdict.exit_code, sub) in ((1, "REVOKED"), (3, "REVOKED_NO_POE"))
+    assert runner.invoke(app, ["pki", "refresh-crls", str(directory)]).exit_code == 0
+    assert runner.invoke(app, ["pki", "refresh-crls", str(tmp_path / "none")]).exit_code == 1
+    bad = runner.invoke(app, ["pki", "revoke", str(directory), str(target), "--reason", "x"])
+    assert bad.exit_code == 2

@@ -56,3 +56,54 @@ def test_crls_are_fresh_for_crl_days(tmp_path: Path) -> None:
     crl = x509.load_pem_x509_crl((pki.trust_dir / "crls" / "intermediate-ecdsa.pem").read_bytes())
     assert crl.last_update_utc == now
     assert (crl.next_update_utc - now).days == 3  # type: ignore[operator]
+
+
+def test_revoke_and_refresh_keep_crls_current(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from signing.pki import refresh_crls, revoke_certificate
+    from signing.report import SubIndication
+
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    directory = tmp_path / "p"
+    pki = init_pki(
+        directory,
+        algorithms=("ecdsa", "sm2"),
+        crl_days=2,
+        now=start,
+        valid_from=start - timedelta(days=1),
+    )
+    signed_at = start + timedelta(hours=1)
+    envs = {
+        f: sign_detached(b"x", pki.signing_key(f), pki.chain(f), signing_time=signed_at)
+        for f in pki.families
+    }
+    later = start + timedelta(days=5)  # CRLs (2 days) are stale by now
+    stale = TrustStore.load(directory)
+    assert verify_detached(b"x", envs["ecdsa"], stale, now=later).subindication is (
+        SubIndication.TRY_LATER
+    )
+    old_crl = x509.load_pem_x509_crl((directory / "crls" / "intermediate-ecdsa.pem").read_bytes())
+    refresh_crls(directory, now=later)
+    new_crl = x509.load_pem_x509_crl((directory / "crls" / "intermediate-ecdsa.pem").read_bytes())
+    number = x509.CRLNumber
+    assert (
+        new_crl.extensions.get_extension_for_class(number).value.crl_number
+        > old_crl.extensions.get_extension_for_class(number).value.crl_number
+    )
+    for family in pki.families:
+        report = verify_detached(b"x", envs[family], TrustStore.load(directory), now=later)
+        assert report.passed, report.to_dict()
+
+    for family in pki.families:
+        cert = x509.load_pem_x509_certificate(pki.cert_path(family).read_bytes())
+        revoke_certificate(directory, cert, when=start, now=later)
+        with pytest.raises(ValueError, match="already revoked"):
+            revoke_certificate(directory, cert, now=later)
+        report = verify_detached(b"x", envs[family], TrustStore.load(directory), now=later)
+        assert report.subindication is SubIndication.REVOKED, family
+    refresh_crls(directory, now=later + timedelta(days=1))  # revocations survive a refresh
+    report = verify_detached(
+        b"x", envs["sm2"], TrustStore.load(directory), now=later + timedelta(days=1)
+    )
+    assert report.subindication is SubIndication.REVOKED

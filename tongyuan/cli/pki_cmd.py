@@ -60,3 +60,58 @@ def init(
         f"trust directory: {escape(str(pki.trust_dir))} (anchors/, intermediates/, crls/); "
         f"CRLs valid {crl_days} days. Never hand out private/."
     )
+
+
+@app.command(
+    "refresh-crls",
+    epilog="Example: [bold]tongyuan pki refresh-crls var/pki[/bold] (run it daily; stale CRLs "
+    "make every verification INDETERMINATE).  Exit codes: 0 done, 1 no PKI there.",
+)
+def refresh_crls(
+    directory: Annotated[Path, typer.Argument(help="Directory of a development PKI.")],
+    crl_days: Annotated[
+        int | None, typer.Option(min=1, help="Days until nextUpdate (default: as created).")
+    ] = None,
+) -> None:
+    """Re-issue every CA's CRL with the same revocations and a new nextUpdate."""
+    from signing.pki import refresh_crls as do_refresh
+
+    try:
+        written = do_refresh(directory, crl_days=crl_days)
+    except FileNotFoundError as exc:
+        err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    for path in written:
+        console.print(f"wrote {escape(str(path))}")
+
+
+@app.command(
+    epilog="Example: [bold]tongyuan pki revoke var/pki signer.pem --reason keyCompromise"
+    "[/bold]  Exit codes: 0 revoked and CRL published, 1 refused.",
+)
+def revoke(
+    directory: Annotated[Path, typer.Argument(help="Directory of a development PKI.")],
+    certificate: Annotated[Path, typer.Argument(help="PEM certificate to revoke.")],
+    reason: Annotated[
+        str,
+        typer.Option(help="RFC 5280 reason: keyCompromise, superseded, cessationOfOperation…"),
+    ] = "unspecified",
+) -> None:
+    """Revoke a certificate issued by this PKI and publish its issuer's new CRL."""
+    from cryptography import x509
+
+    from signing.pki import revoke_certificate
+
+    try:
+        flag = x509.ReasonFlags(reason)
+    except ValueError:
+        raise typer.BadParameter(f"unknown reason {reason!r}") from None
+    try:
+        cert = x509.load_pem_x509_certificate(certificate.read_bytes())
+        crl = revoke_certificate(
+            directory, cert, reason=None if flag is x509.ReasonFlags.unspecified else flag
+        )
+    except (OSError, ValueError) as exc:
+        err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    console.print(f"revoked serial {cert.serial_number:x}; published {escape(str(crl))}")
