@@ -121,7 +121,7 @@ _SIGNING_METHODS: dict[str, tuple[SignatureMethod, DigestAlgorithm]] = {
     for uri, name in _METHOD_NAMES.items()
     if parse_algorithm(name).digest in _DIGEST_OF_HASH
 }
-_ACCEPTED_METHODS = frozenset(method for method, _ in _SIGNING_METHODS.values())
+_ACCEPTED_METHOD_URIS = frozenset(method.value for method, _ in _SIGNING_METHODS.values())
 _CURVE_URIS = {
     "urn:oid:1.2.840.10045.3.1.7": ec.SECP256R1(),
     "urn:oid:1.3.132.0.34": ec.SECP384R1(),
@@ -431,7 +431,7 @@ def _check_profile(root: etree._Element) -> _Profile:
         )
     method_uri = method.get("Algorithm") or ""
     algorithm = _METHOD_NAMES.get(method_uri)
-    if algorithm is None or SignatureMethod(method_uri) not in _ACCEPTED_METHODS:
+    if algorithm is None or method_uri not in _ACCEPTED_METHOD_URIS:
         raise _refuse(
             f"signature method {method_uri!r} ({algorithm or 'unknown'}) is not accepted",
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE,

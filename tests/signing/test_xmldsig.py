@@ -349,6 +349,25 @@ def test_sha1_anywhere_is_crypto_constraints_failure(
     assert "SHA1" in str(report.to_dict()["checks"]).upper().replace("-", "")
 
 
+@pytest.mark.parametrize(
+    "method",
+    [
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-md5",
+        "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256",
+        "http://www.w3.org/2009/xmldsig11#dsa-sha256",
+        "urn:example:unknown",
+    ],
+)
+def test_signature_methods_outside_the_profile_are_refused_before_any_crypto(
+    test_pki, signed, method
+):
+    root = tree(signed)
+    root.find("ds:Signature/ds:SignedInfo/ds:SignatureMethod", NS).set("Algorithm", method)
+    report = verify(dump(root), test_pki)
+    assert_not_passed(report, SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
+    assert [c.name for c in report.checks] == ["crypto_constraints"]
+
+
 def test_rsa_1024_is_crypto_constraints_failure(test_pki, document, signing_time):
     key, chain, _ = test_pki.issue("rsa", key_kind="rsa1024")
     xml = sign_license_xml(document, key, chain, signing_time=signing_time)
