@@ -169,3 +169,25 @@ def test_pki_revoke_and_refresh_commands(tmp_path: Path) -> None:
     assert runner.invoke(app, ["pki", "refresh-crls", str(tmp_path / "none")]).exit_code == 1
     bad = runner.invoke(app, ["pki", "revoke", str(directory), str(target), "--reason", "x"])
     assert bad.exit_code == 2
+
+
+def test_verify_a_signed_xml_license(tmp_path: Path, pki_dir: Path) -> None:
+    """An XML license is detected by content and verified through signing.xmldsig."""
+    from std_factories import make_license
+
+    from signing.license_xml import build_license_document
+    from signing.xmldsig import sign_license_xml
+
+    pki = open_pki(pki_dir)
+    signed = sign_license_xml(
+        build_license_document(make_license()), pki.signing_key("ecdsa"), pki.chain("ecdsa")
+    )
+    target = tmp_path / "license.xml"
+    target.write_bytes(signed)
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(pki_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["format"] == "xmldsig"
+    target.write_bytes(signed.replace("食品经营许可证".encode(), "药品经营许可证".encode()))
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(pki_dir), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["indication"] == "FAILED"
