@@ -27,6 +27,7 @@ from lxml import etree
 
 from standards.formats import ParseLimits, RawRecord, UnreadableInput, UnsafeInput, to_record
 from standards.formats.layout import FORMAT_VERSION, XINCLUDE_NAMESPACES
+from standards.privacy import mask_text
 from standards.records import License, SourceLocation
 from standards.validation import Finding
 
@@ -84,7 +85,7 @@ def parse_license_document(
     try:
         root = etree.fromstring(xml, parser=safe_parser())  # per call: parsers are not thread-safe
     except etree.XMLSyntaxError as exc:
-        detail = str(exc.msg).splitlines()[0] if exc.msg else "syntax error"
+        detail = mask_text(str(exc.msg).splitlines()[0] if exc.msg else "syntax error")
         if "entity" in detail.lower():
             raise UnsafeInput(source, f"entity references are not allowed: {detail}") from None
         if "encoding" in detail.lower():
