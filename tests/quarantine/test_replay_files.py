@@ -121,3 +121,24 @@ def test_replay_of_an_adapter_that_cannot_be_rebuilt_stays_open(hub, in_session,
     assert "cases.yaml" in (summary.outcomes[0].message or "")
     entry = in_session(lambda s: s.scalars(select(QuarantineEntry)).one())
     assert entry.status == "open" and entry.replay_count == 1
+
+
+def test_a_row_delivered_again_since_is_not_overwritten_by_the_replay(
+    hub, in_session, source, tmp_path
+):
+    pull(hub, source, "cases", source_name="sz-market")
+    # The department fixed the row at the source and sent it again (without the 受理 step).
+    write_csv(tmp_path / "drop" / "cases_20260303.csv", [{**GOOD, "BJBH": "SC0002"}])
+    again = pull(hub, source, "cases", source_name="sz-market")
+    assert again.added == 1
+    (tmp_path / "cases.yaml").write_text(FIXED_MAPPING, encoding="utf-8")
+    summary = replay(hub, Selection(status="open", everything=True))
+    assert [o.outcome for o in summary.outcomes] == ["superseded"]
+    assert summary.resolved == 1 and summary.accepted == 0
+
+    def state(s):
+        row = s.scalars(select(CaseRow).where(CaseRow.dept_case_no == "SC0002")).one()
+        entry = s.scalars(select(QuarantineEntry)).one()
+        return row.accepted_at, entry.status, _cases(s, "SC0002")
+
+    assert in_session(state) == (None, "resolved", 1)  # the later delivery stands

@@ -52,6 +52,7 @@ from tongyuan.quarantine.origin import (
     stream_mapping,
 )
 from tongyuan.quarantine.selection import Selection, select_entries
+from tongyuan.quarantine.superseded import newer_delivery
 from tongyuan.storing import RecordStore, StoreCounts
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ class EntryOutcome:
     """What the replay did with one entry (messages masked, rules with their ids)."""
 
     entry_id: int
-    outcome: str  # added | changed | unchanged | quarantined | error | skipped
+    # added | changed | unchanged (stored now) | superseded (a later delivery is stored)
+    # | quarantined | error (still open) | skipped (not open: nothing done)
+    outcome: str
     rules: list[str] = field(default_factory=list)
     message: str | None = None
 
@@ -89,6 +92,10 @@ class ReplaySummary:
         return self.count(*ACCEPTED)
 
     @property
+    def resolved(self) -> int:
+        return self.count(*ACCEPTED, "superseded")
+
+    @property
     def still_open(self) -> int:
         return self.count("quarantined", "error")
 
@@ -102,6 +109,7 @@ class ReplaySummary:
             "dry_run": self.dry_run,
             "replayed": len(self.outcomes) - self.skipped,
             "accepted": self.accepted,
+            "resolved": self.resolved,
             "still_open": self.still_open,
             "skipped": self.skipped,
             "entries": [
@@ -196,7 +204,7 @@ class Replayer:
                     read=len(todo),
                     accepted=counts.added + counts.changed,
                     quarantined=summary.still_open,
-                    unchanged=counts.unchanged,
+                    unchanged=counts.unchanged + summary.count("superseded"),
                     status="committed",
                 )
                 if dry_run:
@@ -262,6 +270,12 @@ class Replayer:
             message = mask_text(f"{type(exc).__name__}: {exc}")
             return self._still_open(session, batch, entry, "error", entry.rules, message)
         if record is not None:
+            newer = newer_delivery(session, record, entry.created_at)
+            if newer is not None:
+                # Fixed at the source and delivered again since: the old row is obsolete.
+                message = f"the library holds a later delivery of this record (batch {newer})"
+                self._close(session, batch, entry, "superseded", message)
+                return EntryOutcome(entry.id, "superseded", message=message)
             findings = findings + uniqueness.check(record, location)
         source = "replay" if origin is None else f"adapter:{origin.get('source')}"
         outcome = self.store.store(
@@ -279,20 +293,27 @@ class Replayer:
             origin=origin,
         )
         if outcome in ACCEPTED:
-            entry.status = "resolved"
-            entry.resolved_batch_id = batch.id
-            entry.replay_count += 1
-            entry.updated_at = datetime.now(UTC)
-            session.add(
-                ReplayOutcome(
-                    batch_id=batch.id, entry_id=entry.id, outcome=outcome, rules=[],
-                    message=None, created_at=entry.updated_at,
-                )
-            )  # fmt: skip
-            session.flush()
+            self._close(session, batch, entry, outcome, None)
             return EntryOutcome(entry.id, outcome)
         session.refresh(entry)  # the store updated its rules in place
         return self._still_open(session, batch, entry, "quarantined", entry.rules, entry.message)
+
+    @staticmethod
+    def _close(
+        session: Session, batch: Batch, entry: QuarantineEntry, outcome: str, message: str | None
+    ) -> None:
+        """Resolve the entry in the transaction that stored (or found) its record."""
+        entry.status = "resolved"
+        entry.resolved_batch_id = batch.id
+        entry.replay_count += 1
+        entry.updated_at = datetime.now(UTC)
+        session.add(
+            ReplayOutcome(
+                batch_id=batch.id, entry_id=entry.id, outcome=outcome, rules=[],
+                message=message, created_at=entry.updated_at,
+            )
+        )  # fmt: skip
+        session.flush()
 
     @staticmethod
     def _still_open(
