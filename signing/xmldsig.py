@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 from signxml import (
@@ -274,12 +275,8 @@ def read_verified_license_xml(
         record(refused.check, refused.sub)
         return report(None)
     checks.append(Check("format", True, "enveloped XML-DSig, one Reference to the root"))
-    signer = profile.signer
-    context.update(
-        signer=signer.subject.rfc4514_string(),
-        signer_fingerprint=signer.fingerprint(hashes.SHA256()).hex(),
-        algorithm=profile.algorithm,
-    )
+    subject, fingerprint = _identity(profile.signer_der)
+    context.update(signer=subject, signer_fingerprint=fingerprint, algorithm=profile.algorithm)
     try:
         checks.append(_check_key_values(profile))
     except _Refused as refused:
@@ -569,6 +566,14 @@ def _crypto_constraints(algorithm: str, signer_der: bytes) -> Check:
 def _cached_constraints(algorithm: str, signer_der: bytes) -> tuple[bool | None, str]:
     check = check_crypto_constraints(algorithm, certificate_spki(_load_certificate(signer_der)))
     return check.passed, check.detail
+
+
+@lru_cache(maxsize=512)
+def _identity(cert_der: bytes) -> tuple[str, str]:
+    """Subject DN and SHA-256 fingerprint of a certificate, as reports name the signer."""
+    return _load_certificate(cert_der).subject.rfc4514_string(), hashlib.sha256(
+        cert_der
+    ).hexdigest()
 
 
 @lru_cache(maxsize=512)
