@@ -29,9 +29,10 @@ from signing.algorithms import (
     parse_algorithm,
     verify_signature,
 )
+from signing.der import DerError
 from signing.keys import SigningKey
 from signing.report import Check, Indication, SubIndication, VerificationReport, most_severe
-from signing.trust import TrustStore
+from signing.trust import TrustStore, parse_certificate
 
 ENVELOPE_VERSION = 1
 FORMAT = "detached"
@@ -185,8 +186,9 @@ class ParsedEnvelope:
             raise EnvelopeError(f"certificates must be a list of 1 to {MAX_CERTIFICATES}")
         self.certificates = [_b64(c, f"certificates[{i}]") for i, c in enumerate(certs)]
         try:
-            self.signer = x509.load_der_x509_certificate(self.certificates[0])
-        except ValueError as exc:
+            self.signer = parse_certificate(self.certificates[0])
+            self.spki = certificate_spki(self.signer)
+        except (ValueError, DerError) as exc:
             raise EnvelopeError(f"signer certificate unparseable: {exc}") from exc
         if hashlib.sha256(self.certificates[0]).hexdigest() != attrs["signer_certificate_sha256"]:
             raise EnvelopeError("certificates[0] is not the certificate the signature names")
@@ -216,7 +218,7 @@ def verify_detached(
         if check.passed is False:
             failures.append(failure)
 
-    spki = certificate_spki(env.signer)
+    spki = env.spki
     try:
         sig_ok = verify_signature(
             spki, env.signature, canonical_json(env.attributes), env.algorithm

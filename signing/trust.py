@@ -21,6 +21,7 @@ REVOCATION_OUT_OF_BOUNDS_NO_POE, TRY_LATER (CRL missing or stale).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from signing.algorithms import (
@@ -102,26 +104,67 @@ def _read_limited(path: Path) -> bytes:
     return path.read_bytes()
 
 
+# What cryptography raises for certificates and CRLs it parses only lazily.
+PARSE_ERRORS = (
+    ValueError,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
+)
+
+
+def _touch(cert: x509.Certificate) -> None:
+    """Parse every field path validation reads, so errors surface here, not mid-check."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        serial = cert.serial_number
+    if serial <= 0:
+        raise ValueError(f"serial number {serial} is not positive (RFC 5280 §4.1.2.2)")
+    _ = (cert.version, cert.subject, cert.issuer, cert.extensions)
+    _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
+
+
+def parse_certificate(der: bytes) -> x509.Certificate:
+    """A certificate whose extensions parse too (cryptography parses them lazily)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            cert = x509.load_der_x509_certificate(der)
+        _touch(cert)
+    except PARSE_ERRORS as exc:
+        raise ValueError(f"unparseable certificate: {exc}") from exc
+    return cert
+
+
 def load_certificates(path: Path) -> list[x509.Certificate]:
     """Every certificate in a PEM file (several allowed) or a single DER file."""
     data = _read_limited(path)
     try:
         if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data)
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+            certs = x509.load_pem_x509_certificates(data)
+        else:
+            certs = [x509.load_der_x509_certificate(data)]
+        for cert in certs:
+            _touch(cert)
+    except PARSE_ERRORS as exc:
         raise TrustStoreError(f"{path}: not a certificate file ({exc})") from exc
+    return certs
 
 
 def load_crl(path: Path) -> x509.CertificateRevocationList:
-    """A CRL file, PEM or DER."""
+    """A CRL file, PEM or DER, with its extensions and entries parsed up front."""
     data = _read_limited(path)
     try:
         if b"-----BEGIN" in data:
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
-    except ValueError as exc:
+            crl = x509.load_pem_x509_crl(data)
+        else:
+            crl = x509.load_der_x509_crl(data)
+        _ = crl.extensions
+        for entry in crl:
+            _ = entry.extensions
+    except PARSE_ERRORS as exc:
         raise TrustStoreError(f"{path}: not a CRL ({exc})") from exc
+    return crl
 
 
 def _files(directory: Path, suffixes: tuple[str, ...]) -> list[Path]:
@@ -323,9 +366,10 @@ class _Memo:
         return value
 
     def info(self, der: bytes) -> _Info:
+        """Raises ValueError for a certificate that does not parse completely."""
         found = self.infos.get(der)
         if found is None:
-            found = self.remember(self.infos, der, _make_info(x509.load_der_x509_certificate(der)))
+            found = self.remember(self.infos, der, _make_info(parse_certificate(der)))
         return found
 
     def info_of(self, cert: x509.Certificate) -> _Info:
