@@ -50,6 +50,9 @@ _SAFE_PARSER_OPTIONS: dict[str, Any] = {
     "remove_comments": False,
     "remove_pis": False,
     "remove_blank_text": False,
+    # No ID table: references are resolved by attribute value (signxml, _ID_HOLDERS),
+    # never through libxml2's xml:id index, so building it is wasted work.
+    "collect_ids": False,
 }
 
 
