@@ -27,9 +27,11 @@ from typing import Any
 
 from benchmarks.harness import Result, best_of
 
-LICENSES = 2000
-BARE_SECONDS = 0.5
-BARE_WINDOWS = 3
+LICENSES = 1500  # per round; every round verifies licenses not seen before
+ROUNDS = 2
+ONE_CORE = 200
+BARE_SECONDS = 0.4
+BARE_WINDOWS = 2
 WORKERS = max(2, min(os.cpu_count() or 2, 4))
 
 _worker_trust: Any = None
@@ -75,6 +77,18 @@ def _documents(n: int, signing_time: datetime) -> list[bytes]:
     from signing.license_xml import build_license_document
 
     return [build_license_document(_license(i), signing_time=signing_time) for i in range(n)]
+
+
+def _batches(items: list[Any]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Per round, licenses for the pool and for one core — never the same license twice.
+
+    Verifying a license again would measure caches (signing.sm2 remembers outcomes for
+    small inputs); only the certificates and CRLs repeat, as they do in real work.
+    """
+    pooled = [items[r * LICENSES : (r + 1) * LICENSES] for r in range(ROUNDS)]
+    base = ROUNDS * LICENSES
+    single = [items[base + r * ONE_CORE : base + (r + 1) * ONE_CORE] for r in range(ROUNDS)]
+    return pooled, single
 
 
 # --- workers ----------------------------------------------------------------------------
@@ -193,7 +207,7 @@ def run(workdir: Path) -> tuple[list[Result], list[str]]:
     now = datetime.now(UTC)
     pki = init_pki(workdir / "verify-pki", algorithms=("ecdsa", "sm2"), now=now, force=True)
     signing_time = now - timedelta(minutes=5)
-    documents = _documents(LICENSES, signing_time)
+    documents = _documents(ROUNDS * (LICENSES + ONE_CORE), signing_time)
 
     t0 = time.perf_counter()
     ecdsa_key, ecdsa_chain = pki.signing_key("ecdsa"), pki.chain("ecdsa")
@@ -208,52 +222,64 @@ def run(workdir: Path) -> tuple[list[Result], list[str]]:
     ]
     signing_s = time.perf_counter() - t0
 
+    message = documents[0]
+    _init_worker(str(pki.trust_dir), now)  # this process too, for the one-core figures
+    best = {"xml": 0.0, "sm2": 0.0, "ecdsa": 0.0, "sm2_bare": 0.0, "xml1": 0.0, "sm21": 0.0}
     with ProcessPoolExecutor(
         max_workers=WORKERS, initializer=_init_worker, initargs=(str(pki.trust_dir), now)
     ) as pool:
         if not all(pool.map(_ready, range(WORKERS * 2))):
             raise RuntimeError("verification workers did not load the trust directory")
-        xml_s, n_xml = best_of(lambda: _pooled(pool, _verify_xml_chunk, signed_xml), repeat=2)
-        sm2_s, n_sm2 = best_of(lambda: _pooled(pool, _verify_detached_chunk, detached), repeat=2)
-    if not n_xml == n_sm2 == LICENSES:
-        raise RuntimeError(f"verified {n_xml} XML and {n_sm2} SM2 licenses of {LICENSES}")
-
-    message = documents[0]
-    ecdsa_bare = bare_ecdsa_rate(message)
-    sm2_bare = bare_sm2_rate(message)
-
-    # one core, same process: what a single verification costs without the pool
-    _init_worker(str(pki.trust_dir), now)
-    one_xml_s, _ = best_of(lambda: _verify_xml_chunk(signed_xml[:200]), repeat=2)
-    one_sm2_s, _ = best_of(lambda: _verify_detached_chunk(detached[:200]), repeat=2)
+        # Measured and baselines alternate, best of each kept: other load on the machine
+        # then hits both sides alike instead of whichever ran during a burst.
+        xml_pooled, xml_single = _batches(signed_xml)
+        sm2_pooled, sm2_single = _batches(detached)
+        for r in range(ROUNDS):
+            for key, fn, items in (
+                ("xml", _verify_xml_chunk, xml_pooled[r]),
+                ("sm2", _verify_detached_chunk, sm2_pooled[r]),
+            ):
+                seconds, n = best_of(lambda fn=fn, items=items: _pooled(pool, fn, items), 1)
+                if n != LICENSES:
+                    raise RuntimeError(f"{key}: verified {n} of {LICENSES} licenses")
+                best[key] = max(best[key], n / seconds)
+            best["ecdsa"] = max(best["ecdsa"], bare_ecdsa_rate(message))
+            best["sm2_bare"] = max(best["sm2_bare"], bare_sm2_rate(message))
+            for key, fn, items in (
+                ("xml1", _verify_xml_chunk, xml_single[r]),
+                ("sm21", _verify_detached_chunk, sm2_single[r]),
+            ):
+                seconds, n = best_of(lambda fn=fn, items=items: fn(items), 1)
+                best[key] = max(best[key], n / seconds)
 
     results = [
         Result(
             name="verify.ecdsa_xmldsig",
             unit="licenses/s",
-            value=n_xml / xml_s,
+            value=best["xml"],
             baseline="bare ECDSA P-256 verify (cryptography), one core",
-            baseline_value=ecdsa_bare,
+            baseline_value=best["ecdsa"],
             better="higher",
             target=0.25,
-            note=f"{n_xml} XML-DSig licenses, 3-level chain + 2 CRLs, {WORKERS} processes",
+            note=f"{LICENSES} XML-DSig licenses, 3-level chain + 2 CRLs, {WORKERS} processes",
         ),
         Result(
             name="verify.sm2",
             unit="licenses/s",
-            value=n_sm2 / sm2_s,
+            value=best["sm2"],
             baseline="bare SM2 verify (tongsuopy), one core",
-            baseline_value=sm2_bare,
+            baseline_value=best["sm2_bare"],
             better="higher",
             target=0.33,
-            note=f"{n_sm2} detached SM2 envelopes, 3-level chain + 2 CRLs, {WORKERS} processes",
+            note=f"{LICENSES} detached SM2 envelopes, 3-level chain + 2 CRLs, {WORKERS} processes",
         ),
     ]
     notes = [
-        f"verify: {LICENSES} licenses each, {WORKERS} worker processes on {os.cpu_count()} "
-        f"CPUs; signing them took {signing_s:.1f} s (not measured). On one core a full "
-        f"verification runs at {200 / one_xml_s:,.0f} XML-DSig licenses/s and "
-        f"{200 / one_sm2_s:,.0f} SM2 licenses/s (each: the document signature, two "
+        f"verify: {LICENSES} new licenses per round and format, best of {ROUNDS} rounds, "
+        f"{WORKERS} worker processes on {os.cpu_count()} CPUs; signing them took "
+        f"{signing_s:.1f} s (not measured). On one core a full "
+        f"verification runs at {best['xml1']:,.0f} XML-DSig licenses/s and "
+        f"{best['sm21']:,.0f} SM2 licenses/s (each: the document signature, two "
         f"certificate and two CRL signatures, path and CRL checks; signing.sm2 remembers "
         f"outcomes for the small certificate and CRL inputs it sees again)."
     ]
