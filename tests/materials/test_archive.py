@@ -40,6 +40,7 @@ def rules_of(tmp_path: Path, data: bytes, limits: MaterialLimits = LIMITS) -> se
         (zips.encrypted, "material.archive.encrypted"),
         (zips.duplicate_names, "material.archive.duplicate"),
         (zips.lying_size, "material.archive.malformed"),
+        (zips.overlapping, "material.archive.ratio"),
         (lambda: b"PK\x03\x04 not really a zip", "material.archive.malformed"),
     ],
     ids=lambda v: getattr(v, "__name__", v) if callable(v) else v,

@@ -104,3 +104,17 @@ def lying_size() -> bytes:
     local = data.find(b"PK\x03\x04")
     data[local + 22 : local + 26] = (10).to_bytes(4, "little")
     return bytes(data)
+
+
+def overlapping() -> bytes:
+    """A second directory entry pointing at the first one's data (non-recursive bomb)."""
+    data = build([("a", bytes(4096))])
+    cd_at = data.find(b"PK\x01\x02")
+    eocd_at = data.find(b"PK\x05\x06")
+    record = data[cd_at:eocd_at]
+    twin = record[:46] + b"b" + record[47:]  # the name starts at byte 46
+    eocd = bytearray(data[eocd_at:])
+    eocd[8:10] = (2).to_bytes(2, "little")
+    eocd[10:12] = (2).to_bytes(2, "little")
+    eocd[12:16] = (len(record) * 2).to_bytes(4, "little")
+    return data[:eocd_at] + twin + bytes(eocd)
