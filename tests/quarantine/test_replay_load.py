@@ -1,0 +1,64 @@
+"""Replay of a record loaded from an exchange file: the standard form, read again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from std_factories import AUTHORITY, make_case, make_item
+
+from standards.formats import write_records
+from standards.identifiers import make_impl_code
+from tongyuan.db import make_engine, make_session_factory
+from tongyuan.libraries.batches import close_batch, open_batch
+from tongyuan.libraries.cases import CaseRow
+from tongyuan.libraries.items import write_item
+from tongyuan.libraries.quarantine import QuarantineEntry
+from tongyuan.loading import Loader
+from tongyuan.quarantine.replay import replay
+from tongyuan.quarantine.selection import Selection
+
+OTHER_BASIC = "440107009000"
+OTHER_IMPL = make_impl_code(AUTHORITY, "4", OTHER_BASIC)
+
+
+def publish(hub, item) -> None:
+    engine = make_engine(hub.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            batch = open_batch(session, "load.item", "late item")
+            write_item(session, batch.id, item, source="test", now=datetime.now(UTC))
+            close_batch(session, batch, read=1, accepted=1, quarantined=0, unchanged=0,
+                        status="committed")  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def test_case_waiting_for_its_item_is_accepted_once_the_item_is_published(
+    hub, in_session, tmp_path: Path
+):
+    drop = tmp_path / "drop" / "cases"
+    drop.mkdir(parents=True)
+    case = make_case(impl_code=OTHER_IMPL, serial=None, dept_case_no="LATE-1")
+    write_records(drop / "cases.xml", [case])
+    loader = Loader(hub)
+    try:
+        summary = loader.load([drop.parent], relative_to=drop.parent)
+    finally:
+        loader.close()
+    assert summary.totals()["case"]["quarantined"] == 1
+    entry = in_session(lambda s: s.scalars(select(QuarantineEntry)).one())
+    assert entry.rule == "case.item.unknown" and entry.origin is None
+
+    assert replay(hub, Selection(status="open", everything=True)).still_open == 1
+    publish(hub, make_item(basic_code=OTHER_BASIC, impl_code=OTHER_IMPL, name="食品生产许可"))
+    summary = replay(hub, Selection(rule="case.item.unknown", status="open"))
+    assert [o.outcome for o in summary.outcomes] == ["added"]
+
+    def stored(s):
+        rows = s.scalars(select(CaseRow).where(CaseRow.dept_case_no == "LATE-1")).all()
+        entry = s.scalars(select(QuarantineEntry)).one()
+        return len(rows), entry.status, entry.replay_count
+
+    assert in_session(stored) == (1, "resolved", 2)
