@@ -221,3 +221,21 @@ def test_no_personal_id_in_clear_in_any_output_or_log(cli, hub, scenario, tmp_pa
     # Nothing shaped like an 18-digit ID at all, and the masked forms are what is shown.
     assert not re.search(r"(?<!\d)\d{17}[\dXx](?!\d)", haystack)
     assert mask_id(PEOPLE[1]) in haystack and mask_id(PEOPLE[0]) in haystack
+
+
+def test_discard_sets_an_entry_aside_for_good(cli, scenario):
+    first, second = (r["id"] for r in json.loads(cli("quarantine", "list", "--json").output))
+    assert cli("quarantine", "discard", str(first)).exit_code == 2  # a reason is required
+    out = cli("quarantine", "discard", str(first), "--reason", "测试数据，部门已撤回")
+    assert out.exit_code == 0 and f"{first}: discarded" in out.output
+    again = cli("quarantine", "discard", str(first), "--reason", "twice")
+    assert f"{first}: skipped" in again.output
+    scenario.write_text(FIXED_MAPPING, encoding="utf-8")
+    replayed = json.loads(cli("quarantine", "replay", "--all", "--json").output)
+    assert [e["id"] for e in replayed["entries"]] == [second]
+    detail = json.loads(cli("quarantine", "show", str(first), "--json").output)
+    assert detail["status"] == "discarded"
+    assert [(h["outcome"], h["message"]) for h in detail["replays"]] == [
+        ("discarded", "测试数据，部门已撤回")
+    ]
+    assert cli("quarantine", "discard", "999999", "--reason", "x").exit_code == 2

@@ -27,6 +27,10 @@ LIST_EPILOG = (
     "(open entries whose department code was missing from a code table)"
 )
 SHOW_EPILOG = "Example: [bold]tongyuan quarantine show 42[/bold]  (masked payload and rules)"
+DISCARD_EPILOG = (
+    'Example: [bold]tongyuan quarantine discard 42 --reason "test record, withdrawn by the '
+    'department"[/bold]'
+)
 REPLAY_EPILOG = (
     "Example: [bold]tongyuan quarantine replay --rule mapping.code --dry-run[/bold], then "
     "without --dry-run  (after fixing the code table in the mapping file)"
@@ -214,3 +218,26 @@ def replay(
         console.print(table)
     if summary.still_open:
         raise typer.Exit(1)
+
+
+@app.command("discard", epilog=DISCARD_EPILOG)
+def discard(
+    ids: Annotated[list[int], typer.Argument(help="Entry ids to set aside.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the entry's history).")],
+) -> None:
+    """Set open entries aside for good; they are never replayed. Recorded as a batch."""
+    from tongyuan.db import upgrade
+    from tongyuan.quarantine.replay import discard as run_discard
+    from tongyuan.quarantine.selection import SelectionError
+
+    settings = settings_and_logging()
+    upgrade(settings.database_url)
+    try:
+        summary = run_discard(settings, ids, reason=reason)
+    except SelectionError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    for o in summary.outcomes:
+        console.print(
+            f"{o.entry_id}: {o.outcome}" + (f" ({escape(o.message)})" if o.message else "")
+        )

@@ -51,7 +51,7 @@ from tongyuan.quarantine.origin import (
     restore,
     stream_mapping,
 )
-from tongyuan.quarantine.selection import Selection, select_entries
+from tongyuan.quarantine.selection import Selection, SelectionError, select_entries
 from tongyuan.quarantine.superseded import newer_delivery
 from tongyuan.storing import RecordStore, StoreCounts
 
@@ -355,3 +355,45 @@ def replay(
 def replay_ids(settings: Settings, ids: Sequence[int], *, dry_run: bool = False) -> ReplaySummary:
     """Replay these entries (resolved ones are reported as skipped, nothing else happens)."""
     return replay(settings, Selection(ids=tuple(ids)), dry_run=dry_run)
+
+
+def discard(settings: Settings, ids: Sequence[int], *, reason: str) -> ReplaySummary:
+    """Set open entries aside for good (the source will never send them right).
+
+    One batch of kind ``quarantine.discard`` records who-knows-why in its history rows, so
+    the decision is in the ledger like every other change; only open entries move.
+    """
+    if not reason.strip():
+        raise SelectionError("give the reason an entry is discarded")
+    engine = make_engine(settings.database_url)
+    summary = ReplaySummary(batch_id=None, dry_run=False)
+    try:
+        with make_session_factory(engine).begin() as session:
+            entries = select_entries(session, Selection(ids=tuple(ids)), lock=True)
+            todo = [e for e in entries if e.status == "open"]
+            summary.outcomes.extend(
+                EntryOutcome(e.id, "skipped", message=f"status is {e.status}")
+                for e in entries
+                if e.status != "open"
+            )
+            if not todo:
+                return summary
+            batch = open_batch(session, "quarantine.discard", "quarantine",
+                               meta={"entries": [e.id for e in todo]})  # fmt: skip
+            message = mask_text(reason.strip())
+            now = datetime.now(UTC)
+            for entry in todo:
+                entry.status = "discarded"
+                entry.updated_at = now
+                session.add(
+                    ReplayOutcome(batch_id=batch.id, entry_id=entry.id, outcome="discarded",
+                                  rules=[], message=message, created_at=now)
+                )  # fmt: skip
+                summary.outcomes.append(EntryOutcome(entry.id, "discarded", message=message))
+            session.flush()
+            close_batch(session, batch, read=len(todo), accepted=0, quarantined=0,
+                        unchanged=0, status="committed")  # fmt: skip
+            summary.batch_id = batch.id
+    finally:
+        engine.dispose()
+    return summary

@@ -29,7 +29,7 @@ STATUS_MEANINGS = {
     "open": "waiting for a fix; replay it once the source or mapping is corrected",
     "resolved": "a replay accepted the record; it is in its library now",
     "replayed": "replayed by an earlier version of the hub (kept for history)",
-    "discarded": "set aside by an operator; never replayed",
+    "discarded": "set aside by an operator (quarantine discard); never replayed",
 }
 
 
