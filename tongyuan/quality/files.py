@@ -101,14 +101,32 @@ def check_material_files(settings: Settings, engine: Engine) -> list[ResultRow]:
     return rows
 
 
+def ledger_subject(problem: object) -> str:
+    """What one ledger problem is about: a library row, else a ledger entry, else a batch."""
+    table, key = getattr(problem, "table", None), getattr(problem, "key", None)
+    if table is not None and key is not None:
+        return f"{table} {key}"
+    seq = getattr(problem, "seq", None)
+    if seq is not None:
+        return f"entry {seq}"
+    return f"batch {getattr(problem, 'batch_id', None) or getattr(problem, 'code', '?')}"
+
+
 def check_ledger(engine: Engine) -> list[ResultRow]:
-    """``ledger.chain``: entries verified, failures = entries (batches) with a problem."""
+    """``ledger.chain``: entries and rows verified; a failure is one row or entry with a problem.
+
+    Several problems about one subject (a row altered, and so its batch's records) count
+    once, so the figure reads as "how many things were changed behind the ledger's back".
+    """
     from tongyuan.ledger import verify_ledger
 
     verification = verify_ledger(engine)
-    bad = sorted(
-        {str(p.seq) if p.seq is not None else (p.batch_id or p.code) for p in verification.problems}
-    )
+    bad = sorted({ledger_subject(p) for p in verification.problems})
     if verification.problem_count and not bad:
         bad = ["ledger"]
-    return [_row("ledger.chain", "ledger", verification.entries, [f"entry {k}" for k in bad])]
+    evaluated = verification.entries + verification.rows
+    row = _row("ledger.chain", "ledger", evaluated, bad)
+    if verification.problem_count > len(verification.problems):
+        # The verifier keeps a bounded list; never report fewer failures than it counted.
+        row.failed = max(len(bad), verification.problem_count)
+    return [row]
