@@ -1,0 +1,180 @@
+"""Deadlines in working days: the Spring Festival with its 调休 Saturday, 预审, unknown years."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from ingest_world import DEPT, World
+from sqlalchemy import select
+from std_factories import PERSON, make_case
+from typer.testing import CliRunner
+
+from standards.codes.enums import CaseState as S
+from standards.records import CaseEvent
+from standards.workdays import WorkCalendar
+from tongyuan.cli import app
+from tongyuan.ingest import ingest_department
+from tongyuan.ingest.timeliness import assess
+from tongyuan.libraries.case_timeliness import CaseTimeliness
+from tongyuan.libraries.cases import CaseRow
+
+CST = timezone(timedelta(hours=8))
+CAL = WorkCalendar.default()
+
+
+def t(month: int, day: int, hour: int = 10, year: int = 2026) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=CST)
+
+
+# Accepted Friday 13 Feb 2026, 3 working days: Sat 14 Feb is a 调休 working day (1), the
+# holiday runs 15–23 Feb, then Tue 24 (2) and Wed 25 (3). Weekdays alone would say 18 Feb.
+ACCEPTED = t(2, 13)
+DEADLINE = date(2026, 2, 25)
+
+
+def _history(*steps: tuple[S, datetime]) -> list[tuple[S, datetime]]:
+    return list(steps)
+
+
+def test_deadline_counts_the_adjusted_saturday_and_skips_the_holiday() -> None:
+    done_in_time = assess(
+        _history((S.RECEIVED, t(2, 12)), (S.ACCEPTED, ACCEPTED), (S.DONE_APPROVED, t(2, 24))),
+        limit_days=3, today=date(2026, 11, 1), calendar=CAL,
+    )  # fmt: skip
+    assert done_in_time.deadline == DEADLINE
+    assert (done_in_time.status, done_in_time.overdue) == ("done", False)
+
+    done_late = assess(
+        _history((S.ACCEPTED, ACCEPTED), (S.DONE_DENIED, t(2, 26))),
+        limit_days=3, today=date(2026, 11, 1), calendar=CAL,
+    )  # fmt: skip
+    assert (done_late.status, done_late.overdue) == ("done_late", True)
+
+    open_case = _history((S.ACCEPTED, ACCEPTED), (S.PROCESSING, t(2, 14)))
+    on_the_day = assess(open_case, limit_days=3, today=DEADLINE, calendar=CAL)
+    assert (on_the_day.status, on_the_day.overdue) == ("open", False)
+    day_after = assess(open_case, limit_days=3, today=DEADLINE + timedelta(days=1), calendar=CAL)
+    assert (day_after.status, day_after.overdue) == ("overdue", True)
+
+
+def test_prereview_within_two_working_days_of_receipt() -> None:
+    # Received Thu 12 Feb: due Sat 14 Feb (Fri 13, then the 调休 Saturday).
+    in_time = assess(_history((S.RECEIVED, t(2, 12)), (S.ACCEPTED, t(2, 14, 9))),
+                     limit_days=3, today=date(2026, 11, 1), calendar=CAL)  # fmt: skip
+    assert in_time.prereview_deadline == date(2026, 2, 14)
+    assert in_time.prereview_late is False
+    late = assess(_history((S.RECEIVED, t(2, 12)), (S.ACCEPTED, t(2, 24))),
+                  limit_days=3, today=date(2026, 11, 1), calendar=CAL)  # fmt: skip
+    assert late.prereview_late is True
+    waiting = _history((S.RECEIVED, t(2, 12)))
+    assert (
+        assess(waiting, limit_days=3, today=date(2026, 2, 14), calendar=CAL).prereview_late is False
+    )
+    assert (
+        assess(waiting, limit_days=3, today=date(2026, 2, 24), calendar=CAL).prereview_late is True
+    )
+
+
+def test_closed_cases_and_cases_not_yet_accepted_are_not_overdue() -> None:
+    withdrawn = assess(_history((S.RECEIVED, t(2, 12)), (S.WITHDRAWN_BEFORE_ACCEPTANCE, t(2, 13))),
+                       limit_days=3, today=date(2026, 11, 1), calendar=CAL)  # fmt: skip
+    assert (withdrawn.status, withdrawn.overdue) == ("closed", False)
+    waiting = assess(_history((S.RECEIVED, t(2, 12))), limit_days=3, today=date(2026, 11, 1),
+                     calendar=CAL)  # fmt: skip
+    assert waiting.deadline is None and waiting.overdue is False
+    no_limit = assess(_history((S.ACCEPTED, ACCEPTED)), limit_days=None,
+                      today=date(2026, 11, 1), calendar=CAL)  # fmt: skip
+    assert no_limit.status == "no_limit" and no_limit.overdue is None
+
+
+def test_an_unknown_year_is_reported_never_guessed() -> None:
+    result = assess(_history((S.ACCEPTED, t(3, 3, year=2031))), limit_days=5,
+                    today=date(2031, 6, 1), calendar=CAL)  # fmt: skip
+    assert result.status == "unknown" and result.deadline is None and result.overdue is None
+    assert any("2031" in p for p in result.problems)
+
+
+def _case(no: str, events: list[CaseEvent], **over):  # type: ignore[no-untyped-def]
+    accepted = next((e.at for e in events if e.state is S.ACCEPTED), None)
+    decided = next((e.at for e in events if e.state.is_done), None)
+    return make_case(
+        serial=None, dept_case_no=no, events=events, accepted_at=accepted,
+        decided_at=decided, delivered_at=None, promised_limit_days=3, **over,
+    )  # fmt: skip
+
+
+def _env(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TONGYUAN_HOME", str(world.settings.home))
+    monkeypatch.setenv("TONGYUAN_DATABASE_URL", world.settings.database_url)
+    monkeypatch.setenv("TONGYUAN_PII_KEY", world.settings.pii_key_b64 or "")
+
+
+def test_ingest_stores_timeliness_and_the_cli_lists_overdue_cases_masked(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    world.deliver("cases_001.xml", [
+        _case("T-DONE", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
+                         CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
+                         CaseEvent(state=S.DONE_APPROVED, at=t(2, 24))]),
+        _case("T-LATE", [CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
+                         CaseEvent(state=S.DONE_APPROVED, at=t(2, 26))]),
+        _case("T-OPEN", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
+                         CaseEvent(state=S.ACCEPTED, at=t(2, 24))]),
+        # A bad case: its quarantine finding names the applicant's ID (masked everywhere).
+        make_case(serial=None, dept_case_no="T-BAD", decided_at=None),
+    ])  # fmt: skip
+    result = ingest_department(world.settings, world.topology, DEPT)
+    assert (result.added, result.quarantined) == (3, 1)
+    joined = select(CaseRow.dept_case_no, CaseTimeliness.status).join(
+        CaseTimeliness, CaseTimeliness.case_id == CaseRow.id
+    )
+    rows = dict(world.query(joined))
+    assert rows["T-DONE"] == "done" and rows["T-LATE"] == "done_late"
+    assert rows["T-OPEN"] == "overdue"  # accepted in February with 3 days: past by now
+
+    _env(world, monkeypatch)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["cases", "overdue", "--json", "--prereview"])
+    assert listed.exit_code == 0, listed.output
+    document = json.loads(listed.stdout)
+    assert {c["dept_case_no"] for c in document["cases"]} == {"T-LATE", "T-OPEN"}
+    assert {c["dept_case_no"] for c in document["prereview_cases"]} == {"T-OPEN"}
+    late = next(c for c in document["cases"] if c["dept_case_no"] == "T-LATE")
+    assert late["deadline"] == DEADLINE.isoformat()
+    assert late["applicant"].endswith(PERSON[-4:]) and "*" in late["applicant"]
+    text = runner.invoke(app, ["cases", "overdue", "--prereview"], terminal_width=200)
+    assert text.exit_code == 0 and "T-OPEN" in text.output
+
+    topo = str(world.topology.path)
+    world.deliver("cases_002.xml", [make_case(serial=None, dept_case_no="T-BAD2", decided_at=None)])
+    ingested = runner.invoke(app, ["ingest", "--topology", topo], terminal_width=200)
+    assert ingested.exit_code == 0, ingested.output
+    assert "case.timestamps" in ingested.output
+    as_json = runner.invoke(app, ["ingest", "--topology", topo, "--json"])
+    assert as_json.exit_code == 0
+
+    outputs = [listed.output, text.output, ingested.output, as_json.output, caplog.text,
+               (world.settings.logs_dir / "tongyuan.log").read_text(encoding="utf-8")
+               if (world.settings.logs_dir / "tongyuan.log").exists() else ""]  # fmt: skip
+    for out in outputs:
+        assert PERSON not in out
+
+
+def test_overdue_exits_3_when_the_calendar_does_not_know_a_year(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.deliver("cases_001.xml", [
+        _case("T-2031", [CaseEvent(state=S.ACCEPTED, at=t(3, 3, year=2031))]),
+    ])  # fmt: skip
+    result = ingest_department(world.settings, world.topology, DEPT)
+    assert result.added == 1 and any("2031" in p for p in result.problems)
+    (status,) = world.query(select(CaseTimeliness.status, CaseTimeliness.problem))
+    assert status[0] == "unknown" and "2031" in status[1]
+    _env(world, monkeypatch)
+    out = CliRunner().invoke(app, ["cases", "overdue", "--json"])
+    assert out.exit_code == 3
+    assert json.loads(out.stdout)["deadline_unknown"] == 1
