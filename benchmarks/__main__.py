@@ -1,26 +1,41 @@
-"""``python -m benchmarks`` (``make bench``): run every benchmark, write results.json."""
+"""``python -m benchmarks [NAME…]`` (``make bench``): run benchmarks, write results.json.
+
+Without names every benchmark runs and results.json is rewritten; with names (module
+names, e.g. ``verify quality``) only those run and their figures replace the earlier
+ones of the same name, the rest of results.json kept.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
 
-from benchmarks import adapter_sql, item_sync, parse_validate
-from benchmarks.harness import print_results, write_results
+from benchmarks.harness import load_results, print_results, write_results
+
+MODULES = ("parse_validate", "adapter_sql", "item_sync", "verify")
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    unknown = [name for name in argv if name not in MODULES]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {unknown}; known: {', '.join(MODULES)}")
     home = Path(os.environ.get("TONGYUAN_HOME", "var")).resolve()
     workdir = home / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
     results, notes = [], []
-    for module in (parse_validate, adapter_sql, item_sync):
+    for name in argv or MODULES:
+        module = importlib.import_module(f"benchmarks.{name}")
         r, n = module.run(workdir)
         results += r
         notes += n
+    if argv:
+        fresh = {r.name for r in results}
+        results = [r for r in load_results() if r.name not in fresh] + results
     write_results(results)
     print_results(results, notes)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -47,6 +47,17 @@ def best_of(fn: Callable[[], int], repeat: int = 3) -> tuple[float, int]:
     return best, count
 
 
+def load_results() -> list[Result]:
+    """The figures results.json holds now (an absent file holds none)."""
+    if not RESULTS.exists():
+        return []
+    fields = set(Result.__dataclass_fields__)
+    return [
+        Result(**{k: v for k, v in doc.items() if k in fields})
+        for doc in json.loads(RESULTS.read_text(encoding="utf-8"))
+    ]
+
+
 def write_results(results: list[Result]) -> None:
     payload = [
         asdict(r) | {"ratio": round(r.ratio, 3), "meets_target": r.meets_target} for r in results
