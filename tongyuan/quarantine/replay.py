@@ -265,7 +265,7 @@ class Replayer:
         location = SourceLocation(entry.source_file, entry.record_index, entry.line)
         try:
             payload, record, findings, base_dir, origin = self._remake(entry, sources)
-        except (OriginError, ValueError, LookupError) as exc:
+        except (OriginError, ValueError, LookupError, TypeError) as exc:
             # Could not even be re-read (adapter gone, config now invalid): stays open.
             message = mask_text(f"{type(exc).__name__}: {exc}")
             return self._still_open(session, batch, entry, "error", entry.rules, message)
