@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
 from signing.algorithms import (
@@ -27,7 +28,7 @@ from signing.algorithms import (
     check_crypto_constraints,
     verify_signature,
 )
-from signing.der import DerError, read_tlv
+from signing.der import DerError, read_tlv, signature_value_is_octets
 from signing.report import Check, SubIndication
 
 OID_EXPIRED_CERTS_ON_CRL = x509.ObjectIdentifier("2.5.29.60")
@@ -80,6 +81,8 @@ def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate)
         return "authority key identifier differs"
     if not may_sign_crls(issuer):
         return "issuer keyUsage lacks cRLSign"
+    if not signature_value_is_octets(crl.public_bytes(serialization.Encoding.DER)):
+        return "CRL signature BIT STRING has unused bits"
     algorithm = certificate_signature_algorithm(crl)
     spki = certificate_spki(issuer)
     constraints = check_crypto_constraints(algorithm, spki)

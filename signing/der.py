@@ -195,3 +195,21 @@ def signature_algorithms_agree(cert_der: bytes) -> bool:
     tbs = children(cert_der, parts[0])
     index = 2 if tbs and tbs[0].tag == 0xA0 else 1
     return len(tbs) > index and tbs[index].encoded(cert_der) == parts[1].encoded(cert_der)
+
+
+def signature_value_is_octets(signed_der: bytes) -> bool:
+    """The outer signatureValue BIT STRING of a certificate or CRL has no unused bits.
+
+    cryptography hands out the signature bytes whatever the unused-bits octet says, so
+    without this check that octet could be changed without breaking the signature.
+    """
+    try:
+        parts = children(signed_der, _single(signed_der))
+    except DerError:
+        return False
+    return (
+        len(parts) == 3
+        and parts[2].tag == 0x03
+        and parts[2].end > parts[2].value_start
+        and signed_der[parts[2].value_start] == 0
+    )

@@ -40,7 +40,7 @@ from signing.algorithms import (
     verify_signature,
 )
 from signing.crl import revocation_status, subject_key_id, vet_crls
-from signing.der import DerError, signature_algorithms_agree
+from signing.der import DerError, signature_algorithms_agree, signature_value_is_octets
 from signing.report import Check, SubIndication, most_severe
 
 MAX_PATH_LENGTH = 8
@@ -107,6 +107,7 @@ def _read_limited(path: Path) -> bytes:
 # What cryptography raises for certificates and CRLs it parses only lazily.
 PARSE_ERRORS = (
     ValueError,
+    TypeError,
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,
     x509.InvalidVersion,
@@ -118,10 +119,10 @@ def _touch(cert: x509.Certificate) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         serial = cert.serial_number
-    if serial <= 0:
-        raise ValueError(f"serial number {serial} is not positive (RFC 5280 §4.1.2.2)")
-    _ = (cert.version, cert.subject, cert.issuer, cert.extensions)
-    _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
+        if serial <= 0:
+            raise ValueError(f"serial number {serial} is not positive (RFC 5280 §4.1.2.2)")
+        _ = (cert.version, cert.subject, cert.issuer, cert.extensions, cert.signature_algorithm_oid)
+        _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
 
 
 def parse_certificate(der: bytes) -> x509.Certificate:
@@ -159,9 +160,10 @@ def load_crl(path: Path) -> x509.CertificateRevocationList:
             crl = x509.load_pem_x509_crl(data)
         else:
             crl = x509.load_der_x509_crl(data)
-        _ = crl.extensions
+        _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.extensions)
+        _ = (crl.signature_algorithm_oid, crl.signature, crl.tbs_certlist_bytes)
         for entry in crl:
-            _ = entry.extensions
+            _ = (entry.serial_number, entry.revocation_date_utc, entry.extensions)
     except PARSE_ERRORS as exc:
         raise TrustStoreError(f"{path}: not a CRL ({exc})") from exc
     return crl
@@ -420,7 +422,8 @@ class _Built:
 
 def _signature_ok(child: x509.Certificate, parent: x509.Certificate) -> bool:
     try:
-        if not signature_algorithms_agree(child.public_bytes(serialization.Encoding.DER)):
+        der = child.public_bytes(serialization.Encoding.DER)
+        if not (signature_algorithms_agree(der) and signature_value_is_octets(der)):
             return False
         return verify_signature(
             certificate_spki(parent),

@@ -75,3 +75,54 @@ def test_mutated_signer_certificate_never_validates(
         bytes(cert), chain[1:], at=test_pki.now - timedelta(hours=1), now=test_pki.now
     )
     assert not result.ok
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_mutated_crl_never_clears_a_certificate(
+    test_pki: GeneratedPki, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """A CRL altered anywhere is refused at load or unusable (TRY_LATER), never trusted."""
+    import shutil
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from signing.trust import TrustStore, TrustStoreError
+
+    family = data.draw(st.sampled_from(["ecdsa", "sm2"]))
+    directory = tmp_path_factory.mktemp("crlfuzz")
+    shutil.copytree(test_pki.trust_dir, directory, dirs_exist_ok=True)
+    path = directory / "crls" / f"intermediate-{family}.pem"
+    der = bytearray(
+        x509.load_pem_x509_crl(path.read_bytes()).public_bytes(serialization.Encoding.DER)
+    )
+    pos = data.draw(st.integers(0, len(der) - 1))
+    der[pos] ^= data.draw(st.integers(1, 255))
+    path.unlink()
+    (directory / "crls" / f"intermediate-{family}.crl").write_bytes(bytes(der))
+    try:
+        trust = TrustStore.load(directory)
+    except TrustStoreError:
+        return
+    _key, chain = test_pki.signer(family)
+    result = trust.validate(
+        chain[0], chain[1:], at=test_pki.now - timedelta(hours=1), now=test_pki.now
+    )
+    assert not result.ok
+
+
+def test_signature_bit_string_with_unused_bits_is_refused(test_pki: GeneratedPki) -> None:
+    """Changing the unused-bits octet leaves the signature bytes intact; refuse it anyway."""
+    from signing.der import children, read_tlv
+
+    _key, chain = test_pki.signer("ecdsa")
+    cert = bytearray(chain[0])
+    bit_string = children(chain[0], read_tlv(chain[0]))[2]
+    cert[bit_string.value_start] = 1
+    result = test_pki.trust.validate(
+        bytes(cert), chain[1:], at=test_pki.now - timedelta(hours=1), now=test_pki.now
+    )
+    assert not result.ok
