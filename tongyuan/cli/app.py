@@ -15,6 +15,7 @@ from tongyuan.cli import (
     materials_cmd,
     pki_cmd,
     pull_cmd,
+    quality_cmd,
     quarantine_cmd,
     report_cmd,
     sync_cmd,
@@ -40,6 +41,7 @@ app.command("verify", epilog=verify_cmd.EPILOG)(verify_cmd.verify)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(adapter_cmd.app, name="adapter")
 app.add_typer(sync_cmd.app, name="sync")
+app.add_typer(quality_cmd.app, name="quality")
 app.add_typer(cases_cmd.app, name="cases")
 app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(materials_cmd.app, name="materials")
