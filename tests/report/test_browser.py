@@ -147,7 +147,7 @@ def test_drill_down_click_filter_and_sort(browser, site):
 
     page.click('#table-rules tr[data-expectation="case.overdue"] a.drill')
     page.wait_for_load_state("load")
-    assert page.url.endswith("failures/timeliness--case.overdue.html")
+    assert page.url.endswith("failures/timeliness--case.overdue--case.html")
     rows = page.locator("#table-failures tbody tr")
     assert rows.count() == 4
     assert "1101**********002X" in page.locator("#table-failures").inner_text()
@@ -170,7 +170,7 @@ def test_region_filter_on_the_completeness_drill_down(browser, site):
     base, _ = site
     page = browser.new_page()
     problems = _watch(page)
-    page.goto(base + "failures/completeness--item.required_elements.html")
+    page.goto(base + "failures/completeness--item.required_elements--item.html")
     assert page.locator("#table-failures tbody tr").count() == 6
     page.select_option('select[data-filter-column="table-failures"]', label="福田区（440304）")
     assert page.locator("#table-failures tbody tr:visible").count() == 3

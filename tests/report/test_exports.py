@@ -42,15 +42,15 @@ def test_csv_has_bom_masked_ids_and_defused_formulas(hub):
     raw = exports.failing_csv.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["规则编号", "规则名称", "记录键"]
-    keys = [row[2] for row in rows[1:]]
+    assert rows[0][:4] == ["规则编号", "规则名称", "记录类型", "记录键"]
+    keys = [row[3] for row in rows[1:]]
     assert "'" + FORMULA_KEY in keys and "SYS-1|1101**********002X" in keys
     assert len([r for r in rows[1:] if r[0] == "case.overdue"]) == 4
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
     assert CLEAR_ID not in raw.decode("utf-8-sig")
     results = list(csv.reader(io.StringIO(exports.results_csv.read_text("utf-8-sig"))))
     overdue = next(r for r in results if r[2] == "case.overdue")
-    assert overdue[6:9] == ["100", "4", "96.0%"]
+    assert overdue[4] == "办件" and overdue[7:10] == ["100", "4", "96.0%"]
 
 
 def test_xlsx_holds_strings_not_formulas(hub):

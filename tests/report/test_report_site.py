@@ -145,7 +145,7 @@ def test_empty_history_gives_a_page_that_says_so(hub):
 def test_stale_drill_down_pages_are_removed(hub):
     seed_history(hub.engine)
     build_report(hub.settings)
-    stale = hub.settings.reports_dir / "failures" / "timeliness--case.overdue.html"
+    stale = hub.settings.reports_dir / "failures" / "timeliness--case.overdue--case.html"
     assert stale.exists()
     add_run(hub.engine, "run-d", day=5, suite="timeliness", status="passed")
     add_rule(hub.engine, "run-d", "timeliness", "case.overdue", [("440304", "3", None, 0, [])])

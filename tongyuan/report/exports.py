@@ -17,7 +17,7 @@ from pathlib import Path
 import xlsxwriter
 
 from standards.privacy import mask_text
-from tongyuan.report.summary import ReportModel
+from tongyuan.report.summary import ReportModel, kind_label
 from tongyuan.report.themes import format_rate, theme
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -29,13 +29,14 @@ RESULT_HEADER = (
     "质量规则套件",
     "规则编号",
     "规则名称",
+    "记录类型",
     "依据",
     "运行时间",
     "检查数",
     "不通过数",
     "通过率",
 )
-FAILING_HEADER = ("规则编号", "规则名称", "记录键", "行政区划", "行使层级", "部门")
+FAILING_HEADER = ("规则编号", "规则名称", "记录类型", "记录键", "行政区划", "行使层级", "部门")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ def result_rows(model: ReportModel) -> list[tuple[Cell, ...]]:
             e.suite,
             e.expectation,
             e.title,
+            kind_label(e.kind),
             e.regulation,
             e.run.label,
             e.tally.evaluated,
@@ -83,7 +85,7 @@ def result_rows(model: ReportModel) -> list[tuple[Cell, ...]]:
 
 def failing_rows(model: ReportModel) -> list[tuple[Cell, ...]]:
     return [
-        (e.expectation, e.title, r.key, r.region, r.level, r.department)
+        (e.expectation, e.title, kind_label(e.kind), r.key, r.region, r.level, r.department)
         for e in model.expectations
         for r in e.records
     ]

@@ -1,4 +1,4 @@
-"""A printable PDF summary: the scorecard and the expectations with failures.
+"""A printable PDF summary: the scorecards and the result of every rule.
 
 Chinese is set in reportlab's built-in CID font STSong-Light (Adobe-GB1): the PDF
 references the font by name and the reader supplies the glyphs, so nothing is
@@ -18,7 +18,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from standards.privacy import mask_text
-from tongyuan.report.summary import ReportModel
+from tongyuan.report.summary import ReportModel, kind_label
 from tongyuan.report.themes import format_rate
 
 FONT = "STSong-Light"
@@ -98,7 +98,7 @@ def write_pdf(model: ReportModel, path: Path, *, generated_at: str) -> Path:
             rows.append(
                 [
                     e.expectation,
-                    e.title,
+                    f"{e.title}（{kind_label(e.kind)}）",
                     str(e.tally.evaluated),
                     str(e.tally.failed),
                     format_rate(e.tally.rate),

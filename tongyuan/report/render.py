@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from standards.privacy import mask_text
 from tongyuan.report.charts import line_chart
-from tongyuan.report.summary import ReportModel
+from tongyuan.report.summary import ReportModel, kind_label
 from tongyuan.report.themes import format_rate, theme
 
 FAILURES_DIR = "failures"
@@ -88,6 +88,7 @@ def environment() -> Environment:
     env.filters["sortvalue"] = _sortvalue
     env.filters["status"] = lambda status: _STATUS_LABELS.get(status, status or "—")
     env.globals["theme_label"] = lambda key: theme(key).label
+    env.globals["kind_label"] = kind_label
     return env
 
 

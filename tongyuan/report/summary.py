@@ -44,10 +44,32 @@ class FailingRecord:
     department: str
 
 
+KIND_LABELS = {
+    "item": "事项",
+    "case": "办件",
+    "material": "材料",
+    "license": "证照",
+    "claim": "认领",
+    "review": "审核",
+    "ledger": "台账",
+}
+
+
+def kind_label(kind: str | None) -> str:
+    return KIND_LABELS.get(kind or "", kind or "—")
+
+
+ExpectationKey = tuple[str, str, str]  # suite, rule id, record kind ("" if not stored)
+
+
 @dataclass(slots=True)
 class ExpectationSummary:
+    """One rule over one kind of record: a rule such as uscc.check runs over items,
+    cases and licenses, and each is its own line with its own drill-down."""
+
     suite: str
     expectation: str
+    kind: str
     title: str
     regulation: str
     theme: str
@@ -58,7 +80,7 @@ class ExpectationSummary:
     @property
     def slug(self) -> str:
         """File name of the drill-down page: suite and rule id, safe on every filesystem."""
-        raw = f"{self.suite}--{self.expectation}"
+        raw = "--".join(part for part in (self.suite, self.expectation, self.kind) if part)
         return re.sub(r"[^A-Za-z0-9._-]+", "_", raw)
 
     @property
@@ -137,10 +159,10 @@ def _rows_along(rows: list[ResultRow], dimension: Dimension | None) -> list[Resu
     return groups
 
 
-def _group_by_expectation(rows: Iterable[ResultRow]) -> dict[tuple[str, str], list[ResultRow]]:
-    grouped: dict[tuple[str, str], list[ResultRow]] = defaultdict(list)
+def _group_by_expectation(rows: Iterable[ResultRow]) -> dict[ExpectationKey, list[ResultRow]]:
+    grouped: dict[ExpectationKey, list[ResultRow]] = defaultdict(list)
     for row in rows:
-        grouped[(row.suite, row.expectation)].append(row)
+        grouped[(row.suite, row.expectation, row.kind or "")].append(row)
     return grouped
 
 
@@ -168,12 +190,12 @@ def _records(rows: list[ResultRow], names: Mapping[str, str]) -> list[FailingRec
 
 
 def _scorecard(
-    grouped: dict[tuple[str, str], list[ResultRow]],
+    grouped: dict[ExpectationKey, list[ResultRow]],
     dimension: Dimension,
     names: Mapping[str, str],
 ) -> list[ScoreRow]:
     cells: dict[str | None, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
-    for (suite, expectation), rows in grouped.items():
+    for (suite, expectation, _kind), rows in grouped.items():
         key = theme_of(suite, expectation)
         for row in _rows_along(rows, dimension):
             code = getattr(row, dimension)
@@ -187,7 +209,7 @@ def _trends(history: QualityHistory) -> dict[str, list[tuple[RunInfo, Tally]]]:
     trends: dict[str, list[tuple[RunInfo, Tally]]] = defaultdict(list)
     for run in history.runs:
         per_theme: dict[str, Tally] = defaultdict(Tally)
-        for (suite, expectation), rows in _group_by_expectation(
+        for (suite, expectation, _kind), rows in _group_by_expectation(
             history.results.get(run.id, [])
         ).items():
             per_theme[theme_of(suite, expectation)] += _tally(_rows_along(rows, None))
@@ -211,7 +233,7 @@ def build_model(
     latest_rows: list[ResultRow] = []
     for run, rows in history.latest_by_suite().values():
         latest_rows.extend(rows)
-        for (suite, expectation), group in _group_by_expectation(rows).items():
+        for (suite, expectation, kind), group in _group_by_expectation(rows).items():
             key = theme_of(suite, expectation)
             tally = _tally(_rows_along(group, None))
             overall[key] += tally
@@ -219,6 +241,7 @@ def build_model(
                 ExpectationSummary(
                     suite=suite,
                     expectation=expectation,
+                    kind=kind,
                     title=group[0].title,
                     regulation=next((r.regulation for r in group if r.regulation), "") or "",
                     theme=key,
@@ -229,7 +252,7 @@ def build_model(
             )
     themes = ordered_themes(overall)
     order = {t.key: i for i, t in enumerate(themes)}
-    expectations.sort(key=lambda e: (order[e.theme], e.suite, e.expectation))
+    expectations.sort(key=lambda e: (order[e.theme], e.suite, e.expectation, e.kind))
     grouped = _group_by_expectation(latest_rows)
     return ReportModel(
         history=history,
