@@ -106,8 +106,12 @@ def key_kind(public_key_spki_der: bytes) -> str:
     if oid == OID_SM2_CURVE or (oid == OID_EC_PUBLIC_KEY and param == OID_SM2_CURVE):
         return "sm2"
     if oid == OID_EC_PUBLIC_KEY:
-        key = serialization.load_der_public_key(public_key_spki_der)
-        assert isinstance(key, ec.EllipticCurvePublicKey)
+        try:
+            key = serialization.load_der_public_key(public_key_spki_der)
+        except (ValueError, UnsupportedAlgorithm):
+            return f"unknown:{oid}:{param}"
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            return f"unknown:{oid}:{param}"
         return f"ec:{key.curve.name}"
     return f"unknown:{oid}"
 
@@ -128,7 +132,7 @@ def verify_signature(
         try:
             if key_kind(public_key_spki_der) != "sm2":
                 return False
-        except (DerError, ValueError):
+        except (DerError, ValueError, UnsupportedAlgorithm):
             return False
         return bool(sm2.sm2_verify(public_key_spki_der, data, signature))
     if spec.digest == "md5":

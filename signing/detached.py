@@ -135,9 +135,14 @@ def _b64(value: Any, what: str) -> bytes:
     if not isinstance(value, str):
         raise EnvelopeError(f"{what} must be a base64 string")
     try:
-        return base64.b64decode(value, validate=True)
+        raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise EnvelopeError(f"{what} is not valid base64") from exc
+    if base64.b64encode(raw).decode() != value:
+        # non-zero padding bits: another spelling of the same bytes, refused so that an
+        # envelope has exactly one valid form
+        raise EnvelopeError(f"{what} is not canonical base64")
+    return raw
 
 
 class ParsedEnvelope:

@@ -498,3 +498,18 @@ def test_inner_and_outer_signature_algorithms_must_agree(test_pki: GeneratedPki)
     forged = assemble_certificate(tbs, outer, h.intermediate.signing_key.sign(tbs))
     report = _verify(test_pki, _sign(test_pki, key, [forged, h.intermediate.der]))
     assert report.subindication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+
+
+def test_non_canonical_base64_is_format_failure(test_pki: GeneratedPki) -> None:
+    """Padding bits give a second spelling of the same signature; an envelope has one form."""
+    key, chain = test_pki.signer("ed25519")  # 64-byte signatures: always "==" padding
+    env = _sign(test_pki, key, chain)
+    doc = json.loads(env)
+    sig = doc["signature"]
+    stripped = sig.rstrip("=")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = alphabet.index(stripped[-1])
+    doc["signature"] = stripped[:-1] + alphabet[last ^ 1] + sig[len(stripped) :]
+    assert base64.b64decode(doc["signature"]) == base64.b64decode(sig)
+    report = _verify(test_pki, json.dumps(doc).encode())
+    assert report.subindication is SubIndication.FORMAT_FAILURE
