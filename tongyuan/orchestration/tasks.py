@@ -361,3 +361,127 @@ def _step(what: str, result: Any) -> StepResult:
         raise StepFailed(f"{what} failed: {mask_text(str(reason))}")
     counts = {str(k): int(v) for k, v in (getattr(result, "counts", None) or {}).items()}
     return {"batch_id": getattr(result, "batch_id", None), "counts": counts}
+
+
+# --- case_ingest (departments' case systems → case and material libraries) -------------
+
+# Assets the case_ingest DAG announces when a run wrote to the libraries.
+CASE_LIBRARY_URI = "tongyuan://libraries/cases"
+MATERIAL_LIBRARY_URI = "tongyuan://libraries/materials"
+# A department that names no case_schedule is ingested every half hour.
+DEFAULT_CASE_SCHEDULE = "*/30 * * * *"
+# Ingest counts that mean a library changed (what the asset events announce).
+CASE_WRITES = "cases"
+MATERIAL_WRITES = "materials"
+
+
+def case_schedules(topology: Topology) -> list[str]:
+    """The distinct ingestion crons of the departments with a case system (or the default)."""
+    seen: list[str] = []
+    for dept in topology.case_departments:
+        cron = dept.case_schedule or DEFAULT_CASE_SCHEDULE
+        if cron not in seen:
+            seen.append(cron)
+    return seen
+
+
+def case_departments_due(
+    topology: str,
+    *,
+    run_type: object,
+    logical_date: datetime | None,
+    departments: Sequence[str] | None = None,
+) -> list[str]:
+    """The departments one case_ingest run ingests (what its mapped task runs over).
+
+    Timed runs take the departments whose schedule fires then; runs triggered by the item
+    library asset, or by hand, take every department (or those named in the conf).
+    """
+    topo = load(topology)
+    known = [d.code for d in topo.case_departments]
+    if departments:
+        unknown = sorted(set(departments) - set(known))
+        if unknown:
+            raise PlanError(
+                f"run conf names departments without a case system in topology "
+                f"{topo.name!r}: {', '.join(unknown)} (known: {', '.join(known) or 'none'})"
+            )
+        return [code for code in known if code in set(departments)]
+    if run_type_name(run_type) not in _TIMED_RUN_TYPES or logical_date is None:
+        return known
+    return [
+        d.code
+        for d in topo.case_departments
+        if _fires(d.case_schedule or DEFAULT_CASE_SCHEDULE, logical_date)
+    ]
+
+
+def ingest_cases(topology: str, department: str) -> StepResult:
+    """Ingest one department's case system; a rejected signed delivery is data, not a fault.
+
+    Returns ``{"batch_ids": […], "counts": {…}}``. A failed pull (system unreachable,
+    database error) raises so that Airflow retries; a rejected delivery is recorded as a
+    failed batch by the engine and counted (``rejected``), and the run goes on.
+    """
+    from tongyuan.ingest import ingest_department
+
+    settings = _settings()
+    result = ingest_department(settings, load(topology), department)
+    if result.status == "failed":
+        raise StepFailed(f"ingest {department} failed: {mask_text(result.error or '')}")
+    counts = {str(k): int(v) for k, v in result.counts.items()}
+    counts["rejected"] = int(result.status == "rejected")
+    return {"batch_ids": list(result.batch_ids), "counts": counts}
+
+
+def summarise_ingest(results: Iterable[StepResult | None]) -> StepResult:
+    """Totals of a case_ingest run over its departments, and its batch count."""
+    totals: dict[str, int] = {}
+    batches = 0
+    for result in results or ():
+        if not result:
+            continue
+        batches += len(result.get("batch_ids") or ())
+        for name, value in (result.get("counts") or {}).items():
+            totals[name] = totals.get(name, 0) + int(value)
+    return {"batches": batches, "counts": totals}
+
+
+def library_written(summary: Mapping[str, Any], what: str) -> bool:
+    """Whether a case_ingest run wrote ``what`` (CASE_WRITES or MATERIAL_WRITES)."""
+    return bool(summary.get("counts", {}).get(what, 0))
+
+
+# --- quality (data quality suites over the libraries, then the auditor report) ----------
+
+# Announced when a quality run stored its results (what a report consumer schedules on).
+QUALITY_RUNS_URI = "tongyuan://quality/runs"
+# Daily run in Beijing time, after the night's item syncs (01:00–02:00) have settled.
+QUALITY_DAILY_SCHEDULE = "0 6 * * *"
+
+
+def quality_run(suites: Sequence[str] | None = None, scope: str = "all") -> StepResult:
+    """Run the quality suites; ``{"run_id", "status", "counts"}`` — nothing else to XCom.
+
+    Defects found are the run's result, not a task failure; a run that could not produce
+    trustworthy results (GX and the breakdown disagreeing, a database error) raises so
+    that Airflow retries it.
+    """
+    from tongyuan.quality import run_quality
+
+    settings = _settings()
+    summary = run_quality(settings, suites=list(suites) if suites else None, scope=scope or "all")
+    return {
+        "run_id": summary.run_id,
+        "status": summary.status,
+        "counts": {"evaluated": summary.evaluated, "failed": summary.failed},
+    }
+
+
+def quality_report() -> StepResult:
+    """Rebuild the auditor report (``var/reports/index.html``) from the quality history."""
+    from tongyuan.report import build_report
+
+    settings = _settings()
+    result = build_report(settings)
+    return {"counts": {"runs": int(result.runs), "pages": len(result.pages)}}

@@ -1,0 +1,160 @@
+"""case_ingest: the DAG imports with the promised shape, and a real dag.test() run fills
+the libraries from a department's drop and announces the case and material assets."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from std_factories import PERSON, make_case, make_item, make_material
+
+from standards.formats import write_records
+from tongyuan.config import load_settings
+from tongyuan.db import make_engine, make_session_factory, upgrade
+from tongyuan.libraries.batches import Batch
+from tongyuan.libraries.case_timeliness import CaseTimeliness
+from tongyuan.libraries.cases import CaseRow
+from tongyuan.libraries.materials import MaterialRow
+from tongyuan.libraries.quarantine import QuarantineEntry
+from tongyuan.loading import Loader
+from tongyuan.orchestration import airflow_home, run_dag
+from tongyuan.orchestration.airflow_home import repo_dags_folder
+from tongyuan.orchestration.tasks import (
+    CASE_LIBRARY_URI,
+    DEFAULT_CASE_SCHEDULE,
+    ENV_TOPOLOGY,
+    ITEM_LIBRARY_URI,
+    MATERIAL_LIBRARY_URI,
+    case_departments_due,
+)
+from tongyuan.topology import example_path, load_topology
+
+SHENZHEN = example_path("shenzhen")
+DEPT = "114403000040578006"  # 深圳市市场监督管理局 in the Shenzhen example
+DAG_FILE = repo_dags_folder() / "case_ingest.py"
+RETRIES = {"TONGYUAN_SYNC_RETRIES": "1", "TONGYUAN_SYNC_RETRY_DELAY": "2"}
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def _bag(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.delenv(ENV_TOPOLOGY, raising=False)
+    monkeypatch.delenv("AIRFLOW_VAR_TONGYUAN_TOPOLOGY", raising=False)
+    if "airflow.settings" not in sys.modules:
+        home = airflow_home(load_settings())
+        home.logs_dir.mkdir(parents=True, exist_ok=True)
+        with monkeypatch.context() as patch:
+            for name, value in home.environ().items():
+                patch.setenv(name, value)
+            import airflow.settings  # noqa: F401
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(repo_dags_folder()))
+
+
+def test_the_dag_imports_mapped_over_departments_with_both_asset_outlets(monkeypatch) -> None:
+    bag = _bag(monkeypatch)
+    assert bag.import_errors == {}
+    dag = bag.dags["case_ingest"]
+    assert set(dag.task_ids) == {
+        "departments", "ingest", "case_library_updated", "material_library_updated",
+    }  # fmt: skip
+    assert dag.get_task("ingest").is_mapped and dag.get_task("ingest").retries == 3
+    assert set(dag.get_task("ingest").upstream_task_ids) == {"departments"}
+    (cases,) = dag.get_task("case_library_updated").outlets
+    (materials,) = dag.get_task("material_library_updated").outlets
+    assert (cases.uri, materials.uri) == (CASE_LIBRARY_URI, MATERIAL_LIBRARY_URI)
+    # Scheduled by the departments' crons (Beijing time) and by the item library asset.
+    timetable = dag.timetable
+    assert {t.expression for t in timetable.timetable.timetables} == {"*/30 * * * *"}
+    assert timetable.asset_condition.uri == ITEM_LIBRARY_URI
+    assert dag.max_active_runs == 1
+
+
+def test_task_bodies_are_one_call_into_tongyuan() -> None:
+    tree = ast.parse(DAG_FILE.read_text(encoding="utf-8"))
+    for fn in tree.body:
+        if isinstance(fn, ast.FunctionDef) and fn.name in ("departments", "ingest"):
+            assert len(fn.body) == 1 and isinstance(fn.body[0], ast.Return), fn.name
+
+
+def test_which_departments_a_run_takes() -> None:
+    from datetime import UTC, datetime
+
+    topology = str(SHENZHEN)
+    assert case_departments_due(topology, run_type="manual", logical_date=None) == [DEPT]
+    assert case_departments_due(topology, run_type="asset_triggered", logical_date=None) == [DEPT]
+    on_the_half_hour = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Beijing
+    off = datetime(2026, 3, 2, 1, 31, tzinfo=UTC)
+    assert case_departments_due(topology, run_type="scheduled", logical_date=on_the_half_hour)
+    assert case_departments_due(topology, run_type="scheduled", logical_date=off) == []
+    assert DEFAULT_CASE_SCHEDULE == "*/30 * * * *"
+    with pytest.raises(ValueError, match="without a case system"):
+        case_departments_due(topology, run_type="manual", logical_date=None, departments=["x"])
+
+
+EIGHTEEN = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])")
+
+
+@pytest.mark.slow
+def test_a_real_run_fills_the_libraries_and_announces_them(tmp_path: Path) -> None:
+    settings = load_settings()
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+    load_topology(SHENZHEN, home=settings.home)  # the example loads on this home
+    items = tmp_path / "items"
+    items.mkdir()
+    write_records(items / "items.xml", [make_item()])
+    loader = Loader(settings)
+    try:
+        assert not loader.load([items]).failed
+    finally:
+        loader.close()
+    drop = settings.home / "drops" / DEPT
+    (drop / "files").mkdir(parents=True)
+    (drop / "files" / "a.pdf").write_bytes(PDF)
+    write_records(drop / "materials_001.xml", [make_material(tmp_path, content=PDF)])
+    cases = [make_case(serial=None, dept_case_no=f"D-{i}", material_ids=["M1"]) for i in range(4)]
+    cases.append(make_case(serial=None, dept_case_no="D-BAD", decided_at=None))
+    write_records(drop / "cases_001.xml", cases)
+
+    outcome = run_dag(settings, "case_ingest", conf={"topology": str(SHENZHEN)}, environ=RETRIES)
+    assert outcome.succeeded, outcome.errors
+    (ingested,) = outcome.task("ingest")
+    assert set(ingested.result) == {"batch_ids", "counts"}
+    assert ingested.result["counts"]["cases"] == 4
+    assert ingested.result["counts"]["materials"] == 1
+    assert ingested.result["counts"]["quarantined"] == 1
+    events = {e["uri"]: e for e in outcome.asset_events}
+    assert set(events) == {CASE_LIBRARY_URI, MATERIAL_LIBRARY_URI}
+    assert events[CASE_LIBRARY_URI]["extra"]["counts"]["cases"] == 4
+
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as s:
+            assert s.scalar(select(func.count()).select_from(CaseRow)) == 4
+            assert s.scalar(select(func.count()).select_from(CaseTimeliness)) == 4
+            (material,) = s.scalars(select(MaterialRow))
+            assert material.sha256 == hashlib.sha256(PDF).hexdigest()
+            assert s.scalar(select(func.count()).select_from(QuarantineEntry)) == 1
+            kinds = {b.kind for b in s.scalars(select(Batch).where(
+                Batch.id.in_(ingested.result["batch_ids"])))}  # fmt: skip
+            assert kinds == {"ingest.material", "ingest.case"}
+    finally:
+        engine.dispose()
+    assert (drop / "done" / "cases_001.xml").exists()
+
+    # A second run finds nothing new: no library changed, no asset announced.
+    again = run_dag(settings, "case_ingest", conf={"topology": str(SHENZHEN)}, environ=RETRIES)
+    assert again.succeeded and again.asset_events == []
+
+    airflow_db = create_engine(f"sqlite:///{settings.airflow_home / 'airflow.db'}")
+    with airflow_db.connect() as conn:
+        for table in ("xcom", "rendered_task_instance_fields", "asset_event"):
+            dump = " ".join(str(r) for r in conn.execute(text(f"SELECT * FROM {table}")))
+            assert PERSON not in dump, table
+    airflow_db.dispose()
