@@ -191,3 +191,13 @@ def test_verify_a_signed_xml_license(tmp_path: Path, pki_dir: Path) -> None:
     result = runner.invoke(app, ["verify", str(target), "--trust", str(pki_dir), "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["indication"] == "FAILED"
+
+
+def test_pki_init_defaults_to_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without DIR the PKI goes to <TONGYUAN_HOME>/pki, where ingestion looks for trust."""
+    from tongyuan.config import ENV_HOME
+
+    monkeypatch.setenv(ENV_HOME, str(tmp_path / "home"))
+    result = runner.invoke(app, ["pki", "init", "--algorithms", "ecdsa"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "home" / "pki" / "anchors" / "root-ecdsa.pem").is_file()

@@ -23,7 +23,10 @@ app = typer.Typer(
     "1 refused (a PKI or other files already there; --force replaces a PKI)."
 )
 def init(
-    directory: Annotated[Path, typer.Argument(help="Directory to create the PKI in.")],
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Directory to create the PKI in (default: <TONGYUAN_HOME>/pki)."),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing PKI in DIRECTORY (new keys).")
     ] = False,
@@ -35,6 +38,10 @@ def init(
     """Create root, intermediate and document-signing certificates with keys and fresh CRLs."""
     from signing.pki import PkiExistsError, init_pki
 
+    if directory is None:
+        from tongyuan.config import load_settings
+
+        directory = load_settings().home / "pki"
     families = tuple(a.strip().lower() for a in algorithms.split(",") if a.strip())
     try:
         pki = init_pki(directory, algorithms=families, crl_days=crl_days, force=force)
