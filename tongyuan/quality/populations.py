@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from tongyuan.quality.checks import Population, SuiteContext, region_level
 
+_CASE_KEYS = (
+    "c.serial AS record_key, c.region_code AS region_code, "
+    "substr(c.impl_code, 19, 1) AS level, substr(c.impl_code, 1, 18) AS department"
+)
 ITEM_TEXT_ELEMENTS: tuple[str, ...] = (
     "legal_basis",
     "conditions",
@@ -43,24 +47,30 @@ def items(ctx: SuiteContext) -> Population:
 def cases(ctx: SuiteContext) -> Population:
     """Every case, keyed by its unified serial; the authority and level come from 实施编码."""
     d = ctx.dialect
-    timeliness = ""
-    columns = "NULL AS timeliness_status, NULL AS deadline"
-    if "case_timeliness" in ctx.tables:
-        timeliness = "LEFT JOIN case_timeliness t ON t.case_id = c.id "
-        columns = "t.status AS timeliness_status, t.deadline AS deadline"
     sql = (
-        "SELECT c.serial AS record_key, c.region_code AS region_code, "
-        "substr(c.impl_code, 19, 1) AS level, substr(c.impl_code, 1, 18) AS department, "
+        f"SELECT {_CASE_KEYS}, "
         "c.id AS case_id, c.serial AS serial, c.impl_code AS impl_code, "
         "c.current_state AS current_state, c.accepted_at AS accepted_at, "
         "c.decided_at AS decided_at, c.promised_deadline AS promised_deadline, "
         f"{d.blank_to_null('c.applicant_name')} AS applicant_name, "
         "c.applicant_id_type AS applicant_id_type, "
         "c.applicant_id_masked AS applicant_id_masked, "
-        f"{d.blank_to_null('c.applicant_id_hash')} AS applicant_id_hash, {columns} "
-        f"FROM cases c {timeliness}WHERE {ctx.in_scope('c.region_code')}"
+        f"{d.blank_to_null('c.applicant_id_hash')} AS applicant_id_hash "
+        f"FROM cases c WHERE {ctx.in_scope('c.region_code')}"
     )
     return Population("cases", "case", sql)
+
+
+def case_deadlines(ctx: SuiteContext) -> Population:
+    """Cases with their working-day deadline and timeliness status (ingestion computes them)."""
+    sql = (
+        f"SELECT {_CASE_KEYS}, c.current_state AS current_state, c.decided_at AS decided_at, "
+        "c.promised_deadline AS promised_deadline, t.status AS timeliness_status, "
+        "t.deadline AS deadline "
+        "FROM cases c LEFT JOIN case_timeliness t ON t.case_id = c.id "
+        f"WHERE {ctx.in_scope('c.region_code')}"
+    )
+    return Population("case_deadlines", "case", sql)
 
 
 def licenses(ctx: SuiteContext) -> Population:

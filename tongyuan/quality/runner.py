@@ -27,7 +27,7 @@ from tongyuan.db import make_engine
 from tongyuan.libraries.base import HUB_TIMEZONE, utcnow
 from tongyuan.quality import breakdown, files
 from tongyuan.quality.checks import SUITES, Check, SuiteContext, region_prefix
-from tongyuan.quality.gx import DOCS_SITE, docs_dir, make_context
+from tongyuan.quality.gx import DOCS_SITE, add_libraries_source, docs_dir, make_context
 from tongyuan.quality.history import ResultRow, finish_run, pass_rate, start_run
 from tongyuan.quality.sql import Dialect
 from tongyuan.quality.suites import SUITE_CHECKS
@@ -242,7 +242,7 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    source = context.data_sources.add_sql("libraries", connection_string=settings.database_url)
+    source = add_libraries_source(context, settings.database_url)
     batches: dict[str, Any] = {}
     suites: dict[str, Any] = {}
     for index, check in enumerate(checks):

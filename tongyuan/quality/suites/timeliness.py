@@ -24,7 +24,9 @@ _ENDED = "('2', '4', '5', '14', '15')"
 def checks(ctx: SuiteContext) -> list[Check]:
     d = ctx.dialect
     day = date_literal(ctx.as_of)
+    cases = populations.cases(ctx)
     if "case_timeliness" in ctx.tables:
+        cases = populations.case_deadlines(ctx)
         late_case = (
             "timeliness_status IN ('overdue', 'done_late') "
             f"OR (timeliness_status = 'open' AND deadline < {day})"
@@ -41,7 +43,7 @@ def checks(ctx: SuiteContext) -> list[Check]:
         f"(review_due < {day} OR correction_due < {day})"
     )
     return [
-        Check(SUITE, "case.overdue", populations.cases(ctx), failing(late_case), EXPECTATION),
+        Check(SUITE, "case.overdue", cases, failing(late_case), EXPECTATION),
         Check(SUITE, "claim.overdue", populations.claims(ctx), failing(late_claim), EXPECTATION),
         Check(SUITE, "review.overdue", populations.reviews(ctx), failing(late_review), EXPECTATION),
     ]

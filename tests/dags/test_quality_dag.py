@@ -1,0 +1,117 @@
+"""The quality DAG: its shape and schedule from the DAG folder, and a real dag.test() run.
+
+The structure is read with ``DagBag`` (no metadata database). The run goes through the
+orchestration runner (a child process, Airflow metadata on SQLite) over a small library
+loaded through the Loader: the suites' results must be in the quality history, the run
+must announce the quality asset, the report must be written, and only the run id and
+counts may cross XCom.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import sys
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tongyuan.config import load_settings
+from tongyuan.db import make_engine, upgrade
+from tongyuan.generate.dataset import generate_dataset
+from tongyuan.libraries.quality import QualityResult, QualityRun
+from tongyuan.loading import Loader
+from tongyuan.orchestration import airflow_home, run_dag
+from tongyuan.orchestration.airflow_home import repo_dags_folder
+from tongyuan.orchestration.tasks import (
+    CASE_LIBRARY_URI,
+    ITEM_LIBRARY_URI,
+    MATERIAL_LIBRARY_URI,
+    QUALITY_RUNS_URI,
+)
+
+DAG_FILE = repo_dags_folder() / "quality.py"
+
+
+@pytest.fixture
+def dag(monkeypatch: pytest.MonkeyPatch):
+    if "airflow.settings" not in sys.modules:
+        home = airflow_home(load_settings())
+        home.logs_dir.mkdir(parents=True, exist_ok=True)
+        with monkeypatch.context() as patch:
+            for name, value in home.environ().items():
+                patch.setenv(name, value)
+            import airflow.settings  # noqa: F401
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert bag.import_errors == {}
+    return bag.dags["quality"]
+
+
+def test_runs_the_suites_then_the_report(dag) -> None:
+    assert set(dag.task_ids) == {"run_suites", "write_report"}
+    assert dag.get_task("write_report").upstream_task_ids == {"run_suites"}
+    (outlet,) = dag.get_task("run_suites").outlets
+    assert outlet.uri == QUALITY_RUNS_URI
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert dag.params["scope"] == "all" and dag.params["suites"] == []
+
+
+def test_triggered_by_every_library_asset_and_daily(dag) -> None:
+    timetable = dag.timetable
+    assert timetable.timetable.expression == "0 6 * * *"
+    assert str(timetable.timetable.timezone) == "Asia/Shanghai"
+    uris = {asset.uri for asset in timetable.asset_condition.objects}
+    assert uris == {ITEM_LIBRARY_URI, CASE_LIBRARY_URI, MATERIAL_LIBRARY_URI}
+    assert type(timetable.asset_condition).__name__ == "AssetAny"  # any library, not all
+
+
+def test_task_bodies_are_one_call_into_tongyuan() -> None:
+    tree = ast.parse(DAG_FILE.read_text(encoding="utf-8"))
+    bodies = {
+        fn.name: fn.body
+        for fn in tree.body
+        if isinstance(fn, ast.FunctionDef)
+        and any(ast.unparse(d).startswith("task") for d in fn.decorator_list)
+    }
+    assert set(bodies) == {"run_suites", "write_report"}
+    for name, body in bodies.items():
+        assert len(body) == 1 and isinstance(body[0], ast.Return), name
+        assert ast.unparse(body[0].value.func).startswith("tasks."), name
+
+
+@pytest.mark.slow
+def test_a_real_run_stores_the_history_and_writes_the_report(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TONGYUAN_PII_KEY", base64.b64encode(bytes(range(32))).decode())
+    settings = load_settings()
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+    data = tmp_path / "data"
+    generate_dataset(data, seed=3, items=30, cases=60)
+    loader = Loader(settings)
+    try:
+        loader.load([data], relative_to=data)
+    finally:
+        loader.close()
+
+    outcome = run_dag(settings, "quality", conf={"suites": ["completeness", "rules"]})
+
+    assert outcome.succeeded, outcome.errors
+    (run_task,) = [t for t in outcome.tasks if t.task_id == "run_suites"]
+    assert set(run_task.result) == {"run_id", "status", "counts"}
+    assert [e["uri"] for e in outcome.asset_events] == [QUALITY_RUNS_URI]
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            run = session.get(QualityRun, run_task.result["run_id"])
+            assert run is not None and run.suite == "completeness,rules"
+            suites = set(
+                session.scalars(select(QualityResult.suite).where(QualityResult.run_id == run.id))
+            )
+            assert suites == {"completeness", "rules"}
+    finally:
+        engine.dispose()
+    assert (settings.reports_dir / "gx" / "index.html").is_file()
+    assert (settings.reports_dir / "index.html").is_file()
