@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 
 from signing.algorithms import (
@@ -229,7 +230,7 @@ def verify_detached(
             spki, env.signature, canonical_json(env.attributes), env.algorithm
         )
         detail = "" if sig_ok else "signature value does not verify with the signer's key"
-    except (UnsupportedAlgorithmError, ValueError) as exc:
+    except (UnsupportedAlgorithmError, ValueError, UnsupportedAlgorithm) as exc:
         sig_ok, detail = False, str(exc)
     record(
         Check("signature_value", sig_ok, detail or env.algorithm), SubIndication.SIG_CRYPTO_FAILURE
