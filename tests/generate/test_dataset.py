@@ -30,7 +30,13 @@ CST_OFFSET = timedelta(hours=8)
 
 
 def _tree(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    """Every file but the PKI and signed license files (fresh keys and nonces each run)."""
+    return {
+        rel: p.read_bytes()
+        for p in out.rglob("*")
+        if p.is_file()
+        and not (rel := p.relative_to(out).as_posix()).startswith(("pki/", "licenses/files/"))
+    }
 
 
 def _records(path: Path) -> list[StandardRecord]:

@@ -5,12 +5,16 @@ Layout under ``out``::
     items/<region code>.xml      one file per node, as each level's item system exports
     cases/cases.xml              all departments' cases, in order of their first event
     materials/materials.xml      the manifest; files under materials/files/<nn>/
-    licenses/licenses.xml        e-license catalogue records
-    expected_defects.json        every planted bad record: kind, file, record, rule, field
+    licenses/licenses.xml        e-license catalogue records; signed license files under
+                                 licenses/files/<nn>/ (``tongyuan.generate.signatures``)
+    pki/                         the development PKI / trust directory that verifies them
+    expected_defects.json        every planted bad record: kind, file, record, rule, field;
+                                 and under ``signature_defects`` every planted bad signature
 
 (``.jsonl`` instead of ``.xml`` with ``fmt="jsonl"``.) Every random choice comes from
 generators seeded with ``seed``, and dates from a fixed reference period, so identical
-arguments give identical bytes.
+arguments give identical record files (keys and signatures in ``pki/`` and
+``licenses/files/`` are random; see ``tongyuan.generate.signatures``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,14 @@ from tongyuan.generate.defects import (
 from tongyuan.generate.items import ImplementedItem, build_items
 from tongyuan.generate.licenses import build_licenses
 from tongyuan.generate.materials import GeneratedMaterial, build_materials
+from tongyuan.generate.signatures import (
+    PKI_DIR,
+    SIGNATURE_DEFECTS,
+    SignaturePlan,
+    plan_signatures,
+    with_file_references,
+    write_signed_licenses,
+)
 from tongyuan.generate.topology import build_topology
 
 Progress = Callable[[str, int, int], None]
@@ -71,6 +83,8 @@ class GenerationSummary:
     bad_by_rule: dict[str, dict[str, int]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     material_files: int = 0
+    signed_files: int = 0
+    signature_defects: dict[str, int] = field(default_factory=dict)
 
 
 def _check_arguments(out: Path, items: int, cases: int, bad_rate: float, fmt: str) -> None:
@@ -84,7 +98,7 @@ def _check_arguments(out: Path, items: int, cases: int, bad_rate: float, fmt: st
         raise ValueError(f"bad_rate must be between 0 and 1, got {bad_rate}")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} exists and is not a folder")
-    for name in (*KIND_DIRS.values(), DEFECTS_FILE):
+    for name in (*KIND_DIRS.values(), DEFECTS_FILE, PKI_DIR):
         if (out / name).exists():
             raise ValueError(
                 f"{out / name} already exists: generate into an empty folder so old and new "
@@ -234,6 +248,10 @@ def _generate(
     material_defects = plant_material_defects(_rng(seed, "material-defects"), materials,
                                               bad_rate)  # fmt: skip
     license_defects = plant_license_defects(_rng(seed, "license-defects"), licenses, bad_rate)
+    signature_plans = plan_signatures(
+        _rng(seed, "signatures"), licenses, bad_rate, {d.index for d in license_defects}
+    )
+    licenses = with_file_references(licenses, signature_plans)
 
     out.mkdir(parents=True, exist_ok=True)
     summary = GenerationSummary(out, seed, bad_rate, topology, fmt)
@@ -246,9 +264,14 @@ def _generate(
     )
     summary.material_files = _write_material_files(out / "materials", materials, progress)
     locations["license"] = _write_kind(out, "license", licenses, fmt, summary, progress)
+    summary.signed_files = write_signed_licenses(
+        out, out / KIND_DIRS["license"], licenses, signature_plans
+    )
+    if progress is not None:
+        progress("signed licenses", len(licenses), len(licenses))
 
     defects = [*item_defects, *case_defects, *material_defects, *license_defects]
-    _write_expected(out, seed, bad_rate, defects, locations)
+    _write_expected(out, seed, bad_rate, defects, locations, signature_plans)
     summary.files.append(DEFECTS_FILE)
     summary.counts = {
         "item": len(implemented),
@@ -260,6 +283,9 @@ def _generate(
         of_kind = [d for d in defects if d.kind == kind]
         summary.bad_counts[kind] = len(of_kind)
         summary.bad_by_rule[kind] = dict(sorted(Counter(d.rule for d in of_kind).items()))
+    summary.signature_defects = dict(
+        sorted(Counter(p.defect for p in signature_plans if p.defect is not None).items())
+    )
     return summary
 
 
@@ -310,6 +336,7 @@ def _write_expected(
     bad_rate: float,
     defects: list[Defect],
     locations: dict[str, list[tuple[str, int]]],
+    signature_plans: list[SignaturePlan],
 ) -> None:
     rows = []
     for d in defects:
@@ -318,6 +345,29 @@ def _write_expected(
             {"kind": d.kind, "file": file, "record": record, "rule": d.rule, "field": d.field}
         )
     rows.sort(key=lambda r: (str(r["file"]), int(r["record"])))  # type: ignore[call-overload]
-    doc = {"seed": seed, "bad_rate": bad_rate, "defects": rows}
+    signature_rows = []
+    for plan in signature_plans:
+        if plan.defect is None:
+            continue
+        file, record = locations["license"][plan.index]
+        indication, subindication = SIGNATURE_DEFECTS[plan.defect]
+        signature_rows.append(
+            {
+                "kind": "license",
+                "file": file,
+                "record": record,
+                "defect": plan.defect,
+                "license_file": f"{KIND_DIRS['license']}/{plan.file}",
+                "indication": indication.value,
+                "subindication": subindication.value,
+            }
+        )
+    doc = {
+        "seed": seed,
+        "bad_rate": bad_rate,
+        "defects": rows,
+        "pki": PKI_DIR,
+        "signature_defects": signature_rows,
+    }
     text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     (out / DEFECTS_FILE).write_text(text, encoding="utf-8")
