@@ -75,7 +75,12 @@ def test_checkpoint_signed_by_another_key_fails_with_the_hub_key(
     doc = json.loads(result.output)
     assert result.exit_code == 1 and doc["first"]["code"] == "checkpoint.key"
     assert _invoke("verify", "--hub-key", str(other_key)).exit_code == 1  # the hub's fails
+    hub_key = tmp_path / "home" / "trust" / "ledger-hub-public-key.pem"
+    both = _invoke("verify", "--hub-key", str(hub_key), "--hub-key", str(other_key))
+    assert both.exit_code == 0, both.output  # last year's key and this year's
     assert _invoke("verify", "--hub-key", str(tmp_path / "none.pem")).exit_code == 2
+    (tmp_path / "junk.pem").write_text("not a key")
+    assert _invoke("verify", "--hub-key", str(tmp_path / "junk.pem")).exit_code == 2
 
 
 def test_unreadable_database_exits_2(tmp_path, monkeypatch: pytest.MonkeyPatch):

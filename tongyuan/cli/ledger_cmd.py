@@ -26,27 +26,36 @@ EXIT_INTACT, EXIT_ALTERED, EXIT_UNREADABLE = 0, 1, 2
 def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     hub_key: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--hub-key",
-            help="PEM public key the checkpoints must be signed with (default: the hub's "
-            "exported key in its trust directory, if present).",
+            help="PEM public key the checkpoints must be signed with; repeat it for keys "
+            "of earlier years (default: the hub's exported key in its trust directory, if "
+            "present).",
         ),
     ] = None,
 ) -> None:
     """Recompute the chain, every batch's content and every library row's digest, offline."""
     from tongyuan.db import make_engine
     from tongyuan.ledger import LedgerUnreadable, verify_ledger
-    from tongyuan.ledger.hubkey import public_key_path
+    from tongyuan.ledger.hubkey import public_key_id, public_key_path
 
     settings = settings_and_logging()
-    key_path = hub_key if hub_key is not None else public_key_path(settings)
     trusted: list[str] | None = None
-    if key_path.exists():
-        trusted = [key_path.read_text(encoding="ascii")]
-    elif hub_key is not None:
-        err_console.print(f"[red]hub key {hub_key} not found[/red]")
-        raise typer.Exit(EXIT_UNREADABLE)
+    if hub_key:
+        missing = [str(path) for path in hub_key if not path.is_file()]
+        if missing:
+            err_console.print(f"[red]hub key not found:[/red] {', '.join(missing)}")
+            raise typer.Exit(EXIT_UNREADABLE)
+        trusted = [path.read_text(encoding="ascii", errors="replace") for path in hub_key]
+        for path, pem in zip(hub_key, trusted, strict=True):
+            try:
+                public_key_id(pem)
+            except (ValueError, UnicodeError):
+                err_console.print(f"[red]{path} is not a PEM public key[/red]")
+                raise typer.Exit(EXIT_UNREADABLE) from None
+    elif public_key_path(settings).is_file():
+        trusted = [public_key_path(settings).read_text(encoding="ascii")]
     engine = make_engine(settings.database_url, sqlite_begin="DEFERRED")
     try:
         result = verify_ledger(engine, trusted_keys=trusted)
