@@ -178,3 +178,24 @@ def test_rendering_does_not_import_great_expectations(hub):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_stored_text_is_escaped_not_executed(hub):
+    add_run(hub.engine, "run-x")
+    add_rule(
+        hub.engine,
+        "run-x",
+        "rules",
+        "case.events.order",
+        [("440304", "3", '"><img src=x onerror=alert(1)>', 1, ["<script>alert(1)</script>"])],
+        title="<b>标题</b>",
+    )
+    result = build_report(hub.settings)
+    for page in result.pages:
+        doc = _doc(page)
+        assert [s.get("src") for s in doc.xpath("//script")] == [
+            ("../" if page.parent.name == "failures" else "") + "assets/report.js"
+        ]
+        assert not doc.xpath("//img") and not doc.xpath("//b")
+    text = result.pages[1].read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
