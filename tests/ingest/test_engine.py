@@ -83,3 +83,21 @@ def test_events_are_appended_never_rewritten(world) -> None:
     assert world.count(CaseEventRow) == 3
     batches = world.query(select(Batch.kind, Batch.status).where(Batch.id.in_(bad.batch_ids)))
     assert {k for k, _ in batches} == {"ingest.material", "ingest.case"}
+
+
+def test_a_serial_given_by_the_department_is_never_allocated_again(world) -> None:
+    given = make_case(dept_case_no="G-1")  # carries the hub-format serial …0001
+    world.deliver("cases_001.xml", [given, make_case(serial=None, dept_case_no="G-2")])
+    result = ingest_department(world.settings, world.topology, DEPT)
+    assert (result.status, result.added) == ("committed", 2), result.error
+    serials = [s for (s,) in world.query(select(CaseRow.serial).order_by(CaseRow.dept_case_no))]
+    assert serials[0] == given.serial and serials[1] == given.serial[:-4] + "0002"
+
+
+def test_a_dry_run_writes_and_acknowledges_nothing(world) -> None:
+    world.deliver("cases_001.xml", [make_case(serial=None)])
+    dry = ingest_department(world.settings, world.topology, DEPT, dry_run=True)
+    assert (dry.status, dry.read, dry.added, dry.batch_ids) == ("dry-run", 1, 1, [])
+    assert world.count(CaseRow) == 0 and world.count(Batch) == 1  # the item load's batch
+    assert (world.drop / "cases_001.xml").exists()
+    assert ingest_department(world.settings, world.topology, DEPT).added == 1

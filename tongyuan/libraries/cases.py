@@ -247,11 +247,25 @@ def _new_serial(session: Session, case: Case, allocator: SerialAllocator) -> str
             )
         return case.serial
     day = local_date(case.events[0].at)
-    if isinstance(allocator, DbSerialAllocator):
-        seq = allocator.allocate_for(session, case.impl_code, day)
-    else:
-        seq = allocator.allocate(case.impl_code, day)
-    return format_case_serial(case.impl_code, day, seq)
+    # A department may give serials of its own in the hub's format; the counter does not
+    # know them, so a number already held is skipped rather than written twice (which the
+    # unique index would refuse, failing the whole batch).
+    for _ in range(_SERIAL_ATTEMPTS):
+        if isinstance(allocator, DbSerialAllocator):
+            seq = allocator.allocate_for(session, case.impl_code, day)
+        else:
+            seq = allocator.allocate(case.impl_code, day)
+        serial = format_case_serial(case.impl_code, day, seq)
+        if session.scalars(select(CaseRow.id).where(CaseRow.serial == serial)).first() is None:
+            return serial
+    raise CaseHistoryConflict(
+        f"case {case.source_system}/{case.dept_case_no}: {_SERIAL_ATTEMPTS} serials in a row "
+        f"for {case.impl_code} on {day} are already held by other cases",
+        rule="case.serial.duplicate",
+    )
+
+
+_SERIAL_ATTEMPTS = 1000
 
 
 def case_record(session: Session, row: CaseRow, *, protector: PiiProtector) -> Case:
