@@ -24,6 +24,8 @@ from tongyuan.libraries.quality import QualityResult, QualityRun
 from tongyuan.quality import QualityRunSummary, run_quality
 from tongyuan.quality.history import masked_keys, recent_runs, run_results
 
+pytestmark = pytest.mark.slow
+
 # The generator simulates late decisions and licenses that lapse or are revoked.
 NATURAL = {("case.overdue", "case"), ("license.revoked", "license"), ("license.expired", "license")}
 

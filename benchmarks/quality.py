@@ -1,0 +1,743 @@
+"""quality.*: the quality suites run in the database vs the same suites over pandas.
+
+A synthetic library in the hub's schema (migrated, then filled by bulk inserts — the
+Loader would take far longer than the bench budget at this size): 100k current items
+(25k 基本编码 implemented at province, city and two districts of Shenzhen), 1M cases with
+three events and a timeliness row each, 100k licenses, with about one record in a
+thousand planted wrong for a handful of rules so that failing rows are broken down too.
+
+* ``quality.time_vs_pandas`` — seconds for all five suites run by ``run_quality``
+  (GX Checkpoint, SQL in the database, Data Docs, history); baseline: the same rules
+  computed with pandas over the same tables loaded with ``pandas.read_sql``. Both count
+  every rule's failures and the bench insists the counts are equal.
+* ``quality.memory_vs_pandas`` — peak RSS of each, each measured in its own child
+  process (imports included: GX on one side, pandas on the other).
+* ``quality.memory_growth`` — peak RSS of the in-database run over 2M cases against 1M.
+
+PostgreSQL figures (1M cases, in-database vs pandas) are printed as notes when a server
+can be started (``tests/pg.py``). Run alone: ``python -m benchmarks.quality``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import Result
+
+MIN_ITEMS = 100_000
+MIN_CASES = 1_000_000
+LICENSES = 100_000
+AS_OF = date(2026, 6, 30)
+PROVINCE, CITY = "440000", "440300"
+DISTRICTS = (
+    "440303",
+    "440304",
+    "440305",
+    "440306",
+    "440307",
+    "440308",
+    "440309",
+    "440310",
+    "440311",
+)
+PII_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # bench only, protects nothing
+_CHUNK = 50_000
+_BATCH = "b" * 32
+_EPOCH = datetime(2026, 1, 5, 9, 0, 0)
+
+
+# --- synthetic library --------------------------------------------------------------------
+
+
+def _authorities() -> dict[str, list[str]]:
+    from standards.identifiers.uscc import uscc_check_char
+
+    out: dict[str, list[str]] = {}
+    for region in (PROVINCE, CITY, *DISTRICTS):
+        codes = []
+        for k in range(8):
+            first17 = f"11{region}{k + 1:08d}X"[:17]
+            first17 = first17[:8] + f"{(int(region) * 7 + k) % 10**9:09d}"
+            codes.append(first17 + uscc_check_char(first17))
+        out[region] = codes
+    return out
+
+
+def _items() -> list[dict[str, Any]]:
+    """100k current items: each 基本编码 at the province, the city and two districts."""
+    auth = _authorities()
+    items = []
+    bases = MIN_ITEMS // 4
+    for b in range(bases):
+        basic = f"0001{b:05d}000"
+        for region, level in (
+            (PROVINCE, "2"),
+            (CITY, "3"),
+            (DISTRICTS[b % 9], "4"),
+            (DISTRICTS[(b + 4) % 9], "4"),
+        ):
+            uscc = auth[region][b % 8]
+            n = len(items)
+            promised = 10 if n % 1000 else 40  # planted: promised > statutory (30)
+            items.append(
+                {
+                    "id": f"{n:032x}",
+                    "impl_code": uscc + level + basic,
+                    "basic_code": basic,
+                    "region_code": region,
+                    "exercise_level": level,
+                    "authority_uscc": uscc,
+                    "name": f"事项{b}",
+                    "status": "registered" if n % 2000 == 7 else "published",
+                    "statutory": 30,
+                    "promised": promised,
+                    "data": json.dumps(
+                        {
+                            "name": f"事项{b}",
+                            "legal_basis": "《行政许可法》",
+                            "conditions": "" if n % 1000 == 3 else "符合条件",
+                            "location": "政务服务中心",
+                            "process": "受理-审查-决定",
+                            "query_channels": "12345",
+                            "consult_channels": "12345",
+                            "complaint_channels": "12345",
+                            "authority_name": "某局",
+                        },
+                        ensure_ascii=False,
+                    ),
+                }
+            )
+    return items
+
+
+def _ts(seconds: int) -> str:
+    return (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _case_rows(items: list[dict[str, Any]], cases: int) -> Iterator[tuple[list, list, list]]:
+    """Chunks of (cases, events, timeliness) rows; ids from 1."""
+    for start in range(0, cases, _CHUNK):
+        c_rows, e_rows, t_rows = [], [], []
+        for i in range(start, min(cases, start + _CHUNK)):
+            item = items[(i * 7919) % len(items)]
+            case_id = i + 1
+            day = _EPOCH.date() + timedelta(days=(i // 10_000) % 150)
+            serial = f"{item['impl_code']}{day:%Y%m%d}{i % 10_000:04d}"
+            if i % 1000 == 11:
+                serial = serial[:-1] + "A"  # planted: malformed serial
+            t0 = (i // 10_000 % 150) * 86_400 + (i % 10_000)
+            received, accepted, decided = _ts(t0), _ts(t0 + 3_600), _ts(t0 + 5 * 86_400)
+            c_rows.append(
+                (
+                    case_id,
+                    serial,
+                    "bench",
+                    f"D{i}",
+                    item["impl_code"],
+                    item["name"],
+                    "申请人",
+                    "111",
+                    "enc",
+                    f"{i:064x}",
+                    "4403**********1234",
+                    "11",
+                    accepted,
+                    decided,
+                    None,
+                    (day + timedelta(days=20)).isoformat(),
+                    item["region_code"],
+                    "h",
+                    _BATCH,
+                    "{}",
+                    decided,
+                )
+            )
+            second = _ts(t0 - 60) if i % 1000 == 17 else accepted  # planted: order
+            e_rows += [
+                (case_id * 3 - 2, case_id, 1, "1", received, _BATCH),
+                (case_id * 3 - 1, case_id, 2, "3", second, _BATCH),
+                (case_id * 3, case_id, 3, "11", decided, _BATCH),
+            ]
+            status = "done_late" if i % 1000 == 23 else "done"
+            t_rows.append(
+                (
+                    case_id,
+                    status,
+                    status == "done_late",
+                    20,
+                    (day + timedelta(days=20)).isoformat(),
+                    AS_OF.isoformat(),
+                )
+            )
+        yield c_rows, e_rows, t_rows
+
+
+def _license_rows(items: list[dict[str, Any]]) -> Iterator[tuple]:
+    for i in range(LICENSES):
+        item = items[(i * 31) % len(items)]
+        status = "revoked" if i % 1000 == 5 else "valid"
+        yield (
+            f"1.2.156.3005.2.L{i:012d}",
+            "营业执照",
+            "T01",
+            f"N{i}",
+            "证照",
+            "001",
+            "2025-01-01",
+            "某局",
+            item["authority_uscc"],
+            "2025-01-01",
+            "2030-01-01",
+            item["region_code"],
+            "持证人",
+            "111",
+            "enc",
+            f"{i:064x}",
+            "4403**********1234",
+            item["impl_code"],
+            status,
+            _BATCH,
+            "h",
+            "{}",
+            _ts(0),
+            "PASSED",
+        )
+
+
+ITEM_COLS = (
+    "id",
+    "impl_code",
+    "basic_code",
+    "version_no",
+    "valid_from",
+    "valid_to",
+    "is_tombstone",
+    "content_hash",
+    "source",
+    "batch_id",
+    "data",
+    "name",
+    "item_type",
+    "region_code",
+    "exercise_level",
+    "status",
+    "authority_uscc",
+    "statutory_limit_days",
+    "promised_limit_days",
+)
+CASE_COLS = (
+    "id",
+    "serial",
+    "source_system",
+    "dept_case_no",
+    "impl_code",
+    "item_name",
+    "applicant_name",
+    "applicant_id_type",
+    "applicant_id_enc",
+    "applicant_id_hash",
+    "applicant_id_masked",
+    "current_state",
+    "accepted_at",
+    "decided_at",
+    "delivered_at",
+    "promised_deadline",
+    "region_code",
+    "content_hash",
+    "batch_id",
+    "data",
+    "updated_at",
+)
+EVENT_COLS = ("id", "case_id", "seq", "state", "at", "batch_id")
+TIMELINESS_COLS = ("case_id", "status", "overdue", "limit_days", "deadline", "as_of")
+LICENSE_COLS = (
+    "identifier",
+    "type_name",
+    "type_code",
+    "number",
+    "name",
+    "version",
+    "issue_date",
+    "issuer_name",
+    "issuer_code",
+    "valid_from",
+    "valid_to",
+    "region_code",
+    "holder_name",
+    "holder_id_type",
+    "holder_id_enc",
+    "holder_id_hash",
+    "holder_id_masked",
+    "item_code",
+    "status",
+    "batch_id",
+    "content_hash",
+    "data",
+    "updated_at",
+    "indication",
+)
+
+
+def _item_tuples(items: list[dict[str, Any]]) -> list[tuple]:
+    return [
+        (
+            it["id"],
+            it["impl_code"],
+            it["basic_code"],
+            1,
+            _ts(0),
+            None,
+            False,
+            "h",
+            "bench",
+            _BATCH,
+            it["data"],
+            it["name"],
+            "01",
+            it["region_code"],
+            it["exercise_level"],
+            it["status"],
+            it["authority_uscc"],
+            it["statutory"],
+            it["promised"],
+        )
+        for it in items
+    ]
+
+
+class _Writer:
+    """Bulk insert into SQLite (executemany) or PostgreSQL (COPY)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqlite = url.startswith("sqlite")
+        if self.sqlite:
+            self.conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"))
+            self.conn.execute("PRAGMA synchronous=OFF")
+        else:
+            import psycopg
+
+            self.conn = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"))
+
+    def put(self, table: str, cols: tuple[str, ...], rows: Any) -> None:
+        if self.sqlite:
+            marks = ", ".join("?" for _ in cols)
+            self.conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
+            return
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+    def close(self) -> None:
+        self.conn.commit()
+        if not self.sqlite:
+            with self.conn.cursor() as cur:
+                cur.execute("ANALYZE")
+            self.conn.commit()
+        self.conn.close()
+
+
+def build_library(url: str, cases: int) -> None:
+    """Migrate an empty database and fill it with the synthetic library."""
+    from tongyuan.db import upgrade
+
+    upgrade(url)
+    items = _items()
+    out = _Writer(url)
+    try:
+        out.put(
+            "batches",
+            (
+                "id",
+                "kind",
+                "source",
+                "started_at",
+                "status",
+                "read_count",
+                "accepted_count",
+                "quarantined_count",
+                "unchanged_count",
+                "meta",
+            ),
+            [(_BATCH, "bench", "bench", _ts(0), "committed", 0, 0, 0, 0, "{}")],
+        )
+        out.put("item_versions", ITEM_COLS, _item_tuples(items))
+        for c_rows, e_rows, t_rows in _case_rows(items, cases):
+            out.put("cases", CASE_COLS, c_rows)
+            out.put("case_events", EVENT_COLS, e_rows)
+            out.put("case_timeliness", TIMELINESS_COLS, t_rows)
+        out.put("licenses", LICENSE_COLS, _license_rows(items))
+    finally:
+        out.close()
+
+
+# --- the same rules over pandas (the baseline) --------------------------------------------
+
+
+def _blank(series: Any) -> Any:
+    """Missing or whitespace-only text, as ``NULLIF(TRIM(CAST(x AS TEXT)), '')`` is NULL."""
+    return series.isna() | (series.astype(str).str.strip() == "")
+
+
+def _text(series: Any) -> Any:
+    """Dates/timestamps as comparable ISO text (SQLite hands back text already)."""
+    return series.map(
+        lambda v: (
+            None
+            if v is None or v != v
+            else (v.isoformat(" ") if isinstance(v, datetime) else str(v))
+        )
+    )
+
+
+def run_pandas_suites(url: str, *, as_of: date) -> dict[str, int]:
+    """Every SQL rule of the five suites, computed in pandas over the tables read whole."""
+    import pandas as pd
+    from sqlalchemy import text
+
+    from standards.codes.regions import REGIONS
+    from standards.identifiers.uscc import uscc_check_char
+    from standards.validation.state_machine import INITIAL_STATES, TRANSITIONS
+    from tongyuan.db import make_engine
+    from tongyuan.quality.suites.completeness import ITEM_REQUIRED
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as con:
+            t = {
+                name: pd.read_sql(text(f"SELECT * FROM {name}"), con)
+                for name in (
+                    "item_versions",
+                    "cases",
+                    "case_events",
+                    "case_timeliness",
+                    "licenses",
+                    "item_claims",
+                    "item_reviews",
+                )
+            }
+    finally:
+        engine.dispose()
+    day = as_of.isoformat()
+    regions = {r.code for r in REGIONS}
+    provinces = {c[:2] for c in regions}
+    counts: dict[str, int] = {}
+
+    iv = t["item_versions"]
+    items = iv[iv["valid_to"].isna() & ~iv["is_tombstone"].astype(bool)].reset_index(drop=True)
+    docs = pd.DataFrame([json.loads(d) if isinstance(d, str) else d for d in items["data"]])
+    for name in ITEM_REQUIRED:
+        items[f"el_{name}"] = items["name"] if name == "name" else docs.get(name)
+    missing = pd.Series(False, index=items.index)
+    for name in ITEM_REQUIRED:
+        missing |= _blank(items[f"el_{name}"])
+    counts["item.required_elements/item"] = int(missing.sum())
+
+    cases = t["cases"]
+    events = t["case_events"].sort_values(["case_id", "seq"])
+    flags = (
+        events.assign(acc=events["state"] == "3", dec=events["state"].isin(["11", "12", "13"]))
+        .groupby("case_id")[["acc", "dec"]]
+        .any()
+    )
+    acc = cases["id"].map(flags["acc"]).fillna(False).astype(bool)
+    dec = cases["id"].map(flags["dec"]).fillna(False).astype(bool)
+    bad_case = (
+        _blank(cases["applicant_name"])
+        | _blank(cases["applicant_id_hash"])
+        | cases["impl_code"].isna()
+        | cases["region_code"].isna()
+        | (acc & cases["accepted_at"].isna())
+        | (dec & cases["decided_at"].isna())
+    )
+    counts["case.required_fields/case"] = int(bad_case.sum())
+
+    items["n_name"] = items["name"].fillna("").astype(str).str.strip()
+    items["n_legal"] = items["el_legal_basis"].fillna("").astype(str).str.strip()
+    ref = items.sort_values(["exercise_level", "impl_code"]).groupby("basic_code").first()
+    r = items["basic_code"].map
+    differs = (
+        (items["n_name"] != r(ref["n_name"]))
+        | (items["item_type"] != r(ref["item_type"]))
+        | (items["n_legal"] != r(ref["n_legal"]))
+        | (items["statutory_limit_days"] != r(ref["statutory_limit_days"]))
+    )
+    counts["item.base_elements.inconsistent/item"] = int(differs.sum())
+    impl = items["impl_code"].astype(str)
+    counts["item.impl_code.authority_mismatch/item"] = int(
+        (impl.str[:18] != items["authority_uscc"]).sum()
+    )
+    counts["item.impl_code.level_mismatch/item"] = int(
+        (impl.str[18:19] != items["exercise_level"]).sum()
+    )
+    counts["item.impl_code.basic_mismatch/item"] = int(
+        (impl.str[19:31] != items["basic_code"]).sum()
+    )
+    counts["item.time_limit/item"] = int(
+        (items["promised_limit_days"] > items["statutory_limit_days"]).sum()
+    )
+
+    published = set(items.loc[items["status"] == "published", "impl_code"])
+    counts["case.item.unpublished/case"] = int((~cases["impl_code"].isin(published)).sum())
+    serial = cases["serial"].astype(str)
+    counts["case.serial.duplicate/case"] = int(serial.duplicated(keep=False).sum())
+    tail = serial.str[31:]
+    month, mday = serial.str[35:37], serial.str[37:39]
+    bad_format = (
+        (serial.str.len() < 43)
+        | tail.str.contains("[^0-9]", regex=True)
+        | ~month.between("01", "12")
+        | ~mday.between("01", "31")
+        | ((serial.str.len() > 43) & (serial.str[39:40] == "0"))
+    )
+    counts["case_serial.format/case"] = int(bad_format.sum())
+    counts["case.serial.mismatch/case"] = int((serial.str[:31] != cases["impl_code"]).sum())
+
+    def uscc_bad(code: object) -> bool:
+        text_code = str(code)
+        try:
+            return len(text_code) != 18 or uscc_check_char(text_code[:17]) != text_code[17]
+        except (ValueError, KeyError):
+            return True
+
+    licenses = t["licenses"]
+    counts["uscc.check/item"] = int(items["authority_uscc"].map(uscc_bad).sum())
+    issuer = licenses["issuer_code"].astype(str)
+    counts["uscc.check/license"] = int(((issuer.str.len() == 18) & issuer.map(uscc_bad)).sum())
+    for kind, frame, prefix in (("case", cases, "applicant"), ("license", licenses, "holder")):
+        masked = frame[f"{prefix}_id_masked"].astype(str)
+        bad = (frame[f"{prefix}_id_type"] == "111") & (
+            (masked.str.len() != 18) | ~masked.str[:2].isin(provinces)
+        )
+        counts[f"citizen_id.region/{kind}"] = int(bad.sum())
+    for kind, frame in (("item", items), ("case", cases), ("license", licenses)):
+        region = frame["region_code"]
+        counts[f"region.unknown/{kind}"] = int((region.notna() & ~region.isin(regions)).sum())
+
+    legal = {f"{a.value}>{b.value}" for a, targets in TRANSITIONS.items() for b in targets}
+    initial = {s.value for s in INITIAL_STATES}
+    grouped = events.groupby("case_id")
+    prev_state, prev_at = grouped["state"].shift(), grouped["at"].shift()
+    step = prev_state.astype(str) + ">" + events["state"].astype(str)
+    bad_step = (prev_state.isna() & ~events["state"].isin(initial)) | (
+        prev_state.notna() & ~step.isin(legal)
+    )
+    known = set(cases["id"])
+    counts["case.events.transition/case"] = len(set(events.loc[bad_step, "case_id"]) & known)
+    at = _text(events["at"])
+    before = prev_at.notna() & (at < _text(prev_at).fillna(""))
+    counts["case.events.order/case"] = len(set(events.loc[before, "case_id"]) & known)
+
+    tl = cases[["id"]].merge(t["case_timeliness"], left_on="id", right_on="case_id", how="left")
+    deadline = _text(tl["deadline"])
+    late = tl["status"].isin(["overdue", "done_late"]) | (
+        (tl["status"] == "open") & deadline.notna() & (deadline < day)
+    )
+    counts["case.overdue/case"] = int(late.sum())
+    claims = t["item_claims"]
+    c_deadline = _text(claims["deadline"])
+    counts["claim.overdue/claim"] = int(
+        (
+            (claims["status"] == "overdue")
+            | (
+                claims["status"].isin(["pushed", "claimed"])
+                & c_deadline.notna()
+                & (c_deadline < day)
+            )
+        ).sum()
+    )
+    reviews = t["item_reviews"]
+    due = _text(reviews["review_due"])
+    corr = _text(reviews["correction_due"])
+    counts["review.overdue/review"] = int(
+        (
+            ~reviews["status"].isin(["published", "cancelled"])
+            & ((due.notna() & (due < day)) | (corr.notna() & (corr < day)))
+        ).sum()
+    )
+
+    counts["license.signature/license"] = int(
+        (licenses["indication"].isna() | (licenses["indication"] != "PASSED")).sum()
+    )
+    valid_to = _text(licenses["valid_to"])
+    counts["license.expired/license"] = int(
+        ((licenses["status"] == "expired") | (valid_to.notna() & (valid_to < day))).sum()
+    )
+    counts["license.revoked/license"] = int((licenses["status"] == "revoked").sum())
+    return counts
+
+
+# --- the two ways of running the suites (in child processes) ----------------------------
+
+
+def _settings(home: Path, url: str) -> Any:
+    from tongyuan.config import load_settings
+
+    settings = load_settings(
+        {"TONGYUAN_HOME": str(home), "TONGYUAN_DATABASE_URL": url, "TONGYUAN_PII_KEY": PII_KEY}
+    )
+    settings.ensure_dirs()
+    return settings
+
+
+def in_database(home: Path, url: str) -> dict[str, int]:
+    from tongyuan.quality import run_quality
+
+    summary = run_quality(_settings(home, url), as_of=AS_OF, files_and_ledger=False)
+    return {f"{r.rule}/{r.kind}": r.failed for r in summary.rules if r.kind != "ledger"}
+
+
+def with_pandas(home: Path, url: str) -> dict[str, int]:
+    return run_pandas_suites(url, as_of=AS_OF)
+
+
+def _child(mode: str, home: Path, url: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.quality", "--child", mode, str(home), url],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"bench child {mode} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _child_main(mode: str, home: str, url: str) -> None:
+    start = time.perf_counter()
+    counts = (in_database if mode == "db" else with_pandas)(Path(home), url)
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "counts": counts}))
+
+
+def _compare(a: dict[str, int], b: dict[str, int], what: str) -> None:
+    keys = set(a) & set(b)
+    differ = {k: (a[k], b[k]) for k in sorted(keys) if a[k] != b[k]}
+    if differ or set(b) - set(a):
+        raise RuntimeError(
+            f"{what}: in-database and pandas counts differ: {differ} "
+            f"missing {sorted(set(b) - set(a))}"
+        )
+
+
+def _sqlite(workdir: Path, name: str, cases: int) -> tuple[str, float]:
+    path = workdir / f"{name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    start = time.perf_counter()
+    build_library(f"sqlite:///{path}", cases)
+    return f"sqlite:///{path}", time.perf_counter() - start
+
+
+def _postgres(workdir: Path, cases: int) -> list[str]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    try:
+        from pg import PgServer, PgUnavailable
+    except ImportError:
+        return ["quality (PostgreSQL): tests/pg.py not available, skipped"]
+    try:
+        server = PgServer.start()
+    except PgUnavailable as exc:
+        return [f"quality (PostgreSQL): no server ({exc}), skipped"]
+    try:
+        url = server.url(server.create_database(prefix="benchq"))
+        start = time.perf_counter()
+        build_library(url, cases)
+        built = time.perf_counter() - start
+        db = _child("db", workdir / "home-pg", url)
+        pd = _child("pandas", workdir / "home-pg", url)
+        _compare(db["counts"], pd["counts"], "PostgreSQL")
+        return [
+            f"quality (PostgreSQL, {cases:,} cases, built in {built:.0f} s): in database "
+            f"{db['seconds']:.1f} s / {db['peak_mb']:.0f} MB peak; pandas {pd['seconds']:.1f} s / "
+            f"{pd['peak_mb']:.0f} MB peak; time ratio {db['seconds'] / pd['seconds']:.2f}, "
+            f"memory ratio {db['peak_mb'] / pd['peak_mb']:.2f}"
+        ]
+    finally:
+        server.stop()
+
+
+def run(workdir: Path) -> tuple[list[Result], list[str]]:
+    workdir = workdir / "quality"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    url1, built1 = _sqlite(workdir, "q1m", MIN_CASES)
+    db1 = _child("db", workdir / "home1", url1)
+    pd1 = _child("pandas", workdir / "home1", url1)
+    _compare(db1["counts"], pd1["counts"], "SQLite")
+    url2, built2 = _sqlite(workdir, "q2m", 2 * MIN_CASES)
+    db2 = _child("db", workdir / "home2", url2)
+    shared = f"{MIN_ITEMS:,} items, {LICENSES:,} licenses, 3 events per case"
+    results = [
+        Result(
+            "quality.time_vs_pandas",
+            "s",
+            db1["seconds"],
+            "pandas",
+            pd1["seconds"],
+            "lower",
+            0.33,
+            f"{MIN_CASES:,} cases, {shared}, SQLite, all five suites",
+        ),
+        Result(
+            "quality.memory_vs_pandas",
+            "MB",
+            db1["peak_mb"],
+            "pandas",
+            pd1["peak_mb"],
+            "lower",
+            0.25,
+            "peak RSS of each child process, imports included",
+        ),
+        Result(
+            "quality.memory_growth",
+            "MB",
+            db2["peak_mb"],
+            f"{MIN_CASES:,} cases",
+            db1["peak_mb"],
+            "lower",
+            1.1,
+            f"in-database run over {2 * MIN_CASES:,} cases",
+        ),
+    ]
+    notes = [
+        f"quality: SQLite libraries built by bulk insert in {built1:.0f} s (1M) and "
+        f"{built2:.0f} s (2M); in-database {db1['seconds']:.1f} s / 2M {db2['seconds']:.1f} s; "
+        f"failures found: {sum(db1['counts'].values()):,} (same counts from pandas)"
+    ]
+    if os.environ.get("TONGYUAN_BENCH_SKIP_PG", "").strip().lower() not in ("1", "true", "yes"):
+        notes += _postgres(workdir, MIN_CASES)
+    for url in (url1, url2):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    return results, notes
+
+
+def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        _child_main(sys.argv[2], sys.argv[3], sys.argv[4])
+        return
+    from benchmarks.harness import print_results
+
+    home = Path(os.environ.get("TONGYUAN_HOME", "var")).resolve()
+    results, notes = run(home / "bench")
+    print_results(results, notes)
+
+
+if __name__ == "__main__":
+    main()
