@@ -10,7 +10,7 @@ from tamper import entry_count, run_sql, scalar
 from tongyuan.db import make_session_factory
 from tongyuan.ledger import LedgerVerification, verify_ledger
 from tongyuan.ledger.digests import COVERED
-from tongyuan.libraries.batches import Batch, open_batch, record_failed_batch
+from tongyuan.libraries.batches import Batch, close_batch, open_batch, record_failed_batch
 from tongyuan.libraries.ledger import LedgerEntry, LedgerRecord
 from tongyuan.loading import Loader
 
@@ -168,3 +168,17 @@ def test_failed_batches_are_chained(hub_settings, ledger_engine: Engine):
 def test_every_covered_table_exists_and_has_a_batch_id() -> None:
     for spec in COVERED:
         assert "batch_id" in spec.table.c, spec.table_name
+
+
+def test_signer_fingerprint_is_chained(ledger_engine: Engine):
+    fingerprint = "ab" * 32
+    with make_session_factory(ledger_engine).begin() as session:
+        batch = open_batch(session, "ingest", "sz-market", meta={"signer_fingerprint": fingerprint})
+        close_batch(session, batch, read=0, accepted=0, quarantined=0, unchanged=0,
+                    status="committed")  # fmt: skip
+    assert scalar(ledger_engine, "SELECT signer_fingerprint FROM ledger_entries") == fingerprint
+    assert _verify(ledger_engine).ok
+    run_sql(ledger_engine, "UPDATE batches SET meta = :m", m='{"signer_fingerprint": "cd"}')
+    result = _verify(ledger_engine)
+    assert _codes(result) == ["batch.altered"]
+    assert "meta.signer_fingerprint" in result.problems[0].message
