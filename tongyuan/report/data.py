@@ -3,8 +3,10 @@
 The report reads only ``quality_runs`` and ``quality_results``. Both tables are reflected
 rather than imported from the quality package, so rendering never pulls Great
 Expectations in, and an extra column added by a later migration changes nothing here.
-Every string that leaves this module is passed through :func:`mask_text`: failing keys
-are stored masked already, but a report is the last place a clear ID could slip out.
+Every string that leaves this module is passed through :func:`mask_text` (failing keys
+are stored masked already, but a report is the last place a clear ID could slip out),
+except department codes: they are authorities' USCCs, kept as stored so their names can
+be looked up, and masked like all text by every writer (pages, exports, PDF).
 """
 
 from __future__ import annotations
@@ -115,6 +117,13 @@ def _clean(value: Any) -> str | None:
     return mask_text(text) if text else None
 
 
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
 def _keys(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -217,7 +226,9 @@ def load_history(engine: Engine) -> QualityHistory:
                     title=_clean(row["title_zh"]) or _clean(row["expectation"]) or "",
                     region_code=_clean(row["region_code"]),
                     level=_clean(row["level"]),
-                    department=_clean(row["department"]),
+                    # Kept as stored (an authority's USCC) so its name can be looked up;
+                    # every output masks it like any other text.
+                    department=_text(row["department"]),
                     evaluated=int(row["evaluated"] or 0),
                     failed=int(row["failed"] or 0),
                     pass_rate=_float(row["pass_rate"]),

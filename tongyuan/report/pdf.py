@@ -90,8 +90,9 @@ def write_pdf(model: ReportModel, path: Path, *, generated_at: str) -> Path:
                         ],
                     ]
                 )
-            width = 170 * mm / (len(model.themes) + 1)
-            story.append(_table(rows, body, [width] * (len(model.themes) + 1)))
+            # Region and department names are long; rates are short.
+            width = 120 * mm / len(model.themes)
+            story.append(_table(rows, body, [54 * mm] + [width] * len(model.themes)))
         story.append(_p("规则检查结果", h2))
         rows = [["规则", "名称", "检查数", "不通过数", "通过率"]]
         for e in model.expectations:
