@@ -1,0 +1,60 @@
+"""``tongyuan quality run``: JSON summary, bad arguments named, history written."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from tongyuan.cli import app
+from tongyuan.config import ENV_DATABASE_URL, ENV_HOME, ENV_PII_KEY
+from tongyuan.db import make_engine
+from tongyuan.libraries.quality import QualityRun
+
+runner = CliRunner()
+
+
+def _env(settings, db_url: str) -> dict[str, str]:
+    return {
+        ENV_HOME: str(settings.home),
+        ENV_DATABASE_URL: db_url,
+        ENV_PII_KEY: settings.pii_key_b64 or "",
+    }
+
+
+def test_run_prints_the_summary_and_stores_the_run(settings, db_url) -> None:
+    result = runner.invoke(
+        app,
+        ["quality", "run", "--suite", "timeliness", "--as-of", "2026-06-30", "--json"],
+        env=_env(settings, db_url),
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["suites"] == ["timeliness"] and summary["as_of"] == "2026-06-30"
+    assert summary["status"] == "passed"
+    assert {r["rule"] for r in summary["rules"]} == {
+        "case.overdue",
+        "claim.overdue",
+        "review.overdue",
+    }
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            run = session.get(QualityRun, summary["run_id"])
+            assert run is not None and run.status == "passed" and run.data_docs_path
+            assert session.scalars(select(QualityRun)).all() == [run]
+    finally:
+        engine.dispose()
+
+
+def test_bad_arguments_are_named(settings, db_url) -> None:
+    env = _env(settings, db_url)
+    result = runner.invoke(app, ["quality", "run", "--suite", "nonsense"], env=env)
+    assert result.exit_code == 2
+    assert "nonsense" in result.output and "completeness" in result.output
+    result = runner.invoke(app, ["quality", "run", "--scope", "44"], env=env)
+    assert result.exit_code == 2 and "region code" in result.output
+    result = runner.invoke(app, ["quality", "run", "--as-of", "30/06/2026"], env=env)
+    assert result.exit_code == 2 and "2026-06-30" in result.output
