@@ -172,6 +172,15 @@ def test_report_on_a_loaded_library(world):
     check_planted_clear_keys_are_shown_masked(world)
     check_report_counts_equal_the_quality_run(world)
     check_auditors_guide_names_every_rule_the_run_reported(world)
+    check_departments_are_named(world)
+
+
+def check_departments_are_named(world: World) -> None:
+    """Quality stores authorities' USCCs; the report shows their names from the libraries."""
+    doc = lxml_html.fromstring((world.settings.reports_dir / "index.html").read_text("utf-8"))
+    labels = [td.text_content() for td in doc.xpath('//table[@id="table-department"]//tr/td[1]')]
+    named = [label for label in labels if re.fullmatch(r"[^（]+（[0-9A-Z*]{18}）", label)]
+    assert labels and len(named) >= len(labels) // 2, labels
 
 
 def check_no_clear_id_in_site_exports_pdf_or_logs(world: World) -> None:
