@@ -26,6 +26,7 @@ from tongyuan.libraries.licenses import write_license
 from tongyuan.libraries.materials import write_material
 from tongyuan.libraries.quarantine import add_quarantined
 from tongyuan.libraries.serials import DbSerialAllocator
+from tongyuan.licensing.files import attach_license_files, store_license_files
 from tongyuan.materials.intake import MaterialRejected, admit_material_file
 from tongyuan.privacy import PiiProtector
 
@@ -152,7 +153,12 @@ class RecordStore:
             self.case_checks.forget_material(record.material_id)
             return outcome
         if isinstance(record, License):
-            return write_license(session, batch_id, record, protector=self.protector)
+            # The signed file and its signature go to the blob store: verified later.
+            files = store_license_files(self.settings, session, record, base_dir)
+            outcome = write_license(session, batch_id, record, protector=self.protector)
+            if attach_license_files(session, record.identifier, files, batch_id):
+                outcome = "changed" if outcome == "unchanged" else outcome
+            return outcome
         raise TypeError(f"cannot store {type(record).__name__}")
 
     def finish_batch(self, session: Session, batch_id: str) -> TimelinessCounts:

@@ -32,6 +32,7 @@ from tongyuan.libraries.items import (
     write_item,
 )
 from tongyuan.libraries.licenses import LicenseRow, license_record, write_license
+from tongyuan.libraries.license_checks import LicenseCheckRow, LicenseVerifyState
 from tongyuan.libraries.materials import (
     BlobRow,
     BlobStoreError,
@@ -69,7 +70,9 @@ __all__ = [
     "ItemDelivery",
     "ItemReview",
     "ItemVersion",
+    "LicenseCheckRow",
     "LicenseRow",
+    "LicenseVerifyState",
     "MaterialRow",
     "NodeItem",
     "QualityResult",

@@ -47,6 +47,8 @@ class LicenseRow(Base):
     file: Mapped[str | None] = mapped_column(String(255))
     file_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     signature_ref: Mapped[str | None] = mapped_column(String(255))
+    # The detached signature file's blob (0008); an enveloped signature is inside ``file``.
+    signature_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
