@@ -12,6 +12,7 @@ from tongyuan.cli import (
     generate_cmd,
     ingest_cmd,
     ledger_cmd,
+    licenses_cmd,
     materials_cmd,
     pki_cmd,
     pull_cmd,
@@ -47,6 +48,7 @@ app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(materials_cmd.app, name="materials")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(pki_cmd.app, name="pki")
+app.add_typer(licenses_cmd.app, name="licenses")
 
 
 def main() -> None:
