@@ -199,3 +199,17 @@ def test_stored_text_is_escaped_not_executed(hub):
         assert not doc.xpath("//img") and not doc.xpath("//b")
     text = result.pages[1].read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def test_long_drill_downs_are_cut_with_a_link_to_the_full_export(hub, monkeypatch):
+    from tongyuan.report import render
+
+    monkeypatch.setattr(render, "PAGE_ROWS", 2)
+    seed_history(hub.engine)
+    result = build_report(hub.settings)
+    page = hub.settings.reports_dir / "failures" / "timeliness--case.overdue--case.html"
+    doc = _doc(page)
+    assert len(doc.xpath('//table[@id="table-failures"]/tbody/tr')) == 2
+    href = doc.xpath('//*[@id="page-truncated"]//a/@href')[0]
+    assert (page.parent / href).resolve() == result.exports.failing_csv.resolve()
+    assert len(result.exports.failing_csv.read_text("utf-8-sig").splitlines()) == 1 + 6 + 4 + 1

@@ -12,7 +12,7 @@ be looked up, and masked like all text by every writer (pages, exports, PDF).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -207,39 +207,56 @@ def load_history(engine: Engine) -> QualityHistory:
             )
             if row["finished_at"] is not None and row["status"] not in UNSCORED_STATUSES:
                 history.runs.append(history.all_runs[-1])
-        result_columns = list(results_t.c.keys())
-        wanted = {run.id for run in history.runs}
-        counted = [c for c in results_t.c if c.name != "failing_keys"]
-        result_rows = conn.execute(
-            select(*counted).order_by(results_t.c.run_id, results_t.c.id)
-        ).mappings()
-        for row in result_rows:
-            run_id = str(row["run_id"])
-            if run_id not in wanted:
-                continue
-            history.results.setdefault(run_id, []).append(
-                ResultRow(
-                    id=int(row["id"]),
-                    run_id=run_id,
-                    suite=_clean(row["suite"]) or "",
-                    expectation=_clean(row["expectation"]) or "",
-                    title=_clean(row["title_zh"]) or _clean(row["expectation"]) or "",
-                    region_code=_clean(row["region_code"]),
-                    level=_clean(row["level"]),
-                    # Kept as stored (an authority's USCC) so its name can be looked up;
-                    # every output masks it like any other text.
-                    department=_text(row["department"]),
-                    evaluated=int(row["evaluated"] or 0),
-                    failed=int(row["failed"] or 0),
-                    pass_rate=_float(row["pass_rate"]),
-                    failing_keys=(),
-                    regulation=_clean(row["regulation"]),
-                    grain=_grain(row, result_columns),
-                    kind=_clean(row["kind"]) if "kind" in result_columns else None,
+        columns = list(results_t.c.keys())
+        counted = select(*[c for c in results_t.c if c.name != "failing_keys"]).order_by(
+            results_t.c.run_id, results_t.c.id
+        )
+        if "grain" not in columns:
+            _add_rows(history, conn.execute(counted).mappings(), columns)
+        else:
+            # Totals of every run feed the trends and tell which run is each suite's
+            # latest; group rows (one per region/level/department, many) are read for
+            # those latest runs only, so a long history does not grow the report's memory.
+            totals = counted.where(results_t.c.grain == GRAIN_TOTAL)
+            _add_rows(history, conn.execute(totals).mappings(), columns)
+            latest = sorted({run.id for run, _ in history.latest_by_suite().values()})
+            for start in range(0, len(latest), 500):
+                groups = counted.where(
+                    results_t.c.grain != GRAIN_TOTAL,
+                    results_t.c.run_id.in_(latest[start : start + 500]),
                 )
-            )
+                _add_rows(history, conn.execute(groups).mappings(), columns)
         _attach_failing_keys(conn, results_t, history)
     return history
+
+
+def _add_rows(history: QualityHistory, rows: Iterable[Any], columns: Sequence[str]) -> None:
+    wanted = {run.id for run in history.runs}
+    for row in rows:
+        run_id = str(row["run_id"])
+        if run_id not in wanted:
+            continue
+        history.results.setdefault(run_id, []).append(
+            ResultRow(
+                id=int(row["id"]),
+                run_id=run_id,
+                suite=_clean(row["suite"]) or "",
+                expectation=_clean(row["expectation"]) or "",
+                title=_clean(row["title_zh"]) or _clean(row["expectation"]) or "",
+                region_code=_clean(row["region_code"]),
+                level=_clean(row["level"]),
+                # Kept as stored (an authority's USCC) so its name can be looked up;
+                # every output masks it like any other text.
+                department=_text(row["department"]),
+                evaluated=int(row["evaluated"] or 0),
+                failed=int(row["failed"] or 0),
+                pass_rate=_float(row["pass_rate"]),
+                failing_keys=(),
+                regulation=_clean(row["regulation"]),
+                grain=_grain(row, columns),
+                kind=_clean(row["kind"]) if "kind" in columns else None,
+            )
+        )
 
 
 def _attach_failing_keys(conn: Connection, results_t: Table, history: QualityHistory) -> None:

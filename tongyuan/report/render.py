@@ -23,6 +23,8 @@ from tongyuan.report.summary import ReportModel, kind_label
 from tongyuan.report.themes import format_rate, theme
 
 FAILURES_DIR = "failures"
+# A browser stays responsive with a few thousand rows; the exports hold them all.
+PAGE_ROWS = 5000
 ASSETS_DIR = "assets"
 _ASSETS = {
     "report.css": "report.css.tmpl",
@@ -183,7 +185,16 @@ def write_pages(
     for e in model.expectations:
         if not e.tally.failed:
             continue
-        regions = sorted({r.region for r in e.records})
-        html = page.render(**common, root="../", e=e, regions=regions)
+        records = e.records[:PAGE_ROWS]
+        regions = sorted({r.region for r in records})
+        html = page.render(
+            **common,
+            root="../",
+            e=e,
+            records=records,
+            regions=regions,
+            page_truncated=len(e.records) > PAGE_ROWS,
+            exports_rel="../" + exports_rel,
+        )
         pages.append(_write(failures_dir / f"{e.slug}.html", html))
     return pages
