@@ -1,9 +1,9 @@
 """From stored results to the figures the report shows: scorecards, trends, drill-downs.
 
-A result row is either a total for its expectation (no region, level or department) or a
-breakdown along one or more of those. Quality may store both; adding them up would
-count each record twice, so every figure picks one consistent set of rows per
-expectation (see :func:`_rows_along`).
+Quality stores two grains of rows per rule: a ``total`` over the run's scope and one
+``group`` row per (region, level, department). Adding both would count each record
+twice, so every figure picks one grain (see :func:`_rows_along`): totals for the overall
+scorecard and the trends, group rows summed by one dimension for the split scorecards.
 """
 
 from __future__ import annotations
