@@ -3,7 +3,7 @@
 See docs/ledger.md for what it holds and how auditors verify it.
 """
 
-from tongyuan.ledger.append import append_batch, checkpoint_every, collect_records
+from tongyuan.ledger.append import append_batch, checkpoint_every, record_batch_rows
 from tongyuan.ledger.checkpoints import write_checkpoint
 from tongyuan.ledger.verify import LedgerUnreadable, LedgerVerification, Problem, verify_ledger
 
@@ -13,7 +13,7 @@ __all__ = [
     "Problem",
     "append_batch",
     "checkpoint_every",
-    "collect_records",
+    "record_batch_rows",
     "verify_ledger",
     "write_checkpoint",
 ]

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Table, exists, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from tongyuan.ledger.digests import BY_TABLE, COVERED, DELETED, CoveredTable, records_hash
+from tongyuan.ledger.digests import (
+    BY_TABLE,
+    COVERED,
+    DELETED,
+    CoveredTable,
+    ordered_records_hash,
+    stored_records,
+)
 from tongyuan.ledger.entries import compute_entry_hash
 from tongyuan.libraries.base import utcnow
 from tongyuan.libraries.ledger import (
@@ -37,6 +44,7 @@ HEAD_ID = 1
 ENV_CHECKPOINT_EVERY = "TONGYUAN_LEDGER_CHECKPOINT_EVERY"
 DEFAULT_CHECKPOINT_EVERY = 100
 _PK_CHUNK = 500
+_CHUNK = 5000
 
 
 def checkpoint_every() -> int:
@@ -55,7 +63,9 @@ def checkpoint_every() -> int:
 
 def _written_by(session: Session, spec: CoveredTable, batch_id: str) -> Iterator[Any]:
     table = spec.table
-    yield from session.execute(select(table).where(table.c.batch_id == batch_id)).mappings()
+    statement = select(table).where(table.c.batch_id == batch_id)
+    # A big batch is streamed (a server-side cursor on PostgreSQL), never held whole.
+    yield from session.execute(statement.execution_options(yield_per=_CHUNK)).mappings()
 
 
 def _rows_by_key(
@@ -88,12 +98,28 @@ def _tables_with_rows(session: Session, batch_id: str) -> list[CoveredTable]:
     return [spec for spec in COVERED if spec.kind in found]
 
 
-def collect_records(session: Session, batch_id: str) -> list[tuple[str, str, str]]:
-    """(kind, key, digest) of every covered row the batch wrote, changed or deleted."""
-    records: dict[tuple[str, str], str] = {}
-    for spec in _tables_with_rows(session, batch_id):
-        for row in _written_by(session, spec, batch_id):
-            records[(spec.kind, spec.key_of(row))] = spec.digest_of(row)
+class _RecordWriter:
+    """Inserts records in chunks (one executemany each), so memory stays flat."""
+
+    def __init__(self, session: Session, batch_id: str) -> None:
+        self.session, self.batch_id = session, batch_id
+        self.buffer: list[dict[str, str]] = []
+        self.count = 0
+
+    def add(self, kind: str, key: str, digest: str) -> None:
+        self.buffer.append({"batch_id": self.batch_id, "kind": kind, "key": key, "digest": digest})
+        if len(self.buffer) >= _CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.session.execute(insert(LedgerRecord.__table__), self.buffer)
+            self.count += len(self.buffer)
+            self.buffer = []
+
+
+def _record_touched(session: Session, batch_id: str, out: _RecordWriter) -> None:
+    """Rows changed without taking this batch's id (see tongyuan.libraries.ledger)."""
     for table_name, keys in touched_rows(session).items():
         spec = BY_TABLE.get(table_name)
         if spec is None:
@@ -103,17 +129,28 @@ def collect_records(session: Session, batch_id: str) -> list[tuple[str, str, str
             spec.key_of(dict(zip(key_columns, key, strict=True))): (key, deleted)
             for key, deleted in keys.items()
         }
-        pending = {text: v for text, v in pending.items() if (spec.kind, text) not in records}
-        if not pending:
-            continue
         for row in _rows_by_key(session, spec.table, key_columns, [k for k, _ in pending.values()]):
             text = spec.key_of(row)
-            records[(spec.kind, text)] = spec.digest_of(row)
             pending.pop(text, None)
+            if row["batch_id"] != batch_id:  # rows carrying this batch's id are recorded
+                out.add(spec.kind, text, spec.digest_of(row))
         for text, (_key, deleted) in pending.items():
             if deleted:  # gone now; an insert rolled back to a savepoint is simply not there
-                records[(spec.kind, text)] = DELETED
-    return [(kind, key, digest) for (kind, key), digest in records.items()]
+                out.add(spec.kind, text, DELETED)
+
+
+def record_batch_rows(session: Session, batch_id: str) -> tuple[str, int]:
+    """Store the (kind, key, digest) of every covered row the batch wrote, changed or
+    deleted; returns the batch's records hash and count, read back in code-point order."""
+    out = _RecordWriter(session, batch_id)
+    for spec in _tables_with_rows(session, batch_id):
+        for row in _written_by(session, spec, batch_id):
+            out.add(spec.kind, spec.key_of(row), spec.digest_of(row))
+    _record_touched(session, batch_id, out)
+    out.flush()
+    if out.count == 0:
+        return ordered_records_hash(())
+    return ordered_records_hash(stored_records(session.connection(), batch_id))
 
 
 def _lock_head(session: Session) -> LedgerHead:
@@ -135,8 +172,7 @@ def append_batch(session: Session, batch: Batch) -> LedgerEntry:
     if batch.status == "running":
         raise ValueError(f"batch {batch.id} is still running; only closed batches are chained")
     session.flush()
-    records = collect_records(session, batch.id)
-    content, count = records_hash(records)
+    content, count = record_batch_rows(session, batch.id)
     fingerprint = (batch.meta or {}).get("signer_fingerprint")
     head = _lock_head(session)
     entry = LedgerEntry(
@@ -159,13 +195,9 @@ def append_batch(session: Session, batch: Batch) -> LedgerEntry:
     entry.entry_hash = compute_entry_hash(entry)
     session.add(entry)
     head.seq, head.entry_hash = entry.seq, entry.entry_hash
-    if records:
-        session.execute(
-            insert(LedgerRecord.__table__),
-            [{"batch_id": batch.id, "kind": k, "key": key, "digest": d} for k, key, d in records],
-        )
     session.flush()
     forget_touched(session)
+    log.debug("ledger seq %d: batch %s (%s), %d records", entry.seq, batch.id, batch.kind, count)
     every = checkpoint_every()
     if every and entry.seq % every == 0:
         from tongyuan.config import load_settings

@@ -13,13 +13,13 @@ Workflow tables (claims, reviews) are not covered at all for the same reason.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Connection, Table, select
 
 from tongyuan.libraries.base import Base, canonical_json, to_utc
 
@@ -94,16 +94,66 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def records_hash(records: Iterable[tuple[str, str, str]]) -> tuple[str, int]:
-    """Hash and count of a batch's (kind, key, digest) records, in code-point order.
+class RecordsHasher:
+    """Hashes records fed in (kind, key) code-point order, one at a time."""
 
-    Sorted here rather than by the database: PostgreSQL may sort text by locale, and both
-    sides (append and verification) must agree on bytes.
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self.count = 0
+
+    def add(self, kind: str, key: str, row_digest: str) -> None:
+        self._digest.update(canonical_json([kind, key, row_digest]).encode("utf-8"))
+        self._digest.update(b"\n")
+        self.count += 1
+
+    def result(self) -> tuple[str, int]:
+        return self._digest.hexdigest(), self.count
+
+
+def ordered_records_hash(records: Iterable[tuple[str, str, str]]) -> tuple[str, int]:
+    """Hash and count of a batch's (kind, key, digest) records, given in (kind, key)
+    code-point order (as :func:`stored_records` returns them)."""
+    hasher = RecordsHasher()
+    for kind, key, row_digest in records:
+        hasher.add(kind, key, row_digest)
+    return hasher.result()
+
+
+def records_hash(records: Iterable[tuple[str, str, str]]) -> tuple[str, int]:
+    """The same hash for records in any order (sorted here, in memory)."""
+    return ordered_records_hash(sorted(records))
+
+
+def code_point_order(connection: Connection, *columns: ColumnElement[str]) -> list[Any]:
+    """ORDER BY terms that sort text by code point on every backend.
+
+    PostgreSQL may sort text by locale; its "C" collation compares bytes, and UTF-8 bytes
+    sort like code points. SQLite's default BINARY collation already does.
     """
-    digest = hashlib.sha256()
-    count = 0
-    for kind, key, row_digest in sorted(records):
-        digest.update(canonical_json([kind, key, row_digest]).encode("utf-8"))
-        digest.update(b"\n")
-        count += 1
-    return digest.hexdigest(), count
+    if connection.dialect.name == "postgresql":
+        return [column.collate("C") for column in columns]
+    return list(columns)
+
+
+def stored_records(
+    connection: Connection, batch_id: str | None = None
+) -> Iterator[tuple[str, str, str]] | Iterator[Any]:
+    """A batch's stored records in code-point order; every batch's (grouped, batch id
+    first in each row) when ``batch_id`` is None."""
+    table = Base.metadata.tables["ledger_records"]
+    order = code_point_order(connection, table.c.kind, table.c.key)
+    if batch_id is not None:
+        statement = (
+            select(table.c.kind, table.c.key, table.c.digest)
+            .where(table.c.batch_id == batch_id)
+            .order_by(*order)
+            .execution_options(yield_per=10_000)
+        )
+        rows = connection.execute(statement)
+        return ((row[0], row[1], row[2]) for row in rows)
+    statement = (
+        select(table.c.batch_id, table.c.kind, table.c.key, table.c.digest)
+        .order_by(table.c.batch_id, *order)
+        .execution_options(yield_per=10_000)
+    )
+    return iter(connection.execute(statement))

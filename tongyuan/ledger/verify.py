@@ -9,7 +9,7 @@ is the first altered thing found.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,7 +18,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from standards.privacy import mask_text
 from tongyuan.ledger.checkpoints import checkpoint_statement
-from tongyuan.ledger.digests import COVERED, DELETED, CoveredTable, records_hash
+from tongyuan.ledger.digests import (
+    COVERED,
+    DELETED,
+    CoveredTable,
+    RecordsHasher,
+    stored_records,
+)
 from tongyuan.ledger.entries import compute_entry_hash
 from tongyuan.ledger.hubkey import public_key_id, verify_statement
 from tongyuan.libraries.base import Base
@@ -287,52 +293,44 @@ def _check_batches(
             )
 
 
-def _grouped(rows: Iterable[Any]) -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
-    batch_id: str | None = None
-    group: list[tuple[str, str, str]] = []
-    for row in rows:
-        if row.batch_id != batch_id:
-            if batch_id is not None:
-                yield batch_id, group
-            batch_id, group = row.batch_id, []
-        group.append((row.kind, row.key, row.digest))
-    if batch_id is not None:
-        yield batch_id, group
-
-
 def _check_records(
     connection: Connection, result: LedgerVerification, chained: dict[str, _Chained]
 ) -> None:
-    table = LedgerRecord.__table__
-    rows = connection.execute(
-        select(table.c.batch_id, table.c.kind, table.c.key, table.c.digest).order_by(
-            table.c.batch_id
-        )
-    )
     seen: set[str] = set()
-    for batch_id, group in _grouped(rows):
-        result.records += len(group)
-        seen.add(batch_id)
-        entry = chained.get(batch_id)
+    current: str | None = None
+    hasher = RecordsHasher()
+
+    def finish() -> None:
+        if current is None:
+            return
+        seen.add(current)
+        entry = chained.get(current)
         if entry is None:
             result.add(
                 Problem(
                     "records.no_entry",
-                    f"ledger records of batch {batch_id} belong to no ledger entry",
-                    batch_id=batch_id,
+                    f"ledger records of batch {current} belong to no ledger entry",
+                    batch_id=current,
                 )
             )
-            continue
-        if records_hash(group) != (entry.records_hash, entry.record_count):
+        elif hasher.result() != (entry.records_hash, entry.record_count):
             result.add(
                 Problem(
                     "records.altered",
-                    f"the ledger records of batch {batch_id} (entry seq {entry.seq}) no longer "
+                    f"the ledger records of batch {current} (entry seq {entry.seq}) no longer "
                     f"hash to the entry's content hash — a record was altered, added or removed",
                     entry.seq,
-                    batch_id,
+                    current,
                 )
             )
+
+    for row in stored_records(connection):
+        if row.batch_id != current:
+            finish()
+            current, hasher = row.batch_id, RecordsHasher()
+        hasher.add(row.kind, row.key, row.digest)
+        result.records += 1
+    finish()
     for batch_id, entry in chained.items():
         if entry.record_count and batch_id not in seen:
             result.add(

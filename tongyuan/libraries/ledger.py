@@ -5,12 +5,12 @@ The ledger is evidence, not working data: entries and records are only ever inse
 head table exists so that concurrent appends queue on one row lock instead of forking
 the chain.
 
-This module also remembers which rows a session flushed. Most rows name the batch that
-last wrote them (``batch_id``) and the append finds them by that column; but some writes
-leave ``batch_id`` alone — closing an item's previous version (``valid_to``), updating a
-quarantine entry's rules, deleting a row — so every flushed row of a table with a
-``batch_id`` is remembered, and the batch that closes next records its state as it is
-then. It lives here, beside the models every library imports, so the flush listener is
+This module also remembers which rows a session changed behind their batch_id. Most
+rows name the batch that last wrote them (``batch_id``) and the append finds them by that
+column; but some writes leave ``batch_id`` alone — closing an item's previous version
+(``valid_to``), updating a quarantine entry's rules, deleting a row — so such rows are
+remembered at flush, and the batch that closes next records their state as it is then.
+It lives here, beside the models every library imports, so the flush listener is
 installed before the first flush of any process.
 """
 
@@ -116,9 +116,12 @@ def _remember(session: Session, obj: object, deleted: bool) -> None:
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
-    for obj in session.new:
-        _remember(session, obj, False)
+    # New rows and rows whose batch_id was just set are found through that column when
+    # their batch closes; remembering them too would hold every key of a big batch.
     for obj in session.dirty:
+        state = inspect(obj)
+        if "batch_id" not in state.attrs or state.attrs.batch_id.history.has_changes():
+            continue
         if session.is_modified(obj, include_collections=False):
             _remember(session, obj, False)
     for obj in session.deleted:
