@@ -182,3 +182,23 @@ def test_signer_fingerprint_is_chained(ledger_engine: Engine):
     result = _verify(ledger_engine)
     assert _codes(result) == ["batch.altered"]
     assert "meta.signer_fingerprint" in result.problems[0].message
+
+
+def test_records_written_in_chunks_hash_the_same(
+    hub_settings, ledger_engine: Engine, tmp_path, monkeypatch
+):
+    """Big batches are recorded chunk by chunk; the boundaries must not change anything."""
+    from conftest import write_drop
+
+    import tongyuan.ledger.append as append_module
+
+    monkeypatch.setattr(append_module, "_CHUNK", 2)
+    drop = write_drop(tmp_path / "drop")
+    hub = Loader(hub_settings)
+    try:
+        assert not hub.load([drop], relative_to=drop).failed
+    finally:
+        hub.close()
+    result = _verify(ledger_engine)
+    assert result.ok, result.problems
+    assert scalar(ledger_engine, "SELECT max(record_count) FROM ledger_entries") >= 5
