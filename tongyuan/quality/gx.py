@@ -18,7 +18,7 @@ import os
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from tongyuan.config import Settings
 
@@ -75,3 +75,33 @@ def make_context(settings: Settings) -> Any:
         },
     )
     return context
+
+
+_ONCE_ACTION: list[type] = []
+
+
+def data_docs_action(name: str) -> Any:
+    """An UpdateDataDocsAction that renders the site once for the whole checkpoint run.
+
+    The stock action rebuilds the site (index included) once per validation result; a
+    run has one per (suite, population), so that was ten builds of the same index. GX
+    registers action classes by ``type``, so the class is made once per process.
+    """
+    if not _ONCE_ACTION:
+        from great_expectations.checkpoint import UpdateDataDocsAction
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+        )
+
+        class UpdateDataDocsOnce(UpdateDataDocsAction):
+            type: Literal["tongyuan_update_data_docs_once"] = "tongyuan_update_data_docs_once"  # type: ignore[assignment]
+
+            def run(self, checkpoint_result: Any, action_context: Any = None) -> dict:
+                identifiers: list[Any] = []
+                for result_id, result in checkpoint_result.run_results.items():
+                    identifiers += [result_id, ExpectationSuiteIdentifier(name=result.suite_name)]
+                self._build_data_docs(site_names=self.site_names, resource_identifiers=identifiers)
+                return {}
+
+        _ONCE_ACTION.append(UpdateDataDocsOnce)
+    return _ONCE_ACTION[0](name=name, site_names=[DOCS_SITE])

@@ -27,7 +27,7 @@ from tongyuan.db import make_engine
 from tongyuan.libraries.base import HUB_TIMEZONE, utcnow
 from tongyuan.quality import breakdown, files
 from tongyuan.quality.checks import SUITES, Check, SuiteContext, region_prefix
-from tongyuan.quality.gx import DOCS_SITE, add_libraries_source, docs_dir, make_context
+from tongyuan.quality.gx import add_libraries_source, data_docs_action, docs_dir, make_context
 from tongyuan.quality.history import ResultRow, finish_run, pass_rate, start_run
 from tongyuan.quality.sql import Dialect
 from tongyuan.quality.suites import SUITE_CHECKS
@@ -249,7 +249,6 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
     """Run every check through one GX Checkpoint; failures per check index, Data Docs index."""
     context = make_context(settings)
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
 
     source = add_libraries_source(context, settings.database_url)
     batches: dict[str, Any] = {}
@@ -273,7 +272,7 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
         gx.Checkpoint(
             name="tongyuan-quality",
             validation_definitions=definitions,
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
+            actions=[data_docs_action("data_docs")],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
         )
     )
