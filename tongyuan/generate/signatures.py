@@ -41,10 +41,10 @@ from signing.license_xml import build_license_document
 from signing.pki import (
     CertificateAuthority,
     Pki,
-    build_hierarchy,
     init_pki,
     load_authority,
     revoke_certificate,
+    self_signed_root,
 )
 from signing.report import Indication, SubIndication
 from signing.xmldsig import sign_license_xml
@@ -167,9 +167,16 @@ def _build_pki(pki_dir: Path, families: set[str], defects: set[str]) -> _Signers
             )
             bad["expired_signer"] = (expired.signing_key, [expired.der, intermediate.der])
     if "untrusted_signer" in defects:
-        # A complete hierarchy whose root is not in pki/: nothing vouches for it.
-        stranger = build_hierarchy("ecdsa", now=now, valid_from=PKI_VALID_FROM)
-        bad["untrusted_signer"] = (stranger.issuing.signing_key, stranger.chain)
+        # A root that is not in pki/ (and named differently): nothing vouches for it.
+        root = self_signed_root(
+            "Unknown Root CA (ECDSA)", key_kind="ecdsa", not_before=PKI_VALID_FROM,
+            not_after=now + timedelta(days=3650), path_length=0,
+        )  # fmt: skip
+        stranger = root.issue(
+            "Unknown Document Signing (ECDSA)", key_kind="ecdsa", not_before=PKI_VALID_FROM,
+            not_after=now + timedelta(days=365),
+        )  # fmt: skip
+        bad["untrusted_signer"] = (stranger.signing_key, [stranger.der, root.der])
     return _Signers(good, bad)
 
 

@@ -3,8 +3,9 @@
 Checks, each a ``signing.report.Check`` (failed details name a rule id in brackets):
 
 - the signature report of the stored file (``signing.xmldsig`` or the detached envelope);
-- ``license.content``: the license as signed is the catalogue record in the library (the
-  holder compared by keyed hash, never in clear); only signed content that verified counts;
+- ``license.content``: the license as signed is the catalogue record in the library, as
+  its columns say (the holder compared by keyed hash, never in clear); only signed content
+  that verified counts;
 - the license's own semantics (``signing.license_checks``: identifier, issuer, validity,
   signed within validity);
 - ``license.status``: valid, expired (``valid_to`` before the check date), not yet valid,
@@ -225,6 +226,11 @@ def crl_numbers(trust: TrustStore, issuers: list[str]) -> dict[str, int | None]:
     return numbers
 
 
+def _column_text(value: object) -> object:
+    """A library column in the JSON form of the record (dates as ISO text)."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def _content_check(
     signed: SignedLicense | None, row: LicenseRow, protector: PiiProtector
 ) -> tuple[Check, License | None]:
@@ -236,11 +242,11 @@ def _content_check(
         rules = ", ".join(sorted({f.rule for f in findings}))
         return Check(name, False, f"the signed license is not a valid record [{rules}]"), None
     as_signed = record.model_dump(mode="json", exclude_none=True)
-    differing = sorted(
+    differing = [
         key
-        for key in (set(as_signed) | set(row.data)) - _NOT_COMPARED
-        if as_signed.get(key) != row.data.get(key)
-    )
+        for key in sorted(set(License.model_fields) - _NOT_COMPARED)
+        if as_signed.get(key) != _column_text(getattr(row, key))
+    ]
     if protector.lookup_hash(record.holder_id) != row.holder_id_hash:
         differing.append("holder_id")
     if differing:
