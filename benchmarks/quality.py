@@ -53,7 +53,7 @@ DISTRICTS = (
 )
 PII_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # bench only, protects nothing
 _CHUNK = 50_000
-_BATCH = "b" * 32
+_BATCH = "bench"
 _EPOCH = datetime(2026, 1, 5, 9, 0, 0)
 
 
@@ -134,11 +134,11 @@ def _case_rows(
         for i in range(start, min(stop, start + _CHUNK)):
             item = items[(i * 7919) % len(items)]
             case_id = i + 1
-            day = _EPOCH.date() + timedelta(days=(i // 10_000) % 150)
+            day = _EPOCH.date() + timedelta(days=i // 10_000)
             serial = f"{item['impl_code']}{day:%Y%m%d}{i % 10_000:04d}"
             if i % 1000 == 11:
                 serial = serial[:-1] + "A"  # planted: malformed serial
-            t0 = (i // 10_000 % 150) * 86_400 + (i % 10_000)
+            t0 = (i // 10_000) * 86_400 + (i % 10_000)
             received, accepted, decided = _ts(t0), _ts(t0 + 3_600), _ts(t0 + 5 * 86_400)
             c_rows.append(
                 (
