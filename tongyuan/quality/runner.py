@@ -24,7 +24,7 @@ from sqlalchemy import Engine, inspect
 
 from tongyuan.config import Settings
 from tongyuan.db import make_engine
-from tongyuan.libraries.base import HUB_TIMEZONE, utcnow
+from tongyuan.libraries.base import HUB_TIMEZONE
 from tongyuan.quality import breakdown, files
 from tongyuan.quality.checks import SUITES, Check, SuiteContext, region_prefix
 from tongyuan.quality.gx import add_libraries_source, data_docs_action, docs_dir, make_context
@@ -360,4 +360,4 @@ def data_docs_index(settings: Settings) -> Path:
     return docs_dir(settings) / "index.html"
 
 
-__all__ = ["QualityError", "QualityRunSummary", "RuleSummary", "run_quality", "utcnow"]
+__all__ = ["QualityError", "QualityRunSummary", "RuleSummary", "data_docs_index", "run_quality"]
