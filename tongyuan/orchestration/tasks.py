@@ -485,3 +485,62 @@ def quality_report() -> StepResult:
     settings = _settings()
     result = build_report(settings)
     return {"counts": {"runs": int(result.runs), "pages": len(result.pages)}}
+
+
+# --- license_verify (signatures and library semantics of e-licenses) --------------------
+
+# Daily in Beijing time, before the quality run (06:00) reads the results.
+LICENSE_VERIFY_SCHEDULE = "30 5 * * *"
+# Re-issue a development PKI's CRLs when one would go stale within this margin.
+CRL_REFRESH_MARGIN = timedelta(days=2)
+
+
+def license_refresh_crls(*, run_type: object, force: bool = False) -> StepResult:
+    """Keep the CRLs of a development PKI trust directory fresh (``signing.pki.refresh_crls``).
+
+    Only a trust directory that is a development PKI (``pki.json`` and its CA keys) can be
+    refreshed here; a production trust directory receives its CAs' CRLs from outside and
+    is left alone (``refreshed`` 0, ``managed`` 0). Scheduled runs refresh always, other
+    runs only when ``force`` or when a CRL would go stale within ``CRL_REFRESH_MARGIN``:
+    a new CRL re-checks every license below its CA, which a case-triggered run should not
+    cause for nothing.
+    """
+    from datetime import UTC
+
+    from cryptography import x509
+
+    from signing.pki import refresh_crls
+    from tongyuan.licensing.run import default_trust_dir
+
+    trust_dir = default_trust_dir(_settings())
+    if not (trust_dir / "pki.json").is_file() or not (trust_dir / "private").is_dir():
+        return {"counts": {"refreshed": 0, "managed": 0}}
+    soon = datetime.now(UTC) + CRL_REFRESH_MARGIN
+    due = [
+        path
+        for path in sorted((trust_dir / "crls").glob("*.pem"))
+        if (x509.load_pem_x509_crl(path.read_bytes()).next_update_utc or soon) <= soon
+    ]
+    if not (force or due or run_type_name(run_type) in _TIMED_RUN_TYPES):
+        return {"counts": {"refreshed": 0, "managed": 1}}
+    written = refresh_crls(trust_dir)
+    return {"counts": {"refreshed": len(written), "managed": 1}}
+
+
+def license_verify(*, check_all: bool = False) -> StepResult:
+    """Verify the licenses of new cases, never-verified ones and those below changed CRLs
+    (or all with ``check_all``); ``{"run_id", "counts"}`` with counts only."""
+    from tongyuan.licensing.run import verify_licenses
+
+    result = verify_licenses(_settings(), only_new=not check_all)
+    counts = {
+        "checked": result.checked,
+        "usable": result.usable,
+        "crl_changed": int(result.crl_changed),
+        **{f"indication_{k.lower()}": v for k, v in result.indications.items()},
+        **{f"status_{k}": v for k, v in result.statuses.items()},
+        "holder_mismatches": result.holder_mismatches,
+        "missing_items": result.missing_items,
+        "content_mismatches": result.content_mismatches,
+    }
+    return {"run_id": result.run_id, "counts": counts}
