@@ -156,7 +156,7 @@ class RecordStore:
             # The signed file and its signature go to the blob store: verified later.
             files = store_license_files(self.settings, session, record, base_dir)
             outcome = write_license(session, batch_id, record, protector=self.protector)
-            if attach_license_files(session, record.identifier, files, batch_id):
+            if attach_license_files(session, record, files, batch_id):
                 outcome = "changed" if outcome == "unchanged" else outcome
             return outcome
         raise TypeError(f"cannot store {type(record).__name__}")

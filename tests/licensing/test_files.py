@@ -53,6 +53,13 @@ def test_license_files_become_blobs_and_new_bytes_clear_the_verdict(settings, db
             row = session.get(LicenseRow, detached.identifier)
             assert row.file_sha256 == hashlib.sha256(doc + b"\n").hexdigest()
             assert row.indication is None and row.verified_at is None
+        # The catalogue alone again (another file name, no license files): blobs kept.
+        drop = _drop(tmp_path / "three", [detached], {}, name="licenses-again.jsonl")
+        assert loader.load([drop], relative_to=drop).totals()["license"]["unchanged"] == 1
+        with loader.sessions() as session:
+            row = session.get(LicenseRow, detached.identifier)
+            assert row.file_sha256 == hashlib.sha256(doc + b"\n").hexdigest()
+            assert row.signature_sha256 == hashlib.sha256(sig).hexdigest()
     finally:
         loader.close()
 

@@ -6,7 +6,8 @@ the bytes that were delivered are copied into the content-addressed blob store
 points at them (``licenses.file_sha256``, ``licenses.signature_sha256``).
 
 A named file that is missing is not a reason to refuse the catalogue record: the record
-is stored without it and verification reports SIGNED_DATA_NOT_FOUND. A name that leaves
+is stored without it (or keeps the file an earlier delivery carried) and verification
+reports SIGNED_DATA_NOT_FOUND when there is none. A name that leaves
 the delivery folder is refused (the record is quarantined like a hostile material path).
 """
 
@@ -76,20 +77,27 @@ def store_license_files(
 
 
 def attach_license_files(
-    session: Session, identifier: str, files: LicenseFiles, batch_id: str
+    session: Session, record: License, files: LicenseFiles, batch_id: str
 ) -> bool:
     """Point the stored license at its blobs; True when that changed the row.
 
     New bytes under the same catalogue record (a re-signed license) invalidate the last
-    verification, exactly as a changed record does in ``write_license``.
+    verification, exactly as a changed record does in ``write_license``. A file the
+    record still names but this delivery did not carry (a pull without files, a catalogue
+    re-sent alone) keeps the blob stored earlier; a file the record no longer names is
+    dropped.
     """
-    row = session.get(LicenseRow, identifier)
+    row = session.get(LicenseRow, record.identifier)
     if row is None:
-        raise ValueError(f"license {identifier} is not in the library")
-    if (row.file_sha256, row.signature_sha256) == (files.file_sha256, files.signature_sha256):
+        raise ValueError(f"license {record.identifier} is not in the library")
+    file_sha256 = files.file_sha256 or (row.file_sha256 if record.file else None)
+    signature_sha256 = files.signature_sha256 or (
+        row.signature_sha256 if record.signature_ref else None
+    )
+    if (row.file_sha256, row.signature_sha256) == (file_sha256, signature_sha256):
         return False
-    row.file_sha256 = files.file_sha256
-    row.signature_sha256 = files.signature_sha256
+    row.file_sha256 = file_sha256
+    row.signature_sha256 = signature_sha256
     row.verified_at = None
     row.indication = None
     row.subindication = None
