@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, exists, insert, literal, select, union_all
+from sqlalchemy import exists, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from tongyuan.ledger.digests import (
@@ -62,24 +62,24 @@ def checkpoint_every() -> int:
 
 
 def _written_by(session: Session, spec: CoveredTable, batch_id: str) -> Iterator[Any]:
-    table = spec.table
-    statement = select(table).where(table.c.batch_id == batch_id)
+    statement = spec.select().where(spec.table.c.batch_id == batch_id)
     # A big batch is streamed (a server-side cursor on PostgreSQL), never held whole.
     yield from session.execute(statement.execution_options(yield_per=_CHUNK)).mappings()
 
 
 def _rows_by_key(
-    session: Session, table: Table, key_columns: tuple[str, ...], keys: list[tuple[Any, ...]]
+    session: Session, spec: CoveredTable, key_columns: tuple[str, ...], keys: list[tuple[Any, ...]]
 ) -> Iterator[Any]:
+    table = spec.table
     if len(key_columns) == 1:
         column = table.c[key_columns[0]]
         for start in range(0, len(keys), _PK_CHUNK):
             chunk = [k[0] for k in keys[start : start + _PK_CHUNK]]
-            yield from session.execute(select(table).where(column.in_(chunk))).mappings()
+            yield from session.execute(spec.select().where(column.in_(chunk))).mappings()
         return
     for key in keys:
         condition = [table.c[name] == value for name, value in zip(key_columns, key, strict=True)]
-        yield from session.execute(select(table).where(*condition)).mappings()
+        yield from session.execute(spec.select().where(*condition)).mappings()
 
 
 def _tables_with_rows(session: Session, batch_id: str) -> list[CoveredTable]:
@@ -129,7 +129,7 @@ def _record_touched(session: Session, batch_id: str, out: _RecordWriter) -> None
             spec.key_of(dict(zip(key_columns, key, strict=True))): (key, deleted)
             for key, deleted in keys.items()
         }
-        for row in _rows_by_key(session, spec.table, key_columns, [k for k, _ in pending.values()]):
+        for row in _rows_by_key(session, spec, key_columns, [k for k, _ in pending.values()]):
             text = spec.key_of(row)
             pending.pop(text, None)
             if row["batch_id"] != batch_id:  # rows carrying this batch's id are recorded

@@ -355,7 +355,7 @@ def _check_rows(connection: Connection, result: LedgerVerification, spec: Covere
         .order_by(entries.c.seq)
     ):
         latest[key] = (digest, batch_id)
-    for row in connection.execute(select(spec.table)).mappings():
+    for row in connection.execute(spec.select().execution_options(yield_per=10_000)).mappings():
         result.rows += 1
         key = spec.key_of(row)
         recorded = latest.pop(key, None)
