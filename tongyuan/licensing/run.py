@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from signing.report import SubIndication
@@ -161,15 +161,15 @@ def _new_case_licenses(
 
 def _latest_checks(session: Session) -> dict[str, tuple[list[str], str | None]]:
     """Per license: the CA names and sub-indication of its latest check."""
-    latest: dict[str, tuple[list[str], str | None]] = {}
+    newest = (
+        select(func.max(LicenseCheckRow.id)).group_by(LicenseCheckRow.identifier).scalar_subquery()
+    )
     rows = session.execute(
         select(
             LicenseCheckRow.identifier, LicenseCheckRow.issuers, LicenseCheckRow.subindication
-        ).order_by(LicenseCheckRow.id)
+        ).where(LicenseCheckRow.id.in_(newest))
     )
-    for identifier, issuers, sub in rows:
-        latest[identifier] = (list(issuers or []), sub)
-    return latest
+    return {identifier: (list(issuers or []), sub) for identifier, issuers, sub in rows}
 
 
 def _crl_affected(session: Session, changed: set[str]) -> set[str]:
