@@ -1,7 +1,9 @@
 """One read of one ``sql`` stream: a server-side cursor, a page of parents at a time.
 
-Parents are streamed (SQLAlchemy ``stream_results`` + ``yield_per``: a named cursor on
-PostgreSQL), so memory does not grow with the table. For each page the child rows of all
+Parents are streamed through a server-side cursor (a named cursor on PostgreSQL), so
+memory does not grow with the table: on psycopg and sqlite3 the compiled statement runs on
+the driver's own cursor (:mod:`adapters.builtin.sql_driver`), elsewhere through
+SQLAlchemy's ``stream_results`` + ``yield_per``. For each page the child rows of all
 its parents are fetched with one ``IN (…)`` query and attached under the child's name.
 The state is computed from the last row *yielded*, so a read stopped half-way resumes
 exactly after what the hub received.
@@ -9,11 +11,13 @@ exactly after what the hub received.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
+from adapters.builtin.sql_driver import compile_for_driver, driver_pages
 from adapters.builtin.sql_query import ChildPlan, ReadPlan
 from adapters.sdk.envelope import Envelope
 from adapters.sdk.errors import AdapterError
@@ -90,21 +94,32 @@ class SqlStreamRead(StreamRead):
 
     def _generate(self) -> Iterator[Envelope]:
         conn = self._conn = open_read_connection(self._engine)
+        finish: Callable[[], None] | None = None
         try:
             plan = self._plan = self._plan_for(conn)
             start_after = plan.decode_state(self._start_state)
-            # Per statement: the child queries on this connection are ordinary fetches.
-            result = conn.execute(
-                plan.select(start_after),
-                execution_options={"stream_results": True, "yield_per": self._page_size},
-            )
-            names = list(result.keys())
+            statement = plan.select(start_after)
+            query = compile_for_driver(conn.dialect, statement)
+            pages: Iterator[Sequence[Any]]
+            if query is not None:
+                names: Sequence[str] = query.names
+                pages = driver_pages(conn, query, self._page_size)
+                finish = pages.close  # type: ignore[attr-defined]
+            else:
+                # Per statement: the child queries on this connection are ordinary fetches.
+                result = conn.execute(
+                    statement,
+                    execution_options={"stream_results": True, "yield_per": self._page_size},
+                )
+                names = list(result.keys())
+                pages = result.partitions()
+                finish = result.close
             cursor = plan.cursor
             mapper = self._mapping.map
             stream, where = self.stream, self._where
             n = 0
-            for page in result.partitions():
-                rows = [dict(zip(names, values, strict=True)) for values in page]
+            for page in pages:
+                rows = [dict(zip(names, values, strict=False)) for values in page]
                 for child in plan.children:
                     self._attach(conn, child, rows)
                 for row in rows:
@@ -116,7 +131,16 @@ class SqlStreamRead(StreamRead):
                         self._last_row = row
                     self.rows_read = n
                     yield Envelope(stream, location, row, record, findings)
-            result.close()
+        except BaseException:
+            if finish is not None:
+                # Stopped early or failed: closing the connection ends the cursor anyway,
+                # and an error closing it must not hide why the read stopped.
+                with suppress(Exception):
+                    finish()
+            raise
+        else:
+            if finish is not None:
+                finish()  # the cursor first, while its connection is still open
         finally:
             conn.close()
             self._conn = None
@@ -130,7 +154,7 @@ class SqlStreamRead(StreamRead):
             names = list(child.columns)
             at = child.key_index
             for values in child.fetch(conn, list(groups)):
-                groups[values[at]].append(dict(zip(names, values, strict=True)))
+                groups[values[at]].append(dict(zip(names, values, strict=False)))
         name = child.name
         for row in rows:
             row[name] = groups[row[key]]

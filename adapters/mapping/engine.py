@@ -21,6 +21,7 @@ import math
 import re
 import types
 import typing
+import weakref
 from collections.abc import Callable
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from adapters.mapping import dates
+from adapters.mapping.codegen import compile_build
 from adapters.mapping.spec import (
     ColumnsSpec,
     FieldSpec,
@@ -85,6 +87,47 @@ class _Failure(Exception):
 
 Getter = Callable[[AbcMapping[str, Any]], Any]
 Builder = Callable[[AbcMapping[str, Any], list[Finding], str, str], Any]
+
+
+# What each compiled closure does, as data, for :mod:`adapters.mapping.codegen` to turn
+# into straight-line code. A closure without a plan is called as it is by the generated
+# code, so every path keeps the closures' behaviour (they are the reference).
+
+
+@dataclass(frozen=True, slots=True)
+class GetterPlan:
+    column: str
+    transforms: tuple[Callable[[Any], Any], ...]
+    convert: Callable[[Any], Any] | None
+    as_text: bool  # convert is _as_text: applied before the transforms (see _getter)
+    default: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ConstPlan:
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPlan:
+    scalars: tuple[tuple[str, Getter, str], ...]
+    composites: tuple[tuple[str, Builder], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NestedPlan:
+    head: str
+    builder: Builder
+
+
+@dataclass(frozen=True, slots=True)
+class RowsPlan:
+    rows: str
+    leaf: str
+    item: Builder | None  # the group builder of one row; None for a list of plain values
+
+
+PLANS: weakref.WeakKeyDictionary[Callable[..., Any], Any] = weakref.WeakKeyDictionary()
 
 
 # ---------------------------------------------------------------- model introspection
@@ -234,7 +277,15 @@ class _Compiler:
         self.sources[key] = here if known is None or known == here else f"{known} or {here}"
         transform = chain(spec.transforms)
         convert = self._converter(spec, target, column, personal, table, parse_date, parse_datetime)
-        return _getter(column, transform, convert, spec.has_default, spec.default)
+        getter = _getter(column, transform, convert, spec.has_default, spec.default)
+        PLANS[getter] = GetterPlan(
+            column,
+            tuple(TRANSFORMS[name] for name in spec.transforms),
+            convert,
+            convert is _as_text,
+            spec.default,
+        )
+        return getter
 
     def _const(self, spec: FieldSpec, target: _Target, path: str, field_path: str) -> Getter | None:
         """A constant, converted once here exactly as a source value would be."""
@@ -250,7 +301,12 @@ class _Compiler:
             self.problems.append((f"{path}.const", exc.text.removeprefix("const: ")))
             return None
         self.sources[key] = f"constant {_echo(value, False)}"
-        return lambda row: value
+
+        def constant(row: AbcMapping[str, Any]) -> Any:
+            return value
+
+        PLANS[constant] = ConstPlan(value)
+        return constant
 
     def _formats(
         self, formats: list[str] | None, path: str
@@ -786,6 +842,19 @@ def _datetime_converter(
                 f"{_echo(value, False)}",
             )
         if parsed.tzinfo is None:
+            if type(parsed) is datetime and not parsed.fold:
+                # The same value as replace(tzinfo=zone), built directly: replace() with a
+                # keyword costs several times the constructor, on every time of every row.
+                return datetime(
+                    parsed.year,
+                    parsed.month,
+                    parsed.day,
+                    parsed.hour,
+                    parsed.minute,
+                    parsed.second,
+                    parsed.microsecond,
+                    zone,
+                )
             return parsed.replace(tzinfo=zone)
         return parsed
 
@@ -848,6 +917,7 @@ def _group_builder(
                 out[name] = value
         return out
 
+    PLANS[build] = GroupPlan(scalars_t, composites_t)
     return build
 
 
@@ -858,7 +928,17 @@ def _optional_group(head: str, builder: Builder) -> Builder:
         value = builder(row, findings, f"{prefix}{head}.", where)
         return value or None
 
+    PLANS[build] = NestedPlan(head, builder)
     return build
+
+
+def not_a_row(rows: str, position: int, child: Any, base: str) -> Finding:
+    """A child row list holding something that is not a row (a JSON list of numbers)."""
+    return Finding(
+        "mapping.type",
+        f"{rows}: row {position + 1} is a {type(child).__name__}, not a row of columns",
+        f"{base}{position}",
+    )
 
 
 def _rows_builder(rows: str, field_path: str, item: Any, item_is_group: bool) -> Builder:
@@ -903,14 +983,7 @@ def _rows_builder(rows: str, field_path: str, item: Any, item_is_group: bool) ->
         for position, child in enumerate(children):
             if item_is_group:
                 if type(child) is not dict and not isinstance(child, AbcMapping):
-                    findings.append(
-                        Finding(
-                            "mapping.type",
-                            f"{rows}: row {position + 1} is a {type(child).__name__}, "
-                            "not a row of columns",
-                            f"{base}{position}",
-                        )
-                    )
+                    findings.append(not_a_row(rows, position, child, base))
                     continue
                 out.append(
                     item(child, findings, f"{base}{position}.", f" ({rows} row {position + 1})")
@@ -931,6 +1004,7 @@ def _rows_builder(rows: str, field_path: str, item: Any, item_is_group: bool) ->
                     out.append(value)
         return out
 
+    PLANS[build] = RowsPlan(rows, leaf, item if item_is_group else None)
     return build
 
 
@@ -987,6 +1061,8 @@ class Mapping:
         self.columns: set[str] = columns
         self.children: dict[str, ChildSpec] = compiler.children
         self._sources = compiler.sources
+        self._compiled = compile_build(self._build, PLANS, _Failure, not_a_row)
+        self._validate = self.model.__pydantic_validator__.validate_python
 
     @classmethod
     def from_dict(cls, data: AbcMapping[str, Any], *, source: str = "mapping") -> Mapping:
@@ -1040,13 +1116,31 @@ class Mapping:
                 )
             ]
         findings: list[Finding] = []
-        data = self._build(row, findings, "", "")
+        data = self._compiled(row, findings)
         if findings:
             return None, findings
-        record, problems = to_record(RawRecord(self.kind, location, data))
-        if problems:
-            problems = [self._with_source(f) for f in problems]
-        return record, problems
+        try:
+            # What to_record does first, without its wrapping: most rows are valid.
+            record: StandardRecord = self._validate(data)
+        except ValidationError:
+            return None, [self._with_source(f) for f in to_record(self._raw(data, location))[1]]
+        return record, []
+
+    def build(
+        self, row: AbcMapping[str, Any], *, reference: bool = False
+    ) -> tuple[dict[str, Any], list[Finding]]:
+        """The record's data as the mapping builds it, before the model, and the findings.
+
+        ``reference=True`` runs the per-field closures instead of the compiled function
+        (:mod:`adapters.mapping.codegen`); both must give the same, which tests check.
+        """
+        findings: list[Finding] = []
+        if reference:
+            return self._build(row, findings, "", ""), findings
+        return self._compiled(row, findings), findings
+
+    def _raw(self, data: dict[str, Any], location: SourceLocation) -> RawRecord:
+        return RawRecord(self.kind, location, data)
 
     def _with_source(self, finding: Finding) -> Finding:
         """A model error with the source column the bad value came from."""
