@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +29,19 @@ from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.libraries.batches import Batch, close_batch, open_batch, record_failed_batch
 from tongyuan.libraries.serials import DbSerialAllocator
+from tongyuan.loading_bulk import BulkCaseWriter
 from tongyuan.privacy import PiiProtector
 from tongyuan.storing import RecordStore, StoreCounts
-from tongyuan.validating import check_file, discover_files, display_name
+from tongyuan.validating import (
+    CheckedRecord,
+    check_file,
+    check_file_parallel,
+    default_workers,
+    discover_files,
+    display_name,
+    plan_load_segments,
+    worker_pool,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +113,14 @@ class Loader:
         *,
         options: CheckOptions | None = None,
         limits: ParseLimits | None = None,
+        workers: int | None = None,
     ) -> None:
+        """``workers``: processes that parse and check segments of large XML files (None:
+        the machine's cores, up to 4, when a file is large enough; 0: none)."""
         self.settings = settings
+        self.workers = workers
+        self._pool: Executor | None = None
+        self._pool_size = 0
         self.options = options or CheckOptions()
         self.limits = limits or ParseLimits()
         self.engine = make_engine(settings.database_url)
@@ -113,6 +130,9 @@ class Loader:
         self.store = RecordStore(settings, self.protector, self.allocator)
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
         self.engine.dispose()
 
     def load(
@@ -126,10 +146,36 @@ class Loader:
         files = sorted(discover_files(paths), key=lambda p: (_kind_hint(p), str(p)))
         summary = LoadSummary()
         uniqueness = BatchUniqueness()
+        workers = default_workers(files) if self.workers is None else self.workers
         for path in files:
             name = display_name(path, relative_to)
-            summary.files.append(self._load_file(path, name, uniqueness, on_record))
+            summary.files.append(self._load_file(path, name, uniqueness, on_record, workers))
         return summary
+
+    def _checked(
+        self, path: Path, name: str, uniqueness: BatchUniqueness, workers: int
+    ) -> Iterator[CheckedRecord]:
+        """The file's checked records, from worker processes when the file is large."""
+        segments = plan_load_segments(path, workers)
+        if segments:
+            # Started on first need and kept for the loader's life (spawning costs seconds).
+            if self._pool is None or self._pool_size != workers:
+                if self._pool is not None:
+                    self._pool.shutdown(cancel_futures=True)
+                self._pool, self._pool_size = worker_pool(workers), workers
+            return check_file_parallel(
+                path,
+                options=self.options,
+                uniqueness=uniqueness,
+                pool=self._pool,
+                workers=workers,
+                segments=segments,
+                limits=self.limits,
+                file_label=name,
+            )
+        return check_file(
+            path, options=self.options, uniqueness=uniqueness, limits=self.limits, file_label=name
+        )
 
     def _already_loaded(self, session: Session, name: str, digest: str) -> bool:
         stmt = select(Batch.id).where(
@@ -143,6 +189,7 @@ class Loader:
         name: str,
         uniqueness: BatchUniqueness,
         on_record: Callable[[str, int], None] | None,
+        workers: int = 0,
     ) -> FileResult:
         digest = file_sha256(path)
         result = FileResult(file=name, kind=None, status="committed")
@@ -157,31 +204,26 @@ class Loader:
             with self.sessions.begin() as session:
                 batch = open_batch(session, "load", name, meta={"sha256": digest})
                 result.batch_id = batch.id
-                for checked in check_file(
-                    path,
-                    options=self.options,
-                    uniqueness=uniqueness,
-                    limits=self.limits,
-                    file_label=name,
-                ):
+                # New cases are written a chunk at a time; everything else one by one.
+                bulk = BulkCaseWriter(
+                    self.store, batch.id, result, source=f"file:{name}", now=now,
+                    base_dir=path.parent,
+                )  # fmt: skip
+                for checked in self._checked(path, name, uniqueness, workers):
                     result.kind = result.kind or checked.raw.kind
-                    self.store.store(
+                    bulk.add(
                         session,
-                        batch.id,
-                        result,
                         kind=checked.raw.kind,
                         location=checked.raw.location,
                         raw=checked.raw.data,
                         record=checked.record,
                         findings=checked.findings,
-                        source=f"file:{name}",
-                        now=now,
-                        base_dir=path.parent,
                     )
                     if on_record is not None:
                         on_record(checked.raw.kind, result.read)
+                bulk.flush(session)
                 if result.kind == "case":
-                    self.store.finish_batch(session, batch.id)
+                    bulk.finish(session)
                 batch.kind = f"load.{result.kind or 'empty'}"
                 close_batch(
                     session,
