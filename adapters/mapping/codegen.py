@@ -28,14 +28,16 @@ from standards.validation import Finding
 
 Build = Callable[[AbcMapping[str, Any], list[Finding]], dict[str, Any]]
 
-# transforms whose code is written inline below, exactly as transforms.py has it
-_INLINE: dict[Callable[[Any], Any], str] = {
-    transforms.trim: "if isinstance(v, str):\n    v = v.strip()",
-    transforms.upper: "if isinstance(v, str):\n    v = v.upper()",
-    transforms.lower: "if isinstance(v, str):\n    v = v.lower()",
-    transforms.halfwidth: "if isinstance(v, str) and not v.isascii():\n    v = nfkc('NFKC', v)",
-    transforms.none_if_empty: "if isinstance(v, str) and (not v or v.isspace()):\n    v = None",
+# Text transforms written inline, as transforms.py has them for a str. Each gives a str
+# again, so a run of them shares one isinstance check.
+_ON_TEXT: dict[Callable[[Any], Any], str] = {
+    transforms.trim: "v = v.strip()",
+    transforms.upper: "v = v.upper()",
+    transforms.lower: "v = v.lower()",
+    transforms.halfwidth: "if not v.isascii():\n    v = nfkc('NFKC', v)",
+    transforms.strip_separators: "v = separators('', v)",
 }
+_NONE_IF_EMPTY = "if isinstance(v, str) and (not v or v.isspace()):\n    v = None"
 
 
 class _Writer:
@@ -110,13 +112,38 @@ class _Writer:
         if plan.as_text:
             as_text = self.bind(plan.convert)
             self.emit(indent, f"if type(v) is not str and v is not None:\n    v = {as_text}(v)")
-        for transform in plan.transforms:
-            inline = _INLINE.get(transform)
-            self.emit(indent, inline if inline is not None else f"v = {self.bind(transform)}(v)")
+        on_text: list[str] = []
+        for transform in (*plan.transforms, None):
+            code = _ON_TEXT.get(transform) if transform is not None else None
+            if code is not None:
+                on_text.append(code)
+                continue
+            if on_text:
+                self.emit(indent, "if isinstance(v, str):")
+                for line in on_text:
+                    self.emit(indent + 1, line)
+                on_text = []
+            if transform is transforms.none_if_empty:
+                self.emit(indent, _NONE_IF_EMPTY)
+            elif transform is not None:
+                self.emit(indent, f"v = {self.bind(transform)}(v)")
         default = "None" if plan.default is None else self.bind(plan.default)
         self.emit(indent, f'if v is None or v == "":\n    v = {default}')
-        if plan.convert is not None and not plan.as_text:
-            self.emit(indent, f"else:\n    v = {self.bind(plan.convert)}(v)")
+        if plan.convert is None or plan.as_text:
+            return
+        convert = self.bind(plan.convert)
+        code_plan = self.plans.get(plan.convert)
+        if type(code_plan).__name__ == "CodePlan":
+            # The exact code first; the converter itself handles padding, blanks, misses.
+            table = self.bind(code_plan.table)
+            self.emit(indent, "else:")
+            self.emit(
+                indent + 1,
+                f"try:\n    v = {table}[v if type(v) is str else str(v)]\n"
+                f"except KeyError:\n    v = {convert}(v)",
+            )
+        else:
+            self.emit(indent, f"else:\n    v = {convert}(v)")
 
     def composite(
         self, builder: Any, name: str, row: str, out: str, prefix: str, where: str, indent: int
@@ -177,7 +204,7 @@ def compile_build(builder: Any, plans: Any, failure: type[Exception], not_a_row:
     params = ", ".join(f"k{i}" for i in range(len(writer.bound)))
     source = "\n".join(
         [
-            f"def factory(Failure, Finding, AbcMapping, nfkc, not_a_row, {params}):",
+            f"def factory(Failure, Finding, AbcMapping, nfkc, separators, not_a_row, {params}):",
             "    def build(row, findings):",
             *writer.lines,
             "    return build",
@@ -189,7 +216,7 @@ def compile_build(builder: Any, plans: Any, failure: type[Exception], not_a_row:
     from unicodedata import normalize
 
     build: Build = namespace["factory"](
-        failure, Finding, AbcMapping, normalize, not_a_row, *writer.bound
+        failure, Finding, AbcMapping, normalize, transforms.SEPARATORS.sub, not_a_row, *writer.bound
     )
     build.__doc__ = source  # kept for debugging: what the mapping compiled to
     return build

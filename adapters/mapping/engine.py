@@ -104,6 +104,11 @@ class GetterPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class CodePlan:
+    table: dict[str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
 class ConstPlan:
     value: Any
 
@@ -733,6 +738,7 @@ def _code_converter(
             f"{column}: department code {_echo(value, personal)} is not in code table {name}",
         )
 
+    PLANS[convert] = CodePlan(table)
     return convert
 
 

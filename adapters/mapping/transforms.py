@@ -15,7 +15,7 @@ from typing import Any
 
 Transform = Callable[[Any], Any]
 
-_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―－]+")
+SEPARATORS = re.compile(r"[\s\-‐‑‒–—―－]+")
 
 
 def trim(value: Any) -> Any:
@@ -47,7 +47,7 @@ def strip_separators(value: Any) -> Any:
     ``4403 0519-9101 0100 71`` → ``440305199101010071``. Only for identifiers: names keep
     their spaces. Dots stay: they separate the segments of an e-license identifier.
     """
-    return _SEPARATORS.sub("", value) if isinstance(value, str) else value
+    return SEPARATORS.sub("", value) if isinstance(value, str) else value
 
 
 def none_if_empty(value: Any) -> Any:
