@@ -653,7 +653,14 @@ def _child(mode: str, home: Path, url: str) -> dict[str, Any]:
     )
     if out.returncode != 0:
         raise RuntimeError(f"bench child {mode} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(
+        f"quality bench: {mode} on {url.rsplit('/', 1)[-1]}: {result['seconds']:.1f} s, "
+        f"{result['peak_mb']:.0f} MB peak",
+        file=sys.stderr,
+        flush=True,
+    )
+    return result
 
 
 def _child_main(mode: str, home: str, url: str) -> None:
