@@ -273,7 +273,7 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
             name="tongyuan-quality",
             validation_definitions=definitions,
             actions=[data_docs_action("data_docs")],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
+            result_format={"result_format": "BASIC", "partial_unexpected_count": 5},
         )
     )
     result = checkpoint.run()
