@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from tongyuan.cli import demo_pipelines
 from tongyuan.cli.common import console, progress_bar, settings_and_logging
 from tongyuan.config import Settings
+
+if TYPE_CHECKING:
+    from tongyuan.topology import Topology
 
 EPILOG = "Example: [bold]TONGYUAN_HOME=/tmp/ty tongyuan demo --cases 5000[/bold]"
 
@@ -44,12 +48,14 @@ def demo(
     else:
         _generate(dataset, items=items, cases=cases, bad_rate=bad_rate)
     failed = _load_and_report(settings, dataset)
-    _sync_items(settings)
+    topology_path, topology = _sync_items(settings)
+    failed |= not demo_pipelines.ingest_cases(settings, topology, topology_path)
+    failed |= not demo_pipelines.verify_licenses(settings, dataset, topology_path)
     if failed:
         raise typer.Exit(1)
 
 
-def _sync_items(settings: Settings) -> None:
+def _sync_items(settings: Settings) -> tuple[Path, Topology]:
     """Fill the level systems once, run item_sync through Airflow, report what it did."""
     from tongyuan.cli import demo_items
     from tongyuan.topology import example_path, load_topology
@@ -78,6 +84,7 @@ def _sync_items(settings: Settings) -> None:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(outcome.run_id + "\n", encoding="utf-8")
     demo_items.print_disagreements(settings, topology)
+    return path, topology
 
 
 def _generate(dataset: Path, *, items: int, cases: int, bad_rate: float) -> None:

@@ -72,11 +72,12 @@ class DeliveryVerdict:
 
 def trust_dir_for(settings: Settings, topology_trust_dir: Path | None) -> Path:
     """The trust directory: the topology's ``trust_dir``, else ``TONGYUAN_TRUST_DIR``,
-    else ``<home>/pki`` (where ``tongyuan pki init`` writes by default)."""
+    else ``<home>/trust`` — the same default as licence verification, so one directory of
+    trust anchors and CRLs serves both."""
     if topology_trust_dir is not None:
         return topology_trust_dir
     env = os.environ.get(ENV_TRUST_DIR, "").strip()
-    return Path(env).expanduser().resolve() if env else settings.home / "pki"
+    return Path(env).expanduser().resolve() if env else settings.home / "trust"
 
 
 def build_manifest(folder: Path, names: Iterable[str]) -> bytes:
