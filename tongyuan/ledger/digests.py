@@ -1,9 +1,9 @@
 """Row digests: what the ledger remembers of each library row, recomputable from the row.
 
-A digest is the sha256 of the row's columns as stored (canonical JSON, null columns left
-out), so the same function serves the append (reading the rows the batch wrote) and the
-offline verification (reading the rows as they are now). Leaving nulls out keeps old
-digests valid when a migration adds a nullable column.
+A digest is the sha256 of the row's columns as stored (null columns left out), so the
+same function serves the append (reading the rows the batch wrote) and the offline
+verification (reading the rows as they are now). Leaving nulls out keeps old digests
+valid when a migration adds a nullable column.
 
 Some columns are excluded on purpose: they are workflow state that legitimately changes
 outside any batch (a license's verification result, a quarantine entry's replay status).
@@ -24,7 +24,9 @@ from sqlalchemy import JSON, ColumnElement, Connection, Select, Table, Text, cas
 from tongyuan.libraries.base import Base, canonical_json, to_utc
 
 DELETED = "deleted"
-_PLAIN_TYPES = frozenset({str, int, bool, float})
+# Column names per table, computed once (the metadata does not change at run time).
+_DIGESTED: dict[str, tuple[str, ...]] = {}
+_KEYS: dict[str, tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,11 @@ class CoveredTable:
 
     @property
     def key_columns(self) -> tuple[str, ...]:
-        return tuple(column.name for column in self.table.primary_key.columns)
+        names = _KEYS.get(self.table_name)
+        if names is None:
+            names = tuple(column.name for column in self.table.primary_key.columns)
+            _KEYS[self.table_name] = names
+        return names
 
     def key_of(self, row: Mapping[str, Any]) -> str:
         """The row's primary key as text: the value itself, or a JSON list when composite."""
@@ -63,15 +69,28 @@ class CoveredTable:
             )
         )
 
+    def digested_columns(self) -> tuple[str, ...]:
+        """The columns a digest covers, in code-point order of their names."""
+        names = _DIGESTED.get(self.table_name)
+        if names is None:
+            names = tuple(sorted(c.name for c in self.table.columns if c.name not in self.excluded))
+            _DIGESTED[self.table_name] = names
+        return names
+
     def digest_of(self, row: Mapping[str, Any]) -> str:
-        doc = {}
-        for name, value in row.items():
-            if value is None or name in self.excluded:
+        """sha256 over ``table LF`` then ``name TAB len TAB text LF`` per non-null column.
+
+        Length-prefixed text instead of JSON: no escaping of long documents, and no value
+        can pass for another.
+        """
+        parts = [self.table_name, "\n"]
+        for name in self.digested_columns():
+            value = row[name]
+            if value is None:
                 continue
-            doc[name] = value if type(value) in _PLAIN_TYPES else _plain(value)
-        return hashlib.sha256(
-            canonical_json({"table": self.table_name, "row": doc}).encode("utf-8")
-        ).hexdigest()
+            text = value if type(value) is str else _text(value)
+            parts.append(f"{name}\t{len(text)}\t{text}\n")
+        return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
 
 
 COVERED: tuple[CoveredTable, ...] = (
@@ -106,6 +125,25 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     return value
+
+
+def _text(value: Any) -> str:
+    """A column value as digest text, the same whichever backend returned it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return to_utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return canonical_json(value)  # a JSON value a driver returned parsed after all
 
 
 class RecordsHasher:
