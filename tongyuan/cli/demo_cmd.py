@@ -51,6 +51,7 @@ def demo(
     topology_path, topology = _sync_items(settings)
     failed |= not demo_pipelines.ingest_cases(settings, topology, topology_path)
     failed |= not demo_pipelines.verify_licenses(settings, dataset, topology_path)
+    failed |= not demo_pipelines.check_quality(settings, topology_path)
     if failed:
         raise typer.Exit(1)
 

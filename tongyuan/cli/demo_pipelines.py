@@ -138,3 +138,23 @@ def verify_licenses(settings: Settings, dataset: Path, topology_path: Path) -> b
             table.add_row(name.replace("indication_", "signature ").replace("_", " "), str(value))
     console.print(table)
     return outcome.succeeded
+
+
+def check_quality(settings: Settings, topology_path: Path) -> bool:
+    """Run the quality DAG (suites, then the auditor report); True when it succeeded."""
+    console.rule("[bold]Data quality checks and the auditor report (数据质量报告)[/bold]")
+    outcome = run_demo_dag(settings, "quality", topology_path)
+    [run] = outcome.results("run_suites") or [None]
+    counts: dict[str, int] = (run or {}).get("counts", {})
+    if counts:
+        evaluated, failed = counts.get("evaluated", 0), counts.get("failed", 0)
+        rate = f"{(evaluated - failed) / evaluated:.1%}" if evaluated else "—"
+        console.print(
+            f"quality run {run.get('run_id')}: {evaluated} checks of records, {failed} failed "
+            f"(pass rate {rate})"
+        )
+    index = settings.reports_dir / "index.html"
+    if index.exists():
+        console.print(f"[bold]auditor report:[/bold] {index}")
+        console.print(f"exports (CSV, XLSX): {settings.exports_dir}")
+    return outcome.succeeded
