@@ -119,12 +119,14 @@ class SqlStreamRead(StreamRead):
             stream, where = self.stream, self._where
             n = 0
             for page in pages:
-                rows = [dict(zip(names, values, strict=False)) for values in page]
+                # zip without strict=: the keyword costs more than the dict (same statement's
+                # columns, so the lengths agree)
+                rows = [dict(zip(names, values)) for values in page]  # noqa: B905
                 for child in plan.children:
                     self._attach(conn, child, rows)
                 for row in rows:
                     n += 1
-                    location = SourceLocation(file=where, record=n)
+                    location = SourceLocation(where, n)
                     record, findings = mapper(row, location)
                     if cursor is not None and row[cursor] is not None:
                         # NULL cursors sort first or last by database; neither moves the state
@@ -154,7 +156,7 @@ class SqlStreamRead(StreamRead):
             names = list(child.columns)
             at = child.key_index
             for values in child.fetch(conn, list(groups)):
-                groups[values[at]].append(dict(zip(names, values, strict=False)))
+                groups[values[at]].append(dict(zip(names, values)))  # noqa: B905
         name = child.name
         for row in rows:
             row[name] = groups[row[key]]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping as AbcMapping
+from datetime import datetime
 from typing import Any
 
 from adapters.mapping import transforms
@@ -132,15 +133,27 @@ class _Writer:
         if plan.convert is None or plan.as_text:
             return
         convert = self.bind(plan.convert)
-        code_plan = self.plans.get(plan.convert)
-        if type(code_plan).__name__ == "CodePlan":
+        convert_plan = self.plans.get(plan.convert)
+        if type(convert_plan).__name__ == "CodePlan":
             # The exact code first; the converter itself handles padding, blanks, misses.
-            table = self.bind(code_plan.table)
+            table = self.bind(convert_plan.table)
             self.emit(indent, "else:")
             self.emit(
                 indent + 1,
                 f"try:\n    v = {table}[v if type(v) is str else str(v)]\n"
                 f"except KeyError:\n    v = {convert}(v)",
+            )
+        elif type(convert_plan).__name__ == "DatetimePlan":
+            # A naive datetime from the driver gets the zone; text and the rest go to the
+            # converter (formats, blanks, offsets, findings).
+            zone = self.bind(convert_plan.zone)
+            self.emit(indent, "else:")
+            self.emit(
+                indent + 1,
+                "if type(v) is datetime and v.tzinfo is None and not v.fold:\n"
+                "    v = datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, "
+                f"v.microsecond, {zone})\n"
+                f"else:\n    v = {convert}(v)",
             )
         else:
             self.emit(indent, f"else:\n    v = {convert}(v)")
@@ -204,7 +217,8 @@ def compile_build(builder: Any, plans: Any, failure: type[Exception], not_a_row:
     params = ", ".join(f"k{i}" for i in range(len(writer.bound)))
     source = "\n".join(
         [
-            f"def factory(Failure, Finding, AbcMapping, nfkc, separators, not_a_row, {params}):",
+            "def factory(Failure, Finding, AbcMapping, datetime, nfkc, separators, not_a_row,",
+            f"            {params}):",
             "    def build(row, findings):",
             *writer.lines,
             "    return build",
@@ -216,7 +230,14 @@ def compile_build(builder: Any, plans: Any, failure: type[Exception], not_a_row:
     from unicodedata import normalize
 
     build: Build = namespace["factory"](
-        failure, Finding, AbcMapping, normalize, transforms.SEPARATORS.sub, not_a_row, *writer.bound
+        failure,
+        Finding,
+        AbcMapping,
+        datetime,
+        normalize,
+        transforms.SEPARATORS.sub,
+        not_a_row,
+        *writer.bound,
     )
     build.__doc__ = source  # kept for debugging: what the mapping compiled to
     return build

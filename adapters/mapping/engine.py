@@ -104,6 +104,11 @@ class GetterPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class DatetimePlan:
+    zone: tzinfo  # naive values get this zone
+
+
+@dataclass(frozen=True, slots=True)
 class CodePlan:
     table: dict[str, str | None]
 
@@ -864,6 +869,7 @@ def _datetime_converter(
             return parsed.replace(tzinfo=zone)
         return parsed
 
+    PLANS[convert] = DatetimePlan(zone)
     return convert
 
 
