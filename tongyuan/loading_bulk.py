@@ -20,7 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -183,14 +183,7 @@ class BulkCaseWriter:
             return
         session.flush()
         keys = [(p.record.source_system, p.record.dept_case_no) for p in pending]
-        stored_keys = {
-            tuple(row)
-            for row in session.execute(
-                select(CaseRow.source_system, CaseRow.dept_case_no).where(
-                    tuple_(CaseRow.source_system, CaseRow.dept_case_no).in_(keys)
-                )
-            )
-        }
+        stored_keys = set(_ids_by_key(session, keys))
         serials = [p.record.serial for p in pending if p.record.serial is not None]
         held = set(session.scalars(select(CaseRow.serial).where(CaseRow.serial.in_(serials))))
         fresh: list[_Pending] = []
@@ -252,14 +245,7 @@ class BulkCaseWriter:
         # per row, while a plain multi-row insert and one indexed lookup cost two.
         _RowInserter(session, CaseRow.__table__).insert(rows)
         keys = [(row["source_system"], row["dept_case_no"]) for row in rows]
-        by_key = {
-            (source_system, dept_case_no): case_id
-            for case_id, source_system, dept_case_no in session.execute(
-                select(CaseRow.id, CaseRow.source_system, CaseRow.dept_case_no).where(
-                    tuple_(CaseRow.source_system, CaseRow.dept_case_no).in_(keys)
-                )
-            )
-        }
+        by_key = _ids_by_key(session, keys)
         ids = [by_key[key] for key in keys]
         event_rows = []
         timeliness_rows = []
@@ -325,6 +311,27 @@ class BulkCaseWriter:
         total.unknown += slow.unknown
         total.problems += [p for p in slow.problems if p not in total.problems]
         return total
+
+
+def _ids_by_key(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Ids of the stored cases among ``keys``, one indexed lookup per source system.
+
+    Not a row-value ``(a, b) IN (…)``: SQLite answers that by scanning the whole index,
+    which makes a load quadratic in the size of the library.
+    """
+    by_system: dict[str, list[str]] = {}
+    for source_system, dept_case_no in keys:
+        by_system.setdefault(source_system, []).append(dept_case_no)
+    found: dict[tuple[str, str], int] = {}
+    for source_system, numbers in by_system.items():
+        rows = session.execute(
+            select(CaseRow.id, CaseRow.dept_case_no).where(
+                CaseRow.source_system == source_system, CaseRow.dept_case_no.in_(numbers)
+            )
+        )
+        for case_id, dept_case_no in rows:
+            found[(source_system, dept_case_no)] = case_id
+    return found
 
 
 def _has_error(findings: list[Finding]) -> bool:
