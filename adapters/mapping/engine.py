@@ -3,14 +3,16 @@
 ``Mapping.load`` checks the whole file against the record model of its kind before any
 row is read, and reports every problem at once with its path. It then compiles the file
 into small closures — one per field, holding its column name, transforms and converter —
-so ``map`` is a loop over precompiled functions: it runs once per row on streams of
-millions.
+and those into one generated function (:mod:`adapters.mapping.codegen`) that ``map``
+calls per row: it runs once per row on streams of millions. The closures stay the
+reference (``build(row, reference=True)``); tests hold the two equal.
 
 ``map`` never raises for bad data. A value that cannot be mapped becomes a finding
 (``mapping.missing`` / ``mapping.date`` / ``mapping.code`` / ``mapping.type``) whose
 ``field`` is the standard field path and whose message names the source column; when
-every field mapped, the record is built by :func:`standards.formats.to_record`, so model
-errors read (and are masked) exactly as for exchange files, with the source column added.
+every field mapped, the record is validated by the model's own validator, and a record
+that fails goes through :func:`standards.formats.to_record`, so model errors read (and
+are masked) exactly as for exchange files, with the source column added.
 """
 
 from __future__ import annotations
