@@ -248,6 +248,8 @@ def with_pandas(path: Path, db: Path) -> int:
 def with_dlt(path: Path, workdir: Path) -> int:
     """dlt 1.31: the same records (nested: applicant, events, materials) merged into SQLite."""
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    # One load job at a time: parallel jobs into one SQLite file fail with "locked".
+    os.environ.setdefault("LOAD__WORKERS", "1")
     import dlt
 
     base = workdir / "dlt"
