@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmarks.harness import load_results, print_results, write_results
 
-MODULES = ("parse_validate", "adapter_sql", "item_sync", "verify", "ingest")
+MODULES = ("parse_validate", "adapter_sql", "item_sync", "verify", "ingest", "quality")
 
 
 def main(argv: list[str]) -> None:

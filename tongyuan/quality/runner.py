@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from tongyuan.config import Settings
 from tongyuan.db import make_engine
 from tongyuan.libraries.base import HUB_TIMEZONE
 from tongyuan.quality import breakdown, files
-from tongyuan.quality.checks import SUITES, Check, SuiteContext, region_prefix
+from tongyuan.quality.checks import SUITES, Check, Population, SuiteContext, region_prefix
 from tongyuan.quality.gx import add_libraries_source, data_docs_action, docs_dir, make_context
 from tongyuan.quality.history import ResultRow, finish_run, pass_rate, start_run
 from tongyuan.quality.sql import Dialect
@@ -214,12 +215,53 @@ def _run(
     rows: list[ResultRow] = []
     docs: str | None = None
     if checks:
-        gx_counts, docs = run_checkpoint(settings, checks)
-        rows += _breakdown(engine, checks, gx_counts)
+        # The breakdown queries run in two worker threads on a reader engine (on SQLite
+        # its transactions begin DEFERRED, so the workers and GX's own connection read
+        # side by side): the per-group counts of every population while GX imports and
+        # validates, then the failing checks' groups, two at a time. The database does
+        # the work (SQLite and psycopg release the GIL while a statement runs), so the
+        # breakdown uses the second core without changing what is computed or the order
+        # rows are stored in. Checks GX found passing are not re-run: their breakdown is
+        # empty by definition, and re-running them costs more than GX's own count.
+        reader = make_engine(settings.database_url, sqlite_begin="DEFERRED")
+        try:
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="quality-breakdown") as pool:
+                populations = {c.population.name: c.population for c in checks}
+                evaluated = {
+                    name: pool.submit(_evaluated, reader, pop) for name, pop in populations.items()
+                }
+                try:
+                    gx_counts, docs = run_checkpoint(settings, checks)
+                except BaseException:
+                    for future in evaluated.values():
+                        future.cancel()
+                    raise
+                failing = {
+                    index: pool.submit(_failures, reader, check)
+                    for index, check in enumerate(checks)
+                    if gx_counts.get(index, 0)
+                }
+                rows += _breakdown(checks, gx_counts, _results(evaluated), _results(failing))
+        finally:
+            reader.dispose()
     if "integrity" in suites and scope == "all" and files_and_ledger:
         rows += files.check_material_files(settings, engine)
         rows += files.check_ledger(engine)
     return rows, docs
+
+
+def _evaluated(engine: Engine, population: Population) -> dict[breakdown.Group, int]:
+    with engine.connect() as connection:
+        return breakdown.evaluated_by_group(connection, population)
+
+
+def _failures(engine: Engine, check: Check) -> breakdown.Failures:
+    with engine.connect() as connection:
+        return breakdown.failures_by_group(connection, check)
+
+
+def _results(futures: dict[Any, Future[Any]]) -> dict[Any, Any]:
+    return {key: future.result() for key, future in futures.items()}
 
 
 def _suite_name(check: Check) -> str:
@@ -297,43 +339,39 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
 
 
 def _breakdown(
-    engine: Engine, checks: Sequence[Check], gx_counts: dict[int, int]
+    checks: Sequence[Check],
+    gx_counts: dict[int, int],
+    evaluated: dict[str, dict[breakdown.Group, int]],
+    failing: dict[int, breakdown.Failures],
 ) -> list[ResultRow]:
     rows: list[ResultRow] = []
-    evaluated: dict[str, dict[breakdown.Group, int]] = {}
-    with engine.connect() as connection:
-        for index, check in enumerate(checks):
-            pop = check.population
-            if pop.name not in evaluated:
-                evaluated[pop.name] = breakdown.evaluated_by_group(connection, pop)
-            groups = evaluated[pop.name]
-            failures = breakdown.Failures()
-            if gx_counts.get(index, 0):
-                failures = breakdown.failures_by_group(connection, check)
-            if failures.total != gx_counts.get(index, 0):
-                raise QualityError(
-                    f"{check.rule} ({check.kind}): GX counted {gx_counts.get(index, 0)} "
-                    f"failures, the breakdown {failures.total}"
-                )
-            rows.append(
-                _row(
-                    check,
-                    "total",
-                    sum(groups.values()),
-                    failures.total,
-                    [k for keys in failures.keys.values() for k in keys],
-                )
+    for index, check in enumerate(checks):
+        groups = evaluated[check.population.name]
+        failures = failing.get(index, breakdown.Failures())
+        if failures.total != gx_counts.get(index, 0):
+            raise QualityError(
+                f"{check.rule} ({check.kind}): GX counted {gx_counts.get(index, 0)} "
+                f"failures, the breakdown {failures.total}"
             )
-            for group in sorted(set(groups) | set(failures.counts), key=_sort_key):
-                row = _row(
-                    check,
-                    "group",
-                    groups.get(group, 0),
-                    failures.counts.get(group, 0),
-                    failures.keys.get(group, []),
-                )
-                row.region_code, row.level, row.department = group
-                rows.append(row)
+        rows.append(
+            _row(
+                check,
+                "total",
+                sum(groups.values()),
+                failures.total,
+                [k for keys in failures.keys.values() for k in keys],
+            )
+        )
+        for group in sorted(set(groups) | set(failures.counts), key=_sort_key):
+            row = _row(
+                check,
+                "group",
+                groups.get(group, 0),
+                failures.counts.get(group, 0),
+                failures.keys.get(group, []),
+            )
+            row.region_code, row.level, row.department = group
+            rows.append(row)
     return rows
 
 
