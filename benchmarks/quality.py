@@ -15,7 +15,13 @@ thousand planted wrong for a handful of rules so that failing rows are broken do
 * ``quality.memory_growth`` — peak RSS of the in-database run over 2M cases against 1M.
 
 PostgreSQL figures (1M cases, in-database vs pandas) are printed as notes when a server
-can be started (``tests/pg.py``). Run alone: ``python -m benchmarks.quality``.
+can be started (``tests/pg.py``). Run alone: ``python -m benchmarks quality``.
+
+The SQLite libraries stay in ``<bench>/quality`` between runs, named by size, schema
+head and a hash of the generator code above the pandas section, and are reused when
+all three match (delete the directory to force a rebuild). The children share a
+bytecode cache there, warmed before anything is timed, so neither side is charged for
+compiling its libraries' modules.
 """
 
 from __future__ import annotations
