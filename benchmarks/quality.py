@@ -18,7 +18,7 @@ PostgreSQL figures (1M cases, in-database vs pandas) are printed as notes when a
 can be started (``tests/pg.py``). Run alone: ``python -m benchmarks quality``.
 
 The SQLite libraries stay in ``<bench>/quality`` between runs, named by size, schema
-head and a hash of the generator code above the pandas section, and are reused when
+head and a hash of the generator code (constants to the pandas section), and are reused when
 all three match (delete the directory to force a rebuild). The children share a
 bytecode cache there, warmed before anything is timed, so neither side is charged for
 compiling its libraries' modules.
@@ -719,7 +719,9 @@ def _library_key(cases: int) -> str:
     from tongyuan.db import head_revision
 
     source = Path(__file__).read_text(encoding="utf-8")
-    generator = source[: source.index("# --- the same rules over pandas")]
+    generator = source[
+        source.index("MIN_ITEMS = ") : source.index("# --- the same rules over pandas")
+    ]
     digest = hashlib.sha256(generator.encode()).hexdigest()[:12]
     return f"{cases}-{head_revision().replace(',', '_')}-{digest}"
 
@@ -846,6 +848,7 @@ def main() -> None:
         import great_expectations.expectations  # noqa: F401
 
         import tongyuan.quality.expectations  # noqa: F401
+
         return
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
         _child_main(sys.argv[2], sys.argv[3], sys.argv[4])
