@@ -208,12 +208,9 @@ def bare_postgres(path: Path, url: str) -> int:
         cur.execute(
             f"CREATE TABLE bare_case_events ({', '.join(c + ' text' for c in _EVENT_COLUMNS)})"
         )
-        case_sql = (
-            f"INSERT INTO bare_cases VALUES ({', '.join(f'%({c})s' for c in _CASE_COLUMNS)})"
-        )
+        case_sql = f"INSERT INTO bare_cases VALUES ({', '.join(f'%({c})s' for c in _CASE_COLUMNS)})"
         event_sql = (
-            f"INSERT INTO bare_case_events VALUES "
-            f"({', '.join(f'%({c})s' for c in _EVENT_COLUMNS)})"
+            f"INSERT INTO bare_case_events VALUES ({', '.join(f'%({c})s' for c in _EVENT_COLUMNS)})"
         )
         rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
@@ -352,8 +349,9 @@ def _child_main(mode: str, *args: str) -> None:
     else:
         raise SystemExit(f"unknown child mode {mode}")
     seconds = time.perf_counter() - start
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
     )
     out["seconds"] = seconds
     out["cpu"] = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime

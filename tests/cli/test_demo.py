@@ -1,7 +1,8 @@
 """`tongyuan demo` end to end on the embedded default, twice; nothing personal in the logs.
 
-The demo loads a generated dataset and then runs the item_sync DAG through Airflow
-(dag.test on the embedded Airflow home), so this is a slow test.
+The demo loads a generated dataset and then runs the item_sync, case_ingest,
+license_verify and quality DAGs through Airflow (dag.test on the embedded Airflow home),
+so this is a slow test.
 """
 
 from __future__ import annotations
@@ -44,8 +45,15 @@ def test_demo_runs_twice_and_the_second_run_changes_nothing():
     assert "Libraries now hold" in first.output and "quarantine" in first.output
     counts, batches = _counts()
     assert counts["cases"] > 300 and counts["items_current"] > 30 and counts["quarantine_open"] > 0
-    # The item sync ran through Airflow twice (first exports, next exports) and reported.
-    assert first.output.count("DagRun success") == 2
+    # Through Airflow: item_sync twice (first exports, next exports), then case_ingest,
+    # license_verify and quality once each.
+    assert first.output.count("DagRun success") == 5
+    for dag_id in ("item_sync", "case_ingest", "license_verify", "quality"):
+        assert f"{dag_id}" in first.output
+    assert "case_ingest, per department" in first.output
+    assert "Licences checked this run" in first.output
+    assert "auditor report:" in first.output
+    assert (load_settings().reports_dir / "index.html").is_file()
     assert "What the run changed, per item system" in first.output
     assert "深圳市市场监督管理局" in first.output and "open consistency findings" in first.output
     assert "tongyuan://libraries/items updated" in first.output
@@ -54,7 +62,8 @@ def test_demo_runs_twice_and_the_second_run_changes_nothing():
     assert second.exit_code == 0, second.output
     assert "using the dataset generated earlier" in second.output
     assert "level systems generated earlier" in second.output
-    assert second.output.count("DagRun success") == 1
+    assert second.output.count("DagRun success") == 4
+    assert "department cases delivered earlier" in second.output
     assert "the item library did not change" in second.output
     assert _counts() == (counts, batches)
 

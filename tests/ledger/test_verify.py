@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from conftest import write_drop  # at module level: at run time 'conftest' may be another's
 from sqlalchemy import Engine, select
 from std_factories import PERSON
 from tamper import entry_count, run_sql, scalar
@@ -191,8 +192,6 @@ def test_records_written_in_chunks_hash_the_same(
     hub_settings, ledger_engine: Engine, tmp_path, monkeypatch
 ):
     """Big batches are recorded chunk by chunk; the boundaries must not change anything."""
-    from conftest import write_drop
-
     import tongyuan.ledger.append as append_module
 
     monkeypatch.setattr(append_module, "_CHUNK", 2)

@@ -7,6 +7,7 @@ the model/migration comparison rely on.
 from tongyuan.libraries.adapter_states import AdapterState, load_state, save_state
 from tongyuan.libraries.base import Base
 from tongyuan.libraries.batches import Batch, close_batch, open_batch
+from tongyuan.libraries.case_timeliness import CaseTimeliness
 from tongyuan.libraries.cases import (
     CaseEventRow,
     CaseHistoryConflict,
@@ -17,7 +18,6 @@ from tongyuan.libraries.cases import (
     find_cases_by_applicant_id,
     write_case,
 )
-from tongyuan.libraries.case_timeliness import CaseTimeliness
 from tongyuan.libraries.claims import Claim, ItemDelivery, ItemReview, ReviewEvent
 from tongyuan.libraries.consistency import (
     BaseCatalogueEntry,
@@ -31,8 +31,8 @@ from tongyuan.libraries.items import (
     item_history,
     write_item,
 )
-from tongyuan.libraries.licenses import LicenseRow, license_record, write_license
 from tongyuan.libraries.license_checks import LicenseCheckRow, LicenseVerifyState
+from tongyuan.libraries.licenses import LicenseRow, license_record, write_license
 from tongyuan.libraries.materials import (
     BlobRow,
     BlobStoreError,

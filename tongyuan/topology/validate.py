@@ -393,9 +393,7 @@ def _ref(
         return None, None
     ref = AdapterRef(adapter.strip(), config, stream, base_dir, ctx.env_defaults, snapshot)
     before = len(ctx.problems)
-    offered = _check_adapter(
-        ref, where, role, ctx, want_kind="item" if want_items else want_kind
-    )
+    offered = _check_adapter(ref, where, role, ctx, want_kind="item" if want_items else want_kind)
     return (ref if len(ctx.problems) == before else None), offered
 
 
@@ -491,8 +489,10 @@ def _check_adapter(
         )
         return None
     if want_kind is not None and specs[ref.stream].kind != want_kind:
-        what = "a node's item system must yield items" if want_kind == "item" else (
-            f"a case system's stream must yield {want_kind} records"
+        what = (
+            "a node's item system must yield items"
+            if want_kind == "item"
+            else (f"a case system's stream must yield {want_kind} records")
         )
         ctx.add(
             f"{where}.stream",
