@@ -39,6 +39,20 @@ from tongyuan.sync import (
 ITEMS = generated_items()
 
 
+@pytest.fixture(autouse=True)
+def _no_review_tracking() -> Iterator[None]:
+    """These tests look at sync_node alone: no review observer left by an earlier test.
+
+    (``sync_all`` installs the review tracker for the whole process; with it, an item that
+    left a snapshot and comes back published would be refused as cancelled → published.)
+    """
+    from tongyuan.sync.review import observe_copy
+
+    unregister_copy_observer(observe_copy)
+    yield
+    unregister_copy_observer(observe_copy)
+
+
 @pytest.fixture
 def hub(settings: Settings, db_url: str) -> Settings:
     return dataclasses.replace(settings, database_url=db_url)

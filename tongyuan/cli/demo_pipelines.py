@@ -72,9 +72,13 @@ def ingest_cases(settings: Settings, topology: Topology, topology_path: Path) ->
             settings, topology, DEMO_CASE_DEPARTMENT, cases=DEMO_DROP_CASES, seed=DROP_SEED
         )
         planted = ", ".join(f"{rule} ×{n}" for rule, n in drop.planted.items() if n)
+        # Named, not by its folder: the folder is the department's USCC, and an all-digit
+        # 机关 code looks like a personal ID to anyone scanning the output.
+        dept = topology.case_department(DEMO_CASE_DEPARTMENT)
         console.print(
-            f"delivered {drop.cases} cases and {drop.materials} materials to {drop.folder} "
-            f"({drop.overdue_open} open cases past their deadline; planted: {planted or 'none'})"
+            f"delivered {drop.cases} cases and {drop.materials} materials to the drop folder "
+            f"of {dept.name} ({drop.overdue_open} open cases past their deadline; planted: "
+            f"{planted or 'none'})"
         )
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(f"{drop.cases}\n", encoding="utf-8")
