@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from standards.formats import (
     ParseLimits,
@@ -197,6 +198,47 @@ def plan_load_segments(path: Path, workers: int) -> list[XmlSegment] | None:
     return plan_xml_segments(path, max(2 * workers, size // LOAD_SEGMENT_BYTES))
 
 
+def _in_file_order(
+    pool: Executor,
+    work: Callable[[XmlSegment, CheckOptions, ParseLimits], tuple[list[Any], Any]],
+    segments: list[XmlSegment],
+    options: CheckOptions,
+    limits: ParseLimits,
+    workers: int,
+    label: str,
+) -> Iterator[tuple[int, list[Any] | None]]:
+    """Segments checked by ``work`` in the pool, answers taken in file order.
+
+    Yields ``(records before this segment, its outcomes)``; for a segment whose worker
+    hit a file-level error it yields ``(records before it, None)`` and stops, so the
+    caller re-reads the file in one piece from there. At most ``workers + 1`` segments
+    are in flight (memory stays bounded), and the record limit applies to the file.
+    """
+    futures: deque[Future[tuple[list[Any], Any]]] = deque()
+    queue = iter(segments)
+    done = 0
+
+    def top_up() -> None:
+        for segment in queue:
+            futures.append(pool.submit(work, segment, options, limits))
+            if len(futures) > workers:
+                return
+
+    top_up()
+    while futures:
+        outcomes, error = futures.popleft().result()
+        if error is not None:
+            for future in futures:
+                future.cancel()
+            yield done, None
+            return
+        yield done, outcomes
+        done += len(outcomes)
+        if done > limits.max_records:
+            raise UnsafeInput(label, f"more than {limits.max_records} records in one file")
+        top_up()
+
+
 def check_file_parallel(
     path: Path,
     *,
@@ -218,32 +260,16 @@ def check_file_parallel(
     """
     limits = limits or ParseLimits()
     label = file_label if file_label is not None else str(path)
-    futures: deque[Future[_FullSegmentResult]] = deque()
-    queue = iter(segments)
     done = 0
-
-    def top_up() -> None:
-        for segment in queue:
-            futures.append(pool.submit(_check_segment_full, segment, options, limits))
-            if len(futures) > workers:
-                return
-
-    top_up()
-    while futures:
-        outcomes, error = futures.popleft().result()
-        if error is not None:
-            for future in futures:
-                future.cancel()
+    feed = _in_file_order(pool, _check_segment_full, segments, options, limits, workers, label)
+    for done, outcomes in feed:
+        if outcomes is None:
             break
         for raw, record, findings in outcomes:
             raw.location = SourceLocation(label, done + raw.location.record, raw.location.line)
             if record is not None:
                 findings += uniqueness.check(record, raw.location)
             yield CheckedRecord(raw, record, findings)
-        done += len(outcomes)
-        if done > limits.max_records:
-            raise UnsafeInput(label, f"more than {limits.max_records} records in one file")
-        top_up()
     else:
         return
     base_dir = path.parent
@@ -312,29 +338,14 @@ def _outcomes_segmented(
     exactly where (and as) a sequential read reports it, whatever the cut.
     """
     kind = segments[0].kind
-    futures: deque[Future[_SegmentResult]] = deque()
-    queue = iter(segments)
     done = 0
-
-    def top_up() -> None:
-        for segment in queue:
-            futures.append(pool.submit(_check_segment, segment, options, limits))
-            if len(futures) > workers:
-                return
-
-    top_up()
-    while futures:
-        outcomes, error = futures.popleft().result()
-        if error is not None:
-            for future in futures:
-                future.cancel()
+    for done, outcomes in _in_file_order(
+        pool, _check_segment, segments, options, limits, workers, name
+    ):
+        if outcomes is None:
             break
         for index, line, parsed, findings, keys in outcomes:
             yield kind, SourceLocation(name, done + index, line), parsed, findings, keys
-        done += len(outcomes)
-        if done > limits.max_records:
-            raise UnsafeInput(name, f"more than {limits.max_records} records in one file")
-        top_up()
     else:
         return
     for i, item in enumerate(_outcomes_inline(path, name, options, limits)):

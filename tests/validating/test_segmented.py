@@ -74,3 +74,41 @@ def test_files_with_comments_or_cdata_are_not_cut(tmp_path, dirty):
     path = tmp_path / "cases.xml"
     path.write_text(text.replace("</case>", "</case><!-- c -->", 1), encoding="utf-8")
     assert plan_xml_segments(path, 4) is None
+
+
+def _checked(path, *, workers):
+    """What the loader's check gives for one file: (location, kind, findings) per record."""
+    from standards.formats import UnreadableInput
+    from standards.validation import CheckOptions
+    from standards.validation.batch import BatchUniqueness
+
+    kw = {"options": CheckOptions(), "uniqueness": BatchUniqueness(), "file_label": "f.xml"}
+    out, error = [], None
+    try:
+        if workers:
+            plan = validating.plan_load_segments(path, workers)
+            assert plan is not None and len(plan) >= 3
+            with validating.worker_pool(workers) as pool:
+                for c in validating.check_file_parallel(
+                    path, pool=pool, workers=workers, segments=plan, **kw
+                ):
+                    out.append((c.raw.location, c.raw.kind, c.findings))
+        else:
+            for c in validating.check_file(path, **kw):
+                out.append((c.raw.location, c.raw.kind, c.findings))
+    except UnreadableInput as exc:
+        error = (exc.rule, exc.line)
+    return out, error
+
+
+@pytest.mark.parametrize("cut", [1.0, 0.7])
+def test_loader_parallel_check_equals_the_sequential_one(
+    tmp_path, dirty, tiny_segments, cut, monkeypatch
+):
+    monkeypatch.setattr(validating, "LOAD_SEGMENT_BYTES", 60_000)
+    data = (dirty / "cases" / "cases.xml").read_bytes()
+    path = tmp_path / "cases.xml"
+    path.write_bytes(data[: int(len(data) * cut)])
+    parallel, sequential = _checked(path, workers=2), _checked(path, workers=0)
+    assert parallel == sequential
+    assert len(sequential[0]) > 500 and (sequential[1] is None) == (cut == 1.0)
