@@ -6,10 +6,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from dagbags import load_dagbag
 from sqlalchemy import create_engine, func, select, text
 from std_factories import PERSON, make_case, make_item, make_material
 
@@ -22,7 +22,7 @@ from tongyuan.libraries.cases import CaseRow
 from tongyuan.libraries.materials import MaterialRow
 from tongyuan.libraries.quarantine import QuarantineEntry
 from tongyuan.loading import Loader
-from tongyuan.orchestration import airflow_home, run_dag
+from tongyuan.orchestration import run_dag
 from tongyuan.orchestration.airflow_home import repo_dags_folder
 from tongyuan.orchestration.tasks import (
     CASE_LIBRARY_URI,
@@ -44,16 +44,7 @@ PDF = b"%PDF-1.4\n%%EOF\n"
 def _bag(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.delenv(ENV_TOPOLOGY, raising=False)
     monkeypatch.delenv("AIRFLOW_VAR_TONGYUAN_TOPOLOGY", raising=False)
-    if "airflow.settings" not in sys.modules:
-        home = airflow_home(load_settings())
-        home.logs_dir.mkdir(parents=True, exist_ok=True)
-        with monkeypatch.context() as patch:
-            for name, value in home.environ().items():
-                patch.setenv(name, value)
-            import airflow.settings  # noqa: F401
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(repo_dags_folder()))
+    return load_dagbag(monkeypatch)
 
 
 def test_the_dag_imports_mapped_over_departments_with_both_asset_outlets(monkeypatch) -> None:

@@ -8,13 +8,11 @@ another test already imported Airflow — DagBag reads the folder it is given ei
 from __future__ import annotations
 
 import ast
-import sys
 from datetime import timedelta
 
 import pytest
+from dagbags import load_dagbag
 
-from tongyuan.config import load_settings
-from tongyuan.orchestration import airflow_home
 from tongyuan.orchestration.airflow_home import repo_dags_folder
 from tongyuan.orchestration.tasks import ENV_TOPOLOGY, ITEM_LIBRARY_URI
 from tongyuan.topology import example_path
@@ -23,19 +21,8 @@ DAG_FILE = repo_dags_folder() / "item_sync.py"
 LEVELS = ("county", "city", "province")
 
 
-def _bag(monkeypatch: pytest.MonkeyPatch):
-    if "airflow.settings" not in sys.modules:
-        # Configure Airflow with a throwaway home for this process, without leaving its
-        # variables behind for the tests that follow.
-        home = airflow_home(load_settings())
-        home.logs_dir.mkdir(parents=True, exist_ok=True)
-        with monkeypatch.context() as patch:
-            for name, value in home.environ().items():
-                patch.setenv(name, value)
-            import airflow.settings  # noqa: F401
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(repo_dags_folder()))
+def _bag(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    return load_dagbag(monkeypatch)
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import ast
 import base64
 import json
 import shutil
-import sys
 
 import pytest
+from dagbags import load_dagbag
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from tongyuan.generate.dataset import generate_dataset
 from tongyuan.libraries.license_checks import LicenseCheckRow
 from tongyuan.libraries.licenses import LicenseRow
 from tongyuan.loading import Loader
-from tongyuan.orchestration import airflow_home, run_dag
+from tongyuan.orchestration import run_dag
 from tongyuan.orchestration.airflow_home import repo_dags_folder
 from tongyuan.orchestration.tasks import CASE_LIBRARY_URI
 
@@ -34,16 +34,7 @@ DAG_FILE = repo_dags_folder() / "license_verify.py"
 
 @pytest.fixture
 def dag(monkeypatch: pytest.MonkeyPatch):
-    if "airflow.settings" not in sys.modules:
-        home = airflow_home(load_settings())
-        home.logs_dir.mkdir(parents=True, exist_ok=True)
-        with monkeypatch.context() as patch:
-            for name, value in home.environ().items():
-                patch.setenv(name, value)
-            import airflow.settings  # noqa: F401
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
+    bag = load_dagbag(monkeypatch, DAG_FILE)
     assert bag.import_errors == {}
     return bag.dags["license_verify"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ast
 import base64
-import sys
 
 import pytest
+from dagbags import load_dagbag
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from tongyuan.db import make_engine, upgrade
 from tongyuan.generate.dataset import generate_dataset
 from tongyuan.libraries.quality import QualityResult, QualityRun
 from tongyuan.loading import Loader
-from tongyuan.orchestration import airflow_home, run_dag
+from tongyuan.orchestration import run_dag
 from tongyuan.orchestration.airflow_home import repo_dags_folder
 from tongyuan.orchestration.tasks import (
     CASE_LIBRARY_URI,
@@ -36,16 +36,7 @@ DAG_FILE = repo_dags_folder() / "quality.py"
 
 @pytest.fixture
 def dag(monkeypatch: pytest.MonkeyPatch):
-    if "airflow.settings" not in sys.modules:
-        home = airflow_home(load_settings())
-        home.logs_dir.mkdir(parents=True, exist_ok=True)
-        with monkeypatch.context() as patch:
-            for name, value in home.environ().items():
-                patch.setenv(name, value)
-            import airflow.settings  # noqa: F401
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
+    bag = load_dagbag(monkeypatch, DAG_FILE)
     assert bag.import_errors == {}
     return bag.dags["quality"]
 
