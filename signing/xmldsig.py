@@ -16,12 +16,23 @@ The profile a verifier accepts, and nothing else (docs/signing.md "XML licenses"
 - ``KeyInfo/X509Data`` carries only X509Certificate elements, the signing certificate
   first, then any helpers for path building. A ``KeyValue``/``DEREncodedKeyValue`` is
   tolerated only if it is the same key; ``KeyName`` is ignored; nothing else is accepted.
+  The signing certificate must hold an RSA or EC key cryptography can load;
+- SignatureValue and DigestValue are non-empty strict base64, nothing inside the
+  Signature is a comment or processing instruction (they would split the text a verifier
+  reads), and only whitespace may follow the Signature inside the root.
 
-signxml is handed the certificate we extracted (never a CA file, never the system store)
-and judges only the signature value and the digest; the chain is validated by
-:meth:`signing.trust.TrustStore.validate` at the signing time the signature covers. The
-license fields are read from signxml's ``signed_xml`` — the canonical bytes that were
-digested — never from the document as received.
+Anything outside the profile is refused with FORMAT_FAILURE (CRYPTO_CONSTRAINTS_FAILURE
+for algorithms) before any cryptography, whichever engine runs; there is no fallback to a
+more general verifier.
+
+Two engines judge the signature value and the digest, with the same pins and the same
+outcomes: ``"lean"`` (default, :mod:`signing.xmldsig_lean`: lxml c14n and cryptography on
+the tree already parsed, several times cheaper) and ``"signxml"``, kept as the reference
+implementation for tests and diagnostics (``tongyuan verify`` results can be re-checked
+with it). signxml is handed the certificate we extracted (never a CA file, never the
+system store). The chain is validated by :meth:`signing.trust.TrustStore.validate` at the
+signing time the signature covers. The license fields are read from the canonical bytes
+that were digested, re-parsed — never from the document as received.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -63,6 +74,13 @@ from signing.license_xml import (
     safe_parser,
 )
 from signing.report import Check, Indication, SubIndication, VerificationReport, most_severe
+from signing.xmldsig_lean import (
+    Failure,
+    SignatureFailure,
+    SignedContent,
+    signer_public_key,
+    verify_enveloped,
+)
 from standards.formats import UnreadableInput, UnsafeInput
 
 if TYPE_CHECKING:
@@ -79,6 +97,8 @@ EXC_C14N = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0.value
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 _NS = {"ds": DS, "dsig11": DSIG11}
+Engine = Literal["lean", "signxml"]
+ENGINES: tuple[Engine, ...] = ("lean", "signxml")
 _DS_PREFIX = f"{{{DS}}}"
 _TRANSFORM = f"{{{DS}}}Transform"
 _X509_CERTIFICATE = f"{{{DS}}}X509Certificate"
@@ -115,6 +135,7 @@ _DIGEST_OF_HASH = {
     "sha384": DigestAlgorithm.SHA384,
     "sha512": DigestAlgorithm.SHA512,
 }
+_DIGEST_NAMES = {algorithm.value: name for name, algorithm in _DIGEST_OF_HASH.items()}
 # Algorithm name -> (signature method, reference digest) for the methods the profile
 # accepts; the reference digest is the signature's own hash.
 _SIGNING_METHODS: dict[str, tuple[SignatureMethod, DigestAlgorithm]] = {
@@ -201,11 +222,11 @@ class LicenseVerification:
 
 
 def verify_license_xml(
-    xml: bytes, trust: TrustStore, *, now: datetime | None = None
+    xml: bytes, trust: TrustStore, *, now: datetime | None = None, engine: Engine = "lean"
 ) -> VerificationReport:
     """Validate a signed license document; raises ``UnsafeInput``/``UnreadableInput`` for
     input that is refused before any signature processing (the CLI exits 2 on those)."""
-    return read_verified_license_xml(xml, trust, now=now).report
+    return read_verified_license_xml(xml, trust, now=now, engine=engine).report
 
 
 def report_for_refused_input(exc: UnsafeInput | UnreadableInput) -> VerificationReport:
@@ -228,6 +249,7 @@ class _Profile:
     signature: etree._Element
     method_uri: str
     algorithm: str
+    digest: str  # hash name of the Reference's DigestMethod
     signer: x509.Certificate
     signer_der: bytes
     extra_ders: list[bytes]
@@ -239,6 +261,7 @@ def read_verified_license_xml(
     *,
     now: datetime | None = None,
     source: str = "<license xml>",
+    engine: Engine = "lean",
 ) -> LicenseVerification:
     """Validate a signed license and return the report with the license as signed.
 
@@ -246,7 +269,11 @@ def read_verified_license_xml(
     reliably). Otherwise every check runs, as for detached signatures, and the report
     shows the most severe failure (``signing.report.SEVERITY``); only the chain needs
     authentic content (its signing time), so it is skipped when the signature fails.
+    ``engine`` picks who checks the signature value and digest (module docstring); both
+    give the same report.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown XML-DSig engine {engine!r}; expected one of {ENGINES}")
     now = _aware(now or datetime.now(UTC))
     root = parse_license_document(xml, source=source)
     checks: list[Check] = []
@@ -287,32 +314,38 @@ def read_verified_license_xml(
     )
 
     try:
-        result = _signxml_verify(xml, profile)
-    except InvalidDigest as exc:
-        checks.append(Check("signature_value", True, f"{profile.algorithm} with the signer's key"))
-        record(Check("reference_digest", False, str(exc)), SubIndication.HASH_FAILURE)
-        return report(None)
-    except InvalidSignature as exc:
-        record(Check("signature_value", False, str(exc)), SubIndication.SIG_CRYPTO_FAILURE)
-        checks.append(Check("reference_digest", None, "not checked: the signature value failed"))
-        return report(None)
-    except (InvalidInput, SignXMLException, ValueError) as exc:
-        record(
-            Check("format", False, f"signxml refused the signature: {exc}"),
-            SubIndication.FORMAT_FAILURE,
-        )
+        if engine == "signxml":
+            content = _signxml_content(xml, profile)
+        else:
+            content = verify_enveloped(
+                root,
+                profile.signature,
+                public_key=signer_public_key(profile.signer_der),
+                algorithm=profile.algorithm,
+                digest=profile.digest,
+            )
+    except SignatureFailure as failure:
+        kind = failure.failure
+        if kind is Failure.DIGEST:
+            checks.append(
+                Check("signature_value", True, f"{profile.algorithm} with the signer's key")
+            )
+            record(Check("reference_digest", False, failure.detail), SubIndication.HASH_FAILURE)
+        elif kind is Failure.SIGNATURE_VALUE:
+            record(
+                Check("signature_value", False, failure.detail), SubIndication.SIG_CRYPTO_FAILURE
+            )
+            checks.append(
+                Check("reference_digest", None, "not checked: the signature value failed")
+            )
+        else:
+            record(Check(kind.value, False, failure.detail), SubIndication.FORMAT_FAILURE)
         return report(None)
     checks.append(Check("signature_value", True, f"{profile.algorithm} with the signer's key"))
     checks.append(Check("reference_digest", True, f"#{SIGNED_ID} unchanged"))
 
-    if result.signed_xml is None:
-        record(
-            Check("signed_content", False, "the signed bytes are not XML"),
-            SubIndication.FORMAT_FAILURE,
-        )
-        return report(None)
     try:
-        signed = read_signed_license(result.signed_xml, result.signed_data)
+        signed = read_signed_license(content.root, content.data)
     except SignedContentError as exc:
         record(Check("signed_content", False, str(exc)), SubIndication.FORMAT_FAILURE)
         return report(None)
@@ -343,6 +376,21 @@ def read_verified_license_xml(
 def _aware(moment: datetime) -> datetime:
     """A naive validation time is read as UTC (what ``datetime.now(UTC)`` would give)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _signxml_content(xml: bytes, profile: _Profile) -> SignedContent:
+    """The reference engine: signxml's verdict in the lean engine's terms."""
+    try:
+        result = _signxml_verify(xml, profile)
+    except InvalidDigest as exc:  # before InvalidSignature: it is a subclass
+        raise SignatureFailure(Failure.DIGEST, str(exc)) from None
+    except InvalidSignature as exc:
+        raise SignatureFailure(Failure.SIGNATURE_VALUE, str(exc)) from None
+    except (InvalidInput, SignXMLException, ValueError) as exc:
+        raise SignatureFailure(Failure.FORMAT, f"signxml refused the signature: {exc}") from None
+    if result.signed_xml is None:
+        raise SignatureFailure(Failure.CONTENT, "the signed bytes are not XML")
+    return SignedContent(result.signed_xml, result.signed_data)
 
 
 def _signxml_verify(xml: bytes, profile: _Profile) -> Any:
@@ -393,16 +441,25 @@ def _check_profile(root: etree._Element) -> _Profile:
     signature = signatures[0]
     if signature.getparent() is not root:
         raise _refuse("ds:Signature must be a direct child of the root (enveloped)")
-    signed_info, _, key_info = _children(signature, ("SignedInfo", "SignatureValue", "KeyInfo"))
+    if (signature.tail or "").strip():
+        raise _refuse("text follows ds:Signature inside the root; only whitespace may")
+    if next(signature.iter(etree.Comment, etree.PI), None) is not None:
+        raise _refuse("ds:Signature holds a comment or processing instruction")
+    signed_info, signature_value, key_info = _children(
+        signature, ("SignedInfo", "SignatureValue", "KeyInfo")
+    )
     c14n_method, method, reference = _children(
         signed_info, ("CanonicalizationMethod", "SignatureMethod", "Reference")
     )
-    transforms_element, digest_method, _ = _children(
+    transforms_element, digest_method, digest_value = _children(
         reference, ("Transforms", "DigestMethod", "DigestValue")
     )
-    for leaf in (c14n_method, method, digest_method):
+    for leaf in (c14n_method, method, digest_method, signature_value, digest_value):
         if len(leaf):
             raise _refuse(f"{etree.QName(leaf).localname} must not have child elements")
+    for value in (signature_value, digest_value):
+        if not _strict_base64(value.text):
+            raise _refuse(f"{etree.QName(value).localname} is not non-empty base64")
     c14n = c14n_method.get("Algorithm")
     if c14n != EXC_C14N:
         raise _refuse(f"SignedInfo canonicalization {c14n!r}; expected exclusive c14n")
@@ -459,7 +516,24 @@ def _check_profile(root: etree._Element) -> _Profile:
         signer = _load_certificate(ders[0])
     except ValueError as exc:
         raise _refuse(f"the signing certificate cannot be read: {exc}") from None
-    return _Profile(signature, method_uri, algorithm, signer, ders[0], ders[1:])
+    try:
+        signer_public_key(ders[0])
+    except SignatureFailure as failure:
+        raise _refuse(failure.detail) from None
+    return _Profile(
+        signature, method_uri, algorithm, _DIGEST_NAMES[digest], signer, ders[0], ders[1:]
+    )
+
+
+def _strict_base64(text: str | None) -> bool:
+    compact = "".join((text or "").split())
+    if not compact:
+        return False
+    try:
+        base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def _children(parent: etree._Element, names: tuple[str, ...]) -> list[etree._Element]:
@@ -491,11 +565,8 @@ def _check_key_values(profile: _Profile) -> Check:
     Two keys in one KeyInfo let a verifier and an auditor disagree about who signed.
     """
     key_info = _only(profile.signature, "ds:KeyInfo")
-    cert_key = profile.signer.public_key()
-    cert_spki = cert_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
     seen = 0
+    cert_spki = b""
     for element in key_info:
         if not isinstance(element.tag, str):
             continue
@@ -507,6 +578,9 @@ def _check_key_values(profile: _Profile) -> Check:
         else:
             continue
         seen += 1
+        cert_spki = cert_spki or signer_public_key(profile.signer_der).public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         if spki != cert_spki:
             raise _refuse(f"KeyInfo/{local} is not the public key of the X509Data certificate")
     detail = "KeyValue matches the certificate" if seen else "key from X509Data only"
