@@ -74,6 +74,7 @@ from signing.license_xml import (
     safe_parser,
 )
 from signing.report import Check, Indication, SubIndication, VerificationReport, most_severe
+from signing.trust import parse_certificate
 from signing.xmldsig_lean import (
     Failure,
     SignatureFailure,
@@ -513,7 +514,7 @@ def _check_profile(root: etree._Element) -> _Profile:
     if not ders:
         raise _refuse("X509Data carries no X509Certificate (the signing certificate is required)")
     try:
-        signer = _load_certificate(ders[0])
+        signer = _parsed_certificate(ders[0])
     except ValueError as exc:
         raise _refuse(f"the signing certificate cannot be read: {exc}") from None
     try:
@@ -648,6 +649,13 @@ def _identity(cert_der: bytes) -> tuple[str, str]:
     return _load_certificate(cert_der).subject.rfc4514_string(), hashlib.sha256(
         cert_der
     ).hexdigest()
+
+
+@lru_cache(maxsize=512)
+def _parsed_certificate(der: bytes) -> x509.Certificate:
+    """A carried certificate parsed in full (cryptography parses fields lazily, and a
+    broken subject must be a FORMAT_FAILURE here, not an exception when it is named)."""
+    return parse_certificate(der)
 
 
 @lru_cache(maxsize=512)
