@@ -507,10 +507,10 @@ def _check_profile(root: etree._Element) -> _Profile:
         raise _refuse("X509Data may hold only X509Certificate elements")
     ders: list[bytes] = []
     for element in certificates:
-        try:
-            ders.append(base64.b64decode("".join((element.text or "").split()), validate=True))
-        except (binascii.Error, ValueError):
-            raise _refuse("an X509Certificate is not base64") from None
+        der = _certificate_der(element.text or "")
+        if der is None:
+            raise _refuse("an X509Certificate is not base64")
+        ders.append(der)
     if not ders:
         raise _refuse("X509Data carries no X509Certificate (the signing certificate is required)")
     try:
@@ -524,6 +524,16 @@ def _check_profile(root: etree._Element) -> _Profile:
     return _Profile(
         signature, method_uri, algorithm, _DIGEST_NAMES[digest], signer, ders[0], ders[1:]
     )
+
+
+@lru_cache(maxsize=512)
+def _certificate_der(text: str) -> bytes | None:
+    """DER of an X509Certificate's base64 text, None if it is not base64. Cached by text:
+    every license of one signer carries the same two or three certificates."""
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _strict_base64(text: str | None) -> bool:
