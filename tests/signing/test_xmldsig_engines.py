@@ -145,6 +145,53 @@ def test_tampered_licenses_get_the_same_verdict(test_pki, signed_documents, edit
         assert got.startswith(expected), (name, got)
 
 
+_ROOT = '<signed_license version="1" Id="signed-license"'
+_SIGNATURE = f'<ds:Signature xmlns:ds="{DS}">'
+
+
+def _root_with(extra: str) -> str:
+    return f'<signed_license {extra} version="1" Id="signed-license"'
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        ([(_ROOT, _root_with(f'xmlns:ds="{DS}"'))], "PASSED"),
+        ([(_ROOT, _root_with(f'xmlns:ds="{DS}"')), (_SIGNATURE, "<ds:Signature>")], "PASSED"),
+        ([(_ROOT, _root_with('xmlns:ds="urn:example:x"'))], "PASSED"),
+        ([(_ROOT, _root_with('xml:lang="zh"'))], "HASH_FAILURE"),
+        ([(_ROOT, '<signed_license Id="signed-license" version="1"')], "PASSED"),
+        ([("<ds:SignedInfo>", '<ds:SignedInfo xml:space="preserve">')], "SIG_CRYPTO"),
+        ([("<holder_name>张伟", "<holder_name><![CDATA[张伟]]>")], "PASSED"),
+        ([("<holder_name>张伟", "<holder_name>&#24352;伟")], "PASSED"),
+        ([("</license>", "</license>\r\n")], "HASH_FAILURE"),
+        ([("<license>", '<license xml:id="signed-license">')], "FORMAT_FAILURE"),
+    ],
+    ids=[
+        "ds-also-declared-on-root",
+        "ds-declared-on-root-only",
+        "ds-prefix-bound-elsewhere-on-root",
+        "xml-lang-on-root",
+        "attribute-order",
+        "xml-space-on-signed-info",
+        "cdata",
+        "character-reference",
+        "crlf",
+        "xml-id-copy",
+    ],
+)
+def test_lexical_variants_get_the_same_verdict(test_pki, signed_documents, edits, expected):
+    """Serialisation details c14n must see through (or must not), edited in the text."""
+    for name in SIGNERS:
+        text = signed_documents[name].decode()
+        for old, new in edits:
+            assert old in text
+            text = text.replace(old, new, 1)
+        indication, sub, _, _ = assert_engines_agree(text.encode(), test_pki)
+        got = "PASSED" if indication is Indication.PASSED else sub.value
+        assert got.startswith(expected), (name, got)
+
+
 def test_the_signature_tail_is_kept_by_the_enveloped_transform(test_pki):
     """Whitespace moved from before the Signature to after it leaves the digest unchanged.
 
@@ -193,6 +240,24 @@ def test_lean_verifier_leaves_the_tree_as_it_was(signed_documents):
         )
     assert failed.value.failure is Failure.DIGEST  # two newlines where none were signed
     assert etree.tostring(root) == before
+
+
+def test_the_lean_engine_is_the_default_and_needs_no_signxml(
+    test_pki, signed_documents, monkeypatch
+):
+    import signing.xmldsig as xmldsig
+
+    def unavailable(*args, **kwargs):
+        raise AssertionError("signxml was asked to verify")
+
+    monkeypatch.setattr(xmldsig, "_signxml_verify", unavailable)
+    assert xmldsig.verify_license_xml(
+        signed_documents["ecdsa-sha256"], test_pki.trust, now=test_pki.now
+    ).passed
+    with pytest.raises(AssertionError, match="signxml"):
+        xmldsig.verify_license_xml(
+            signed_documents["ecdsa-sha256"], test_pki.trust, now=test_pki.now, engine="signxml"
+        )
 
 
 def test_an_unknown_engine_is_refused(test_pki, signed_documents):
