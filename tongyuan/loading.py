@@ -17,26 +17,32 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from standards.formats import ParseLimits, UnreadableInput, UnsafeInput
-from standards.validation import CheckOptions
+from standards.formats import ParseLimits, RawRecord, UnreadableInput, UnsafeInput
+from standards.records import StandardRecord
+from standards.validation import CheckOptions, Finding
 from standards.validation.batch import BatchUniqueness
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
+from tongyuan.ingest.timeliness import hub_today
+from tongyuan.libraries.base import utcnow
 from tongyuan.libraries.batches import Batch, close_batch, open_batch, record_failed_batch
 from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.loading_bulk import BulkCaseWriter
+from tongyuan.loading_feed import prepared_file_parallel
 from tongyuan.loading_keys import CompactUniqueness
+from tongyuan.loading_rows import PreparedCase, PrepContext
 from tongyuan.privacy import PiiProtector
 from tongyuan.storing import RecordStore, StoreCounts
 from tongyuan.validating import (
     CheckedRecord,
     check_file,
-    check_file_parallel,
+    check_raw,
     default_workers,
     discover_files,
     display_name,
@@ -114,7 +120,7 @@ class Loader:
         *,
         options: CheckOptions | None = None,
         limits: ParseLimits | None = None,
-        workers: int | None = 0,
+        workers: int | None = None,
     ) -> None:
         """``workers``: processes that parse and check segments of large XML files (None:
         the machine's cores, up to 4, when a file is large enough).
@@ -132,7 +138,8 @@ class Loader:
         self.limits = limits or ParseLimits()
         self.engine = make_engine(settings.database_url)
         self.sessions = make_session_factory(self.engine)
-        self.protector = PiiProtector(settings.pii_key())
+        self._pii_key = settings.pii_key()
+        self.protector = PiiProtector(self._pii_key)
         self.allocator = DbSerialAllocator(self.engine)
         self.store = RecordStore(settings, self.protector, self.allocator)
 
@@ -160,9 +167,15 @@ class Loader:
         return summary
 
     def _checked(
-        self, path: Path, name: str, uniqueness: BatchUniqueness, workers: int
-    ) -> Iterator[CheckedRecord]:
-        """The file's checked records, from worker processes when the file is large."""
+        self,
+        path: Path,
+        name: str,
+        uniqueness: BatchUniqueness,
+        workers: int,
+        context: PrepContext,
+    ) -> Iterator[CheckedRecord | PreparedCase]:
+        """The file's checked records, from worker processes when the file is large (new
+        cases then arrive prepared for the bulk writer)."""
         segments = plan_load_segments(path, workers)
         if segments:
             # Started on first need and kept for the loader's life (spawning costs seconds).
@@ -170,19 +183,27 @@ class Loader:
                 if self._pool is not None:
                     self._pool.shutdown(cancel_futures=True)
                 self._pool, self._pool_size = worker_pool(workers), workers
-            return check_file_parallel(
+            return prepared_file_parallel(
                 path,
                 options=self.options,
                 uniqueness=uniqueness,
                 pool=self._pool,
                 workers=workers,
                 segments=segments,
+                context=context,
                 limits=self.limits,
                 file_label=name,
             )
         return check_file(
             path, options=self.options, uniqueness=uniqueness, limits=self.limits, file_label=name
         )
+
+    def _recheck(
+        self, prepared: PreparedCase, *, base_dir: Path
+    ) -> tuple[StandardRecord | None, list[Finding]]:
+        """A prepared case checked again from its source record (for the one-by-one
+        path: the same record and findings its first check gave)."""
+        return check_raw(RawRecord("case", prepared.location, prepared.raw), self.options, base_dir)
 
     def _already_loaded(self, session: Session, name: str, digest: str) -> bool:
         stmt = select(Batch.id).where(
@@ -212,11 +233,25 @@ class Loader:
                 batch = open_batch(session, "load", name, meta={"sha256": digest})
                 result.batch_id = batch.id
                 # New cases are written a chunk at a time; everything else one by one.
+                context = PrepContext(
+                    batch_id=batch.id,
+                    updated_at=utcnow(),
+                    database_url=self.settings.database_url,
+                    pii_key=self._pii_key,
+                    today=hub_today(),
+                    digests=self.engine.dialect.name == "sqlite",
+                )
                 bulk = BulkCaseWriter(
-                    self.store, batch.id, result, source=f"file:{name}", now=now,
-                    base_dir=path.parent,
+                    self.store, result, context=context, source=f"file:{name}", now=now,
+                    base_dir=path.parent, recheck=partial(self._recheck, base_dir=path.parent),
                 )  # fmt: skip
-                for checked in self._checked(path, name, uniqueness, workers):
+                for checked in self._checked(path, name, uniqueness, workers, context):
+                    if isinstance(checked, PreparedCase):
+                        result.kind = result.kind or "case"
+                        bulk.add_prepared(session, checked)
+                        if on_record is not None:
+                            on_record("case", result.read)
+                        continue
                     result.kind = result.kind or checked.raw.kind
                     bulk.add(
                         session,

@@ -2,97 +2,86 @@
 
 A case file of hundreds of thousands of records mostly holds cases the library has never
 seen. Writing them one by one through the ORM costs a handful of statements and a
-savepoint per case; here they are buffered after their checks and written a chunk at a
-time (one lookup of the keys and serials already stored, one multi-row insert per
-table, the timeliness of each case computed from the record in hand).
+savepoint per case; here they arrive prepared (:mod:`tongyuan.loading_rows`: rows
+finished but for their ids, in the worker that parsed them or in this process), are
+buffered, and are written a chunk at a time: one lookup of the keys and serials already
+stored, the library checks from per-chunk caches, ids reserved in one statement, one
+multi-row insert per table, and on SQLite the ledger records of the new rows written with
+them, so closing the batch need not read the rows back.
 
 Only what is certainly a plain insert goes this way. A case whose key or serial is
-already stored, one without a serial (the hub allocates it), and a chunk the database
-refuses for any reason go through :meth:`tongyuan.storing.RecordStore.store` one by one,
-so updates, history checks, serial allocation and conflict quarantine stay exactly as
-they are everywhere else. Rows written here are the rows :func:`write_case` would write.
+already stored, one without a serial (the hub allocates it), one the libraries turn down,
+and a chunk the database refuses for any reason go through
+:meth:`tongyuan.storing.RecordStore.store` one by one, so updates, history checks, serial
+allocation and quarantine stay exactly as they are everywhere else. Rows written here are
+the rows :func:`tongyuan.libraries.cases.write_case` would write.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from standards.codes.enums import CaseState
 from standards.records import Case, SourceLocation
 from standards.validation import Finding, Severity
+from standards.validation.batch import unique_keys
 from standards.workdays import WorkCalendar
-from tongyuan.ingest.timeliness import TimelinessCounts, assess, hub_today, recompute
-from tongyuan.libraries.base import json_hash, utcnow
-from tongyuan.libraries.case_timeliness import CaseTimeliness
-from tongyuan.libraries.cases import CaseEventRow, CaseRow, _event_doc, _stored_data, find_case
-from tongyuan.libraries.protected import protect_id
+from tongyuan.ingest.timeliness import TimelinessCounts, assess, recompute
+from tongyuan.libraries.cases import CaseRow, find_case
+from tongyuan.libraries.ledger import note_prerecorded
+from tongyuan.loading_rows import (
+    CasePreparer,
+    PreparedCase,
+    PrepContext,
+    RowShape,
+    timeliness_flags,
+    timeliness_values,
+)
 from tongyuan.storing import RecordStore, StoreCounts
 
 # Cases per flush: two bound parameters per key lookup stay far below every limit.
 CHUNK = 1000
 
+# Checks a prepared case again from its source record, for the one-by-one path.
+Recheck = Callable[[PreparedCase], tuple[Case | None, list[Finding]]]
 
-class _RowInserter:
-    """A multi-row insert into one table with the columns' own bind conversions.
 
-    The conversions are the ones SQLAlchemy applies (UTC datetimes, JSON documents,
-    dates, booleans), looked up once per table; rows then go to the driver's
-    ``executemany`` as plain tuples, without SQLAlchemy's per-row bookkeeping, which
-    costs more than the database itself on inserts of this size.
+def _insert_rows(connection: Connection, shape: RowShape, rows: list[tuple[Any, ...]]) -> None:
+    """One executemany of finished tuples, without SQLAlchemy's per-row bookkeeping
+    (which costs more than the database itself on inserts of this size)."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {quote(shape.table.name)} ({', '.join(quote(n) for n in shape.names)}) "
+        f"VALUES ({', '.join(mark for _ in shape.names)})"
+    )
+    connection.exec_driver_sql(sql, rows)
+
+
+def _reserve_ids(connection: Connection, table: str, count: int) -> list[int]:
+    """``count`` ids for new rows of ``table`` (an integer ``id`` primary key).
+
+    SQLite: above the largest id, safe because the batch's transaction holds the only
+    write lock. PostgreSQL: taken from the column's sequence, as an insert would.
     """
-
-    def __init__(self, session: Session, table: Table) -> None:
-        connection = session.connection()
-        dialect = connection.dialect
-        self.connection = connection
-        columns = [c for c in table.columns if c is not table.autoincrement_column]
-        self.names = [c.name for c in columns]
-        # What the ORM would fill in for a column the writer does not name (a column
-        # added later with a plain default, or a nullable one).
-        self.defaults = {
-            c.name: c.default.arg if c.default is not None and c.default.is_scalar else None
-            for c in columns
-        }
-        processors = [c.type._cached_bind_processor(dialect) for c in columns]
-        self.processors = list(enumerate(processors))
-        quote = dialect.identifier_preparer.quote
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        self.sql = (
-            f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in self.names)}) "
-            f"VALUES ({', '.join(mark for _ in self.names)})"
+    if connection.dialect.name == "postgresql":
+        rows = connection.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+            f"FROM generate_series(1, {int(count)})"
         )
-
-    def insert(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        names = self.names
-        defaults = self.defaults
-        processors = [(i, p) for i, p in self.processors if p is not None]
-        params = []
-        for row in rows:
-            values = [row.get(name, defaults[name]) for name in names]
-            for i, process in processors:
-                if values[i] is not None:
-                    values[i] = process(values[i])
-            params.append(tuple(values))
-        self.connection.exec_driver_sql(self.sql, params)
-
-
-@dataclass(slots=True)
-class _Pending:
-    record: Case
-    raw: dict[str, Any]
-    location: SourceLocation
-    findings: list[Finding]  # the standard's, as the checks gave them
-    library: list[Finding]  # the library checks' (none of them errors)
-    limit_days: int | None
+        return [row[0] for row in rows]
+    top = connection.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one()
+    return list(range(int(top) + 1, int(top) + 1 + count))
 
 
 class BulkCaseWriter:
@@ -105,25 +94,28 @@ class BulkCaseWriter:
     def __init__(
         self,
         store: RecordStore,
-        batch_id: str,
         counts: StoreCounts,
         *,
+        context: PrepContext,
         source: str,
         now: datetime,
         base_dir: Path | None,
-        today: date | None = None,
+        recheck: Recheck,
         calendar: WorkCalendar | None = None,
     ) -> None:
         self.store = store
-        self.batch_id = batch_id
+        self.context = context
+        self.batch_id = context.batch_id
         self.counts = counts
         self.source = source
         self.now = now
         self.base_dir = base_dir
-        self.today = today or hub_today()
+        self.recheck = recheck
+        self.today = context.today
         self.calendar = calendar or WorkCalendar.default()
+        self.preparer = CasePreparer(context, self.calendar)
         self.timeliness = TimelinessCounts()
-        self._pending: list[_Pending] = []
+        self._pending: list[PreparedCase] = []
         # Cases written one by one: their timeliness is recomputed from the library.
         self._slow_keys: list[tuple[str, str]] = []
 
@@ -137,19 +129,20 @@ class BulkCaseWriter:
         record: Any,
         findings: list[Finding],
     ) -> None:
-        """Take one checked record: buffered when it is a clean case, else stored now."""
+        """Take one checked record: prepared and buffered when it is a clean case, else
+        stored now."""
         if isinstance(record, Case) and not _has_error(findings):
-            library = self.store.case_checks.check(session, self.batch_id, record)
-            if not _has_error(library):
-                item = self.store.case_checks.item(session, record.impl_code)
-                limit = record.promised_limit_days
-                if limit is None and item is not None:
-                    limit = item.promised_limit_days
-                self._pending.append(_Pending(record, raw, location, findings, library, limit))
-                if len(self._pending) >= CHUNK:
-                    self.flush(session)
-                return
+            warnings = sum(f.severity is Severity.WARNING for f in findings)
+            prepared = self.preparer.prepare(record, raw, location, warnings, unique_keys(record))
+            self.add_prepared(session, prepared)
+            return
         self._store_one(session, kind, location, raw, record, findings)
+
+    def add_prepared(self, session: Session, prepared: PreparedCase) -> None:
+        """Take one case prepared (here or in a worker) for this batch."""
+        self._pending.append(prepared)
+        if len(self._pending) >= CHUNK:
+            self.flush(session)
 
     def _store_one(
         self,
@@ -176,124 +169,118 @@ class BulkCaseWriter:
         if isinstance(record, Case) and outcome in ("added", "changed"):
             self._slow_keys.append((record.source_system, record.dept_case_no))
 
+    def _store_prepared(self, session: Session, prepared: PreparedCase) -> None:
+        record, findings = self.recheck(prepared)
+        self._store_one(session, "case", prepared.location, prepared.raw, record, findings)
+
     def flush(self, session: Session) -> None:
-        """Write every buffered case (a chunk's lookups, then its inserts)."""
+        """Write every buffered case (a chunk's lookups and checks, then its inserts)."""
         pending, self._pending = self._pending, []
         if not pending:
             return
         session.flush()
-        keys = [(p.record.source_system, p.record.dept_case_no) for p in pending]
+        keys = [p.key for p in pending]
         stored_keys = set(_ids_by_key(session, keys))
-        serials = [p.record.serial for p in pending if p.record.serial is not None]
+        serials = [p.serial for p in pending if p.serial is not None]
         held = set(session.scalars(select(CaseRow.serial).where(CaseRow.serial.in_(serials))))
-        fresh: list[_Pending] = []
-        one_by_one: list[_Pending] = []
+        checks = self.store.case_checks
+        cited = [m for p in pending for m in p.material_ids]
+        checks.prefetch_materials(session, self.batch_id, cited)
+        fresh: list[PreparedCase] = []
+        one_by_one: list[PreparedCase] = []
         for p, key in zip(pending, keys, strict=True):
-            plain = p.record.serial is not None and key not in stored_keys
-            (fresh if plain and p.record.serial not in held else one_by_one).append(p)
+            plain = p.serial is not None and key not in stored_keys and p.serial not in held
+            if plain:
+                library = checks.check_facts(
+                    session,
+                    self.batch_id,
+                    impl_code=p.impl_code,
+                    promised_limit_days=p.promised_limit_days,
+                    material_ids=p.material_ids,
+                )
+                plain = not _has_error(library)
+            (fresh if plain else one_by_one).append(p)
         if fresh:
             try:
                 with session.begin_nested():
-                    self._insert(session, fresh)
+                    written = self._insert(session, fresh)
             except IntegrityError:
                 one_by_one = fresh + one_by_one  # let each case meet its own conflict
             else:
+                if written:
+                    for kind, count in written.items():
+                        note_prerecorded(session, self.batch_id, kind, count)
+                self._count_timeliness(fresh)
                 for p in fresh:
                     self.counts.read += 1
                     self.counts.added += 1
-                    self.counts.warnings += sum(
-                        f.severity is Severity.WARNING for f in (*p.findings, *p.library)
-                    )
-        for p in one_by_one:
-            self._store_one(session, "case", p.location, p.raw, p.record, p.findings)
+                    self.counts.warnings += p.warnings
+        for p in sorted(one_by_one, key=lambda p: p.location.record or 0):
+            self._store_prepared(session, p)
 
-    def _insert(self, session: Session, fresh: list[_Pending]) -> None:
-        protector = self.store.protector
-        updated = utcnow()
-        rows = []
-        for p in fresh:
-            case = p.record
-            applicant = case.applicant
-            protected = protect_id(protector, applicant.id_number, applicant.id_type)
-            data = _stored_data(case, protected.hash, protected.masked)
-            events = [_event_doc(e) for e in case.events]
-            rows.append(
-                {
-                    "serial": case.serial,
-                    "source_system": case.source_system,
-                    "dept_case_no": case.dept_case_no,
-                    "impl_code": case.impl_code,
-                    "item_name": case.item_name,
-                    "applicant_name": applicant.name,
-                    "applicant_id_type": applicant.id_type.value,
-                    "applicant_id_enc": protected.enc,
-                    "applicant_id_hash": protected.hash,
-                    "applicant_id_masked": protected.masked,
-                    "current_state": case.current_state.value,
-                    "accepted_at": case.accepted_at,
-                    "decided_at": case.decided_at,
-                    "delivered_at": case.delivered_at,
-                    "promised_deadline": case.promised_deadline,
-                    "region_code": case.region_code,
-                    "content_hash": json_hash({"case": data, "events": events}),
-                    "batch_id": self.batch_id,
-                    "data": data,
-                    "updated_at": updated,
-                }
-            )
-        # Ids read back by key: RETURNING with parameter order costs SQLite one statement
-        # per row, while a plain multi-row insert and one indexed lookup cost two.
-        _RowInserter(session, CaseRow.__table__).insert(rows)
-        keys = [(row["source_system"], row["dept_case_no"]) for row in rows]
-        by_key = _ids_by_key(session, keys)
-        ids = [by_key[key] for key in keys]
+    def _finish_timeliness(self, session: Session, p: PreparedCase) -> None:
+        """The timeliness row of a case that names no promised limit: the item's."""
+        if p.timeliness is not None:
+            return
+        item = self.store.case_checks.item(session, p.impl_code)
+        limit = item.promised_limit_days if item is not None else None
+        history = [(CaseState(state), at) for state, at in p.history or []]
+        result = assess(history, limit_days=limit, today=self.today, calendar=self.calendar)
+        p.timeliness = timeliness_values(self.preparer.shapes.timeliness, result, self.today)
+        p.timeliness_flags = timeliness_flags(result)
+
+    def _insert(self, session: Session, fresh: list[PreparedCase]) -> dict[str, int]:
+        """Insert the chunk; returns the ledger records written per kind (none on
+        PostgreSQL, where the append reads the rows back)."""
+        connection = session.connection()
+        shapes = self.preparer.shapes
+        case_ids = _reserve_ids(connection, "cases", len(fresh))
+        event_ids = _reserve_ids(connection, "case_events", sum(len(p.event_rows) for p in fresh))
+        case_rows = []
         event_rows = []
         timeliness_rows = []
-        for case_id, p in zip(ids, fresh, strict=True):
-            history = []
-            for seq, event in enumerate(p.record.events, start=1):
-                event_rows.append(
-                    {
-                        "case_id": case_id,
-                        "seq": seq,
-                        "state": event.state.value,
-                        "at": event.at,
-                        "actor": event.actor,
-                        "note": event.note,
-                        "batch_id": self.batch_id,
-                    }
+        records: list[tuple[str, str, str, str]] = []
+        digests = self.context.digests
+        next_event = iter(event_ids)
+        batch_id = self.batch_id
+        for case_id, p in zip(case_ids, fresh, strict=True):
+            case_rows.append((case_id, *p.case_row))
+            if digests:
+                assert p.case_digest is not None
+                records.append(
+                    (batch_id, "case", str(case_id), shapes.case.digest(p.case_digest, (case_id,)))
                 )
-                history.append((CaseState(event.state), event.at))
-            timeliness_rows.append(self._timeliness_row(case_id, history, p.limit_days))
-        _RowInserter(session, CaseEventRow.__table__).insert(event_rows)
-        _RowInserter(session, CaseTimeliness.__table__).insert(timeliness_rows)
+            for index, values in enumerate(p.event_rows):
+                event_id = next(next_event)
+                event_rows.append((case_id, event_id, *values))
+                if digests:
+                    assert p.event_digests is not None
+                    parts = p.event_digests[index]
+                    digest = shapes.event.digest(parts, (case_id, event_id))
+                    records.append((batch_id, "case_event", str(event_id), digest))
+            self._finish_timeliness(session, p)
+            assert p.timeliness is not None
+            timeliness_rows.append((case_id, *p.timeliness))
+        _insert_rows(connection, shapes.case, case_rows)
+        _insert_rows(connection, shapes.event, event_rows)
+        _insert_rows(connection, shapes.timeliness, timeliness_rows)
+        if not records:
+            return {}
+        _insert_ledger(connection, records)
+        return {"case": len(case_rows), "case_event": len(event_rows)}
 
-    def _timeliness_row(
-        self, case_id: int, history: list[tuple[CaseState, datetime]], limit: int | None
-    ) -> dict[str, Any]:
-        """The row :func:`tongyuan.ingest.timeliness.recompute` would store for the case."""
-        result = assess(history, limit_days=limit, today=self.today, calendar=self.calendar)
+    def _count_timeliness(self, fresh: list[PreparedCase]) -> None:
         counts = self.timeliness
-        counts.cases += 1
-        counts.overdue += bool(result.overdue)
-        counts.prereview_late += bool(result.prereview_late)
-        counts.unknown += result.status == "unknown"
-        for problem in result.problems:
-            if problem not in counts.problems:
-                counts.problems.append(problem)
-        return {
-            "case_id": case_id,
-            "status": result.status,
-            "overdue": result.overdue,
-            "limit_days": result.limit_days,
-            "deadline": result.deadline,
-            "received_at": result.received_at,
-            "prereview_deadline": result.prereview_deadline,
-            "prereview_at": result.prereview_at,
-            "prereview_late": result.prereview_late,
-            "as_of": self.today,
-            "problem": "; ".join(result.problems) or None,
-        }
+        for p in fresh:
+            assert p.timeliness_flags is not None
+            overdue, prereview_late, status, problems = p.timeliness_flags
+            counts.cases += 1
+            counts.overdue += bool(overdue)
+            counts.prereview_late += bool(prereview_late)
+            counts.unknown += status == "unknown"
+            for problem in problems:
+                if problem not in counts.problems:
+                    counts.problems.append(problem)
 
     def finish(self, session: Session) -> TimelinessCounts:
         """After the last record: flush, then the timeliness of cases written one by one."""
@@ -311,6 +298,16 @@ class BulkCaseWriter:
         total.unknown += slow.unknown
         total.problems += [p for p in slow.problems if p not in total.problems]
         return total
+
+
+def _insert_ledger(connection: Connection, records: list[tuple[str, str, str, str]]) -> None:
+    dialect = connection.dialect
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(
+        f"INSERT INTO ledger_records (batch_id, kind, key, digest) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark})",
+        records,
+    )
 
 
 def _ids_by_key(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import item_batch
+from ledger_world import item_batch
 from sqlalchemy import Engine
 from tamper import entry_count, scalar
 

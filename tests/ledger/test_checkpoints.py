@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 
 import pytest
-from conftest import item_batch
+from ledger_world import item_batch
 from sqlalchemy import Engine
 from tamper import run_sql, scalar
 

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import item_batch
+from ledger_world import item_batch
 from sqlalchemy import Engine
 from std_factories import PERSON
 from tamper import run_sql

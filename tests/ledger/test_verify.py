@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import write_drop  # at module level: at run time 'conftest' may be another's
+from ledger_world import write_drop  # at module level: at run time 'conftest' may be another's
 from sqlalchemy import Engine, select
 from std_factories import PERSON
 from tamper import entry_count, run_sql, scalar

@@ -4,71 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
+from bulk_world import case_drop, library_snapshot
 from sqlalchemy import select
-from std_factories import IMPL, make_case, make_item
+from std_factories import IMPL, make_case
 
 from standards.formats import write_records
 from standards.identifiers.case_serial import format_case_serial
 from tongyuan.db import upgrade
 from tongyuan.libraries.case_timeliness import CaseTimeliness
 from tongyuan.libraries.cases import CaseEventRow, CaseRow
-from tongyuan.libraries.quarantine import QuarantineEntry
 from tongyuan.loading import Loader
 from tongyuan.loading_bulk import BulkCaseWriter
 
 
 def _one_by_one(self: BulkCaseWriter, session: Any, **kw: Any) -> None:
     self._store_one(session, kw["kind"], kw["location"], kw["raw"], kw["record"], kw["findings"])
-
-
-def _drop(root: Path) -> Path:
-    (root / "items").mkdir(parents=True)
-    (root / "cases").mkdir()
-    write_records(root / "items" / "items.xml", [make_item()])
-    cases = [make_case()]
-    for n in range(2, 6):
-        cases.append(
-            make_case(
-                dept_case_no=f"NS-{n}",
-                serial=format_case_serial(IMPL, date(2026, 3, 2), n),
-                promised_limit_days=n,
-            )
-        )
-    cases.append(make_case(dept_case_no="NS-no-serial", serial=None))  # the hub allocates
-    cases.append(make_case(dept_case_no="NS-bad", serial=None, decided_at=None))
-    cases.append(make_case(serial=None))  # repeats the first case's key
-    write_records(root / "cases" / "cases.xml", cases)
-    return root
-
-
-def _library(loader: Loader) -> dict[str, Any]:
-    with loader.sessions() as session:
-        cases = {}
-        for row in session.scalars(select(CaseRow)):
-            doc = {c.name: getattr(row, c.name) for c in CaseRow.__table__.columns}
-            for name in ("id", "applicant_id_enc", "updated_at", "batch_id"):
-                del doc[name]
-            doc["events"] = [
-                (e.seq, e.state, e.at, e.actor, e.note)
-                for e in session.scalars(
-                    select(CaseEventRow).where(CaseEventRow.case_id == row.id).order_by("seq")
-                )
-            ]
-            t = session.get(CaseTimeliness, row.id)
-            doc["timeliness"] = None if t is None else (
-                t.status, t.overdue, t.limit_days, t.deadline, t.received_at,
-                t.prereview_deadline, t.prereview_at, t.prereview_late, t.as_of, t.problem,
-            )  # fmt: skip
-            assert loader.protector.decrypt(row.applicant_id_enc)
-            cases[(row.source_system, row.dept_case_no)] = doc
-        quarantine = sorted(
-            (q.record_index, q.rule) for q in session.scalars(select(QuarantineEntry))
-        )
-    return {"cases": cases, "quarantine": quarantine}
 
 
 @pytest.mark.parametrize("rows_at_a_time", [1000, 2])
@@ -78,12 +31,12 @@ def test_bulk_writes_what_one_by_one_writes(
     import tongyuan.loading_bulk as bulk
 
     monkeypatch.setattr(bulk, "CHUNK", rows_at_a_time)
-    drop = _drop(tmp_path / "drop")
+    drop = case_drop(tmp_path / "drop")
     hub = dataclasses.replace(settings, database_url=db_url)
     loader = Loader(hub)
     try:
         summary = loader.load([drop], relative_to=drop)
-        fast = _library(loader)
+        fast = library_snapshot(loader)
     finally:
         loader.close()
     totals = summary.totals()["case"]
@@ -102,14 +55,14 @@ def test_bulk_writes_what_one_by_one_writes(
     slow_loader = Loader(other)
     try:
         slow_loader.load([drop], relative_to=drop)
-        slow = _library(slow_loader)
+        slow = library_snapshot(slow_loader)
     finally:
         slow_loader.close()
     assert fast == slow
 
 
 def test_a_known_case_is_updated_one_by_one_with_its_new_events(settings, db_url, tmp_path):
-    drop = _drop(tmp_path / "drop")
+    drop = case_drop(tmp_path / "drop")
     full = make_case()
     early = make_case(events=full.events[:3], decided_at=None, delivered_at=None)
     write_records(drop / "cases" / "cases.xml", [early])

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import FIXED_MAPPING, MAPPING, write_csv
+from quarantine_world import FIXED_MAPPING, MAPPING, write_csv
 from std_factories import IMPL, PERSON, make_license, make_material
 from typer.testing import CliRunner
 

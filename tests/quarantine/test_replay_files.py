@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FIXED_MAPPING, MAPPING, write_csv
+from quarantine_world import FIXED_MAPPING, MAPPING, write_csv
 from sqlalchemy import func, select
 from std_factories import IMPL, PERSON
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from conftest import FIXED_MAPPING, MAPPING
+from quarantine_world import FIXED_MAPPING, MAPPING
 from sqlalchemy import (
     Column,
     DateTime,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import CITIZEN_ID, sample_case, sample_item, sample_license
+from standards_samples import CITIZEN_ID, sample_case, sample_item, sample_license
 
 from standards.formats import RawRecord, iter_raw_records, to_record, write_records
 from standards.records import SourceLocation

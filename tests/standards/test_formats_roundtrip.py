@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import sample_case, sample_item
 from lxml import etree
+from standards_samples import sample_case, sample_item
 
 from standards.formats import (
     iter_raw_records,

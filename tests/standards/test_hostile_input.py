@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import sample_case, sample_material
+from standards_samples import sample_case, sample_material
 
 from standards.formats import (
     ParseLimits,

@@ -14,6 +14,7 @@ later batch sees items published or materials stored in between.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -107,16 +108,40 @@ class CaseLibraryChecks:
                 self._blobs[key] = False
         return self._blobs[key]
 
+    def prefetch_materials(self, session: Session, batch_id: str, ids: list[str]) -> None:
+        """Look up the materials a chunk of cases cites in one go (then :meth:`check_facts`
+        answers from the cache)."""
+        self._start(batch_id)
+        self._load_materials(session, ids)
+
     def check(self, session: Session, batch_id: str, case: Case) -> list[Finding]:
         """Every library rule the case breaks (empty when it may be stored)."""
+        return self.check_facts(
+            session,
+            batch_id,
+            impl_code=case.impl_code,
+            promised_limit_days=case.promised_limit_days,
+            material_ids=case.material_ids or (),
+        )
+
+    def check_facts(
+        self,
+        session: Session,
+        batch_id: str,
+        *,
+        impl_code: str,
+        promised_limit_days: int | None,
+        material_ids: Sequence[str],
+    ) -> list[Finding]:
+        """:meth:`check` from the facts of a case that was prepared elsewhere."""
         self._start(batch_id)
         out: list[Finding] = []
-        item = self.item(session, case.impl_code)
+        item = self.item(session, impl_code)
         if item is None:
             out.append(
                 Finding(
                     "case.item.unknown",
-                    f"implementation code {case.impl_code} is not in the item library "
+                    f"implementation code {impl_code} is not in the item library "
                     "(never synced, or cancelled)",
                     "impl_code",
                 )
@@ -127,24 +152,24 @@ class CaseLibraryChecks:
                 out.append(
                     Finding(
                         "case.item.unpublished",
-                        f"item {case.impl_code} is {status} ({item.status}), not published: "
+                        f"item {impl_code} is {status} ({item.status}), not published: "
                         "no case may be handled under it yet",
                         "impl_code",
                     )
                 )
-            limit = case.promised_limit_days
+            limit = promised_limit_days
             if limit is not None and limit > item.statutory_limit_days:
                 out.append(
                     Finding(
                         "case.time_limit",
                         f"promised time limit {limit} working days exceeds the statutory "
-                        f"{item.statutory_limit_days} of item {case.impl_code}",
+                        f"{item.statutory_limit_days} of item {impl_code}",
                         "promised_limit_days",
                     )
                 )
-        if case.material_ids:
-            self._load_materials(session, case.material_ids)
-            for index, material_id in enumerate(case.material_ids):
+        if material_ids:
+            self._load_materials(session, list(material_ids))
+            for index, material_id in enumerate(material_ids):
                 facts = self._materials.get(material_id)
                 where = f"material_ids.{index}"
                 if facts is None:

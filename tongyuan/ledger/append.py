@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, insert, literal, select, union_all
+from sqlalchemy import Text, cast, exists, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from tongyuan.ledger.digests import (
@@ -32,6 +32,7 @@ from tongyuan.libraries.ledger import (
     LedgerHead,
     LedgerRecord,
     forget_touched,
+    prerecorded,
     touched_rows,
 )
 
@@ -61,8 +62,22 @@ def checkpoint_every() -> int:
     return value
 
 
-def _written_by(session: Session, spec: CoveredTable, batch_id: str) -> Iterator[Any]:
+def _written_by(
+    session: Session, spec: CoveredTable, batch_id: str, skip_recorded: bool = False
+) -> Iterator[Any]:
     statement = spec.select().where(spec.table.c.batch_id == batch_id)
+    if skip_recorded:
+        # Rows whose record a writer stored already (see note_prerecorded): one index
+        # probe each in the database instead of reading and digesting them here.
+        (pk,) = spec.table.primary_key.columns
+        records = LedgerRecord.__table__.c
+        statement = statement.where(
+            ~exists().where(
+                records.batch_id == batch_id,
+                records.kind == spec.kind,
+                records.key == cast(pk, Text),
+            )
+        )
     # A big batch is streamed (a server-side cursor on PostgreSQL), never held whole.
     yield from session.execute(statement.execution_options(yield_per=_CHUNK)).mappings()
 
@@ -143,12 +158,14 @@ def record_batch_rows(session: Session, batch_id: str) -> tuple[str, int]:
     """Store the (kind, key, digest) of every covered row the batch wrote, changed or
     deleted; returns the batch's records hash and count, read back in code-point order."""
     out = _RecordWriter(session, batch_id)
+    already = prerecorded(session, batch_id)
     for spec in _tables_with_rows(session, batch_id):
-        for row in _written_by(session, spec, batch_id):
+        skip = spec.kind in already
+        for row in _written_by(session, spec, batch_id, skip_recorded=skip):
             out.add(spec.kind, spec.key_of(row), spec.digest_of(row))
     _record_touched(session, batch_id, out)
     out.flush()
-    if out.count == 0:
+    if out.count == 0 and not any(already.values()):
         return ordered_records_hash(())
     return ordered_records_hash(stored_records(session.connection(), batch_id))
 

@@ -102,6 +102,23 @@ def touched_rows(session: Session) -> Touched:
 
 def forget_touched(session: Session) -> None:
     session.info.pop(_TOUCHED, None)
+    session.info.pop(_PRERECORDED, None)
+
+
+_PRERECORDED = "tongyuan.ledger.prerecorded"
+
+
+def note_prerecorded(session: Session, batch_id: str, kind: str, count: int) -> None:
+    """A writer stored the ledger records of ``count`` rows of ``kind`` itself (digests
+    computed from the values it wrote), so the append need not read those rows back."""
+    kinds = session.info.setdefault(_PRERECORDED, {}).setdefault(batch_id, {})
+    kinds[kind] = kinds.get(kind, 0) + count
+
+
+def prerecorded(session: Session, batch_id: str) -> dict[str, int]:
+    """Kinds of rows of the batch already recorded in ``ledger_records``, with counts."""
+    found: dict[str, int] = session.info.get(_PRERECORDED, {}).get(batch_id, {})
+    return found
 
 
 def _remember(session: Session, obj: object, deleted: bool) -> None:

@@ -88,11 +88,18 @@ def add_quarantined(
         raise ValueError(f"{location}: a quarantined record needs at least one finding")
     text = canonical_json(payload)
     payload_hash = protector.lookup_hash(f"{kind}\n{location.file}\n{location.record}\n{text}")
-    existing = session.scalars(
-        select(QuarantineEntry).where(
-            QuarantineEntry.payload_hash == payload_hash, QuarantineEntry.status == "open"
-        )
-    ).first()
+    # By the hash alone, then the status here: with both in the WHERE clause SQLite may
+    # pick the status index and walk every open entry, once per quarantined record.
+    existing = next(
+        (
+            entry
+            for entry in session.scalars(
+                select(QuarantineEntry).where(QuarantineEntry.payload_hash == payload_hash)
+            )
+            if entry.status == "open"
+        ),
+        None,
+    )
     rules = [{**finding.as_dict(), "message": mask_text(finding.message)} for finding in findings]
     if existing is not None:
         if existing.rules != rules:

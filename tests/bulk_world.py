@@ -1,0 +1,67 @@
+"""A small case drop and a snapshot of the case library, for comparing write paths.
+
+The bulk writer, the one-by-one path and the worker-prepared path must leave the same
+library; tests in tests/load build the same drop and compare these snapshots.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from std_factories import IMPL, make_case, make_item
+
+from standards.formats import write_records
+from standards.identifiers.case_serial import format_case_serial
+from tongyuan.libraries.case_timeliness import CaseTimeliness
+from tongyuan.libraries.cases import CaseEventRow, CaseRow
+from tongyuan.libraries.quarantine import QuarantineEntry
+from tongyuan.loading import Loader
+
+
+def case_drop(root: Path) -> Path:
+    (root / "items").mkdir(parents=True)
+    (root / "cases").mkdir()
+    write_records(root / "items" / "items.xml", [make_item()])
+    cases = [make_case()]
+    for n in range(2, 6):
+        cases.append(
+            make_case(
+                dept_case_no=f"NS-{n}",
+                serial=format_case_serial(IMPL, date(2026, 3, 2), n),
+                promised_limit_days=n,
+            )
+        )
+    cases.append(make_case(dept_case_no="NS-no-serial", serial=None))  # the hub allocates
+    cases.append(make_case(dept_case_no="NS-bad", serial=None, decided_at=None))
+    cases.append(make_case(serial=None))  # repeats the first case's key
+    write_records(root / "cases" / "cases.xml", cases)
+    return root
+
+
+def library_snapshot(loader: Loader) -> dict[str, Any]:
+    with loader.sessions() as session:
+        cases = {}
+        for row in session.scalars(select(CaseRow)):
+            doc = {c.name: getattr(row, c.name) for c in CaseRow.__table__.columns}
+            for name in ("id", "applicant_id_enc", "updated_at", "batch_id"):
+                del doc[name]
+            doc["events"] = [
+                (e.seq, e.state, e.at, e.actor, e.note)
+                for e in session.scalars(
+                    select(CaseEventRow).where(CaseEventRow.case_id == row.id).order_by("seq")
+                )
+            ]
+            t = session.get(CaseTimeliness, row.id)
+            doc["timeliness"] = None if t is None else (
+                t.status, t.overdue, t.limit_days, t.deadline, t.received_at,
+                t.prereview_deadline, t.prereview_at, t.prereview_late, t.as_of, t.problem,
+            )  # fmt: skip
+            assert loader.protector.decrypt(row.applicant_id_enc)
+            cases[(row.source_system, row.dept_case_no)] = doc
+        quarantine = sorted(
+            (q.record_index, q.rule) for q in session.scalars(select(QuarantineEntry))
+        )
+    return {"cases": cases, "quarantine": quarantine}

@@ -1,0 +1,117 @@
+"""A large case file read by worker processes that also prepare its new cases' rows.
+
+:func:`tongyuan.validating.check_file_parallel` sends every parsed record back whole; a
+case then costs more to pickle than to parse. Here a worker parses and checks a segment
+and, for each case that passed the standard, prepares its rows
+(:class:`tongyuan.loading_rows.PreparedCase`: plain tuples and strings, cheap to send).
+Records with findings travel whole as before, to be stored or quarantined here.
+
+The answers are those of :func:`tongyuan.validating.check_file`, in file order: batch
+uniqueness is checked here, and a case found to repeat a key goes back to being a checked
+record with that finding. A segment that fails makes the rest of the file be read in one
+piece, so a file-level error is raised exactly where a sequential read raises it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from standards.formats import (
+    ParseLimits,
+    RawRecord,
+    UnreadableInput,
+    UnsafeInput,
+    iter_raw_records,
+)
+from standards.formats.segments import XmlSegment, iter_xml_segment
+from standards.records import Case, SourceLocation
+from standards.validation import CheckOptions, Severity
+from standards.validation.batch import BatchUniqueness, unique_keys
+from tongyuan.loading_rows import CasePreparer, PreparedCase, PrepContext
+from tongyuan.validating import CheckedRecord, _in_file_order, check_raw
+
+_preparers: dict[str, CasePreparer] = {}
+
+
+def _preparer(context: PrepContext) -> CasePreparer:
+    """One preparer per batch in a worker (its calendar and key derivation are reused)."""
+    found = _preparers.get(context.batch_id)
+    if found is None:
+        _preparers.clear()
+        found = _preparers[context.batch_id] = CasePreparer(context)
+    return found
+
+
+def prepare_segment(
+    segment: XmlSegment, options: CheckOptions, limits: ParseLimits, *, context: PrepContext
+) -> tuple[list[Any], tuple[str, str, int | None] | None]:
+    """Worker side: parse and check one segment; clean cases come back prepared."""
+    preparer = _preparer(context)
+    base_dir = Path(segment.path).parent
+    out: list[Any] = []
+    try:
+        for raw in iter_xml_segment(segment, limits):
+            record, findings = check_raw(raw, options, base_dir)
+            if isinstance(record, Case) and not any(f.severity is Severity.ERROR for f in findings):
+                warnings = sum(f.severity is Severity.WARNING for f in findings)
+                out.append(
+                    preparer.prepare(record, raw.data, raw.location, warnings, unique_keys(record))
+                )
+            else:
+                out.append((raw, record, findings))
+    except (UnsafeInput, UnreadableInput) as exc:
+        return out, (exc.rule, exc.message, exc.line)
+    return out, None
+
+
+def prepared_file_parallel(
+    path: Path,
+    *,
+    options: CheckOptions,
+    uniqueness: BatchUniqueness,
+    pool: Executor,
+    workers: int,
+    segments: list[XmlSegment],
+    context: PrepContext,
+    limits: ParseLimits | None = None,
+    file_label: str | None = None,
+) -> Iterator[CheckedRecord | PreparedCase]:
+    """The file's records in order: prepared cases, or checked records to store one by one."""
+    limits = limits or ParseLimits()
+    label = file_label if file_label is not None else str(path)
+    work = partial(prepare_segment, context=context)
+    done = 0
+    for done, outcomes in _in_file_order(pool, work, segments, options, limits, workers, label):
+        if outcomes is None:
+            break
+        for outcome in outcomes:
+            if isinstance(outcome, PreparedCase):
+                where = outcome.location
+                outcome.location = SourceLocation(label, done + (where.record or 0), where.line)
+                repeated = uniqueness.check_keys(outcome.keys, outcome.location)
+                if not repeated:
+                    yield outcome
+                    continue
+                raw = RawRecord("case", outcome.location, outcome.raw)
+                record, findings = check_raw(raw, options, path.parent)
+                yield CheckedRecord(raw, record, findings + repeated)
+                continue
+            raw, record, findings = outcome
+            raw.location = SourceLocation(label, done + raw.location.record, raw.location.line)
+            if record is not None:
+                findings += uniqueness.check(record, raw.location)
+            yield CheckedRecord(raw, record, findings)
+    else:
+        return
+    for i, raw in enumerate(iter_raw_records(path, limits=limits)):
+        if i < done:
+            continue
+        raw.location = SourceLocation(label, raw.location.record, raw.location.line)
+        record, findings = check_raw(raw, options, path.parent)
+        if record is not None:
+            findings += uniqueness.check(record, raw.location)
+        yield CheckedRecord(raw, record, findings)

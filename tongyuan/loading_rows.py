@@ -1,0 +1,387 @@
+"""New cases turned into finished rows where they are parsed: a worker process or here.
+
+The bulk writer (:mod:`tongyuan.loading_bulk`) spends most of a case's cost on Python work
+that needs no database: the stored JSON document and its hash, the encrypted and hashed
+identifier, the bind conversions of every column, the timeliness in working days and the
+ledger digests of the rows. Done beside the parsing, in the worker that parsed the case,
+the process that owns the transaction is left with what only it can do: look the chunk up
+in the libraries, give the rows their ids, and insert them.
+
+What is prepared here must be exactly what :func:`tongyuan.libraries.cases.write_case`
+stores and what :mod:`tongyuan.ledger.digests` computes from the stored rows:
+tests compare both (``tests/load/test_bulk_cases.py``, ``test_prepared_rows.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import JSON, Table, create_engine
+from sqlalchemy.engine import Dialect
+
+from standards.codes.enums import CaseState
+from standards.records import Case, SourceLocation
+from standards.validation.batch import UniqueKey
+from standards.workdays import WorkCalendar
+from tongyuan.ingest.timeliness import Timeliness, assess
+from tongyuan.ledger.digests import BY_TABLE, _text
+from tongyuan.libraries.base import json_hash
+from tongyuan.libraries.case_timeliness import CaseTimeliness
+from tongyuan.libraries.cases import CaseEventRow, CaseRow, _event_doc, _stored_data
+from tongyuan.libraries.protected import protect_id
+from tongyuan.privacy import PiiProtector
+
+
+@dataclass(frozen=True, slots=True)
+class PrepContext:
+    """What a preparing process needs to know of the batch (it travels to workers).
+
+    ``digests``: prepare the ledger digests of the rows too. Only where the database
+    returns a JSON document as the very text that was written (SQLite); PostgreSQL's
+    ``jsonb`` normalises the text, so there the ledger reads the rows back.
+    """
+
+    batch_id: str
+    updated_at: datetime
+    database_url: str
+    pii_key: bytes
+    today: date
+    digests: bool
+
+    def __repr__(self) -> str:  # the key never shows in a log or a traceback
+        return f"PrepContext(batch_id={self.batch_id!r}, digests={self.digests})"
+
+
+class RowShape:
+    """One table's insert as plain tuples: column order, bind conversions, digest layout.
+
+    ``assigned`` columns (ids) are known only to the writer; they come first in
+    :attr:`names`, the prepared values after them. Their digest parts must be adjacent in
+    the digest's column order, so a digest is ``prefix + assigned parts + suffix``.
+    """
+
+    def __init__(self, table: Table, dialect: Dialect, assigned: Sequence[str]) -> None:
+        self.table = table
+        self.assigned = tuple(assigned)
+        columns = [c for c in table.columns if c.name not in self.assigned]
+        self.prepared = tuple(c.name for c in columns)
+        self.names = self.assigned + self.prepared
+        json_columns = {c.name for c in columns if isinstance(c.type, JSON)}
+        self._plan: list[tuple[str, Callable[[Any], Any] | None]] = [
+            (c.name, c.type._cached_bind_processor(dialect)) for c in columns
+        ]
+        spec = BY_TABLE.get(table.name)
+        self.digest_order: tuple[str, ...] = spec.digested_columns() if spec else ()
+        self._before: list[tuple[str, int]] = []
+        self._after: list[tuple[str, int]] = []
+        if spec is not None:
+            positions = [self.digest_order.index(name) for name in self.assigned]
+            if positions != list(range(positions[0], positions[0] + len(positions))):
+                raise ValueError(f"{table.name}: assigned columns must be adjacent in digests")
+
+            def plan(names: Sequence[str]) -> list[tuple[str, int]]:
+                # A JSON column is digested as its stored text: the converted value.
+                return [
+                    (name, self.prepared.index(name) if name in json_columns else -1)
+                    for name in names
+                ]
+
+            self._before = plan(self.digest_order[: positions[0]])
+            self._after = plan(self.digest_order[positions[-1] + 1 :])
+
+    def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The prepared columns' values as the driver takes them (ids left out)."""
+        out = []
+        for name, process in self._plan:
+            value = row.get(name)
+            if value is not None and process is not None:
+                value = process(value)
+            out.append(value)
+        return tuple(out)
+
+    def digest_parts(self, row: Mapping[str, Any], stored: tuple[Any, ...]) -> tuple[str, str]:
+        """The digest text around the assigned columns, as the ledger computes it from
+        the stored row: JSON columns as their stored text, the rest as read back."""
+        return (
+            f"{self.table.name}\n" + _digest_text(self._before, row, stored),
+            _digest_text(self._after, row, stored),
+        )
+
+    def digest(self, parts: tuple[str, str], assigned: Sequence[int]) -> str:
+        """The finished digest once the writer knows the ids."""
+        middle = "".join(
+            f"{name}\t{len(str(value))}\t{value}\n"
+            for name, value in zip(self.assigned, assigned, strict=True)
+        )
+        return hashlib.sha256((parts[0] + middle + parts[1]).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CaseShapes:
+    """The three tables a new case is written to, for one database dialect."""
+
+    case: RowShape
+    event: RowShape
+    timeliness: RowShape
+
+
+@lru_cache(maxsize=4)
+def case_shapes(database_url: str) -> CaseShapes:
+    """Shapes for the database at ``database_url`` (its dialect's conversions)."""
+    engine = create_engine(database_url)
+    try:
+        dialect = engine.dialect
+    finally:
+        engine.dispose()
+    return CaseShapes(
+        RowShape(CaseRow.__table__, dialect, ("id",)),
+        RowShape(CaseEventRow.__table__, dialect, ("case_id", "id")),
+        RowShape(CaseTimeliness.__table__, dialect, ("case_id",)),
+    )
+
+
+class PreparedCase:
+    """A valid new case, its rows finished but for their ids.
+
+    What travels from a worker is plain: tuples, strings, numbers. The source record is
+    kept pickled (``raw_blob``) and only unpickled by the writer's slow path — a case the
+    libraries turn down, or whose key turns out to be stored already, is checked again
+    from it and stored one by one. ``history`` is kept only when the timeliness still
+    needs the item's promised limit (the case names none); otherwise ``timeliness`` holds
+    the finished row and ``timeliness_flags`` what the batch counts of it.
+    """
+
+    __slots__ = (
+        "_raw",
+        "case_digest",
+        "case_row",
+        "dept_case_no",
+        "event_digests",
+        "event_rows",
+        "history",
+        "impl_code",
+        "keys",
+        "location",
+        "material_ids",
+        "promised_limit_days",
+        "raw_blob",
+        "serial",
+        "source_system",
+        "timeliness",
+        "timeliness_flags",
+        "warnings",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        location: SourceLocation,
+        raw: dict[str, Any] | None,
+        raw_blob: bytes | None,
+        keys: tuple[UniqueKey, ...],
+        source_system: str,
+        dept_case_no: str,
+        serial: str | None,
+        impl_code: str,
+        promised_limit_days: int | None,
+        material_ids: tuple[str, ...],
+        warnings: int,
+        case_row: tuple[Any, ...],
+        case_digest: tuple[str, str] | None,
+        event_rows: list[tuple[Any, ...]],
+        event_digests: list[tuple[str, str]] | None,
+        timeliness: tuple[Any, ...] | None,
+        timeliness_flags: TimelinessFlags | None,
+        history: list[tuple[str, datetime]] | None,
+    ) -> None:
+        self.location = location
+        self._raw = raw
+        self.raw_blob = raw_blob
+        self.keys = keys
+        self.source_system = source_system
+        self.dept_case_no = dept_case_no
+        self.serial = serial
+        self.impl_code = impl_code
+        self.promised_limit_days = promised_limit_days
+        self.material_ids = material_ids
+        self.warnings = warnings
+        self.case_row = case_row
+        self.case_digest = case_digest
+        self.event_rows = event_rows
+        self.event_digests = event_digests
+        self.timeliness = timeliness
+        self.timeliness_flags = timeliness_flags
+        self.history = history
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        raw_blob = self.raw_blob
+        if raw_blob is None:
+            raw_blob = pickle.dumps(self._raw, protocol=pickle.HIGHEST_PROTOCOL)
+        where = self.location
+        return (
+            _rebuild,
+            (
+                where.file, where.record, where.line, raw_blob, self.keys, self.source_system,
+                self.dept_case_no, self.serial, self.impl_code, self.promised_limit_days,
+                self.material_ids, self.warnings, self.case_row, self.case_digest,
+                self.event_rows, self.event_digests, self.timeliness, self.timeliness_flags,
+                self.history,
+            ),
+        )  # fmt: skip
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The source record as parsed (unpickled on first use)."""
+        if self._raw is None:
+            assert self.raw_blob is not None
+            # Our own worker pickled it; the pool pipe it came through is pickle anyway.
+            self._raw = pickle.loads(self.raw_blob)  # noqa: S301
+        return self._raw
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source_system, self.dept_case_no)
+
+
+# (overdue, prereview late, status, calendar problems): what TimelinessCounts adds up.
+TimelinessFlags = tuple[bool | None, bool | None, str, tuple[str, ...]]
+
+
+def _rebuild(file: str, record: int, line: int | None, *rest: Any) -> PreparedCase:
+    return PreparedCase(SourceLocation(file, record, line), None, *rest)
+
+
+def timeliness_flags(result: Timeliness) -> TimelinessFlags:
+    return (result.overdue, result.prereview_late, result.status, tuple(result.problems))
+
+
+class CasePreparer:
+    """Turns checked cases into :class:`PreparedCase` for one batch."""
+
+    def __init__(self, context: PrepContext, calendar: WorkCalendar | None = None) -> None:
+        self.context = context
+        self.shapes = case_shapes(context.database_url)
+        self.protector = _protector(context.pii_key)
+        self.calendar = calendar or WorkCalendar.default()
+
+    def prepare(
+        self,
+        case: Case,
+        raw: dict[str, Any],
+        location: SourceLocation,
+        warnings: int,
+        keys: tuple[UniqueKey, ...],
+    ) -> PreparedCase:
+        ctx = self.context
+        shapes = self.shapes
+        applicant = case.applicant
+        protected = protect_id(self.protector, applicant.id_number, applicant.id_type)
+        data = _stored_data(case, protected.hash, protected.masked)
+        docs = [_event_doc(e) for e in case.events]
+        row = {
+            "serial": case.serial,
+            "source_system": case.source_system,
+            "dept_case_no": case.dept_case_no,
+            "impl_code": case.impl_code,
+            "item_name": case.item_name,
+            "applicant_name": applicant.name,
+            "applicant_id_type": applicant.id_type.value,
+            "applicant_id_enc": protected.enc,
+            "applicant_id_hash": protected.hash,
+            "applicant_id_masked": protected.masked,
+            "current_state": case.current_state.value,
+            "accepted_at": case.accepted_at,
+            "decided_at": case.decided_at,
+            "delivered_at": case.delivered_at,
+            "promised_deadline": case.promised_deadline,
+            "region_code": case.region_code,
+            "content_hash": json_hash({"case": data, "events": docs}),
+            "batch_id": ctx.batch_id,
+            "data": data,
+            "updated_at": ctx.updated_at,
+        }
+        case_row = shapes.case.values(row)
+        event_rows: list[tuple[Any, ...]] = []
+        event_digests: list[tuple[str, str]] | None = [] if ctx.digests else None
+        history: list[tuple[CaseState, datetime]] = []
+        for seq, event in enumerate(case.events, start=1):
+            doc = {
+                "seq": seq,
+                "state": event.state.value,
+                "at": event.at,
+                "actor": event.actor,
+                "note": event.note,
+                "batch_id": ctx.batch_id,
+            }
+            values = shapes.event.values(doc)
+            event_rows.append(values)
+            if event_digests is not None:
+                event_digests.append(shapes.event.digest_parts(doc, values))
+            history.append((CaseState(event.state), event.at))
+        limit = case.promised_limit_days
+        timeliness = flags = None
+        if limit is not None:
+            result = assess(history, limit_days=limit, today=ctx.today, calendar=self.calendar)
+            timeliness = timeliness_values(shapes.timeliness, result, ctx.today)
+            flags = timeliness_flags(result)
+        return PreparedCase(
+            location=location,
+            raw=raw,
+            raw_blob=None,
+            keys=keys,
+            source_system=case.source_system,
+            dept_case_no=case.dept_case_no,
+            serial=case.serial,
+            impl_code=case.impl_code,
+            promised_limit_days=limit,
+            material_ids=tuple(case.material_ids or ()),
+            warnings=warnings,
+            case_row=case_row,
+            case_digest=shapes.case.digest_parts(row, case_row) if ctx.digests else None,
+            event_rows=event_rows,
+            event_digests=event_digests,
+            timeliness=timeliness,
+            timeliness_flags=flags,
+            history=None if timeliness is not None else [(s.value, at) for s, at in history],
+        )
+
+
+def timeliness_values(shape: RowShape, result: Timeliness, as_of: date) -> tuple[Any, ...]:
+    """A timeliness row as :func:`tongyuan.ingest.timeliness.recompute` would store it."""
+    return shape.values(
+        {
+            "status": result.status,
+            "overdue": result.overdue,
+            "limit_days": result.limit_days,
+            "deadline": result.deadline,
+            "received_at": result.received_at,
+            "prereview_deadline": result.prereview_deadline,
+            "prereview_at": result.prereview_at,
+            "prereview_late": result.prereview_late,
+            "as_of": as_of,
+            "problem": "; ".join(result.problems) or None,
+        }
+    )
+
+
+def _digest_text(
+    plan: list[tuple[str, int]], row: Mapping[str, Any], stored: tuple[Any, ...]
+) -> str:
+    parts = []
+    for name, index in plan:
+        value = stored[index] if index >= 0 else row.get(name)
+        if value is None:
+            continue
+        text = value if type(value) is str else _text(value)
+        parts.append(f"{name}\t{len(text)}\t{text}\n")
+    return "".join(parts)
+
+
+@lru_cache(maxsize=2)
+def _protector(key: bytes) -> PiiProtector:
+    return PiiProtector(key)
