@@ -438,15 +438,28 @@ def _blank(series: Any) -> Any:
     return series.isna() | (series.astype(str).str.strip() == "")
 
 
-def _text(series: Any) -> Any:
-    """Dates/timestamps as comparable ISO text (SQLite hands back text already)."""
-    return series.map(
-        lambda v: (
-            None
-            if v is None or v != v
-            else (v.isoformat(" ") if isinstance(v, datetime) else str(v))
-        )
-    )
+def _before(series: Any, day: Any) -> Any:
+    """Dates (ISO text on SQLite, dates on PostgreSQL) before ``day``; missing is not."""
+    import pandas as pd
+
+    return pd.to_datetime(series, errors="coerce") < day
+
+
+def _uscc_bad(codes: Any) -> Any:
+    """GB 32100 over a column, position by position (vectorised; no loop over rows)."""
+    from standards.identifiers.uscc import USCC_ALPHABET, USCC_WEIGHTS
+
+    value = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
+    codes = codes.astype(str)
+    bad = codes.str.len() != 18
+    total = 0
+    for k in range(18):
+        v = codes.str[k].map(value)
+        bad |= v.isna()
+        if k < 17:
+            total = total + v.fillna(0).astype(int) * USCC_WEIGHTS[k]
+    expected = ((31 - total % 31) % 31).map(dict(enumerate(USCC_ALPHABET)))
+    return bad | (codes.str[17] != expected)
 
 
 def run_pandas_suites(url: str, *, as_of: date) -> dict[str, int]:
@@ -455,7 +468,6 @@ def run_pandas_suites(url: str, *, as_of: date) -> dict[str, int]:
     from sqlalchemy import text
 
     from standards.codes.regions import REGIONS
-    from standards.identifiers.uscc import uscc_check_char
     from standards.validation.state_machine import INITIAL_STATES, TRANSITIONS
     from tongyuan.db import make_engine
     from tongyuan.quality.suites.completeness import ITEM_REQUIRED
@@ -477,7 +489,7 @@ def run_pandas_suites(url: str, *, as_of: date) -> dict[str, int]:
             }
     finally:
         engine.dispose()
-    day = as_of.isoformat()
+    day = pd.Timestamp(as_of)
     regions = {r.code for r in REGIONS}
     provinces = {c[:2] for c in regions}
     counts: dict[str, int] = {}
@@ -552,17 +564,10 @@ def run_pandas_suites(url: str, *, as_of: date) -> dict[str, int]:
     counts["case_serial.format/case"] = int(bad_format.sum())
     counts["case.serial.mismatch/case"] = int((serial.str[:31] != cases["impl_code"]).sum())
 
-    def uscc_bad(code: object) -> bool:
-        text_code = str(code)
-        try:
-            return len(text_code) != 18 or uscc_check_char(text_code[:17]) != text_code[17]
-        except (ValueError, KeyError):
-            return True
-
     licenses = t["licenses"]
-    counts["uscc.check/item"] = int(items["authority_uscc"].map(uscc_bad).sum())
+    counts["uscc.check/item"] = int(_uscc_bad(items["authority_uscc"]).sum())
     issuer = licenses["issuer_code"].astype(str)
-    counts["uscc.check/license"] = int(((issuer.str.len() == 18) & issuer.map(uscc_bad)).sum())
+    counts["uscc.check/license"] = int(((issuer.str.len() == 18) & _uscc_bad(issuer)).sum())
     for kind, frame, prefix in (("case", cases, "applicant"), ("license", licenses, "holder")):
         masked = frame[f"{prefix}_id_masked"].astype(str)
         bad = (frame[f"{prefix}_id_type"] == "111") & (
@@ -583,44 +588,36 @@ def run_pandas_suites(url: str, *, as_of: date) -> dict[str, int]:
     )
     known = set(cases["id"])
     counts["case.events.transition/case"] = len(set(events.loc[bad_step, "case_id"]) & known)
-    at = _text(events["at"])
-    before = prev_at.notna() & (at < _text(prev_at).fillna(""))
+    has_prev = prev_at.notna()
+    before = pd.Series(False, index=events.index)
+    before[has_prev] = events.loc[has_prev, "at"] < prev_at[has_prev]
     counts["case.events.order/case"] = len(set(events.loc[before, "case_id"]) & known)
 
     tl = cases[["id"]].merge(t["case_timeliness"], left_on="id", right_on="case_id", how="left")
-    deadline = _text(tl["deadline"])
     late = tl["status"].isin(["overdue", "done_late"]) | (
-        (tl["status"] == "open") & deadline.notna() & (deadline < day)
+        (tl["status"] == "open") & _before(tl["deadline"], day)
     )
     counts["case.overdue/case"] = int(late.sum())
     claims = t["item_claims"]
-    c_deadline = _text(claims["deadline"])
     counts["claim.overdue/claim"] = int(
         (
             (claims["status"] == "overdue")
-            | (
-                claims["status"].isin(["pushed", "claimed"])
-                & c_deadline.notna()
-                & (c_deadline < day)
-            )
+            | (claims["status"].isin(["pushed", "claimed"]) & _before(claims["deadline"], day))
         ).sum()
     )
     reviews = t["item_reviews"]
-    due = _text(reviews["review_due"])
-    corr = _text(reviews["correction_due"])
     counts["review.overdue/review"] = int(
         (
             ~reviews["status"].isin(["published", "cancelled"])
-            & ((due.notna() & (due < day)) | (corr.notna() & (corr < day)))
+            & (_before(reviews["review_due"], day) | _before(reviews["correction_due"], day))
         ).sum()
     )
 
     counts["license.signature/license"] = int(
         (licenses["indication"].isna() | (licenses["indication"] != "PASSED")).sum()
     )
-    valid_to = _text(licenses["valid_to"])
     counts["license.expired/license"] = int(
-        ((licenses["status"] == "expired") | (valid_to.notna() & (valid_to < day))).sum()
+        ((licenses["status"] == "expired") | _before(licenses["valid_to"], day)).sum()
     )
     counts["license.revoked/license"] = int((licenses["status"] == "revoked").sum())
     return counts

@@ -1,44 +1,69 @@
-"""Breakdown by region, level and department, in the database.
+"""The two queries a run sends per population: records per group, and failing rows.
 
-For each population one GROUP BY counts the evaluated records per (region, level,
-department); for each failing check one query over the check's own failing SQL returns,
-per group, the failure count and at most :data:`FAILING_KEYS_CAP` keys (window
-functions, so the database does the capping and Python never holds more than the cap
-per group).
+``failing_query`` is what the GX metric runs over the population (``{batch}``): one pass
+keeps the rows that break any of the population's rules, with a flag per rule, and
+window functions over those rows return per rule and (region, level, department) the
+failure count and at most :data:`FAILING_KEYS_CAP` keys — so the database does the
+counting and the capping, and only failing rows are ever sorted.
+
+``evaluated_by_group`` counts the population's records per group. It reads none of the
+rule columns, so the database leaves out their lookups and joins; the runner sends it
+beside the GX checkpoint, on the second core.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
 from tongyuan.libraries.quality import FAILING_KEYS_CAP
 from tongyuan.quality.checks import Check, Population
-from tongyuan.quality.sql import substitute_batch
 
 Group = tuple[str | None, str | None, str | None]
 
 
-@dataclass(slots=True)
-class Failures:
-    """A check's failures: count and capped keys per group."""
-
-    counts: dict[Group, int] = field(default_factory=dict)
-    keys: dict[Group, list[str]] = field(default_factory=lambda: defaultdict(list))
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-def _group(row: object) -> Group:
-    region, level, department = row[0], row[1], row[2]  # type: ignore[index]
+def group_of(row: Sequence[object]) -> Group:
+    """(region, level, department) of a result row, as text or None."""
+    region, level, department = row[0], row[1], row[2]
     return (
         None if region is None else str(region),
         None if level is None else str(level),
         None if department is None else str(department),
+    )
+
+
+def _escape_braces(sql: str) -> str:
+    # GX fills ``{batch}`` with str.format: braces of the rule itself must be doubled.
+    return sql.replace("{", "{{").replace("}", "}}")
+
+
+def failing_query(checks: Sequence[Check]) -> str:
+    """Over ``{batch}``: (position, region, level, department, key, group count) per failure.
+
+    ``position`` is the check's place in ``checks``; at most the cap of keys per check and
+    group, the first in key order; ``group count`` is the check's failures in the group.
+    """
+    conditions = [_escape_braces(c.condition) for c in checks]
+    flags = ", ".join(
+        f"CASE WHEN {cond} THEN 1 ELSE 0 END AS failed_{i}" for i, cond in enumerate(conditions)
+    )
+    any_failing = " OR ".join(f"({cond})" for cond in conditions)
+    per_check = " UNION ALL ".join(
+        f"SELECT {i} AS position, record_key, region_code, level, department "
+        f"FROM failing WHERE failed_{i} = 1"
+        for i in range(len(conditions))
+    )
+    partition = "PARTITION BY u.position, u.region_code, u.level, u.department"
+    return (
+        f"WITH failing AS (SELECT record_key, region_code, level, department, {flags} "
+        f"FROM {{batch}} WHERE {any_failing}) "
+        "SELECT position, region_code, level, department, record_key, group_count FROM ("
+        "SELECT u.position AS position, u.region_code AS region_code, u.level AS level, "
+        "u.department AS department, u.record_key AS record_key, "
+        f"ROW_NUMBER() OVER ({partition} ORDER BY u.record_key) AS rank_in_group, "
+        f"COUNT(*) OVER ({partition}) AS group_count FROM ({per_check}) u) ranked "
+        f"WHERE rank_in_group <= {FAILING_KEYS_CAP}"
     )
 
 
@@ -47,29 +72,7 @@ def evaluated_by_group(connection: Connection, population: Population) -> dict[G
     rows = connection.execute(
         text(
             "SELECT p.region_code, p.level, p.department, COUNT(*) "
-            f"FROM ({population.sql}) p GROUP BY p.region_code, p.level, p.department"
+            f"FROM ({population.sql_for([])}) p GROUP BY p.region_code, p.level, p.department"
         )
     )
-    return {_group(row): int(row[3]) for row in rows}
-
-
-def failures_by_group(connection: Connection, check: Check) -> Failures:
-    """The check's failing rows per group: counts, and the first keys in key order."""
-    failing = substitute_batch(check.failing_sql, check.population.sql)
-    rows = connection.execute(
-        text(
-            "SELECT region_code, level, department, record_key, group_count FROM ("
-            "SELECT f.region_code AS region_code, f.level AS level, "
-            "f.department AS department, f.record_key AS record_key, "
-            "ROW_NUMBER() OVER (PARTITION BY f.region_code, f.level, f.department "
-            "ORDER BY f.record_key) AS position, "
-            "COUNT(*) OVER (PARTITION BY f.region_code, f.level, f.department) AS group_count "
-            f"FROM ({failing}) f) ranked WHERE position <= {FAILING_KEYS_CAP}"
-        )
-    )
-    out = Failures()
-    for row in rows:
-        group = _group(row)
-        out.counts[group] = int(row[4])
-        out.keys[group].append(str(row[3]))
-    return out
+    return {group_of(row): int(row[3]) for row in rows}

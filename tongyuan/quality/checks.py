@@ -1,11 +1,12 @@
-"""What a quality check is: a rule, the records it looks at, and the SQL naming failures.
+"""What a quality check is: a rule, the records it looks at, and the condition naming failures.
 
-A check's ``failing_sql`` is the single statement of its rule: it is the query of the
-custom GX expectation (an ``UnexpectedRowsExpectation`` subclass) that runs it, and the
-breakdown by region, level and department runs that same text. Where GX has a built-in
-expectation for the rule (unique, in set, column pair) the suite uses the built-in; its
-``failing_sql`` then states the same condition for the breakdown, and the runner checks
-that GX and the breakdown counted the same failures (a mismatch fails the run loudly).
+A check's ``condition`` is a predicate over one row of its population: true when that
+record breaks the rule. Everything a rule needs from other rows or tables (the case's
+events, the published item, the highest level's copy of a 基本编码) is a column of the
+population, so every rule of a population is a row predicate and all of them are
+evaluated together: one grouped query per population counts, per (region, level,
+department), the records and each rule's failures (:mod:`tongyuan.quality.scan`), and
+that query is the metric every custom GX expectation of the population reads.
 
 Every population selects ``record_key, region_code, level, department`` first: the key
 an auditor drills down with (never a personal ID) and the three scorecard dimensions.
@@ -13,10 +14,9 @@ an auditor drills down with (never a personal ID) and the three scorecard dimens
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from standards.validation.rules import RULES
 from tongyuan.quality.sql import Dialect, quote
@@ -26,12 +26,46 @@ KEY_COLUMNS: tuple[str, ...] = ("record_key", "region_code", "level", "departmen
 
 
 @dataclass(frozen=True, slots=True)
+class Derived:
+    """Computed columns of a population, and the join (if any) they need.
+
+    The run's rules read them; the count of records per group does not, and leaves them
+    out (the database would compute them anyway: neither SQLite nor PostgreSQL drops an
+    unused join to an aggregated subquery).
+    """
+
+    names: tuple[str, ...]
+    select: str  # "expr AS name, …" for each name
+    join: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Population:
     """The rows a suite checks for one kind of record (a GX query asset)."""
 
     name: str
     kind: str
-    sql: str
+    columns: str  # the SELECT list, key columns first
+    source: str  # FROM … (with the joins every row needs)
+    where: str
+    derived: tuple[Derived, ...] = ()
+
+    @property
+    def sql(self) -> str:
+        """The population with every column (what GX's query asset runs)."""
+        return self.sql_for(None)
+
+    def sql_for(self, conditions: list[str] | None) -> str:
+        """The population with only the derived columns ``conditions`` mention (all if None)."""
+        wanted = [
+            d
+            for d in self.derived
+            if conditions is None
+            or any(re.search(rf"\b{name}\b", c) for name in d.names for c in conditions)
+        ]
+        select = ", ".join([self.columns, *(d.select for d in wanted)])
+        joins = "".join(f" {d.join}" for d in wanted if d.join)
+        return f"SELECT {select} FROM {self.source}{joins} WHERE {self.where}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +75,8 @@ class Check:
     suite: str
     rule: str
     population: Population
-    failing_sql: str
-    expectation: str  # GX expectation class name
-    kwargs: Mapping[str, Any] = field(default_factory=dict)  # for built-in expectations
+    condition: str  # true for a failing row of the population
+    expectation: str  # custom GX expectation class name
 
     @property
     def title(self) -> str:
@@ -83,17 +116,6 @@ def region_prefix(code: str) -> str:
     if code.endswith("00"):
         return code[:4]
     return code
-
-
-def failing(where: str, *, source: str = "{batch}") -> str:
-    """The usual shape of a failing-rows query: keys of the rows matching ``where``."""
-    return f"SELECT {', '.join(KEY_COLUMNS)} FROM {source} WHERE {where}"
-
-
-def failing_joined(join: str, where: str = "1 = 1") -> str:
-    """Failing rows found through a join with ``{batch} AS b`` (GX needs the alias then)."""
-    keys = ", ".join(f"b.{c}" for c in KEY_COLUMNS)
-    return f"SELECT {keys} FROM {{batch}} AS b {join} WHERE {where}"
 
 
 def region_level(column: str) -> str:

@@ -1,10 +1,17 @@
-"""Custom GX expectations for rules GX has no expectation for.
+"""Custom GX expectations for the library rules, and the one metric they all read.
 
-Each is an ``UnexpectedRowsExpectation`` whose query (over ``{batch}``, the population
-query asset) returns the failing records' keys; GX counts them with ``COUNT(*)`` in the
-database and renders them in Data Docs under the class's own name. Subclasses exist so
-that Data Docs and the suites name what is checked (四级四同, legal state sequences…)
-rather than showing one anonymous "SQL" expectation for every rule.
+Every rule of a population is a predicate over one of its rows, so one query evaluates
+all of them: the ``tongyuan.failing_by_group`` metric keeps the population's (the
+batch's) rows that break any rule and returns, per rule and (region, level,
+department), the failure count and the first failing keys. Each expectation names the
+metric's query (the same text for every rule of the population) and its own position
+in it; GX resolves the metric once per validation, and :class:`FailingByGroup` answers
+later validations of the same batch and query (the other suites over the population)
+from what the first one computed, so a run reads each population once however many
+suites and rules look at it.
+
+The subclasses exist so that Data Docs and the suites name what is checked (四级四同,
+legal state sequences…) rather than one anonymous "SQL" expectation for every rule.
 
 This module imports Great Expectations: import it only once a run has started
 (:func:`tongyuan.quality.gx.import_gx` first).
@@ -12,21 +19,84 @@ This module imports Great Expectations: import it only once a run has started
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, ClassVar
 
-from great_expectations.expectations import UnexpectedRowsExpectation
+from great_expectations.compatibility import pydantic
+from great_expectations.core.metric_domain_types import MetricDomainTypes
+from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+from great_expectations.expectations.expectation import BatchExpectation
+from great_expectations.expectations.metrics.metric_provider import metric_value
+from great_expectations.expectations.metrics.query_metric_provider import QueryMetricProvider
+from sqlalchemy import text
+
+from standards.privacy import mask_text
+
+METRIC = "tongyuan.failing_by_group"
+Row = tuple[int, str | None, str | None, str | None, str, int]
+
+# Results per execution engine (one per run's context), by batch and query text: the
+# batch is a query over the libraries, which nothing writes to while a run reads them.
+_computed: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], list[Row]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-class ExpectNoFailingRecords(UnexpectedRowsExpectation):
-    """No record of the batch breaks a library rule (the query returns the failing ones).
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
-    Only the count is a GX metric: the stock expectation also fetches a sample of the
-    failing rows, which runs every query a second time; the failing keys are fetched
-    once instead, per region, level and department, by the run's breakdown.
+
+class FailingByGroup(QueryMetricProvider):
+    """``(position, region, level, department, key, group count)`` per failing key kept."""
+
+    metric_name = METRIC
+    value_keys = ("failing_query",)
+    query_param_name: ClassVar[str] = "failing_query"
+
+    @metric_value(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(
+        cls,
+        execution_engine: SqlAlchemyExecutionEngine,
+        metric_domain_kwargs: dict,
+        metric_value_kwargs: dict,
+        metrics: dict[str, Any],
+        runtime_configuration: dict,
+    ) -> list[Row]:
+        query = cls._get_query_from_metric_value_kwargs(metric_value_kwargs)
+        memo = _computed.setdefault(execution_engine, {})
+        key = (str(metric_domain_kwargs.get("batch_id")), query)
+        if key not in memo:
+            selectable, _, _ = execution_engine.get_compute_domain(
+                metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE
+            )
+            sql = cls._get_substituted_batch_subquery_from_query_and_batch_selectable(
+                query=query, batch_selectable=selectable, execution_engine=execution_engine
+            )
+            memo[key] = [
+                (int(r[0]), _text(r[1]), _text(r[2]), _text(r[3]), str(r[4]), int(r[5]))
+                for r in execution_engine.execute_query(text(sql))
+            ]
+        return memo[key]
+
+
+class ExpectNoFailingRecords(BatchExpectation):
+    """No record of the batch breaks a library rule.
+
+    ``condition`` is the rule (true for a failing record), shown in Data Docs;
+    ``failing_query`` is the population's query that evaluates it with the population's
+    other rules, ``rule_position`` this rule's place there. The result's ``details``
+    hold, per group with failures, the count and the first keys (masked: keys are
+    record keys, but a source system may have put an ID number in one).
     """
 
+    condition: str = pydantic.Field(description="SQL predicate true for a failing record")
+    failing_query: str
+    rule_position: int
+
     rule_family: ClassVar[str] = "library rule"
-    metric_dependencies: ClassVar[tuple[str, ...]] = ("unexpected_rows_query.row_count",)
+    metric_dependencies: ClassVar[tuple[str, ...]] = (METRIC,)
+    success_keys: ClassVar[tuple[str, ...]] = ("failing_query", "rule_position")
+    domain_keys: ClassVar[tuple[str, ...]] = ("batch_id", "row_condition", "condition_parser")
 
     def _validate(
         self,
@@ -34,8 +104,21 @@ class ExpectNoFailingRecords(UnexpectedRowsExpectation):
         runtime_configuration: dict[str, Any] | None = None,
         execution_engine: Any = None,
     ) -> dict[str, Any]:
-        count = int(metrics["unexpected_rows_query.row_count"])
-        return {"success": count == 0, "result": {"observed_value": count}}
+        groups: dict[tuple[str | None, str | None, str | None], list[Any]] = {}
+        for position, region, level, department, key, count in metrics[METRIC]:
+            if position == self.rule_position:
+                group = groups.setdefault((region, level, department), [count, []])
+                group[1].append(mask_text(key))
+        failed = sum(count for count, _ in groups.values())
+        return {
+            "success": failed == 0,
+            "result": {
+                "observed_value": failed,
+                "details": {
+                    "groups": [[*group, count, keys] for group, (count, keys) in groups.items()]
+                },
+            },
+        }
 
 
 class ExpectRequiredValuesPresent(ExpectNoFailingRecords):
@@ -56,16 +139,34 @@ class ExpectCodesConsistent(ExpectNoFailingRecords):
     rule_family: ClassVar[str] = "code consistency"
 
 
+class ExpectPromisedWithinStatutoryLimit(ExpectNoFailingRecords):
+    """承诺办结时限 is at most 法定办结时限."""
+
+    rule_family: ClassVar[str] = "time limits"
+
+
 class ExpectReferencedItemsPublished(ExpectNoFailingRecords):
     """A case's 实施编码 names an item in force with review status published."""
 
     rule_family: ClassVar[str] = "references"
 
 
+class ExpectUniqueSerials(ExpectNoFailingRecords):
+    """No two cases in scope share a 办件编号."""
+
+    rule_family: ClassVar[str] = "uniqueness"
+
+
 class ExpectWellFormedValues(ExpectNoFailingRecords):
     """Serials and identifiers are well formed (check characters computed in SQL)."""
 
     rule_family: ClassVar[str] = "identifiers"
+
+
+class ExpectKnownCodes(ExpectNoFailingRecords):
+    """Codes name an entry of their code table (GB/T 2260 regions)."""
+
+    rule_family: ClassVar[str] = "code tables"
 
 
 class ExpectLegalStateSequences(ExpectNoFailingRecords):
@@ -92,8 +193,11 @@ CUSTOM: dict[str, type[ExpectNoFailingRecords]] = {
         ExpectRequiredValuesPresent,
         ExpectBaseElementsConsistentAcrossLevels,
         ExpectCodesConsistent,
+        ExpectPromisedWithinStatutoryLimit,
         ExpectReferencedItemsPublished,
+        ExpectUniqueSerials,
         ExpectWellFormedValues,
+        ExpectKnownCodes,
         ExpectLegalStateSequences,
         ExpectWithinDeadline,
         ExpectLicensesUsable,

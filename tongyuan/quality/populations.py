@@ -1,12 +1,20 @@
 """The populations the suites check: current items, cases, licenses, claims, reviews.
 
 Each is a SELECT the database runs (a GX query asset): the four key columns first, then
-what the rules look at. Nothing here is loaded into Python.
+what the rules look at, so that every rule is a predicate over one row. Facts that live
+in other rows are columns too: the highest level's copy of an item's base elements (a
+window over the items), whether a case's item is published or its serial repeats (joins
+to small sets), whether an accepted or decided case lacks the time (a lookup of its
+events, only where the time is missing), and the case's illegal or out-of-order event
+steps (one pass over ``case_events``). These are joined only for queries that read
+them. Nothing here is loaded into Python.
 """
 
 from __future__ import annotations
 
-from tongyuan.quality.checks import Population, SuiteContext, region_level
+from standards.validation.state_machine import INITIAL_STATES, TRANSITIONS
+from tongyuan.quality.checks import Derived, Population, SuiteContext, region_level
+from tongyuan.quality.sql import in_list
 
 _CASE_KEYS = (
     "c.serial AS record_key, c.region_code AS region_code, "
@@ -22,87 +30,188 @@ ITEM_TEXT_ELEMENTS: tuple[str, ...] = (
     "complaint_channels",
     "authority_name",
 )
+ACCEPTED = "'3'"
+DECIDED = "('11', '12', '13')"
 
 
 def items(ctx: SuiteContext) -> Population:
-    """Items in force: the current, not cancelled version of every 实施编码."""
+    """Items in force: the current, not cancelled version of every 实施编码.
+
+    ``ref_*`` are the base elements of the reference copy of the item's 基本编码: the one
+    at the highest level (smallest 行使层级, then smallest 实施编码) within the scope.
+    """
     d = ctx.dialect
-    elements = ", ".join(
-        f"{d.blank_to_null(d.json_text('v.data', name))} AS {name}" for name in ITEM_TEXT_ELEMENTS
-    )
-    sql = (
-        "SELECT v.impl_code AS record_key, v.region_code AS region_code, "
+    name = d.blank_to_null("v.name")
+    elements = {el: d.blank_to_null(d.json_text("v.data", el)) for el in ITEM_TEXT_ELEMENTS}
+    reference = "OVER (PARTITION BY v.basic_code ORDER BY v.exercise_level, v.impl_code)"
+    columns = (
+        "v.impl_code AS record_key, v.region_code AS region_code, "
         "v.exercise_level AS level, v.authority_uscc AS department, "
         "v.impl_code AS impl_code, v.basic_code AS basic_code, "
-        f"{d.blank_to_null('v.name')} AS name, v.item_type AS item_type, v.status AS status, "
+        f"{name} AS name, v.item_type AS item_type, v.status AS status, "
         "v.exercise_level AS exercise_level, v.authority_uscc AS authority_uscc, "
         "v.statutory_limit_days AS statutory_limit_days, "
-        f"v.promised_limit_days AS promised_limit_days, {elements} "
-        "FROM item_versions v "
-        f"WHERE v.valid_to IS NULL AND NOT v.is_tombstone AND {ctx.in_scope('v.region_code')}"
+        "v.promised_limit_days AS promised_limit_days, "
+        + ", ".join(f"{expr} AS {el}" for el, expr in elements.items())
     )
-    return Population("items", "item", sql)
+    ref = Derived(
+        ("ref_name", "ref_item_type", "ref_legal_basis", "ref_statutory_limit_days"),
+        f"FIRST_VALUE({name}) {reference} AS ref_name, "
+        f"FIRST_VALUE(v.item_type) {reference} AS ref_item_type, "
+        f"FIRST_VALUE({elements['legal_basis']}) {reference} AS ref_legal_basis, "
+        f"FIRST_VALUE(v.statutory_limit_days) {reference} AS ref_statutory_limit_days",
+    )
+    return Population(
+        "items",
+        "item",
+        columns,
+        "item_versions v",
+        f"v.valid_to IS NULL AND NOT v.is_tombstone AND {ctx.in_scope('v.region_code')}",
+        (ref,),
+    )
+
+
+def _legal_steps() -> list[str]:
+    return sorted(f"{a.value}>{b.value}" for a, targets in TRANSITIONS.items() for b in targets)
+
+
+def event_steps(ctx: SuiteContext) -> str:
+    """Cases with an illegal or out-of-order event step, and which (one pass over events).
+
+    An event's previous one is the event of the same case with the next lower ``seq``.
+    PostgreSQL finds it with LAG; SQLite's window functions cost three times an index
+    lookup of the previous ``seq`` through the (case_id, seq) unique index, so SQLite
+    looks it up.
+    """
+    initial = in_list(sorted(s.value for s in INITIAL_STATES))
+    legal = in_list(_legal_steps())
+    if ctx.dialect.name == "postgresql":
+        source = (
+            "(SELECT e.case_id AS case_id, e.state AS state, e.at AS at, "
+            "LAG(e.state) OVER (PARTITION BY e.case_id ORDER BY e.seq) AS prev_state, "
+            "LAG(e.at) OVER (PARTITION BY e.case_id ORDER BY e.seq) AS prev_at, "
+            "ROW_NUMBER() OVER (PARTITION BY e.case_id ORDER BY e.seq) AS position "
+            "FROM case_events e) s"
+        )
+        first = "s.position = 1"
+        cols = ("s.case_id", "s.state", "s.at", "s.prev_state", "s.prev_at")
+    else:
+        source = (
+            "case_events e LEFT JOIN case_events p ON p.case_id = e.case_id AND p.seq = "
+            "(SELECT MAX(x.seq) FROM case_events x WHERE x.case_id = e.case_id AND x.seq < e.seq)"
+        )
+        first, cols = "p.id IS NULL", ("e.case_id", "e.state", "e.at", "p.state", "p.at")
+    case_id, state, at, prev_state, prev_at = cols
+    transition = (
+        f"({first} AND {state} NOT IN {initial}) OR "
+        f"(NOT ({first}) AND {prev_state} || '>' || {state} NOT IN {legal})"
+    )
+    order = f"NOT ({first}) AND {at} < {prev_at}"
+    return (
+        f"SELECT {case_id} AS case_id, "
+        f"MAX(CASE WHEN {transition} THEN 1 ELSE 0 END) AS bad_transition, "
+        f"MAX(CASE WHEN {order} THEN 1 ELSE 0 END) AS bad_order "
+        f"FROM {source} WHERE ({transition}) OR ({order}) GROUP BY {case_id}"
+    )
 
 
 def cases(ctx: SuiteContext) -> Population:
-    """Every case, keyed by its unified serial; the authority and level come from 实施编码."""
+    """Every case, keyed by its unified serial; the authority and level come from 实施编码.
+
+    With a ``case_timeliness`` table (ingestion computes working-day deadlines there)
+    each case carries its timeliness status and deadline.
+    """
     d = ctx.dialect
-    sql = (
-        f"SELECT {_CASE_KEYS}, "
+    columns = (
+        f"{_CASE_KEYS}, "
         "c.id AS case_id, c.serial AS serial, c.impl_code AS impl_code, "
         "c.current_state AS current_state, c.accepted_at AS accepted_at, "
         "c.decided_at AS decided_at, c.promised_deadline AS promised_deadline, "
         f"{d.blank_to_null('c.applicant_name')} AS applicant_name, "
         "c.applicant_id_type AS applicant_id_type, "
         "c.applicant_id_masked AS applicant_id_masked, "
-        f"{d.blank_to_null('c.applicant_id_hash')} AS applicant_id_hash "
-        f"FROM cases c WHERE {ctx.in_scope('c.region_code')}"
+        f"{d.blank_to_null('c.applicant_id_hash')} AS applicant_id_hash"
     )
-    return Population("cases", "case", sql)
-
-
-def case_deadlines(ctx: SuiteContext) -> Population:
-    """Cases with their working-day deadline and timeliness status (ingestion computes them)."""
-    sql = (
-        f"SELECT {_CASE_KEYS}, c.current_state AS current_state, c.decided_at AS decided_at, "
-        "c.promised_deadline AS promised_deadline, t.status AS timeliness_status, "
-        "t.deadline AS deadline "
-        "FROM cases c LEFT JOIN case_timeliness t ON t.case_id = c.id "
-        f"WHERE {ctx.in_scope('c.region_code')}"
+    events = Derived(
+        ("accepted_unrecorded", "decided_unrecorded"),
+        "CASE WHEN c.accepted_at IS NULL AND EXISTS (SELECT 1 FROM case_events a "
+        f"WHERE a.case_id = c.id AND a.state = {ACCEPTED}) THEN 1 ELSE 0 END "
+        "AS accepted_unrecorded, "
+        "CASE WHEN c.decided_at IS NULL AND EXISTS (SELECT 1 FROM case_events a "
+        f"WHERE a.case_id = c.id AND a.state IN {DECIDED}) THEN 1 ELSE 0 END "
+        "AS decided_unrecorded",
     )
-    return Population("case_deadlines", "case", sql)
+    # Lookups against small sets, not per-row probes of the big tables: interleaved
+    # random reads of two large B-trees cost SQLite several times their sum.
+    published = Derived(
+        ("item_published",),
+        "CASE WHEN pv.impl_code IS NULL THEN 0 ELSE 1 END AS item_published",
+        "LEFT JOIN (SELECT DISTINCT v.impl_code AS impl_code FROM item_versions v "
+        "WHERE v.valid_to IS NULL AND NOT v.is_tombstone AND v.status = 'published') pv "
+        "ON pv.impl_code = c.impl_code",
+    )
+    repeated = Derived(
+        ("serial_repeated",),
+        "CASE WHEN dup.serial IS NULL THEN 0 ELSE 1 END AS serial_repeated",
+        f"LEFT JOIN (SELECT r.serial AS serial FROM cases r WHERE {ctx.in_scope('r.region_code')} "
+        "GROUP BY r.serial HAVING COUNT(*) > 1) dup ON dup.serial = c.serial",
+    )
+    derived = [
+        events,
+        published,
+        repeated,
+        Derived(
+            ("bad_transition", "bad_order"),
+            "COALESCE(s.bad_transition, 0) AS bad_transition, "
+            "COALESCE(s.bad_order, 0) AS bad_order",
+            f"LEFT JOIN ({event_steps(ctx)}) s ON s.case_id = c.id",
+        ),
+    ]
+    if "case_timeliness" in ctx.tables:
+        derived.append(
+            Derived(
+                ("timeliness_status", "deadline"),
+                "t.status AS timeliness_status, t.deadline AS deadline",
+                "LEFT JOIN case_timeliness t ON t.case_id = c.id",
+            )
+        )
+    return Population(
+        "cases",
+        "case",
+        columns,
+        "cases c",
+        ctx.in_scope("c.region_code"),
+        tuple(derived),
+    )
 
 
 def licenses(ctx: SuiteContext) -> Population:
     """E-license catalogue entries; the level is the related item's, the issuer the department."""
-    sql = (
-        "SELECT l.identifier AS record_key, l.region_code AS region_code, "
+    columns = (
+        "l.identifier AS record_key, l.region_code AS region_code, "
         "substr(l.item_code, 19, 1) AS level, l.issuer_code AS department, "
         "l.issuer_code AS issuer_code, l.status AS status, l.valid_to AS valid_to, "
         "l.indication AS indication, l.subindication AS subindication, "
-        "l.holder_id_type AS holder_id_type, l.holder_id_masked AS holder_id_masked "
-        f"FROM licenses l WHERE {ctx.in_scope('l.region_code')}"
+        "l.holder_id_type AS holder_id_type, l.holder_id_masked AS holder_id_masked"
     )
-    return Population("licenses", "license", sql)
+    return Population("licenses", "license", columns, "licenses l", ctx.in_scope("l.region_code"))
 
 
 def claims(ctx: SuiteContext) -> Population:
     """Base items pushed down to a node to be claimed (认领), one row per node and 基本编码."""
-    sql = (
-        "SELECT k.node || '/' || k.basic_code AS record_key, k.node AS region_code, "
+    columns = (
+        "k.node || '/' || k.basic_code AS record_key, k.node AS region_code, "
         f"{region_level('k.node')} AS level, NULL AS department, "
-        "k.status AS status, k.deadline AS deadline "
-        f"FROM item_claims k WHERE {ctx.in_scope('k.node')}"
+        "k.status AS status, k.deadline AS deadline"
     )
-    return Population("claims", "claim", sql)
+    return Population("claims", "claim", columns, "item_claims k", ctx.in_scope("k.node"))
 
 
 def reviews(ctx: SuiteContext) -> Population:
     """Item copies in the review workflow, one row per node and 实施编码."""
-    sql = (
-        "SELECT r.node || '/' || r.impl_code AS record_key, r.node AS region_code, "
+    columns = (
+        "r.node || '/' || r.impl_code AS record_key, r.node AS region_code, "
         "substr(r.impl_code, 19, 1) AS level, substr(r.impl_code, 1, 18) AS department, "
-        "r.status AS status, r.review_due AS review_due, r.correction_due AS correction_due "
-        f"FROM item_reviews r WHERE {ctx.in_scope('r.node')}"
+        "r.status AS status, r.review_due AS review_due, r.correction_due AS correction_due"
     )
-    return Population("reviews", "review", sql)
+    return Population("reviews", "review", columns, "item_reviews r", ctx.in_scope("r.node"))

@@ -3,12 +3,14 @@
 One run: record the run (``running``), build the suites' checks, give GX a SQL
 datasource on the libraries' database with one query asset per population, one
 expectation suite per (suite, population), run them all through a single Checkpoint
-whose UpdateDataDocsAction writes Data Docs under ``<reports>/gx``; then break each
-failing expectation down by region, level and department with the expectation's own SQL
-(GX and the breakdown must agree on the count, or the run ends ``error``), run the
-integrity checks that need files or the ledger, and store everything in the history.
-Only counts, keys and the Data Docs path leave the database; no table is ever loaded
-into Python.
+whose UpdateDataDocsAction writes Data Docs under ``<reports>/gx``. Every expectation
+reads one grouped metric per population (:mod:`tongyuan.quality.expectations`), so each
+population is read once and GX's results already hold the counts per region, level and
+department; the failing checks' keys are then fetched with one query per population
+(its per-group counts must equal GX's, or the run ends ``error``), the integrity checks
+that need files or the ledger run, and everything is stored in the history. Only
+counts, keys and the Data Docs path leave the database; no table is ever loaded into
+Python.
 """
 
 from __future__ import annotations
@@ -203,6 +205,15 @@ def build_checks(engine: Engine, suites: Sequence[str], scope: str, as_of: date)
     return [check for suite in suites for check in SUITE_CHECKS[suite](ctx)]
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What GX found for one check: failures in total, and count and first keys per group."""
+
+    failed: int
+    failures: dict[breakdown.Group, int]
+    keys: dict[breakdown.Group, list[str]]
+
+
 def _run(
     settings: Settings,
     engine: Engine,
@@ -215,33 +226,25 @@ def _run(
     rows: list[ResultRow] = []
     docs: str | None = None
     if checks:
-        # The breakdown queries run in two worker threads on a reader engine (on SQLite
-        # its transactions begin DEFERRED, so the workers and GX's own connection read
-        # side by side): the per-group counts of every population while GX imports and
-        # validates, then the failing checks' groups, two at a time. The database does
-        # the work (SQLite and psycopg release the GIL while a statement runs), so the
-        # breakdown uses the second core without changing what is computed or the order
-        # rows are stored in. Checks GX found passing are not re-run: their breakdown is
-        # empty by definition, and re-running them costs more than GX's own count.
+        # The records per group are counted in two worker threads on a reader engine (on
+        # SQLite its transactions begin DEFERRED, so they and GX's own connection read side
+        # by side) while GX imports and validates: the database does the work (SQLite and
+        # psycopg release the GIL while a statement runs), so the counts use the second
+        # core without changing what is computed or the order rows are stored in.
         reader = make_engine(settings.database_url, sqlite_begin="DEFERRED")
         try:
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="quality-breakdown") as pool:
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="quality-groups") as pool:
                 populations = {c.population.name: c.population for c in checks}
                 evaluated = {
                     name: pool.submit(_evaluated, reader, pop) for name, pop in populations.items()
                 }
                 try:
-                    gx_counts, docs = run_checkpoint(settings, checks)
+                    outcomes, docs = run_checkpoint(settings, checks)
                 except BaseException:
                     for future in evaluated.values():
                         future.cancel()
                     raise
-                failing = {
-                    index: pool.submit(_failures, reader, check)
-                    for index, check in enumerate(checks)
-                    if gx_counts.get(index, 0)
-                }
-                rows += _breakdown(checks, gx_counts, _results(evaluated), _results(failing))
+                rows += _breakdown(checks, outcomes, _results(evaluated))
         finally:
             reader.dispose()
     if "integrity" in suites and scope == "all" and files_and_ledger:
@@ -255,12 +258,7 @@ def _evaluated(engine: Engine, population: Population) -> dict[breakdown.Group, 
         return breakdown.evaluated_by_group(connection, population)
 
 
-def _failures(engine: Engine, check: Check) -> breakdown.Failures:
-    with engine.connect() as connection:
-        return breakdown.failures_by_group(connection, check)
-
-
-def _results(futures: dict[Any, Future[Any]]) -> dict[Any, Any]:
+def _results(futures: dict[str, Future[Any]]) -> dict[str, Any]:
     return {key: future.result() for key, future in futures.items()}
 
 
@@ -268,9 +266,7 @@ def _suite_name(check: Check) -> str:
     return f"{check.suite}.{check.population.name}"
 
 
-def _expectation(check: Check, index: int) -> Any:
-    import great_expectations.expectations as gxe
-
+def _expectation(check: Check, index: int, query: str, position: int) -> Any:
     from tongyuan.quality.expectations import CUSTOM
 
     meta = {
@@ -280,17 +276,33 @@ def _expectation(check: Check, index: int) -> Any:
         "title_zh": check.title,
         "regulation": check.regulation,
     }
-    if check.expectation in CUSTOM:
-        return CUSTOM[check.expectation](
-            unexpected_rows_query=check.failing_sql, description=check.title, meta=meta
-        )
-    return getattr(gxe, check.expectation)(**dict(check.kwargs), meta=meta)
+    return CUSTOM[check.expectation](
+        condition=check.condition,
+        failing_query=query,
+        rule_position=position,
+        description=check.title,
+        meta=meta,
+    )
 
 
-def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[int, int], str]:
-    """Run every check through one GX Checkpoint; failures per check index, Data Docs index."""
+def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[int, Outcome], str]:
+    """Run every check through one GX Checkpoint; what each found, and the Data Docs index.
+
+    One expectation suite per (suite, population), as auditors read them in Data Docs;
+    every expectation over a population names the same query over all the run's checks
+    on it, so the database reads each population once.
+    """
     context = make_context(settings)
     import great_expectations as gx
+
+    by_population: dict[str, list[int]] = {}
+    for index, check in enumerate(checks):
+        by_population.setdefault(check.population.name, []).append(index)
+    queries = {
+        name: breakdown.failing_query([checks[i] for i in indexes])
+        for name, indexes in by_population.items()
+    }
+    position = {i: p for indexes in by_population.values() for p, i in enumerate(indexes)}
 
     source = add_libraries_source(context, settings.database_url)
     batches: dict[str, Any] = {}
@@ -303,7 +315,9 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
         name = _suite_name(check)
         if name not in suites:
             suites[name] = (context.suites.add(gx.ExpectationSuite(name=name)), population.name)
-        suites[name][0].add_expectation(_expectation(check, index))
+        suites[name][0].add_expectation(
+            _expectation(check, index, queries[population.name], position[index])
+        )
     definitions = [
         context.validation_definitions.add(
             gx.ValidationDefinition(name=name, data=batches[pop], suite=suite)
@@ -319,7 +333,7 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
         )
     )
     result = checkpoint.run()
-    counts: dict[int, int] = {}
+    outcomes: dict[int, Outcome] = {}
     problems: list[str] = []
     for validation in result.run_results.values():
         for outcome in validation.results:
@@ -331,44 +345,50 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
                 problems.append(f"{checks[index].rule} ({checks[index].kind}): {message}")
                 continue
             res = outcome.result or {}
-            count = res.get("unexpected_count", res.get("observed_value"))
-            counts[index] = int(count or 0)
+            groups = (res.get("details") or {}).get("groups", [])
+            outcomes[index] = Outcome(
+                failed=int(res.get("observed_value") or 0),
+                failures={breakdown.group_of(g): int(g[3]) for g in groups},
+                keys={breakdown.group_of(g): [str(k) for k in g[4]] for g in groups},
+            )
     if problems:
         raise QualityError("GX could not evaluate: " + "; ".join(problems))
-    return counts, str(docs_dir(settings) / "index.html")
+    return outcomes, str(docs_dir(settings) / "index.html")
 
 
 def _breakdown(
     checks: Sequence[Check],
-    gx_counts: dict[int, int],
+    outcomes: dict[int, Outcome],
     evaluated: dict[str, dict[breakdown.Group, int]],
-    failing: dict[int, breakdown.Failures],
 ) -> list[ResultRow]:
     rows: list[ResultRow] = []
     for index, check in enumerate(checks):
+        outcome = outcomes[index]
         groups = evaluated[check.population.name]
-        failures = failing.get(index, breakdown.Failures())
-        if failures.total != gx_counts.get(index, 0):
+        stray = set(outcome.failures) - set(groups)
+        if stray:
+            # Both queries read the same population: a failing group with no records
+            # means the data changed under the run, and its rates would be nonsense.
             raise QualityError(
-                f"{check.rule} ({check.kind}): GX counted {gx_counts.get(index, 0)} "
-                f"failures, the breakdown {failures.total}"
+                f"{check.rule} ({check.kind}): failures in {len(stray)} group(s) the "
+                "record count did not see; the libraries changed during the run"
             )
         rows.append(
             _row(
                 check,
                 "total",
                 sum(groups.values()),
-                failures.total,
-                [k for keys in failures.keys.values() for k in keys],
+                outcome.failed,
+                [k for keys in outcome.keys.values() for k in keys],
             )
         )
-        for group in sorted(set(groups) | set(failures.counts), key=_sort_key):
+        for group in sorted(groups, key=_sort_key):
             row = _row(
                 check,
                 "group",
-                groups.get(group, 0),
-                failures.counts.get(group, 0),
-                failures.keys.get(group, []),
+                groups[group],
+                outcome.failures.get(group, 0),
+                outcome.keys.get(group, []),
             )
             row.region_code, row.level, row.department = group
             rows.append(row)

@@ -12,7 +12,7 @@ back to the 承诺办结日期 the source system gave.
 from __future__ import annotations
 
 from tongyuan.quality import populations
-from tongyuan.quality.checks import Check, SuiteContext, failing
+from tongyuan.quality.checks import Check, SuiteContext
 from tongyuan.quality.sql import date_literal
 
 SUITE = "timeliness"
@@ -24,9 +24,7 @@ _ENDED = "('2', '4', '5', '14', '15')"
 def checks(ctx: SuiteContext) -> list[Check]:
     d = ctx.dialect
     day = date_literal(ctx.as_of)
-    cases = populations.cases(ctx)
     if "case_timeliness" in ctx.tables:
-        cases = populations.case_deadlines(ctx)
         late_case = (
             "timeliness_status IN ('overdue', 'done_late') "
             f"OR (timeliness_status = 'open' AND deadline < {day})"
@@ -43,7 +41,7 @@ def checks(ctx: SuiteContext) -> list[Check]:
         f"(review_due < {day} OR correction_due < {day})"
     )
     return [
-        Check(SUITE, "case.overdue", cases, failing(late_case), EXPECTATION),
-        Check(SUITE, "claim.overdue", populations.claims(ctx), failing(late_claim), EXPECTATION),
-        Check(SUITE, "review.overdue", populations.reviews(ctx), failing(late_review), EXPECTATION),
+        Check(SUITE, "case.overdue", populations.cases(ctx), late_case, EXPECTATION),
+        Check(SUITE, "claim.overdue", populations.claims(ctx), late_claim, EXPECTATION),
+        Check(SUITE, "review.overdue", populations.reviews(ctx), late_review, EXPECTATION),
     ]
