@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 from standards.codes.enums import CaseState
 from standards.records import Case, SourceLocation
 from standards.validation import Finding, Severity
-from standards.validation.batch import unique_keys
 from standards.workdays import WorkCalendar
 from tongyuan.ingest.timeliness import TimelinessCounts, assess, recompute
 from tongyuan.libraries.cases import CaseRow, find_case
@@ -48,6 +47,9 @@ from tongyuan.storing import RecordStore, StoreCounts
 
 # Cases per flush: two bound parameters per key lookup stay far below every limit.
 CHUNK = 1000
+
+# A record for RecordStore.store: kind, location, raw, record, findings.
+_OneByOne = tuple[str, SourceLocation, dict[str, Any], Any, list[Finding]]
 
 # Checks a prepared case again from its source record, for the one-by-one path.
 Recheck = Callable[[PreparedCase], tuple[Case | None, list[Finding]]]
@@ -100,9 +102,13 @@ class BulkCaseWriter:
         source: str,
         now: datetime,
         base_dir: Path | None,
-        recheck: Recheck,
+        recheck: Recheck | None = None,
+        origin: dict[str, Any] | None = None,
         calendar: WorkCalendar | None = None,
     ) -> None:
+        """``recheck`` rebuilds record and findings of a case prepared in a worker (not
+        needed when every case is added here); ``origin`` goes with quarantined records
+        (see :mod:`tongyuan.quarantine.origin`)."""
         self.store = store
         self.context = context
         self.batch_id = context.batch_id
@@ -111,11 +117,16 @@ class BulkCaseWriter:
         self.now = now
         self.base_dir = base_dir
         self.recheck = recheck
+        self.origin = origin
         self.today = context.today
         self.calendar = calendar or WorkCalendar.default()
         self.preparer = CasePreparer(context, self.calendar)
         self.timeliness = TimelinessCounts()
-        self._pending: list[PreparedCase] = []
+        # Cases in arrival order: the clean ones to insert, and those to store one by one
+        # (quarantined, mostly), kept back so quarantine entries follow the source's order.
+        self._arrived = 0
+        self._pending: list[tuple[int, PreparedCase]] = []
+        self._deferred: list[tuple[int, _OneByOne]] = []
         # Cases written one by one: their timeliness is recomputed from the library.
         self._slow_keys: list[tuple[str, str]] = []
 
@@ -130,18 +141,28 @@ class BulkCaseWriter:
         findings: list[Finding],
     ) -> None:
         """Take one checked record: prepared and buffered when it is a clean case, else
-        stored now."""
+        stored one by one (a case with the next chunk, anything else now)."""
         if isinstance(record, Case) and not _has_error(findings):
             warnings = sum(f.severity is Severity.WARNING for f in findings)
-            prepared = self.preparer.prepare(record, raw, location, warnings, unique_keys(record))
+            prepared = self.preparer.prepare(record, raw, location, warnings, ())
+            prepared.checked = (record, findings)
             self.add_prepared(session, prepared)
             return
-        self._store_one(session, kind, location, raw, record, findings)
+        if kind != "case":
+            self._store_one(session, kind, location, raw, record, findings)
+            return
+        self._arrived += 1
+        self._deferred.append((self._arrived, (kind, location, raw, record, findings)))
+        self._flush_when_full(session)
 
     def add_prepared(self, session: Session, prepared: PreparedCase) -> None:
         """Take one case prepared (here or in a worker) for this batch."""
-        self._pending.append(prepared)
-        if len(self._pending) >= CHUNK:
+        self._arrived += 1
+        self._pending.append((self._arrived, prepared))
+        self._flush_when_full(session)
+
+    def _flush_when_full(self, session: Session) -> None:
+        if len(self._pending) + len(self._deferred) >= CHUNK:
             self.flush(session)
 
     def _store_one(
@@ -165,19 +186,38 @@ class BulkCaseWriter:
             source=self.source,
             now=self.now,
             base_dir=self.base_dir,
+            origin=self.origin,
         )
         if isinstance(record, Case) and outcome in ("added", "changed"):
             self._slow_keys.append((record.source_system, record.dept_case_no))
 
     def _store_prepared(self, session: Session, prepared: PreparedCase) -> None:
-        record, findings = self.recheck(prepared)
+        if prepared.checked is not None:
+            record, findings = prepared.checked
+        else:
+            if self.recheck is None:
+                raise RuntimeError("a case prepared elsewhere needs a recheck function")
+            record, findings = self.recheck(prepared)
         self._store_one(session, "case", prepared.location, prepared.raw, record, findings)
 
     def flush(self, session: Session) -> None:
         """Write every buffered case (a chunk's lookups and checks, then its inserts)."""
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
+        arrivals, self._pending = self._pending, []
+        slow: list[tuple[int, PreparedCase | _OneByOne]] = list(self._deferred)
+        self._deferred = []
+        if arrivals:
+            slow += self._write_chunk(session, arrivals)
+        for _, item in sorted(slow, key=lambda entry: entry[0]):
+            if isinstance(item, PreparedCase):
+                self._store_prepared(session, item)
+            else:
+                self._store_one(session, *item)
+
+    def _write_chunk(
+        self, session: Session, arrivals: list[tuple[int, PreparedCase]]
+    ) -> list[tuple[int, PreparedCase | _OneByOne]]:
+        """Insert what certainly is a plain insert; returns the rest, to store one by one."""
+        pending = [p for _, p in arrivals]
         session.flush()
         keys = [p.key for p in pending]
         stored_keys = set(_ids_by_key(session, keys))
@@ -187,8 +227,9 @@ class BulkCaseWriter:
         cited = [m for p in pending for m in p.material_ids]
         checks.prefetch_materials(session, self.batch_id, cited)
         fresh: list[PreparedCase] = []
-        one_by_one: list[PreparedCase] = []
-        for p, key in zip(pending, keys, strict=True):
+        fresh_arrivals: list[tuple[int, PreparedCase]] = []
+        one_by_one: list[tuple[int, PreparedCase | _OneByOne]] = []
+        for (arrived, p), key in zip(arrivals, keys, strict=True):
             plain = p.serial is not None and key not in stored_keys and p.serial not in held
             if plain:
                 library = checks.check_facts(
@@ -199,13 +240,17 @@ class BulkCaseWriter:
                     material_ids=p.material_ids,
                 )
                 plain = not _has_error(library)
-            (fresh if plain else one_by_one).append(p)
+            if plain:
+                fresh.append(p)
+                fresh_arrivals.append((arrived, p))
+            else:
+                one_by_one.append((arrived, p))
         if fresh:
             try:
                 with session.begin_nested():
                     written = self._insert(session, fresh)
             except IntegrityError:
-                one_by_one = fresh + one_by_one  # let each case meet its own conflict
+                one_by_one += fresh_arrivals  # let each case meet its own conflict
             else:
                 if written:
                     for kind, count in written.items():
@@ -215,8 +260,7 @@ class BulkCaseWriter:
                     self.counts.read += 1
                     self.counts.added += 1
                     self.counts.warnings += p.warnings
-        for p in sorted(one_by_one, key=lambda p: p.location.record or 0):
-            self._store_prepared(session, p)
+        return one_by_one
 
     def _finish_timeliness(self, session: Session, p: PreparedCase) -> None:
         """The timeliness row of a case that names no promised limit: the item's."""

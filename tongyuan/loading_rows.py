@@ -27,6 +27,7 @@ from sqlalchemy.engine import Dialect
 
 from standards.codes.enums import CaseState
 from standards.records import Case, SourceLocation
+from standards.validation import Finding
 from standards.validation.batch import UniqueKey
 from standards.workdays import WorkCalendar
 from tongyuan.ingest.timeliness import Timeliness, assess
@@ -105,21 +106,22 @@ class RowShape:
             out.append(value)
         return tuple(out)
 
-    def digest_parts(self, row: Mapping[str, Any], stored: tuple[Any, ...]) -> tuple[str, str]:
+    def digest_parts(self, row: Mapping[str, Any], stored: tuple[Any, ...]) -> tuple[bytes, bytes]:
         """The digest text around the assigned columns, as the ledger computes it from
-        the stored row: JSON columns as their stored text, the rest as read back."""
+        the stored row (JSON columns as their stored text, the rest as read back), UTF-8
+        encoded here so the writer only joins and hashes."""
         return (
-            f"{self.table.name}\n" + _digest_text(self._before, row, stored),
-            _digest_text(self._after, row, stored),
+            (f"{self.table.name}\n" + _digest_text(self._before, row, stored)).encode(),
+            _digest_text(self._after, row, stored).encode(),
         )
 
-    def digest(self, parts: tuple[str, str], assigned: Sequence[int]) -> str:
+    def digest(self, parts: tuple[bytes, bytes], assigned: Sequence[int]) -> str:
         """The finished digest once the writer knows the ids."""
-        middle = "".join(
-            f"{name}\t{len(str(value))}\t{value}\n"
-            for name, value in zip(self.assigned, assigned, strict=True)
-        )
-        return hashlib.sha256((parts[0] + middle + parts[1]).encode("utf-8")).hexdigest()
+        middle = []
+        for name, value in zip(self.assigned, assigned, strict=True):
+            text = str(value)
+            middle.append(f"{name}\t{len(text)}\t{text}\n")
+        return hashlib.sha256(parts[0] + "".join(middle).encode() + parts[1]).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,7 @@ class PreparedCase:
         "_raw",
         "case_digest",
         "case_row",
+        "checked",
         "dept_case_no",
         "event_digests",
         "event_rows",
@@ -192,15 +195,18 @@ class PreparedCase:
         material_ids: tuple[str, ...],
         warnings: int,
         case_row: tuple[Any, ...],
-        case_digest: tuple[str, str] | None,
+        case_digest: tuple[bytes, bytes] | None,
         event_rows: list[tuple[Any, ...]],
-        event_digests: list[tuple[str, str]] | None,
+        event_digests: list[tuple[bytes, bytes]] | None,
         timeliness: tuple[Any, ...] | None,
         timeliness_flags: TimelinessFlags | None,
         history: list[tuple[str, datetime]] | None,
     ) -> None:
         self.location = location
         self._raw = raw
+        # The record and findings it was prepared from, while in the process that
+        # checked it (never pickled): the slow path needs no second check then.
+        self.checked: tuple[Case, list[Finding]] | None = None
         self.raw_blob = raw_blob
         self.keys = keys
         self.source_system = source_system
@@ -307,7 +313,7 @@ class CasePreparer:
         }
         case_row = shapes.case.values(row)
         event_rows: list[tuple[Any, ...]] = []
-        event_digests: list[tuple[str, str]] | None = [] if ctx.digests else None
+        event_digests: list[tuple[bytes, bytes]] | None = [] if ctx.digests else None
         history: list[tuple[CaseState, datetime]] = []
         for seq, event in enumerate(case.events, start=1):
             doc = {

@@ -25,9 +25,13 @@ from standards.validation.batch import BatchUniqueness
 from standards.validation.record_checks import check_record
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
+from tongyuan.ingest.timeliness import hub_today
 from tongyuan.libraries.adapter_states import load_state, save_state
+from tongyuan.libraries.base import utcnow
 from tongyuan.libraries.batches import Batch, close_batch, open_batch, record_failed_batch
 from tongyuan.libraries.serials import DbSerialAllocator
+from tongyuan.loading_bulk import BulkCaseWriter
+from tongyuan.loading_rows import PrepContext
 from tongyuan.privacy import PiiProtector
 from tongyuan.quarantine.origin import json_safe, pull_origin
 from tongyuan.storing import RecordStore, StoreCounts
@@ -76,8 +80,13 @@ class StoringWriter:
 
     def __init__(self, settings: Settings, engine: Any, kind: str, source_name: str,
                  options: CheckOptions, base_dir: Path | None = None) -> None:  # fmt: skip
-        protector = PiiProtector(settings.pii_key())
+        self.settings = settings
+        self._pii_key = settings.pii_key()
+        protector = PiiProtector(self._pii_key)
         self.store = RecordStore(settings, protector, DbSerialAllocator(engine))
+        # New cases go through the bulk writer (one batch's chunked inserts); the rest,
+        # and every case it cannot simply insert, through RecordStore.store.
+        self.bulk: BulkCaseWriter | None = None
         self.kind = kind
         self.source = f"adapter:{source_name}"
         self.options = options
@@ -89,6 +98,23 @@ class StoringWriter:
 
     def begin(self, session: Session, batch: Batch, now: datetime) -> None:
         self.now = now
+        self.bulk = None
+
+    def _bulk(self, session: Session, batch: Batch, counts: StoreCounts) -> BulkCaseWriter:
+        if self.bulk is None:
+            context = PrepContext(
+                batch_id=batch.id,
+                updated_at=utcnow(),
+                database_url=self.settings.database_url,
+                pii_key=self._pii_key,
+                today=hub_today(),
+                digests=session.get_bind().dialect.name == "sqlite",
+            )
+            self.bulk = BulkCaseWriter(
+                self.store, counts, context=context, source=self.source, now=self.now,
+                base_dir=self.base_dir, origin=self.origin,
+            )  # fmt: skip
+        return self.bulk
 
     def write(
         self, session: Session, batch: Batch, envelope: Envelope, counts: StoreCounts
@@ -97,6 +123,16 @@ class StoringWriter:
         if envelope.record is not None:
             findings += check_record(envelope.record, self.options)
             findings += self.uniqueness.check(envelope.record, envelope.location)
+        if self.kind == "case":
+            self._bulk(session, batch, counts).add(
+                session,
+                kind=self.kind,
+                location=envelope.location,
+                raw=json_safe(envelope.raw),
+                record=envelope.record,
+                findings=findings,
+            )
+            return
         self.store.store(
             session,
             batch.id,
@@ -114,7 +150,10 @@ class StoringWriter:
 
     def finish(self, session: Session, batch: Batch, counts: StoreCounts) -> None:
         if self.kind == "case":
-            timeliness = self.store.finish_batch(session, batch.id)
+            if self.bulk is not None:
+                timeliness = self.bulk.finish(session)
+            else:
+                timeliness = self.store.finish_batch(session, batch.id)
             if isinstance(counts, PullResult):
                 counts.problems.extend(timeliness.problems)
             for problem in timeliness.problems:

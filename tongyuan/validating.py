@@ -163,7 +163,7 @@ def check_file(
 
 # Smaller segments for loading than for validating: a loader holds whole records (raw
 # and parsed) of the segments in flight, and memory must not grow with the file.
-LOAD_SEGMENT_BYTES = 4 << 20
+LOAD_SEGMENT_BYTES = 1 << 20
 
 # A worker's answer for one loading segment: every record whole, and the file-level error
 # that ended the segment (rule, message, line), if any.

@@ -27,7 +27,7 @@ from standards.formats.limits import ParseLimits
 from standards.formats.raw import RawRecord
 from standards.formats.xml_reader import XmlStream, iter_xml_records, read_root
 
-MIN_SEGMENT_BYTES = 4 << 20
+MIN_SEGMENT_BYTES = 1 << 20
 _ROOT_START = re.compile(rb"<(%s)[\s>/]" % b"|".join(r.encode() for r in KIND_OF_ROOT))
 _HAZARDS = (b"<![CDATA[", b"<!--", b"<?")
 

@@ -1,0 +1,67 @@
+"""The loader's compact batch uniqueness gives the findings of the plain one."""
+
+from __future__ import annotations
+
+import gc
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from standards.records import SourceLocation
+from standards.validation.batch import BatchUniqueness
+from tongyuan.loading_keys import CompactUniqueness
+
+RULES = ("case.key.duplicate", "case.serial.duplicate", "material.key.duplicate")
+
+keys = st.lists(
+    st.tuples(
+        st.lists(st.tuples(st.sampled_from(RULES), st.text(max_size=6)), max_size=3),
+        st.sampled_from(["cases/a.xml", "cases/b.xml", "案件.xml"]),
+        st.booleans(),
+        st.one_of(st.none(), st.integers(0, 2**32 - 2)),  # lines beyond are not kept
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys)
+def test_same_findings_as_the_plain_uniqueness(records):
+    plain, compact = BatchUniqueness(), CompactUniqueness()
+    for index, (record_keys, file, numbered, line) in enumerate(records):
+        # Every record has a place of its own (a record without a number is the only one).
+        where = SourceLocation(file, index if numbered or index else None, line)  # type: ignore[arg-type]
+        expected = plain.check_keys(tuple(record_keys), where)
+        got = compact.check_keys(tuple(record_keys), where)
+        assert [(f.rule, f.message, f.field) for f in got] == [
+            (f.rule, f.message, f.field) for f in expected
+        ]
+
+
+def test_the_same_text_under_two_rules_is_two_keys():
+    compact = CompactUniqueness()
+    where = SourceLocation("a.xml", 1, 2)
+    assert not compact.check_keys((("case.key.duplicate", "X"),), where)
+    assert not compact.check_keys((("case.serial.duplicate", "X"),), where)
+    (finding,) = compact.check_keys((("case.serial.duplicate", "X"),), SourceLocation("a", 5))
+    assert finding.rule == "case.serial.duplicate" and "a.xml#1 (line 2)" in finding.message
+
+
+def test_a_million_keys_stay_small_and_are_all_remembered():
+    compact = CompactUniqueness()
+    objects = len(gc.get_objects())
+    n = 500_000
+    for i in range(n):
+        compact.check_keys(
+            (("case.key.duplicate", f"SZ\x1f{i}"), ("case.serial.duplicate", f"S{i}")),
+            SourceLocation("big.xml", i, 3 * i),
+        )
+    # No Python object per key (a dict of digests held ~120 bytes a key): flat arrays
+    # of 24 bytes a slot, at most a little over half of them free.
+    assert len(gc.get_objects()) - objects < 1000
+    arrays = (compact._hi, compact._lo, compact._where, compact._line)
+    assert sum(a.itemsize * len(a) for a in arrays) <= 2 * n * 48
+    (again,) = compact.check_keys(
+        (("case.key.duplicate", f"SZ\x1f{n - 1}"),), SourceLocation("big.xml", n)
+    )
+    assert f"big.xml#{n - 1} (line {3 * (n - 1)})" in again.message
