@@ -212,8 +212,14 @@ def _c14n_without(root: etree._Element, signature: etree._Element) -> bytes:
 
 
 def _b64(element: etree._Element) -> bytes:
-    """Strict base64 of an element's text (the profile has checked it decodes)."""
-    return base64.b64decode("".join((element.text or "").split()), validate=True)
+    """Strict base64 of an element's text (the profile has checked it; a caller that
+    skipped the profile still gets a SignatureFailure, not a binascii error)."""
+    try:
+        return base64.b64decode("".join((element.text or "").split()), validate=True)
+    except ValueError:
+        raise SignatureFailure(
+            Failure.FORMAT, f"{etree.QName(element).localname} is not base64"
+        ) from None
 
 
 _DIGESTS = frozenset({"sha256", "sha384", "sha512"})

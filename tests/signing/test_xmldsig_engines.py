@@ -242,6 +242,22 @@ def test_lean_verifier_leaves_the_tree_as_it_was(signed_documents):
     assert etree.tostring(root) == before
 
 
+def test_lean_verifier_called_alone_raises_only_signature_failures(signed_documents):
+    root = etree.fromstring(signed_documents["ecdsa-sha256"])
+    signature = root.find("ds:Signature", NS)
+    der = base64.b64decode(signature.find("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS).text)
+    signature.find("ds:SignatureValue", NS).text = "not base64!"
+    with pytest.raises(SignatureFailure) as failed:
+        verify_enveloped(
+            root,
+            signature,
+            public_key=signer_public_key(der),
+            algorithm="ecdsa-sha256",
+            digest="sha256",
+        )
+    assert failed.value.failure is Failure.FORMAT
+
+
 def test_the_lean_engine_is_the_default_and_needs_no_signxml(
     test_pki, signed_documents, monkeypatch
 ):
