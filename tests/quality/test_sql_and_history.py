@@ -9,7 +9,7 @@ from tongyuan.libraries.quality import FAILING_KEYS_CAP
 from tongyuan.quality.checks import SuiteContext, region_prefix
 from tongyuan.quality.history import masked_keys, pass_rate
 from tongyuan.quality.runner import resolve_suites
-from tongyuan.quality.sql import Dialect, in_list, quote, substitute_batch
+from tongyuan.quality.sql import Dialect, in_list, quote
 
 VALID_USCC = ("91110000600037341L", "91110108551385082Q", "91350100M000100Y43")
 INVALID_USCC = (
@@ -61,13 +61,6 @@ def test_scope_is_a_region_and_everything_under_it() -> None:
         region_prefix("4403")
     ctx = SuiteContext(Dialect("sqlite"), as_of=None, scope="440300", tables=frozenset())  # type: ignore[arg-type]
     assert ctx.in_scope("c.region_code") == "c.region_code LIKE '4403%'"
-
-
-def test_batch_substitution_follows_gx() -> None:
-    plain = substitute_batch("SELECT record_key FROM {batch} WHERE x", "SELECT 1")
-    assert plain == "SELECT record_key FROM (SELECT 1) AS subselect WHERE x"
-    joined = substitute_batch("SELECT b.x FROM {batch} AS b JOIN t ON 1 = 1", "SELECT 1")
-    assert joined == "SELECT b.x FROM (SELECT 1) AS b JOIN t ON 1 = 1"
 
 
 def test_unknown_suites_are_named() -> None:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 from tongyuan.config import Settings
 
@@ -42,8 +43,11 @@ def import_gx() -> ModuleType:
     return great_expectations
 
 
-def add_libraries_source(context: Any, database_url: str) -> Any:
+def add_libraries_source(context: Any, database_url: str, name: str = "libraries") -> Any:
     """A generic SQL datasource on the libraries (one class for SQLite and PostgreSQL).
+
+    Each datasource has its own execution engine (connection, loaded batch); checkpoints
+    that run at the same time each need their own.
 
     GX suggests its dialect-specific sources; the generic one takes any SQLAlchemy URL
     (``postgresql+psycopg`` included) and the checks need nothing dialect-specific from
@@ -51,7 +55,7 @@ def add_libraries_source(context: Any, database_url: str) -> Any:
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
-        return context.data_sources.add_sql("libraries", connection_string=database_url)
+        return context.data_sources.add_sql(name, connection_string=database_url)
 
 
 def make_context(settings: Settings) -> Any:
@@ -77,31 +81,19 @@ def make_context(settings: Settings) -> Any:
     return context
 
 
-_ONCE_ACTION: list[type] = []
+def build_data_docs(context: Any, run_results: Mapping[Any, Any]) -> None:
+    """Render the Data Docs site once for every validation result of a run.
 
-
-def data_docs_action(name: str) -> Any:
-    """An UpdateDataDocsAction that renders the site once for the whole checkpoint run.
-
-    The stock action rebuilds the site (index included) once per validation result; a
-    run has one per (suite, population), so that was ten builds of the same index. GX
-    registers action classes by ``type``, so the class is made once per process.
+    A run validates through more than one checkpoint at a time, and GX's UpdateDataDocs
+    action would render the site (index included) per result and per checkpoint, each
+    build racing the other's; the site is built once, after all of them, from the
+    results they returned.
     """
-    if not _ONCE_ACTION:
-        from great_expectations.checkpoint import UpdateDataDocsAction
-        from great_expectations.data_context.types.resource_identifiers import (
-            ExpectationSuiteIdentifier,
-        )
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
 
-        class UpdateDataDocsOnce(UpdateDataDocsAction):
-            type: Literal["tongyuan_update_data_docs_once"] = "tongyuan_update_data_docs_once"  # type: ignore[assignment]
-
-            def run(self, checkpoint_result: Any, action_context: Any = None) -> dict:
-                identifiers: list[Any] = []
-                for result_id, result in checkpoint_result.run_results.items():
-                    identifiers += [result_id, ExpectationSuiteIdentifier(name=result.suite_name)]
-                self._build_data_docs(site_names=self.site_names, resource_identifiers=identifiers)
-                return {}
-
-        _ONCE_ACTION.append(UpdateDataDocsOnce)
-    return _ONCE_ACTION[0](name=name, site_names=[DOCS_SITE])
+    identifiers: list[Any] = []
+    for result_id, result in run_results.items():
+        identifiers += [result_id, ExpectationSuiteIdentifier(name=result.suite_name)]
+    context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=identifiers)

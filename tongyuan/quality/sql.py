@@ -18,7 +18,6 @@ from standards.identifiers import USCC_ALPHABET
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _JSON_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_JOIN = re.compile(r"\bJOIN\b", re.IGNORECASE)
 
 
 def quote(value: str) -> str:
@@ -101,14 +100,3 @@ class Dialect:
         if self.name == "sqlite":
             return f"date({_ident(column)})"
         return f"CAST({_ident(column)} AS DATE)"
-
-
-def substitute_batch(query: str, population: str) -> str:
-    """Put a population query where an expectation's SQL says ``{batch}``, as GX does.
-
-    GX (1.24) inserts a parenthesised subquery without alias when the query has a JOIN (the
-    query aliases it) and ``(…) AS subselect`` otherwise; breakdown queries must see the
-    very same SQL the expectation ran, so they substitute the same way.
-    """
-    batch = f"({population})" if _JOIN.search(query) else f"({population}) AS subselect"
-    return query.replace("{batch}", batch)
