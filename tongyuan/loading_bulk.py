@@ -19,12 +19,13 @@ the rows :func:`tongyuan.libraries.cases.write_case` would write.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,7 @@ from standards.records import Case, SourceLocation
 from standards.validation import Finding, Severity
 from standards.workdays import WorkCalendar
 from tongyuan.ingest.timeliness import TimelinessCounts, assess, recompute
-from tongyuan.libraries.cases import CaseRow, find_case
+from tongyuan.libraries.cases import find_case
 from tongyuan.libraries.ledger import note_prerecorded
 from tongyuan.loading_rows import (
     CasePreparer,
@@ -221,16 +222,20 @@ class BulkCaseWriter:
         session.flush()
         keys = [p.key for p in pending]
         stored_keys = set(_ids_by_key(session, keys))
-        serials = [p.serial for p in pending if p.serial is not None]
-        held = set(session.scalars(select(CaseRow.serial).where(CaseRow.serial.in_(serials))))
+        held = _held_serials(session, [p.serial for p in pending if p.serial is not None])
         checks = self.store.case_checks
         cited = [m for p in pending for m in p.material_ids]
         checks.prefetch_materials(session, self.batch_id, cited)
         fresh: list[PreparedCase] = []
         fresh_arrivals: list[tuple[int, PreparedCase]] = []
         one_by_one: list[tuple[int, PreparedCase | _OneByOne]] = []
+        chunk_keys: set[tuple[str, str]] = set()
         for (arrived, p), key in zip(arrivals, keys, strict=True):
             plain = p.serial is not None and key not in stored_keys and p.serial not in held
+            # A key or serial twice in one chunk would fail the whole insert: the second
+            # one goes one by one (batch uniqueness normally stops it before it gets here).
+            if plain and (key in chunk_keys or p.serial in held):
+                plain = False
             if plain:
                 library = checks.check_facts(
                     session,
@@ -241,6 +246,8 @@ class BulkCaseWriter:
                 )
                 plain = not _has_error(library)
             if plain:
+                chunk_keys.add(key)
+                held.add(p.serial)  # type: ignore[arg-type]
                 fresh.append(p)
                 fresh_arrivals.append((arrived, p))
             else:
@@ -358,21 +365,47 @@ def _ids_by_key(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str
     """Ids of the stored cases among ``keys``, one indexed lookup per source system.
 
     Not a row-value ``(a, b) IN (…)``: SQLite answers that by scanning the whole index,
-    which makes a load quadratic in the size of the library.
+    which makes a load quadratic in the size of the library. The numbers go as one
+    parameter (a JSON array on SQLite, an array on PostgreSQL): a thousand bound
+    parameters cost SQLAlchemy more to expand than the lookup costs the database.
     """
     by_system: dict[str, list[str]] = {}
     for source_system, dept_case_no in keys:
         by_system.setdefault(source_system, []).append(dept_case_no)
     found: dict[tuple[str, str], int] = {}
+    connection = session.connection()
     for source_system, numbers in by_system.items():
-        rows = session.execute(
-            select(CaseRow.id, CaseRow.dept_case_no).where(
-                CaseRow.source_system == source_system, CaseRow.dept_case_no.in_(numbers)
-            )
+        rows = _in_list(
+            connection,
+            "SELECT id, dept_case_no FROM cases WHERE source_system = {mark} "
+            "AND dept_case_no {in_list}",
+            (source_system,),
+            numbers,
         )
         for case_id, dept_case_no in rows:
             found[(source_system, dept_case_no)] = case_id
     return found
+
+
+def _held_serials(session: Session, serials: list[str]) -> set[str]:
+    """The serials among ``serials`` that stored cases hold."""
+    if not serials:
+        return set()
+    rows = _in_list(
+        session.connection(), "SELECT serial FROM cases WHERE serial {in_list}", (), serials
+    )
+    return {row[0] for row in rows}
+
+
+def _in_list(
+    connection: Connection, template: str, params: tuple[Any, ...], values: list[str]
+) -> list[Any]:
+    """Run ``template`` with ``{in_list}`` matching any of ``values`` (one parameter)."""
+    if connection.dialect.name == "postgresql":
+        sql = template.format(mark="%s", in_list="= ANY(%s)")
+        return list(connection.exec_driver_sql(sql, (*params, values)))
+    sql = template.format(mark="?", in_list="IN (SELECT value FROM json_each(?))")
+    return list(connection.exec_driver_sql(sql, (*params, json.dumps(values))))
 
 
 def _has_error(findings: list[Finding]) -> bool:
