@@ -115,14 +115,9 @@ def event_steps(ctx: SuiteContext) -> str:
     )
 
 
-def cases(ctx: SuiteContext) -> Population:
-    """Every case, keyed by its unified serial; the authority and level come from 实施编码.
-
-    With a ``case_timeliness`` table (ingestion computes working-day deadlines there)
-    each case carries its timeliness status and deadline.
-    """
+def _case_columns(ctx: SuiteContext) -> str:
     d = ctx.dialect
-    columns = (
+    return (
         f"{_CASE_KEYS}, "
         "c.id AS case_id, c.serial AS serial, c.impl_code AS impl_code, "
         "c.current_state AS current_state, c.accepted_at AS accepted_at, "
@@ -132,6 +127,15 @@ def cases(ctx: SuiteContext) -> Population:
         "c.applicant_id_masked AS applicant_id_masked, "
         f"{d.blank_to_null('c.applicant_id_hash')} AS applicant_id_hash"
     )
+
+
+def cases(ctx: SuiteContext) -> Population:
+    """Every case, keyed by its unified serial; the authority and level come from 实施编码.
+
+    With a ``case_timeliness`` table (ingestion computes working-day deadlines there)
+    each case carries its timeliness status and deadline.
+    """
+    columns = _case_columns(ctx)
     events = Derived(
         ("accepted_unrecorded", "decided_unrecorded"),
         "CASE WHEN c.accepted_at IS NULL AND EXISTS (SELECT 1 FROM case_events a "
@@ -160,12 +164,6 @@ def cases(ctx: SuiteContext) -> Population:
         events,
         published,
         repeated,
-        Derived(
-            ("bad_transition", "bad_order"),
-            "COALESCE(s.bad_transition, 0) AS bad_transition, "
-            "COALESCE(s.bad_order, 0) AS bad_order",
-            f"LEFT JOIN ({event_steps(ctx)}) s ON s.case_id = c.id",
-        ),
     ]
     if "case_timeliness" in ctx.tables:
         derived.append(
@@ -176,12 +174,24 @@ def cases(ctx: SuiteContext) -> Population:
             )
         )
     return Population(
-        "cases",
-        "case",
-        columns,
-        "cases c",
-        ctx.in_scope("c.region_code"),
-        tuple(derived),
+        "cases", "case", columns, "cases c", ctx.in_scope("c.region_code"), tuple(derived)
+    )
+
+
+def case_steps(ctx: SuiteContext) -> Population:
+    """Every case with its illegal or out-of-order event steps.
+
+    The same records as :func:`cases`, validated apart: the pass over the events is as
+    long as the rest of the case rules together, and as a population of its own GX runs
+    it in a checkpoint beside theirs (the records per group are counted once for both).
+    """
+    steps = Derived(
+        ("bad_transition", "bad_order"),
+        "COALESCE(s.bad_transition, 0) AS bad_transition, COALESCE(s.bad_order, 0) AS bad_order",
+        f"LEFT JOIN ({event_steps(ctx)}) s ON s.case_id = c.id",
+    )
+    return Population(
+        "case_steps", "case", _case_columns(ctx), "cases c", ctx.in_scope("c.region_code"), (steps,)
     )
 
 

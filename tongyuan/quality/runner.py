@@ -2,8 +2,8 @@
 
 One run: record the run (``running``), build the suites' checks, give GX a SQL
 datasource on the libraries' database with one query asset per population, one
-expectation suite per (suite, population), and run them through checkpoints (cases in
-one, everything else in another, side by side); Data Docs are written under
+expectation suite per (suite, population), and run them through checkpoints (cases,
+their event steps and everything else each in one, side by side); Data Docs are written under
 ``<reports>/gx``. Every expectation of a population reads one metric whose single query
 returns, per rule and (region, level, department), the failures and the first failing
 keys (:mod:`tongyuan.quality.expectations`), so each population is read once; the
@@ -233,14 +233,20 @@ def _run(
         reader = make_engine(settings.database_url, sqlite_begin="DEFERRED")
         try:
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="quality-groups") as pool:
-                populations = {c.population.name: c.population for c in checks}
-                evaluated = {
-                    name: pool.submit(_evaluated, reader, pop) for name, pop in populations.items()
-                }
+                # Populations over the same records (cases, case steps) share one count.
+                counts: dict[str, Future[dict[breakdown.Group, int]]] = {}
+                evaluated: dict[str, Future[dict[breakdown.Group, int]]] = {}
+                for check in checks:
+                    pop = check.population
+                    if pop.name not in evaluated:
+                        base = pop.sql_for([])
+                        if base not in counts:
+                            counts[base] = pool.submit(_evaluated, reader, pop)
+                        evaluated[pop.name] = counts[base]
                 try:
                     outcomes, docs = run_checkpoint(settings, checks)
                 except BaseException:
-                    for future in evaluated.values():
+                    for future in counts.values():
                         future.cancel()
                     raise
                 rows += _breakdown(checks, outcomes, _results(evaluated))
@@ -284,13 +290,14 @@ def _expectation(check: Check, index: int, query: str, position: int) -> Any:
     )
 
 
-LANES: tuple[frozenset[str], ...] = (frozenset({"cases"}),)
+LANES: tuple[frozenset[str], ...] = (frozenset({"cases"}), frozenset({"case_steps"}))
 """Populations validated by a checkpoint of their own, beside the one for all the rest.
 
-Cases outnumber every other record by an order of magnitude; their checkpoint runs in a
-worker thread while the main thread validates items, licenses, claims and reviews, so
-the database reads the two at once (each checkpoint has its own datasource, engine and
-connection; SQLite and psycopg release the GIL while a statement runs).
+Cases outnumber every other record by an order of magnitude, and their events three to
+one; the case rules and the event-step rules each have a checkpoint in a worker thread
+while the main thread validates items, licenses, claims and reviews, so the database
+reads them at once (each checkpoint has its own datasource, engine and connection;
+SQLite and psycopg release the GIL while a statement runs).
 """
 
 
@@ -358,7 +365,7 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
         )
         for lane, names in sorted(lanes.items())
     ]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quality-lane") as pool:
+    with ThreadPoolExecutor(max_workers=len(LANES), thread_name_prefix="quality-lane") as pool:
         others = [pool.submit(checkpoint.run) for checkpoint in checkpoints[:-1]]
         results = [checkpoints[-1].run(), *(future.result() for future in others)]
     run_results = {key: value for result in results for key, value in result.run_results.items()}

@@ -47,6 +47,7 @@ def checks(ctx: SuiteContext) -> list[Check]:
     d = ctx.dialect
     items = populations.items(ctx)
     cases = populations.cases(ctx)
+    steps = populations.case_steps(ctx)
     licenses = populations.licenses(ctx)
     regions = region_codes()
     provinces = sorted({code[:2] for code in regions})
@@ -96,6 +97,6 @@ def checks(ctx: SuiteContext) -> list[Check]:
         Check(SUITE, "region.unknown", items, unknown_region, KNOWN_CODES),
         Check(SUITE, "region.unknown", cases, unknown_region, KNOWN_CODES),
         Check(SUITE, "region.unknown", licenses, unknown_region, KNOWN_CODES),
-        Check(SUITE, "case.events.transition", cases, "bad_transition = 1", STATES),
-        Check(SUITE, "case.events.order", cases, "bad_order = 1", STATES),
+        Check(SUITE, "case.events.transition", steps, "bad_transition = 1", STATES),
+        Check(SUITE, "case.events.order", steps, "bad_order = 1", STATES),
     ]
