@@ -13,12 +13,12 @@ file in one piece, so results never depend on how the file was cut.
 
 from __future__ import annotations
 
-import mmap
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from lxml import etree
 
@@ -54,42 +54,95 @@ def plan_xml_segments(path: str | Path, parts: int) -> list[XmlSegment] | None:
 
     None means: read the file in one piece (too small to repay, an unusual layout, or
     content where a tag-like text might not be a tag).
+
+    The file is read in blocks, never mapped: a mapping of a gigabyte file counts every
+    page scanned in the process's resident memory.
     """
     path = str(path)
     size = os.stat(path).st_size
     if parts < 2 or size < 2 * MIN_SEGMENT_BYTES:
         return None
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        root = _ROOT_START.search(data, 0, min(size, 1 << 16))
+    with open(path, "rb") as fh:
+        head = fh.read(min(size, 1 << 16))
+        root = _ROOT_START.search(head)
         if root is None:
             return None
         kind = KIND_OF_ROOT[root.group(1).decode()]
-        body_start = data.find(b">", root.start()) + 1
-        if body_start <= 0 or any(data.find(h, body_start) != -1 for h in _HAZARDS):
+        body_start = head.find(b">", root.start()) + 1
+        if body_start <= 0:
             return None
         record_start = re.compile(rb"<%s[\s>]" % kind.encode())
         parts = min(parts, max(2, size // MIN_SEGMENT_BYTES))
         cuts = [0]
         for k in range(1, parts):
-            found = record_start.search(data, max(cuts[-1] + 1, size * k // parts))
+            found = _search_from(fh, record_start, max(cuts[-1] + 1, size * k // parts))
             if found is None:
                 break
-            cuts.append(found.start())
+            cuts.append(found)
         if len(cuts) < 2 or cuts[1] <= body_start:
             return None
         cuts.append(size)
-        segments = []
-        line = 1
-        last = len(cuts) - 2
-        for i in range(len(cuts) - 1):
-            segments.append(XmlSegment(path, kind, i, cuts[i], cuts[i + 1], line, i == last))
-            line += _count_newlines(data, cuts[i], cuts[i + 1])
-        return segments
+        lines = _scan(fh, body_start, cuts)
+    if lines is None:
+        return None
+    segments = []
+    line = 1
+    last = len(cuts) - 2
+    for i in range(len(cuts) - 1):
+        segments.append(XmlSegment(path, kind, i, cuts[i], cuts[i + 1], line, i == last))
+        line += lines[i]
+    return segments
 
 
-def _count_newlines(data: mmap.mmap, start: int, end: int, step: int = 16 << 20) -> int:
-    """Newlines in a byte range, a bounded slice at a time (segments may be huge)."""
-    return sum(data[i : min(i + step, end)].count(b"\n") for i in range(start, end, step))
+_BLOCK = 4 << 20
+_OVERLAP = 64  # longer than any pattern searched across a block boundary
+
+
+def _search_from(fh: BinaryIO, pattern: re.Pattern[bytes], start: int) -> int | None:
+    """Offset of the first match of ``pattern`` at or after ``start``."""
+    pos = start
+    carry = b""
+    while True:
+        fh.seek(pos)
+        block = fh.read(_BLOCK)
+        if not block:
+            return None
+        window = carry + block
+        found = pattern.search(window)
+        if found is not None:
+            return pos - len(carry) + found.start()
+        carry = window[-_OVERLAP:]
+        pos += len(block)
+
+
+def _scan(fh: BinaryIO, body_start: int, cuts: list[int]) -> list[int] | None:
+    """Newlines per segment, or None when the body holds a CDATA section, a comment or a
+    processing instruction anywhere (text that looks like a tag might not be one)."""
+    counts = [0] * (len(cuts) - 1)
+    fh.seek(0)
+    pos = 0
+    carry = b""
+    segment = 0
+    while True:
+        block = fh.read(_BLOCK)
+        if not block:
+            return counts
+        window = carry + block
+        offset = pos - len(carry)  # file offset of window[0]
+        for hazard in _HAZARDS:
+            found = window.find(hazard, max(0, body_start - offset))
+            if found != -1:
+                return None
+        end = pos + len(block)
+        start = pos
+        while segment < len(counts) and cuts[segment + 1] <= end:
+            counts[segment] += block.count(b"\n", start - pos, cuts[segment + 1] - pos)
+            start = cuts[segment + 1]
+            segment += 1
+        if segment < len(counts):
+            counts[segment] += block.count(b"\n", start - pos)
+        carry = window[-_OVERLAP:]
+        pos = end
 
 
 class _SegmentFile:
