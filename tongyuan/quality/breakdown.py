@@ -69,10 +69,12 @@ def failing_query(checks: Sequence[Check]) -> str:
 
 def evaluated_by_group(connection: Connection, population: Population) -> dict[Group, int]:
     """How many records of the population fall in each (region, level, department)."""
+    # Department first: grouped by region first, SQLite walks the region index and looks
+    # every row up in the table; this way it reads the table once and sorts.
     rows = connection.execute(
         text(
             "SELECT p.region_code, p.level, p.department, COUNT(*) "
-            f"FROM ({population.sql_for([])}) p GROUP BY p.region_code, p.level, p.department"
+            f"FROM ({population.sql_for([])}) p GROUP BY p.department, p.level, p.region_code"
         )
     )
     return {group_of(row): int(row[3]) for row in rows}
