@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
@@ -104,6 +105,13 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def load_workers(files: list[Path]) -> int:
+    """Worker processes for a load of ``files``: see :class:`Loader`."""
+    if not default_workers(files):
+        return 0
+    return max(1, min((os.cpu_count() or 1) - 1, 3))
+
+
 def _kind_hint(path: Path) -> int:
     for part in reversed(path.parts[:-1]):
         if part in _FOLDER_KIND:
@@ -122,13 +130,15 @@ class Loader:
         limits: ParseLimits | None = None,
         workers: int | None = None,
     ) -> None:
-        """``workers``: processes that parse and check segments of large XML files (None:
-        the machine's cores, up to 4, when a file is large enough).
+        """``workers``: processes that parse, check and prepare the rows of segments of
+        large XML files; 0 reads everything here. None: one per core beside the one this
+        process writes on (at least 1, at most 3), for files of 16 MB and more.
 
-        0 by default: parsing and the standard's checks cost a case about 75 µs, less
-        than sending the parsed record back from a worker (about 180 µs to pickle and
-        unpickle), and the writer in this process is the bottleneck (measured on 200k
-        generated cases, see ``benchmarks/ingest.py``).
+        A worker spends about three times what the writer spends on a case (parsing,
+        the standard's checks, the row preparation), so one worker per spare core keeps
+        the writer busy; a worker more than the cores only adds memory (each holds its
+        own interpreter, ~100 MB) and contention (measured on 200k generated cases, see
+        ``benchmarks/ingest.py``).
         """
         self.settings = settings
         self.workers = workers
@@ -160,7 +170,7 @@ class Loader:
         files = sorted(discover_files(paths), key=lambda p: (_kind_hint(p), str(p)))
         summary = LoadSummary()
         uniqueness = CompactUniqueness()
-        workers = default_workers(files) if self.workers is None else self.workers
+        workers = load_workers(files) if self.workers is None else self.workers
         for path in files:
             name = display_name(path, relative_to)
             summary.files.append(self._load_file(path, name, uniqueness, on_record, workers))
