@@ -231,11 +231,15 @@ class BulkCaseWriter:
         one_by_one: list[tuple[int, PreparedCase | _OneByOne]] = []
         chunk_keys: set[tuple[str, str]] = set()
         for (arrived, p), key in zip(arrivals, keys, strict=True):
-            plain = p.serial is not None and key not in stored_keys and p.serial not in held
             # A key or serial twice in one chunk would fail the whole insert: the second
-            # one goes one by one (batch uniqueness normally stops it before it gets here).
-            if plain and (key in chunk_keys or p.serial in held):
-                plain = False
+            # one goes one by one (batch uniqueness normally stops it before it gets here;
+            # serials of the chunk join ``held`` as they are taken).
+            plain = (
+                p.serial is not None
+                and key not in stored_keys
+                and key not in chunk_keys
+                and p.serial not in held
+            )
             if plain:
                 library = checks.check_facts(
                     session,

@@ -74,8 +74,15 @@ class RowShape:
         self.prepared = tuple(c.name for c in columns)
         self.names = self.assigned + self.prepared
         json_columns = {c.name for c in columns if isinstance(c.type, JSON)}
-        self._plan: list[tuple[str, Callable[[Any], Any] | None]] = [
-            (c.name, c.type._cached_bind_processor(dialect)) for c in columns
+        # A column the preparer does not name gets what the ORM would fill in: its
+        # scalar default (a column added later with one), else NULL.
+        self._plan: list[tuple[str, Callable[[Any], Any] | None, Any]] = [
+            (
+                c.name,
+                c.type._cached_bind_processor(dialect),
+                c.default.arg if c.default is not None and c.default.is_scalar else None,
+            )
+            for c in columns
         ]
         spec = BY_TABLE.get(table.name)
         self.digest_order: tuple[str, ...] = spec.digested_columns() if spec else ()
@@ -99,8 +106,8 @@ class RowShape:
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """The prepared columns' values as the driver takes them (ids left out)."""
         out = []
-        for name, process in self._plan:
-            value = row.get(name)
+        for name, process, default in self._plan:
+            value = row.get(name, default)
             if value is not None and process is not None:
                 value = process(value)
             out.append(value)

@@ -146,3 +146,44 @@ def test_history_travels_only_when_the_item_decides_the_limit(settings, limit):
     assert (prepared.history is None) == (limit is not None)
     assert (prepared.timeliness is None) == (limit is None)
     assert prepared.case_digest is None and prepared.event_digests is None
+
+
+def test_a_serial_twice_in_one_chunk_sends_only_the_second_one_by_one(settings, tmp_path):
+    from standards.records import SourceLocation
+    from tongyuan.libraries.batches import open_batch
+    from tongyuan.libraries.ledger import prerecorded
+    from tongyuan.loading_bulk import BulkCaseWriter
+    from tongyuan.storing import StoreCounts
+
+    drop = case_drop(tmp_path / "drop")
+    hub = dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path / 'hub.db'}")
+    upgrade(hub.database_url)
+    loader = Loader(hub, workers=0)
+    try:
+        loader.load([drop / "items"], relative_to=drop)
+        with loader.sessions.begin() as session:
+            batch = open_batch(session, "load", "chunk-test")
+            context = PrepContext(
+                batch.id, utcnow(), hub.database_url, hub.pii_key(), date(2026, 3, 20), True
+            )
+            counts = StoreCounts()
+            writer = BulkCaseWriter(
+                loader.store, counts, context=context, source="t", now=utcnow(), base_dir=None
+            )
+            serial = format_case_serial(IMPL, date(2026, 3, 2), 5)
+            cases = [
+                make_case(dept_case_no="A"),
+                make_case(dept_case_no="B"),  # A's serial again (no batch uniqueness here)
+                make_case(dept_case_no="C", serial=serial),
+            ]
+            for n, case in enumerate(cases, 1):
+                writer.add(
+                    session, kind="case", location=SourceLocation("t.xml", n), raw={"n": n},
+                    record=case, findings=[],
+                )  # fmt: skip
+            writer.finish(session)
+            assert (counts.added, counts.quarantined) == (2, 1)
+            assert dict(counts.rules) == {"case.serial.duplicate": 1}
+            assert prerecorded(session, batch.id) == {"case": 2, "case_event": 8}
+    finally:
+        loader.close()
