@@ -18,8 +18,9 @@ thousand planted wrong for a handful of rules so that failing rows are broken do
   process (imports included: GX on one side, pandas on the other).
 * ``quality.memory_growth`` — peak RSS of the in-database run over 2M cases against 1M.
 
-PostgreSQL figures (1M cases, in-database vs pandas) are printed as notes when a server
-can be started (``tests/pg.py``). Run alone: ``python -m benchmarks quality``.
+PostgreSQL figures (1M cases, in-database vs pandas, one run each) are printed and kept
+in the time figure's note when a server can be started (``tests/pg.py``). Run alone:
+``python -m benchmarks quality``.
 
 The SQLite libraries stay in ``<bench>/quality`` between runs, named by size, schema
 head and a hash of the generator code (constants to the pandas section), and are reused when
@@ -771,8 +772,7 @@ def _postgres(workdir: Path, cases: int) -> list[str]:
         start = time.perf_counter()
         build_library(url, cases)
         built = time.perf_counter() - start
-        db = _child("db", workdir / "home-pg", url)
-        pd = _child("pandas", workdir / "home-pg", url)
+        db, pd = _pair(workdir / "home-pg", url, repeat=1)
         _compare(db["counts"], pd["counts"], "PostgreSQL")
         return [
             f"quality (PostgreSQL, {cases:,} cases, built in {built:.0f} s): in database "
@@ -784,6 +784,24 @@ def _postgres(workdir: Path, cases: int) -> list[str]:
         server.stop()
 
 
+def _pair(home: Path, url: str, repeat: int = 2) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both sides ``repeat`` times, alternating; each side's best time and highest peak.
+
+    The bench machine is shared: one unlucky run would decide the ratio. Alternating the
+    sides and keeping each one's best time (the harness's ``best_of``) treats both alike;
+    memory keeps the highest peak seen.
+    """
+    runs: dict[str, list[dict[str, Any]]] = {"db": [], "pandas": []}
+    for _ in range(repeat):
+        for mode in runs:
+            runs[mode].append(_child(mode, home, url))
+    best = []
+    for mode in ("db", "pandas"):
+        fastest = min(runs[mode], key=lambda r: r["seconds"])
+        best.append({**fastest, "peak_mb": max(r["peak_mb"] for r in runs[mode])})
+    return best[0], best[1]
+
+
 def run(workdir: Path) -> tuple[list[Result], list[str]]:
     workdir = workdir / "quality"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -793,11 +811,18 @@ def run(workdir: Path) -> tuple[list[Result], list[str]]:
     url2, built2 = _sqlite(workdir, "q2m", 2 * MIN_CASES, extend=url1)
     _warm_up(workdir)
     load_before = os.getloadavg()[0]
-    db1 = _child("db", workdir / "home1", url1)
-    pd1 = _child("pandas", workdir / "home1", url1)
+    db1, pd1 = _pair(workdir / "home1", url1)
     _compare(db1["counts"], pd1["counts"], "SQLite")
     db2 = _child("db", workdir / "home2", url2)
+    load = os.getloadavg()[0]
+    postgres: list[str] = []
+    if os.environ.get("TONGYUAN_BENCH_SKIP_PG", "").strip().lower() not in ("1", "true", "yes"):
+        postgres = _postgres(workdir, MIN_CASES)
     shared = f"{MIN_ITEMS:,} items, {LICENSES:,} licenses, 3 events per case"
+    conditions = (
+        f"best of 2 alternating runs each; load average {load_before:.1f} before, "
+        f"{load:.1f} after, 2 cores"
+    )
     results = [
         Result(
             "quality.time_vs_pandas",
@@ -807,7 +832,9 @@ def run(workdir: Path) -> tuple[list[Result], list[str]]:
             pd1["seconds"],
             "lower",
             0.33,
-            f"{MIN_CASES:,} cases, {shared}, SQLite, all five suites",
+            "; ".join(
+                [f"{MIN_CASES:,} cases, {shared}, SQLite, all five suites", conditions, *postgres]
+            ),
         ),
         Result(
             "quality.memory_vs_pandas",
@@ -830,15 +857,12 @@ def run(workdir: Path) -> tuple[list[Result], list[str]]:
             f"in-database run over {2 * MIN_CASES:,} cases",
         ),
     ]
-    load = os.getloadavg()[0]
     notes = [
-        f"quality: load average {load_before:.1f} before, {load:.1f} after (2 cores); "
-        f"SQLite libraries (bulk insert) {_built(built1)} (1M), "
+        f"quality: {conditions}; SQLite libraries (bulk insert) {_built(built1)} (1M), "
         f"{_built(built2)} (2M); in-database {db1['seconds']:.1f} s / 2M {db2['seconds']:.1f} s; "
-        f"failures found: {sum(db1['counts'].values()):,} (same counts from pandas)"
+        f"failures found: {sum(db1['counts'].values()):,} (same counts from pandas)",
+        *postgres,
     ]
-    if os.environ.get("TONGYUAN_BENCH_SKIP_PG", "").strip().lower() not in ("1", "true", "yes"):
-        notes += _postgres(workdir, MIN_CASES)
     return results, notes
 
 
