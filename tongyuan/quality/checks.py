@@ -2,11 +2,12 @@
 
 A check's ``condition`` is a predicate over one row of its population: true when that
 record breaks the rule. Everything a rule needs from other rows or tables (the case's
-events, the published item, the highest level's copy of a 基本编码) is a column of the
+events, the published items, the highest level's copy of a 基本编码) is a column of the
 population, so every rule of a population is a row predicate and all of them are
-evaluated together: one grouped query per population counts, per (region, level,
-department), the records and each rule's failures (:mod:`tongyuan.quality.scan`), and
-that query is the metric every custom GX expectation of the population reads.
+evaluated together: one query per population keeps the rows that break any rule and
+counts, per rule and (region, level, department), the failures and the first keys
+(:mod:`tongyuan.quality.breakdown`); that query is the metric every custom GX
+expectation of the population reads (:mod:`tongyuan.quality.expectations`).
 
 Every population selects ``record_key, region_code, level, department`` first: the key
 an auditor drills down with (never a personal ID) and the three scorecard dimensions.

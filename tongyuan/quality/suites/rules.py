@@ -21,8 +21,8 @@
 
 GX has built-in expectations for uniqueness, set membership and column pairs, but each
 scans the table again and none breaks its count down by region, level and department;
-these rules are row predicates of their population like every other, so the one grouped
-query per population evaluates them too.
+these rules are row predicates of their population like every other, so the one query
+per population evaluates them too.
 """
 
 from __future__ import annotations
