@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 from pathlib import Path
 
 from benchmarks.harness import load_results, print_results, write_results
@@ -25,11 +26,15 @@ def main(argv: list[str]) -> None:
     workdir = home / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
     results, notes = [], []
+    started = time.perf_counter()
     for name in argv or MODULES:
         module = importlib.import_module(f"benchmarks.{name}")
+        began = time.perf_counter()
         r, n = module.run(workdir)
         results += r
-        notes += n
+        notes += [*n, f"{name}: {time.perf_counter() - began:.0f} s"]
+        print(f"benchmarks.{name} done in {time.perf_counter() - began:.0f} s", flush=True)
+    notes.append(f"whole run: {time.perf_counter() - started:.0f} s")
     if argv:
         fresh = {r.name for r in results}
         results = [r for r in load_results() if r.name not in fresh] + results
