@@ -81,6 +81,7 @@ def test_entry_count_is_read_before_the_directory_is_parsed(tmp_path):
     assert [f.rule for f in findings] == ["material.archive.entries"]
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")  # the hostile archive's
 def test_all_problems_of_one_archive_are_reported_together(tmp_path):
     data = zips.build([("../a", b"1"), ("/b", b"2"), ("../a", b"3")])
     assert rules_of(tmp_path, data) == {"material.archive.path", "material.archive.duplicate"}
