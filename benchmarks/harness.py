@@ -82,3 +82,19 @@ def print_results(results: list[Result], notes: list[str]) -> None:
     console.print(table)
     for note in notes:
         console.print(note)
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory since it started running its own program.
+
+    Not ``getrusage(...).ru_maxrss``: Linux carries that over exec from the process that
+    forked it, so a child of a large benchmark process reports its parent's size.
+    ``VmHWM`` belongs to the current address space.
+    """
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -45,7 +44,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import Result
+from benchmarks.harness import Result, peak_rss_bytes
 
 MIN_ITEMS = 100_000
 MIN_CASES = 1_000_000
@@ -702,8 +701,8 @@ def _child_main(mode: str, home: str, url: str) -> None:
     start = time.perf_counter()
     counts = (in_database if mode == "db" else with_pandas)(Path(home), url)
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "counts": counts}))
+    peak_mb = peak_rss_bytes() / (1 << 20)
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "counts": counts}))
 
 
 def _compare(a: dict[str, int], b: dict[str, int], what: str) -> None:
