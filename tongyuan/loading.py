@@ -136,9 +136,8 @@ class Loader:
 
         A worker spends about three times what the writer spends on a case (parsing,
         the standard's checks, the row preparation), so one worker per spare core keeps
-        the writer busy; a worker more than the cores only adds memory (each holds its
-        own interpreter, ~100 MB) and contention (measured on 200k generated cases, see
-        ``benchmarks/ingest.py``).
+        the writer busy; more workers than spare cores add memory (each holds its own
+        interpreter, ~100 MB) and contend with the writer for the cores.
         """
         self.settings = settings
         self.workers = workers

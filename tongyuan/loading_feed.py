@@ -1,10 +1,10 @@
 """A large case file read by worker processes that also prepare its new cases' rows.
 
-:func:`tongyuan.validating.check_file_parallel` sends every parsed record back whole; a
-case then costs more to pickle than to parse. Here a worker parses and checks a segment
-and, for each case that passed the standard, prepares its rows
-(:class:`tongyuan.loading_rows.PreparedCase`: plain tuples and strings, cheap to send).
-Records with findings travel whole as before, to be stored or quarantined here.
+Sending every parsed record back whole costs more to pickle than to parse (a pydantic
+Case with its events and datetimes). Here a worker parses and checks a segment and, for
+each case that passed the standard, prepares its rows
+(:class:`tongyuan.loading_rows.PreparedCase`: plain tuples, strings and bytes, cheap to
+send). Records with findings travel whole, to be stored or quarantined here.
 
 The answers are those of :func:`tongyuan.validating.check_file`, in file order: batch
 uniqueness is checked here, and a case found to repeat a key goes back to being a checked

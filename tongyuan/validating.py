@@ -161,35 +161,14 @@ def check_file(
         yield CheckedRecord(raw, record, findings)
 
 
-# Smaller segments for loading than for validating: a loader holds whole records (raw
-# and parsed) of the segments in flight, and memory must not grow with the file.
+# Smaller segments for loading than for validating: a loader holds the prepared rows of
+# the segments in flight, and memory must not grow with the file.
 LOAD_SEGMENT_BYTES = 1 << 20
-
-# A worker's answer for one loading segment: every record whole, and the file-level error
-# that ended the segment (rule, message, line), if any.
-_FullSegmentResult = tuple[
-    list[tuple[RawRecord, StandardRecord | None, list[Finding]]],
-    tuple[str, str, int | None] | None,
-]
-
-
-def _check_segment_full(
-    segment: XmlSegment, options: CheckOptions, limits: ParseLimits
-) -> _FullSegmentResult:
-    """Worker side for loaders: parse and check one segment, records travel back whole."""
-    base_dir = Path(segment.path).parent
-    out = []
-    try:
-        for raw in iter_xml_segment(segment, limits):
-            record, findings = check_raw(raw, options, base_dir)
-            out.append((raw, record, findings))
-    except (UnsafeInput, UnreadableInput) as exc:
-        return out, (exc.rule, exc.message, exc.line)
-    return out, None
 
 
 def plan_load_segments(path: Path, workers: int) -> list[XmlSegment] | None:
-    """Segments for :func:`check_file_parallel`, or None to read the file in one piece."""
+    """Segments for :func:`tongyuan.loading_feed.prepared_file_parallel`, or None to read
+    the file in one piece."""
     if workers < 1 or path.suffix.lower() != ".xml" or not path.is_file():
         return None
     size = path.stat().st_size
@@ -237,50 +216,6 @@ def _in_file_order(
         if done > limits.max_records:
             raise UnsafeInput(label, f"more than {limits.max_records} records in one file")
         top_up()
-
-
-def check_file_parallel(
-    path: Path,
-    *,
-    options: CheckOptions,
-    uniqueness: BatchUniqueness,
-    pool: Executor,
-    workers: int,
-    segments: list[XmlSegment],
-    limits: ParseLimits | None = None,
-    file_label: str | None = None,
-) -> Iterator[CheckedRecord]:
-    """:func:`check_file` with segments parsed and checked in worker processes.
-
-    The same records, findings and locations in the same order: batch uniqueness is
-    checked here, in file order; a segment that fails makes the rest of the file be read
-    in one piece from that segment's first record, so a file-level error is raised
-    exactly where (and as) :func:`check_file` raises it. At most ``workers + 1`` segments
-    are in flight, so memory stays bounded whatever the file's size.
-    """
-    limits = limits or ParseLimits()
-    label = file_label if file_label is not None else str(path)
-    done = 0
-    feed = _in_file_order(pool, _check_segment_full, segments, options, limits, workers, label)
-    for done, outcomes in feed:
-        if outcomes is None:
-            break
-        for raw, record, findings in outcomes:
-            raw.location = SourceLocation(label, done + raw.location.record, raw.location.line)
-            if record is not None:
-                findings += uniqueness.check(record, raw.location)
-            yield CheckedRecord(raw, record, findings)
-    else:
-        return
-    base_dir = path.parent
-    for i, raw in enumerate(iter_raw_records(path, limits=limits)):
-        if i < done:
-            continue
-        raw.location = SourceLocation(label, raw.location.record, raw.location.line)
-        record, findings = check_raw(raw, options, base_dir)
-        if record is not None:
-            findings += uniqueness.check(record, raw.location)
-        yield CheckedRecord(raw, record, findings)
 
 
 # One record as the collector sees it: kind, where, parsed?, findings, keys to keep unique.

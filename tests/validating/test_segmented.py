@@ -76,11 +76,30 @@ def test_files_with_comments_or_cdata_are_not_cut(tmp_path, dirty):
     assert plan_xml_segments(path, 4) is None
 
 
+def _outcome(item):
+    """One record as the loader sees it; a clean case the way a worker hands it back."""
+    from standards.records import Case
+    from standards.validation import Severity
+    from tongyuan.loading_rows import PreparedCase
+
+    if isinstance(item, PreparedCase):
+        return item.location, "case", ("prepared", item.warnings)
+    errors = [f for f in item.findings if f.severity is Severity.ERROR]
+    if isinstance(item.record, Case) and not errors:
+        return item.raw.location, "case", ("prepared", len(item.findings))
+    return item.raw.location, item.raw.kind, item.findings
+
+
 def _checked(path, *, workers):
-    """What the loader's check gives for one file: (location, kind, findings) per record."""
+    """What the loader's read gives for one file: one outcome per record, and the error."""
+    from datetime import date
+
     from standards.formats import UnreadableInput
     from standards.validation import CheckOptions
     from standards.validation.batch import BatchUniqueness
+    from tongyuan.libraries.base import utcnow
+    from tongyuan.loading_feed import prepared_file_parallel
+    from tongyuan.loading_rows import PrepContext
 
     kw = {"options": CheckOptions(), "uniqueness": BatchUniqueness(), "file_label": "f.xml"}
     out, error = [], None
@@ -88,14 +107,15 @@ def _checked(path, *, workers):
         if workers:
             plan = validating.plan_load_segments(path, workers)
             assert plan is not None and len(plan) >= 3
+            context = PrepContext("b", utcnow(), "sqlite://", bytes(32), date(2026, 3, 20), True)
             with validating.worker_pool(workers) as pool:
-                for c in validating.check_file_parallel(
-                    path, pool=pool, workers=workers, segments=plan, **kw
+                for item in prepared_file_parallel(
+                    path, pool=pool, workers=workers, segments=plan, context=context, **kw
                 ):
-                    out.append((c.raw.location, c.raw.kind, c.findings))
+                    out.append(_outcome(item))
         else:
             for c in validating.check_file(path, **kw):
-                out.append((c.raw.location, c.raw.kind, c.findings))
+                out.append(_outcome(c))
     except UnreadableInput as exc:
         error = (exc.rule, exc.line)
     return out, error
