@@ -6,6 +6,7 @@ library; tests in tests/load build the same drop and compare these snapshots.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,27 +16,35 @@ from std_factories import IMPL, make_case, make_item
 
 from standards.formats import write_records
 from standards.identifiers.case_serial import format_case_serial
+from standards.records import Case
 from tongyuan.libraries.case_timeliness import CaseTimeliness
 from tongyuan.libraries.cases import CaseEventRow, CaseRow
 from tongyuan.libraries.quarantine import QuarantineEntry
 from tongyuan.loading import Loader
 
 
-def case_drop(root: Path) -> Path:
-    (root / "items").mkdir(parents=True)
-    (root / "cases").mkdir()
-    write_records(root / "items" / "items.xml", [make_item()])
+def numbered_cases(last: int, limit: Callable[[int], int | None]) -> list[Case]:
+    """The first case, NS-2…NS-``last`` with their serials and ``limit(n)``, one without
+    a serial (the hub allocates it) and one quarantined for its timestamps."""
     cases = [make_case()]
-    for n in range(2, 6):
+    for n in range(2, last + 1):
         cases.append(
             make_case(
                 dept_case_no=f"NS-{n}",
                 serial=format_case_serial(IMPL, date(2026, 3, 2), n),
-                promised_limit_days=n,
+                promised_limit_days=limit(n),
             )
         )
-    cases.append(make_case(dept_case_no="NS-no-serial", serial=None))  # the hub allocates
+    cases.append(make_case(dept_case_no="NS-no-serial", serial=None))
     cases.append(make_case(dept_case_no="NS-bad", serial=None, decided_at=None))
+    return cases
+
+
+def case_drop(root: Path) -> Path:
+    (root / "items").mkdir(parents=True)
+    (root / "cases").mkdir()
+    write_records(root / "items" / "items.xml", [make_item()])
+    cases = numbered_cases(5, lambda n: n)
     cases.append(make_case(serial=None))  # repeats the first case's key
     write_records(root / "cases" / "cases.xml", cases)
     return root

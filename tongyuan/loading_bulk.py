@@ -33,16 +33,15 @@ from standards.codes.enums import CaseState
 from standards.records import Case, SourceLocation
 from standards.validation import Finding, Severity
 from standards.workdays import WorkCalendar
-from tongyuan.ingest.timeliness import TimelinessCounts, assess, recompute
+from tongyuan.ingest.timeliness import TimelinessCounts, recompute
+from tongyuan.libraries.base import insert_tuples
 from tongyuan.libraries.cases import find_case
-from tongyuan.libraries.ledger import note_prerecorded
+from tongyuan.libraries.ledger import insert_records, note_prerecorded
 from tongyuan.loading_rows import (
     CasePreparer,
     PreparedCase,
     PrepContext,
-    RowShape,
-    timeliness_flags,
-    timeliness_values,
+    timeliness_row,
 )
 from tongyuan.storing import RecordStore, StoreCounts
 
@@ -54,21 +53,6 @@ _OneByOne = tuple[str, SourceLocation, dict[str, Any], Any, list[Finding]]
 
 # Checks a prepared case again from its source record, for the one-by-one path.
 Recheck = Callable[[PreparedCase], tuple[Case | None, list[Finding]]]
-
-
-def _insert_rows(connection: Connection, shape: RowShape, rows: list[tuple[Any, ...]]) -> None:
-    """One executemany of finished tuples, without SQLAlchemy's per-row bookkeeping
-    (which costs more than the database itself on inserts of this size)."""
-    if not rows:
-        return
-    dialect = connection.dialect
-    quote = dialect.identifier_preparer.quote
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {quote(shape.table.name)} ({', '.join(quote(n) for n in shape.names)}) "
-        f"VALUES ({', '.join(mark for _ in shape.names)})"
-    )
-    connection.exec_driver_sql(sql, rows)
 
 
 def _reserve_ids(connection: Connection, table: str, count: int) -> list[int]:
@@ -280,9 +264,9 @@ class BulkCaseWriter:
         item = self.store.case_checks.item(session, p.impl_code)
         limit = item.promised_limit_days if item is not None else None
         history = [(CaseState(state), at) for state, at in p.history or []]
-        result = assess(history, limit_days=limit, today=self.today, calendar=self.calendar)
-        p.timeliness = timeliness_values(self.preparer.shapes.timeliness, result, self.today)
-        p.timeliness_flags = timeliness_flags(result)
+        p.timeliness, p.timeliness_flags = timeliness_row(
+            self.preparer.shapes.timeliness, history, limit, self.today, self.calendar
+        )
 
     def _insert(self, session: Session, fresh: list[PreparedCase]) -> dict[str, int]:
         """Insert the chunk; returns the ledger records written per kind (none on
@@ -316,12 +300,12 @@ class BulkCaseWriter:
             self._finish_timeliness(session, p)
             assert p.timeliness is not None
             timeliness_rows.append((case_id, *p.timeliness))
-        _insert_rows(connection, shapes.case, case_rows)
-        _insert_rows(connection, shapes.event, event_rows)
-        _insert_rows(connection, shapes.timeliness, timeliness_rows)
+        insert_tuples(connection, shapes.case.table, shapes.case.names, case_rows)
+        insert_tuples(connection, shapes.event.table, shapes.event.names, event_rows)
+        insert_tuples(connection, shapes.timeliness.table, shapes.timeliness.names, timeliness_rows)
         if not records:
             return {}
-        _insert_ledger(connection, records)
+        insert_records(connection, records)
         return {"case": len(case_rows), "case_event": len(event_rows)}
 
     def _count_timeliness(self, fresh: list[PreparedCase]) -> None:
@@ -353,16 +337,6 @@ class BulkCaseWriter:
         total.unknown += slow.unknown
         total.problems += [p for p in slow.problems if p not in total.problems]
         return total
-
-
-def _insert_ledger(connection: Connection, records: list[tuple[str, str, str, str]]) -> None:
-    dialect = connection.dialect
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    connection.exec_driver_sql(
-        f"INSERT INTO ledger_records (batch_id, kind, key, digest) "
-        f"VALUES ({mark}, {mark}, {mark}, {mark})",
-        records,
-    )
 
 
 def _ids_by_key(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -155,6 +155,11 @@ def case_shapes(database_url: str) -> CaseShapes:
     )
 
 
+# (overdue, prereview late, status, calendar problems): what TimelinessCounts adds up.
+TimelinessFlags = tuple[bool | None, bool | None, str, tuple[str, ...]]
+
+
+@dataclass(slots=True)
 class PreparedCase:
     """A valid new case, its rows finished but for their ids.
 
@@ -166,70 +171,27 @@ class PreparedCase:
     the finished row and ``timeliness_flags`` what the batch counts of it.
     """
 
-    __slots__ = (
-        "_raw",
-        "case_digest",
-        "case_row",
-        "checked",
-        "dept_case_no",
-        "event_digests",
-        "event_rows",
-        "history",
-        "impl_code",
-        "keys",
-        "location",
-        "material_ids",
-        "promised_limit_days",
-        "raw_blob",
-        "serial",
-        "source_system",
-        "timeliness",
-        "timeliness_flags",
-        "warnings",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        location: SourceLocation,
-        raw: dict[str, Any] | None,
-        raw_blob: bytes | None,
-        keys: tuple[UniqueKey, ...],
-        source_system: str,
-        dept_case_no: str,
-        serial: str | None,
-        impl_code: str,
-        promised_limit_days: int | None,
-        material_ids: tuple[str, ...],
-        warnings: int,
-        case_row: tuple[Any, ...],
-        case_digest: tuple[bytes, bytes] | None,
-        event_rows: list[tuple[Any, ...]],
-        event_digests: list[tuple[bytes, bytes]] | None,
-        timeliness: tuple[Any, ...] | None,
-        timeliness_flags: TimelinessFlags | None,
-        history: list[tuple[str, datetime]] | None,
-    ) -> None:
-        self.location = location
-        self._raw = raw
-        # The record and findings it was prepared from, while in the process that
-        # checked it (never pickled): the slow path needs no second check then.
-        self.checked: tuple[Case, list[Finding]] | None = None
-        self.raw_blob = raw_blob
-        self.keys = keys
-        self.source_system = source_system
-        self.dept_case_no = dept_case_no
-        self.serial = serial
-        self.impl_code = impl_code
-        self.promised_limit_days = promised_limit_days
-        self.material_ids = material_ids
-        self.warnings = warnings
-        self.case_row = case_row
-        self.case_digest = case_digest
-        self.event_rows = event_rows
-        self.event_digests = event_digests
-        self.timeliness = timeliness
-        self.timeliness_flags = timeliness_flags
-        self.history = history
+    location: SourceLocation
+    _raw: dict[str, Any] | None
+    raw_blob: bytes | None
+    keys: tuple[UniqueKey, ...]
+    source_system: str
+    dept_case_no: str
+    serial: str | None
+    impl_code: str
+    promised_limit_days: int | None
+    material_ids: tuple[str, ...]
+    warnings: int
+    case_row: tuple[Any, ...]
+    case_digest: tuple[bytes, bytes] | None
+    event_rows: list[tuple[Any, ...]]
+    event_digests: list[tuple[bytes, bytes]] | None
+    timeliness: tuple[Any, ...] | None
+    timeliness_flags: TimelinessFlags | None
+    history: list[tuple[str, datetime]] | None
+    # The record and findings it was prepared from, while in the process that checked
+    # it (never pickled): the slow path needs no second check then.
+    checked: tuple[Case, list[Finding]] | None = field(default=None, compare=False)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         raw_blob = self.raw_blob
@@ -261,16 +223,21 @@ class PreparedCase:
         return (self.source_system, self.dept_case_no)
 
 
-# (overdue, prereview late, status, calendar problems): what TimelinessCounts adds up.
-TimelinessFlags = tuple[bool | None, bool | None, str, tuple[str, ...]]
-
-
 def _rebuild(file: str, record: int, line: int | None, *rest: Any) -> PreparedCase:
     return PreparedCase(SourceLocation(file, record, line), None, *rest)
 
 
-def timeliness_flags(result: Timeliness) -> TimelinessFlags:
-    return (result.overdue, result.prereview_late, result.status, tuple(result.problems))
+def timeliness_row(
+    shape: RowShape,
+    history: Sequence[tuple[CaseState, datetime]],
+    limit_days: int | None,
+    today: date,
+    calendar: WorkCalendar,
+) -> tuple[tuple[Any, ...], TimelinessFlags]:
+    """A case's timeliness row (as ``recompute`` stores it) and what the batch counts."""
+    result = assess(history, limit_days=limit_days, today=today, calendar=calendar)
+    flags = (result.overdue, result.prereview_late, result.status, tuple(result.problems))
+    return timeliness_values(shape, result, today), flags
 
 
 class CasePreparer:
@@ -339,12 +306,12 @@ class CasePreparer:
         limit = case.promised_limit_days
         timeliness = flags = None
         if limit is not None:
-            result = assess(history, limit_days=limit, today=ctx.today, calendar=self.calendar)
-            timeliness = timeliness_values(shapes.timeliness, result, ctx.today)
-            flags = timeliness_flags(result)
+            timeliness, flags = timeliness_row(
+                shapes.timeliness, history, limit, ctx.today, self.calendar
+            )
         return PreparedCase(
             location=location,
-            raw=raw,
+            _raw=raw,
             raw_blob=None,
             keys=keys,
             source_system=case.source_system,

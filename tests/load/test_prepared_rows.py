@@ -7,7 +7,7 @@ import pickle
 from datetime import date
 
 import pytest
-from bulk_world import case_drop, library_snapshot
+from bulk_world import case_drop, library_snapshot, numbered_cases
 from sqlalchemy import select
 from std_factories import IMPL, make_case
 
@@ -28,17 +28,7 @@ def _bigger_drop(root):
     """The shared drop plus enough cases to span several segments, a key repeated across
     segments, and cases with and without a promised limit."""
     drop = case_drop(root)
-    cases = [make_case()]
-    for n in range(2, 80):
-        cases.append(
-            make_case(
-                dept_case_no=f"NS-{n}",
-                serial=format_case_serial(IMPL, date(2026, 3, 2), n),
-                promised_limit_days=(n % 7) or None,
-            )
-        )
-    cases.append(make_case(dept_case_no="NS-no-serial", serial=None))
-    cases.append(make_case(dept_case_no="NS-bad", serial=None, decided_at=None))
+    cases = numbered_cases(79, lambda n: (n % 7) or None)
     cases.append(make_case(dept_case_no="NS-7", serial=None))  # repeats a key far back
     write_records(drop / "cases" / "cases.xml", cases)
     return drop

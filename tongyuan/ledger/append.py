@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, cast, exists, insert, literal, select, union_all
+from sqlalchemy import Text, cast, exists, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from tongyuan.ledger.digests import (
@@ -32,6 +32,7 @@ from tongyuan.libraries.ledger import (
     LedgerHead,
     LedgerRecord,
     forget_touched,
+    insert_records,
     prerecorded,
     touched_rows,
 )
@@ -118,17 +119,17 @@ class _RecordWriter:
 
     def __init__(self, session: Session, batch_id: str) -> None:
         self.session, self.batch_id = session, batch_id
-        self.buffer: list[dict[str, str]] = []
+        self.buffer: list[tuple[str, str, str, str]] = []
         self.count = 0
 
     def add(self, kind: str, key: str, digest: str) -> None:
-        self.buffer.append({"batch_id": self.batch_id, "kind": kind, "key": key, "digest": digest})
+        self.buffer.append((self.batch_id, kind, key, digest))
         if len(self.buffer) >= _CHUNK:
             self.flush()
 
     def flush(self) -> None:
         if self.buffer:
-            self.session.execute(insert(LedgerRecord.__table__), self.buffer)
+            insert_records(self.session.connection(), self.buffer)
             self.count += len(self.buffer)
             self.buffer = []
 

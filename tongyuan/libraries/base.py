@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator
+from sqlalchemy import JSON, Connection, DateTime, Dialect, MetaData, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
@@ -87,3 +88,23 @@ def canonical_json(value: Any) -> str:
 
 def json_hash(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def insert_tuples(
+    connection: Connection, table: Table, names: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """One executemany of plain tuples (values already as the driver takes them).
+
+    Without SQLAlchemy's per-row bookkeeping, which costs more than the database itself
+    on bulk inserts (cases, their events, ledger records).
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+        f"VALUES ({', '.join(mark for _ in names)})",
+        rows,
+    )

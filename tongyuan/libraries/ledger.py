@@ -19,10 +19,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, event, inspect
+from sqlalchemy import Connection, ForeignKey, Integer, String, Text, event, inspect
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, UOWTransaction, mapped_column
 
-from tongyuan.libraries.base import Base, UtcDateTime
+from tongyuan.libraries.base import Base, UtcDateTime, insert_tuples
 
 # The "previous hash" of the first entry.
 GENESIS_HASH = "0" * 64
@@ -113,6 +113,14 @@ def note_prerecorded(session: Session, batch_id: str, kind: str, count: int) -> 
     computed from the values it wrote), so the append need not read those rows back."""
     kinds = session.info.setdefault(_PRERECORDED, {}).setdefault(batch_id, {})
     kinds[kind] = kinds.get(kind, 0) + count
+
+
+RECORD_COLUMNS = ("batch_id", "kind", "key", "digest")
+
+
+def insert_records(connection: Connection, records: list[tuple[str, str, str, str]]) -> None:
+    """Store (batch id, kind, key, digest) ledger records in one statement."""
+    insert_tuples(connection, LedgerRecord.__table__, RECORD_COLUMNS, records)
 
 
 def prerecorded(session: Session, batch_id: str) -> dict[str, int]:
