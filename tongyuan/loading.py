@@ -28,6 +28,7 @@ from standards.formats import ParseLimits, RawRecord, UnreadableInput, UnsafeInp
 from standards.records import StandardRecord
 from standards.validation import CheckOptions, Finding
 from standards.validation.batch import BatchUniqueness
+from tongyuan.collection import bulk_collection
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.ingest.timeliness import hub_today
@@ -112,6 +113,20 @@ def load_workers(files: list[Path]) -> int:
     return max(1, min((os.cpu_count() or 1) - 1, 3))
 
 
+# SQLite page cache of a loading connection, in KiB (SQLite's default is 2 MB). A load
+# inserts into indexes whose keys arrive in random order (serials, department case
+# numbers, ID hashes); with the default cache, the pages they touch are read and
+# written again and again, and a load slows as the library grows (measured: 2,700 →
+# 3,300 cases/s at 200k cases with 64 MB). The cache fills only as pages are used.
+LOAD_PAGE_CACHE_KIB = 64 << 10
+
+
+def _widen_page_cache(session: Session) -> None:
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"PRAGMA cache_size=-{LOAD_PAGE_CACHE_KIB}")
+
+
 def _kind_hint(path: Path) -> int:
     for part in reversed(path.parts[:-1]):
         if part in _FOLDER_KIND:
@@ -134,9 +149,10 @@ class Loader:
         large XML files; 0 reads everything here. None: one per core beside the one this
         process writes on (at least 1, at most 3), for files of 16 MB and more.
 
-        A worker spends about three times what the writer spends on a case (parsing,
-        the standard's checks, the row preparation), so one worker per spare core keeps
-        the writer busy; more workers than spare cores add memory (each holds its own
+        A worker spends about twice what the writer spends on a case (parsing, the
+        standard's checks, the row preparation); the writer prepares segments itself
+        whenever the workers' next answer is not ready, so one worker per spare core
+        keeps both busy. More workers than spare cores add memory (each holds its own
         interpreter, ~100 MB) and contend with the writer for the cores.
         """
         self.settings = settings
@@ -170,9 +186,10 @@ class Loader:
         summary = LoadSummary()
         uniqueness = CompactUniqueness()
         workers = load_workers(files) if self.workers is None else self.workers
-        for path in files:
-            name = display_name(path, relative_to)
-            summary.files.append(self._load_file(path, name, uniqueness, on_record, workers))
+        with bulk_collection():
+            for path in files:
+                name = display_name(path, relative_to)
+                summary.files.append(self._load_file(path, name, uniqueness, on_record, workers))
         return summary
 
     def _checked(
@@ -239,6 +256,7 @@ class Loader:
         now = datetime.now(UTC)
         try:
             with self.sessions.begin() as session:
+                _widen_page_cache(session)
                 batch = open_batch(session, "load", name, meta={"sha256": digest})
                 result.batch_id = batch.id
                 # New cases are written a chunk at a time; everything else one by one.

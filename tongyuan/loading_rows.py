@@ -22,7 +22,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Table, create_engine
+from sqlalchemy import JSON, Column, Date, Integer, String, Table, create_engine
 from sqlalchemy.engine import Dialect
 
 from standards.codes.enums import CaseState
@@ -32,7 +32,7 @@ from standards.validation.batch import UniqueKey
 from standards.workdays import WorkCalendar
 from tongyuan.ingest.timeliness import Timeliness, assess
 from tongyuan.ledger.digests import BY_TABLE, _text
-from tongyuan.libraries.base import json_hash
+from tongyuan.libraries.base import UtcDateTime, json_hash, to_utc
 from tongyuan.libraries.case_timeliness import CaseTimeliness
 from tongyuan.libraries.cases import CaseEventRow, CaseRow, _event_doc, _stored_data
 from tongyuan.libraries.protected import protect_id
@@ -65,43 +65,44 @@ class RowShape:
     ``assigned`` columns (ids) are known only to the writer; they come first in
     :attr:`names`, the prepared values after them. Their digest parts must be adjacent in
     the digest's column order, so a digest is ``prefix + assigned parts + suffix``.
+
+    The prepared columns are kept in the digest's order, so one pass over a row gives
+    both the values the driver takes and the digest text around the ids
+    (:meth:`encode`): each column has a codec returning ``(stored value, digest text)``.
     """
 
     def __init__(self, table: Table, dialect: Dialect, assigned: Sequence[str]) -> None:
         self.table = table
         self.assigned = tuple(assigned)
-        columns = [c for c in table.columns if c.name not in self.assigned]
-        self.prepared = tuple(c.name for c in columns)
-        self.names = self.assigned + self.prepared
-        json_columns = {c.name for c in columns if isinstance(c.type, JSON)}
-        # A column the preparer does not name gets what the ORM would fill in: its
-        # scalar default (a column added later with one), else NULL.
-        self._plan: list[tuple[str, Callable[[Any], Any] | None, Any]] = [
-            (
-                c.name,
-                c.type._cached_bind_processor(dialect),
-                c.default.arg if c.default is not None and c.default.is_scalar else None,
-            )
-            for c in columns
-        ]
         spec = BY_TABLE.get(table.name)
         self.digest_order: tuple[str, ...] = spec.digested_columns() if spec else ()
-        self._before: list[tuple[str, int]] = []
-        self._after: list[tuple[str, int]] = []
+        by_name = {c.name: c for c in table.columns}
+        digested = [n for n in self.digest_order if n not in self.assigned]
+        rest = [c.name for c in table.columns if c.name not in self.assigned + self.digest_order]
+        self.prepared = tuple(digested + rest)
+        self.names = self.assigned + self.prepared
+        # A column the preparer does not name gets what the ORM would fill in: its
+        # scalar default (a column added later with one), else NULL.
+        self._plan: list[tuple[str, Callable[[Any], Any] | None, Any]] = []
+        self._codecs: list[tuple[str, str, Codec, Any]] = []
+        for name in self.prepared:
+            column = by_name[name]
+            default = (
+                column.default.arg
+                if column.default is not None and column.default.is_scalar
+                else None
+            )
+            process = column.type._cached_bind_processor(dialect)
+            self._plan.append((name, process, default))
+            self._codecs.append((name, f"{name}\t", _codec(column, dialect, process), default))
+        # Where the digest text splits around the assigned columns.
+        self._split = 0
+        self._digested = len(digested)
         if spec is not None:
             positions = [self.digest_order.index(name) for name in self.assigned]
             if positions != list(range(positions[0], positions[0] + len(positions))):
                 raise ValueError(f"{table.name}: assigned columns must be adjacent in digests")
-
-            def plan(names: Sequence[str]) -> list[tuple[str, int]]:
-                # A JSON column is digested as its stored text: the converted value.
-                return [
-                    (name, self.prepared.index(name) if name in json_columns else -1)
-                    for name in names
-                ]
-
-            self._before = plan(self.digest_order[: positions[0]])
-            self._after = plan(self.digest_order[positions[-1] + 1 :])
+            self._split = positions[0]
 
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """The prepared columns' values as the driver takes them (ids left out)."""
@@ -113,14 +114,30 @@ class RowShape:
             out.append(value)
         return tuple(out)
 
-    def digest_parts(self, row: Mapping[str, Any], stored: tuple[Any, ...]) -> tuple[bytes, bytes]:
-        """The digest text around the assigned columns, as the ledger computes it from
-        the stored row (JSON columns as their stored text, the rest as read back), UTF-8
-        encoded here so the writer only joins and hashes."""
-        return (
-            (f"{self.table.name}\n" + _digest_text(self._before, row, stored)).encode(),
-            _digest_text(self._after, row, stored).encode(),
-        )
+    def encode(self, row: Mapping[str, Any]) -> tuple[tuple[Any, ...], tuple[bytes, bytes]]:
+        """The values (as :meth:`values`) and the digest text around the assigned
+        columns, as the ledger computes it from the stored row (JSON columns as their
+        stored text, null columns left out), UTF-8 encoded so the writer only joins and
+        hashes."""
+        out: list[Any] = []
+        parts = [f"{self.table.name}\n"]
+        split, digested = self._split, self._digested
+        before = ""
+        for index, (name, head, codec, default) in enumerate(self._codecs):
+            if index == split:
+                before = "".join(parts)
+                parts = []
+            value = row.get(name, default)
+            if value is None:
+                out.append(None)
+                continue
+            stored, text = codec(value)
+            out.append(stored)
+            if index < digested:
+                parts.append(f"{head}{len(text)}\t{text}\n")
+        if split >= len(self._codecs):
+            before, parts = "".join(parts), []
+        return tuple(out), (before.encode(), "".join(parts).encode())
 
     def digest(self, parts: tuple[bytes, bytes], assigned: Sequence[int]) -> str:
         """The finished digest once the writer knows the ids."""
@@ -129,6 +146,60 @@ class RowShape:
             text = str(value)
             middle.append(f"{name}\t{len(text)}\t{text}\n")
         return hashlib.sha256(parts[0] + "".join(middle).encode() + parts[1]).hexdigest()
+
+
+# A column's conversion: the value as the driver takes it, and its digest text.
+Codec = Callable[[Any], tuple[Any, str]]
+
+
+def _codec(column: Column[Any], dialect: Dialect, process: Callable[[Any], Any] | None) -> Codec:
+    """The fastest exact codec for ``column``: specialised for the types bulk rows hold
+    on SQLite, the type's own bind processor and :func:`_text` for everything else."""
+
+    def generic(value: Any) -> tuple[Any, str]:
+        stored = process(value) if process is not None else value
+        if is_json:
+            return stored, stored  # a JSON column is digested as its stored text
+        return stored, value if type(value) is str else _text(value)
+
+    type_ = column.type
+    is_json = isinstance(type_, JSON)
+    if dialect.name != "sqlite":
+        return generic
+    if isinstance(type_, UtcDateTime):
+
+        def utc_datetime(value: Any) -> tuple[Any, str]:
+            if type(value) is not datetime:
+                return generic(value)
+            text = to_utc(value).isoformat()
+            # SQLite's storage format: "YYYY-MM-DD HH:MM:SS.ffffff" of the naive UTC time.
+            if len(text) == 25:  # isoformat leaves out a zero microsecond
+                return f"{text[:10]} {text[11:19]}.000000", text
+            return f"{text[:10]} {text[11:26]}", text
+
+        return utc_datetime
+    if type(type_) is Date:
+
+        def plain_date(value: Any) -> tuple[Any, str]:
+            if type(value) is not date:
+                return generic(value)
+            text = value.isoformat()
+            return text, text
+
+        return plain_date
+    if process is None and isinstance(type_, String):
+
+        def text_value(value: Any) -> tuple[Any, str]:
+            return (value, value) if type(value) is str else generic(value)
+
+        return text_value
+    if process is None and type(type_) is Integer:
+
+        def integer(value: Any) -> tuple[Any, str]:
+            return (value, str(value)) if type(value) is int else generic(value)
+
+        return integer
+    return generic
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +356,11 @@ class CasePreparer:
             "data": data,
             "updated_at": ctx.updated_at,
         }
-        case_row = shapes.case.values(row)
+        case_digest = None
+        if ctx.digests:
+            case_row, case_digest = shapes.case.encode(row)
+        else:
+            case_row = shapes.case.values(row)
         event_rows: list[tuple[Any, ...]] = []
         event_digests: list[tuple[bytes, bytes]] | None = [] if ctx.digests else None
         history: list[tuple[CaseState, datetime]] = []
@@ -298,10 +373,12 @@ class CasePreparer:
                 "note": event.note,
                 "batch_id": ctx.batch_id,
             }
-            values = shapes.event.values(doc)
-            event_rows.append(values)
             if event_digests is not None:
-                event_digests.append(shapes.event.digest_parts(doc, values))
+                values, parts = shapes.event.encode(doc)
+                event_digests.append(parts)
+            else:
+                values = shapes.event.values(doc)
+            event_rows.append(values)
             history.append((CaseState(event.state), event.at))
         limit = case.promised_limit_days
         timeliness = flags = None
@@ -322,7 +399,7 @@ class CasePreparer:
             material_ids=tuple(case.material_ids or ()),
             warnings=warnings,
             case_row=case_row,
-            case_digest=shapes.case.digest_parts(row, case_row) if ctx.digests else None,
+            case_digest=case_digest,
             event_rows=event_rows,
             event_digests=event_digests,
             timeliness=timeliness,
@@ -347,19 +424,6 @@ def timeliness_values(shape: RowShape, result: Timeliness, as_of: date) -> tuple
             "problem": "; ".join(result.problems) or None,
         }
     )
-
-
-def _digest_text(
-    plan: list[tuple[str, int]], row: Mapping[str, Any], stored: tuple[Any, ...]
-) -> str:
-    parts = []
-    for name, index in plan:
-        value = stored[index] if index >= 0 else row.get(name)
-        if value is None:
-            continue
-        text = value if type(value) is str else _text(value)
-        parts.append(f"{name}\t{len(text)}\t{text}\n")
-    return "".join(parts)
 
 
 @lru_cache(maxsize=2)

@@ -28,6 +28,7 @@ from standards.records import SourceLocation, StandardRecord
 from standards.validation import CheckOptions, Finding, Severity
 from standards.validation.batch import BatchUniqueness, UniqueKey, unique_keys
 from standards.validation.record_checks import check_record
+from tongyuan.collection import tune_worker
 
 RECORD_SUFFIXES = (".xml", ".jsonl", ".ndjson")
 
@@ -185,30 +186,54 @@ def _in_file_order(
     limits: ParseLimits,
     workers: int,
     label: str,
+    *,
+    share: bool = False,
 ) -> Iterator[tuple[int, list[Any] | None]]:
     """Segments checked by ``work`` in the pool, answers taken in file order.
 
     Yields ``(records before this segment, its outcomes)``; for a segment whose worker
     hit a file-level error it yields ``(records before it, None)`` and stops, so the
     caller re-reads the file in one piece from there. At most ``workers + 1`` segments
-    are in flight (memory stays bounded), and the record limit applies to the file.
+    are in the pool (memory stays bounded), and the record limit applies to the file.
+
+    ``share``: this process takes a segment itself whenever the next answer is not ready
+    yet, instead of waiting. The consumer of the answers (a loader writing them) is
+    often faster than the workers; its idle time then parses and checks too, and what it
+    does itself is never pickled. At most :data:`LOCAL_AHEAD` such answers wait.
     """
-    futures: deque[Future[tuple[list[Any], Any]]] = deque()
+    pending: deque[Future[tuple[list[Any], Any]] | tuple[list[Any], Any]] = deque()
     queue = iter(segments)
+    in_pool = 0
     done = 0
 
     def top_up() -> None:
-        for segment in queue:
-            futures.append(pool.submit(work, segment, options, limits))
-            if len(futures) > workers:
+        nonlocal in_pool
+        while in_pool <= workers:
+            segment = next(queue, None)
+            if segment is None:
                 return
+            pending.append(pool.submit(work, segment, options, limits))
+            in_pool += 1
 
     top_up()
-    while futures:
-        outcomes, error = futures.popleft().result()
+    while pending:
+        head = pending[0]
+        if share and isinstance(head, Future) and not head.done():
+            waiting = sum(1 for item in pending if not isinstance(item, Future))
+            segment = next(queue, None) if waiting < LOCAL_AHEAD else None
+            if segment is not None:
+                pending.append(work(segment, options, limits))
+                continue
+        pending.popleft()
+        if isinstance(head, Future):
+            in_pool -= 1
+            outcomes, error = head.result()
+        else:
+            outcomes, error = head
         if error is not None:
-            for future in futures:
-                future.cancel()
+            for item in pending:
+                if isinstance(item, Future):
+                    item.cancel()
             yield done, None
             return
         yield done, outcomes
@@ -216,6 +241,10 @@ def _in_file_order(
         if done > limits.max_records:
             raise UnsafeInput(label, f"more than {limits.max_records} records in one file")
         top_up()
+
+
+# Answers a sharing consumer may hold, done by itself, ahead of the pool's next one.
+LOCAL_AHEAD = 2
 
 
 # One record as the collector sees it: kind, where, parsed?, findings, keys to keep unique.
@@ -289,7 +318,16 @@ def _outcomes_segmented(
 
 
 def _pool(workers: int) -> Executor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=tune_worker,
+        initargs=WORKER_MODULES,
+    )
+
+
+# What a worker imports before its collector is tuned (see tongyuan.collection).
+WORKER_MODULES = ("tongyuan.validating", "tongyuan.loading_feed")
 
 
 def worker_pool(workers: int) -> Executor:
