@@ -5,9 +5,13 @@ location of its first record: about 170 bytes a key, several hundred megabytes f
 gigabyte of cases. A loader needs the same answers, so here each key is kept as a 96-bit
 keyed BLAKE2 digest (a chance collision among even a billion keys is below 10⁻¹¹, and a
 key chosen to collide would need the per-process secret) with the first location packed
-beside it, in flat arrays (an open-addressing hash table grown by half when three
+beside it, in flat arrays (open-addressing hash tables grown by half when three
 quarters full): 24 bytes a slot, 32 to 48 bytes a key, and no Python object per key. A
 dict of digests costs about 120 bytes a key, most of it the int objects themselves.
+
+The keys are spread over :data:`SHARDS` tables by their digest, so a table that grows
+copies only its own share: one table of 1.6 million keys briefly held its old and its
+new arrays at once, about 125 MB, twice what it holds at rest.
 """
 
 from __future__ import annotations
@@ -22,9 +26,50 @@ from standards.validation.batch import _KEY_RULES, BatchUniqueness, UniqueKey
 
 _RECORD_BITS = 40
 _FILE_BITS = 23  # with the record: one 64-bit word (the top bit stays clear)
-_START_SLOTS = 4093
+SHARDS = 64
+_START_SLOTS = 509
 _MAX_LOAD = 3 / 4
 _NO_LINE = 0xFFFFFFFF
+
+
+class _Table:
+    """One open-addressing table of digests and first locations, in flat arrays."""
+
+    __slots__ = ("his", "lines", "los", "slots", "used", "wheres")
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.used = 0
+        self.his = array("I", bytes(4 * slots))
+        self.los = array("Q", bytes(8 * slots))
+        # file and record of the first occurrence, plus one: 0 marks an empty slot
+        self.wheres = array("Q", bytes(8 * slots))
+        self.lines = array("I", bytes(4 * slots))
+
+    def probe(self, hi: int, lo: int) -> tuple[int, bool]:
+        """The slot holding this digest (True), or the empty slot it would go to."""
+        slots, his, los, wheres = self.slots, self.his, self.los, self.wheres
+        slot = (lo >> 6) % slots
+        while wheres[slot]:
+            if los[slot] == lo and his[slot] == hi:
+                return slot, True
+            slot += 1
+            if slot == slots:
+                slot = 0
+        return slot, False
+
+    def insert(self, slot: int, hi: int, lo: int, where: int, line: int) -> None:
+        self.his[slot], self.los[slot] = hi, lo
+        self.wheres[slot], self.lines[slot] = where, line
+        self.used += 1
+
+    def grown(self) -> _Table:
+        """A table half as large again holding the same keys."""
+        bigger = _Table(self.slots * 3 // 2 | 1)
+        for hi, lo, where, line in zip(self.his, self.los, self.wheres, self.lines, strict=True):
+            if where:
+                bigger.insert(bigger.probe(hi, lo)[0], hi, lo, where, line)
+        return bigger
 
 
 class CompactUniqueness(BatchUniqueness):
@@ -36,40 +81,12 @@ class CompactUniqueness(BatchUniqueness):
         self._rules = {rule: rule.encode("utf-8") + b"\x00" for rule in _KEY_RULES}
         self._files: list[str] = []
         self._file_index: dict[str, int] = {}
-        self._allocate(_START_SLOTS)
+        self._tables = [_Table(_START_SLOTS) for _ in range(SHARDS)]
 
-    def _allocate(self, slots: int) -> None:
-        self._slots = slots
-        self._used = 0
-        self._hi = array("I", bytes(4 * slots))
-        self._lo = array("Q", bytes(8 * slots))
-        # file and record of the first occurrence, plus one: 0 marks an empty slot
-        self._where = array("Q", bytes(8 * slots))
-        self._line = array("I", bytes(4 * slots))
-
-    def _grow(self) -> None:
-        old = (self._hi, self._lo, self._where, self._line)
-        self._allocate(self._slots * 3 // 2 | 1)
-        for hi, lo, where, line in zip(*old, strict=True):
-            if where:
-                self._insert(self._probe(hi, lo)[0], hi, lo, where, line)
-
-    def _probe(self, hi: int, lo: int) -> tuple[int, bool]:
-        """The slot holding this digest (True), or the empty slot it would go to."""
-        slots, his, los, wheres = self._slots, self._hi, self._lo, self._where
-        slot = lo % slots
-        while wheres[slot]:
-            if los[slot] == lo and his[slot] == hi:
-                return slot, True
-            slot += 1
-            if slot == slots:
-                slot = 0
-        return slot, False
-
-    def _insert(self, slot: int, hi: int, lo: int, where: int, line: int) -> None:
-        self._hi[slot], self._lo[slot] = hi, lo
-        self._where[slot], self._line[slot] = where, line
-        self._used += 1
+    @property
+    def slots(self) -> int:
+        """Slots of all tables together (what the arrays hold room for)."""
+        return sum(table.slots for table in self._tables)
 
     def _pack(self, where: SourceLocation) -> tuple[int, int]:
         index = self._file_index.get(where.file)
@@ -99,17 +116,19 @@ class CompactUniqueness(BatchUniqueness):
             ).digest()
             hi = int.from_bytes(digest[:4])
             lo = int.from_bytes(digest[4:])
-            slot, seen = self._probe(hi, lo)
+            shard = lo & (SHARDS - 1)
+            table = self._tables[shard]
+            slot, seen = table.probe(hi, lo)
             if not seen:
                 if packed is None:
                     packed = self._pack(where)
-                self._insert(slot, hi, lo, *packed)
-                if self._used > _MAX_LOAD * self._slots:
-                    self._grow()
+                table.insert(slot, hi, lo, *packed)
+                if table.used > _MAX_LOAD * table.slots:
+                    self._tables[shard] = table.grown()
                 continue
-            if packed is not None and (self._where[slot], self._line[slot]) == packed:
+            if packed is not None and (table.wheres[slot], table.lines[slot]) == packed:
                 continue  # this very record named the key twice
             field, what = _KEY_RULES[rule]
-            first_where = self._unpack(self._where[slot], self._line[slot])
+            first_where = self._unpack(table.wheres[slot], table.lines[slot])
             found.append(Finding(rule, f"{what} already used by record {first_where}", field))
         return found

@@ -83,8 +83,7 @@ class RowShape:
         self.names = self.assigned + self.prepared
         # A column the preparer does not name gets what the ORM would fill in: its
         # scalar default (a column added later with one), else NULL.
-        self._plan: list[tuple[str, Callable[[Any], Any] | None, Any]] = []
-        self._codecs: list[tuple[str, str, Codec, Any]] = []
+        columns = []
         for name in self.prepared:
             column = by_name[name]
             default = (
@@ -93,51 +92,17 @@ class RowShape:
                 else None
             )
             process = column.type._cached_bind_processor(dialect)
-            self._plan.append((name, process, default))
-            self._codecs.append((name, f"{name}\t", _codec(column, dialect, process), default))
-        # Where the digest text splits around the assigned columns.
-        self._split = 0
-        self._digested = len(digested)
+            columns.append((name, default, process, _codec(column, dialect, process)))
+        split = None
         if spec is not None:
             positions = [self.digest_order.index(name) for name in self.assigned]
             if positions != list(range(positions[0], positions[0] + len(positions))):
                 raise ValueError(f"{table.name}: assigned columns must be adjacent in digests")
-            self._split = positions[0]
-
-    def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The prepared columns' values as the driver takes them (ids left out)."""
-        out = []
-        for name, process, default in self._plan:
-            value = row.get(name, default)
-            if value is not None and process is not None:
-                value = process(value)
-            out.append(value)
-        return tuple(out)
-
-    def encode(self, row: Mapping[str, Any]) -> tuple[tuple[Any, ...], tuple[bytes, bytes]]:
-        """The values (as :meth:`values`) and the digest text around the assigned
-        columns, as the ledger computes it from the stored row (JSON columns as their
-        stored text, null columns left out), UTF-8 encoded so the writer only joins and
-        hashes."""
-        out: list[Any] = []
-        parts = [f"{self.table.name}\n"]
-        split, digested = self._split, self._digested
-        before = ""
-        for index, (name, head, codec, default) in enumerate(self._codecs):
-            if index == split:
-                before = "".join(parts)
-                parts = []
-            value = row.get(name, default)
-            if value is None:
-                out.append(None)
-                continue
-            stored, text = codec(value)
-            out.append(stored)
-            if index < digested:
-                parts.append(f"{head}{len(text)}\t{text}\n")
-        if split >= len(self._codecs):
-            before, parts = "".join(parts), []
-        return tuple(out), (before.encode(), "".join(parts).encode())
+            split = positions[0]
+        self.values: Callable[[Mapping[str, Any]], tuple[Any, ...]] = _compile_values(columns)
+        self.encode: Callable[[Mapping[str, Any]], tuple[tuple[Any, ...], tuple[bytes, bytes]]] = (
+            _compile_encode(table.name, columns, len(digested), split)
+        )
 
     def digest(self, parts: tuple[bytes, bytes], assigned: Sequence[int]) -> str:
         """The finished digest once the writer knows the ids."""
@@ -148,13 +113,87 @@ class RowShape:
         return hashlib.sha256(parts[0] + "".join(middle).encode() + parts[1]).hexdigest()
 
 
+# What a row function is compiled from: name, default, bind processor, codec per column.
+# The codec comes with whether it converts faster than the bind processor.
+_Columns = Sequence[tuple[str, Any, Callable[[Any], Any] | None, tuple["Codec", bool]]]
+
+
+def _compile(source: list[str], env: dict[str, Any], name: str) -> Callable[..., Any]:
+    """A row function from generated source, as dataclasses builds ``__init__``.
+
+    A loop over the columns costs more than the conversions themselves (a bulk load runs
+    it for every case and event); unrolled, each column is a few bytecodes. The source
+    holds only column names of our own tables (checked to be identifiers) and indexes.
+    """
+    namespace: dict[str, Any] = {}
+    exec("\n".join(source), env, namespace)  # noqa: S102 - generated from our own metadata
+    return namespace[name]  # type: ignore[no-any-return]
+
+
+def _compile_values(columns: _Columns) -> Callable[..., tuple[Any, ...]]:
+    """``values(row)``: the prepared columns' values as the driver takes them (ids left
+    out), through the faster codec where there is one (the same value as the bind
+    processor's, tested), else the bind processor."""
+    env: dict[str, Any] = {}
+    source = ["def values(row):", "    get = row.get"]
+    for i, (name, default, process, (codec, faster)) in enumerate(columns):
+        if not name.isidentifier():
+            raise ValueError(f"column name {name!r} is not an identifier")
+        env[f"d{i}"] = default
+        if faster:
+            env[f"c{i}"] = codec
+            source.append(f"    v = get({name!r}, d{i})")
+            source.append(f"    s{i} = None if v is None else c{i}(v)[0]")
+            continue
+        source.append(f"    s{i} = get({name!r}, d{i})")
+        if process is not None:
+            env[f"p{i}"] = process
+            source.append(f"    if s{i} is not None: s{i} = p{i}(s{i})")
+    source.append(f"    return ({''.join(f's{i}, ' for i in range(len(columns)))})")
+    return _compile(source, env, "values")
+
+
+def _compile_encode(
+    table: str, columns: _Columns, digested: int, split: int | None
+) -> Callable[..., tuple[tuple[Any, ...], tuple[bytes, bytes]]]:
+    """``encode(row)``: the values and the digest text around the assigned columns.
+
+    Column ``i < digested`` adds ``name TAB len TAB text LF`` when not null, as
+    :meth:`tongyuan.ledger.digests.CoveredTable.digest_of` does; the text before the
+    assigned columns (position ``split``) and after them come back apart."""
+    env: dict[str, Any] = {"head": f"{table}\n"}
+    source = ["def encode(row):", "    get = row.get", "    parts = [head]"]
+    for i, (name, default, _process, (codec, _faster)) in enumerate(columns):
+        if not name.isidentifier():
+            raise ValueError(f"column name {name!r} is not an identifier")
+        if i == split:
+            source += ["    before = ''.join(parts)", "    parts = []"]
+        env[f"d{i}"] = default
+        env[f"c{i}"] = codec
+        source.append(f"    v = get({name!r}, d{i})")
+        source.append("    if v is None:")
+        source.append(f"        s{i} = None")
+        source.append("    else:")
+        source.append(f"        s{i}, t = c{i}(v)")
+        if i < digested:
+            source.append(f"        parts.append(f'{name}\\t{{len(t)}}\\t{{t}}\\n')")
+    if split is None or split >= len(columns):
+        source += ["    before = ''.join(parts)", "    parts = []"]
+    values = "".join(f"s{i}, " for i in range(len(columns)))
+    source.append(f"    return ({values}), (before.encode(), ''.join(parts).encode())")
+    return _compile(source, env, "encode")
+
+
 # A column's conversion: the value as the driver takes it, and its digest text.
 Codec = Callable[[Any], tuple[Any, str]]
 
 
-def _codec(column: Column[Any], dialect: Dialect, process: Callable[[Any], Any] | None) -> Codec:
-    """The fastest exact codec for ``column``: specialised for the types bulk rows hold
-    on SQLite, the type's own bind processor and :func:`_text` for everything else."""
+def _codec(
+    column: Column[Any], dialect: Dialect, process: Callable[[Any], Any] | None
+) -> tuple[Codec, bool]:
+    """The fastest exact codec for ``column``, and whether it converts faster than the
+    bind processor: specialised for the types bulk rows hold on SQLite, the type's own
+    bind processor and :func:`_text` for everything else."""
 
     def generic(value: Any) -> tuple[Any, str]:
         stored = process(value) if process is not None else value
@@ -165,7 +204,7 @@ def _codec(column: Column[Any], dialect: Dialect, process: Callable[[Any], Any] 
     type_ = column.type
     is_json = isinstance(type_, JSON)
     if dialect.name != "sqlite":
-        return generic
+        return generic, False
     if isinstance(type_, UtcDateTime):
 
         def utc_datetime(value: Any) -> tuple[Any, str]:
@@ -177,7 +216,7 @@ def _codec(column: Column[Any], dialect: Dialect, process: Callable[[Any], Any] 
                 return f"{text[:10]} {text[11:19]}.000000", text
             return f"{text[:10]} {text[11:26]}", text
 
-        return utc_datetime
+        return utc_datetime, True
     if type(type_) is Date:
 
         def plain_date(value: Any) -> tuple[Any, str]:
@@ -186,20 +225,20 @@ def _codec(column: Column[Any], dialect: Dialect, process: Callable[[Any], Any] 
             text = value.isoformat()
             return text, text
 
-        return plain_date
+        return plain_date, True
     if process is None and isinstance(type_, String):
 
         def text_value(value: Any) -> tuple[Any, str]:
             return (value, value) if type(value) is str else generic(value)
 
-        return text_value
+        return text_value, False
     if process is None and type(type_) is Integer:
 
         def integer(value: Any) -> tuple[Any, str]:
             return (value, str(value)) if type(value) is int else generic(value)
 
-        return integer
-    return generic
+        return integer, False
+    return generic, False
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from standards.records import SourceLocation
 from standards.validation.batch import BatchUniqueness
-from tongyuan.loading_keys import CompactUniqueness
+from tongyuan.loading_keys import SHARDS, CompactUniqueness, _Table
 
 RULES = ("case.key.duplicate", "case.serial.duplicate", "material.key.duplicate")
 
@@ -59,9 +59,28 @@ def test_a_million_keys_stay_small_and_are_all_remembered():
     # No Python object per key (a dict of digests held ~120 bytes a key): flat arrays
     # of 24 bytes a slot, at most a little over half of them free.
     assert len(gc.get_objects()) - objects < 1000
-    arrays = (compact._hi, compact._lo, compact._where, compact._line)
-    assert sum(a.itemsize * len(a) for a in arrays) <= 2 * n * 48
+    assert compact.slots * 24 <= 2 * n * 48
     (again,) = compact.check_keys(
         (("case.key.duplicate", f"SZ\x1f{n - 1}"),), SourceLocation("big.xml", n)
     )
     assert f"big.xml#{n - 1} (line {3 * (n - 1)})" in again.message
+
+
+def test_a_growing_table_copies_only_its_own_share(monkeypatch):
+    copied: list[int] = []
+    grown = _Table.grown
+
+    def counting(self):
+        copied.append(self.used)
+        return grown(self)
+
+    monkeypatch.setattr(_Table, "grown", counting)
+    compact = CompactUniqueness()
+    n = 200_000
+    for i in range(n):
+        compact.check_keys((("case.key.duplicate", f"K{i}"),), SourceLocation("f.xml", i))
+    # A growth step copies one table's keys, about a sixty-fourth of them, never the lot
+    # (one table of all keys held its old and new arrays at once).
+    assert copied and max(copied) < 2 * n / SHARDS
+    (again,) = compact.check_keys((("case.key.duplicate", "K7"),), SourceLocation("f.xml", n))
+    assert "f.xml#7" in again.message
