@@ -25,10 +25,22 @@ from contextlib import contextmanager
 BULK_THRESHOLDS = (50_000, 10, 10)
 
 
+_depth = 0
+
+
 @contextmanager
 def bulk_collection() -> Iterator[None]:
     """Within: what the process holds so far is left out of collections (frozen), and
-    collections run less often. The previous thresholds come back on the way out."""
+    collections run less often. The previous thresholds come back on the way out; nested
+    uses leave it to the outermost."""
+    global _depth
+    _depth += 1
+    if _depth > 1:
+        try:
+            yield
+        finally:
+            _depth -= 1
+        return
     previous = gc.get_threshold()
     gc.collect()
     gc.freeze()
@@ -36,6 +48,7 @@ def bulk_collection() -> Iterator[None]:
     try:
         yield
     finally:
+        _depth -= 1
         gc.set_threshold(*previous)
         gc.unfreeze()
 

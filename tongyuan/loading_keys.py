@@ -4,10 +4,12 @@
 location of its first record: about 170 bytes a key, several hundred megabytes for a
 gigabyte of cases. A loader needs the same answers, so here each key is kept as a 96-bit
 keyed BLAKE2 digest (a chance collision among even a billion keys is below 10⁻¹¹, and a
-key chosen to collide would need the per-process secret) with the first location packed
-beside it, in flat arrays (open-addressing hash tables grown by half when three
-quarters full): 24 bytes a slot, 32 to 48 bytes a key, and no Python object per key. A
-dict of digests costs about 120 bytes a key, most of it the int objects themselves.
+key chosen to collide would need the per-process secret) with its first record, in flat
+arrays (open-addressing hash tables grown by half when three quarters full):
+16 bytes a slot, 21 to 32 bytes a key, and 12 bytes a record for where it is (file,
+record, line: kept once per record, though a case brings two keys), with no Python
+object per key. A dict of digests costs about 120 bytes a key, most of it the int
+objects themselves.
 
 The keys are spread over :data:`SHARDS` tables by their digest, so a table that grows
 copies only its own share: one table of 1.6 million keys briefly held its old and its
@@ -30,27 +32,28 @@ SHARDS = 64
 _START_SLOTS = 509
 _MAX_LOAD = 3 / 4
 _NO_LINE = 0xFFFFFFFF
+_NO_OWNER = 0xFFFFFFFF
 
 
 class _Table:
-    """One open-addressing table of digests and first locations, in flat arrays."""
+    """One open-addressing table of digests and their first records, in flat arrays."""
 
-    __slots__ = ("his", "lines", "los", "slots", "used", "wheres")
+    __slots__ = ("his", "los", "owners", "slots", "used")
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
         self.used = 0
         self.his = array("I", bytes(4 * slots))
         self.los = array("Q", bytes(8 * slots))
-        # file and record of the first occurrence, plus one: 0 marks an empty slot
-        self.wheres = array("Q", bytes(8 * slots))
-        self.lines = array("I", bytes(4 * slots))
+        # the first record naming the key, as an index into the record arrays, plus one:
+        # 0 marks an empty slot
+        self.owners = array("I", bytes(4 * slots))
 
     def probe(self, hi: int, lo: int) -> tuple[int, bool]:
         """The slot holding this digest (True), or the empty slot it would go to."""
-        slots, his, los, wheres = self.slots, self.his, self.los, self.wheres
+        slots, his, los, owners = self.slots, self.his, self.los, self.owners
         slot = (lo >> 6) % slots
-        while wheres[slot]:
+        while owners[slot]:
             if los[slot] == lo and his[slot] == hi:
                 return slot, True
             slot += 1
@@ -58,17 +61,16 @@ class _Table:
                 slot = 0
         return slot, False
 
-    def insert(self, slot: int, hi: int, lo: int, where: int, line: int) -> None:
-        self.his[slot], self.los[slot] = hi, lo
-        self.wheres[slot], self.lines[slot] = where, line
+    def insert(self, slot: int, hi: int, lo: int, owner: int) -> None:
+        self.his[slot], self.los[slot], self.owners[slot] = hi, lo, owner
         self.used += 1
 
     def grown(self) -> _Table:
         """A table half as large again holding the same keys."""
         bigger = _Table(self.slots * 3 // 2 | 1)
-        for hi, lo, where, line in zip(self.his, self.los, self.wheres, self.lines, strict=True):
-            if where:
-                bigger.insert(bigger.probe(hi, lo)[0], hi, lo, where, line)
+        for hi, lo, owner in zip(self.his, self.los, self.owners, strict=True):
+            if owner:
+                bigger.insert(bigger.probe(hi, lo)[0], hi, lo, owner)
         return bigger
 
 
@@ -82,11 +84,20 @@ class CompactUniqueness(BatchUniqueness):
         self._files: list[str] = []
         self._file_index: dict[str, int] = {}
         self._tables = [_Table(_START_SLOTS) for _ in range(SHARDS)]
+        # Where each record that brought a new key is: packed file and record, and line.
+        # Kept once per record, not per key (a case brings two keys).
+        self._wheres = array("Q")
+        self._lines = array("I")
 
     @property
     def slots(self) -> int:
         """Slots of all tables together (what the arrays hold room for)."""
         return sum(table.slots for table in self._tables)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the arrays hold: 16 a slot, 12 a record."""
+        return self.slots * 16 + len(self._wheres) * 12
 
     def _pack(self, where: SourceLocation) -> tuple[int, int]:
         index = self._file_index.get(where.file)
@@ -107,9 +118,17 @@ class CompactUniqueness(BatchUniqueness):
             self._files[index], record - 1 if record else None, None if line == _NO_LINE else line
         )
 
+    def _owner(self, where: SourceLocation) -> int:
+        packed, line = self._pack(where)
+        self._wheres.append(packed)
+        self._lines.append(line)
+        if len(self._wheres) > _NO_OWNER:
+            raise ValueError(f"{where}: more than {_NO_OWNER} records in one batch")
+        return len(self._wheres)
+
     def check_keys(self, keys: tuple[UniqueKey, ...], where: SourceLocation) -> list[Finding]:
         found: list[Finding] = []
-        packed: tuple[int, int] | None = None
+        owner = 0
         for rule, key in keys:
             digest = hashlib.blake2b(
                 self._rules[rule] + key.encode("utf-8"), digest_size=12, key=self._secret
@@ -120,15 +139,16 @@ class CompactUniqueness(BatchUniqueness):
             table = self._tables[shard]
             slot, seen = table.probe(hi, lo)
             if not seen:
-                if packed is None:
-                    packed = self._pack(where)
-                table.insert(slot, hi, lo, *packed)
+                if not owner:
+                    owner = self._owner(where)
+                table.insert(slot, hi, lo, owner)
                 if table.used > _MAX_LOAD * table.slots:
                     self._tables[shard] = table.grown()
                 continue
-            if packed is not None and (table.wheres[slot], table.lines[slot]) == packed:
+            first = table.owners[slot]
+            if first == owner:
                 continue  # this very record named the key twice
             field, what = _KEY_RULES[rule]
-            first_where = self._unpack(table.wheres[slot], table.lines[slot])
+            first_where = self._unpack(self._wheres[first - 1], self._lines[first - 1])
             found.append(Finding(rule, f"{what} already used by record {first_where}", field))
         return found

@@ -23,6 +23,7 @@ from adapters.sdk import Envelope, Source, StreamRead
 from standards.validation import CheckOptions
 from standards.validation.batch import BatchUniqueness
 from standards.validation.record_checks import check_record
+from tongyuan.collection import bulk_collection
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.ingest.timeliness import hub_today
@@ -207,7 +208,8 @@ def pull(
             state = load_state(session, source_name, stream)
         read = source.read(stream, state)
         started = now or datetime.now(UTC)
-        with sessions() as session:
+        # A pull streams up to millions of records: see tongyuan.collection.
+        with bulk_collection(), sessions() as session:
             session.begin()
             try:
                 meta = {"kind": spec.kind, **(batch_meta or {})}

@@ -164,7 +164,7 @@ def check_file(
 
 # Smaller segments for loading than for validating: a loader holds the prepared rows of
 # the segments in flight, and memory must not grow with the file.
-LOAD_SEGMENT_BYTES = 1 << 20
+LOAD_SEGMENT_BYTES = 512 << 10
 
 
 def plan_load_segments(path: Path, workers: int) -> list[XmlSegment] | None:
@@ -175,7 +175,9 @@ def plan_load_segments(path: Path, workers: int) -> list[XmlSegment] | None:
     size = path.stat().st_size
     if size < PARALLEL_MIN_BYTES:
         return None
-    return plan_xml_segments(path, max(2 * workers, size // LOAD_SEGMENT_BYTES))
+    return plan_xml_segments(
+        path, max(2 * workers, size // LOAD_SEGMENT_BYTES), min_bytes=LOAD_SEGMENT_BYTES
+    )
 
 
 def _in_file_order(
@@ -244,7 +246,7 @@ def _in_file_order(
 
 
 # Answers a sharing consumer may hold, done by itself, ahead of the pool's next one.
-LOCAL_AHEAD = 2
+LOCAL_AHEAD = 1
 
 
 # One record as the collector sees it: kind, where, parsed?, findings, keys to keep unique.

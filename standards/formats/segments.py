@@ -49,8 +49,11 @@ class XmlSegment:
         return self.index == 0
 
 
-def plan_xml_segments(path: str | Path, parts: int) -> list[XmlSegment] | None:
-    """Up to ``parts`` segments cut at top-level record starts, or None if not splittable.
+def plan_xml_segments(
+    path: str | Path, parts: int, *, min_bytes: int | None = None
+) -> list[XmlSegment] | None:
+    """Up to ``parts`` segments of at least about ``min_bytes`` (default
+    :data:`MIN_SEGMENT_BYTES`), cut at top-level record starts, or None if not splittable.
 
     None means: read the file in one piece (too small to repay, an unusual layout, or
     content where a tag-like text might not be a tag).
@@ -60,7 +63,9 @@ def plan_xml_segments(path: str | Path, parts: int) -> list[XmlSegment] | None:
     """
     path = str(path)
     size = os.stat(path).st_size
-    if parts < 2 or size < 2 * MIN_SEGMENT_BYTES:
+    if min_bytes is None:
+        min_bytes = MIN_SEGMENT_BYTES
+    if parts < 2 or size < 2 * min_bytes:
         return None
     with open(path, "rb") as fh:
         head = fh.read(min(size, 1 << 16))
@@ -72,7 +77,7 @@ def plan_xml_segments(path: str | Path, parts: int) -> list[XmlSegment] | None:
         if body_start <= 0:
             return None
         record_start = re.compile(rb"<%s[\s>]" % kind.encode())
-        parts = min(parts, max(2, size // MIN_SEGMENT_BYTES))
+        parts = min(parts, max(2, size // min_bytes))
         cuts = [0]
         for k in range(1, parts):
             found = _search_from(fh, record_start, max(cuts[-1] + 1, size * k // parts))

@@ -57,9 +57,9 @@ def test_a_million_keys_stay_small_and_are_all_remembered():
             SourceLocation("big.xml", i, 3 * i),
         )
     # No Python object per key (a dict of digests held ~120 bytes a key): flat arrays
-    # of 24 bytes a slot, at most a little over half of them free.
+    # of 16 bytes a slot (at most a little over half of them free) and 12 a record.
     assert len(gc.get_objects()) - objects < 1000
-    assert compact.slots * 24 <= 2 * n * 48
+    assert compact.nbytes <= n * (2 * 32 + 12)
     (again,) = compact.check_keys(
         (("case.key.duplicate", f"SZ\x1f{n - 1}"),), SourceLocation("big.xml", n)
     )

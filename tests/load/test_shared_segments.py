@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from concurrent.futures import Executor, Future
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 from standards.formats import ParseLimits, UnsafeInput
 from standards.formats.segments import XmlSegment
 from standards.validation import CheckOptions
-from tongyuan.collection import BULK_THRESHOLDS, bulk_collection
 from tongyuan.validating import LOCAL_AHEAD, _in_file_order
 
 
@@ -106,12 +104,3 @@ def test_the_record_limit_holds_for_shared_segments() -> None:
     )
     with pytest.raises(UnsafeInput, match="more than 10 records"):
         list(answers)
-
-
-def test_bulk_collection_restores_the_collector() -> None:
-    before = gc.get_threshold()
-    with bulk_collection():
-        assert gc.get_threshold() == BULK_THRESHOLDS
-        assert gc.get_freeze_count() > 0
-    assert gc.get_threshold() == before
-    assert gc.get_freeze_count() == 0
