@@ -42,7 +42,9 @@ def bulk_collection() -> Iterator[None]:
             _depth -= 1
         return
     previous = gc.get_threshold()
-    gc.collect()
+    # No collection first: in a process holding millions of objects (a DAG task that
+    # has read a whole topology's items) a full pass costs seconds per pull. Cyclic
+    # garbage frozen here is collectable again once unfrozen.
     gc.freeze()
     gc.set_threshold(*BULK_THRESHOLDS)
     try:

@@ -43,3 +43,21 @@ def test_a_loading_connection_gets_the_page_cache(tmp_path, monkeypatch):
             assert session.execute(text("PRAGMA cache_size")).scalar_one() == -24 * 1024
     finally:
         engine.dispose()
+
+
+def test_entering_runs_no_full_collection():
+    # A DAG task holding millions of objects enters it once per pull: a full pass each
+    # time cost the item re-sync seconds.
+    passes: list[int] = []
+
+    def watch(phase: str, info: dict) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    gc.callbacks.append(watch)
+    try:
+        with bulk_collection():
+            pass
+    finally:
+        gc.callbacks.remove(watch)
+    assert 2 not in passes
