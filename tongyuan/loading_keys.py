@@ -32,7 +32,7 @@ SHARDS = 64
 _START_SLOTS = 509
 _MAX_LOAD = 3 / 4
 _NO_LINE = 0xFFFFFFFF
-_NO_OWNER = 0xFFFFFFFF
+_MAX_OWNERS = 0xFFFFFFFF  # owners are kept in 32-bit slots
 
 
 class _Table:
@@ -122,8 +122,8 @@ class CompactUniqueness(BatchUniqueness):
         packed, line = self._pack(where)
         self._wheres.append(packed)
         self._lines.append(line)
-        if len(self._wheres) > _NO_OWNER:
-            raise ValueError(f"{where}: more than {_NO_OWNER} records in one batch")
+        if len(self._wheres) > _MAX_OWNERS:
+            raise ValueError(f"{where}: more than {_MAX_OWNERS} records in one batch")
         return len(self._wheres)
 
     def check_keys(self, keys: tuple[UniqueKey, ...], where: SourceLocation) -> list[Finding]:
