@@ -79,18 +79,17 @@ def prepared_file_parallel(
     context: PrepContext,
     limits: ParseLimits | None = None,
     file_label: str | None = None,
-    share: bool = True,
 ) -> Iterator[CheckedRecord | PreparedCase]:
     """The file's records in order: prepared cases, or checked records to store one by one.
 
-    ``share``: this process prepares segments too while the workers' next answer is not
-    ready (see :func:`tongyuan.validating._in_file_order`).
+    This process prepares segments too while the workers' next answer is not ready (see
+    :func:`tongyuan.validating._in_file_order`).
     """
     limits = limits or ParseLimits()
     label = file_label if file_label is not None else str(path)
     work = partial(prepare_segment, context=context)
     done = 0
-    answers = _in_file_order(pool, work, segments, options, limits, workers, label, share=share)
+    answers = _in_file_order(pool, work, segments, options, limits, workers, label, share=True)
     for done, outcomes in answers:
         if outcomes is None:
             break

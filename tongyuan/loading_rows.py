@@ -67,8 +67,9 @@ class RowShape:
     the digest's column order, so a digest is ``prefix + assigned parts + suffix``.
 
     The prepared columns are kept in the digest's order, so one pass over a row gives
-    both the values the driver takes and the digest text around the ids
-    (:meth:`encode`): each column has a codec returning ``(stored value, digest text)``.
+    both the values the driver takes and the digest text around the ids (``encode``,
+    compiled per table like ``values``): each column has a codec returning
+    ``(stored value, digest text)``.
     """
 
     def __init__(self, table: Table, dialect: Dialect, assigned: Sequence[str]) -> None:
@@ -85,6 +86,8 @@ class RowShape:
         # scalar default (a column added later with one), else NULL.
         columns = []
         for name in self.prepared:
+            if not name.isidentifier():  # names go into generated source (_compile)
+                raise ValueError(f"{table.name}: column name {name!r} is not an identifier")
             column = by_name[name]
             default = (
                 column.default.arg
@@ -123,7 +126,8 @@ def _compile(source: list[str], env: dict[str, Any], name: str) -> Callable[...,
 
     A loop over the columns costs more than the conversions themselves (a bulk load runs
     it for every case and event); unrolled, each column is a few bytecodes. The source
-    holds only column names of our own tables (checked to be identifiers) and indexes.
+    holds only column names of our own tables (checked by :class:`RowShape` to be
+    identifiers) and indexes.
     """
     namespace: dict[str, Any] = {}
     exec("\n".join(source), env, namespace)  # noqa: S102 - generated from our own metadata
@@ -137,8 +141,6 @@ def _compile_values(columns: _Columns) -> Callable[..., tuple[Any, ...]]:
     env: dict[str, Any] = {}
     source = ["def values(row):", "    get = row.get"]
     for i, (name, default, process, (codec, faster)) in enumerate(columns):
-        if not name.isidentifier():
-            raise ValueError(f"column name {name!r} is not an identifier")
         env[f"d{i}"] = default
         if faster:
             env[f"c{i}"] = codec
@@ -164,8 +166,6 @@ def _compile_encode(
     env: dict[str, Any] = {"head": f"{table}\n"}
     source = ["def encode(row):", "    get = row.get", "    parts = [head]"]
     for i, (name, default, _process, (codec, _faster)) in enumerate(columns):
-        if not name.isidentifier():
-            raise ValueError(f"column name {name!r} is not an identifier")
         if i == split:
             source += ["    before = ''.join(parts)", "    parts = []"]
         env[f"d{i}"] = default
@@ -195,14 +195,15 @@ def _codec(
     bind processor: specialised for the types bulk rows hold on SQLite, the type's own
     bind processor and :func:`_text` for everything else."""
 
+    type_ = column.type
+    is_json = isinstance(type_, JSON)
+
     def generic(value: Any) -> tuple[Any, str]:
         stored = process(value) if process is not None else value
         if is_json:
             return stored, stored  # a JSON column is digested as its stored text
         return stored, value if type(value) is str else _text(value)
 
-    type_ = column.type
-    is_json = isinstance(type_, JSON)
     if dialect.name != "sqlite":
         return generic, False
     if isinstance(type_, UtcDateTime):

@@ -221,8 +221,8 @@ def _in_file_order(
     while pending:
         head = pending[0]
         if share and isinstance(head, Future) and not head.done():
-            waiting = sum(1 for item in pending if not isinstance(item, Future))
-            segment = next(queue, None) if waiting < LOCAL_AHEAD else None
+            done_here = len(pending) - in_pool
+            segment = next(queue, None) if done_here < LOCAL_AHEAD else None
             if segment is not None:
                 pending.append(work(segment, options, limits))
                 continue
