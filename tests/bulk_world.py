@@ -70,7 +70,14 @@ def library_snapshot(loader: Loader) -> dict[str, Any]:
             )  # fmt: skip
             assert loader.protector.decrypt(row.applicant_id_enc)
             cases[(row.source_system, row.dept_case_no)] = doc
-        quarantine = sorted(
-            (q.record_index, q.rule) for q in session.scalars(select(QuarantineEntry))
-        )
-    return {"cases": cases, "quarantine": quarantine}
+        entries = list(session.scalars(select(QuarantineEntry).order_by(QuarantineEntry.id)))
+        quarantine = sorted((q.record_index, q.rule) for q in entries)
+        # In id order: the entries must also follow the source's order.
+        detail = [
+            (
+                q.kind, q.record_index, q.line, q.payload_hash, q.rules, q.rule, q.message,
+                q.payload_masked, q.status, loader.protector.decrypt(q.payload_enc),
+            )
+            for q in entries
+        ]  # fmt: skip
+    return {"cases": cases, "quarantine": quarantine, "quarantine_detail": detail}

@@ -7,6 +7,8 @@ judged and stored the same way whatever brought it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +26,7 @@ from tongyuan.libraries.cases import CaseHistoryConflict, write_case
 from tongyuan.libraries.items import write_item
 from tongyuan.libraries.licenses import write_license
 from tongyuan.libraries.materials import write_material
-from tongyuan.libraries.quarantine import add_quarantined
+from tongyuan.libraries.quarantine import QuarantineRequest, add_quarantined_many
 from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.licensing.files import attach_license_files, store_license_files
 from tongyuan.materials.intake import MaterialRejected, admit_material_file
@@ -63,6 +65,28 @@ class RecordStore:
         self.allocator = allocator
         # Cases are checked against the libraries on every path that stores them.
         self.case_checks = CaseLibraryChecks(settings)
+        # Quarantined records held back while quarantine_in_bulk is active.
+        self._held: list[QuarantineRequest] | None = None
+
+    @contextmanager
+    def quarantine_in_bulk(self, session: Session) -> Iterator[None]:
+        """Records quarantined inside are written together on the way out, in order.
+
+        For bulk paths: an entry costs one ORM flush when written alone. Nothing inside
+        may read the quarantine back (replay, which does, stores one entry at a time).
+        Nested uses write once, at the outermost exit; an exception writes nothing (the
+        caller's transaction is going to be rolled back).
+        """
+        if self._held is not None:
+            yield
+            return
+        held: list[QuarantineRequest] = []
+        self._held = held
+        try:
+            yield
+        finally:
+            self._held = None
+        add_quarantined_many(session, held, protector=self.protector)
 
     def store(
         self,
@@ -79,6 +103,7 @@ class RecordStore:
         now: datetime,
         base_dir: Path | None = None,
         origin: dict[str, Any] | None = None,
+        known_conflict: ValueError | None = None,
     ) -> str:
         """Store one record or quarantine it; returns the outcome (added, …, quarantined).
 
@@ -90,7 +115,9 @@ class RecordStore:
         stored…). A write that conflicts with the library is rolled back to a savepoint and
         the record quarantined: a rewritten case history with ``case.events.rewritten``, a
         serial held by another case with ``case.serial.duplicate``, anything else with
-        ``library.conflict``.
+        ``library.conflict``. A caller that already knows the write would conflict (a bulk
+        load that looked the serials up) passes that error as ``known_conflict``: the
+        record is quarantined as if the write had raised it, without trying.
         """
         if isinstance(record, Case):
             findings = [*findings, *self.case_checks.check(session, batch_id, record)]
@@ -101,21 +128,27 @@ class RecordStore:
             return self._quarantine(
                 session, batch_id, counts, kind, location, raw, findings, origin=origin
             )
-        try:
-            with session.begin_nested():
-                outcome = self._write(session, batch_id, record, source, now, base_dir)
-        except MaterialRejected as exc:
-            return self._quarantine(
-                session, batch_id, counts, kind, location, raw, [*findings, *exc.findings],
-                origin=origin,
-            )  # fmt: skip
-        except ValueError as exc:
-            rule = exc.rule if isinstance(exc, CaseHistoryConflict) else "library.conflict"
-            conflict = Finding(
-                rule, str(exc), "events" if rule == "case.events.rewritten" else None
+        conflict = known_conflict
+        if conflict is None:
+            try:
+                with session.begin_nested():
+                    outcome = self._write(session, batch_id, record, source, now, base_dir)
+            except MaterialRejected as exc:
+                return self._quarantine(
+                    session, batch_id, counts, kind, location, raw, [*findings, *exc.findings],
+                    origin=origin,
+                )  # fmt: skip
+            except ValueError as exc:
+                conflict = exc
+        if conflict is not None:
+            rule = (
+                conflict.rule if isinstance(conflict, CaseHistoryConflict) else "library.conflict"
+            )
+            finding = Finding(
+                rule, str(conflict), "events" if rule == "case.events.rewritten" else None
             )
             return self._quarantine(
-                session, batch_id, counts, kind, location, raw, [*findings, conflict],
+                session, batch_id, counts, kind, location, raw, [*findings, finding],
                 origin=origin,
             )  # fmt: skip
         if outcome == "added":
@@ -182,16 +215,11 @@ class RecordStore:
         origin: dict[str, Any] | None = None,
     ) -> str:
         errors = [f for f in findings if f.severity is Severity.ERROR] or findings
-        add_quarantined(
-            session,
-            batch_id,
-            kind=kind,
-            location=location,
-            payload=raw,
-            findings=errors,
-            protector=self.protector,
-            origin=origin,
-        )
+        request = QuarantineRequest(batch_id, kind, location, raw, errors, origin)
+        if self._held is not None:
+            self._held.append(request)
+        else:
+            add_quarantined_many(session, [request], protector=self.protector)
         counts.quarantined += 1
         counts.rules.update({f.rule for f in errors})
         return "quarantined"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from datetime import date
 from typing import Any
 
 import pytest
-from bulk_world import case_drop, library_snapshot
+from bulk_world import case_drop, library_snapshot, numbered_cases
 from sqlalchemy import select
-from std_factories import IMPL, make_case
+from std_factories import IMPL, make_case, make_item
 
 from standards.formats import write_records
 from standards.identifiers.case_serial import format_case_serial
@@ -89,3 +90,48 @@ def test_a_known_case_is_updated_one_by_one_with_its_new_events(settings, db_url
             assert timeliness is not None and timeliness.status.startswith("done")
     finally:
         loader.close()
+
+
+def test_a_redelivery_under_new_numbers_is_quarantined_as_one_by_one_would(
+    settings, tmp_path, monkeypatch
+):
+    """Serials the library holds, brought again by cases under new numbers: each case is
+    quarantined for its serial, with the finding the write itself gives, in file order."""
+    import tongyuan.loading_bulk as bulk
+
+    monkeypatch.setattr(bulk, "CHUNK", 3)  # the re-delivery spans chunks
+    cases = numbered_cases(6, lambda n: n)[:-2]  # with serials, none quarantined
+    again = [
+        *(c.model_copy(update={"dept_case_no": f"{c.dept_case_no}-again"}) for c in cases[1:]),
+        make_case(dept_case_no="NS-fresh", serial=format_case_serial(IMPL, date(2026, 3, 2), 77)),
+    ]
+    again.insert(2, again[0].model_copy(update={"dept_case_no": "NS-twice"}))
+
+    def load_twice(url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        drop = tmp_path / "drop"  # the same path both times: it is in the lookup hashes
+        shutil.rmtree(drop, ignore_errors=True)
+        (drop / "items").mkdir(parents=True)
+        (drop / "cases").mkdir()
+        write_records(drop / "items" / "items.xml", [make_item()])
+        write_records(drop / "cases" / "cases.xml", cases)
+        loader = Loader(dataclasses.replace(settings, database_url=url))
+        try:
+            loader.load([drop], relative_to=drop)
+            write_records(drop / "cases" / "cases.xml", again)
+            totals = loader.load([drop / "cases"], relative_to=drop).totals()["case"]
+            return totals, library_snapshot(loader)
+        finally:
+            loader.close()
+
+    url = f"sqlite:///{tmp_path / 'fast.db'}"
+    upgrade(url)
+    totals, fast = load_twice(url)
+    assert (totals["read"], totals["added"], totals["quarantined"]) == (7, 1, 6)
+    assert [d[1] for d in fast["quarantine_detail"]] == [1, 2, 3, 4, 5, 6]
+    assert {d[5] for d in fast["quarantine_detail"]} == {"case.serial.duplicate"}
+    assert "already belongs to another case" in fast["quarantine_detail"][0][6]
+
+    monkeypatch.setattr(BulkCaseWriter, "add", _one_by_one)
+    url = f"sqlite:///{tmp_path / 'slow.db'}"
+    upgrade(url)
+    assert load_twice(url) == (totals, fast)

@@ -236,15 +236,20 @@ def write_case(
     return outcome
 
 
+def serial_taken(source_system: str, dept_case_no: str, serial: str) -> CaseHistoryConflict:
+    """The conflict of a new case bringing a serial another case holds (bulk loads that
+    know it beforehand quarantine the case with this very finding, without the write)."""
+    return CaseHistoryConflict(
+        f"case {source_system}/{dept_case_no}: serial {serial} already belongs to another case",
+        rule="case.serial.duplicate",
+    )
+
+
 def _new_serial(session: Session, case: Case, allocator: SerialAllocator) -> str:
     if case.serial is not None:
         taken = session.scalars(select(CaseRow.id).where(CaseRow.serial == case.serial)).first()
         if taken is not None:
-            raise CaseHistoryConflict(
-                f"case {case.source_system}/{case.dept_case_no}: serial {case.serial} already "
-                f"belongs to another case",
-                rule="case.serial.duplicate",
-            )
+            raise serial_taken(case.source_system, case.dept_case_no, case.serial)
         return case.serial
     day = local_date(case.events[0].at)
     # A department may give serials of its own in the hub's format; the counter does not

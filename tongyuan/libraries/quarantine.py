@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -68,6 +69,18 @@ class ReplayOutcome(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+@dataclass(frozen=True, slots=True)
+class QuarantineRequest:
+    """One record to quarantine, as :func:`add_quarantined_many` takes it."""
+
+    batch_id: str
+    kind: str
+    location: SourceLocation
+    payload: Any
+    findings: Sequence[Finding]
+    origin: dict[str, Any] | None = None
+
+
 def add_quarantined(
     session: Session,
     batch_id: str,
@@ -84,56 +97,136 @@ def add_quarantined(
     ``origin`` says how to rebuild what produced the payload (see
     :mod:`tongyuan.quarantine.origin`); its ``config`` key is kept only encrypted.
     """
-    if not findings:
-        raise ValueError(f"{location}: a quarantined record needs at least one finding")
-    text = canonical_json(payload)
-    payload_hash = protector.lookup_hash(f"{kind}\n{location.file}\n{location.record}\n{text}")
-    # By the hash alone, then the status here: with both in the WHERE clause SQLite may
-    # pick the status index and walk every open entry, once per quarantined record.
-    existing = next(
-        (
-            entry
-            for entry in session.scalars(
-                select(QuarantineEntry).where(QuarantineEntry.payload_hash == payload_hash)
-            )
-            if entry.status == "open"
-        ),
-        None,
-    )
-    rules = [{**finding.as_dict(), "message": mask_text(finding.message)} for finding in findings]
+    request = QuarantineRequest(batch_id, kind, location, payload, findings, origin)
+    hashed = _Hashed.of(request, protector)
+    existing = _open_entries(session, [hashed.payload_hash]).get(hashed.payload_hash)
     if existing is not None:
-        if existing.rules != rules:
-            existing.rules = rules
-            existing.rule = findings[0].rule
-            existing.message = rules[0]["message"] or ""
-            existing.updated_at = utcnow()
-            session.flush()
+        _refresh_rules(session, existing, request.findings, hashed.rules)
         return existing.id
-    now = utcnow()
-    entry = QuarantineEntry(
-        batch_id=batch_id,
-        kind=kind,
-        source_file=location.file,
-        record_index=location.record,
-        line=location.line,
-        payload_enc=protector.encrypt(text),
-        payload_hash=payload_hash,
-        payload_masked=_mask_columns(
-            mask_payload(payload), frozenset((origin or {}).get("personal_columns") or ())
-        ),
-        rules=rules,
-        rule=findings[0].rule,
-        message=rules[0]["message"] or "",
-        status="open",
-        replay_count=0,
-        created_at=now,
-        updated_at=now,
-        origin=None if origin is None else {k: v for k, v in origin.items() if k != "config"},
-        origin_enc=None if origin is None else protector.encrypt(canonical_json(origin)),
-    )
+    entry = QuarantineEntry(**hashed.entry_values(protector, utcnow()))
     session.add(entry)
     session.flush()
     return entry.id
+
+
+def add_quarantined_many(
+    session: Session, requests: Sequence[QuarantineRequest], *, protector: PiiProtector
+) -> None:
+    """Quarantine many records at once, exactly as one :func:`add_quarantined` call each
+    in turn would (a repeat of an open entry updates it, entries keep the order given).
+
+    One lookup per few hundred records and one executemany instead of an ORM flush per
+    record: a load quarantining thousands of records spent most of a millisecond on each.
+    """
+    if not requests:
+        return
+    all_hashed = [_Hashed.of(request, protector) for request in requests]
+    existing: dict[str, QuarantineEntry] = {}
+    hashes = list(dict.fromkeys(hashed.payload_hash for hashed in all_hashed))
+    for start in range(0, len(hashes), _LOOKUP_CHUNK):
+        existing.update(_open_entries(session, hashes[start : start + _LOOKUP_CHUNK]))
+    new: dict[str, dict[str, Any]] = {}
+    now = utcnow()
+    for hashed in all_hashed:
+        findings, rules = hashed.request.findings, hashed.rules
+        entry = existing.get(hashed.payload_hash)
+        if entry is not None:
+            _refresh_rules(session, entry, findings, rules)
+        elif hashed.payload_hash in new:
+            values = new[hashed.payload_hash]
+            if values["rules"] != rules:
+                values.update(_rule_columns(findings, rules), updated_at=utcnow())
+        else:
+            new[hashed.payload_hash] = hashed.entry_values(protector, now)
+    if new:
+        session.flush()  # the batch row and anything else pending goes first
+        session.connection().execute(QuarantineEntry.__table__.insert(), list(new.values()))
+
+
+# Hashes per lookup: far below every backend's limit on bound parameters.
+_LOOKUP_CHUNK = 500
+
+
+def _open_entries(session: Session, hashes: list[str]) -> dict[str, QuarantineEntry]:
+    """The open entries with these payload hashes.
+
+    By the hash alone, then the status here: with both in the WHERE clause SQLite may pick
+    the status index and walk every open entry, once per quarantined record.
+    """
+    found: dict[str, QuarantineEntry] = {}
+    for entry in session.scalars(
+        select(QuarantineEntry).where(QuarantineEntry.payload_hash.in_(hashes))
+    ):
+        if entry.status == "open":
+            found.setdefault(entry.payload_hash, entry)
+    return found
+
+
+def _rule_columns(findings: Sequence[Finding], rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"rules": rules, "rule": findings[0].rule, "message": rules[0]["message"] or ""}
+
+
+def _refresh_rules(
+    session: Session,
+    entry: QuarantineEntry,
+    findings: Sequence[Finding],
+    rules: list[dict[str, Any]],
+) -> None:
+    """A repeat of an open entry: the rules it breaks now replace those it broke."""
+    if entry.rules == rules:
+        return
+    for name, value in _rule_columns(findings, rules).items():
+        setattr(entry, name, value)
+    entry.updated_at = utcnow()
+    session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class _Hashed:
+    """A request with its canonical text, the keyed hash that finds a repeat, and its
+    findings as stored (messages masked)."""
+
+    request: QuarantineRequest
+    text: str
+    payload_hash: str
+    rules: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, request: QuarantineRequest, protector: PiiProtector) -> _Hashed:
+        if not request.findings:
+            raise ValueError(f"{request.location}: a quarantined record needs at least one finding")
+        location = request.location
+        text = canonical_json(request.payload)
+        payload_hash = protector.lookup_hash(
+            f"{request.kind}\n{location.file}\n{location.record}\n{text}"
+        )
+        rules = [{**f.as_dict(), "message": mask_text(f.message)} for f in request.findings]
+        return cls(request, text, payload_hash, rules)
+
+    def entry_values(self, protector: PiiProtector, now: datetime) -> dict[str, Any]:
+        """Every column of a new entry (the same keys for every entry: one executemany)."""
+        request = self.request
+        origin, location = request.origin, request.location
+        personal = frozenset((origin or {}).get("personal_columns") or ())
+        return {
+            "batch_id": request.batch_id,
+            "kind": request.kind,
+            "source_file": location.file,
+            "record_index": location.record,
+            "line": location.line,
+            "payload_enc": protector.encrypt(self.text),
+            "payload_hash": self.payload_hash,
+            "payload_masked": _mask_columns(mask_payload(request.payload), personal),
+            **_rule_columns(request.findings, self.rules),
+            "status": "open",
+            "replay_count": 0,
+            "created_at": now,
+            "updated_at": now,
+            "origin": None
+            if origin is None
+            else {k: v for k, v in origin.items() if k != "config"},
+            "origin_enc": None if origin is None else protector.encrypt(canonical_json(origin)),
+        }
 
 
 def _mask_columns(value: Any, columns: frozenset[str]) -> Any:
