@@ -29,17 +29,12 @@ from lxml import etree
 
 from standards.formats.errors import UnreadableInput, UnsafeInput
 from standards.formats.limits import ParseLimits
-from standards.formats.xml_reader import (
-    _SAFE_PARSER_OPTIONS,
-    _line_of_doctype,
-    _map_syntax_error,
-    _refuse_xinclude,
-)
+from standards.formats.xml_feed import CHUNK, feed_records, first_element, refuse_xinclude
+from standards.formats.xml_reader import _SAFE_PARSER_OPTIONS, _map_syntax_error
 from standards.records import SourceLocation
 
 XmlRow = tuple[dict[str, Any], SourceLocation]
 
-_CHUNK = 1 << 16
 _DECLARATION = re.compile(rb"^<\?xml\s[^>]*?\?>")
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ENCODINGS = frozenset({"utf-8", "utf8", "gbk", "gb2312", "gb18030", "cp936"})
@@ -83,7 +78,7 @@ def iter_xml_rows(
 
 def _check_prolog(fh: IO[bytes], file: str, limits: ParseLimits) -> None:
     """Encoding declaration, then up to the root start tag: no DOCTYPE, no XInclude."""
-    head = fh.read(_CHUNK)
+    head = fh.read(CHUNK)
     if not head.strip():
         raise UnreadableInput(file, "xml.malformed", "file is empty")
     if head.startswith(_BOMS):
@@ -102,35 +97,7 @@ def _check_prolog(fh: IO[bytes], file: str, limits: ParseLimits) -> None:
                 1,
             )
     parser = etree.XMLPullParser(events=("start",), **_SAFE_PARSER_OPTIONS)
-    fed = 0
-    chunk = head
-    while chunk:
-        fed += len(chunk)
-        error = None
-        try:
-            parser.feed(chunk)
-        except etree.XMLSyntaxError as exc:
-            error = exc
-        for _, elem in parser.read_events():
-            docinfo = elem.getroottree().docinfo
-            if docinfo.internalDTD is not None or docinfo.doctype:
-                raise UnsafeInput(
-                    file,
-                    "a DOCTYPE declaration is not allowed (no DTD, no entities)",
-                    _line_of_doctype(head),
-                )
-            _refuse_xinclude(elem, file)
-            return
-        if error is not None:
-            raise _syntax_error(error, file) from None
-        if fed > limits.max_record_bytes:
-            raise UnsafeInput(file, f"no root element within the first {fed} bytes")
-        chunk = fh.read(_CHUNK)
-    try:
-        parser.close()
-    except etree.XMLSyntaxError as exc:
-        raise _syntax_error(exc, file) from None
-    raise UnreadableInput(file, "xml.malformed", "no root element")
+    first_element(fh, head, parser, file, limits, lambda exc: _syntax_error(exc, file))
 
 
 def _syntax_error(exc: etree.XMLSyntaxError, file: str) -> UnreadableInput | UnsafeInput:
@@ -165,41 +132,15 @@ class _ForeignStream:
         self.parser = etree.XMLPullParser(events=("end",), tag=self.match, **_SAFE_PARSER_OPTIONS)
 
     def rows(self) -> Iterator[XmlRow]:
-        fed = 0
-        record_ended_at = 0
-        limits = self.limits
-        while True:
-            chunk = self.fh.read(_CHUNK)
-            if not chunk:
-                break
-            fed += len(chunk)
-            if fed > limits.max_file_bytes:
-                raise UnsafeInput(
-                    self.file, f"file grew over the limit of {limits.max_file_bytes} bytes"
-                )
-            error = None
-            try:
-                self.parser.feed(chunk)
-            except etree.XMLSyntaxError as exc:
-                error = exc
-            before = self.index
-            yield from self._drain()
-            if error is not None:
-                raise _syntax_error(error, self.file) from None
-            if self.index != before:
-                record_ended_at = fed
-            elif fed - record_ended_at > limits.max_record_bytes:
-                raise UnsafeInput(
-                    self.file,
-                    f"no <{self.local}> record ended within {fed - record_ended_at} bytes "
-                    f"(limit {limits.max_record_bytes} bytes per record)",
-                )
+        yield from feed_records(
+            self, lambda exc: _syntax_error(exc, self.file), f"<{self.local}> record"
+        )
         try:
             self.parser.close()
         except etree.XMLSyntaxError as exc:
-            yield from self._drain()
+            yield from self.drain()
             raise _syntax_error(exc, self.file) from None
-        yield from self._drain()
+        yield from self.drain()
 
     def _is_record(self, elem: Any) -> bool:
         tag = elem.tag
@@ -207,7 +148,7 @@ class _ForeignStream:
             return False
         return self.namespace is None or tag.startswith("{" + self.namespace + "}")
 
-    def _drain(self) -> Iterator[XmlRow]:
+    def drain(self) -> Iterator[XmlRow]:
         for _, elem in self.parser.read_events():
             depth = 1
             nested = False
@@ -222,7 +163,7 @@ class _ForeignStream:
                 raise UnsafeInput(
                     self.file, f"more than {self.limits.max_records} records in one file"
                 )
-            _refuse_xinclude(elem, self.file)
+            refuse_xinclude(elem, self.file)
             row = self._convert(elem, depth)
             yield row, SourceLocation(self.file, self.index, elem.sourceline)
             self._forget(elem)
@@ -259,7 +200,7 @@ class _ForeignStream:
                 continue  # comments and processing instructions
             has_children = True
             if tag[0] == "{":
-                _refuse_xinclude(child, self.file)
+                refuse_xinclude(child, self.file)
             key = _local(tag)
             if len(child) or child.attrib:
                 value: Any = self._convert(child, depth + 1)

@@ -30,15 +30,14 @@ from standards.formats.layout import (
     KIND_OF_ROOT,
     LIST_ITEM_TAG,
     ROOT_OF_KIND,
-    XINCLUDE_NAMESPACES,
 )
 from standards.formats.limits import ParseLimits
 from standards.formats.raw import RawRecord
+from standards.formats.xml_feed import CHUNK, feed_records, first_element, refuse_xinclude
 from standards.privacy import mask_text
 from standards.records import SourceLocation
 from standards.validation import Finding
 
-_CHUNK = 1 << 16
 _SAFE_PARSER_OPTIONS: dict[str, Any] = {
     "resolve_entities": False,
     "no_network": True,
@@ -125,7 +124,7 @@ def iter_xml_records(
 
 def read_root(fh: Any, file: str, limits: ParseLimits) -> str:
     """Check the declaration and prolog, return the root element's tag."""
-    head = fh.read(_CHUNK)
+    head = fh.read(CHUNK)
     if not head.strip():
         raise UnreadableInput(file, "xml.malformed", "file is empty")
     for bom, name in _BOMS.items():
@@ -148,55 +147,12 @@ def read_root(fh: Any, file: str, limits: ParseLimits) -> str:
                 1,
             )
     parser = etree.XMLPullParser(events=("start",), encoding="utf-8", **_SAFE_PARSER_OPTIONS)
-    fed = 0
-    chunk = head
-    while chunk:
-        fed += len(chunk)
-        error = None
-        try:
-            parser.feed(chunk)
-        except etree.XMLSyntaxError as exc:
-            error = exc
-        for _, elem in parser.read_events():
-            docinfo = elem.getroottree().docinfo
-            if docinfo.internalDTD is not None or docinfo.doctype:
-                raise UnsafeInput(
-                    file,
-                    "a DOCTYPE declaration is not allowed (no DTD, no entities)",
-                    _line_of_doctype(head),
-                )
-            _refuse_xinclude(elem, file)
-            return _tag_name(elem.tag)
-        if error is not None:
-            raise _map_syntax_error(error, file) from None
-        if fed > limits.max_record_bytes:
-            raise UnsafeInput(file, f"no root element within the first {fed} bytes")
-        chunk = fh.read(_CHUNK)
-    try:
-        parser.close()
-    except etree.XMLSyntaxError as exc:
-        raise _map_syntax_error(exc, file) from None
-    raise UnreadableInput(file, "xml.malformed", "no root element")
-
-
-def _line_of_doctype(head: bytes) -> int | None:
-    position = head.find(b"<!DOCTYPE")
-    return head.count(b"\n", 0, position) + 1 if position >= 0 else None
+    root = first_element(fh, head, parser, file, limits, lambda exc: _map_syntax_error(exc, file))
+    return _tag_name(root.tag)
 
 
 def _tag_name(tag: Any) -> str:
     return tag if isinstance(tag, str) else repr(tag)
-
-
-def _refuse_xinclude(elem: Any, file: str, line_offset: int = 0) -> None:
-    tag = elem.tag
-    if isinstance(tag, str) and tag.startswith("{"):
-        namespace = tag[1 : tag.index("}")]
-        if namespace in XINCLUDE_NAMESPACES:
-            line = elem.sourceline
-            raise UnsafeInput(
-                file, "XInclude is not allowed", None if line is None else line + line_offset
-            )
 
 
 def _map_syntax_error(
@@ -243,42 +199,16 @@ class XmlStream:
         )
 
     def records(self) -> Iterator[RawRecord]:
-        fed = 0
-        record_started_at = 0
-        limits = self.limits
-        while True:
-            chunk = self.fh.read(_CHUNK)
-            if not chunk:
-                break
-            fed += len(chunk)
-            if fed > limits.max_file_bytes:
-                raise UnsafeInput(
-                    self.file, f"file grew over the limit of {limits.max_file_bytes} bytes"
-                )
-            error = None
-            try:
-                self.parser.feed(chunk)
-            except etree.XMLSyntaxError as exc:
-                error = exc
-            before = self.index
-            yield from self._drain()
-            if error is not None:
-                raise _map_syntax_error(error, self.file, self.line_offset) from None
-            if self.index != before:
-                record_started_at = fed
-            elif fed - record_started_at > limits.max_record_bytes:
-                raise UnsafeInput(
-                    self.file,
-                    f"no record ended within {fed - record_started_at} bytes "
-                    f"(limit {limits.max_record_bytes} bytes per record)",
-                )
+        yield from feed_records(
+            self, lambda exc: _map_syntax_error(exc, self.file, self.line_offset), "record"
+        )
         error = None
         document_root = None
         try:
             document_root = self.parser.close()
         except etree.XMLSyntaxError as exc:
             error = exc
-        yield from self._drain()
+        yield from self.drain()
         if error is not None:
             raise _map_syntax_error(error, self.file, self.line_offset) from None
         if self.root is None:
@@ -286,7 +216,7 @@ class XmlStream:
         if self.root is not None:
             yield from self._strays(self.root, None)
 
-    def _drain(self) -> Iterator[RawRecord]:
+    def drain(self) -> Iterator[RawRecord]:
         root = self.root
         for _, elem in self.parser.read_events():
             parent = elem.getparent()
@@ -331,9 +261,9 @@ class XmlStream:
         for stray in list(root):
             if stray is stop:
                 break
-            _refuse_xinclude(stray, self.file, self.line_offset)
+            refuse_xinclude(stray, self.file, self.line_offset)
             for inner in stray.iter():
-                _refuse_xinclude(inner, self.file, self.line_offset)
+                refuse_xinclude(inner, self.file, self.line_offset)
             self._count()
             tag = _tag_name(stray.tag)
             problem = Finding(
@@ -357,7 +287,7 @@ class XmlStream:
         for child in elem:
             tag = child.tag
             if tag[0] == "{":
-                _refuse_xinclude(child, self.file, self.line_offset)
+                refuse_xinclude(child, self.file, self.line_offset)
             if len(child):
                 item_tag = LIST_ITEM_TAG.get(tag)
                 if item_tag is None:
