@@ -27,37 +27,6 @@ MIN_ITEMS = 100_000
 DISTRICTS = ("440303", "440304", "440305", "440306", "440307", "440308", "440309", "440310",
              "440311")  # fmt: skip
 
-_TOPOLOGY = """
-name: bench-shenzhen
-node_defaults:
-  source:
-    adapter: files
-    stream: items
-    config:
-      path: "{home}/systems/{code}/outbox"
-      streams:
-        items: {kind: item}
-      settle_seconds: 0
-      staging_dir: "{home}/staging/{code}"
-  sink:
-    adapter: files-sink
-    config:
-      path: "{home}/systems/{code}/inbox"
-nodes:
-  - {code: "440000", name: 广东省, level: province, parent: null}
-  - {code: "440300", name: 深圳市, level: city, parent: "440000"}
-"""
-
-
-def _topology_yaml() -> str:
-    from standards.codes.regions import lookup_region
-
-    lines = [_TOPOLOGY.rstrip()]
-    for code in DISTRICTS:
-        name = lookup_region(code).name  # type: ignore[union-attr]
-        lines.append(f'  - {{code: "{code}", name: {name}, level: county, parent: "440300"}}')
-    return "\n".join(lines) + "\n"
-
 
 def _sync_pass(settings: Any, topology: Any) -> dict[str, int]:
     """One complete pass in the order the DAG runs (pull all, deliver up, push down)."""
@@ -85,6 +54,7 @@ def run(workdir: Path) -> tuple[list[Result], list[str]]:
     from tongyuan.sync.systems import (
         build_level_systems,
         changed_items,
+        shenzhen_drop_topology,
         write_export,
         write_exports,
     )
@@ -98,7 +68,7 @@ def run(workdir: Path) -> tuple[list[Result], list[str]]:
     settings.ensure_dirs()
     upgrade(settings.database_url)
     path = root / "topology.yaml"
-    path.write_text(_topology_yaml(), encoding="utf-8")
+    path.write_text(shenzhen_drop_topology("bench-shenzhen", DISTRICTS), encoding="utf-8")
     topology = load_topology(path, home=home)
 
     gen_s, systems = _timed_value(

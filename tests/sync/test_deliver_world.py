@@ -23,36 +23,19 @@ from tongyuan.db import make_engine, make_session_factory, upgrade
 from tongyuan.libraries.claims import Claim
 from tongyuan.sync import sync_node
 from tongyuan.sync.deliver import deliver_up, push_down
-from tongyuan.sync.systems import LevelSystems, build_level_systems, write_exports
+from tongyuan.sync.systems import (
+    LevelSystems,
+    build_level_systems,
+    shenzhen_drop_topology,
+    write_exports,
+)
 from tongyuan.topology import Topology, load_topology
 
 CST = timezone(timedelta(hours=8))
 PROVINCE, CITY, FUTIAN, NANSHAN, LONGGANG = "440000", "440300", "440304", "440305", "440307"
 DISTRICTS = (FUTIAN, NANSHAN, LONGGANG)
 
-TOPOLOGY_YAML = """
-name: test-shenzhen
-node_defaults:
-  source:
-    adapter: files
-    stream: items
-    config:
-      path: "{home}/systems/{code}/outbox"
-      streams:
-        items: {kind: item}
-      settle_seconds: 0
-      staging_dir: "{home}/staging/{code}"
-  sink:
-    adapter: files-sink
-    config:
-      path: "{home}/systems/{code}/inbox"
-nodes:
-  - {code: "440000", name: 广东省, level: province, parent: null}
-  - {code: "440300", name: 深圳市, level: city, parent: "440000"}
-  - {code: "440304", name: 福田区, level: county, parent: "440300"}
-  - {code: "440305", name: 南山区, level: county, parent: "440300"}
-  - {code: "440307", name: 龙岗区, level: county, parent: "440300"}
-"""
+TOPOLOGY_YAML = shenzhen_drop_topology("test-shenzhen", DISTRICTS)
 
 
 def at(month: int, day: int, hour: int = 10) -> datetime:

@@ -77,6 +77,45 @@ class LevelSystems:
         return [p for p in self.planted if p.kind == kind]
 
 
+_DROP_TOPOLOGY = """\
+name: {name}
+node_defaults:
+  source:
+    adapter: files
+    stream: items
+    config:
+      path: "{{home}}/systems/{{code}}/outbox"
+      streams:
+        items: {{kind: item}}
+      settle_seconds: 0
+      staging_dir: "{{home}}/staging/{{code}}"
+  sink:
+    adapter: files-sink
+    config:
+      path: "{{home}}/systems/{{code}}/inbox"
+nodes:
+  - {{code: "440000", name: 广东省, level: province, parent: null}}
+  - {{code: "440300", name: 深圳市, level: city, parent: "440000"}}
+"""
+
+
+def shenzhen_drop_topology(name: str, districts: Iterable[str]) -> str:
+    """Topology YAML: 广东省 → 深圳市 → these districts, every node's item system a drop
+    folder under the hub's home (``systems/CODE/outbox`` read, ``…/inbox`` written), as
+    :func:`build_level_systems` fills them."""
+    from standards.codes.regions import lookup_region
+
+    lines = [_DROP_TOPOLOGY.format(name=name).rstrip()]
+    for code in districts:
+        region = lookup_region(code)
+        if region is None:
+            raise ValueError(f"{code} is not a region code")
+        lines.append(
+            f'  - {{code: "{code}", name: {region.name}, level: county, parent: "440300"}}'
+        )
+    return "\n".join(lines) + "\n"
+
+
 def outbox_of(topology: Any, code: str) -> Path:
     """The folder a node's item system exports into (its ``files`` source's path)."""
     ref = topology.node(code).source
