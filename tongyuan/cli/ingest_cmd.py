@@ -10,9 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from standards.privacy import mask_text
-from tongyuan.cli.common import console, err_console, settings_and_logging
+from tongyuan.cli.common import TopologyOption, console, err_console, settings_and_logging
 
-ENV_TOPOLOGY = "TONGYUAN_TOPOLOGY"
 EPILOG = (
     "Example: [bold]tongyuan ingest 114403000040578006 --dry-run[/bold]  (DEPARTMENT: "
     "USCC or name of a department with a case system; default: every such department)"
@@ -28,17 +27,7 @@ def ingest(
             show_default=False,
         ),
     ] = None,
-    topology: Annotated[
-        str | None,
-        typer.Option(
-            "--topology",
-            "-t",
-            envvar=ENV_TOPOLOGY,
-            show_envvar=True,
-            help="Topology YAML, or a shipped example (shenzhen, lanzhou). "
-            "Default: the shipped Shenzhen example.",
-        ),
-    ] = None,
+    topology: TopologyOption = None,
     dry_run: Annotated[
         bool,
         typer.Option(

@@ -15,9 +15,7 @@ import typer
 from rich.markup import escape
 
 from standards.privacy import mask_text
-from tongyuan.cli.common import console, err_console, settings_and_logging
-
-ENV_TOPOLOGY = "TONGYUAN_TOPOLOGY"  # the variable the Airflow DAG reads too
+from tongyuan.cli.common import TopologyOption, console, err_console, settings_and_logging
 
 ITEMS_EPILOG = (
     "Example: [bold]tongyuan sync items --node 440305 --dry-run[/bold]  (what 南山区's "
@@ -46,17 +44,7 @@ def resolve_topology_path(value: str | None) -> Path:
 
 @app.command("items", epilog=ITEMS_EPILOG)
 def items(
-    topology: Annotated[
-        str | None,
-        typer.Option(
-            "--topology",
-            "-t",
-            envvar=ENV_TOPOLOGY,
-            show_envvar=True,
-            help="Topology YAML, or a shipped example (shenzhen, lanzhou). "
-            "Default: the shipped Shenzhen example.",
-        ),
-    ] = None,
+    topology: TopologyOption = None,
     node: Annotated[
         str | None,
         typer.Option(
@@ -142,16 +130,7 @@ CHECK_EPILOG = (
 
 @app.command("check", epilog=CHECK_EPILOG)
 def check(
-    topology: Annotated[
-        str | None,
-        typer.Option(
-            "--topology",
-            "-t",
-            envvar=ENV_TOPOLOGY,
-            show_envvar=True,
-            help="Topology YAML, or a shipped example (shenzhen, lanzhou).",
-        ),
-    ] = None,
+    topology: TopologyOption = None,
 ) -> None:
     """Check a topology file and print its tree; touches no database and no system.
 
