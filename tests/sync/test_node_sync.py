@@ -53,6 +53,17 @@ def _no_review_tracking() -> Iterator[None]:
     unregister_copy_observer(observe_copy)
 
 
+@pytest.fixture(params=["one_by_one", "switching", "all_at_once"])
+def lookups(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How a re-sync looks up the library: item by item (the default for a few changed
+    copies), switching to fetching everything after the first, or everything at once."""
+    import tongyuan.sync.node_sync as node_sync
+
+    limit = {"one_by_one": node_sync.POINT_LOOKUPS, "switching": 1, "all_at_once": 0}
+    monkeypatch.setattr(node_sync, "POINT_LOOKUPS", limit[request.param])
+    return str(request.param)
+
+
 @pytest.fixture
 def hub(settings: Settings, db_url: str) -> Settings:
     return dataclasses.replace(settings, database_url=db_url)
@@ -166,6 +177,7 @@ def test_unchanged_resync_writes_no_version_and_costs_few_queries(
     assert statements.count < 20 < len(ITEMS[CITY])
 
 
+@pytest.mark.usefixtures("lookups")
 def test_a_real_change_writes_exactly_one_version_with_its_element_diff(
     hub: Settings, root: Path
 ) -> None:
@@ -200,6 +212,7 @@ def _findings(hub: Settings) -> list[ConsistencyFinding]:
 
 
 @pytest.mark.parametrize("order", ["province_first", "district_first"])
+@pytest.mark.usefixtures("lookups")
 def test_a_district_cannot_overwrite_a_base_element(hub: Settings, root: Path, order: str) -> None:
     topo = make_topology(root)
     theirs = _local(NANSHAN)
@@ -306,6 +319,7 @@ def test_a_non_owner_copy_of_an_implementation_is_a_finding_not_a_write(
     assert (finding.owner_value, finding.other_value) == (theirs.location, aggregated.location)
 
 
+@pytest.mark.usefixtures("lookups")
 def test_the_owner_takes_over_from_a_stand_in_and_the_stand_in_gets_findings(
     hub: Settings, root: Path
 ) -> None:
@@ -330,6 +344,7 @@ def test_the_owner_takes_over_from_a_stand_in_and_the_stand_in_gets_findings(
         assert stored is not None and stored.data["location"] == theirs.location
 
 
+@pytest.mark.usefixtures("lookups")
 def test_a_cancellation_record_becomes_a_tombstone(hub: Settings, root: Path) -> None:
     topo = make_topology(root)
     drop(root, NANSHAN, ITEMS[NANSHAN])

@@ -114,6 +114,28 @@ def test_same_status_again_changes_nothing(session: Session) -> None:
     assert len(review_history(session, NODE, IMPL)) == 1
 
 
+def test_a_rolled_back_step_is_forgotten(session: Session) -> None:
+    """Rows are remembered per transaction: after a rollback (of a savepoint or of the
+    whole transaction) the rows it added are gone, and so is what was remembered."""
+    _track(session, S.REGISTERED, at(3, 2))
+    session.commit()
+    with session.begin_nested() as savepoint:
+        assert _track(session, S.REVIEWED, at(3, 3)).outcome == "moved"
+        _track(session, S.REGISTERED, at(3, 3), impl="11440305007510000X4440107009000")
+        savepoint.rollback()
+    step = _track(session, S.REVIEWED, at(3, 4))
+    assert (step.outcome, step.previous) == ("moved", S.REGISTERED)
+    assert (
+        _track(session, S.REGISTERED, at(3, 4), impl="11440305007510000X4440107009000").outcome
+        == "new"
+    )
+    session.rollback()
+    assert _row(session).status == "registered"  # the committed step only
+    assert _track(session, S.REVIEWED, at(3, 5)).outcome == "moved"
+    session.commit()
+    assert [e.to_status for e in review_history(session, NODE, IMPL)] == ["registered", "reviewed"]
+
+
 def test_deadlines_count_the_spring_festival_and_its_adjusted_saturdays(session: Session) -> None:
     """Registered Thursday 12 Feb 2026: the 调休 Saturday 14 Feb works, 15–23 Feb are off.
 

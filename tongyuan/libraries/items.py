@@ -103,6 +103,7 @@ def _new_version(
     source: str,
     now: datetime,
     tombstone: bool,
+    flush: bool = True,
 ) -> ItemVersion:
     now = to_utc(now)
     if previous is not None:
@@ -137,7 +138,8 @@ def _new_version(
         promised_limit_days=item.promised_limit_days,
     )
     session.add(version)
-    session.flush()
+    if flush:
+        session.flush()
     return version
 
 
@@ -149,13 +151,37 @@ def write_item(
     An item that reappears after cancellation counts as ``changed``: its history goes on.
     """
     current = _current_version(session, item.impl_code)
+    outcome = write_item_over(session, batch_id, item, current, source=source, now=now)
+    session.flush()
+    return outcome
+
+
+def write_item_over(
+    session: Session,
+    batch_id: str,
+    item: Item,
+    current: ItemVersion | None,
+    *,
+    source: str,
+    now: datetime,
+) -> WriteOutcome:
+    """:func:`write_item` for a caller that already holds the current version (tombstones
+    included; ``None`` for an item the library has never had), so nothing is looked up.
+
+    The new version is left to the session's next flush (autoflush before any query, or
+    the commit): a sync writing thousands of items then inserts them together. Callers
+    that read the table with raw SQL before then flush first.
+    """
     if (
         current is not None
         and not current.is_tombstone
         and current.content_hash == item.content_hash()
     ):
         return "unchanged"
-    _new_version(session, current, item, batch_id=batch_id, source=source, now=now, tombstone=False)
+    _new_version(
+        session, current, item, batch_id=batch_id, source=source, now=now, tombstone=False,
+        flush=False,
+    )  # fmt: skip
     return "added" if current is None else "changed"
 
 

@@ -77,7 +77,7 @@ from tongyuan.libraries.consistency import (
     ConsistencyFinding,
     NodeItem,
 )
-from tongyuan.libraries.items import ItemVersion, cancel_item, write_item
+from tongyuan.libraries.items import ItemVersion, cancel_item, write_item, write_item_over
 from tongyuan.libraries.quarantine import add_quarantined
 from tongyuan.privacy import PiiProtector
 from tongyuan.pulling import pull
@@ -102,6 +102,10 @@ BATCH_KIND = "sync.items"
 PUBLISHED = ReviewStatus.PUBLISHED.value
 CANCELLED = ReviewStatus.CANCELLED.value
 
+
+# Changed copies per pull whose library lookups go one item at a time before the
+# lookups switch to fetching every code at once (see ItemSyncWriter._current).
+POINT_LOOKUPS = 300
 
 # --------------------------------------------------------------------------- observers
 
@@ -322,6 +326,8 @@ class ItemSyncWriter:
         self.now = datetime.now(UTC)
         self._in_library: set[str] | None = None
         self._elsewhere: set[str] | None = None
+        # Library lookups asked one item at a time so far (see _current).
+        self._asked_current = self._asked_elsewhere = 0
 
     # -- PullWriter ----------------------------------------------------------------
 
@@ -333,6 +339,9 @@ class ItemSyncWriter:
             )
         )
         self.prior = {impl: (digest, status) for impl, digest, status in rows}
+        if not self.prior:
+            # The system's first sync: every copy is new, so fetch at once (see _current).
+            self._asked_current = self._asked_elsewhere = POINT_LOOKUPS
         self.catalogue = {e.basic_code: e for e in session.scalars(select(BaseCatalogueEntry))}
 
     def write(
@@ -574,20 +583,34 @@ class ItemSyncWriter:
     # -- implementation elements ---------------------------------------------------
 
     def _current(self, session: Session, impl: str) -> ItemVersion | None:
-        """The library's current version (tombstones included), without a query for new items."""
-        if self._in_library is None:
-            # Fetched once the first copy changed: a first sync then asks nothing per new item.
+        """The library's current version (tombstones included).
+
+        The first few hundred changed copies of a re-sync ask for theirs one by one (a
+        re-sync changing 1 % of a big library reads no more); past that, and from the
+        start of a system's first sync, the codes of every current item are fetched
+        once, and a new item is then known without a query (nor the flush before one).
+        """
+        if self._in_library is None and self._asked_current < POINT_LOOKUPS:
+            self._asked_current += 1
+        elif self._in_library is None:
             self._in_library = set(
                 session.scalars(select(ItemVersion.impl_code).where(ItemVersion.valid_to.is_(None)))
             )
-        if impl not in self._in_library:
+        if self._in_library is not None and impl not in self._in_library:
             return None
         return session.scalars(
             select(ItemVersion).where(ItemVersion.impl_code == impl, ItemVersion.valid_to.is_(None))
         ).one_or_none()
 
     def _held_elsewhere(self, session: Session, impl: str) -> bool:
-        """Whether any other system has a copy of the item (fetched once, on first need)."""
+        """Whether any other system has a copy of the item (asked one by one at first, then
+        all fetched at once, as :meth:`_current` does)."""
+        if self._elsewhere is None and self._asked_elsewhere < POINT_LOOKUPS:
+            self._asked_elsewhere += 1
+            other = select(NodeItem.node).where(
+                NodeItem.impl_code == impl, NodeItem.node != self.system
+            )
+            return session.scalars(other.limit(1)).first() is not None
         if self._elsewhere is None:
             self._elsewhere = set(
                 session.scalars(
@@ -625,7 +648,9 @@ class ItemSyncWriter:
         authority = self._authority(session, item, current)
         if authority is None or authority == self.system:
             before = None if current is None or current.is_tombstone else dict(current.data)
-            outcome = write_item(session, batch.id, stored, source=self.label, now=self.now)
+            outcome = write_item_over(
+                session, batch.id, stored, current, source=self.label, now=self.now
+            )
             if self._in_library is not None:
                 self._in_library.add(impl)
             self.result.bump(outcome)

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, or_, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from standards.codes.enums import ReviewStatus
 from standards.workdays import CalendarUnknown, WorkCalendar
@@ -131,7 +131,8 @@ def track_review(
     once however many syncs repeat it. Call it for every item copy whose content changed
     (an unchanged copy has an unchanged status).
     """
-    row = session.get(ItemReview, (node, impl_code))
+    reviews = _reviews_of(session, node)
+    row = reviews.get(impl_code)
     previous = None if row is None else ReviewStatus(row.status)
     if row is not None and previous is status:
         if row.refused_status is not None:  # the system went back to the legal status
@@ -149,12 +150,45 @@ def track_review(
             _event(session, node, impl_code, previous, status, now, batch_id, reason)
         return ReviewStep("refused", previous, previous, reason)
     if row is None:
-        row = ItemReview(node=node, impl_code=impl_code)
+        row = reviews[impl_code] = ItemReview(node=node, impl_code=impl_code)
         session.add(row)
     _apply(row, previous, status, basic_code, now, batch_id, calendar, deadlines)
     _event(session, node, impl_code, previous, status, now, batch_id, None)
-    session.flush()
+    # No flush of its own: the next query of the transaction flushes (autoflush), and a
+    # sync tracks every copy it writes, so one flush per copy was a third of a first sync.
     return ReviewStep("new" if previous is None else "moved", previous, status)
+
+
+_REVIEWS = "tongyuan.item_reviews"
+
+
+def _reviews_of(session: Session, node: str) -> dict[str, ItemReview]:
+    """The node's review rows by 实施编码, read once per transaction.
+
+    A sync tracks every copy it writes; looking each one up cost a query (and the flush
+    before it) per copy, and on a first sync every lookup finds nothing. The rows stay
+    in the session for the transaction, forgotten when it ends or any part rolls back.
+    """
+    cached: dict[str, dict[str, ItemReview]] = session.info.setdefault(_REVIEWS, {})
+    rows = cached.get(node)
+    if rows is None:
+        rows = cached[node] = {
+            row.impl_code: row
+            for row in session.scalars(select(ItemReview).where(ItemReview.node == node))
+        }
+    return rows
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous: SessionTransaction) -> None:
+    # A rolled-back savepoint or transaction takes its new rows out of the session.
+    session.info.pop(_REVIEWS, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_after_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_REVIEWS, None)
 
 
 def advance_review(
