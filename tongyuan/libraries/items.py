@@ -152,7 +152,8 @@ def write_item(
     """
     current = _current_version(session, item.impl_code)
     outcome = write_item_over(session, batch_id, item, current, source=source, now=now)
-    session.flush()
+    if outcome != "unchanged":
+        session.flush()  # as before write_item_over left the flush to its caller
     return outcome
 
 
