@@ -20,8 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, ForeignKey, Integer, String, Text, event, inspect
-from sqlalchemy.orm import Mapped, Session, SessionTransaction, UOWTransaction, mapped_column
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 
+from tongyuan.db.session_state import forget, transaction_scoped
 from tongyuan.libraries.base import Base, UtcDateTime, insert_tuples
 
 # The "previous hash" of the first entry.
@@ -89,7 +90,7 @@ class LedgerCheckpoint(Base):
     signature: Mapped[str] = mapped_column(Text)
 
 
-_TOUCHED = "tongyuan.ledger.touched"
+_TOUCHED = transaction_scoped("tongyuan.ledger.touched")
 
 # table name -> primary key tuple -> True when the flush deleted the row
 Touched = dict[str, dict[tuple[Any, ...], bool]]
@@ -101,11 +102,10 @@ def touched_rows(session: Session) -> Touched:
 
 
 def forget_touched(session: Session) -> None:
-    session.info.pop(_TOUCHED, None)
-    session.info.pop(_PRERECORDED, None)
+    forget(session, _TOUCHED, _PRERECORDED)
 
 
-_PRERECORDED = "tongyuan.ledger.prerecorded"
+_PRERECORDED = transaction_scoped("tongyuan.ledger.prerecorded")
 
 
 def note_prerecorded(session: Session, batch_id: str, kind: str, count: int) -> None:
@@ -151,11 +151,3 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
             _remember(session, obj, False)
     for obj in session.deleted:
         _remember(session, obj, True)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    # Savepoints end too (and fire after_commit); only the outermost transaction's end
-    # means the rows are committed or gone.
-    if transaction.parent is None:
-        forget_touched(session)

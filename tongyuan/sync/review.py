@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import event, or_, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from standards.codes.enums import ReviewStatus
 from standards.workdays import CalendarUnknown, WorkCalendar
+from tongyuan.db.session_state import transaction_scoped
 from tongyuan.libraries.base import local_date, to_utc
 from tongyuan.libraries.claims import ItemReview, ReviewEvent
 
@@ -159,7 +160,9 @@ def track_review(
     return ReviewStep("new" if previous is None else "moved", previous, status)
 
 
-_REVIEWS = "tongyuan.item_reviews"
+# Forgotten on any rollback too: a rolled-back savepoint takes its new rows out of the
+# session, and the cache would hand them out again.
+_REVIEWS = transaction_scoped("tongyuan.item_reviews", forget_on_rollback=True)
 
 
 def _reviews_of(session: Session, node: str) -> dict[str, ItemReview]:
@@ -177,18 +180,6 @@ def _reviews_of(session: Session, node: str) -> dict[str, ItemReview]:
             for row in session.scalars(select(ItemReview).where(ItemReview.node == node))
         }
     return rows
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_after_rollback(session: Session, previous: SessionTransaction) -> None:
-    # A rolled-back savepoint or transaction takes its new rows out of the session.
-    session.info.pop(_REVIEWS, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_after_end(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_REVIEWS, None)
 
 
 def advance_review(
