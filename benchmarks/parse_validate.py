@@ -11,18 +11,15 @@ from benchmarks.harness import Result, best_of
 CASES = 200_000
 
 
-def make_case_file(workdir: Path, cases: int = CASES) -> Path:
-    """A generated dataset with ``cases`` cases in one file (reused when already there)."""
-    from tongyuan.generate import generate_dataset
+def case_file(workdir: Path) -> Path:
+    """The ingest benchmark's generated case file (200k cases, 2 % bad), made once.
 
-    out = workdir / f"dataset-{cases}"
-    case_files = sorted((out / "cases").glob("*.xml")) if out.exists() else []
-    if not case_files:
-        generate_dataset(out, seed=2026, items=1000, cases=cases, bad_rate=0.0)
-        case_files = sorted((out / "cases").glob("*.xml"))
-    if len(case_files) != 1:
-        raise RuntimeError(f"expected one case file, found {len(case_files)} in {out / 'cases'}")
-    return case_files[0]
+    Sharing it spares a fresh machine a second 200k-case generation; the bad records
+    are part of the job (the validator reports them, the bare loop reads them alike).
+    """
+    from benchmarks.ingest import dataset
+
+    return dataset(workdir) / "cases" / "cases.xml"
 
 
 def _element_to_dict(elem: etree._Element) -> object:
@@ -62,8 +59,13 @@ def tongyuan_parse_validate(path: Path, workers: int | None = None) -> int:
     from tongyuan.validating import validate_paths
 
     report = validate_paths([path], workers=workers)
-    if not report.valid:
-        raise RuntimeError(f"unexpected findings in a clean file: {report.errors[:3]}")
+    # The file holds 2 % bad records (some bad only against the libraries, which this
+    # check does not consult): more than that, or an unreadable file, is a broken run.
+    if report.unreadable_files or not 0 < report.invalid_records <= 0.03 * report.records:
+        raise RuntimeError(
+            f"unexpected validation outcome: {report.invalid_records:,} of "
+            f"{report.records:,} records invalid, {report.unreadable_files} files unreadable"
+        )
     return report.records
 
 
@@ -74,7 +76,7 @@ def pandas_read_xml(path: Path) -> int:
 
 
 def run(workdir: Path) -> tuple[list[Result], list[str]]:
-    path = make_case_file(workdir)
+    path = case_file(workdir)
     ours_s, n = best_of(lambda: tongyuan_parse_validate(path), repeat=2)
     bare_s, n_bare = best_of(lambda: bare_loop(path), repeat=2)
     if n != n_bare or n < CASES:
@@ -90,8 +92,8 @@ def run(workdir: Path) -> tuple[list[Result], list[str]]:
         baseline_value=n_bare / bare_s,
         better="higher",
         target=0.5,
-        note=f"{n} cases, {size_mb:.0f} MB; Tongyuan uses one worker process per core "
-        f"(segments of the file), the baseline one process",
+        note=f"{n} cases (2 % bad, the ingest benchmark's file), {size_mb:.0f} MB; Tongyuan "
+        f"uses one worker process per core (segments of the file), the baseline one process",
     )
     notes = [
         f"parse_validate.cases: {n} cases, {size_mb:.0f} MB. For reference: Tongyuan in one "

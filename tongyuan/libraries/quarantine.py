@@ -103,10 +103,8 @@ def add_quarantined(
     if existing is not None:
         _refresh_rules(session, existing, request.findings, hashed.rules)
         return existing.id
-    entry = QuarantineEntry(**hashed.entry_values(protector, utcnow()))
-    session.add(entry)
-    session.flush()
-    return entry.id
+    (entry_id,) = _insert(session, [hashed.entry_values(protector, utcnow())], returning=True)
+    return entry_id
 
 
 def add_quarantined_many(
@@ -139,8 +137,18 @@ def add_quarantined_many(
         else:
             new[hashed.payload_hash] = hashed.entry_values(protector, now)
     if new:
-        session.flush()  # the batch row and anything else pending goes first
-        session.connection().execute(QuarantineEntry.__table__.insert(), list(new.values()))
+        _insert(session, list(new.values()))
+
+
+def _insert(session: Session, rows: list[dict[str, Any]], *, returning: bool = False) -> list[int]:
+    """Insert new entries (Core, one statement); their ids when ``returning``."""
+    session.flush()  # the batch row and anything else pending goes first
+    table = QuarantineEntry.__table__
+    if not returning:
+        session.connection().execute(table.insert(), rows)
+        return []
+    statement = table.insert().returning(table.c.id)
+    return [session.connection().execute(statement, row).scalar_one() for row in rows]
 
 
 # Hashes per lookup: far below every backend's limit on bound parameters.
