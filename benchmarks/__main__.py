@@ -8,38 +8,14 @@ ones of the same name, the rest of results.json kept.
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from types import ModuleType
 
-from benchmarks.harness import load_results, print_results, write_results
+from benchmarks.harness import load_results, prepare_all, print_results, write_results
 
 MODULES = ("parse_validate", "adapter_sql", "item_sync", "verify", "ingest", "quality")
-
-
-def _prepare(name: str, workdir: Path) -> list[str]:
-    return importlib.import_module(f"benchmarks.{name}").prepare(workdir)
-
-
-def prepare_all(modules: dict[str, ModuleType], workdir: Path) -> list[str]:
-    """Build every selected benchmark's datasets first, side by side on the cores.
-
-    Dataset generation is one-time work (a fresh machine spends minutes on it) and is
-    never measured; running it in parallel, before any measurement starts, keeps a fresh
-    clone's ``make bench`` within its budget without a measurement sharing the machine.
-    """
-    names = [name for name, module in modules.items() if hasattr(module, "prepare")]
-    if len(names) < 2:
-        return [line for name in names for line in modules[name].prepare(workdir)]
-    workers = min(len(names), os.cpu_count() or 1)
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        done = [pool.submit(_prepare, name, workdir) for name in names]
-        return [line for future in done for line in future.result()]
 
 
 def main(argv: list[str]) -> None:
