@@ -58,7 +58,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from adapters.sdk import Envelope, Source
@@ -104,8 +104,43 @@ CANCELLED = ReviewStatus.CANCELLED.value
 
 
 # Changed copies per pull whose library lookups go one item at a time before the
-# lookups switch to fetching every code at once (see ItemSyncWriter._current).
+# lookups switch to fetching every code at once (see CodesFetchedLater).
 POINT_LOOKUPS = 300
+
+
+class CodesFetchedLater:
+    """The codes a query returns, fetched once only when asked about many of them.
+
+    A re-sync changing 1 % of a big library should read no more than those items, while a
+    first sync asks about every item and is better served by one fetch of every code than
+    by a query (and the flush before it) per item. So the first :data:`POINT_LOOKUPS`
+    questions get ``None`` (the caller asks the database about that one code) and from
+    then on the answer comes from one fetch of the query; :meth:`fetch_now` skips the
+    point lookups when every question is known to come.
+    """
+
+    def __init__(self, query: Select[tuple[str]]) -> None:
+        self.query = query
+        self.asked = 0
+        self.codes: set[str] | None = None
+
+    def fetch_now(self) -> None:
+        self.asked = POINT_LOOKUPS
+
+    def add(self, code: str) -> None:
+        """The caller wrote ``code`` where the query will find it (kept once fetched)."""
+        if self.codes is not None:
+            self.codes.add(code)
+
+    def holds(self, session: Session, code: str) -> bool | None:
+        """Whether the query returns ``code``; ``None`` while lookups are one by one."""
+        if self.codes is None:
+            if self.asked < POINT_LOOKUPS:
+                self.asked += 1
+                return None
+            self.codes = set(session.scalars(self.query))
+        return code in self.codes
+
 
 # --------------------------------------------------------------------------- observers
 
@@ -324,10 +359,10 @@ class ItemSyncWriter:
         self.snapshot_complete = True
         self.envelopes = 0
         self.now = datetime.now(UTC)
-        self._in_library: set[str] | None = None
-        self._elsewhere: set[str] | None = None
-        # Library lookups asked one item at a time so far (see _current).
-        self._asked_current = self._asked_elsewhere = 0
+        current_codes = select(ItemVersion.impl_code).where(ItemVersion.valid_to.is_(None))
+        self._in_library = CodesFetchedLater(current_codes)
+        others = select(NodeItem.impl_code).where(NodeItem.node != system).distinct()
+        self._elsewhere = CodesFetchedLater(others)
 
     # -- PullWriter ----------------------------------------------------------------
 
@@ -340,8 +375,9 @@ class ItemSyncWriter:
         )
         self.prior = {impl: (digest, status) for impl, digest, status in rows}
         if not self.prior:
-            # The system's first sync: every copy is new, so fetch at once (see _current).
-            self._asked_current = self._asked_elsewhere = POINT_LOOKUPS
+            # The system's first sync: every copy is new, so fetch at once.
+            self._in_library.fetch_now()
+            self._elsewhere.fetch_now()
         self.catalogue = {e.basic_code: e for e in session.scalars(select(BaseCatalogueEntry))}
 
     def write(
@@ -583,41 +619,23 @@ class ItemSyncWriter:
     # -- implementation elements ---------------------------------------------------
 
     def _current(self, session: Session, impl: str) -> ItemVersion | None:
-        """The library's current version (tombstones included).
-
-        The first few hundred changed copies of a re-sync ask for theirs one by one (a
-        re-sync changing 1 % of a big library reads no more); past that, and from the
-        start of a system's first sync, the codes of every current item are fetched
-        once, and a new item is then known without a query (nor the flush before one).
-        """
-        if self._in_library is None and self._asked_current < POINT_LOOKUPS:
-            self._asked_current += 1
-        elif self._in_library is None:
-            self._in_library = set(
-                session.scalars(select(ItemVersion.impl_code).where(ItemVersion.valid_to.is_(None)))
-            )
-        if self._in_library is not None and impl not in self._in_library:
+        """The library's current version (tombstones included); a code the library is
+        known not to hold needs no query (see :class:`CodesFetchedLater`)."""
+        if self._in_library.holds(session, impl) is False:
             return None
         return session.scalars(
             select(ItemVersion).where(ItemVersion.impl_code == impl, ItemVersion.valid_to.is_(None))
         ).one_or_none()
 
     def _held_elsewhere(self, session: Session, impl: str) -> bool:
-        """Whether any other system has a copy of the item (asked one by one at first, then
-        all fetched at once, as :meth:`_current` does)."""
-        if self._elsewhere is None and self._asked_elsewhere < POINT_LOOKUPS:
-            self._asked_elsewhere += 1
-            other = select(NodeItem.node).where(
-                NodeItem.impl_code == impl, NodeItem.node != self.system
-            )
-            return session.scalars(other.limit(1)).first() is not None
-        if self._elsewhere is None:
-            self._elsewhere = set(
-                session.scalars(
-                    select(NodeItem.impl_code).where(NodeItem.node != self.system).distinct()
-                )
-            )
-        return impl in self._elsewhere
+        """Whether any other system has a copy of the item."""
+        held = self._elsewhere.holds(session, impl)
+        if held is not None:
+            return held
+        other = select(NodeItem.node).where(
+            NodeItem.impl_code == impl, NodeItem.node != self.system
+        )
+        return session.scalars(other.limit(1)).first() is not None
 
     def _authority(self, session: Session, item: Item, current: ItemVersion | None) -> str | None:
         """The system whose values for this item are in force, ``None`` when nobody's are.
@@ -651,8 +669,7 @@ class ItemSyncWriter:
             outcome = write_item_over(
                 session, batch.id, stored, current, source=self.label, now=self.now
             )
-            if self._in_library is not None:
-                self._in_library.add(impl)
+            self._in_library.add(impl)
             self.result.bump(outcome)
             if outcome != "unchanged":
                 self._record(outcome, stored, before)
