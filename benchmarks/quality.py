@@ -359,6 +359,15 @@ class _Writer:
             import psycopg
 
             self.conn = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"))
+            # As on SQLite: secondary indexes built once at the end (constraints stay).
+            self.indexes = self.conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes i WHERE schemaname = "
+                "current_schema() AND tablename IN ('cases', 'case_events', "
+                "'case_timeliness') AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+                "WHERE c.conname = i.indexname)"
+            ).fetchall()
+            for name, _ in self.indexes:
+                self.conn.execute(f'DROP INDEX "{name}"')
 
     def put(self, table: str, cols: tuple[str, ...], rows: Any) -> None:
         if self.sqlite:
@@ -382,6 +391,8 @@ class _Writer:
             self.conn.execute("PRAGMA journal_mode=WAL")
         else:
             with self.conn.cursor() as cur:
+                for _, sql in self.indexes:
+                    cur.execute(sql)
                 cur.execute("ANALYZE")
             self.conn.commit()
         self.conn.close()
