@@ -126,7 +126,8 @@ def prepare_all(modules: dict[str, ModuleType], workdir: Path) -> list[str]:
         with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
             done = [pool.submit(_prepare, name, workdir) for name in names]
             lines = [line for future in done for line in future.result()]
-    # Gigabytes just written are still being written back: the first measurement would
-    # share the disk with that (parse_validate read 15 % slow after a fresh preparation).
+    # Gigabytes were just written; their write-back must not overlap the first
+    # measurement (the 15 % slower parse_validate first blamed on it came from the
+    # missing bytecode instead: see the Makefile).
     os.sync()
     return lines
