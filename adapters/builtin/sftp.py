@@ -216,6 +216,19 @@ class RemoteFolder(DropFolder):
             and not channel.eof_received
         )
 
+    def _lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the connection is gone (reconnect and go on) rather than
+        the operation failed on a working connection (raise it).
+
+        EOF, SSH-level errors and socket resets are the connection's by their nature, even
+        while the transport still looks alive: a write can fail on the dead socket before
+        paramiko's reader thread has noticed the close. An SFTP status error (an OSError
+        such as FileNotFoundError) is the connection's only when it no longer works.
+        """
+        if isinstance(exc, EOFError | paramiko.SSHException | ConnectionError):
+            return True
+        return not self._alive()
+
     def reconnect(self) -> None:
         self.close()
         self._connect()
@@ -234,7 +247,7 @@ class RemoteFolder(DropFolder):
             try:
                 return action(self.sftp)
             except _DROPPED as exc:
-                if self._alive():
+                if not self._lost(exc):
                     raise
                 attempt += 1
                 if attempt > self.config.retries:
@@ -311,7 +324,7 @@ class RemoteFolder(DropFolder):
                 self._fetch_once(name, entry, part)
                 return
             except (_TransferCut, *_DROPPED) as exc:
-                if self._alive() and not isinstance(exc, _TransferCut):
+                if not isinstance(exc, _TransferCut) and not self._lost(exc):
                     raise
                 attempt += 1
                 have = part.stat().st_size if part.exists() else 0

@@ -267,6 +267,26 @@ def test_connection_dropped_mid_download_is_resumed_in_the_same_run(
     assert state["delivered"][0]["sha256"] == hashlib.sha256(done.read_bytes()).hexdigest()
 
 
+def _drop_seen_before_paramiko_notices() -> None:
+    # What paramiko raises when a write to the dead socket fails before its reader thread
+    # has seen the close: the transport still reports itself active at that moment.
+    raise paramiko.SSHException("Server connection dropped: ")
+
+
+@paramiko_thread_dies
+def test_a_drop_raised_while_the_transport_still_looks_alive_is_resumed(
+    make: Make, harness: SftpHarness, monkeypatch, caplog
+) -> None:
+    keys = harness.add(8_000)
+    cut = _CutAfter(monkeypatch, 2 << 20, _drop_seen_before_paramiko_notices)
+    with caplog.at_level(logging.INFO, logger="adapters.builtin"):
+        envelopes, _, read = read_all(make())
+    assert cut.fired
+    assert "dropped while downloading" in caplog.text
+    assert "resuming download at byte" in caplog.text
+    assert keys_of(envelopes) == keys and read.notices == []
+
+
 @paramiko_thread_dies
 def test_a_partial_download_is_never_ingested_and_the_next_run_resumes(
     make: Make, harness: SftpHarness, sshd: SshServer, drop: Path, tmp_path: Path, monkeypatch,
