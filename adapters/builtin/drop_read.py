@@ -35,6 +35,7 @@ from adapters.builtin.drop_folder import (
     shown_name,
     unsafe_name_reason,
 )
+from adapters.conformance.scratch import MARK as KIT_MARK
 from adapters.sdk import AdapterError, ConfigError, Envelope, StreamRead
 from adapters.sdk.source import State
 from standards.formats import UnreadableInput, UnsafeInput, iter_raw_records, to_record
@@ -205,7 +206,7 @@ class DropRead(StreamRead):
         pending = {item.name for item in self._pending}
         found: list[Entry] = []
         for name, entry in entries.items():
-            if not self._matches(name) or name == MANIFEST_NAME or name in pending:
+            if not self._matches(name) or name in (MANIFEST_NAME, KIT_MARK) or name in pending:
                 continue
             if name.endswith((SIDECAR_SUFFIX, MARKER_SUFFIX)):
                 continue

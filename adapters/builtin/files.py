@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +32,7 @@ from adapters.builtin.drop import (
     FileChanged,
     free_done_name,
 )
+from adapters.conformance.scratch import claim_folder, clear_folder
 from adapters.sdk import AdapterError, ConnectionCheckError
 
 _CHUNK = 1 << 20
@@ -195,8 +195,7 @@ class FilesHarness(DropHarness):
 
     def __init__(self, folder: Path, stream: str, kind: str | None) -> None:
         super().__init__(stream, kind)
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = claim_folder(folder)
 
     def _put(self, name: str, chunks: Iterator[str], mtime: int) -> None:
         tmp = self.folder / f".{name}.tmp"
@@ -207,8 +206,4 @@ class FilesHarness(DropHarness):
         os.replace(tmp, self.folder / name)
 
     def _clear(self) -> None:
-        for item in self.folder.iterdir():
-            if item.is_dir() and not item.is_symlink():
-                shutil.rmtree(item)
-            else:
-                item.unlink()
+        clear_folder(self.folder)

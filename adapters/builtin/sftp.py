@@ -60,6 +60,7 @@ from adapters.builtin.drop import (
     free_done_name,
     part_meta,
 )
+from adapters.conformance.scratch import MARK, MARK_TEXT, check_claim
 from adapters.sdk import AdapterError, ConnectionCheckError
 from adapters.sdk.config import SecretRef
 
@@ -493,8 +494,22 @@ class SftpHarness(DropHarness):
     @property
     def folder(self) -> RemoteFolder:
         if self._folder is None:
-            self._folder = self.source.open_folder()
+            folder = self.source.open_folder()
+            try:
+                self._claim(folder)
+            except BaseException:
+                folder.close()
+                raise
+            self._folder = folder
         return self._folder
+
+    @staticmethod
+    def _claim(folder: RemoteFolder) -> None:
+        """Mark an empty remote folder as the kit's; refuse one holding anything else."""
+        where = f"sftp:{folder.dir}"
+        if check_claim(where, folder.sftp.listdir(folder.dir)):
+            with folder.sftp.open(posixpath.join(folder.dir, MARK), "wb") as out:
+                out.write(MARK_TEXT.encode("utf-8"))
 
     def _put(self, name: str, chunks: Iterator[str], mtime: int) -> None:
         sftp = self.folder.sftp
@@ -507,10 +522,14 @@ class SftpHarness(DropHarness):
         sftp.rename(tmp, posixpath.join(self.folder.dir, name))
 
     def _clear(self) -> None:
-        self._remove_tree(self.folder.sftp, self.folder.dir, keep=True)
+        folder = self.folder
+        check_claim(f"sftp:{folder.dir}", folder.sftp.listdir(folder.dir))
+        self._remove_tree(folder.sftp, folder.dir, keep=True)
 
     def _remove_tree(self, sftp: paramiko.SFTPClient, path: str, *, keep: bool) -> None:
         for attrs in sftp.listdir_attr(path):
+            if keep and attrs.filename == MARK:
+                continue
             child = posixpath.join(path, attrs.filename)
             if stat.S_ISDIR(attrs.st_mode or 0):
                 self._remove_tree(sftp, child, keep=False)

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from drop_listing import listing, tree
 from std_factories import PERSON, make_case
 
 from adapters.builtin.drop import Manifest, unsafe_name_reason
 from adapters.builtin.files import FilesHarness, FilesSource, LocalFolder
+from adapters.conformance.scratch import MARK
 from adapters.sdk import AdapterError, ConfigError, ConnectionCheckError
 from standards.formats import write_records
 from standards.validation.record_checks import check_record
@@ -65,10 +67,6 @@ def keys_of(envelopes) -> list[tuple]:
     return [e.record.key() for e in envelopes if e.record is not None]
 
 
-def names(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
-
-
 def test_full_read_yields_every_record_valid_with_its_file_and_line(
     make: Make, harness: FilesHarness, drop: Path
 ) -> None:
@@ -78,23 +76,23 @@ def test_full_read_yields_every_record_valid_with_its_file_and_line(
     assert keys_of(envelopes) == first + second
     assert all(e.ok and check_record(e.record) == [] for e in envelopes)
     loc = envelopes[0].location
-    assert loc.file == str(drop / sorted(os.listdir(drop))[0])
+    assert loc.file == str(drop / listing(drop)[0])
     assert (loc.record, loc.line) == (1, 3)
     assert envelopes[3].location.record == 1  # positions count within each file
     delivered = state["delivered"]
-    assert [d["name"] for d in delivered] == sorted(os.listdir(drop))
+    assert [d["name"] for d in delivered] == listing(drop)
     digest = hashlib.sha256((drop / delivered[0]["name"]).read_bytes()).hexdigest()
     assert delivered[0]["sha256"] == digest
 
 
 def test_nothing_is_acknowledged_before_commit(make: Make, harness: FilesHarness, drop: Path):
     keys = harness.add(5)
-    before = names(drop)
+    before = tree(drop)
     read = make().read("cases")
     assert keys_of(list(read)) == keys
     read.state()
     read.close()  # the hub failed before committing: nothing moves
-    assert names(drop) == before
+    assert tree(drop) == before
     again, _, _ = read_all(make())  # and the next run reads the same again
     assert keys_of(again) == keys
 
@@ -104,7 +102,7 @@ def test_commit_moves_files_to_done_and_the_next_run_yields_nothing(
 ) -> None:
     harness.add(5)
     _, state, read = read_all(make())
-    assert read.acknowledged and names(drop) == ["done", f"done/{read.acknowledged[0]}"]
+    assert read.acknowledged and tree(drop) == ["done", f"done/{read.acknowledged[0]}"]
     envelopes, state2, _ = read_all(make(), state)
     assert envelopes == [] and state2 == {"delivered": []}
 
@@ -122,12 +120,12 @@ def test_crash_between_commit_and_ack_delivers_once_and_retries_the_ack(
 ) -> None:
     harness.add(4)
     _, state, _ = read_all(make(), commit=False)  # hub committed state, died before ack
-    assert "done" not in os.listdir(drop)
+    assert "done" not in listing(drop)
     envelopes, state2, read = read_all(make(), state)
     assert envelopes == []
     assert state2 == state  # still unacknowledged when the state was taken
     assert read.acknowledged == [state["delivered"][0]["name"]]
-    assert os.listdir(drop) == ["done"]
+    assert listing(drop) == ["done"]
     assert read_all(make(), state2)[1] == {"delivered": []}
 
 
@@ -139,7 +137,7 @@ def test_a_replaced_file_of_the_same_name_is_delivered_again(
     write_records(drop / "cases.xml", [make_case(dept_case_no="NS2")])
     envelopes, _, _ = read_all(make(), state)
     assert [e.record.dept_case_no for e in envelopes] == ["NS2"]
-    assert len(os.listdir(drop / "done")) == 2  # the earlier delivery is not overwritten
+    assert len(listing(drop / "done")) == 2  # the earlier delivery is not overwritten
 
 
 def test_files_being_written_are_left_for_the_next_run(
@@ -198,7 +196,7 @@ def test_a_file_modified_while_copied_is_not_ingested(
     assert envelopes == [] and state == {"delivered": []}
     assert read.notices[0].action == "deferred"
     assert "modified while being read" in read.notices[0].reason
-    assert os.listdir(drop) == ["a.xml"]
+    assert listing(drop) == ["a.xml"]
     assert not any((drop.parent / "staging").rglob("*.*"))  # no copy left behind
     monkeypatch.undo()
     envelopes, _, _ = read_all(make())
@@ -273,7 +271,7 @@ def test_manifest_sha256_mismatch_is_refused_and_not_ingested(
         and "0" * 64 in notice.reason
     )
     assert "bad.xml" in caplog.text and "refused" in caplog.text
-    assert sorted(os.listdir(drop)) == ["MANIFEST.json", "bad.xml", "done"]
+    assert listing(drop) == ["MANIFEST.json", "bad.xml", "done"]
 
 
 def test_sidecar_digest_is_checked_and_moves_with_the_file(make: Make, drop: Path) -> None:
@@ -285,7 +283,7 @@ def test_sidecar_digest_is_checked_and_moves_with_the_file(make: Make, drop: Pat
     envelopes, _, read = read_all(make())
     assert len(envelopes) == 1
     assert "does not match" in read.notices[0].reason
-    assert sorted(os.listdir(drop / "done")) == ["a.xml", "a.xml.sha256"]
+    assert listing(drop / "done") == ["a.xml", "a.xml.sha256"]
 
 
 def test_a_file_smaller_than_its_manifest_entry_is_still_arriving(make: Make, drop: Path) -> None:
@@ -397,7 +395,7 @@ def test_department_style_class_attributes(tmp_path: Path, drop: Path) -> None:
 def test_bulk_writes_several_files(make: Make, harness: FilesHarness, drop: Path) -> None:
     harness.bulk_file_records = 1000
     harness.add_bulk(2500)
-    assert len(os.listdir(drop)) == 3
+    assert len(listing(drop)) == 3
     envelopes, _, _ = read_all(make())
     assert len(envelopes) == 2500 and all(e.ok for e in envelopes)
     assert len(set(keys_of(envelopes))) == 2500
@@ -522,3 +520,28 @@ def test_json_lines_are_mapped_and_a_bad_line_is_reported(tmp_path: Path, drop: 
     assert [e.record.dept_case_no if e.record else None for e in envelopes] == ["J1", None, "J2"]
     assert envelopes[1].findings[0].rule == "payload.malformed"
     assert envelopes[1].location.line == 2
+
+
+def test_the_kit_refuses_a_drop_folder_it_did_not_mark(drop: Path) -> None:
+    """Pointed at a production drop by mistake, the harness deletes nothing."""
+    (drop / "done").mkdir()
+    (drop / "done" / "cases_2024.xml").write_text("<cases/>", encoding="utf-8")
+    (drop / "unread.xml").write_text("<cases/>", encoding="utf-8")
+    with pytest.raises(AdapterError, match="holds files it did not put there"):
+        FilesHarness(drop, "cases", "case")
+    assert listing(drop) == ["done", "unread.xml"]
+    assert listing(drop / "done") == ["cases_2024.xml"]
+
+
+def test_the_kit_claims_an_empty_folder_and_empties_only_its_own(tmp_path: Path) -> None:
+    folder = tmp_path / "kit-drop"
+    harness = FilesHarness(folder, "cases", "case")
+    harness.add(3)
+    assert len(listing(folder)) == 1 and (folder / MARK).is_file()
+    harness.reset()
+    assert listing(folder) == [] and (folder / MARK).is_file()
+    FilesHarness(folder, "cases", "case").add(1)  # marked: a later run may use it again
+    (folder / MARK).unlink()
+    with pytest.raises(AdapterError, match="did not put there"):
+        harness.reset()  # the mark gone, the folder is no longer the kit's
+    assert len(listing(folder)) == 1

@@ -113,6 +113,11 @@ def test_files_scaffold_passes_the_kit_unchanged(tmp_path, on_path):
     config = {"path": str(tmp_path / "kit-drop"), "settle_seconds": 0.2}
     report = run_kit(cls, config, rows=5_000, base_dir=root)
     assert report.passed, [(r.name, r.reason) for r in report.results if r.status != "pass"]
+    # As the README runs it, on adapter.yaml: the kit drives sample/drop (a scratch
+    # folder it may empty, marked) and leaves the example export in sample/exports.
+    report = run_kit(cls, root / "adapter.yaml", rows=2_000, only=["no_change"])
+    assert report.passed, [(r.name, r.reason) for r in report.results if r.status != "pass"]
+    assert (root / "sample" / "exports" / export.name).read_bytes().splitlines()[1] == header
 
 
 def test_http_scaffold_passes_the_kit_unchanged(tmp_path, on_path):

@@ -20,12 +20,13 @@ from typing import Any
 
 import paramiko
 import pytest
+from drop_listing import listing, tree
 from sshd import SshdUnavailable, SshServer, in_ci
 from std_factories import PERSON, make_case
 
 from adapters.builtin import sftp as sftp_module
 from adapters.builtin.sftp import SftpHarness, SftpSource
-from adapters.sdk import ConfigError, ConnectionCheckError
+from adapters.sdk import AdapterError, ConfigError, ConnectionCheckError
 from standards.formats import write_records
 from standards.validation.record_checks import check_record
 
@@ -100,10 +101,6 @@ def keys_of(envelopes) -> list[tuple]:
     return [e.record.key() for e in envelopes if e.record is not None]
 
 
-def tree(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
-
-
 # --------------------------------------------------------------------------- the basics
 
 
@@ -112,7 +109,7 @@ def test_full_read_of_standard_xml_files(make: Make, harness: SftpHarness, drop:
     envelopes, state, _ = read_all(make(), commit=False)
     assert keys_of(envelopes) == keys
     assert all(e.ok and check_record(e.record) == [] for e in envelopes)
-    first = sorted(os.listdir(drop))[0]
+    first = listing(drop)[0]
     assert envelopes[0].location.file == f"sftp://127.0.0.1:{make().config.port}{drop}/{first}"
     assert (envelopes[0].location.record, envelopes[0].location.line) == (1, 3)
     sha = hashlib.sha256((drop / first).read_bytes()).hexdigest()
@@ -151,7 +148,7 @@ def test_crash_before_the_ack_is_not_delivered_twice(
     _, state, _ = read_all(make(), commit=False)
     envelopes, _, read = read_all(make(), state)
     assert envelopes == [] and read.acknowledged == [state["delivered"][0]["name"]]
-    assert os.listdir(drop) == ["done"]
+    assert listing(drop) == ["done"]
 
 
 def test_a_file_being_written_is_skipped(make: Make, harness: SftpHarness, drop: Path) -> None:
@@ -253,7 +250,7 @@ def test_connection_dropped_mid_download_is_resumed_in_the_same_run(
     make: Make, harness: SftpHarness, sshd: SshServer, drop: Path, monkeypatch, caplog
 ) -> None:
     keys = harness.add(8_000)  # about 4 MB
-    size = next(drop.iterdir()).stat().st_size
+    size = (drop / listing(drop)[0]).stat().st_size
     cut = _CutAfter(monkeypatch, 1 << 20, sshd.kill_sessions)
     with caplog.at_level(logging.INFO, logger="adapters.builtin"):
         envelopes, state, read = read_all(make())
@@ -293,7 +290,7 @@ def test_a_partial_download_is_never_ingested_and_the_next_run_resumes(
     caplog,
 ) -> None:  # fmt: skip
     keys = harness.add(8_000)
-    size = next(drop.iterdir()).stat().st_size
+    size = (drop / listing(drop)[0]).stat().st_size
     _CutAfter(monkeypatch, 1 << 20, sshd.kill_sessions)
     envelopes, state, read = read_all(make(retries=0))
     assert envelopes == [] and state == {"delivered": []}
@@ -301,7 +298,7 @@ def test_a_partial_download_is_never_ingested_and_the_next_run_resumes(
     (part,) = (tmp_path / "staging").rglob("*.part")
     kept = part.stat().st_size
     assert 0 < kept < size
-    assert len(os.listdir(drop)) == 1  # not acknowledged
+    assert len(listing(drop)) == 1  # not acknowledged
     monkeypatch.undo()
     with caplog.at_level(logging.INFO, logger="adapters.builtin"):
         envelopes, _, read = read_all(make())
@@ -333,7 +330,7 @@ def test_a_remote_file_modified_while_read_is_left_for_the_next_run(
     make: Make, harness: SftpHarness, drop: Path, monkeypatch, caplog
 ) -> None:
     keys = harness.add(8_000)
-    remote = next(drop.iterdir())
+    remote = drop / listing(drop)[0]
 
     def append() -> None:
         with open(remote, "a", encoding="utf-8") as fh:
@@ -345,7 +342,7 @@ def test_a_remote_file_modified_while_read_is_left_for_the_next_run(
     assert envelopes == [] and state == {"delivered": []}
     assert "modified while being read" in read.notices[0].reason
     assert "modified while being read" in caplog.text
-    assert os.listdir(drop) == [remote.name]
+    assert listing(drop) == [remote.name]
     monkeypatch.undo()
     envelopes, _, _ = read_all(make())  # now stable: read in full
     assert keys_of(envelopes) == keys
@@ -353,12 +350,12 @@ def test_a_remote_file_modified_while_read_is_left_for_the_next_run(
 
 def test_manifest_sha256_mismatch_is_refused(make: Make, harness: SftpHarness, drop: Path) -> None:
     harness.add(3)
-    name = next(drop.iterdir()).name
+    name = (drop / listing(drop)[0]).name
     (drop / "MANIFEST.json").write_text(json.dumps({"files": {name: {"sha256": "a" * 64}}}))
     envelopes, state, read = read_all(make())
     assert envelopes == [] and state == {"delivered": []}
     assert read.notices[0].action == "refused" and "does not match" in read.notices[0].reason
-    assert sorted(os.listdir(drop)) == ["MANIFEST.json", name]
+    assert listing(drop) == ["MANIFEST.json", name]
     good = hashlib.sha256((drop / name).read_bytes()).hexdigest()
     (drop / "MANIFEST.json").write_text(json.dumps({"files": {name: {"sha256": good}}}))
     assert len(read_all(make())[0]) == 3
@@ -397,7 +394,7 @@ def test_names_escaping_the_folder_are_refused(
     assert "pointing outside the drop folder" in refused["'link-out.xml'"]
     assert "pointing outside the drop folder" in refused["'passwd.xml'"]
     assert outside.exists()  # never moved, never read
-    assert [d["name"] for d in state["delivered"]] == [n for n in sorted(os.listdir(drop / "done"))]
+    assert [d["name"] for d in state["delivered"]] == [n for n in listing(drop / "done")]
 
 
 # --------------------------------------------------------------------------- mapped payloads
@@ -440,3 +437,19 @@ def test_gbk_csv_from_the_server_is_mapped(make: Make, drop: Path, tmp_path: Pat
     assert first.location.file.endswith("/办件_20260302.csv") and first.location.line == 2
     assert second.record is None and second.findings[0].rule == "mapping.date"
     assert PERSON not in second.findings[0].message
+
+
+def test_the_kit_refuses_a_remote_folder_it_did_not_mark(make: Make, drop: Path) -> None:
+    """The harness empties its folder recursively: never a department's real drop."""
+    (drop / "done").mkdir()
+    (drop / "done" / "cases_2024.xml").write_text("<cases/>", encoding="utf-8")
+    (drop / "unread.xml").write_text("<cases/>", encoding="utf-8")
+    harness = make().conformance_harness()
+    try:
+        with pytest.raises(AdapterError, match="holds files it did not put there"):
+            harness.reset()
+        with pytest.raises(AdapterError, match="did not put there"):
+            harness.add(1)
+    finally:
+        harness.close()
+    assert tree(drop) == ["done", "done/cases_2024.xml", "unread.xml"]
