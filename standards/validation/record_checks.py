@@ -9,7 +9,7 @@ and the rest of the batch goes on. Checks that need other records (uniqueness) l
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from standards.codes.enums import CaseState, IdType
@@ -135,6 +135,19 @@ def check_item(item: Item, options: CheckOptions = _DEFAULT) -> list[Finding]:
 _DONE_STATES = frozenset({CaseState.DONE_APPROVED, CaseState.DONE_TOLERANCE, CaseState.DONE_DENIED})
 
 
+# A time without an offset is Beijing time (docs/exchange-format.md), as the libraries
+# store it (tongyuan.libraries.base.to_utc). Departments mix the two forms within one
+# case; compared raw, a naive and an aware time raise TypeError or never match.
+_BEIJING = timezone(timedelta(hours=8))
+
+
+def _instant(value: datetime | None) -> datetime | None:
+    """``value`` as an aware time (naive read as Beijing time), for comparing."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=_BEIJING)
+
+
 def check_case(case: Case, options: CheckOptions = _DEFAULT) -> list[Finding]:
     """Identifiers of a case, its state history and the timestamps derived from it."""
     out: list[Finding] = []
@@ -162,7 +175,8 @@ def check_case(case: Case, options: CheckOptions = _DEFAULT) -> list[Finding]:
     inverted = False
     states: list[CaseState] = []
     for i, event in enumerate(case.events):
-        state, when = event.state, event.at
+        state, when = event.state, _instant(event.at)
+        assert when is not None
         states.append(state)
         if accepted is None and state is CaseState.ACCEPTED:
             accepted = when
@@ -182,7 +196,7 @@ def check_case(case: Case, options: CheckOptions = _DEFAULT) -> list[Finding]:
     step = illegal_step(states)
     if step is not None:
         out.append(Finding("case.events.transition", step[1], f"events.{step[0]}.state"))
-    if case.accepted_at != accepted:
+    if _instant(case.accepted_at) != accepted:
         out.append(
             Finding(
                 "case.timestamps",
@@ -190,7 +204,7 @@ def check_case(case: Case, options: CheckOptions = _DEFAULT) -> list[Finding]:
                 "accepted_at",
             )
         )
-    elif case.decided_at != decided:
+    elif _instant(case.decided_at) != decided:
         out.append(
             Finding(
                 "case.timestamps",
@@ -199,7 +213,7 @@ def check_case(case: Case, options: CheckOptions = _DEFAULT) -> list[Finding]:
             )
         )
     elif case.delivered_at is not None and (
-        case.decided_at is None or case.delivered_at < case.decided_at
+        case.decided_at is None or _instant(case.delivered_at) < _instant(case.decided_at)  # type: ignore[operator]
     ):
         out.append(
             Finding("case.timestamps", "delivered_at is before the decision", "delivered_at")

@@ -48,6 +48,7 @@ RULES: dict[str, Rule] = _rules(
     ("schema.enum", "代码不在代码表中", _XML),
     ("schema.unknown_field", "含有未定义的字段", _XML),
     ("schema.limit", "记录数或长度超过限制", _XML),
+    ("record.check_failed", "校验程序未能完成对该记录的检查（待修复后重放）", "同源校验程序"),
     # Identifiers (the identifier modules raise these ids).
     ("uscc.length", "统一社会信用代码长度错误", _GB32100),
     ("uscc.charset", "统一社会信用代码含非法字符", _GB32100),

@@ -136,3 +136,35 @@ def test_batch_uniqueness_names_first_occurrence():
     again = seen.check(case, SourceLocation("b.xml", 7, 40))
     assert _rules(again) == ["case.key.duplicate", "case.serial.duplicate"]
     assert "a.xml#1" in again[0].message
+
+
+def test_times_without_an_offset_are_beijing_time_when_mixed_with_offsets() -> None:
+    """A department mixing naive and +08:00 times in one case: compared as instants."""
+
+    def naive(day: int, hour: int = 9):
+        return at(day, hour).replace(tzinfo=None)  # the same Beijing wall time
+
+    case = make_case(
+        events=[
+            CaseEvent(state=CaseState.RECEIVED, at=naive(2)),
+            CaseEvent(state=CaseState.ACCEPTED, at=at(2, 10)),
+            CaseEvent(state=CaseState.PROCESSING, at=naive(3)),
+            CaseEvent(state=CaseState.DONE_APPROVED, at=naive(6)),
+        ],
+        accepted_at=naive(2, 10),
+        decided_at=at(6),
+        delivered_at=naive(7),
+    )
+    assert check_record(case) == []
+    earlier = make_case(
+        events=[
+            CaseEvent(state=CaseState.RECEIVED, at=at(2, 11)),
+            CaseEvent(state=CaseState.ACCEPTED, at=naive(2, 10)),
+        ],
+        accepted_at=naive(2, 10),
+        decided_at=None,
+        delivered_at=None,
+    )
+    assert [f.rule for f in check_record(earlier)] == ["case.events.order"]
+    late = make_case(delivered_at=naive(5))
+    assert [f.field for f in check_record(late)] == ["delivered_at"]
