@@ -206,9 +206,21 @@ class ParsedEnvelope:
 
 
 def verify_detached(
-    data: bytes, envelope: bytes, trust: TrustStore, *, now: datetime | None = None
+    data: bytes,
+    envelope: bytes,
+    trust: TrustStore,
+    *,
+    now: datetime | None = None,
+    authority: str | None = None,
 ) -> VerificationReport:
-    """Validate an envelope over ``data`` against ``trust``; never raises on bad input."""
+    """Validate an envelope over ``data`` against ``trust``; never raises on bad input.
+
+    ``authority`` names who must have issued what was signed (a license's issuer code, a
+    delivering department's code): then only ``anchors/<authority>/`` and the general
+    anchors count, as for XML licenses — otherwise an anchor trusted for one authority
+    would vouch for every other's documents. ``None`` accepts any configured anchor, for
+    callers that do not know who should have signed.
+    """
     now = now or datetime.now(UTC)
     try:
         env = ParsedEnvelope(envelope)
@@ -263,7 +275,13 @@ def verify_detached(
         ),
         SubIndication.SIG_CONSTRAINTS_FAILURE,
     )
-    chain = trust.validate(env.certificates[0], env.certificates[1:], at=env.signing_time, now=now)
+    chain = trust.validate(
+        env.certificates[0],
+        env.certificates[1:],
+        at=env.signing_time,
+        authority=authority,
+        now=now,
+    )
     checks.extend(chain.checks)
     if chain.subindication is not None:
         failures.append(chain.subindication)

@@ -47,6 +47,14 @@ MAX_PATH_LENGTH = 8
 MAX_TRUST_FILE_BYTES = 4 * 1024 * 1024
 ANY_AUTHORITY = "*"
 
+
+def authority_key(code: str | None) -> str:
+    """The anchors/ sub-directory name that vouches for the authority ``code`` (a USCC or
+    region code, upper case); no code means only the general anchors count, never an
+    anchor scoped to some other authority."""
+    return (code or "").strip().upper() or ANY_AUTHORITY
+
+
 # Extended key usages accepted on a document-signing certificate (when EKU is present).
 DOCUMENT_SIGNING_EKUS = frozenset(
     {

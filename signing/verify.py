@@ -2,7 +2,8 @@
 
 - ``FILE.sig.json`` beside ``FILE`` → detached JSON envelope (``signing.detached``);
   passing the ``.sig.json`` itself verifies the file it names, and a missing data file is
-  INDETERMINATE/SIGNED_DATA_NOT_FOUND;
+  INDETERMINATE/SIGNED_DATA_NOT_FOUND; when the signed file is a license document, only
+  the anchors of its issuing authority (and the general ones) count, as for XML-DSig;
 - XML (``<`` first, after an optional BOM and whitespace) → enveloped XML-DSig license
   (``signing.xmldsig``), which refuses DTDs/entities (XXE) before anything else;
 - anything else → FAILED/FORMAT_FAILURE: there is no signature to check.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from signing.detached import verify_detached
 from signing.report import Check, SubIndication, VerificationReport
-from signing.trust import TrustStore
+from signing.trust import TrustStore, authority_key
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 SIGNATURE_SUFFIX = ".sig.json"
@@ -53,6 +54,34 @@ def _looks_like_xml(data: bytes) -> bool:
     return body.startswith(b"<")
 
 
+def license_authority(data: bytes) -> str | None:
+    """The anchors that may vouch for detached-signed ``data``: its issuer's when it is a
+    license document (``anchors/<issuer_code>/`` and the general ones, as an XML-DSig
+    license gets), None (any anchor) for any other file."""
+    if not _looks_like_xml(data):
+        return None
+    from signing.license_xml import RECORD_TAG, ROOT_TAG, parse_license_document
+    from standards.formats import UnreadableInput, UnsafeInput
+
+    try:
+        root = parse_license_document(data)
+    except (UnsafeInput, UnreadableInput):
+        return None  # not a license document the hub could read: no authority known
+    if root.tag != ROOT_TAG:
+        return None
+    # The issuer as the document states it (the envelope's digest covers every byte); a
+    # license without exactly one readable issuer gets the general anchors only.
+    records = [c for c in root if c.tag == RECORD_TAG]
+    codes = [c.text for r in records for c in r if c.tag == "issuer_code"]
+    return authority_key(codes[0] if len(records) == 1 and len(codes) == 1 else None)
+
+
+def _verify_detached_file(
+    data: bytes, envelope: bytes, trust: TrustStore, now: datetime | None
+) -> VerificationReport:
+    return verify_detached(data, envelope, trust, now=now, authority=license_authority(data))
+
+
 def verify_file(path: Path, trust: TrustStore, now: datetime | None = None) -> VerificationReport:
     """Detect the signature format of ``path`` and validate it."""
     path = Path(path)
@@ -65,11 +94,11 @@ def verify_file(path: Path, trust: TrustStore, now: datetime | None = None) -> V
                 [Check("signed_data", False, f"{data_path.name} not found beside the signature")],
                 format="detached",
             )
-        return verify_detached(read_limited(data_path), envelope, trust, now=now)
+        return _verify_detached_file(read_limited(data_path), envelope, trust, now)
     data = read_limited(path)
     sidecar = path.with_name(path.name + SIGNATURE_SUFFIX)
     if sidecar.exists():
-        return verify_detached(data, read_limited(sidecar), trust, now=now)
+        return _verify_detached_file(data, read_limited(sidecar), trust, now)
     if _looks_like_xml(data):
         from signing.xmldsig import verify_license_xml
         from standards.formats import UnreadableInput, UnsafeInput

@@ -74,7 +74,7 @@ from signing.license_xml import (
     safe_parser,
 )
 from signing.report import Check, Indication, SubIndication, VerificationReport, most_severe
-from signing.trust import parse_certificate
+from signing.trust import authority_key, parse_certificate
 from signing.xmldsig_lean import (
     Failure,
     SignatureFailure,
@@ -86,8 +86,6 @@ from standards.formats import UnreadableInput, UnsafeInput
 
 if TYPE_CHECKING:
     from signing.trust import TrustStore
-
-ANY_AUTHORITY = "*"  # signing.trust.ANY_AUTHORITY, without importing the trust module
 
 FORMAT = "xmldsig"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -362,7 +360,7 @@ def read_verified_license_xml(
         SubIndication.SIG_CONSTRAINTS_FAILURE,
     )
     # Anchors configured for the license's issuing authority (or for any authority).
-    authority = (signed.fields.get("issuer_code") or "").strip().upper() or ANY_AUTHORITY
+    authority = authority_key(signed.fields.get("issuer_code"))
     chain = trust.validate(
         profile.signer_der, profile.extra_ders, at=signed.signing_time, authority=authority, now=now
     )

@@ -241,3 +241,21 @@ def test_missing_trust_directory_is_an_error(settings, db_url, tmp_path: Path) -
     hub_settings = dataclasses.replace(settings, database_url=db_url)
     with pytest.raises(TrustStoreError):
         verify_licenses(hub_settings, trust_dir=tmp_path / "nowhere")
+
+
+def test_anchors_of_another_authority_vouch_for_no_license(hub) -> None:
+    """Anchors under anchors/<authority>/ count only for that authority's licenses: moved
+    under a USCC that issues none of them, no license passes, SM2 (detached) ones included."""
+    settings, trust, engine = hub
+    scoped = trust / "anchors" / "91440300MA5FXXXX0Y"
+    scoped.mkdir()
+    for anchor in (trust / "anchors").glob("*.pem"):
+        anchor.rename(scoped / anchor.name)
+    result = verify_licenses(settings, only_new=False, trust_dir=trust, now=_now())
+    assert result.checked and "PASSED" not in result.indications
+    with Session(engine) as session:
+        detached = session.scalars(
+            select(LicenseRow).where(LicenseRow.signature_sha256.is_not(None))
+        ).all()
+    assert detached and all(r.indication != "PASSED" for r in detached)
+    assert "NO_CERTIFICATE_CHAIN_FOUND" in {r.subindication for r in detached}

@@ -201,3 +201,35 @@ def test_pki_init_defaults_to_the_home(tmp_path: Path, monkeypatch: pytest.Monke
     result = runner.invoke(app, ["pki", "init", "--algorithms", "ecdsa"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "home" / "pki" / "anchors" / "root-ecdsa.pem").is_file()
+
+
+def test_verify_a_detached_license_uses_its_issuers_anchors(tmp_path: Path, pki_dir: Path) -> None:
+    """An SM2 license (detached envelope) counts only its issuer's anchors and the general
+    ones: anchors scoped to another authority do not make it PASSED."""
+    import shutil
+
+    from std_factories import make_license
+
+    from signing.license_xml import build_license_document
+
+    pki = open_pki(pki_dir)
+    license = make_license()
+    document = build_license_document(license)
+    target = tmp_path / "license.license"
+    target.write_bytes(document)
+    (tmp_path / "license.license.sig.json").write_bytes(
+        sign_detached(document, pki.signing_key("sm2"), pki.chain("sm2"))
+    )
+    trust = tmp_path / "trust"
+    shutil.copytree(pki_dir, trust, ignore=shutil.ignore_patterns("private"))
+    scoped = trust / "anchors" / "91440300MA5FXXXX0Y"  # issues none of these licenses
+    scoped.mkdir()
+    for anchor in (trust / "anchors").glob("*.pem"):
+        anchor.rename(scoped / anchor.name)
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(trust), "--json"])
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.stdout)["subindication"] == "NO_CERTIFICATE_CHAIN_FOUND"
+    own = trust / "anchors" / license.issuer_code
+    scoped.rename(own)
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(trust), "--json"])
+    assert result.exit_code == 0, result.output

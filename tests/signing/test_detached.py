@@ -513,3 +513,24 @@ def test_non_canonical_base64_is_format_failure(test_pki: GeneratedPki) -> None:
     assert base64.b64decode(doc["signature"]) == base64.b64decode(sig)
     report = _verify(test_pki, json.dumps(doc).encode())
     assert report.subindication is SubIndication.FORMAT_FAILURE
+
+
+def test_authority_named_only_its_own_and_general_anchors_count(
+    test_pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """An anchor scoped to one authority never vouches for a signature another authority's
+    document carries (the SM2 license bug: the licence pipeline passed no authority)."""
+    trust = test_pki.write_trust(tmp_path, families=("sm2",), authority="11440300MB2C12345X")
+    key, chain = test_pki.signer("sm2")
+    env = _sign(test_pki, key, chain)
+    own = verify_detached(DATA, env, trust, now=test_pki.now, authority="11440300MB2C12345X")
+    assert own.passed
+    other = verify_detached(DATA, env, trust, now=test_pki.now, authority="11440100MB2C99999Y")
+    assert (other.indication, other.subindication) == (
+        Indication.INDETERMINATE,
+        SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+    )
+    general_only = verify_detached(DATA, env, trust, now=test_pki.now, authority="*")
+    assert general_only.subindication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    # general anchors vouch for every authority
+    assert verify_detached(DATA, env, test_pki.trust, now=test_pki.now, authority="X").passed

@@ -43,7 +43,7 @@ from signing.license_xml import (
     read_signed_license,
 )
 from signing.report import Check, SubIndication, VerificationReport
-from signing.trust import TrustStore
+from signing.trust import TrustStore, authority_key
 from signing.verify import InputRefused, read_limited
 from signing.xmldsig import DS, read_verified_license_xml, report_for_refused_input
 from standards.codes.enums import CaseState, LicenseStatus
@@ -157,14 +157,20 @@ def verify_stored_signature(
     if envelope is None and row.signature_ref:
         return _not_found("detached signature named but not delivered"), None, certs
     if envelope is not None:
-        report = verify_detached(data, envelope, trust, now=now)
-        signed = None
-        if report.passed:
-            try:
-                signed = read_signed_license(parse_license_document(data), data)
-            except (SignedContentError, UnsafeInput, UnreadableInput) as exc:
-                report.checks.append(Check("signed_content", False, str(exc)))
-        return report, signed, certs
+        # The issuing authority decides which anchors count (as for XML licenses): the
+        # issuer code of the document itself, which the envelope's digest covers; the
+        # catalogue row's when the document does not read (its report fails anyway).
+        content: SignedLicense | None = None
+        content_error = ""
+        try:
+            content = read_signed_license(parse_license_document(data), data)
+        except (SignedContentError, UnsafeInput, UnreadableInput) as exc:
+            content_error = str(exc)
+        issuer = content.fields.get("issuer_code") if content is not None else row.issuer_code
+        report = verify_detached(data, envelope, trust, now=now, authority=authority_key(issuer))
+        if report.passed and content is None:
+            report.checks.append(Check("signed_content", False, content_error))
+        return report, content if report.passed else None, certs
     try:
         verification = read_verified_license_xml(data, trust, now=now)
     except (UnsafeInput, UnreadableInput) as exc:
