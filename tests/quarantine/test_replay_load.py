@@ -62,3 +62,56 @@ def test_case_waiting_for_its_item_is_accepted_once_the_item_is_published(
         return len(rows), entry.status, entry.replay_count
 
     assert in_session(stored) == (1, "resolved", 2)
+
+
+def _load(hub, folder: Path, case) -> None:
+    folder.mkdir(parents=True)
+    write_records(folder / "cases.xml", [case])
+    loader = Loader(hub)
+    try:
+        loader.load([folder.parent], relative_to=folder.parent)
+    finally:
+        loader.close()
+
+
+def test_two_deliveries_of_one_case_replayed_together_keep_the_newer(
+    hub, in_session, tmp_path: Path
+):
+    """The older entry is replayed first; the newer one is not 'superseded' by it."""
+    newer = make_case(impl_code=OTHER_IMPL, serial=None, dept_case_no="TWICE-1")
+    older = newer.model_copy(
+        update={"events": newer.events[:2], "decided_at": None, "delivered_at": None}
+    )
+    _load(hub, tmp_path / "first" / "cases", older)
+    _load(hub, tmp_path / "second" / "cases", newer)
+    publish(hub, make_item(basic_code=OTHER_BASIC, impl_code=OTHER_IMPL, name="食品生产许可"))
+    summary = replay(hub, Selection(rule="case.item.unknown", status="open"))
+    assert [o.outcome for o in summary.outcomes] == ["added", "changed"]
+
+    def stored(s):
+        row = s.scalars(select(CaseRow).where(CaseRow.dept_case_no == "TWICE-1")).one()
+        return row.current_state, [e.status for e in s.scalars(select(QuarantineEntry))]
+
+    assert in_session(stored) == (newer.current_state.value, ["resolved", "resolved"])
+
+
+def test_an_older_entry_replayed_earlier_does_not_close_a_newer_one(
+    hub, in_session, tmp_path: Path
+):
+    newer = make_case(impl_code=OTHER_IMPL, serial=None, dept_case_no="TWICE-2")
+    older = newer.model_copy(
+        update={"events": newer.events[:2], "decided_at": None, "delivered_at": None}
+    )
+    _load(hub, tmp_path / "first" / "cases", older)
+    _load(hub, tmp_path / "second" / "cases", newer)
+    publish(hub, make_item(basic_code=OTHER_BASIC, impl_code=OTHER_IMPL, name="食品生产许可"))
+    first_id = in_session(lambda s: min(s.scalars(select(QuarantineEntry.id))))
+    assert [o.outcome for o in replay(hub, Selection(ids=(first_id,))).outcomes] == ["added"]
+    # A replay that started after the newer entry was quarantined wrote the row, but
+    # with the older data: the newer entry is stored, not closed as superseded.
+    summary = replay(hub, Selection(rule="case.item.unknown", status="open"))
+    assert [o.outcome for o in summary.outcomes] == ["changed"]
+    state = in_session(
+        lambda s: s.scalar(select(CaseRow.current_state).where(CaseRow.dept_case_no == "TWICE-2"))
+    )
+    assert state == newer.current_state.value

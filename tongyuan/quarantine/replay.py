@@ -17,6 +17,7 @@ resolved entry does nothing. Every attempt leaves a ``quarantine_replays`` row.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -188,7 +189,9 @@ class Replayer:
                     meta={"selection": selection.as_dict(), "entries": len(todo)},
                 )  # fmt: skip
                 counts = StoreCounts()
-                uniqueness = BatchUniqueness()
+                # Keys are unique within one delivery, as when it was loaded: entries of
+                # different deliveries may hold the same record (fixed and sent again).
+                uniqueness: dict[str, BatchUniqueness] = defaultdict(BatchUniqueness)
                 sources = _Sources()
                 now = datetime.now(UTC)
                 for entry in todo:
@@ -258,7 +261,7 @@ class Replayer:
         batch: Batch,
         entry: QuarantineEntry,
         counts: StoreCounts,
-        uniqueness: BatchUniqueness,
+        uniqueness: dict[str, BatchUniqueness],
         sources: _Sources,
         now: datetime,
     ) -> EntryOutcome:
@@ -270,13 +273,13 @@ class Replayer:
             message = mask_text(f"{type(exc).__name__}: {exc}")
             return self._still_open(session, batch, entry, "error", entry.rules, message)
         if record is not None:
-            newer = newer_delivery(session, record, entry.created_at)
+            newer = newer_delivery(session, record, entry.created_at, replaying=batch.id)
             if newer is not None:
                 # Fixed at the source and delivered again since: the old row is obsolete.
                 message = f"the library holds a later delivery of this record (batch {newer})"
                 self._close(session, batch, entry, "superseded", message)
                 return EntryOutcome(entry.id, "superseded", message=message)
-            findings = findings + uniqueness.check(record, location)
+            findings = findings + uniqueness[entry.batch_id].check(record, location)
         source = "replay" if origin is None else f"adapter:{origin.get('source')}"
         outcome = self.store.store(
             session,

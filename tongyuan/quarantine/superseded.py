@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from standards.records import Case, Item, License, Material, StandardRecord
@@ -22,6 +22,7 @@ from tongyuan.libraries.cases import CaseRow
 from tongyuan.libraries.items import ItemVersion
 from tongyuan.libraries.licenses import LicenseRow
 from tongyuan.libraries.materials import MaterialRow
+from tongyuan.libraries.quarantine import QuarantineEntry, ReplayOutcome
 
 
 def _batch_of(session: Session, record: StandardRecord) -> str | None:
@@ -49,12 +50,32 @@ def _batch_of(session: Session, record: StandardRecord) -> str | None:
     return None
 
 
-def newer_delivery(session: Session, record: StandardRecord, since: datetime) -> str | None:
-    """The id of a batch after ``since`` that wrote this record's library row, if any."""
+def newer_delivery(
+    session: Session, record: StandardRecord, since: datetime, *, replaying: str
+) -> str | None:
+    """The id of a batch after ``since`` that wrote this record's library row, if any.
+
+    ``replaying`` is the replay batch asking: a row it wrote itself (an older entry of
+    the same record, replayed first) is not a later delivery. A row an earlier replay
+    wrote carries data as old as the entries that replay accepted, not as new as the
+    replay: it counts from the oldest of them, so a newer entry is never closed as
+    superseded by an older one replayed before it.
+    """
     batch_id = _batch_of(session, record)
-    if batch_id is None:
+    if batch_id is None or batch_id == replaying:
         return None
-    started = session.scalar(select(Batch.started_at).where(Batch.id == batch_id))
+    kind, started = session.execute(
+        select(Batch.kind, Batch.started_at).where(Batch.id == batch_id)
+    ).one_or_none() or (None, None)
+    if kind == "replay":
+        started = session.scalar(
+            select(func.min(QuarantineEntry.created_at))
+            .join(ReplayOutcome, ReplayOutcome.entry_id == QuarantineEntry.id)
+            .where(
+                ReplayOutcome.batch_id == batch_id,
+                ReplayOutcome.outcome.in_(("added", "changed")),
+            )
+        )
     if started is None or to_utc(started) <= to_utc(since):
         return None
     return batch_id
