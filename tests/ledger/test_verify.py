@@ -7,7 +7,7 @@ import re
 from ledger_world import write_drop  # at module level: at run time 'conftest' may be another's
 from sqlalchemy import Engine, select
 from std_factories import PERSON
-from tamper import entry_count, run_sql, scalar
+from tamper import entry_count, run_sql, run_sql_without_foreign_keys, scalar
 
 from tongyuan.db import make_session_factory
 from tongyuan.ledger import LedgerVerification, verify_ledger
@@ -120,6 +120,30 @@ def test_altered_batch_row_is_found(loaded: Loader, ledger_engine: Engine):
     result = _verify(ledger_engine)
     assert _codes(result) == ["batch.altered"]
     assert "quarantined_count" in result.problems[0].message
+
+
+def test_batch_row_marked_running_again_is_still_compared(loaded: Loader, ledger_engine: Engine):
+    """'running' is what open batches say; a closed batch re-marked so must not escape."""
+    last = entry_count(ledger_engine)
+    batch_id = scalar(ledger_engine, "SELECT batch_id FROM ledger_entries WHERE seq = :s", s=last)
+    run_sql(ledger_engine, "UPDATE batches SET status = 'running', read_count = 999999, "
+            "source = 'forged', content_hash = NULL WHERE id = :b", b=batch_id)  # fmt: skip
+    result = _verify(ledger_engine)
+    assert _codes(result) == ["batch.altered"]
+    first = result.problems[0]
+    assert (first.seq, first.batch_id) == (last, batch_id)
+    assert "status" in first.message and "read_count" in first.message
+
+
+def test_deleted_batch_row_of_an_entry_is_found(hub_settings, ledger_engine: Engine):
+    with make_session_factory(ledger_engine).begin() as session:
+        record_failed_batch(session, "load.failed", "cases/x.xml", error="unreadable", read=3)
+        record_failed_batch(session, "load.failed", "cases/y.xml", error="unreadable", read=1)
+    batch_id = scalar(ledger_engine, "SELECT batch_id FROM ledger_entries WHERE seq = 1")
+    run_sql_without_foreign_keys(ledger_engine, "DELETE FROM batches WHERE id = :b", b=batch_id)
+    result = _verify(ledger_engine)
+    assert _codes(result) == ["batch.missing"]
+    assert (result.problems[0].seq, result.problems[0].batch_id) == (1, batch_id)
 
 
 def test_deleted_entry_is_found(loaded: Loader, ledger_engine: Engine):

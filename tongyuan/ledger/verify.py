@@ -261,19 +261,25 @@ _BATCH_FIELDS = (
 def _check_batches(
     connection: Connection, result: LedgerVerification, chained: dict[str, _Chained]
 ) -> None:
-    entries = {
-        row["batch_id"]: row for row in connection.execute(select(LedgerEntry.__table__)).mappings()
-    }
+    """Every ledger entry's batch row must still exist and say what the entry says.
+
+    Driven by the entries, not the batch rows: a row marked 'running' again (which open
+    batches legitimately are) or deleted would otherwise escape the comparison. Batch rows
+    without an entry are reported afterwards, except open ones.
+    """
     table = Base.metadata.tables["batches"]
-    for batch in connection.execute(select(table).where(table.c.status != "running")).mappings():
-        entry = entries.get(batch["id"])
-        if entry is None:
+    batches = {row["id"]: row for row in connection.execute(select(table)).mappings()}
+    entries = LedgerEntry.__table__
+    for entry in connection.execute(select(entries).order_by(entries.c.seq)).mappings():
+        batch = batches.pop(entry["batch_id"], None)
+        if batch is None:
             result.add(
                 Problem(
-                    "batch.no_entry",
-                    f"batch {batch['id']} ({batch['status']}) has no ledger entry — its entry "
-                    f"was deleted",
-                    batch_id=batch["id"],
+                    "batch.missing",
+                    f"ledger entry seq {entry['seq']} records batch {entry['batch_id']}, whose "
+                    f"batch row is gone — it was deleted",
+                    entry["seq"],
+                    entry["batch_id"],
                 )
             )
             continue
@@ -291,6 +297,17 @@ def _check_batches(
                     batch["id"],
                 )
             )
+    for batch in batches.values():
+        if batch["status"] == "running":
+            continue  # still open (or killed before closing): no entry yet, no rows
+        result.add(
+            Problem(
+                "batch.no_entry",
+                f"batch {batch['id']} ({batch['status']}) has no ledger entry — its entry "
+                f"was deleted",
+                batch_id=batch["id"],
+            )
+        )
 
 
 def _check_records(
