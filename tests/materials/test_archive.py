@@ -42,6 +42,10 @@ def rules_of(tmp_path: Path, data: bytes, limits: MaterialLimits = LIMITS) -> se
         (zips.lying_size, "material.archive.malformed"),
         (zips.overlapping, "material.archive.ratio"),
         (lambda: b"PK\x03\x04 not really a zip", "material.archive.malformed"),
+        (
+            lambda: zips.build([("scan.pdf", b"%PDF-1.7\n" + zips.zip_slip())]),
+            "material.archive.nesting",
+        ),
     ],
     ids=lambda v: getattr(v, "__name__", v) if callable(v) else v,
 )

@@ -82,6 +82,20 @@ def test_declared_media_type_must_agree_with_the_content(loader, tmp_path):
     assert open_rules(loader) == {"material": {"material.media_type.mismatch"}}
 
 
+def test_a_zip_hidden_behind_a_pdf_header_is_refused(loader, tmp_path):
+    """A polyglot: sniffed as a PDF by its first bytes, opened as an archive by unzip."""
+    root = tmp_path / "drop"
+    polyglot = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + zips.zip_slip()
+    hidden = material_file(root / "materials", "scan.pdf", polyglot, media_type="application/pdf")
+    plain_pdf = material_file(root / "materials", "plain.pdf", b"%PDF-1.7\n" + bytes(70_000),
+                              material_id="M2", media_type="application/pdf")  # fmt: skip
+    summary = loader.load([drop_with(root, [hidden, plain_pdf])], relative_to=root)
+    assert summary.totals()["material"] == {**summary.totals()["material"], "added": 1,
+                                            "quarantined": 1}  # fmt: skip
+    assert open_rules(loader) == {"material": {"material.media_type.mismatch"}}
+    assert not blob_path(loader.settings, hidden.sha256).exists()
+
+
 def test_zip_based_formats_agree_with_zip_content_and_record_the_sniffed_type(loader, tmp_path):
     root = tmp_path / "drop"
     ofd = material_file(root / "materials", "证照.ofd", zips.safe(), media_type="application/ofd")

@@ -123,6 +123,32 @@ def _is_zip(head: bytes) -> bool:
     return head.startswith((b"PK\x03\x04", b"PK\x05\x06"))
 
 
+# Zip readers find an archive by its end record, searched for in the last 64 KiB: a zip
+# appended to a PDF (or anything) opens as an archive in every unzip tool. Such a file
+# passes a sniff of its first bytes, so the tail is checked as well.
+_EOCD_SIZE = 22
+ZIP_TAIL_BYTES = _EOCD_SIZE + 0xFFFF
+
+
+def ends_with_zip(tail: bytes) -> bool:
+    """Whether data ending with ``tail`` holds a zip end record where readers look."""
+    at = tail.rfind(_EOCD)
+    while at != -1:
+        if len(tail) - at >= _EOCD_SIZE:
+            return True
+        at = tail.rfind(_EOCD, 0, at)
+    return False
+
+
+def hides_zip(path: Path) -> bool:
+    """Whether the file at ``path`` opens as a zip archive without starting as one."""
+    with path.open("rb") as fh:
+        if _is_zip(fh.read(4)):
+            return False
+        fh.seek(max(0, path.stat().st_size - ZIP_TAIL_BYTES))
+        return ends_with_zip(fh.read())
+
+
 def inspect_zip(path: Path, limits: MaterialLimits, *, label: str | None = None) -> ArchiveReport:
     """Every problem of the zip at ``path`` (an empty list of findings: safe to accept)."""
     report = ArchiveReport()
@@ -283,6 +309,7 @@ def _read_entry(
     name = info.orig_filename
     spool: IO[bytes] | None = None
     read = 0
+    tail = b""
     try:
         with archive.open(info) as stream:
             head = stream.read(8)
@@ -290,8 +317,12 @@ def _read_entry(
             if nested:
                 spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
                 spool.write(head)
+            else:
+                tail = head
             read = len(head)
             while chunk := stream.read(_CHUNK):
+                if spool is None:
+                    tail = (tail + chunk)[-ZIP_TAIL_BYTES:]
                 read += len(chunk)
                 if read > budget.total_bytes:
                     report.findings.append(
@@ -307,6 +338,16 @@ def _read_entry(
                     spool.write(chunk)
         budget.total_bytes -= read
         report.uncompressed_bytes += read
+        if spool is None and ends_with_zip(tail):
+            report.findings.append(
+                _finding(
+                    "material.archive.nesting",
+                    where,
+                    f"entry {name!r} hides a zip archive behind other content (a polyglot "
+                    "file); archives inside archives must be plain zips",
+                )
+            )
+            return
         if spool is not None:
             if depth >= limits.max_depth:
                 report.findings.append(

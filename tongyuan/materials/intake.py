@@ -18,7 +18,7 @@ from standards.records import Material
 from standards.validation.findings import Finding
 from tongyuan.config import Settings
 from tongyuan.libraries.materials import BlobRow, blob_path, store_blob
-from tongyuan.materials.archive import inspect_zip
+from tongyuan.materials.archive import hides_zip, inspect_zip
 from tongyuan.materials.limits import MaterialLimits
 from tongyuan.materials.sniff import ZIP, agrees, sniff_file
 
@@ -55,6 +55,16 @@ def check_stored_content(
         )
     if sniffed == ZIP:
         findings.extend(inspect_zip(path, limits, label=material.file).findings)
+    elif hides_zip(path):
+        findings.append(
+            Finding(
+                "material.media_type.mismatch",
+                f"file {material.file}: the content ends with a zip archive behind a "
+                f"{sniffed or 'non-zip'} header (a polyglot file, opened as an archive by "
+                "unzip tools): refused",
+                "media_type",
+            )
+        )
     return sniffed, findings
 
 
