@@ -54,13 +54,14 @@ def normalize_id(value: str) -> str:
 class PiiProtector:
     """Encrypts, hashes and masks personal identifiers with one master key."""
 
-    __slots__ = ("_aead", "_mac_key")
+    __slots__ = ("_aead", "_exact_key", "_mac_key")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != _KEY_BYTES:
             raise ValueError(f"PII master key must be {_KEY_BYTES} bytes, got {len(key)}")
         self._aead = AESGCM(_derive(key, b"tongyuan/pii/encrypt/v1"))
         self._mac_key = _derive(key, b"tongyuan/pii/lookup/v1")
+        self._exact_key = _derive(key, b"tongyuan/pii/exact/v1")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PiiProtector:
@@ -97,6 +98,15 @@ class PiiProtector:
         """HMAC-SHA256 (hex) of the normalised value, for equality search."""
         data = normalize_id(value).encode("utf-8")
         return hmac.new(self._mac_key, data, hashlib.sha256).hexdigest()
+
+    def exact_hash(self, value: str) -> str:
+        """HMAC-SHA256 (hex) of the text exactly as given, for finding the same document.
+
+        Not :meth:`lookup_hash`: its normalisation (case, spaces, separators) is right
+        for an ID number and wrong for a whole record, where it made two different
+        records one. Its own derived key keeps the two kinds of hash apart.
+        """
+        return hmac.new(self._exact_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
     @staticmethod
     def masked(value: str) -> str:

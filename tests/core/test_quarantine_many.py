@@ -83,3 +83,22 @@ def test_many_at_once_equals_one_at_a_time(session: Session, protector: PiiProte
 def test_nothing_to_quarantine_writes_nothing(session: Session, protector: PiiProtector) -> None:
     add_quarantined_many(session, [], protector=protector)
     assert session.scalars(select(QuarantineEntry)).first() is None
+
+
+def test_records_differing_only_in_case_or_separators_are_two_entries(
+    session: Session, protector: PiiProtector
+) -> None:
+    """A repeat is the same text, not the same text once normalised like an ID number:
+    two different records from one place must both be kept for replay."""
+    batch = open_batch(session, "cases", "sz")
+    broke = [Finding("case.timestamps", "受理早于申报", "accepted_at")]
+    where = SourceLocation("a.xml", 1, 3)
+    first = {"dept_case_no": "Q-1", "applicant": {"name": "li lei", "id_number": CITIZEN_ID}}
+    second = {"dept_case_no": "Q1", "applicant": {"name": "LILEI", "id_number": CITIZEN_ID}}
+    for payload in (first, second, first):
+        add_quarantined(
+            session, batch.id, kind="case", location=where, payload=payload, findings=broke,
+            protector=protector,
+        )  # fmt: skip
+    entries = session.scalars(select(QuarantineEntry).order_by(QuarantineEntry.id)).all()
+    assert [quarantined_payload(e, protector=protector) for e in entries] == [first, second]

@@ -205,7 +205,7 @@ class _Hashed:
             raise ValueError(f"{request.location}: a quarantined record needs at least one finding")
         location = request.location
         text = canonical_json(request.payload)
-        payload_hash = protector.lookup_hash(
+        payload_hash = protector.exact_hash(
             f"{request.kind}\n{location.file}\n{location.record}\n{text}"
         )
         rules = [{**f.as_dict(), "message": mask_text(f.message)} for f in request.findings]
