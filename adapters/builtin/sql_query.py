@@ -10,13 +10,25 @@ order and the next read starts strictly after the last row yielded::
 so many rows sharing the boundary timestamp are neither read twice (``c >= :c``) nor
 lost (``c > :c``). Table and column objects come from reflection, so SQLAlchemy quotes
 every name; every value is a bound parameter.
+
+SQLite has no date-time type: a ``DATETIME`` column holds whatever text each writer
+stored (``2025-03-03 09:00:00``, ``2025-03-03T09:00:00``, SQLAlchemy's
+``2025-03-03 09:00:00.000000``, an offset or none), and compares it as text, so a bound
+value in one form is not ordered against rows in another. There the cursor is compared
+and ordered on SQLite's own normalisation of both sides, ``strftime('%Y-%m-%d
+%H:%M:%f', c)`` (UTC when the text carries an offset, milliseconds); see
+:meth:`ReadPlan.cursor_key`.
+
+A row whose cursor has no place in that order (NULL, or on SQLite text that is not a
+date-time) can never be "after" a stored position: it is not silently skipped but read
+by :meth:`ReadPlan.unplaced` on every read and reported (``sql_read``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -27,14 +39,20 @@ from sqlalchemy import (
     Connection,
     MetaData,
     Select,
+    String,
     Table,
     and_,
     any_,
     bindparam,
+    func,
     inspect,
+    literal_column,
+    not_,
     or_,
     select,
+    true,
     tuple_,
+    type_coerce,
     types,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -42,6 +60,7 @@ from sqlalchemy.exc import NoSuchTableError
 
 from adapters.builtin.sql_config import ChildConfig, StreamConfig
 from adapters.sdk.errors import AdapterError
+from standards.privacy import mask_text
 
 # Dialects whose row-value comparison ``(a, b) > (x, y)`` is lexicographic and indexable.
 ROW_VALUE_DIALECTS = frozenset({"postgresql", "sqlite", "mysql", "mariadb"})
@@ -154,6 +173,58 @@ def from_json_value(value: Any, column: Column[Any]) -> Any:
     return value
 
 
+# --- SQLite date-times ------------------------------------------------------------------
+
+# SQLite's normalised text of a date-time or date column (what the cursor compares on).
+_SQLITE_FORMATS: tuple[tuple[type[types.TypeEngine[Any]], str], ...] = (
+    (types.DateTime, "%Y-%m-%d %H:%M:%f"),
+    (types.Date, "%Y-%m-%d"),
+)
+
+
+def sqlite_time_format(dialect: str, column: Column[Any]) -> str | None:
+    """The ``strftime`` format the cursor is normalised with, or None to compare it as is.
+
+    Only SQLite needs it: its ``DATETIME``/``DATE`` columns are text in whatever form each
+    writer chose. Normalising on the database keeps one comparison for both sides (a row's
+    text and the bound state value), whatever the forms are; an index on the bare column
+    still serves the coarse ``>=`` range :meth:`ReadPlan.after` adds in front of it.
+    """
+    if dialect != "sqlite":
+        return None
+    for type_, fmt in _SQLITE_FORMATS:
+        if isinstance(column.type, type_):
+            return fmt
+    return None
+
+
+def _sqlite_text(value: Any) -> Any:
+    """A state value as text SQLite's date functions read: ISO 8601, offset kept."""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _sqlite_floor(value: Any) -> str | None:
+    """A text lower bound of every stored form at or after ``value``: the day before, in UTC.
+
+    Every form SQLite reads as a date-time starts with ``YYYY-MM-DD`` in the writer's own
+    time zone, at most a day away from the UTC day SQLite compares on, so a row at or after
+    ``value`` sorts (as text) at or after the day before ``value``'s UTC day.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        return None
+    return (day - timedelta(days=1)).isoformat()
+
+
 # --- the plan -----------------------------------------------------------------------------
 
 
@@ -235,10 +306,87 @@ class ReadPlan:
     order: list[str]  # row labels of the composite cursor: cursor first, then tie-breakers
     children: list[ChildPlan] = field(default_factory=list)
     row_values: bool = True
+    # SQLite: the strftime format the cursor column is normalised with (see cursor_key)
+    time_format: str | None = None
+    # whether the cursor column may hold NULL (the reflected schema says so)
+    nullable_cursor: bool = False
 
     @property
     def order_columns(self) -> list[Column[Any]]:
         return [self.columns[name] for name in self.order]
+
+    def cursor_key(self, expression: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The cursor column (or a bound value) as the read compares and orders it.
+
+        On SQLite a date-time cursor is ``strftime(format, c)``: the same normalisation of
+        the row's text and of the bound value, so ``2025-03-03T09:00:00`` and
+        ``2025-03-03 09:00:00.000000`` are one instant. It is not sargable; the ``>=``
+        range on the bare column that :meth:`after` adds keeps an index on it useful (an
+        index on the expression itself, ``CREATE INDEX … ON t(strftime('%Y-%m-%d
+        %H:%M:%f', c), id)``, serves the whole query).
+        """
+        if self.time_format is None:
+            return expression
+        # The format is our constant, written into the SQL: a bound format would give the
+        # function an anonymous parameter the driver fast path cannot pass through.
+        return func.strftime(literal_column(f"'{self.time_format}'"), expression)
+
+    @property
+    def order_keys(self) -> list[ColumnElement[Any]]:
+        """What rows are ordered by: the (normalised) cursor, then the tie-breakers."""
+        keys: list[ColumnElement[Any]] = list(self.order_columns)
+        if self.cursor is not None:
+            keys[0] = self.cursor_key(keys[0])
+        return keys
+
+    def placed(self) -> ColumnElement[bool] | None:
+        """Rows whose cursor has a place in the order (None: every row has one).
+
+        NULL never compares, and on SQLite a value that is not text, or text its date
+        functions cannot read, normalises to nothing; such rows are read by
+        :meth:`unplaced` instead.
+        """
+        if self.cursor is None:
+            return None
+        column = self.columns[self.cursor]
+        if self.time_format is not None:
+            is_text = func.typeof(column) == literal_column("'text'")
+            return and_(is_text, self.cursor_key(column).is_not(None))
+        if self.nullable_cursor:
+            return column.is_not(None)
+        return None
+
+    def unplaced(self) -> Select[Any] | None:
+        """The rows :meth:`placed` leaves out, in tie-breaker order; None when there are none.
+
+        Their cursor column comes back as the database holds it (as text on SQLite), so a
+        value the dialect cannot parse still reaches the report instead of failing the read.
+        """
+        placed = self.placed()
+        if placed is None:
+            return None
+        assert self.cursor is not None
+        labelled = [
+            (type_coerce(col, String) if name == self.cursor else col).label(name)
+            for name, col in self.columns.items()
+        ]
+        ties = [self.columns[name] for name in self.tiebreaker]
+        return select(*labelled).where(not_(placed)).order_by(*ties)
+
+    def unplaced_reason(self, row: dict[str, Any]) -> str:
+        """Why a row of :meth:`unplaced` is reported: the row, the cursor column, its value."""
+        assert self.cursor is not None
+        key = ", ".join(f"{name}={row.get(name)!r}" for name in self.tiebreaker)
+        value = row.get(self.cursor)
+        if value is None:
+            held = "is NULL"
+        else:
+            held = f"holds {value!r}, which SQLite does not read as a date-time"
+        return mask_text(
+            f"row {key}: cursor column {self.cursor} {held}, so the row has no place in "
+            f"the incremental order; it is not loaded, and is reported on every read "
+            f"until the column holds a value"
+        )
 
     @property
     def tiebreaker(self) -> list[str]:
@@ -273,27 +421,45 @@ class ReadPlan:
 
     def after(self, values: list[Any]) -> ColumnElement[bool]:
         """Rows strictly after ``values`` in composite-cursor order."""
-        cols = self.order_columns
-        params = [
+        cols = self.order_keys
+        params: list[ColumnElement[Any]] = [
             bindparam(f"after_{i}", value, type_=col.type)
-            for i, (col, value) in enumerate(zip(cols, values, strict=True))
+            for i, (col, value) in enumerate(zip(self.order_columns, values, strict=True))
         ]
+        floor: ColumnElement[bool] = true()
+        if self.time_format is not None:
+            # Bound as ISO text (offset kept) and normalised by SQLite like the rows: the
+            # dialect's own DATETIME format would drop the offset and add ".000000".
+            params[0] = self.cursor_key(bindparam("after_0", _sqlite_text(values[0]), String()))
+            lowest = _sqlite_floor(values[0])
+            if lowest is not None:
+                floor = self.order_columns[0] >= bindparam("after_floor", lowest, String())
         if len(cols) == 1:
-            return cols[0] > params[0]
-        if self.row_values:
-            return tuple_(*cols) > tuple_(*params)
-        # (c1 > v1) OR (c1 = v1 AND c2 > v2) OR (c1 = v1 AND c2 = v2 AND c3 > v3) ...
-        terms = [
-            and_(*[c == p for c, p in zip(cols[:i], params[:i], strict=True)], cols[i] > params[i])
-            for i in range(len(cols))
-        ]
-        return or_(*terms)
+            condition = cols[0] > params[0]
+        elif self.row_values:
+            condition = tuple_(*cols) > tuple_(*params)
+        else:
+            # (c1 > v1) OR (c1 = v1 AND c2 > v2) OR (c1 = v1 AND c2 = v2 AND c3 > v3) ...
+            terms = [
+                and_(
+                    *[c == p for c, p in zip(cols[:i], params[:i], strict=True)],
+                    cols[i] > params[i],
+                )
+                for i in range(len(cols))
+            ]
+            condition = or_(*terms)
+        return condition if self.time_format is None else and_(floor, condition)
 
     def select(self, start_after: list[Any] | None) -> Select[Any]:
+        """The rows after ``start_after`` (all rows when None) whose cursor has a place."""
         stmt = select(*[col.label(name) for name, col in self.columns.items()])
+        placed = self.placed()
+        if placed is not None and (start_after is None or self.time_format is not None):
+            # After a position NULL never compares greater; only the first read needs it.
+            stmt = stmt.where(placed)
         if start_after is not None:
             stmt = stmt.where(self.after(start_after))
-        return stmt.order_by(*self.order_columns)
+        return stmt.order_by(*self.order_keys)
 
 
 def build_plan(
@@ -333,6 +499,7 @@ def build_plan(
             missing += exc.missing
     if missing:
         raise SchemaMismatch(missing)
+    cursor_column = resolved[stream.cursor] if stream.cursor else None
     return ReadPlan(
         table=table,
         columns=resolved,
@@ -340,6 +507,12 @@ def build_plan(
         order=order,
         children=children,
         row_values=conn.dialect.name in ROW_VALUE_DIALECTS,
+        time_format=(
+            sqlite_time_format(conn.dialect.name, cursor_column)
+            if cursor_column is not None
+            else None
+        ),
+        nullable_cursor=bool(cursor_column is not None and cursor_column.nullable),
     )
 
 
@@ -377,5 +550,6 @@ __all__ = [
     "find_column",
     "from_json_value",
     "reflect_table",
+    "sqlite_time_format",
     "to_json_value",
 ]

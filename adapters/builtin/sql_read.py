@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Select
 
 from adapters.builtin.sql_driver import compile_for_driver, driver_pages
 from adapters.builtin.sql_query import ChildPlan, ReadPlan
@@ -98,38 +98,33 @@ class SqlStreamRead(StreamRead):
         try:
             plan = self._plan = self._plan_for(conn)
             start_after = plan.decode_state(self._start_state)
-            statement = plan.select(start_after)
-            query = compile_for_driver(conn.dialect, statement)
-            pages: Iterator[Sequence[Any]]
-            if query is not None:
-                names: Sequence[str] = query.names
-                pages = driver_pages(conn, query, self._page_size)
-                finish = pages.close  # type: ignore[attr-defined]
-            else:
-                # Per statement: the child queries on this connection are ordinary fetches.
-                result = conn.execute(
-                    statement,
-                    execution_options={"stream_results": True, "yield_per": self._page_size},
-                )
-                names = list(result.keys())
-                pages = result.partitions()
-                finish = result.close
-            cursor = plan.cursor
+            n = 0
             mapper = self._mapping.map
             stream, where = self.stream, self._where
-            n = 0
+            unplaced = plan.unplaced()
+            if unplaced is not None:
+                # Rows whose cursor is NULL (or, on SQLite, not a date-time) can never come
+                # after a stored position: they are reported on every read instead of being
+                # lost, and never move the state.
+                names, pages, finish = self._pages(conn, unplaced)
+                for page in pages:
+                    for row in self._rows(conn, plan, names, page):
+                        n += 1
+                        location = SourceLocation(where, n)
+                        _, findings = mapper(row, location)
+                        reason = Finding("mapping.missing", plan.unplaced_reason(row))
+                        self.rows_read = n
+                        yield Envelope(stream, location, row, None, [reason, *findings])
+                finish()
+                finish = None
+            names, pages, finish = self._pages(conn, plan.select(start_after))
+            cursor = plan.cursor
             for page in pages:
-                # zip without strict=: the keyword costs more than the dict (same statement's
-                # columns, so the lengths agree)
-                rows = [dict(zip(names, values)) for values in page]  # noqa: B905
-                for child in plan.children:
-                    self._attach(conn, child, rows)
-                for row in rows:
+                for row in self._rows(conn, plan, names, page):
                     n += 1
                     location = SourceLocation(where, n)
                     record, findings = mapper(row, location)
-                    if cursor is not None and row[cursor] is not None:
-                        # NULL cursors sort first or last by database; neither moves the state
+                    if cursor is not None:
                         self._last_row = row
                     self.rows_read = n
                     yield Envelope(stream, location, row, record, findings)
@@ -146,6 +141,33 @@ class SqlStreamRead(StreamRead):
         finally:
             conn.close()
             self._conn = None
+
+    def _pages(
+        self, conn: Connection, statement: Select[Any]
+    ) -> tuple[Sequence[str], Iterator[Sequence[Any]], Callable[[], None]]:
+        """The column names, the pages of rows and how to close the cursor early."""
+        query = compile_for_driver(conn.dialect, statement)
+        if query is not None:
+            pages = driver_pages(conn, query, self._page_size)
+            return query.names, pages, pages.close  # type: ignore[attr-defined]
+        # Per statement: the child queries on this connection are ordinary fetches.
+        result = conn.execute(
+            statement,
+            execution_options={"stream_results": True, "yield_per": self._page_size},
+        )
+        return list(result.keys()), result.partitions(), result.close
+
+    @classmethod
+    def _rows(
+        cls, conn: Connection, plan: ReadPlan, names: Sequence[str], page: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        """A page's rows as dicts, each with its child rows attached."""
+        # zip without strict=: the keyword costs more than the dict (same statement's
+        # columns, so the lengths agree)
+        rows = [dict(zip(names, values)) for values in page]  # noqa: B905
+        for child in plan.children:
+            cls._attach(conn, child, rows)
+        return rows
 
     @staticmethod
     def _attach(conn: Connection, child: ChildPlan, rows: list[dict[str, Any]]) -> None:
