@@ -1024,14 +1024,27 @@ def _rows_builder(rows: str, field_path: str, item: Any, item_is_group: bool) ->
 
 def _columns_builder(field_path: str, entries: list[tuple[Builder, list[str]]]) -> Builder:
     leaf = field_path.rsplit(".", 1)[-1]
-    compiled = tuple((builder, tuple(sources)) for builder, sources in entries)
+    # Each source column with the lookup its field uses: a flat key, else a dotted path
+    # into nested JSON/XML objects (``times.sjsj``), as the entry's own getters read it.
+    compiled = tuple(
+        (builder, tuple((column, _lookup(column)) for column in sources))
+        for builder, sources in entries
+    )
 
-    def empty(row: AbcMapping[str, Any], sources: tuple[str, ...]) -> bool:
-        for column in sources:
+    def empty(
+        row: AbcMapping[str, Any],
+        sources: tuple[tuple[str, Callable[[AbcMapping[str, Any]], Any]], ...],
+    ) -> bool:
+        for column, lookup in sources:
             try:
                 value = row[column]
             except KeyError:
-                return False  # absent is not empty: the entry reports mapping.missing
+                try:
+                    value = lookup(row)
+                except (_Failure, TypeError):
+                    return False  # not an object on the way: the entry reports it
+                if value is _ABSENT:
+                    return False  # absent is not empty: the entry reports mapping.missing
             if value is not None and not (isinstance(value, str) and not value.strip()):
                 return False
         return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -261,6 +262,36 @@ def test_from_columns_builds_events_and_skips_entries_without_a_value() -> None:
         ("mapping.date", "events.1.at"),
     ]
     assert "from_columns entry 2" in findings[1].message
+
+
+def test_from_columns_skips_an_empty_entry_read_from_nested_objects() -> None:
+    """Dotted source paths (nested JSON/XML) are empty or absent exactly like flat columns."""
+    spec = copy.deepcopy(FROM_COLUMNS)
+    spec["fields"]["events"]["from_columns"] = [
+        {"state": "1", "at": {"from": "times.jjsj", "datetime": "%Y-%m-%d %H:%M:%S"}},
+        {
+            "state": "11",
+            "at": {"from": "times.bjsj", "datetime": "%Y-%m-%d %H:%M:%S"},
+            "note": {"from": "result.bjyj"},
+        },
+    ]
+    mapping = Mapping.from_dict(spec)
+    row = {
+        "BH": "A1",
+        "SSBM": IMPL,
+        "SQR": "李四",
+        "ZJHM": ID2,
+        "times": {"jjsj": "2026-03-02 09:00:00", "bjsj": None},
+        "result": {"bjyj": " "},
+    }
+    record, findings = mapping.map(row, LOC)
+    assert findings == []
+    assert isinstance(record, Case)
+    assert [e.state.value for e in record.events] == ["1"]
+    # absent is still not empty: the entry reports what is missing
+    record, findings = mapping.map({**row, "result": {}}, LOC)
+    assert record is None
+    assert [(f.rule, f.field) for f in findings] == [("mapping.missing", "events.1.note")]
 
 
 def test_type_conversions() -> None:
