@@ -86,6 +86,7 @@ _FINAL_CASE_STATES = frozenset(
         CaseState.WITHDRAWN_BEFORE_ACCEPTANCE,
         CaseState.NOT_ACCEPTED,
         CaseState.REJECTED,
+        CaseState.RETRACTED,
         CaseState.REVOKED,
     }
 )

@@ -90,6 +90,13 @@ def test_closed_cases_and_cases_not_yet_accepted_are_not_overdue() -> None:
     assert no_limit.status == "no_limit" and no_limit.overdue is None
 
 
+def test_a_case_the_applicant_withdrew_after_acceptance_is_closed_not_overdue() -> None:
+    retracted = assess(_history((S.RECEIVED, t(2, 12)), (S.ACCEPTED, t(2, 13)),
+                                (S.RETRACTED, t(2, 16))),
+                       limit_days=3, today=date(2026, 11, 1), calendar=CAL)  # fmt: skip
+    assert (retracted.status, retracted.overdue) == ("closed", False)
+
+
 def test_an_unknown_year_is_reported_never_guessed() -> None:
     result = assess(_history((S.ACCEPTED, t(3, 3, year=2031))), limit_days=5,
                     today=date(2031, 6, 1), calendar=CAL)  # fmt: skip

@@ -94,6 +94,23 @@ def test_no_event_after_revocation():
     assert illegal_step([CaseState.DONE_APPROVED])[0] == 0
 
 
+@pytest.mark.parametrize(
+    ("codes", "at"),
+    [
+        ("1 6 7 11", 3),  # 办结 without 受理: the correction came before acceptance
+        ("3 6 7 4", 3),  # 不受理 after 已受理
+        ("1 3 6 7 3", 4),  # accepted twice
+        ("1 6 7 3 8 11", None),  # corrected, then accepted and decided
+        ("1 3 6 7 8 11", None),  # corrected during handling
+        ("1 6 7 2", None),  # withdrawn while correcting, before acceptance
+        ("1 3 14 8", 3),  # nothing after 撤回
+    ],
+)
+def test_what_follows_a_correction_depends_on_whether_the_case_was_accepted(codes, at):
+    step = illegal_step([CaseState(code) for code in codes.split()])
+    assert (step[0] if step else None) == at
+
+
 def test_material_file_rules(tmp_path):
     good = make_material(tmp_path)
     assert check_record(good, base_dir=tmp_path) == []
