@@ -71,7 +71,8 @@ def test_checkpoint_signed_by_another_key_is_refused_when_the_hub_key_is_known(
     _checkpoint(ledger_engine, Settings(home=tmp_path / "intruder", database_url="sqlite://"))
     assert verify_ledger(ledger_engine).ok  # self-consistent …
     result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
-    assert [p.code for p in result.problems] == ["checkpoint.key"]  # … but not the hub's
+    # … but not the hub's, and no checkpoint of the hub's own is left
+    assert [p.code for p in result.problems] == ["checkpoint.key", "checkpoint.none"]
 
 
 def _rewrite_chain_from(engine: Engine, seq: int) -> None:
@@ -131,3 +132,77 @@ def test_hub_key_is_stable(hub_settings: Settings):
     again = load_hub_key(hub_settings)
     assert first.public_pem == again.public_pem
     assert sign_statement(first, b"x") == sign_statement(again, b"x")  # Ed25519 is deterministic
+
+
+def _failed_batch(engine: Engine, name: str) -> str:
+    """A closed batch that wrote no rows: its entry can be cut off without other traces."""
+    from tongyuan.libraries.batches import record_failed_batch
+
+    with make_session_factory(engine).begin() as session:
+        return record_failed_batch(session, "load.failed", name, error="unreadable", read=1).id
+
+
+def test_checkpoints_are_numbered_and_chained(hub_settings: Settings, ledger_engine: Engine):
+    for name in ("a", "b", "c"):
+        _failed_batch(ledger_engine, name)
+        _checkpoint(ledger_engine, hub_settings)
+    result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
+    assert result.ok and result.latest_checkpoint is not None
+    assert result.latest_checkpoint["number"] == 3 and result.unpinned_entries == 0
+    run_sql(ledger_engine, "DELETE FROM ledger_checkpoints WHERE seq = 2")
+    result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
+    assert [(p.code, p.seq) for p in result.problems] == [("checkpoint.signature", 3)]
+    assert "a checkpoint before it was deleted" in result.problems[0].message
+
+
+def test_cut_off_end_with_its_checkpoints_is_found_against_what_the_auditor_kept(
+    hub_settings: Settings, ledger_engine: Engine
+):
+    from tongyuan.ledger.verify import CheckpointExpectation
+
+    _failed_batch(ledger_engine, "a")
+    _failed_batch(ledger_engine, "b")
+    _checkpoint(ledger_engine, hub_settings)
+    trusted = _hub_pem(hub_settings)
+    last = _failed_batch(ledger_engine, "c")
+    _checkpoint(ledger_engine, hub_settings)
+    kept = verify_ledger(ledger_engine, trusted_keys=trusted).latest_checkpoint
+    assert kept is not None and (kept["number"], kept["seq"]) == (2, 3)
+    hash_2 = scalar(ledger_engine, "SELECT entry_hash FROM ledger_entries WHERE seq = 2")
+    run_sql(ledger_engine, "DELETE FROM ledger_checkpoints WHERE seq = 3")
+    run_sql(ledger_engine, "DELETE FROM ledger_entries WHERE seq = 3")
+    run_sql(ledger_engine, "DELETE FROM batches WHERE id = :b", b=last)
+    run_sql(ledger_engine, "UPDATE ledger_head SET seq = 2, entry_hash = :h", h=hash_2)
+    # The database alone cannot tell: the end after the last checkpoint left is gone.
+    assert verify_ledger(ledger_engine, trusted_keys=trusted).ok
+    by_number = verify_ledger(
+        ledger_engine, trusted_keys=trusted, expect=CheckpointExpectation(at_least=2)
+    )
+    assert [p.code for p in by_number.problems] == ["checkpoint.missing"]
+    by_copy = verify_ledger(
+        ledger_engine, trusted_keys=trusted, expect=CheckpointExpectation(copies=(kept,))
+    )
+    assert [p.code for p in by_copy.problems] == ["checkpoint.missing", "checkpoint.chain"]
+    assert "entries up to seq 3 were rewritten or removed" in by_copy.problems[1].message
+    # Every checkpoint deleted: the hub signs them, so a known hub key with none left fails.
+    run_sql(ledger_engine, "DELETE FROM ledger_checkpoints")
+    assert verify_ledger(ledger_engine).ok  # no key known: nothing to hold against it
+    bare = verify_ledger(ledger_engine, trusted_keys=trusted)
+    assert [p.code for p in bare.problems] == ["checkpoint.none"]
+    assert bare.unpinned_entries == 2
+
+
+def test_forged_checkpoint_copy_is_refused(hub_settings: Settings, ledger_engine: Engine):
+    from tongyuan.ledger.verify import CheckpointExpectation
+
+    _failed_batch(ledger_engine, "a")
+    _checkpoint(ledger_engine, hub_settings)
+    kept = verify_ledger(ledger_engine).latest_checkpoint
+    assert kept is not None
+    forged = {**kept, "seq": 0}
+    result = verify_ledger(
+        ledger_engine,
+        trusted_keys=_hub_pem(hub_settings),
+        expect=CheckpointExpectation(copies=(forged,)),
+    )
+    assert [p.code for p in result.problems] == ["checkpoint.copy"]

@@ -91,3 +91,31 @@ def test_unreadable_database_exits_2(tmp_path, monkeypatch: pytest.MonkeyPatch):
     result = _invoke("verify", "--json")
     assert result.exit_code == 2
     assert "cannot read the ledger" in json.loads(result.output)["unreadable"]
+
+
+def test_kept_checkpoint_copy_and_the_key_used_are_shown(
+    cli_env: str, ledger_engine: Engine, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TONGYUAN_HOME", str(tmp_path / "home"))
+    item_batch(ledger_engine, "一")
+    assert _invoke("checkpoint").exit_code == 0
+    item_batch(ledger_engine, "二")
+    assert _invoke("checkpoint").exit_code == 0
+    shown = _invoke("show", "--checkpoints", "--json")
+    kept = json.loads(shown.output)
+    assert [(c["number"], c["seq"]) for c in kept] == [(1, 1), (2, 2)]
+    assert all(c["signature"] and c["public_key"] for c in kept)
+    copy = tmp_path / "kept.json"
+    copy.write_text(shown.output, encoding="utf-8")
+    hub_key = tmp_path / "home" / "trust" / "ledger-hub-public-key.pem"
+    text_out = _invoke("verify", "--hub-key", str(hub_key), "--checkpoint-copy", str(copy))
+    assert text_out.exit_code == 0, text_out.output
+    assert "given with --hub-key" in text_out.output and "latest checkpoint: #2" in text_out.output
+    implicit = _invoke("verify")
+    assert "found in the copy itself" in implicit.output
+    run_sql(ledger_engine, "DELETE FROM ledger_checkpoints WHERE seq = 2")
+    gone = _invoke("verify", "--checkpoint-copy", str(copy), "--json")
+    assert gone.exit_code == 1 and json.loads(gone.output)["first"]["code"] == "checkpoint.missing"
+    assert _invoke("verify", "--expect-checkpoint", "2").exit_code == 1
+    copy.write_text("[{}]", encoding="utf-8")
+    assert _invoke("verify", "--checkpoint-copy", str(copy)).exit_code == 2

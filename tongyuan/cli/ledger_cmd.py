@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,12 +16,15 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 EXIT_INTACT, EXIT_ALTERED, EXIT_UNREADABLE = 0, 1, 2
 
 
 @app.command(
-    epilog="Example: [bold]tongyuan ledger verify --json[/bold]  "
-    "(exit 0 intact, 1 altered, 2 unreadable)"
+    epilog="Example: [bold]tongyuan ledger verify --hub-key hub.pem --checkpoint-copy "
+    "kept.json[/bold]  (exit 0 intact, 1 altered, 2 unreadable)"
 )
 def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -34,11 +37,30 @@ def verify(
             "present).",
         ),
     ] = None,
+    expect_checkpoint: Annotated[
+        int | None,
+        typer.Option(
+            "--expect-checkpoint",
+            min=1,
+            help="Number of the latest checkpoint seen at an earlier audit: fewer left "
+            "means checkpoints (and possibly the entries after them) were deleted.",
+        ),
+    ] = None,
+    checkpoint_copy: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint-copy",
+            help="JSON copy of checkpoints kept outside the hub (ledger show --checkpoints "
+            "--json, or an earlier verify --json): each must still be in the ledger and "
+            "the chain must still hold its hash.",
+        ),
+    ] = None,
 ) -> None:
     """Recompute the chain, every batch's content and every library row's digest, offline."""
     from tongyuan.db import make_engine
     from tongyuan.ledger import LedgerUnreadable, verify_ledger
     from tongyuan.ledger.hubkey import public_key_id, public_key_path
+    from tongyuan.ledger.verify import CheckpointExpectation, read_checkpoint_copies
 
     settings = settings_and_logging()
     trusted: list[str] | None = None
@@ -54,11 +76,34 @@ def verify(
             except (ValueError, UnicodeError):
                 err_console.print(f"[red]{path} is not a PEM public key[/red]")
                 raise typer.Exit(EXIT_UNREADABLE) from None
+        key_note = "hub key(s) given with --hub-key: " + ", ".join(
+            f"{path} ({public_key_id(pem)[:16]}…)"
+            for path, pem in zip(hub_key, trusted, strict=True)
+        )
     elif public_key_path(settings).is_file():
         trusted = [public_key_path(settings).read_text(encoding="ascii")]
+        key_note = (
+            f"the hub key found in the copy itself, {public_key_path(settings)} "
+            f"({public_key_id(trusted[0])[:16]}…) — pass --hub-key with a key obtained "
+            "separately to pin the checkpoints"
+        )
+    else:
+        key_note = "no hub key: checkpoint signatures checked, not pinned to a hub key"
+    copies: list[dict] = []
+    for path in checkpoint_copy or []:
+        try:
+            copies.extend(read_checkpoint_copies(path.read_text(encoding="utf-8"), str(path)))
+        except (OSError, UnicodeError, ValueError) as exc:
+            err_console.print(f"[red]checkpoint copy unusable:[/red] {exc}")
+            raise typer.Exit(EXIT_UNREADABLE) from None
+    expect = (
+        CheckpointExpectation(expect_checkpoint, tuple(copies))
+        if expect_checkpoint or copies
+        else None
+    )
     engine = make_engine(settings.database_url, sqlite_begin="DEFERRED")
     try:
-        result = verify_ledger(engine, trusted_keys=trusted)
+        result = verify_ledger(engine, trusted_keys=trusted, expect=expect)
     except LedgerUnreadable as exc:
         if as_json:
             print(json.dumps({"ok": False, "unreadable": str(exc)}, ensure_ascii=False))
@@ -68,12 +113,13 @@ def verify(
     finally:
         engine.dispose()
     if as_json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-    elif result.ok:
+        doc = {**result.to_dict(), "checked_with": key_note}
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        raise typer.Exit(EXIT_INTACT if result.ok else EXIT_ALTERED)
+    if result.ok:
         console.print(
             f"[green]ledger intact[/green]: {result.entries} entries, {result.records} records, "
             f"{result.rows} library rows, {result.checkpoints} checkpoints"
-            + ("" if trusted else " (checkpoints not pinned to a hub key)")
         )
     else:
         first = result.first
@@ -82,6 +128,21 @@ def verify(
         console.print(f"  [{first.code}] {first.message}", markup=False)
         for problem in result.problems[1:10]:
             console.print(f"  [{problem.code}] {problem.message}", markup=False)
+    console.print(f"checkpoints checked with {key_note}", markup=False)
+    latest = result.latest_checkpoint
+    if latest is not None:
+        console.print(
+            f"latest checkpoint: #{latest['number']} at seq {latest['seq']} "
+            f"({latest['entry_hash'][:16]}…), {latest['created_at']} — keep a copy outside "
+            "the hub (ledger show --checkpoints --json) and pass it next time",
+            markup=False,
+        )
+    if result.unpinned_entries:
+        console.print(
+            f"[yellow]warning:[/yellow] the last {result.unpinned_entries} entries are after "
+            "the latest checkpoint: no hub signature covers them, and deleting them (with "
+            "their rows) would not show here",
+        )
     raise typer.Exit(EXIT_INTACT if result.ok else EXIT_ALTERED)
 
 
@@ -110,6 +171,14 @@ def checkpoint() -> None:
 def show(
     last: Annotated[int, typer.Option("--last", min=1, help="How many entries.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    checkpoints: Annotated[
+        bool,
+        typer.Option(
+            "--checkpoints",
+            help="Show the latest checkpoints instead, with their signatures (the copy "
+            "auditors keep and pass to verify --checkpoint-copy).",
+        ),
+    ] = False,
 ) -> None:
     """The latest ledger entries: batch, kind, source, counts and hashes (no personal data)."""
     from sqlalchemy import select
@@ -120,6 +189,9 @@ def show(
     settings = settings_and_logging()
     engine = make_engine(settings.database_url, sqlite_begin="DEFERRED")
     try:
+        if checkpoints:
+            _show_checkpoints(engine, last, as_json)
+            return
         with make_session_factory(engine)() as session:
             entries = list(
                 session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(last))
@@ -161,3 +233,33 @@ def show(
             e.entry_hash[:8],
         )
     console.print(table)
+
+
+def _show_checkpoints(engine: Engine, last: int, as_json: bool) -> None:
+    """The last ``last`` checkpoints as verify numbers them (1, 2, 3 … in written order),
+    each with what its signature covers — everything a copy needs to be checked later."""
+    from sqlalchemy import select
+
+    from tongyuan.ledger.checkpoints import checkpoint_link
+    from tongyuan.ledger.verify import checkpoint_copy, signed_form
+    from tongyuan.libraries.ledger import LedgerCheckpoint
+
+    table = LedgerCheckpoint.__table__
+    with engine.connect() as connection:
+        rows = list(connection.execute(select(table).order_by(table.c.id)).mappings())
+    copies, previous = [], None
+    for number, row in enumerate(rows, start=1):
+        linked = signed_form(row, number, previous)  # False: the first, unchained form
+        link = checkpoint_link(previous) if linked is not False else None
+        copies.append(checkpoint_copy(row, number, link))
+        previous = row["signature"]
+    copies = copies[-last:]
+    if as_json:
+        print(json.dumps(copies, ensure_ascii=False, indent=2))
+        return
+    out = Table("#", "seq", "UTC", "entry hash", "key")
+    for c in copies:
+        out.add_row(
+            str(c["number"]), str(c["seq"]), c["created_at"], c["entry_hash"][:16], c["key_id"][:16]
+        )
+    console.print(out)

@@ -9,15 +9,17 @@ is the first altered thing found.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from standards.privacy import mask_text
-from tongyuan.ledger.checkpoints import checkpoint_statement
+from tongyuan.ledger.checkpoints import checkpoint_link, checkpoint_statement
 from tongyuan.ledger.digests import (
     COVERED,
     DELETED,
@@ -27,7 +29,7 @@ from tongyuan.ledger.digests import (
 )
 from tongyuan.ledger.entries import compute_entry_hash
 from tongyuan.ledger.hubkey import public_key_id, verify_statement
-from tongyuan.libraries.base import Base
+from tongyuan.libraries.base import Base, to_utc
 from tongyuan.libraries.ledger import (
     GENESIS_HASH,
     LedgerCheckpoint,
@@ -63,6 +65,10 @@ class LedgerVerification:
     checkpoints: int = 0
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
+    # the last checkpoint that verified (what an auditor should keep a copy of), and how
+    # many entries after it no hub signature covers yet
+    latest_checkpoint: dict[str, Any] | None = None
+    unpinned_entries: int = 0
 
     @property
     def ok(self) -> bool:
@@ -94,10 +100,60 @@ class LedgerVerification:
             "records": self.records,
             "rows": self.rows,
             "checkpoints": self.checkpoints,
+            "latest_checkpoint": self.latest_checkpoint,
+            "unpinned_entries": self.unpinned_entries,
             "problem_count": self.problem_count,
             "first": None if self.first is None else asdict(self.first),
             "problems": [asdict(p) for p in self.problems],
         }
+
+
+_COPY_FIELDS = {
+    "number": int,
+    "previous": (str, type(None)),
+    "seq": int,
+    "entry_hash": str,
+    "created_at": str,
+    "key_id": str,
+    "public_key": str,
+    "signature": str,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointExpectation:
+    """What an auditor knows from outside the hub: the number of the last checkpoint seen
+    (``at_least``) and/or copies of checkpoints (``ledger show --checkpoints --json``)."""
+
+    at_least: int | None = None
+    copies: tuple[dict[str, Any], ...] = ()
+
+
+def read_checkpoint_copies(text: str, source: str) -> tuple[dict[str, Any], ...]:
+    """Checkpoint copies from JSON: one object, a list of them, or ``ledger verify
+    --json`` output (its ``latest_checkpoint``). Raises ValueError naming the problem."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{source}: not JSON ({exc})") from None
+    if isinstance(doc, dict) and "latest_checkpoint" in doc:
+        doc = doc["latest_checkpoint"] or []
+    items = doc if isinstance(doc, list) else [doc]
+    copies = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValueError(f"{source}: checkpoint {i + 1} is not an object")
+        for name, kind in _COPY_FIELDS.items():
+            if not isinstance(item.get(name), kind) or isinstance(item.get(name), bool):
+                raise ValueError(f"{source}: checkpoint {i + 1} lacks a valid {name!r}")
+        try:
+            datetime.fromisoformat(item["created_at"])
+        except ValueError:
+            raise ValueError(f"{source}: checkpoint {i + 1} has a bad created_at") from None
+        copies.append(item)
+    if not copies:
+        raise ValueError(f"{source}: no checkpoint in it")
+    return tuple(copies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +165,18 @@ class _Chained:
 
 
 def verify_ledger(
-    engine: Engine, *, trusted_keys: Sequence[str] | None = None
+    engine: Engine,
+    *,
+    trusted_keys: Sequence[str] | None = None,
+    expect: CheckpointExpectation | None = None,
 ) -> LedgerVerification:
     """Check the whole ledger against the libraries; never raises for a mismatch.
 
     ``trusted_keys`` are PEM public keys the hub is known to sign with: when given, a
-    checkpoint signed by any other key is a problem even if its signature is valid.
+    checkpoint signed by any other key is a problem even if its signature is valid, and
+    so is a ledger left without any checkpoint (the hub signs them, so they were deleted).
+    ``expect`` is what the auditor kept from earlier: deleting the last checkpoints
+    together with the entries after them is only visible against it.
     Raises :class:`LedgerUnreadable` when the database or its ledger cannot be read.
     """
     result = LedgerVerification()
@@ -124,7 +186,7 @@ def verify_ledger(
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
                 chained = _check_chain(connection, result)
-                _check_checkpoints(connection, result, chained, trusted_keys)
+                _check_checkpoints(connection, result, chained, trusted_keys, expect)
                 _check_batches(connection, result, chained)
                 _check_records(connection, result, chained)
                 for spec in COVERED:
@@ -194,33 +256,65 @@ def _check_chain(connection: Connection, result: LedgerVerification) -> dict[str
     return chained
 
 
+def checkpoint_copy(row: Any, number: int, previous: str | None) -> dict[str, Any]:
+    """A checkpoint as auditors keep it outside the hub (``ledger show --checkpoints``);
+    ``previous`` is the link it signs (None for the first form, which signs no number)."""
+    return {
+        "number": number,
+        "previous": previous,
+        "seq": row["seq"],
+        "entry_hash": row["entry_hash"],
+        "created_at": to_utc(row["created_at"]).isoformat(),
+        "key_id": row["key_id"],
+        "public_key": row["public_key"],
+        "signature": row["signature"],
+    }
+
+
+def signed_form(row: Any, number: int, previous_signature: str | None) -> bool | None:
+    """True: a chained checkpoint at this position; False: one of the first form (no
+    number, no link); None: the signature verifies as neither."""
+    args = (row["seq"], row["entry_hash"], row["created_at"], row["key_id"])
+    linked = checkpoint_statement(
+        *args, number=number, previous=checkpoint_link(previous_signature)
+    )
+    if verify_statement(row["public_key"], linked, row["signature"]):
+        return True
+    if verify_statement(row["public_key"], checkpoint_statement(*args), row["signature"]):
+        return False
+    return None
+
+
 def _check_checkpoints(
     connection: Connection,
     result: LedgerVerification,
     chained: dict[str, _Chained],
     trusted_keys: Sequence[str] | None,
+    expect: CheckpointExpectation | None,
 ) -> None:
     by_seq = {c.seq: c.entry_hash for c in chained.values()}
+    by_seq[0] = GENESIS_HASH
     trusted = None if trusted_keys is None else {public_key_id(k) for k in trusted_keys}
     table = LedgerCheckpoint.__table__
+    previous_signature: str | None = None
+    kept: dict[int, str] = {}  # number -> signature of the checkpoints that verified
     for row in connection.execute(select(table).order_by(table.c.id)).mappings():
         result.checkpoints += 1
-        where = f"checkpoint {row['id']} (seq {row['seq']})"
+        number = result.checkpoints
+        where = f"checkpoint {row['id']} (#{number}, seq {row['seq']})"
         try:
             key_id = public_key_id(row["public_key"])
         except (ValueError, UnicodeError):
             key_id = None
-        statement = checkpoint_statement(
-            row["seq"], row["entry_hash"], row["created_at"], row["key_id"]
-        )
-        if key_id != row["key_id"] or not verify_statement(
-            row["public_key"], statement, row["signature"]
-        ):
+        linked = None if key_id != row["key_id"] else signed_form(row, number, previous_signature)
+        link = checkpoint_link(previous_signature) if linked else None
+        previous_signature = row["signature"]
+        if linked is None:
             result.add(
                 Problem(
                     "checkpoint.signature",
                     f"{where}: the hub signature does not verify — the checkpoint was forged "
-                    f"or altered",
+                    f"or altered, or a checkpoint before it was deleted",
                     row["seq"],
                 )
             )
@@ -229,13 +323,15 @@ def _check_checkpoints(
             result.add(
                 Problem(
                     "checkpoint.key",
-                    f"{where}: signed by key {key_id[:16]}…, which is not the hub key given "
-                    f"for this verification",
+                    f"{where}: signed by key {str(key_id)[:16]}…, which is not the hub key "
+                    f"given for this verification",
                     row["seq"],
                 )
             )
-        expected = GENESIS_HASH if row["seq"] == 0 else by_seq.get(row["seq"])
-        if expected != row["entry_hash"]:
+            continue
+        kept[number] = row["signature"]
+        result.latest_checkpoint = checkpoint_copy(row, number, link)
+        if by_seq.get(row["seq"]) != row["entry_hash"]:
             result.add(
                 Problem(
                     "checkpoint.chain",
@@ -244,6 +340,83 @@ def _check_checkpoints(
                     row["seq"],
                 )
             )
+    last_seq = max(by_seq)
+    latest = result.latest_checkpoint
+    result.unpinned_entries = last_seq - (latest["seq"] if latest else 0)
+    if trusted is not None and latest is None:
+        result.add(
+            Problem(
+                "checkpoint.none",
+                f"the hub has a checkpoint key but no checkpoint signed by it remains — "
+                f"checkpoints were deleted; none of the {last_seq} entries is pinned, and "
+                f"entries at the end may have been removed",
+                last_seq,
+            )
+        )
+    if expect is None:
+        return
+    have = 0 if latest is None else latest["number"]
+    if expect.at_least and have < expect.at_least:
+        result.add(
+            Problem(
+                "checkpoint.missing",
+                f"checkpoint #{expect.at_least} was expected but the last one is #{have} — "
+                f"checkpoints were deleted, and with them possibly the entries after seq "
+                f"{0 if latest is None else latest['seq']}",
+                None if latest is None else latest["seq"],
+            )
+        )
+    for copy in expect.copies:
+        _check_copy(result, copy, kept, by_seq, trusted_keys)
+
+
+def _check_copy(
+    result: LedgerVerification,
+    copy: dict[str, Any],
+    kept: dict[int, str],
+    by_seq: dict[int, str],
+    trusted_keys: Sequence[str] | None,
+) -> None:
+    """A checkpoint the auditor kept must still be in the ledger, and the chain must still
+    end in its hash at its seq (it is authentic when a hub key signed it)."""
+    where = f"kept checkpoint #{copy['number']} (seq {copy['seq']})"
+    keys = list(trusted_keys) if trusted_keys is not None else [copy["public_key"]]
+    linked = copy.get("previous") is not None
+    statement = checkpoint_statement(
+        copy["seq"],
+        copy["entry_hash"],
+        datetime.fromisoformat(copy["created_at"]),
+        copy["key_id"],
+        number=copy["number"] if linked else None,
+        previous=copy["previous"] if linked else None,
+    )
+    authentic = any(verify_statement(key, statement, copy["signature"]) for key in keys)
+    if not authentic:
+        result.add(
+            Problem(
+                "checkpoint.copy",
+                f"{where}: the copy is not signed by the hub key — it proves nothing",
+                copy["seq"],
+            )
+        )
+        return
+    if kept.get(copy["number"]) != copy["signature"]:
+        result.add(
+            Problem(
+                "checkpoint.missing",
+                f"{where} is no longer in the ledger — checkpoints were deleted or replaced",
+                copy["seq"],
+            )
+        )
+    if by_seq.get(copy["seq"]) != copy["entry_hash"]:
+        result.add(
+            Problem(
+                "checkpoint.chain",
+                f"{where}: the chain at seq {copy['seq']} no longer has the hash the hub "
+                f"signed — entries up to seq {copy['seq']} were rewritten or removed",
+                copy["seq"],
+            )
+        )
 
 
 _BATCH_FIELDS = (
