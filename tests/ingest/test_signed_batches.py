@@ -142,3 +142,43 @@ def test_a_signer_outside_the_trust_directory_is_rejected(signed: World, tmp_pat
 def test_an_empty_drop_is_an_empty_delivery(signed: World) -> None:
     result = ingest_department(signed.settings, signed.topology, DEPT)
     assert result.status == "committed" and result.read == 0
+
+
+def test_a_signed_file_left_out_rejects_the_whole_delivery(signed: World, pki: Pki) -> None:
+    signed.deliver("cases_001.xml", _cases())
+    signed.deliver("cases_002.xml", [make_case(serial=None, dept_case_no="SG-9")])
+    _sign(signed, pki, ["cases_001.xml", "cases_002.xml"])
+    (signed.drop / "cases_002.xml").unlink()  # dropped on the way
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "rejected"
+    assert "cases_002.xml is listed in the signed manifest but was not delivered" in (
+        result.error or ""
+    )
+    assert _batch(signed, result.batch_ids[0]).meta["subindication"] == "SIGNED_DATA_NOT_FOUND"
+    _nothing_written(signed, "cases_001.xml")
+
+
+def test_anchors_scoped_to_another_authority_do_not_vouch_for_the_department(
+    hub, tmp_path: Path, pki: Pki
+) -> None:
+    """The delivery's signer must chain to the department's own anchors or general ones."""
+    import shutil
+
+    trust = tmp_path / "trust"
+    shutil.copytree(pki.trust_dir, trust, ignore=shutil.ignore_patterns("private"))
+    other = trust / "anchors" / "91440300MA5FXXXX0Y"
+    other.mkdir()
+    for anchor in (trust / "anchors").glob("*.pem"):
+        anchor.rename(other / anchor.name)
+    world = make_world(hub, tmp_path, signing=True, trust_dir=trust)
+    world.deliver("cases_001.xml", _cases())
+    _sign(world, pki, ["cases_001.xml"])
+    result = ingest_department(world.settings, world.topology, DEPT)
+    assert result.status == "rejected"
+    assert _batch(world, result.batch_ids[0]).meta["subindication"] == (
+        "NO_CERTIFICATE_CHAIN_FOUND"
+    )
+    _nothing_written(world, "cases_001.xml")
+    other.rename(trust / "anchors" / DEPT)  # the department's own anchors: accepted
+    ok = ingest_department(world.settings, world.topology, DEPT)
+    assert ok.status == "committed" and ok.added == 3

@@ -7,8 +7,11 @@ and ``MANIFEST.json.sig.json``, the manifest's detached signature (:mod:`signing
 made with the department's certificate.
 
 Before anything of such a delivery is read, the hub checks the whole of it: the
-signature against the hub's trust directory (chain, validity at signing time, CRLs), and
-every delivered file against the signed manifest — listed, same size, same sha256. Any
+signature against the hub's trust directory (chain, validity at signing time, CRLs) —
+only the department's own anchors (``anchors/<department code>/``) and the general ones
+count, never anchors scoped to another authority — every delivered file against the
+signed manifest (listed, same size, same sha256), and every file the manifest lists is
+delivered: a signed file left out (dropped by whoever carried the delivery) rejects it. Any
 failure rejects the delivery as a whole: nothing is stored or quarantined, nothing is
 acknowledged, and a failed batch records the reason with the ETSI sub-indication.
 """
@@ -126,15 +129,19 @@ def verify_delivery(
     patterns: Sequence[str],
     trust_dir: Path,
     *,
+    department: str | None = None,
     now: datetime | None = None,
 ) -> DeliveryVerdict:
     """Check a drop folder's delivery as a whole; never raises for what was delivered.
 
-    An empty folder is an empty delivery (ok, nothing to verify). Raises AdapterError only
-    when the folder cannot be reached, like a read would.
+    ``department`` is the delivering department's code: only anchors under
+    ``anchors/<code>/`` and the general anchors vouch for its signer (as a license's
+    issuer code does for licenses), so a CA trusted for one authority cannot sign another
+    department's deliveries. An empty folder is an empty delivery (ok, nothing to
+    verify). Raises AdapterError only when the folder cannot be reached, like a read would.
     """
     from signing.detached import verify_detached
-    from signing.trust import TrustStore
+    from signing.trust import TrustStore, authority_key
 
     folder = source.open_folder()
     files = delivered_names(folder, patterns)
@@ -162,7 +169,8 @@ def verify_delivery(
             f"trust directory {trust_dir} cannot be used: {exc}",
             files=len(files),
         )
-    report = verify_detached(manifest_bytes, signature, trust, now=now)
+    authority = None if department is None else authority_key(department)
+    report = verify_detached(manifest_bytes, signature, trust, now=now, authority=authority)
     verdict = DeliveryVerdict(
         ok=report.passed,
         files=len(files),
@@ -187,33 +195,56 @@ def verify_delivery(
         verdict.indication = SubIndication.FORMAT_FAILURE.indication.value
         verdict.reason = f"signed manifest is not a manifest: {exc}"
         return verdict
-    problem = _check_files(folder, files, manifest)
+    problem = _check_files(folder, files, manifest, listed)
     if problem is not None:
+        sub, verdict.reason = problem
         verdict.ok = False
-        verdict.indication = SubIndication.HASH_FAILURE.indication.value
-        verdict.subindication = SubIndication.HASH_FAILURE.value
-        verdict.reason = problem
+        verdict.indication = sub.indication.value
+        verdict.subindication = sub.value
     return verdict
 
 
-def _check_files(folder: DropFolder, files: dict[str, Any], manifest: Manifest) -> str | None:
+def _check_files(
+    folder: DropFolder, files: dict[str, Any], manifest: Manifest, listed: dict[str, Any]
+) -> tuple[SubIndication, str] | None:
+    """The first way the delivery differs from what was signed, or None.
+
+    Every signed file must be there: the manifest's own entries are checked as well as the
+    delivered files, or leaving one out would pass unnoticed.
+    """
+    for name in sorted(manifest.entries):
+        entry = listed.get(name)
+        if name in files:
+            continue
+        if entry is None or entry.type != "file" or in_progress(name):
+            return (
+                SubIndication.SIGNED_DATA_NOT_FOUND,
+                f"{name} is listed in the signed manifest but was not delivered",
+            )
+        files = {**files, name: entry}  # delivered but outside the read patterns: check it
     for name, entry in sorted(files.items()):
         expected = manifest.entries.get(name)
         if expected is None:
-            return f"{name} is delivered but not listed in the signed manifest"
+            return _hash(f"{name} is delivered but not listed in the signed manifest")
         if expected.sha256 is None or expected.size is None:
-            return f"the signed manifest gives no size and sha256 for {name}"
+            return _hash(f"the signed manifest gives no size and sha256 for {name}")
         if entry.size != expected.size:
-            return f"{name}: {entry.size} bytes delivered, the signed manifest says {expected.size}"
+            return _hash(
+                f"{name}: {entry.size} bytes delivered, the signed manifest says {expected.size}"
+            )
         with tempfile.TemporaryDirectory(prefix="tongyuan-verify-") as tmp:
             part = Path(tmp) / "copy.part"
             try:
                 folder.fetch(name, entry, part)
             except (OSError, AdapterError) as exc:
-                return f"{name} cannot be read to check it: {exc}"
+                return _hash(f"{name} cannot be read to check it: {exc}")
             digest = _sha256_file(part)
         if digest != expected.sha256:
-            return (
+            return _hash(
                 f"{name}: sha256 {digest} does not match {expected.sha256} in the signed manifest"
             )
     return None
+
+
+def _hash(reason: str) -> tuple[SubIndication, str]:
+    return SubIndication.HASH_FAILURE, reason
