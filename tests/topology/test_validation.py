@@ -274,7 +274,9 @@ def test_departments(tmp_path: Path) -> None:
     _one(problems, "departments[0].streams[1]", "offers no stream 'cases'")
     _one(problems, "departments[1].name", "give the department's name")
     _one(problems, "departments[1].code", "USCC check character")
-    assert "91110000600037341X" not in str(problems)  # codes are masked in messages
+    # A USCC is an authority's public code, not a personal ID: shown as given, so the
+    # operator can find the department (only what can be a citizen ID is masked).
+    assert "91110000600037341X" in str(problems)
     _one(problems, "departments[1].node", "440305 is not a node of this topology")
     _one(problems, "departments[1].source.config.url", "env:VARIABLE_NAME")
     _one(problems, "departments[2].code", "duplicate department 114403000040578006")
