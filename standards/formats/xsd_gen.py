@@ -148,6 +148,8 @@ class _Renderer:
         element.set("type", self._type_of(annotation, info, name))
 
     def _type_of(self, annotation: Any, info: FieldInfo | None, name: str) -> str:
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]  # a normalising validator: same type
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return self._model_type(annotation)
         if isinstance(annotation, type) and issubclass(annotation, enum.Enum):

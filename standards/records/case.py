@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from standards.codes.enums import CaseState, IdType
+from standards.identifiers.normalize import normalize_code
 from standards.records.base import StandardRecord
+
+# The codes that key the libraries (the item a case is handled under, its serial) in
+# their canonical form: typed by hand they carry lower case, spaces, hyphens and
+# full-width digits, and a lookup or a uniqueness check on the raw text would take one
+# code for two. The record as delivered stays in quarantine payloads.
+Code = Annotated[str, AfterValidator(normalize_code)]
 
 
 class Applicant(BaseModel):
@@ -45,9 +52,9 @@ class Case(StandardRecord):
 
     source_system: str = Field(min_length=1, max_length=64, description="来源系统")
     dept_case_no: str = Field(min_length=1, max_length=64, description="部门办件编号")
-    serial: str | None = Field(default=None, description="统一业务流水号")
-    impl_code: str = Field(description="实施编码")
-    handling_code: str | None = Field(default=None, description="业务办理项编码")
+    serial: Code | None = Field(default=None, description="统一业务流水号")
+    impl_code: Code = Field(description="实施编码")
+    handling_code: Code | None = Field(default=None, description="业务办理项编码")
     item_name: str | None = Field(default=None, description="事项名称")
     applicant: Applicant
     events: list[CaseEvent] = Field(min_length=1, description="状态历史")

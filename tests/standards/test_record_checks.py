@@ -185,3 +185,19 @@ def test_times_without_an_offset_are_beijing_time_when_mixed_with_offsets() -> N
     assert [f.rule for f in check_record(earlier)] == ["case.events.order"]
     late = make_case(delivered_at=naive(5))
     assert [f.field for f in check_record(late)] == ["delivered_at"]
+
+
+def test_case_codes_typed_by_hand_are_the_codes_they_name() -> None:
+    """Lower case, hyphens and full-width digits do not make another item or serial."""
+    good = make_case()
+    typed = make_case(
+        impl_code=f"{good.impl_code[:11]}-{good.impl_code[11:]}".lower(),
+        serial=good.serial.lower().replace(good.serial[-1], chr(0xFF10 + int(good.serial[-1]))),
+    )
+    assert (typed.impl_code, typed.serial) == (good.impl_code, good.serial)
+    assert check_record(typed) == []
+    uniqueness = BatchUniqueness()
+    assert uniqueness.check(good, SourceLocation("cases.xml", 1)) == []
+    other = make_case(dept_case_no="OTHER-1", serial=good.serial.lower())
+    found = uniqueness.check(other, SourceLocation("cases.xml", 2))
+    assert [f.rule for f in found] == ["case.serial.duplicate"]
