@@ -23,6 +23,8 @@ from signing.report import Check, Indication, SubIndication, VerificationReport
 from signing.trust import TrustStore
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MANIFEST_NAME = "MANIFEST.json"  # a signed batch's manifest, signed beside it (.sig.json)
+SIGNATURE_SUFFIX = ".sig.json"
 MAX_NAME_LENGTH = 255
 _CHUNK = 1 << 20
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -133,12 +135,15 @@ def verify_manifest(
     trust: TrustStore,
     *,
     now: datetime | None = None,
+    manifest_name: str = MANIFEST_NAME,
 ) -> ManifestVerification:
     """Check the manifest's signature, then every listed file under ``directory``.
 
     A missing file gives INDETERMINATE/SIGNED_DATA_NOT_FOUND, a different one
     FAILED/HASH_FAILURE; ``mismatch`` names the first (in name order). Files present but
-    not listed are reported in ``unlisted`` for the caller to refuse or ignore.
+    not listed are reported in ``unlisted`` for the caller to refuse or ignore — except
+    the manifest (``manifest_name``) and its signature beside it, which no manifest can
+    list.
     """
     report = verify_detached(manifest_bytes, envelope_bytes, trust, now=now)
     result = ManifestVerification(report)
@@ -177,7 +182,8 @@ def verify_manifest(
             Check("manifest_files", True, f"{len(entries)} listed file(s) present and identical")
         )
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-    result.unlisted = sorted(present - set(entries))
+    own = {manifest_name, manifest_name + SIGNATURE_SUFFIX}
+    result.unlisted = sorted(present - set(entries) - own)
     return result
 
 

@@ -100,3 +100,15 @@ def test_signed_manifest_with_traversal_is_refused(test_pki: GeneratedPki, tmp_p
     assert not result.ok
     assert result.report.subindication is SubIndication.FORMAT_FAILURE
     assert "traversal" in (result.mismatch or "")
+
+
+def test_the_manifest_and_its_signature_are_not_unlisted(
+    test_pki: GeneratedPki, tmp_path: Path
+) -> None:
+    files = _batch(tmp_path)
+    manifest = build_manifest(files)
+    envelope = _signed(test_pki, manifest)
+    (tmp_path / "MANIFEST.json").write_bytes(manifest)
+    (tmp_path / "MANIFEST.json.sig.json").write_bytes(envelope)
+    result = verify_manifest(tmp_path, manifest, envelope, test_pki.trust, now=test_pki.now)
+    assert result.ok and result.unlisted == []
