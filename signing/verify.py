@@ -4,6 +4,9 @@
   passing the ``.sig.json`` itself verifies the file it names, and a missing data file is
   INDETERMINATE/SIGNED_DATA_NOT_FOUND; when the signed file is a license document, only
   the anchors of its issuing authority (and the general ones) count, as for XML-DSig;
+  when it is a batch manifest (``MANIFEST.json``), every file it lists is checked too
+  (``signing.manifest.verify_manifest``) and files beside it that it does not list are
+  named in a check;
 - XML (``<`` first, after an optional BOM and whitespace) → enveloped XML-DSig license
   (``signing.xmldsig``), which refuses DTDs/entities (XXE) before anything else;
 - anything else → FAILED/FORMAT_FAILURE: there is no signature to check.
@@ -77,9 +80,26 @@ def license_authority(data: bytes) -> str | None:
 
 
 def _verify_detached_file(
-    data: bytes, envelope: bytes, trust: TrustStore, now: datetime | None
+    data_path: Path, data: bytes, envelope: bytes, trust: TrustStore, now: datetime | None
 ) -> VerificationReport:
-    return verify_detached(data, envelope, trust, now=now, authority=license_authority(data))
+    from signing.manifest import MANIFEST_NAME, verify_manifest
+
+    if data_path.name != MANIFEST_NAME:
+        return verify_detached(data, envelope, trust, now=now, authority=license_authority(data))
+    # A signed batch: the signature alone says nothing about the files it vouches for.
+    result = verify_manifest(data_path.parent, data, envelope, trust, now=now)
+    report = result.report
+    if result.unlisted:
+        shown = ", ".join(result.unlisted[:10]) + (" …" if len(result.unlisted) > 10 else "")
+        report.checks.append(
+            Check(
+                "manifest_unlisted",
+                None,
+                f"{len(result.unlisted)} file(s) beside the manifest not listed in it, "
+                f"so not covered by the signature: {shown}",
+            )
+        )
+    return report
 
 
 def verify_file(path: Path, trust: TrustStore, now: datetime | None = None) -> VerificationReport:
@@ -94,11 +114,11 @@ def verify_file(path: Path, trust: TrustStore, now: datetime | None = None) -> V
                 [Check("signed_data", False, f"{data_path.name} not found beside the signature")],
                 format="detached",
             )
-        return _verify_detached_file(read_limited(data_path), envelope, trust, now)
+        return _verify_detached_file(data_path, read_limited(data_path), envelope, trust, now)
     data = read_limited(path)
     sidecar = path.with_name(path.name + SIGNATURE_SUFFIX)
     if sidecar.exists():
-        return _verify_detached_file(data, read_limited(sidecar), trust, now)
+        return _verify_detached_file(path, data, read_limited(sidecar), trust, now)
     if _looks_like_xml(data):
         from signing.xmldsig import verify_license_xml
         from standards.formats import UnreadableInput, UnsafeInput

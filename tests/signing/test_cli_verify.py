@@ -233,3 +233,32 @@ def test_verify_a_detached_license_uses_its_issuers_anchors(tmp_path: Path, pki_
     scoped.rename(own)
     result = runner.invoke(app, ["verify", str(target), "--trust", str(trust), "--json"])
     assert result.exit_code == 0, result.output
+
+
+def test_verify_a_manifest_checks_the_files_it_lists(tmp_path: Path, pki_dir: Path) -> None:
+    """`tongyuan verify batch/MANIFEST.json` is the batch check: a changed or missing
+    listed file fails it, and files it does not list are named."""
+    from signing.manifest import build_manifest
+
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "cases_001.xml").write_text("<cases>original</cases>", encoding="utf-8")
+    manifest = build_manifest({"cases_001.xml": batch / "cases_001.xml"})
+    (batch / "MANIFEST.json").write_bytes(manifest)
+    pki = open_pki(pki_dir)
+    envelope = sign_detached(manifest, pki.signing_key("ecdsa"), pki.chain("ecdsa"))
+    (batch / "MANIFEST.json.sig.json").write_bytes(envelope)
+    target = str(batch / "MANIFEST.json")
+    ok = runner.invoke(app, ["verify", target, "--trust", str(pki_dir), "--json"])
+    assert ok.exit_code == 0, ok.output
+    (batch / "unlisted.xml").write_text("extra", encoding="utf-8")
+    ok = runner.invoke(app, ["verify", target, "--trust", str(pki_dir), "--json"])
+    checks = {c["name"]: c for c in json.loads(ok.stdout)["checks"]}
+    assert ok.exit_code == 0 and "unlisted.xml" in checks["manifest_unlisted"]["detail"]
+    (batch / "cases_001.xml").write_text("<cases>FORGED</cases>", encoding="utf-8")
+    changed = runner.invoke(app, ["verify", target, "--trust", str(pki_dir), "--json"])
+    assert changed.exit_code == 1
+    assert json.loads(changed.stdout)["subindication"] == "HASH_FAILURE"
+    (batch / "cases_001.xml").unlink()
+    missing = runner.invoke(app, ["verify", target + ".sig.json", "--trust", str(pki_dir)])
+    assert missing.exit_code == 3 and "SIGNED_DATA_NOT_FOUND" in missing.output
