@@ -8,6 +8,8 @@ iterating half-way.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
@@ -78,6 +80,14 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
     return parts.scheme, parts.hostname, parts.port
 
 
+def _digest(records: list[Any]) -> bytes:
+    """A digest of a page's records that does not depend on key order or whitespace."""
+    text = json.dumps(
+        records, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    )
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
 class HttpStreamRead(StreamRead):
     """Iterate once for envelopes; ``state()`` any time; ``close()`` releases the client."""
 
@@ -142,6 +152,11 @@ class HttpStreamRead(StreamRead):
         request: tuple[str, Params] | None = self._first_request()
         previous: tuple[str, tuple[tuple[str, str], ...]] | None = None
         read_objects = 0
+        # Page numbers and offsets change the request whether or not the server honours
+        # them, so a server ignoring them would send the same page until max_pages: each
+        # page's records are digested and a page equal to an earlier one stops the read.
+        counting = self.stream.pagination.style in ("page", "offset")
+        seen: dict[bytes, int] = {}
         while request is not None:
             url, params = request
             signature = (url, tuple(sorted((k, str(v)) for k, v in params.items())))
@@ -157,9 +172,23 @@ class HttpStreamRead(StreamRead):
             self.pages += 1
             what = f"page {self.pages} of stream {self.stream.name!r}"
             page = self.transport.get_json(url, params, what=what, parse=self._parse)
+            if counting and page.records:
+                digest = _digest(page.records)
+                if digest in seen:
+                    raise AdapterError(
+                        f"stream {self.stream.name!r}: page {self.pages} ({safe_url(url)}) "
+                        f"has the same records as page {seen[digest]}; the API ignores the "
+                        f"{self._advance_param()!r} parameter, so pagination does not "
+                        "advance (check the pagination style and parameter names)"
+                    )
+                seen[digest] = self.pages
             yield page
             read_objects += len(page.records)
             request = self._next_request(page, params, read_objects)
+
+    def _advance_param(self) -> str:
+        pag = self.stream.pagination
+        return pag.page_param if pag.style == "page" else pag.offset_param
 
     def _page_limit_reached(self, url: str) -> None:
         message = (
@@ -167,6 +196,7 @@ class HttpStreamRead(StreamRead):
             f"({self.limits.max_pages}) pages; next was {safe_url(url)}"
         )
         if self.cursor is None:
+            # Not a pagination that repeats itself: a repeated page stops the read first.
             raise AdapterError(
                 message + "; without incremental state the rest would be lost — "
                 "raise limits.max_pages or configure incremental reads"

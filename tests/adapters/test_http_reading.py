@@ -186,6 +186,30 @@ def test_pagination_that_does_not_advance_is_stopped(api: DeptApi) -> None:
         read_all(src)
 
 
+@pytest.mark.parametrize("style", ["page", "offset"])
+def test_a_server_ignoring_the_page_parameter_is_stopped_at_the_first_repeat(
+    api: DeptApi, style: str
+) -> None:
+    rows = api.table.add(2)
+    # the same full page whatever page or offset is asked for (key order varies: same rows)
+    page = json.dumps({"data": {"list": rows}}).encode()
+    shuffled = json.dumps({"data": {"list": [dict(reversed(r.items())) for r in rows]}})
+    api.inject(Fault("body", times=1, body=page))
+    api.inject(Fault("body", times=300, body=shuffled.encode()))
+    src = source(
+        api,
+        {"pagination": {"style": style, "page_size": 2}, "incremental": None},
+        limits={"max_pages": 300},
+    )
+    param = "page" if style == "page" else "offset"
+    with pytest.raises(AdapterError) as raised:
+        read_all(src)
+    message = str(raised.value)
+    assert "page 2" in message and "same records as page 1" in message
+    assert f"ignores the {param!r} parameter" in message and "max_pages" not in message
+    assert len(api.data_requests()) == 2
+
+
 def test_next_link_to_another_server_is_not_followed(api: DeptApi) -> None:
     api.table.add(1)
     headers = {"Link": '<http://198.51.100.7/steal?page=2>; rel="next"'}
