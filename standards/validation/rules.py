@@ -124,6 +124,11 @@ RULES: dict[str, Rule] = _rules(
     ("item.required_elements", "事项要素缺失（实施清单要求的要素未填写）", _ITEM_LIST),
     ("case.required_fields", "办件字段缺失（按办件状态应填写的字段未填写）", _STATES),
     ("item.base_elements.inconsistent", "基本要素在各层级不一致（四级四同）", _FOUR_SAME),
+    (
+        "item.copy.inconsistent",
+        "事项副本的实施要素或状态与实施机构系统不一致（一数一源）",
+        "一数一源（实施要素以实施机构自有系统为准）",
+    ),
     ("case.item.unpublished", "办件引用的事项未发布或已取消", _ITEM_LIST),
     ("case.overdue", "办件超期（超过按工作日计算的承诺办结期限）", _ITEM_LIST),
     ("claim.overdue", "下级未在期限内认领下发的事项（工作日）", _FOUR_SAME),

@@ -241,6 +241,27 @@ def claims(ctx: SuiteContext) -> Population:
     return Population("claims", "claim", columns, "item_claims k", ctx.in_scope("k.node"))
 
 
+def system_region(ctx: SuiteContext, system: str, impl_code: str) -> str:
+    """The region an item system's copy of an item is filed under, as a SQL expression.
+
+    A node's system is named by its region code (6 digits, GB/T 2260) and is its own
+    region. A department's item system is named by the department's USCC, which is no
+    region: its copy is filed under the region of the copy itself (the item's
+    ``region_code`` as the department sent it, cut to the county), which is the node the
+    department belongs to; the topology is not in the database, and the copy is what
+    the department's items are filed under everywhere else (the item population). A
+    copy the hub no longer holds falls back to the USCC's registration region (GB 32100
+    characters 3–8).
+    """
+    copy_region = ctx.dialect.json_text("sys_copy.data", "region_code")
+    return (
+        f"(CASE WHEN length({system}) = 6 THEN {system} ELSE COALESCE("
+        f"(SELECT substr({copy_region}, 1, 6) FROM node_items sys_copy "
+        f"WHERE sys_copy.node = {system} AND sys_copy.impl_code = {impl_code}), "
+        f"substr({system}, 3, 6)) END)"
+    )
+
+
 def reviews(ctx: SuiteContext) -> Population:
     """Item copies in the review workflow, one row per node and 实施编码."""
     columns = (
@@ -249,3 +270,46 @@ def reviews(ctx: SuiteContext) -> Population:
         "r.status AS status, r.review_due AS review_due, r.correction_due AS correction_due"
     )
     return Population("reviews", "review", columns, "item_reviews r", ctx.in_scope("r.node"))
+
+
+# Longest value text a finding's record key shows of each side (legal bases run long).
+FINDING_VALUE_CHARS = 40
+
+
+def _finding_value(ctx: SuiteContext, column: str) -> str:
+    """A finding's stored JSON value as short text: a scalar as itself, anything else as
+    JSON, NULL as 空, cut to :data:`FINDING_VALUE_CHARS` with an ellipsis."""
+    if ctx.dialect.name == "sqlite":
+        text = f"CAST(json_extract({column}, '$') AS TEXT)"
+    else:
+        text = f"(jsonb_build_array({column}) ->> 0)"
+    cap = FINDING_VALUE_CHARS
+    return (
+        f"COALESCE(CASE WHEN length({text}) > {cap} THEN substr({text}, 1, {cap}) || '…' "
+        f"ELSE {text} END, '（空）')"
+    )
+
+
+def findings(ctx: SuiteContext, scopes: tuple[str, ...], name: str) -> Population:
+    """Open cross-level disagreements the item sync recorded, one row per open finding.
+
+    The library's copy of an item carries its owners' values (the sync never lets a
+    disagreeing copy overwrite them), so a rule over the items can never see what a
+    lower level's system really holds; the sync's open ``consistency_findings`` are the
+    disagreements. Every row is a failure: the key names the item, the element, both
+    systems and both values; the region is that of the system whose copy disagrees,
+    the level and department those of the item's 实施编码.
+    """
+    region = system_region(ctx, "f.other_node", "f.impl_code")
+    key = (
+        "f.impl_code || ' ' || f.element || '：' || f.owner_node || '=' || "
+        f"{_finding_value(ctx, 'f.owner_value')} || ' ≠ ' || f.other_node || '=' || "
+        f"{_finding_value(ctx, 'f.other_value')}"
+    )
+    columns = (
+        f"{key} AS record_key, {region} AS region_code, "
+        "substr(f.impl_code, 19, 1) AS level, substr(f.impl_code, 1, 18) AS department, "
+        "f.scope AS scope, f.element AS element, f.status AS status"
+    )
+    where = f"f.status = 'open' AND f.scope IN {in_list(scopes)} AND {ctx.in_scope(region)}"
+    return Population(name, "finding", columns, "consistency_findings f", where)

@@ -61,9 +61,17 @@ def quality_rules() -> list[QualityRule]:
     for suite in SUITES:
         found += [QualityRule(c.suite, c.rule, c.kind) for c in SUITE_CHECKS[suite](ctx)]
     found += _file_and_ledger_rules()
+    # One line per (suite, rule); a rule run over several kinds of record names them all
+    # (item.base_elements.inconsistent: the items and the sync's open findings).
     unique: dict[tuple[str, str], QualityRule] = {}
     for rule in found:
-        unique.setdefault((rule.suite, rule.rule), rule)
+        known = unique.get((rule.suite, rule.rule))
+        if known is None:
+            unique[(rule.suite, rule.rule)] = rule
+        elif rule.kind not in known.kind.split(", "):
+            unique[(rule.suite, rule.rule)] = QualityRule(
+                rule.suite, rule.rule, f"{known.kind}, {rule.kind}"
+            )
     order = {suite: i for i, suite in enumerate(SUITES)}
     return sorted(unique.values(), key=lambda r: (order.get(r.suite, len(order)), r.rule))
 

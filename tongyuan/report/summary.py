@@ -51,6 +51,7 @@ KIND_LABELS = {
     "license": "证照",
     "claim": "认领",
     "review": "审核",
+    "finding": "同步发现的不一致",
     "ledger": "台账",
 }
 

@@ -6,6 +6,12 @@ type and statutory limit everywhere (``Item.BASE_ELEMENTS``). The reference copy
 that is where the base catalogue is issued, so a lower copy that differs is the one that
 drifted and the one reported. A 实施编码 is 实施机构 USCC (18) + 行使层级 (1) + 基本编码
 (12): each part must equal the item's own element.
+
+The item sync never lets a disagreeing copy overwrite its owner's values: the library
+holds the owners' values and the disagreement is an open consistency finding. So the
+rules also run over the open findings: a ``base`` finding breaks 四级四同
+(``item.base_elements.inconsistent`` over findings), an ``implementation`` or ``status``
+one breaks 一数一源 (``item.copy.inconsistent``). Each open finding is one failure.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ def checks(ctx: SuiteContext) -> list[Check]:
         "OR statutory_limit_days <> ref_statutory_limit_days"
     )
     codes = "ExpectCodesConsistent"
-    return [
+    found = [
         Check(
             SUITE,
             "item.base_elements.inconsistent",
@@ -55,3 +61,21 @@ def checks(ctx: SuiteContext) -> list[Check]:
             codes,
         ),
     ]
+    if "consistency_findings" in ctx.tables:
+        found += [
+            Check(
+                SUITE,
+                "item.base_elements.inconsistent",
+                populations.findings(ctx, ("base",), "base_findings"),
+                "status = 'open'",
+                "ExpectBaseElementsConsistentAcrossLevels",
+            ),
+            Check(
+                SUITE,
+                "item.copy.inconsistent",
+                populations.findings(ctx, ("implementation", "status"), "copy_findings"),
+                "status = 'open'",
+                "ExpectBaseElementsConsistentAcrossLevels",
+            ),
+        ]
+    return found
