@@ -317,9 +317,11 @@ class Loader:
                     content_hash=digest,
                 )
         except (UnsafeInput, UnreadableInput) as exc:
+            uniqueness.forget_file(name)  # rolled back: its keys were never stored
             self._record_failure(name, digest, exc.rule, exc.message, result)
         except Exception as exc:
             # Anything else (a database error, a bug) fails this file only, loudly.
+            uniqueness.forget_file(name)
             log.exception("loading %s failed", name)
             self._record_failure(name, digest, "load.error", f"{type(exc).__name__}: {exc}", result)
         log.info(

@@ -88,6 +88,9 @@ class CompactUniqueness(BatchUniqueness):
         # Kept once per record, not per key (a case brings two keys).
         self._wheres = array("Q")
         self._lines = array("I")
+        # Files rolled back (forget_file), each with the last record it had then: a key
+        # one of those records brought belongs to the next record that names it.
+        self._void: dict[int, int] = {}
 
     @property
     def slots(self) -> int:
@@ -126,6 +129,11 @@ class CompactUniqueness(BatchUniqueness):
             raise ValueError(f"{where}: more than {_MAX_OWNERS} records in one batch")
         return len(self._wheres)
 
+    def forget_file(self, file: str) -> None:
+        index = self._file_index.get(file)
+        if index is not None:
+            self._void[index] = len(self._wheres)
+
     def check_keys(self, keys: tuple[UniqueKey, ...], where: SourceLocation) -> list[Finding]:
         found: list[Finding] = []
         owner = 0
@@ -148,6 +156,13 @@ class CompactUniqueness(BatchUniqueness):
             first = table.owners[slot]
             if first == owner:
                 continue  # this very record named the key twice
+            if self._void and first <= self._void.get(
+                (self._wheres[first - 1] - 1) >> _RECORD_BITS, 0
+            ):
+                if not owner:
+                    owner = self._owner(where)
+                table.owners[slot] = owner
+                continue
             field, what = _KEY_RULES[rule]
             first_where = self._unpack(self._wheres[first - 1], self._lines[first - 1])
             found.append(Finding(rule, f"{what} already used by record {first_where}", field))

@@ -56,6 +56,13 @@ class BatchUniqueness:
                 found.append(Finding(rule, f"{what} already used by record {first}", field))
         return found
 
+    def forget_file(self, file: str) -> None:
+        """Forget the keys records of ``file`` brought: the file was rolled back, so a
+        later record with one of them is not a duplicate of anything stored."""
+        for seen in self._seen.values():
+            for key in [k for k, where in seen.items() if where.file == file]:
+                del seen[key]
+
     def check(self, record: StandardRecord, where: SourceLocation) -> list[Finding]:
         """Findings for keys of ``record`` already seen in this batch."""
         return self.check_keys(unique_keys(record), where)

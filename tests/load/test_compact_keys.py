@@ -38,6 +38,31 @@ def test_same_findings_as_the_plain_uniqueness(records):
         ]
 
 
+@settings(max_examples=200, deadline=None)
+@given(keys, st.lists(st.integers(0, 59), max_size=4))
+def test_same_findings_when_files_are_forgotten(records, forget_after):
+    """A file rolled back: the next record naming one of its keys is the first."""
+    plain, compact = BatchUniqueness(), CompactUniqueness()
+    for index, (record_keys, file, _numbered, line) in enumerate(records):
+        where = SourceLocation(file, index, line)
+        expected = plain.check_keys(tuple(record_keys), where)
+        got = compact.check_keys(tuple(record_keys), where)
+        assert [(f.rule, f.message) for f in got] == [(f.rule, f.message) for f in expected]
+        if index in forget_after:
+            plain.forget_file(file)
+            compact.forget_file(file)
+
+
+def test_a_forgotten_file_owns_none_of_its_keys():
+    for uniqueness in (BatchUniqueness(), CompactUniqueness()):
+        key = (("case.key.duplicate", "SZ\x1fNO1"),)
+        assert uniqueness.check_keys(key, SourceLocation("a.xml", 1)) == []
+        uniqueness.forget_file("a.xml")
+        assert uniqueness.check_keys(key, SourceLocation("b.xml", 1)) == []
+        (again,) = uniqueness.check_keys(key, SourceLocation("c.xml", 1))
+        assert "b.xml#1" in again.message
+
+
 def test_the_same_text_under_two_rules_is_two_keys():
     compact = CompactUniqueness()
     where = SourceLocation("a.xml", 1, 2)

@@ -97,3 +97,20 @@ def test_file_broken_part_way_is_rolled_back_whole(loader, tmp_path):
         assert library_counts(session)["item_versions"] == 0
         failed = session.scalars(select(Batch).where(Batch.status == "failed")).one()
         assert failed.source == "items/items.xml" and failed.meta["error"]
+
+
+def test_a_file_rolled_back_leaves_its_keys_free_for_the_next_file(loader, tmp_path):
+    """A.xml fails part-way (malformed after its first case): B.xml's copy of that case
+    is the first one stored, not a duplicate of a record that never was."""
+    drop = tmp_path / "drop"
+    (drop / "items").mkdir(parents=True)
+    write_records(drop / "items" / "items.xml", [make_item()])
+    (drop / "cases").mkdir()
+    write_records(drop / "cases" / "b_cases.xml", [make_case()])
+    whole = (drop / "cases" / "b_cases.xml").read_text(encoding="utf-8")
+    cut = whole.index("</case>") + len("</case>")
+    (drop / "cases" / "a_cases.xml").write_text(whole[:cut] + "\n<case><oops", encoding="utf-8")
+    summary = loader.load([drop], relative_to=drop)
+    by_name = {f.file: f for f in summary.files}
+    assert by_name["cases/a_cases.xml"].status == "failed"
+    assert (by_name["cases/b_cases.xml"].added, by_name["cases/b_cases.xml"].quarantined) == (1, 0)
