@@ -287,30 +287,52 @@ class _Compiler:
         known = self.sources.get(key)
         here = f"column {column}{where}"
         self.sources[key] = here if known is None or known == here else f"{known} or {here}"
+        default = spec.default
+        if default is not None:
+            # Stands in for the column's value, so it is read like one: once, here.
+            described = self.sources[key]  # the probe describes itself as column const
+            default = self._converted(spec, target, path, field_path, "default")
+            self.sources[key] = described
+            if default is _ABSENT:
+                return None
         transform = chain(spec.transforms)
         convert = self._converter(spec, target, column, personal, table, parse_date, parse_datetime)
-        getter = _getter(column, transform, convert, spec.has_default, spec.default)
+        getter = _getter(column, transform, convert, spec.has_default, default)
         PLANS[getter] = GetterPlan(
             column,
             tuple(TRANSFORMS[name] for name in spec.transforms),
             convert,
             convert is _as_text,
-            spec.default,
+            default,
         )
         return getter
+
+    def _converted(
+        self, spec: FieldSpec, target: _Target, path: str, field_path: str, option: str
+    ) -> Any:
+        """A ``const`` or ``default`` value put through the field's transforms, code table,
+        date formats, time zone and type, as a source value would be; _ABSENT (the problem
+        recorded under ``path.option``) when it does not convert."""
+        probe = self.scalar(
+            spec.model_copy(update={"from_": "const", "default": None}),
+            target,
+            path,
+            field_path,
+            set(),
+        )
+        if probe is None:
+            return _ABSENT
+        try:
+            return probe({"const": getattr(spec, option)})
+        except _Failure as exc:
+            self.problems.append((f"{path}.{option}", exc.text.removeprefix("const: ")))
+            return _ABSENT
 
     def _const(self, spec: FieldSpec, target: _Target, path: str, field_path: str) -> Getter | None:
         """A constant, converted once here exactly as a source value would be."""
         key = _INDEX.sub("", field_path)
-        probe = self.scalar(
-            spec.model_copy(update={"from_": "const"}), target, path, field_path, set()
-        )
-        if probe is None:
-            return None
-        try:
-            value = probe({"const": spec.const})
-        except _Failure as exc:
-            self.problems.append((f"{path}.const", exc.text.removeprefix("const: ")))
+        value = self._converted(spec, target, path, field_path, "const")
+        if value is _ABSENT:
             return None
         self.sources[key] = f"constant {_echo(value, False)}"
 

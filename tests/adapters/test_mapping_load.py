@@ -185,6 +185,16 @@ def test_nested_targets_of_items_are_checked_against_fee_and_material_models() -
             "cannot be combined",
         ),
         ({"accepted_at": {"const": "yesterday"}}, "fields.accepted_at.const", "matches none"),
+        (
+            {"accepted_at": {"from": "X", "datetime": "%Y-%m-%d", "default": "yesterday"}},
+            "fields.accepted_at.default",
+            "'yesterday' matches none of the formats",
+        ),
+        (
+            {"promised_limit_days": {"from": "X", "type": "int", "default": "abc"}},
+            "fields.promised_limit_days.default",
+            "'abc' is not an integer",
+        ),
     ],
 )
 def test_misplaced_targets_and_options(fields: dict[str, Any], path: str, text: str) -> None:

@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.mapping import ChildSpec, Mapping
+from adapters.sdk.errors import ConfigError
 from standards.codes.enums import CaseState, IdType
 from standards.records import Case, Item, License, SourceLocation
 
@@ -170,6 +172,41 @@ def test_default_fills_empty_and_absent_columns() -> None:
     assert isinstance(record, Case)
     assert record.promised_limit_days == 15
     assert record.region_code == "440305"
+
+
+def test_a_default_is_converted_like_the_column_it_stands_for() -> None:
+    """Transforms, code table, date formats and time zone apply to a default too."""
+    spec = {
+        **CASE_MAPPING,
+        "code_tables": {**CASE_MAPPING["code_tables"], "id_types": {"身份证": "111"}},
+        "fields": {
+            **CASE_MAPPING["fields"],
+            "accepted_at": {
+                "from": "SLSJ2",
+                "datetime": ["%Y-%m-%d %H:%M:%S", "%Y年%m月%d日 %H时%M分"],
+                "default": "2025年1月1日 8时0分",
+            },
+            "applicant.id_type": {
+                "from": "ZJLX",
+                "transforms": ["trim"],
+                "code_table": "id_types",
+                "default": " 身份证 ",
+            },
+        },
+    }
+    mapping = Mapping.from_dict(spec)
+    record, findings = mapping.map(case_row(ZJLX=""), LOC)
+    assert findings == []
+    assert isinstance(record, Case)
+    assert record.accepted_at == datetime(2025, 1, 1, 8, tzinfo=CST)
+    assert record.applicant.id_type is IdType.CITIZEN_ID
+    # a default in the standard's vocabulary is not a department code: refused on load
+    spec["fields"]["applicant.id_type"] = {**spec["fields"]["applicant.id_type"], "default": "111"}
+    with pytest.raises(ConfigError) as caught:
+        Mapping.from_dict(spec)
+    assert dict(caught.value.problems)["fields.applicant.id_type.default"] == (
+        "department code '111' is not in code table id_types"
+    )
 
 
 def test_child_rows_missing_or_in_the_wrong_shape_are_findings() -> None:
