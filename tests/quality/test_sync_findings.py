@@ -120,3 +120,16 @@ def test_open_sync_findings_are_failures_of_the_consistency_theme(hub: Settings)
         hub, suites=["consistency"], scope="440306", as_of=AS_OF, files_and_ledger=False
     )
     assert scoped.failed == 0
+
+
+def test_a_department_systems_reviews_are_filed_under_its_region(hub: Settings) -> None:
+    _plant(hub)
+    summary = run_quality(hub, suites=["timeliness"], as_of=AS_OF, files_and_ledger=False)
+    assert summary.failed_by_rule()[("review.overdue", "review")] == 1
+    [group] = _groups(hub, summary.run_id, "review.overdue", "review")
+    assert group[:5] == ("440300", "3", DEPT, 1, 1)
+    assert group[5] == (f"{DEPT}/{DEPT_IMPL}",)
+    city = run_quality(
+        hub, suites=["timeliness"], scope="440300", as_of=AS_OF, files_and_ledger=False
+    )
+    assert city.failed_by_rule()[("review.overdue", "review")] == 1

@@ -263,13 +263,18 @@ def system_region(ctx: SuiteContext, system: str, impl_code: str) -> str:
 
 
 def reviews(ctx: SuiteContext) -> Population:
-    """Item copies in the review workflow, one row per node and 实施编码."""
+    """Item copies in the review workflow, one row per node and 实施编码.
+
+    The node is an item system: a region's, or a department's (a USCC), whose rows are
+    filed under the region its copy belongs to (:func:`system_region`).
+    """
+    region = system_region(ctx, "r.node", "r.impl_code")
     columns = (
-        "r.node || '/' || r.impl_code AS record_key, r.node AS region_code, "
+        f"r.node || '/' || r.impl_code AS record_key, {region} AS region_code, "
         "substr(r.impl_code, 19, 1) AS level, substr(r.impl_code, 1, 18) AS department, "
         "r.status AS status, r.review_due AS review_due, r.correction_due AS correction_due"
     )
-    return Population("reviews", "review", columns, "item_reviews r", ctx.in_scope("r.node"))
+    return Population("reviews", "review", columns, "item_reviews r", ctx.in_scope(region))
 
 
 # Longest value text a finding's record key shows of each side (legal bases run long).
