@@ -4,7 +4,10 @@ Rules (RFC 5280 §6.3, with the EN 319 102-1 outcomes):
 - only a CRL issued by the certificate's issuer, whose signature verifies with the
   issuer's key under acceptable algorithms, and whose issuer may sign CRLs, counts;
 - a serial on the CRL with a revocation date at or before the signing time is REVOKED,
-  even if the CRL is stale (revocation is final); certificateHold is TRY_LATER;
+  even if the CRL is stale or a newer one no longer lists it (revocation is final);
+- certificateHold is reversible (RFC 5280 §5.3.1: a later CRL releases it by dropping the
+  entry or listing it as removeFromCRL), so a hold counts only on the issuer's newest
+  usable CRL (latest thisUpdate, then highest cRLNumber): TRY_LATER;
 - revoked after the signing time for key compromise: the signing time is only claimed by
   the signer, a thief could backdate, so REVOKED_NO_POE; other reasons pass;
 - no usable CRL, or the newest one past its nextUpdate: TRY_LATER (never PASSED);
@@ -193,8 +196,11 @@ def revocation_status(
         if rejected:
             detail += " (" + "; ".join(rejected) + ")"
         return RevocationStatus(SubIndication.TRY_LATER, Check(name, None, detail))
-    # Any usable CRL listing the serial as revoked in time is decisive.
-    for crl in sorted(usable, key=lambda c: c.last_update_utc, reverse=True):
+    # Any usable CRL listing the serial as revoked in time is decisive; a hold only on the
+    # newest one (an older CRL's hold may have been released since).
+    by_age = sorted(usable, key=_newness, reverse=True)
+    newest = by_age[0]
+    for crl in by_age:
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is None:
             continue
@@ -203,6 +209,8 @@ def revocation_status(
         if reason == x509.ReasonFlags.remove_from_crl:
             continue
         if reason == x509.ReasonFlags.certificate_hold:
+            if crl is not newest:
+                continue
             return RevocationStatus(
                 SubIndication.TRY_LATER,
                 Check(name, None, f"certificate on hold since {when.isoformat()}"),
@@ -237,7 +245,6 @@ def revocation_status(
                 f"{subject} revoked {when.isoformat()} ({reason.value}), after signing",
             ),
         )
-    newest = max(usable, key=lambda c: c.last_update_utc)
     next_update = newest.next_update_utc
     if next_update is None or next_update < now:
         stale = next_update.isoformat() if next_update else "no nextUpdate"
@@ -271,6 +278,19 @@ def revocation_status(
             f"next update {next_update.isoformat()})",
         ),
     )
+
+
+def _newness(crl: x509.CertificateRevocationList) -> tuple[datetime, int]:
+    """Order of an issuer's CRLs: thisUpdate, then cRLNumber (RFC 5280 §5.2.3, increasing).
+
+    thisUpdate leads because it is what staleness is judged by, and a CA whose counter
+    restarted (new CA software) still issues later CRLs with later thisUpdate.
+    """
+    try:
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        number = -1
+    return crl.last_update_utc, number
 
 
 def _reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags | None:

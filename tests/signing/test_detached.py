@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from signing_pki import GeneratedPki, Revocation
 
 from signing.detached import SigningError, canonical_json, sign_detached, verify_detached
 from signing.keys import SigningKey
-from signing.pki import FAMILIES
+from signing.pki import FAMILIES, CertificateAuthority
 from signing.report import Indication, SubIndication
 from signing.trust import TrustStore
 
@@ -534,3 +535,63 @@ def test_authority_named_only_its_own_and_general_anchors_count(
     assert general_only.subindication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
     # general anchors vouch for every authority
     assert verify_detached(DATA, env, test_pki.trust, now=test_pki.now, authority="X").passed
+
+
+def _crl_of(
+    ca: CertificateAuthority,
+    number: int,
+    revoked: list[tuple[int, datetime, x509.ReasonFlags | None]],
+    this_update: datetime,
+) -> x509.CertificateRevocationList:
+    copy = dataclasses.replace(ca, revoked=revoked, crl_number=number - 1)
+    return copy.crl(this_update=this_update, next_update=this_update + timedelta(days=7))
+
+
+def test_a_hold_released_by_the_newest_crl_no_longer_blocks(
+    test_pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """certificateHold is reversible: only the issuer's newest CRL may hold a certificate.
+
+    An older CRL left in crls/ that still lists the hold must not make every signature
+    TRY_LATER once the newest CRL has dropped the entry; a permanent revocation on an
+    older CRL still counts, and a hold on the newest one still holds.
+    """
+    key, chain, leaf = test_pki.issue("ecdsa")
+    ca = test_pki.hierarchies["ecdsa"].intermediate
+    now, serial = test_pki.now, leaf.cert.serial_number
+    hold = (serial, now - timedelta(days=20), x509.ReasonFlags.certificate_hold)
+    held = _crl_of(ca, 101, [hold], now - timedelta(days=10))
+    released = _crl_of(ca, 102, [], now - timedelta(hours=1))
+    env = _sign(test_pki, key, chain)
+
+    def verdict(*crls: x509.CertificateRevocationList):
+        directory = tmp_path / f"trust-{len(list(tmp_path.iterdir()))}"
+        test_pki.write_trust(directory, families=["ecdsa"], omit_crls_of=["ecdsa"])
+        for n, crl in enumerate(crls):
+            (directory / "crls" / f"int-{n}.pem").write_bytes(
+                crl.public_bytes(serialization.Encoding.PEM)
+            )
+        report = _verify(test_pki, env, TrustStore.load(directory))
+        return report.indication, report.subindication
+
+    assert verdict(held, released) == (Indication.PASSED, None)
+    assert verdict(held) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
+    # held again on the newest CRL: still on hold, whatever older CRLs say
+    held_again = _crl_of(ca, 103, [hold], now - timedelta(minutes=30))
+    assert verdict(held, released, held_again) == (
+        Indication.INDETERMINATE,
+        SubIndication.TRY_LATER,
+    )
+    # same thisUpdate: the higher cRLNumber is the newer CRL
+    same_time = now - timedelta(minutes=20)
+    tie_held, tie_released = _crl_of(ca, 104, [hold], same_time), _crl_of(ca, 105, [], same_time)
+    assert verdict(tie_held, tie_released) == (Indication.PASSED, None)
+    assert verdict(tie_released, tie_held) == (Indication.PASSED, None)
+    # a permanent revocation on an older CRL stays final even if a newer CRL omits it
+    revoked = _crl_of(
+        ca,
+        106,
+        [(serial, now - timedelta(days=5), x509.ReasonFlags.key_compromise)],
+        now - timedelta(days=4),
+    )
+    assert verdict(revoked, released) == (Indication.FAILED, SubIndication.REVOKED)
