@@ -29,11 +29,12 @@ from adapters.builtin.http_config import (
     IncrementalConfig,
     PaginationConfig,
     StreamConfig,
+    credential_name,
 )
 from adapters.builtin.http_read import HttpStream, HttpStreamRead
 from adapters.builtin.http_transport import HttpTransport, Response
 from adapters.mapping import Mapping as FieldMapping
-from adapters.sdk.config import SecretResolver
+from adapters.sdk.config import SecretResolver, is_secret_ref
 from adapters.sdk.errors import AdapterError, ConfigError, ConnectionCheckError
 from adapters.sdk.source import Source, State, StreamSpec
 from standards.records import RECORD_KINDS
@@ -133,6 +134,17 @@ class HttpSource(Source):
                     },
                     source=f"{cls.__name__}.cursor",
                 )
+        if use_class:
+            # The configuration file's params are checked when it loads; a class's here.
+            for param, value in cls.params.items():
+                if credential_name(param) and not is_secret_ref(value):
+                    problems.append(
+                        (
+                            f"{cls.__name__}.params.{param}",
+                            "looks like a credential: give its value as a secret reference "
+                            "(env:/airflow:), not the secret itself",
+                        )
+                    )
         pagination = pagination or PaginationConfig()
         if pagination.style == "keyset" and (incremental is None or incremental.mode != "after_id"):
             problems.append(
@@ -205,7 +217,7 @@ class HttpSource(Source):
             else:
                 first = next(iter(self._streams.values()))
                 url = transport.url(first.endpoint)
-                params = {**first.params}
+                params = transport.resolved(first.params)
                 if first.pagination.style != "none":
                     params[first.size_param] = 1
             try:

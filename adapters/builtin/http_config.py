@@ -15,20 +15,54 @@ A department's REST API is described in YAML::
         incremental: {cursor_field: gxsj, id_field: id}
 
 Credentials are only ever references (``env:`` / ``airflow:``), and a ``base_url`` with a
-user name or password in it is refused: URLs end up in logs and source locations.
+user name or password in it is refused: URLs end up in logs and source locations. A
+header or query parameter whose name looks like a credential (``X-Api-Key``,
+``AppSecret``, ``access_token``, ``sign`` …, see :func:`credential_name`) must have a
+secret reference as its value, resolved when the read starts; an ``endpoint`` may not
+carry one in its query string at all.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from adapters.sdk.config import AdapterConfig, SecretRef
+from adapters.sdk.config import AdapterConfig, SecretRef, is_secret_ref
 
 # Header names that carry credentials: they belong in ``auth`` (a secret reference).
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+# A header or parameter name is a credential's when it contains one of these ...
+_CREDENTIAL_PARTS = ("token", "secret", "password", "passwd", "signature", "credential")
+# ... or has one of these as a word (X-Api-Key, appKey, sign, auth): "key" alone would
+# also catch "keyword", so the short ones must stand as words.
+_CREDENTIAL_WORDS = frozenset(
+    {"key", "apikey", "appkey", "accesskey", "sig", "sign", "auth", "authorization", "pwd"}
+)
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def credential_name(name: str) -> bool:
+    """Whether a header or query parameter of this name carries a credential.
+
+    Gateways put API keys, app secrets and tokens in headers (``X-Api-Key``,
+    ``AppSecret``) or the query (``access_token``, ``key``): written literally into the
+    configuration they would end up in files, version control and logs.
+    """
+    lowered = name.lower()
+    if any(part in lowered for part in _CREDENTIAL_PARTS):
+        return True
+    return any(word.lower() in _CREDENTIAL_WORDS for word in _WORDS.findall(name))
+
+
+def _literal_credential(kind: str, name: str) -> str:
+    return (
+        f"{kind} {name!r} looks like a credential: give its value as a secret reference "
+        "('env:VARIABLE_NAME' or 'airflow:CONNECTION_ID'), not the secret itself"
+    )
 
 
 class BearerAuth(AdapterConfig):
@@ -158,8 +192,27 @@ class StreamConfig(AdapterConfig):
     @field_validator("endpoint")
     @classmethod
     def _relative_endpoint(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme:
             raise ValueError("endpoint is a path under base_url (like /cases), not a full URL")
+        for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+            if credential_name(name):
+                raise ValueError(
+                    f"endpoint carries the credential parameter {name!r} in its query: "
+                    "put it under params with a secret reference (env:/airflow:) as its value"
+                )
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _no_literal_credentials(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        for name, given in value.items():
+            if credential_name(name) and not is_secret_ref(given):
+                raise ValueError(_literal_credential("parameter", name))
         return value
 
 
@@ -202,12 +255,14 @@ class HttpConfig(AdapterConfig):
     @field_validator("headers")
     @classmethod
     def _no_credential_headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
+        for name, given in value.items():
             if name.lower() in _CREDENTIAL_HEADERS:
                 raise ValueError(
                     f"header {name!r} carries credentials: configure it under auth "
                     "(type: bearer/basic/header) with a secret reference"
                 )
+            if credential_name(name) and not is_secret_ref(given):
+                raise ValueError(_literal_credential("header", name))
         return value
 
     @model_validator(mode="after")
@@ -235,4 +290,5 @@ __all__ = [
     "PaginationConfig",
     "RetryConfig",
     "StreamConfig",
+    "credential_name",
 ]

@@ -137,7 +137,7 @@ class HttpStreamRead(StreamRead):
 
     def _first_request(self) -> tuple[str, Params]:
         pag = self.stream.pagination
-        params: Params = dict(self.stream.params)
+        params: Params = self.transport.resolved(self.stream.params)
         if self.cursor is not None:
             params.update(self.cursor.start_params())
         if pag.style == "page":

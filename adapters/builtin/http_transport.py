@@ -29,9 +29,10 @@ from adapters.builtin.http_config import (
     HeaderAuth,
     HttpConfig,
     RetryConfig,
+    credential_name,
 )
 from adapters.payloads.json_rows import read_json_document
-from adapters.sdk.config import SecretResolver
+from adapters.sdk.config import SecretResolver, is_secret_ref
 from adapters.sdk.errors import AdapterError, ConnectionCheckError
 from standards.formats.errors import UnreadableInput, UnsafeInput
 from standards.formats.limits import ParseLimits
@@ -42,7 +43,10 @@ log = logging.getLogger("adapters.builtin.http")
 T = TypeVar("T")
 
 #: Query parameter names whose values are masked in URLs shown to people.
-_SENSITIVE_PARAM_PARTS = ("token", "key", "secret", "password", "passwd", "sig", "auth")
+# Every name http_config.credential_name accepts as a credential contains one of these.
+_SENSITIVE_PARAM_PARTS = (
+    "token", "key", "secret", "password", "passwd", "sig", "auth", "pwd", "credential",
+)  # fmt: skip
 _GB_CHARSETS = frozenset({"gbk", "gb2312", "gb18030", "x-gbk", "cp936"})
 _SNIPPET = 200
 
@@ -173,8 +177,9 @@ class HttpTransport:
         self.config = config
         self._sleep = sleep
         self._rng = rng
+        self._resolve_secret = resolve_secret
         headers = {"Accept": "application/json", "User-Agent": "tongyuan-http-adapter"}
-        headers.update(config.headers)
+        headers.update(self.resolved(config.headers))
         auth: httpx.Auth | None = None
         spec = config.auth
         if isinstance(spec, BearerAuth):
@@ -196,6 +201,15 @@ class HttpTransport:
             follow_redirects=False,
         )
         self.attempts = 0  # requests sent, retries included (reported in logs and tests)
+
+    def resolved(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Headers or query parameters with each credential's reference replaced by the
+        secret (the configuration only admits references for credential names)."""
+        out = dict(values)
+        for name, value in values.items():
+            if credential_name(name) and is_secret_ref(value):
+                out[name] = _credential(self._resolve_secret(value).get_secret_value(), value)
+        return out
 
     def url(self, path: str) -> str:
         """An endpoint path under ``base_url``."""

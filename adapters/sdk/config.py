@@ -34,6 +34,12 @@ def _check_ref(value: str) -> str:
 
 SecretRef = Annotated[str, AfterValidator(_check_ref)]
 
+
+def is_secret_ref(value: object) -> bool:
+    """Whether ``value`` is a secret reference (``env:NAME`` / ``airflow:CONN_ID``)."""
+    return isinstance(value, str) and _REF.match(value) is not None
+
+
 SecretResolver = Callable[[str], SecretStr]
 
 
@@ -98,5 +104,6 @@ __all__ = [
     "SecretRef",
     "SecretResolver",
     "SecretStr",
+    "is_secret_ref",
     "resolve_secret",
 ]

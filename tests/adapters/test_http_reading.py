@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -266,6 +267,36 @@ def test_api_key_header_auth_and_plain_headers_are_sent() -> None:
         assert (sent["X-Api-Key"], sent["X-Dept-Code"]) == ("key-123", "SZSCJG")
 
 
+def test_credential_headers_and_params_are_secret_references_resolved_when_read() -> None:
+    with DeptApi(token=None) as api:
+        api.table.add(1)
+        config = http_config(
+            api,
+            {"params": {"access_token": "env:DEPT_TOKEN", "keyword": "x", "sort_key": "env:X"}},
+            headers={"AppSecret": "env:DEPT_SECRET", "X-Dept-Code": "SZSCJG"},
+            auth=None,
+        )
+        secrets = {"env:DEPT_TOKEN": "tok-1", "env:DEPT_SECRET": "sec-2", "env:X": "gxsj"}
+        src = HttpSource.from_config(config, secrets=lambda ref: SecretStr(secrets[ref]))
+        assert len(read_all(src)[0]) == 1
+        sent = api.requests[0]
+        assert (sent.headers["AppSecret"], sent.headers["X-Dept-Code"]) == ("sec-2", "SZSCJG")
+        assert sent.params["access_token"] == "tok-1" and sent.params["keyword"] == "x"
+        assert sent.params["sort_key"] == "gxsj"
+
+
+def test_a_subclass_literal_credential_param_is_refused() -> None:
+    class Leaky(HttpSource):
+        stream = "cases"
+        endpoint = "/cases"
+        mapping = DEPT_MAPPING
+        params: ClassVar[dict[str, str]] = {"appkey": "4f9a8b"}
+
+    with pytest.raises(ConfigError) as info:
+        Leaky.from_config({"base_url": "https://api.example.cn/v1"})
+    assert dict(info.value.problems)["Leaky.params.appkey"].startswith("looks like a credential")
+
+
 def test_airflow_connection_password_is_the_token() -> None:
     with DeptApi(token="tok/en+1") as api:
         api.table.add(1)
@@ -322,6 +353,24 @@ def test_registry_finds_the_builtin_http_source() -> None:
         ({"auth": {"type": "bearer", "token": "abc123"}}, "auth.bearer.token", "reference"),
         ({"base_url": "https://hub:pw@api.example.cn/v1"}, "base_url", "user name or password"),
         ({"headers": {"Authorization": "Bearer x"}}, "headers", "credentials"),
+        ({"headers": {"X-Api-Key": "sk_live_4f9a8b"}}, "headers", "'X-Api-Key' looks like a"),
+        ({"headers": {"X-Auth-Token": "4f9a8b"}}, "headers", "'X-Auth-Token' looks like a"),
+        ({"headers": {"AppSecret": "4f9a8b"}}, "headers", "'AppSecret' looks like a"),
+        (
+            {"streams": {"s": {"params": {"access_token": "4f9a8b"}}}},
+            "streams.s.params",
+            "'access_token' looks like a credential",
+        ),
+        (
+            {"streams": {"s": {"params": {"key": "4f9a8b"}}}},
+            "streams.s.params",
+            "'key' looks like a credential",
+        ),
+        (
+            {"streams": {"s": {"endpoint": "/x?access_token=4f9a8b"}}},
+            "streams.s.endpoint",
+            "credential parameter 'access_token'",
+        ),
         ({"base_url": "ftp://api.example.cn"}, "base_url", "http"),
         ({"retries": {"max_attempts": 0}}, "retries.max_attempts", "greater than"),
     ],
