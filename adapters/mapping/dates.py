@@ -102,7 +102,7 @@ def compile_format(fmt: str) -> Callable[[str], datetime | None]:
     matcher = compiled.fullmatch
     names = compiled.groupindex  # name -> 1-based group number
     i_year = names["y" if "y" in seen else "Y"] - 1
-    century = 2000 if "y" in seen else 0
+    two_digit = "y" in seen
     i_month, i_day = names["m"] - 1, names["d"] - 1
     i_hour = names["H"] - 1 if "H" in seen else None
     i_minute = names["M"] - 1 if "M" in seen else None
@@ -115,15 +115,20 @@ def compile_format(fmt: str) -> Callable[[str], datetime | None]:
         if found is None:
             return None
         g = found.groups()
+        year = int(g[i_year])
+        if two_digit:
+            # POSIX strptime (and Python's): 69–99 are 1969–1999, 00–68 are 2000–2068.
+            # Birth dates and old licences in department exports reach back before 2000.
+            year += 1900 if year >= 69 else 2000
         try:
             if i_hour is None:
-                return datetime(int(g[i_year]) + century, int(g[i_month]), int(g[i_day]))
+                return datetime(year, int(g[i_month]), int(g[i_day]))
             micro = 0
             if i_fraction is not None:
                 digits = g[i_fraction]
                 micro = int(digits) * 10 ** (6 - len(digits))
             return datetime(
-                int(g[i_year]) + century,
+                year,
                 int(g[i_month]),
                 int(g[i_day]),
                 int(g[i_hour]),

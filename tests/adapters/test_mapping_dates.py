@@ -35,6 +35,11 @@ from adapters.mapping.transforms import TRANSFORMS, chain
         ("%Y-%m-%d %H:%M:%S", "2026-3-2 9:30:00", datetime(2026, 3, 2, 9, 30)),
         ("%Y-%m-%d %H:%M:%S.%f", "2026-03-02 09:30:00.25", datetime(2026, 3, 2, 9, 30, 0, 250000)),
         ("%d.%m.%y", "02.03.26", datetime(2026, 3, 2)),
+        # %y as POSIX strptime reads it: 69-99 in the 1900s, 00-68 in the 2000s
+        ("%y-%m-%d", "99-12-31", datetime(1999, 12, 31)),
+        ("%y-%m-%d", "69-01-01", datetime(1969, 1, 1)),
+        ("%y-%m-%d", "68-12-31", datetime(2068, 12, 31)),
+        ("%y-%m-%d", "00-01-01", datetime(2000, 1, 1)),
         ("%Y-%m-%d", "2026-03-02", datetime(2026, 3, 2)),
         (
             "%Y-%m-%dT%H:%M:%S%z",
