@@ -108,6 +108,37 @@ def test_a_single_suite_run_keeps_the_other_suites_latest_results(hub):
     assert _field(_rule_row(doc, "item.required_elements"), "failed") == 6
 
 
+def test_a_run_limited_to_one_region_is_shown_apart_not_in_the_headline(hub):
+    seed_history(hub.engine)
+    add_run(hub.engine, "run-scoped", day=5, suite="timeliness", scope="440305")
+    add_rule(hub.engine, "run-scoped", "timeliness", "case.overdue", [("440305", "3", None, 9, [])])
+    doc = _doc(build_report(hub.settings).index)
+    # The headline keeps the latest whole-topology run (run-c: 4 of 100 overdue)…
+    assert _field(_rule_row(doc, "case.overdue"), "failed") == 4
+    cards = {c.get("data-theme"): c for c in doc.xpath('//div[@class="card"]')}
+    assert cards["timeliness"].xpath('.//div[@class="rate"]')[0].text == "96.0%"
+    nanshan = doc.xpath('//table[@id="table-region_code"]//tr[@data-code="440305"]')[0]
+    headers = [th.text_content() for th in doc.xpath('//table[@id="table-region_code"]//th')]
+    assert nanshan.xpath("./td")[headers.index("及时性")].text_content() == "100.0%"
+    points = doc.xpath('//svg[@data-theme="timeliness"]//circle[@class="point"]')
+    assert len(points) == len(RUNS)
+    assert "范围：全部" in doc.xpath('//p[@class="meta"]')[0].text_content()
+    # …and the scoped run is listed apart, labelled with its scope (9 of 100 overdue).
+    [row] = doc.xpath('//table[@id="table-scoped"]/tbody/tr')
+    assert (row.get("data-scope"), row.get("data-suite")) == ("440305", "timeliness")
+    assert "南山区（440305）" in row.text_content()
+    assert row.xpath('./td[@data-theme="timeliness"]')[0].text_content() == "91.0%"
+
+
+def test_only_scoped_runs_give_no_headline_but_their_own_table(hub):
+    add_run(hub.engine, "run-scoped", suite="timeliness", scope="440305")
+    add_rule(hub.engine, "run-scoped", "timeliness", "case.overdue", [("440305", "3", None, 9, [])])
+    doc = _doc(build_report(hub.settings).index)
+    assert not doc.xpath('//section[@id="scorecard"]')
+    assert "尚无全范围质量检查结果" in doc.xpath('//p[@id="no-runs"]')[0].text_content()
+    assert len(doc.xpath('//table[@id="table-scoped"]/tbody/tr')) == 1
+
+
 def test_pages_link_only_inside_the_site(hub):
     seed_history(hub.engine)
     result = build_report(hub.settings)

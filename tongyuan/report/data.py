@@ -55,6 +55,15 @@ class RunInfo:
         return when.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M") if when else self.id[:8]
 
 
+# How quality_runs names a run over the whole topology; older rows may leave it empty.
+WHOLE_SCOPES = frozenset({"all", ""})
+
+
+def is_whole(run: RunInfo) -> bool:
+    """Whether the run checked the whole topology (``--scope all``), not one region."""
+    return run.scope in WHOLE_SCOPES
+
+
 @dataclass(frozen=True, slots=True)
 class ResultRow:
     id: int
@@ -78,6 +87,9 @@ class ResultRow:
         return self.grain == GRAIN_TOTAL
 
 
+Latest = tuple[RunInfo, list[ResultRow]]  # a suite's newest run and that run's rows of it
+
+
 @dataclass(slots=True)
 class QualityHistory:
     """Scored runs (finished, not in error; oldest first), their results by run id, and
@@ -87,27 +99,43 @@ class QualityHistory:
     results: dict[str, list[ResultRow]] = field(default_factory=dict)
     all_runs: list[RunInfo] = field(default_factory=list)
 
-    def latest_by_suite(self) -> dict[str, tuple[RunInfo, list[ResultRow]]]:
-        """For every suite, the newest run that checked it and that run's rows of it.
+    @property
+    def whole_runs(self) -> list[RunInfo]:
+        """Scored runs over the whole topology, oldest first: what the headline shows."""
+        return [run for run in self.runs if is_whole(run)]
 
-        A run of one suite (``tongyuan quality run --suite timeliness``) must not make
-        the other suites disappear from the scorecard: each keeps its own latest run.
-        """
-        latest: dict[str, tuple[RunInfo, list[ResultRow]]] = {}
-        for run in self.runs:  # oldest first: later runs overwrite
+    def _latest(self, runs: list[RunInfo]) -> dict[tuple[str, str], Latest]:
+        latest: dict[tuple[str, str], Latest] = {}
+        for run in runs:  # oldest first: later runs overwrite
             by_suite: dict[str, list[ResultRow]] = {}
             for row in self.results.get(run.id, []):
                 by_suite.setdefault(row.suite, []).append(row)
             for suite, rows in by_suite.items():
-                latest[suite] = (run, rows)
+                latest[(run.scope, suite)] = (run, rows)
         return latest
+
+    def latest_by_suite(self) -> dict[str, Latest]:
+        """For every suite, the newest whole-topology run that checked it, and its rows.
+
+        A run of one suite (``tongyuan quality run --suite timeliness``) must not make
+        the other suites disappear from the scorecard: each keeps its own latest run. A
+        run limited to one region (``--scope 440305``) measured only that region: it
+        never stands in for the province-wide figures (see :meth:`latest_scoped`).
+        """
+        return {suite: found for (_, suite), found in self._latest(self.whole_runs).items()}
+
+    def latest_scoped(self) -> dict[tuple[str, str], Latest]:
+        """For every (scope, suite) of runs limited to a region, the newest run and its rows."""
+        return self._latest([run for run in self.runs if not is_whole(run)])
 
     def latest_rows(self) -> list[ResultRow]:
         return [row for _, rows in self.latest_by_suite().values() for row in rows]
 
     @property
     def latest_run(self) -> RunInfo | None:
-        return self.runs[-1] if self.runs else None
+        """The newest scored whole-topology run (the one the headline is dated by)."""
+        whole = self.whole_runs
+        return whole[-1] if whole else None
 
 
 def _clean(value: Any) -> str | None:

@@ -19,7 +19,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from standards.privacy import mask_text
 from tongyuan.report.summary import ReportModel, kind_label
-from tongyuan.report.themes import format_rate
+from tongyuan.report.themes import format_rate, ordered_themes
 
 FONT = "STSong-Light"
 
@@ -63,7 +63,7 @@ def write_pdf(model: ReportModel, path: Path, *, generated_at: str) -> Path:
     if latest is None or not model.has_results:
         story.append(_p("尚无质量检查结果。请先运行 tongyuan quality run。", body))
     else:
-        story.append(_p(f"最近一次检查：{latest.label}（范围：{latest.scope or '全部'}）", body))
+        story.append(_p(f"最近一次全范围检查：{latest.label}（范围：全部）", body))
         story.append(_p("总体评分", h2))
         rows = [["主题", "检查数", "不通过数", "通过率"]]
         for t in model.themes:
@@ -106,6 +106,16 @@ def write_pdf(model: ReportModel, path: Path, *, generated_at: str) -> Path:
                 ]
             )
         story.append(_table(rows, body, [45 * mm, 65 * mm, 20 * mm, 20 * mm, 20 * mm]))
+    if model.scoped:
+        # Region-limited runs: each labelled with its scope, never in the figures above.
+        themes = ordered_themes(key for s in model.scoped for key in s.rates)
+        story.append(_p("限定范围的检查（不计入总体评分和趋势）", h2))
+        rows = [["范围", "规则套件", "检查时间", *[t.label for t in themes]]]
+        for s in model.scoped:
+            rates = [format_rate(s.rates[t.key].rate) if t.key in s.rates else "—" for t in themes]
+            rows.append([s.scope_label, s.suite, s.run.label, *rates])
+        width = 84 * mm / max(len(themes), 1)
+        story.append(_table(rows, body, [40 * mm, 22 * mm, 28 * mm] + [width] * len(themes)))
     story.append(Spacer(1, 6 * mm))
     story.append(_p("身份证号等个人身份号码在本报告中均已脱敏显示。", body))
     path.parent.mkdir(parents=True, exist_ok=True)

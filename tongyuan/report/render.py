@@ -20,7 +20,7 @@ from markupsafe import Markup
 from standards.privacy import mask_text
 from tongyuan.report.charts import line_chart
 from tongyuan.report.summary import ReportModel, kind_label
-from tongyuan.report.themes import format_rate, theme
+from tongyuan.report.themes import format_rate, ordered_themes, theme
 
 FAILURES_DIR = "failures"
 # A browser stays responsive with a few thousand rows; the exports hold them all.
@@ -171,6 +171,8 @@ def write_pages(
         latest=model.history.latest_run,
         runs=model.history.all_runs,
         scored_runs=len(model.history.runs),
+        scoped=model.scoped,
+        scoped_themes=ordered_themes(key for s in model.scoped for key in s.rates),
         has_results=model.has_results,
         overall=model.overall,
         by_dimension=model.by_dimension,

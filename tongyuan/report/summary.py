@@ -98,8 +98,24 @@ class ScoreRow:
 
 
 @dataclass(slots=True)
+class ScopedRun:
+    """The newest run of one suite limited to one region: shown apart, labelled with its
+    scope, never mixed into the whole-topology figures."""
+
+    scope: str
+    scope_label: str
+    suite: str
+    run: RunInfo
+    rates: dict[str, Tally]
+
+
+@dataclass(slots=True)
 class ReportModel:
-    """Everything the pages, exports and PDF show, computed once."""
+    """Everything the pages, exports and PDF show, computed once.
+
+    The headline (scorecards, rule table, drill-downs, trends) reads whole-topology runs
+    only; runs limited to a region are in ``scoped``.
+    """
 
     history: QualityHistory
     themes: list[Theme]
@@ -107,6 +123,7 @@ class ReportModel:
     by_dimension: dict[Dimension, list[ScoreRow]]
     expectations: list[ExpectationSummary]
     trends: dict[str, list[tuple[RunInfo, Tally]]]
+    scoped: list[ScopedRun] = field(default_factory=list)
 
     @property
     def has_results(self) -> bool:
@@ -206,15 +223,27 @@ def _scorecard(
     return [ScoreRow(code or "", label(code), dict(cells[code])) for code in ordered]
 
 
+def _per_theme(rows: Iterable[ResultRow]) -> dict[str, Tally]:
+    per_theme: dict[str, Tally] = defaultdict(Tally)
+    for (suite, expectation, _kind), group in _group_by_expectation(rows).items():
+        per_theme[theme_of(suite, expectation)] += _tally(_rows_along(group, None))
+    return dict(per_theme)
+
+
+def _scoped(history: QualityHistory) -> list[ScopedRun]:
+    """The newest region-limited run per (scope, suite), by scope then suite."""
+    return [
+        ScopedRun(scope, region_label(scope), suite, run, _per_theme(rows))
+        for (scope, suite), (run, rows) in sorted(history.latest_scoped().items())
+    ]
+
+
 def _trends(history: QualityHistory) -> dict[str, list[tuple[RunInfo, Tally]]]:
+    """Per theme, one point per scored whole-topology run: a run limited to one region
+    measured something else and would make the line jump."""
     trends: dict[str, list[tuple[RunInfo, Tally]]] = defaultdict(list)
-    for run in history.runs:
-        per_theme: dict[str, Tally] = defaultdict(Tally)
-        for (suite, expectation, _kind), rows in _group_by_expectation(
-            history.results.get(run.id, [])
-        ).items():
-            per_theme[theme_of(suite, expectation)] += _tally(_rows_along(rows, None))
-        for key, tally in per_theme.items():
+    for run in history.whole_runs:
+        for key, tally in _per_theme(history.results.get(run.id, [])).items():
             trends[key].append((run, tally))
     return dict(trends)
 
@@ -227,7 +256,8 @@ def departments_of(history: QualityHistory) -> list[str]:
 def build_model(
     history: QualityHistory, *, department_names: Mapping[str, str] | None = None
 ) -> ReportModel:
-    """The report's figures from the history: latest run per suite, every run for trends."""
+    """The report's figures from the history: the latest whole-topology run per suite,
+    every whole-topology run for trends, region-limited runs apart."""
     names = department_names or {}
     expectations: list[ExpectationSummary] = []
     overall: dict[str, Tally] = defaultdict(Tally)
@@ -262,4 +292,5 @@ def build_model(
         by_dimension={dim: _scorecard(grouped, dim, names) for dim in DIMENSIONS},
         expectations=expectations,
         trends=_trends(history),
+        scoped=_scoped(history),
     )
