@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from adapters.builtin.drop_folder import unsafe_name_reason
+from adapters.mapping.spec import encoding_name
 from adapters.sdk import AdapterConfig
 
 DEFAULT_PATTERNS = ("*.xml", "*.jsonl", "*.ndjson")
@@ -35,6 +36,12 @@ class DropStreamConfig(AdapterConfig):
             if not pattern or "/" in pattern or "\\" in pattern or "\x00" in pattern:
                 raise ValueError(f"a pattern matches names inside the folder only: {pattern!r}")
         return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        # Checked on load: a typo would otherwise surface only when a file is read.
+        return None if value is None else encoding_name(value)
 
     @model_validator(mode="after")
     def _kind_or_mapping(self) -> DropStreamConfig:

@@ -28,12 +28,25 @@ ValueType = Literal["int", "str", "bool", "decimal"]
 ENCODINGS = ("utf-8", "gbk", "gb18030")
 _ENCODING_ALIASES = {
     "utf8": "utf-8",
+    "utf-8-sig": "utf-8",  # a BOM is honoured whatever is declared
     "utf-8": "utf-8",
     "gbk": "gbk",
     "gb18030": "gb18030",
     "cp936": "gbk",
     "gb2312": "gbk",
 }
+
+
+def encoding_name(value: str) -> str:
+    """The canonical name of a supported payload encoding; ValueError naming the choices.
+
+    Shared by a mapping's ``encoding`` and a drop stream's, so a typo is found when the
+    configuration loads rather than by the first file read.
+    """
+    name = _ENCODING_ALIASES.get(value.strip().lower())
+    if name is None:
+        raise ValueError(f"encoding {value!r} is not supported; use one of {', '.join(ENCODINGS)}")
+    return name
 
 
 def _formats(value: Any) -> Any:
@@ -128,12 +141,7 @@ class MappingSpec(BaseModel):
     def _encoding(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        name = _ENCODING_ALIASES.get(value.strip().lower())
-        if name is None:
-            raise ValueError(
-                f"encoding {value!r} is not supported; use one of {', '.join(ENCODINGS)}"
-            )
-        return name
+        return encoding_name(value)
 
     @field_validator("code_tables", mode="before")
     @classmethod

@@ -375,6 +375,18 @@ def test_configuration_errors_name_the_field() -> None:
         FilesSource.from_config({"path": "d", "streams": {"cases": {"patterns": ["*.xml"]}}})
     with pytest.raises(ConfigError, match="no stream configured"):
         FilesSource.from_config({"path": "d"})
+    # a stream's encoding is checked when the configuration loads, not by the first file
+    with pytest.raises(ConfigError) as err:
+        FilesSource.from_config(
+            {"path": "d", "streams": {"cases": {"kind": "case", "encoding": "big5"}}}
+        )
+    ((path, message),) = err.value.problems
+    assert path == "streams.cases.encoding"
+    assert "encoding 'big5' is not supported; use one of utf-8, gbk, gb18030" in message
+    source = FilesSource.from_config(
+        {"path": "d", "streams": {"cases": {"kind": "case", "encoding": " GB2312 "}}}
+    )
+    assert source.config.streams["cases"].encoding == "gbk"  # type: ignore[attr-defined]
 
 
 class MarketDrop(FilesSource):
