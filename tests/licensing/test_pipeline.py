@@ -21,7 +21,7 @@ from tongyuan.db import make_engine
 from tongyuan.generate import generate_dataset
 from tongyuan.libraries.batches import close_batch, open_batch
 from tongyuan.libraries.cases import CaseRow
-from tongyuan.libraries.license_checks import LicenseCheckRow
+from tongyuan.libraries.license_checks import LicenseCheckRow, LicenseVerifyState
 from tongyuan.libraries.licenses import LicenseRow, license_record, write_license
 from tongyuan.libraries.materials import blob_path
 from tongyuan.licensing.run import verify_licenses
@@ -259,3 +259,58 @@ def test_anchors_of_another_authority_vouch_for_no_license(hub) -> None:
         ).all()
     assert detached and all(r.indication != "PASSED" for r in detached)
     assert "NO_CERTIFICATE_CHAIN_FOUND" in {r.subindication for r in detached}
+
+
+def test_removing_or_adding_an_anchor_re_checks_every_license(hub) -> None:
+    """Anchors are revoked by removing them, so a default run after a change under anchors/
+    (authority sub-folders included) or intermediates/ re-checks every license; it used to
+    look at crls/ only and kept the stored PASSED verdicts."""
+    settings, trust, engine = hub
+    first = verify_licenses(settings, trust_dir=trust, now=_now())
+    total = first.checked
+    assert total
+    assert verify_licenses(settings, trust_dir=trust, now=_now()).checked == 0
+
+    anchor = trust / "anchors" / "root-ecdsa.pem"
+    kept = anchor.read_bytes()
+    anchor.unlink()
+    removed = verify_licenses(settings, trust_dir=trust, now=_now())
+    assert removed.reasons == {"trust_changed": total}
+    assert removed.trust_changed and not first.trust_changed
+    planted = first.subindications.get("NO_CERTIFICATE_CHAIN_FOUND", 0)
+    assert removed.subindications.get("NO_CERTIFICATE_CHAIN_FOUND", 0) > planted
+    with Session(engine) as session:
+        stale = session.scalar(
+            select(func.count())
+            .select_from(LicenseRow)
+            .where(LicenseRow.subindication == "NO_CERTIFICATE_CHAIN_FOUND")
+        )
+    assert stale > planted  # the stored verdicts follow
+    assert verify_licenses(settings, trust_dir=trust, now=_now()).checked == 0
+
+    anchor.write_bytes(kept)  # added back: the chains build again
+    added = verify_licenses(settings, trust_dir=trust, now=_now())
+    assert added.reasons == {"trust_changed": total}
+    assert added.indications == first.indications
+    assert added.subindications == first.subindications
+
+    # moved under an authority, and an intermediate removed: the refresh branch sees it too
+    scoped = trust / "anchors" / "91440300MA5FXXXX0Y"
+    scoped.mkdir()
+    anchor.rename(scoped / anchor.name)
+    moved = verify_licenses(settings, trust_dir=trust, because_crl_changed=True, now=_now())
+    assert moved.reasons == {"trust_changed": total}
+    next(iter(sorted((trust / "intermediates").iterdir()))).unlink()
+    assert verify_licenses(settings, trust_dir=trust, now=_now()).reasons == {
+        "trust_changed": total
+    }
+
+    # state written before anchors were fingerprinted: re-check once, then settle
+    with Session(engine) as session:
+        row = session.get(LicenseVerifyState, "pipeline")
+        assert row is not None and "trust_certs" in row.state
+        row.state = {k: v for k, v in row.state.items() if k != "trust_certs"}
+        session.commit()
+    legacy = verify_licenses(settings, trust_dir=trust, now=_now())
+    assert legacy.reasons == {"trust_changed": total}
+    assert verify_licenses(settings, trust_dir=trust, now=_now()).checked == 0

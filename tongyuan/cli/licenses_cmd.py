@@ -30,7 +30,11 @@ def verify(
     check_all: Annotated[bool, typer.Option("--all", help="Check every license.")] = False,
     crl_only: Annotated[
         bool,
-        typer.Option("--crl-changed", help="Only re-check licenses below a CA whose CRL changed."),
+        typer.Option(
+            "--crl-changed",
+            help="Only re-check licenses below a CA whose CRL changed (every license when "
+            "the anchors or intermediates changed).",
+        ),
     ] = False,
     trust: Annotated[
         Path | None,
@@ -76,3 +80,7 @@ def verify(
     console.print(table)
     if result.crl_changed:
         console.print("CRLs changed since the last run: licenses below those CAs re-checked.")
+    if result.trust_changed:
+        console.print(
+            "Trust anchors or intermediates changed since the last run: every license re-checked."
+        )

@@ -25,7 +25,8 @@ class LicenseCheckRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     identifier: Mapped[str] = mapped_column(ForeignKey("licenses.identifier"), index=True)
     run_id: Mapped[str] = mapped_column(String(32), index=True)
-    reason: Mapped[str] = mapped_column(String(16))  # new_case | unverified | crl_changed | all
+    # new_case | unverified | crl_changed | trust_changed | all
+    reason: Mapped[str] = mapped_column(String(16))
     checked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     check_date: Mapped[str] = mapped_column(String(10))  # Beijing date status was judged at
     indication: Mapped[str] = mapped_column(String(32))

@@ -10,10 +10,14 @@
 - **CRL changed**: when a file under the trust directory's ``crls/`` was added, changed
   or removed since the last run (sha256 per file, kept in the state), every license whose
   last check named that CRL's issuer among its signer's CAs, and every license whose last
-  result was TRY_LATER (a fresh CRL may settle it).
+  result was TRY_LATER (a fresh CRL may settle it);
+- **trust changed**: when a certificate file under ``anchors/`` (its authority
+  sub-folders included) or ``intermediates/`` was added, changed, removed or moved since
+  the last run, every license: removing an anchor is how an anchor is revoked, and a new
+  anchor or intermediate can build a path where none was found, so any verdict may move.
 
-``only_new=False`` checks every license. ``because_crl_changed=True`` runs the CRL path
-only (what the refresh branch of the DAG asks for). Each check adds a ``license_checks``
+``only_new=False`` checks every license. ``because_crl_changed=True`` runs the CRL and
+trust paths only (what the refresh branch of the DAG asks for). Each check adds a ``license_checks``
 row and sets ``licenses.verified_at/indication/subindication``; rows are committed in
 chunks, and the state last, so a crash repeats work (harmless) but never skips it.
 Results are counts only: no identifiers of people, ever.
@@ -56,6 +60,7 @@ STATE_NAME = "pipeline"
 CHUNK = 500
 BEIJING = timezone(timedelta(hours=8))
 _CRL_SUFFIXES = (".pem", ".crl", ".der")
+_CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")  # what TrustStore.load reads
 
 
 def default_trust_dir(settings: Settings) -> Path:
@@ -72,6 +77,7 @@ class LicenseVerifyResult:
     checked: int = 0
     usable: int = 0
     crl_changed: bool = False
+    trust_changed: bool = False
     reasons: dict[str, int] = field(default_factory=dict)
     indications: dict[str, int] = field(default_factory=dict)
     subindications: dict[str, int] = field(default_factory=dict)
@@ -104,6 +110,26 @@ def crl_fingerprints(trust_dir: Path) -> dict[str, dict[str, str]]:
         except ValueError:
             issuer = ""
         found[path.name] = {"sha256": hashlib.sha256(data).hexdigest(), "issuer": issuer}
+    return found
+
+
+def trust_fingerprints(trust_dir: Path) -> dict[str, str]:
+    """sha256 of every certificate file under ``anchors/`` (one level of authority
+    sub-folders, as ``TrustStore.load`` reads them) and ``intermediates/``, keyed by the
+    path relative to ``trust_dir``: moving an anchor between authorities changes its scope,
+    so it counts as a change too."""
+    found: dict[str, str] = {}
+    anchors = trust_dir / "anchors"
+    folders = [anchors, trust_dir / "intermediates"]
+    if anchors.is_dir():
+        folders += sorted(p for p in anchors.iterdir() if p.is_dir())
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.suffix.lower() in _CERT_SUFFIXES:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                found[path.relative_to(trust_dir).as_posix()] = digest
     return found
 
 
@@ -239,6 +265,7 @@ def _select(
     only_new: bool,
     because_crl_changed: bool,
     crl_changes: set[str],
+    trust_changed: bool,
 ) -> tuple[dict[str, str], datetime | None]:
     """identifier -> reason (first reason wins), and the new case watermark."""
     since_text = state.get("case_watermark")
@@ -260,6 +287,9 @@ def _select(
     if crl_changes:
         for identifier in sorted(_crl_affected(session, crl_changes)):
             chosen.setdefault(identifier, "crl_changed")
+    if trust_changed:
+        for identifier in session.scalars(select(LicenseRow.identifier)):
+            chosen.setdefault(identifier, "trust_changed")
     return chosen, watermark
 
 
@@ -291,9 +321,16 @@ def verify_licenses(
             previous = state.get("crls")
             crl_changes = changed_crl_issuers(previous, crls) if previous is not None else set()
             result.crl_changed = bool(crl_changes)
+            certs = trust_fingerprints(trust_dir)
+            previous_certs = state.get("trust_certs")
+            # A hub whose last run predates this fingerprint cannot tell what changed since:
+            # it re-checks once rather than keep verdicts an anchor removal may have voided.
+            result.trust_changed = (
+                previous_certs != certs if previous_certs is not None else "crls" in state
+            )
             chosen, watermark = _select(
                 session, state, only_new=only_new, because_crl_changed=because_crl_changed,
-                crl_changes=crl_changes,
+                crl_changes=crl_changes, trust_changed=result.trust_changed,
             )  # fmt: skip
             issuers = set(session.scalars(select(LicenseRow.issuer_code).distinct()))
             facts = LibraryFacts(newest_versions(session, issuers))
@@ -317,6 +354,7 @@ def verify_licenses(
                     _tally(result, outcome, reason)
                 session.commit()
             state["crls"] = crls
+            state["trust_certs"] = certs
             if watermark is not None:
                 state["case_watermark"] = watermark.isoformat()
             state["last_run"] = {"run_id": result.run_id, "at": now.isoformat()}
