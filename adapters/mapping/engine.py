@@ -749,6 +749,19 @@ def _as_text(value: Any) -> Any:
     return value
 
 
+def _integral_text(value: Any) -> str | None:
+    """A whole number stored as a float or decimal as the integer text of its code.
+
+    Drivers return a NUMBER/NUMERIC code column as ``1.0`` or ``Decimal('1.0')``; the
+    department's code is ``1`` all the same.
+    """
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return str(int(value))
+    return None
+
+
 def _code_converter(
     table: dict[str, str | None], name: str, column: str, personal: bool
 ) -> Callable[[Any], Any]:
@@ -757,6 +770,9 @@ def _code_converter(
         try:
             return table[code]
         except KeyError:
+            integral = _integral_text(value)
+            if integral is not None and integral in table:
+                return table[integral]
             stripped = code.strip()
             if stripped in table:
                 return table[stripped]

@@ -209,6 +209,27 @@ def test_a_default_is_converted_like_the_column_it_stands_for() -> None:
     )
 
 
+def test_whole_numbers_as_floats_or_decimals_find_their_code() -> None:
+    """A NUMBER code column comes back as 1.0 or Decimal('1.0'): it is code 1."""
+    spec = {
+        **CASE_MAPPING,
+        "code_tables": {**CASE_MAPPING["code_tables"], "id_types": {"1": "111"}},
+        "fields": {
+            **CASE_MAPPING["fields"],
+            "applicant.id_type": {"from": "ZJLX", "code_table": "id_types"},
+        },
+    }
+    mapping = Mapping.from_dict(spec)
+    for value in (1, Decimal("1"), 1.0, Decimal("1.0"), Decimal("1E+0")):
+        record, findings = mapping.map(case_row(ZJLX=value), LOC)
+        assert findings == [], value
+        assert isinstance(record, Case) and record.applicant.id_type is IdType.CITIZEN_ID
+    for value in (1.5, Decimal("1.01"), float("nan")):
+        record, findings = mapping.map(case_row(ZJLX=value), LOC)
+        assert record is None
+        assert [(f.rule, f.field) for f in findings] == [("mapping.code", "applicant.id_type")]
+
+
 def test_child_rows_missing_or_in_the_wrong_shape_are_findings() -> None:
     mapping = Mapping.from_dict(CASE_MAPPING)
     row = case_row()
