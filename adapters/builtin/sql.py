@@ -39,7 +39,7 @@ from adapters.builtin.sql_config import SqlConfig, StreamConfig, check_identifie
 from adapters.builtin.sql_query import ReadPlan, SchemaMismatch, build_plan
 from adapters.builtin.sql_read import RowMapper, SqlStreamRead, open_read_connection
 from adapters.conformance.harness import Harness
-from adapters.sdk.config import AdapterConfig, SecretResolver
+from adapters.sdk.config import AdapterConfig, SecretResolver, validation_problems
 from adapters.sdk.errors import AdapterError, ConfigError, ConnectionCheckError
 from adapters.sdk.source import Source, State, StreamSpec
 from standards.records import RECORD_KINDS
@@ -130,10 +130,7 @@ class SqlSource(Source):
             try:
                 streams[name] = StreamConfig.model_validate(defaults)
             except ValidationError as exc:
-                raise ConfigError(
-                    where,
-                    [(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()],
-                ) from None
+                raise ConfigError(where, validation_problems(exc)) from None
         if not streams:
             raise ConfigError(
                 "configuration",

@@ -92,11 +92,16 @@ class AdapterConfig(BaseModel):
         try:
             return cls.model_validate(dict(data))
         except ValidationError as exc:
-            problems = [
-                (".".join(str(p) for p in err["loc"]), err["msg"])
-                for err in exc.errors(include_url=False)
-            ]
-            raise ConfigError(where, problems) from None
+            raise ConfigError(where, validation_problems(exc)) from None
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """Each pydantic error as (dotted path, message), without pydantic's "Value error, "
+    in front of the messages our validators raise (they read as the docs quote them)."""
+    return [
+        (".".join(str(p) for p in err["loc"]), err["msg"].removeprefix("Value error, "))
+        for err in exc.errors(include_url=False)
+    ]
 
 
 __all__ = [
@@ -106,4 +111,5 @@ __all__ = [
     "SecretStr",
     "is_secret_ref",
     "resolve_secret",
+    "validation_problems",
 ]

@@ -382,6 +382,8 @@ def test_config_errors_name_the_field(change: dict, path: str, message: str) -> 
     assert any(p.startswith(path) and message in m for p, m in info.value.problems), (
         info.value.problems
     )
+    # the messages read as documented, without pydantic's "Value error, " in front
+    assert not any(m.startswith("Value error") for _, m in info.value.problems)
 
 
 def test_keyset_pages_need_after_id_incremental() -> None:

@@ -35,6 +35,7 @@ def test_literal_url_with_password_is_rejected() -> None:
         SqlSource.from_config(config)
     (path, message), *_ = caught.value.problems
     assert path == "url"
+    assert message.startswith("secrets are not written into configuration files")
     assert "env:" in message and "airflow:" in message
     assert "S3cretPw" not in str(caught.value)
 
