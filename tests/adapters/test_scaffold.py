@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -135,6 +136,17 @@ def test_http_scaffold_passes_the_kit_unchanged(tmp_path, on_path):
     config["base_url"] = f"http://127.0.0.1:{port}/api"
     report = run_kit(cls, config, rows=2_000, base_dir=root)
     assert report.passed, [(r.name, r.reason) for r in report.results if r.status != "pass"]
+    # `python -m market_api_adapter.sample` (as the README runs it with `serve`) imports
+    # the package first: it must not have imported the sample module already
+    ran = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "market_api_adapter.sample"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(REPO)])},
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
 
 
 def test_sample_data_reads_as_standard_cases(tmp_path, monkeypatch, on_path):
