@@ -28,6 +28,7 @@ from tongyuan.db import make_engine, make_session_factory
 from tongyuan.libraries.batches import Batch
 from tongyuan.libraries.consistency import BaseCatalogueEntry, ConsistencyFinding, NodeItem
 from tongyuan.libraries.items import current_item, item_history
+from tongyuan.libraries.quarantine import QuarantineEntry
 from tongyuan.sync import (
     CopyEvent,
     format_diffs,
@@ -261,6 +262,44 @@ def test_a_district_cannot_overwrite_a_base_element(hub: Settings, root: Path, o
     assert fixed.counts["findings_resolved"] == 1
     [after] = _findings(hub)
     assert after.status == "resolved" and after.resolved_at is not None
+
+
+@pytest.mark.parametrize("order", ["province_first", "district_first"])
+def test_a_copy_that_breaks_a_rule_with_the_owners_base_elements_is_not_stored(
+    hub: Settings, root: Path, order: str
+) -> None:
+    """Valid as sent (promised ≤ its own statutory limit), invalid once the province's
+    statutory limit replaces its own: neither written nor re-versioned, but quarantined."""
+    topo = make_topology(root)
+    theirs = _local(NANSHAN)
+    ours = _province_twin(theirs)
+    limit = ours.statutory_limit_days
+    wrong = changed(theirs, statutory_limit_days=limit + 10, promised_limit_days=limit + 5)
+    drop(root, PROVINCE, [ours])
+    drop(root, NANSHAN, [wrong])
+    sequence = [PROVINCE, NANSHAN] if order == "province_first" else [NANSHAN, PROVINCE]
+    results = {code: sync_node(hub, topo, code) for code in sequence}
+    reporter = results[sequence[-1]]
+    assert reporter.counts["quarantined"] == 1
+    assert not [c for c in reporter.diff.changed if c.impl_code == theirs.impl_code]
+    for session in _session(hub):
+        stored = current_item(session, theirs.impl_code)
+        if order == "province_first":
+            assert stored is None  # never in the library
+        else:  # the district's own version stays; the invalid re-version is not written
+            assert stored is not None and len(item_history(session, theirs.impl_code)) == 1
+            assert stored.statutory_limit_days == limit + 10
+        [entry] = session.scalars(select(QuarantineEntry)).all()
+        assert entry.rule == "item.time_limit" and entry.batch_id == reporter.batch_id
+        assert entry.kind == "item"
+        # Where it came from: the district's file, or its library copy being re-versioned.
+        place = ".xml" if order == "province_first" else f"node:{NANSHAN} {theirs.impl_code}"
+        assert place in entry.source_file
+        assert f"statutory limit {limit}" in entry.message
+    # The disagreement itself stays an open base finding.
+    [finding] = [f for f in _findings(hub) if f.status == "open"]
+    assert (finding.element, finding.other_node) == ("statutory_limit_days", NANSHAN)
+    assert reporter.status == "committed" and results[sequence[0]].status == "committed"
 
 
 def test_national_code_belongs_to_the_top_node_whatever_order_the_nodes_sync(

@@ -64,7 +64,7 @@ from sqlalchemy.orm import Session
 from adapters.sdk import Envelope, Source
 from adapters.sdk.registry import load_adapter
 from standards.codes.enums import ReviewStatus
-from standards.records import Item
+from standards.records import Item, SourceLocation
 from standards.validation import CheckOptions, Finding, Severity
 from standards.validation.record_checks import check_record
 from tongyuan.config import Settings
@@ -358,6 +358,9 @@ class ItemSyncWriter:
         self.seen: set[str] = set()
         self.snapshot_complete = True
         self.envelopes = 0
+        # The pull's counts and the location of the record being written (see write()).
+        self.counts = StoreCounts()
+        self.location: SourceLocation | None = None
         self.now = datetime.now(UTC)
         current_codes = select(ItemVersion.impl_code).where(ItemVersion.valid_to.is_(None))
         self._in_library = CodesFetchedLater(current_codes)
@@ -384,6 +387,7 @@ class ItemSyncWriter:
         self, session: Session, batch: Batch, envelope: Envelope, counts: StoreCounts
     ) -> None:
         self.envelopes += 1
+        self.counts, self.location = counts, envelope.location
         record = envelope.record
         findings = list(envelope.findings)
         if record is not None and not isinstance(record, Item):
@@ -611,6 +615,18 @@ class ItemSyncWriter:
             if version.impl_code == skip or base_elements(version.data) == entry.elements:
                 continue
             updated = Item.model_validate({**version.data, **entry.elements})
+            system = system_of_label(version.source) or version.source
+            copy = session.get(NodeItem, (system, version.impl_code))
+            errors = self._merged_errors(updated, entry)
+            if errors:
+                where = SourceLocation(
+                    f"{source_label(system)} {version.impl_code} (re-versioned to the base "
+                    f"catalogue of {entry.basic_code}, version {entry.version})",
+                    1,
+                )
+                self._refuse_merged(session, batch, copy.data if copy else version.data,
+                                    where, errors)  # fmt: skip
+                continue
             before = dict(version.data)
             write_item(session, batch.id, updated, source=version.source, now=self.now)
             self.result.bump("changed")
@@ -665,6 +681,12 @@ class ItemSyncWriter:
         current = self._current(session, impl)
         authority = self._authority(session, item, current)
         if authority is None or authority == self.system:
+            errors = self._merged_errors(stored, entry) if stored is not item else []
+            if errors:
+                where = self.location or SourceLocation(source_label(self.system), 1)
+                payload = item.model_dump(mode="json", exclude_none=True)
+                self._refuse_merged(session, batch, payload, where, errors)
+                return
             before = None if current is None or current.is_tombstone else dict(current.data)
             outcome = write_item_over(
                 session, batch.id, stored, current, source=self.label, now=self.now
@@ -681,6 +703,41 @@ class ItemSyncWriter:
         assert current is not None
         self.result.bump("judged")
         self._judge_copy(session, batch, item, authority, current)
+
+    def _merged_errors(self, merged: Item, entry: BaseCatalogueEntry) -> list[Finding]:
+        """Errors of the standard in a copy that carries the owner's base elements.
+
+        A copy valid as its system sent it can break a rule once the base catalogue's
+        values replace its own (a promised limit of 25 days under a statutory 20 that
+        the province issued): such a version is never stored nor delivered.
+        """
+        context = (
+            f" (with the base elements of {entry.owner_node}, 基本编码 {entry.basic_code}; "
+            "the library keeps its last valid version)"
+        )
+        return [
+            Finding(f.rule, f.message + context, f.field, f.severity)
+            for f in check_record(merged, self.options)
+            if f.severity is Severity.ERROR
+        ]
+
+    def _refuse_merged(
+        self,
+        session: Session,
+        batch: Batch,
+        payload: Mapping[str, Any],
+        where: SourceLocation,
+        errors: list[Finding],
+    ) -> None:
+        """Quarantine a copy whose merged version breaks a rule, as a bad record is: the
+        fix belongs to its system (its own limit must fit the owner's base elements)."""
+        add_quarantined(
+            session, batch.id, kind="item", location=where, payload=dict(payload),
+            findings=errors, protector=self.protector,
+        )  # fmt: skip
+        self.counts.quarantined += 1
+        self.counts.rules.update({f.rule for f in errors})
+        self.result.bump("quarantined")
 
     def _judge_copy(
         self,
