@@ -214,3 +214,28 @@ def test_check_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
                      "departments[0].code: [uscc.check]", "nodes: no root"):  # fmt: skip
         assert fragment in result.output
     assert "91110000600037341X" in result.output  # a USCC, not a personal ID: not masked
+
+
+def _edit(item, **values):  # type: ignore[no-untyped-def]
+    from standards.records import Item
+
+    return Item.model_validate({**item.model_dump(mode="json", exclude_none=True), **values})
+
+
+def test_diffs_mask_personal_ids_in_element_values(lanzhou) -> None:  # type: ignore[no-untyped-def]
+    topo, systems = lanzhou
+    assert _invoke("--topology", "lanzhou", "--node", DISTRICT).exit_code == 0
+    item = systems.exports[DISTRICT][0]
+    clear = "11010519491231002X"  # a valid citizen ID in free text
+    edited = _edit(item, location=f"联系人身份证{clear}", name=f"{item.name}{clear}")
+    write_records(outbox_of(topo, DISTRICT) / "items-0002-id.xml", [edited])
+    text = _invoke("--topology", "lanzhou", "--node", DISTRICT, "--dry-run")
+    as_json = _invoke("--topology", "lanzhou", "--node", DISTRICT, "--dry-run", "--json")
+    for result in (text, as_json):
+        assert result.exit_code == 0, result.output
+        assert clear not in result.output
+    assert "location: " in text.output and "1101**********002X" in text.output
+    (step,) = [s for s in json.loads(as_json.stdout)["steps"] if s["step"] == "sync"]
+    (change,) = step["diff"]["changed"]
+    after = {e["element"]: e["after"] for e in change["elements"]}
+    assert after["location"] == "联系人身份证1101**********002X"

@@ -1,7 +1,9 @@
 """What a node sync changed (or, in a dry run, would change), element by element.
 
 The diff is collected by the same code that writes, so a dry run reports exactly what the
-real run would do; it holds item elements only (no personal data exists in items).
+real run would do. It holds item elements only, but those are free text a system filled
+in and may carry a personal ID number: every printed form (``as_dict``, ``format_diffs``)
+masks them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from standards.privacy import mask_text
+from tongyuan.privacy import mask_payload
 from tongyuan.sync.ownership import as_json
 
 ChangeKind = Literal["added", "changed", "cancelled"]
@@ -72,14 +76,23 @@ class NodeDiff:
         return not (self.added or self.changed or self.cancelled)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (for ``--json`` output and reports)."""
+        """JSON-ready form (for ``--json`` output and reports), personal IDs masked.
+
+        Element values are free text an item system filled in (a contact's ID number in
+        办理地点, say): this form is printed, so every value passes through
+        :func:`tongyuan.privacy.mask_payload`.
+        """
 
         def one(change: ItemChange) -> dict[str, Any]:
             return {
                 "impl_code": change.impl_code,
-                "name": change.name,
+                "name": mask_text(change.name),
                 "elements": [
-                    {"element": e.element, "before": e.before, "after": e.after}
+                    {
+                        "element": e.element,
+                        "before": mask_payload(e.before),
+                        "after": mask_payload(e.after),
+                    }
                     for e in change.elements
                 ],
             }
@@ -93,7 +106,10 @@ class NodeDiff:
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    """A value as one short line, personal IDs masked before it is cut (a cut ID would
+    no longer be recognised)."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = mask_text(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -112,7 +128,7 @@ def format_diffs(diffs: Iterable[NodeDiff], *, max_items: int = 50) -> str:
                     lines.append("  …")
                     break
                 shown += 1
-                lines.append(f"  {sign} {change.impl_code} {change.name}")
+                lines.append(f"  {sign} {change.impl_code} {mask_text(change.name)}")
                 if kind == "changed":
                     lines.extend(
                         f"      {e.element}: {_short(e.before)} → {_short(e.after)}"
