@@ -239,3 +239,17 @@ def test_diffs_mask_personal_ids_in_element_values(lanzhou) -> None:  # type: ig
     (change,) = step["diff"]["changed"]
     after = {e["element"]: e["after"] for e in change["elements"]}
     assert after["location"] == "联系人身份证1101**********002X"
+
+
+def test_the_sync_line_shows_refused_copies(lanzhou) -> None:  # type: ignore[no-untyped-def]
+    topo, systems = lanzhou
+    assert _invoke("--topology", "lanzhou", "--node", DISTRICT).exit_code == 0
+    item = systems.exports[DISTRICT][0]
+    outbox = outbox_of(topo, DISTRICT)
+    write_records(outbox / "items-0002-cancel.xml", [_edit(item, status="cancelled")])
+    assert _invoke("--topology", "lanzhou", "--node", DISTRICT).exit_code == 0
+    # Back to published without passing the reviews again: refused, and the line says so.
+    write_records(outbox / "items-0003-again.xml", [_edit(item, process=item.process + "。")])
+    result = _invoke("--topology", "lanzhou", "--node", DISTRICT)
+    assert result.exit_code == 0, result.output
+    assert f"sync {DISTRICT}: committed" in result.output and "refused 1" in result.output

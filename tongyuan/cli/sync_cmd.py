@@ -234,8 +234,10 @@ def _describe(result: Any) -> dict[str, Any]:
     return out
 
 
-_SHOWN_COUNTS = ("read", "added", "changed", "cancelled", "unchanged", "held", "judged",
-                 "quarantined", "findings_opened", "findings_resolved")  # fmt: skip
+# Every count of a node sync worth a reader's eye (those at 0 are left out of the line):
+# refused copies too, or a copy the review workflow turned away would read as "read 1".
+_SHOWN_COUNTS = ("read", "added", "changed", "cancelled", "unchanged", "held", "refused",
+                 "judged", "quarantined", "findings_opened", "findings_resolved")  # fmt: skip
 
 
 def _print_text(
