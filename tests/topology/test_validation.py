@@ -303,6 +303,15 @@ def test_env_defaults_never_hold_secrets(tmp_path: Path) -> None:
     assert len(problems) == 2
 
 
+def test_a_topology_not_in_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "gbk.yaml"
+    path.write_bytes(_nodes('  - {code: "440300", name: 深圳市}').encode("gbk"))
+    with pytest.raises(TopologyError) as caught:
+        load_topology(path, home=tmp_path)
+    [(where, message)] = caught.value.problems
+    assert where.startswith("line ") and message.startswith("cannot read the file (not UTF-8)")
+
+
 def test_file_level_problems(tmp_path: Path) -> None:
     problems = _problems(tmp_path, "nodes: []\nbogus: 1\nallow_unknown_regions: maybe\n")
     _one(problems, "name", "give the topology a name")

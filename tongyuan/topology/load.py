@@ -69,6 +69,13 @@ def load_topology(path: Path | str, *, home: Path | str | None = None) -> Topolo
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TopologyError(source, [("", f"cannot read the file: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        # Saved as GBK by an editor, say: name the place, ask for UTF-8.
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise TopologyError(
+            source,
+            [(f"line {line}", "cannot read the file (not UTF-8): save it as UTF-8")],
+        ) from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
