@@ -303,6 +303,27 @@ def test_env_defaults_never_hold_secrets(tmp_path: Path) -> None:
     assert len(problems) == 2
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "postgresql+psycopg://hub@db.example/hub?password=s3cret",
+        "postgresql://hub@db.example/hub?sslmode=require&PASSWORD=s3cret",
+        "host=db.example user=hub password=s3cret dbname=hub",
+        "Server=db;Uid=hub;Pwd=s3cret",
+    ],
+)
+def test_env_defaults_refuse_a_password_in_any_form(tmp_path: Path, value: str) -> None:
+    problems = _problems(
+        tmp_path,
+        _nodes('  - {code: "440300"}').replace(
+            "nodes:", f'env_defaults:\n  DB_URL: "{value}"\nnodes:'
+        ),
+    )
+    assert len(problems) == 1
+    _one(problems, "env_defaults.DB_URL", "holds a password")
+    assert "s3cret" not in str(problems)
+
+
 def test_a_topology_not_in_utf8_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "gbk.yaml"
     path.write_bytes(_nodes('  - {code: "440300", name: 深圳市}').encode("gbk"))

@@ -216,7 +216,16 @@ def _env_defaults(raw: object, ctx: _Context) -> dict[str, str]:
     return out
 
 
+# A password given as a keyword: a URL's query (``?password=…``, ``&pwd=…``) or a libpq
+# key/value connection string (``host=db password=…``), in any case.
+_PASSWORD_KEYWORD = re.compile(r"(?:^|[\s?&;])(?:password|passwd|pwd)\s*=\s*[^\s&;]", re.I)
+
+
 def _has_password(value: str) -> bool:
+    """Whether a default value carries a password, in any of the forms drivers accept:
+    ``user:password@`` in a URL, ``password=`` in its query, or a libpq key/value string."""
+    if _PASSWORD_KEYWORD.search(value):
+        return True
     if "://" not in value:
         return False
     from sqlalchemy.engine import make_url
