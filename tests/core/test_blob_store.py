@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 import tongyuan.libraries.materials as materials_module
 from tongyuan.config import Settings
+from tongyuan.db import make_session_factory
 from tongyuan.libraries import (
     BlobRow,
     BlobStoreError,
@@ -20,6 +21,7 @@ from tongyuan.libraries import (
     store_blob,
     write_material,
 )
+from tongyuan.materials.pending_blobs import note_new_blob
 from tongyuan.privacy import PiiProtector
 
 
@@ -41,13 +43,13 @@ def test_content_addressed_and_deduplicated(settings: Settings, tmp_path: Path) 
     target = blob_path(settings, sha)
     assert target == settings.blobs_dir / digest[:2] / digest[2:4] / digest
     assert target.read_bytes() == content
-    mtime = target.stat().st_mtime_ns
+    inode = target.stat().st_ino
     assert store_blob(settings, _write(tmp_path, "copy.pdf", content), expected_sha256=digest) == (
         digest,
         len(content),
     )
     assert _stored_files(settings) == [target]
-    assert target.stat().st_mtime_ns == mtime
+    assert target.stat().st_ino == inode  # not written again (only touched)
 
 
 def test_hash_mismatch_rejected_and_nothing_left(settings: Settings, tmp_path: Path) -> None:
@@ -145,3 +147,28 @@ def test_write_material(
 def test_store_has_no_temp_leftovers(settings: Settings, tmp_path: Path) -> None:
     store_blob(settings, _write(tmp_path, "a", os.urandom(3000)))
     assert list((settings.blobs_dir / "tmp").iterdir()) == []
+
+
+def test_a_rolled_back_batch_leaves_a_blob_another_batch_has_used(
+    settings: Settings, engine, tmp_path: Path
+) -> None:
+    """Batch A copies new content in and rolls back; batch B stored the same content
+    meanwhile (found it, touched it) and has not committed yet: the file stays."""
+    sessions = make_session_factory(engine)
+    content = "同一份材料".encode() * 100
+    with sessions() as first:
+        first.begin()
+        sha, _ = store_blob(settings, _write(tmp_path, "a.pdf", content))
+        note_new_blob(first, blob_path(settings, sha), sha)
+        other = _write(tmp_path, "b.pdf", content)
+        os.utime(blob_path(settings, sha), ns=(0, 0))  # make the touch below visible
+        note_new_blob(first, blob_path(settings, sha), sha)
+        store_blob(settings, other)  # batch B finds it stored
+        first.rollback()
+    assert blob_path(settings, sha).exists()
+    with sessions() as lone:
+        lone.begin()
+        sha2, _ = store_blob(settings, _write(tmp_path, "c.pdf", b"only mine"))
+        note_new_blob(lone, blob_path(settings, sha2), sha2)
+        lone.rollback()
+    assert not blob_path(settings, sha2).exists()

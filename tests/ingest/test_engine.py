@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ingest_world import DEPT
 from sqlalchemy import select
-from std_factories import at, make_case
+from std_factories import at, make_case, make_material
 
 from standards.codes.enums import CaseState
 from standards.records import CaseEvent
@@ -101,3 +103,20 @@ def test_a_dry_run_writes_and_acknowledges_nothing(world) -> None:
     assert world.count(CaseRow) == 0 and world.count(Batch) == 1  # the item load's batch
     assert (world.drop / "cases_001.xml").exists()
     assert ingest_department(world.settings, world.topology, DEPT).added == 1
+
+
+def test_a_dry_run_leaves_no_material_file_in_the_blob_store(world) -> None:
+    """Rolled back, the batch takes the files it copied into the store with it."""
+    material = make_material(world.drop, content="营业执照副本（演练）".encode())
+    world.deliver("materials_001.xml", [material])
+    world.deliver("cases_001.xml", [make_case(serial=None, material_ids=[material.material_id])])
+
+    def blobs() -> list[Path]:
+        return [p for p in world.settings.blobs_dir.rglob("*") if p.is_file()]
+
+    dry = ingest_department(world.settings, world.topology, DEPT, dry_run=True)
+    assert dry.status == "dry-run" and dry.added >= 1, dry.error  # the material, at least
+    assert blobs() == []
+    real = ingest_department(world.settings, world.topology, DEPT)
+    assert (real.status, real.added) == ("committed", 2), real.error
+    assert [p.name for p in blobs()] == [material.sha256]

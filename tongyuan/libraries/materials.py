@@ -116,7 +116,10 @@ def store_blob(
             )
         target = blob_path(settings, sha256)
         if target.exists() and target.stat().st_size == size:
-            return sha256, size  # same content already stored
+            # Same content already stored. Touched: a batch that copied it in and rolls
+            # back leaves a file another batch has used (tongyuan.materials.pending_blobs).
+            os.utime(target)
+            return sha256, size
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)
         _fsync_dir(target.parent)

@@ -20,6 +20,7 @@ from tongyuan.config import Settings
 from tongyuan.libraries.materials import BlobRow, blob_path, store_blob
 from tongyuan.materials.archive import hides_zip, inspect_zip
 from tongyuan.materials.limits import MaterialLimits
+from tongyuan.materials.pending_blobs import note_new_blob
 from tongyuan.materials.sniff import ZIP, agrees, sniff_file
 
 
@@ -90,13 +91,23 @@ def admit_material_file(
                 )
             ],
         )
+    existed = _stored(settings, material.sha256)
     sha256, size = store_blob(
         settings, path, expected_sha256=material.sha256, max_bytes=limits.max_file_bytes
     )
     stored = blob_path(settings, sha256)
+    if not existed:
+        note_new_blob(session, stored, sha256)
     sniffed, findings = check_stored_content(stored, material, limits)
     if findings:
         if session.get(BlobRow, sha256) is None:
             stored.unlink(missing_ok=True)
         raise MaterialRejected(material.material_id, findings)
     return AdmittedFile(sha256, size, sniffed)
+
+
+def _stored(settings: Settings, sha256: str) -> bool:
+    try:
+        return blob_path(settings, sha256.strip().lower()).exists()
+    except ValueError:
+        return False  # not a digest: store_blob refuses it
