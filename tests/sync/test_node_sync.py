@@ -296,6 +296,10 @@ def test_a_copy_that_breaks_a_rule_with_the_owners_base_elements_is_not_stored(
         place = ".xml" if order == "province_first" else f"node:{NANSHAN} {theirs.impl_code}"
         assert place in entry.source_file
         assert f"statutory limit {limit}" in entry.message
+        # The payload is the merged version (what breaks the rule), so a replay fails the
+        # same way instead of storing the copy with its own base elements.
+        shown = entry.payload_masked
+        assert (shown["statutory_limit_days"], shown["promised_limit_days"]) == (limit, limit + 5)
     # The disagreement itself stays an open base finding.
     [finding] = [f for f in _findings(hub) if f.status == "open"]
     assert (finding.element, finding.other_node) == ("statutory_limit_days", NANSHAN)

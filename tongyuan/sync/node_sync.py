@@ -615,17 +615,15 @@ class ItemSyncWriter:
             if version.impl_code == skip or base_elements(version.data) == entry.elements:
                 continue
             updated = Item.model_validate({**version.data, **entry.elements})
-            system = system_of_label(version.source) or version.source
-            copy = session.get(NodeItem, (system, version.impl_code))
             errors = self._merged_errors(updated, entry)
             if errors:
+                system = system_of_label(version.source) or version.source
                 where = SourceLocation(
                     f"{source_label(system)} {version.impl_code} (re-versioned to the base "
                     f"catalogue of {entry.basic_code}, version {entry.version})",
                     1,
                 )
-                self._refuse_merged(session, batch, copy.data if copy else version.data,
-                                    where, errors)  # fmt: skip
+                self._refuse_merged(session, batch, updated, where, errors)
                 continue
             before = dict(version.data)
             write_item(session, batch.id, updated, source=version.source, now=self.now)
@@ -684,8 +682,7 @@ class ItemSyncWriter:
             errors = self._merged_errors(stored, entry) if stored is not item else []
             if errors:
                 where = self.location or SourceLocation(source_label(self.system), 1)
-                payload = item.model_dump(mode="json", exclude_none=True)
-                self._refuse_merged(session, batch, payload, where, errors)
+                self._refuse_merged(session, batch, stored, where, errors)
                 return
             before = None if current is None or current.is_tombstone else dict(current.data)
             outcome = write_item_over(
@@ -725,15 +722,22 @@ class ItemSyncWriter:
         self,
         session: Session,
         batch: Batch,
-        payload: Mapping[str, Any],
+        merged: Item,
         where: SourceLocation,
         errors: list[Finding],
     ) -> None:
         """Quarantine a copy whose merged version breaks a rule, as a bad record is: the
-        fix belongs to its system (its own limit must fit the owner's base elements)."""
+        fix belongs to its system (its own limit must fit the owner's base elements).
+
+        The payload is the merged version, the one that breaks the rule: a replay checks
+        it again and fails the same way (the copy as sent would pass and go into the
+        library with the wrong base elements), and once the system's corrected copy is
+        stored a replay finds that later delivery and closes the entry.
+        """
         add_quarantined(
-            session, batch.id, kind="item", location=where, payload=dict(payload),
-            findings=errors, protector=self.protector,
+            session, batch.id, kind="item", location=where,
+            payload=merged.model_dump(mode="json", exclude_none=True), findings=errors,
+            protector=self.protector,
         )  # fmt: skip
         self.counts.quarantined += 1
         self.counts.rules.update({f.rule for f in errors})
