@@ -175,7 +175,13 @@ class RecordStore:
                 session, batch_id, record, protector=self.protector, allocator=self.allocator
             )
         if isinstance(record, Material):
-            path = None if base_dir is None else safe_relative_path(base_dir, record.file)
+            if base_dir is None:
+                # A replay that cannot find the folder of the original delivery.
+                raise ValueError(
+                    f"material file {record.file!r}: the folder holding the delivery's files "
+                    "is not known here (replay with --files-dir DIR)"
+                )
+            path = safe_relative_path(base_dir, record.file)
             if path is None:
                 raise ValueError(f"material file {record.file!r} is not inside the delivery")
             admitted = admit_material_file(self.settings, session, path, record)

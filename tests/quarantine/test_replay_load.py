@@ -115,3 +115,30 @@ def test_an_older_entry_replayed_earlier_does_not_close_a_newer_one(
         lambda s: s.scalar(select(CaseRow.current_state).where(CaseRow.dept_case_no == "TWICE-2"))
     )
     assert state == newer.current_state.value
+
+
+def test_a_material_replayed_away_from_its_delivery_asks_for_the_files_folder(
+    hub, in_session, tmp_path: Path, monkeypatch
+):
+    """The entry names its file relative to the load; replayed from another folder the
+    files are not found: the message says so and how to point at them."""
+    from std_factories import make_material
+
+    drop = tmp_path / "drop"
+    (drop / "materials").mkdir(parents=True)
+    material = make_material(drop / "materials")
+    (drop / "materials" / "files" / "a.pdf").rename(tmp_path / "a.pdf")  # not delivered yet
+    write_records(drop / "materials" / "manifest.xml", [material])
+    loader = Loader(hub)
+    try:
+        loader.load([drop], relative_to=drop)
+    finally:
+        loader.close()
+    (tmp_path / "a.pdf").rename(drop / "materials" / "files" / "a.pdf")  # fixed
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    (outcome,) = replay(hub, Selection(status="open", everything=True)).outcomes
+    assert outcome.outcome != "added" and "--files-dir" in (outcome.message or "")
+    summary = replay(hub, Selection(status="open", everything=True), base_dir=drop / "materials")
+    assert [o.outcome for o in summary.outcomes] == ["added"]
