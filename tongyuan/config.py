@@ -37,6 +37,9 @@ class Settings:
     database_url: str
     # The key is never part of repr(): settings get logged, keys must not.
     pii_key_b64: str | None = field(default=None, repr=False)
+    # False for commands that only read a hub: a key made there would not be the key the
+    # hub's data was encrypted and hashed with, and would then be used by the next writer.
+    create_pii_key: bool = True
 
     @property
     def blobs_dir(self) -> Path:
@@ -87,7 +90,8 @@ class Settings:
     def pii_key(self) -> bytes:
         """The 32-byte master key for personal data.
 
-        An environment key wins; otherwise the key file is read, or created on first use.
+        An environment key wins; otherwise the key file is read, or created on first use
+        (unless ``create_pii_key`` is False: then a missing key file is a ConfigError).
         Creation goes through a private temporary file that is hard-linked into place, so
         two processes starting at once end up with the same key, never with two.
         """
@@ -95,6 +99,11 @@ class Settings:
             return decode_pii_key(self.pii_key_b64, source=ENV_PII_KEY)
         path = self.pii_key_file
         if not path.exists():
+            if not self.create_pii_key:
+                raise ConfigError(
+                    f"no PII key at {path} (a read-only command never creates one); "
+                    f"set {ENV_PII_KEY} or check {ENV_HOME}"
+                )
             _create_key_file(path)
         return decode_pii_key(path.read_text(encoding="ascii"), source=str(path))
 

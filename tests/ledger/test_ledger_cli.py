@@ -87,10 +87,13 @@ def test_checkpoint_signed_by_another_key_fails_with_the_hub_key(
 
 
 def test_unreadable_database_exits_2(tmp_path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv(ENV_DATABASE_URL, f"sqlite:///{tmp_path / 'empty.db'}")
+    """A missing database is reported, in JSON too, and not created (an empty one was)."""
+    missing = tmp_path / "empty.db"
+    monkeypatch.setenv(ENV_DATABASE_URL, f"sqlite:///{missing}")
     result = _invoke("verify", "--json")
     assert result.exit_code == 2
-    assert "cannot read the ledger" in json.loads(result.output)["unreadable"]
+    assert f"no hub database at {missing}" in json.loads(result.output)["unreadable"]
+    assert not missing.exists()
 
 
 def test_kept_checkpoint_copy_and_the_key_used_are_shown(

@@ -59,11 +59,13 @@ def test_open_without_a_browser_says_so(env, monkeypatch):
     assert "No browser available" in result.output
 
 
-def test_unmigrated_database_is_a_clear_error(tmp_path, monkeypatch):
+def test_missing_database_is_a_clear_error(tmp_path, monkeypatch):
+    """More cases (empty home, unmigrated database) in tests/cli/test_read_only_commands.py."""
     monkeypatch.setenv(ENV_HOME, str(tmp_path / "home"))
     result = runner.invoke(app, ["report"], terminal_width=300)
     assert result.exit_code == 2
-    assert "quality_runs" in result.output and "tongyuan db upgrade" in result.output
+    assert "no hub database at" in result.output and "tongyuan db upgrade" in result.output
+    assert not (tmp_path / "home").exists()
 
 
 def test_help_has_an_example():

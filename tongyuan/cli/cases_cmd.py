@@ -42,7 +42,7 @@ def overdue(
     from tongyuan.db import make_engine, make_session_factory, upgrade
     from tongyuan.ingest.overdue import overdue_cases
 
-    settings = settings_and_logging()
+    settings = settings_and_logging(read_only=True)  # recomputes only cases already there
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+import dataclasses
+import os
+import sqlite3
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tongyuan.config import Settings, load_settings
+from tongyuan.config import ENV_DATABASE_URL, ENV_HOME, Settings, load_settings
 from tongyuan.logs import configure_logging
 from tongyuan.orchestration.tasks import ENV_TOPOLOGY
 
@@ -29,12 +35,107 @@ TopologyOption = Annotated[
 ]
 
 
-def settings_and_logging() -> Settings:
-    """Settings from the environment, with directories made and logging to var/logs."""
+# A read-only command pointed at no hub (wrong or empty TONGYUAN_HOME).
+EXIT_NO_HUB = 2
+
+
+def settings_and_logging(*, read_only: bool = False) -> Settings:
+    """Settings from the environment, with directories made and logging to var/logs.
+
+    ``read_only`` is for commands that look at an existing hub (ledger verify/show, report,
+    quarantine list/show, materials for, cases overdue): a mistyped ``TONGYUAN_HOME`` must
+    not grow a new, empty hub — database, data directories and a fresh PII key — and then
+    report on it as if it were the real one. Such a command creates nothing: the hub
+    database must exist with its schema, else it exits 2 naming the path it looked at;
+    logs go to the home's logs/ only when the home exists; the PII key is never created.
+    """
+    if read_only:
+        try:
+            return read_only_settings()
+        except NoHubError as exc:
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(EXIT_NO_HUB) from None
     settings = load_settings()
     settings.ensure_dirs()
     configure_logging(settings.logs_dir)
     return settings
+
+
+class NoHubError(Exception):
+    """The hub database a read-only command was pointed at is missing, empty or unreadable;
+    the message names where it looked and which variable sent it there."""
+
+
+def read_only_settings() -> Settings:
+    """``settings_and_logging(read_only=True)`` for a command that reports the missing hub
+    in its own way (``ledger verify --json``); raises NoHubError, creates nothing."""
+    settings = load_settings()
+    require_hub(settings)
+    if settings.home.is_dir():
+        configure_logging(settings.logs_dir)
+    return dataclasses.replace(settings, create_pii_key=False)
+
+
+def require_hub(settings: Settings) -> None:
+    """Raise NoHubError unless the hub database exists and has a schema; never creates it.
+
+    Checked before any query so that the operator sees where the command looked, not an
+    SQL error about a missing table.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tongyuan.db import current_revision, is_sqlite
+
+    url = make_url(settings.database_url)
+    if os.environ.get(ENV_DATABASE_URL, "").strip():
+        where = url.render_as_string(hide_password=True)
+        configured = f"{ENV_DATABASE_URL}={where}"
+        check = ENV_DATABASE_URL
+    else:
+        raw_home = os.environ.get(ENV_HOME, "").strip()
+        where = str(settings.home / "tongyuan.db")
+        configured = (
+            f"{ENV_HOME}={raw_home}" if raw_home else f"{ENV_HOME} not set: {settings.home}"
+        )
+        check = ENV_HOME
+    advice = f"run `tongyuan db upgrade` or check {check}"
+    if is_sqlite(url) and url.database not in (None, "", ":memory:"):
+        where = url.database
+        if not Path(where).is_file():
+            _no_hub_error(f"no hub database at {where} ({configured}); {advice}")
+        try:
+            revision = _sqlite_revision(Path(where))
+        except sqlite3.Error as exc:
+            _no_hub_error(f"hub database at {where} cannot be read: {exc} ({configured})")
+    else:
+        try:
+            revision = current_revision(url)
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            _no_hub_error(f"hub database at {where} cannot be read: {reason} ({configured})")
+    if revision is None:
+        _no_hub_error(f"no hub schema in the database at {where} ({configured}); {advice}")
+
+
+def _sqlite_revision(path: Path) -> str | None:
+    """The schema revision of a SQLite hub, opened read-only (an engine would set WAL mode
+    and so write to whatever file the path names)."""
+    from tongyuan.db import VERSION_TABLE
+
+    uri = path.resolve().as_uri() + "?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+        found = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSION_TABLE,)
+        ).fetchone()
+        if found is None:
+            return None
+        rows = connection.execute(f'SELECT version_num FROM "{VERSION_TABLE}"').fetchall()
+    return ",".join(sorted(r[0] for r in rows)) or None
+
+
+def _no_hub_error(message: str) -> NoReturn:
+    raise NoHubError(message)
 
 
 def progress_bar(*, transient: bool = True) -> Progress:

@@ -7,9 +7,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from tongyuan.cli.common import console, err_console, settings_and_logging
+from tongyuan.cli.common import (
+    NoHubError,
+    console,
+    err_console,
+    read_only_settings,
+    settings_and_logging,
+)
 
 app = typer.Typer(
     help="The tamper-evident batch ledger (hash chain + hub-signed checkpoints).",
@@ -62,7 +69,14 @@ def verify(
     from tongyuan.ledger.hubkey import public_key_id, public_key_path
     from tongyuan.ledger.verify import CheckpointExpectation, read_checkpoint_copies
 
-    settings = settings_and_logging()
+    try:
+        settings = read_only_settings()
+    except NoHubError as exc:
+        if as_json:
+            print(json.dumps({"ok": False, "unreadable": str(exc)}, ensure_ascii=False))
+        else:
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
     trusted: list[str] | None = None
     if hub_key:
         missing = [str(path) for path in hub_key if not path.is_file()]
@@ -186,7 +200,7 @@ def show(
     from tongyuan.db import make_engine, make_session_factory
     from tongyuan.libraries.ledger import LedgerEntry
 
-    settings = settings_and_logging()
+    settings = settings_and_logging(read_only=True)
     engine = make_engine(settings.database_url, sqlite_begin="DEFERRED")
     try:
         if checkpoints:

@@ -40,6 +40,7 @@ def for_holder(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
 ) -> None:
     """List the holder's still-valid materials and licenses (found by keyed hash)."""
+    from tongyuan.config import ConfigError
     from tongyuan.db import make_engine, make_session_factory, upgrade
     from tongyuan.materials.holder import holdings_for
     from tongyuan.privacy import PiiProtector
@@ -54,12 +55,17 @@ def for_holder(
     if not holder_id:
         err_console.print("[red]error:[/red] give the holder's ID number (or - and stdin)")
         raise typer.Exit(2)
-    settings = settings_and_logging()
+    settings = settings_and_logging(read_only=True)
+    try:
+        protector = PiiProtector.from_settings(settings)  # the hub's key, never a new one
+    except ConfigError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine)() as session:
-            held = holdings_for(session, PiiProtector.from_settings(settings), holder_id, day)
+            held = holdings_for(session, protector, holder_id, day)
     finally:
         engine.dispose()
     if as_json:

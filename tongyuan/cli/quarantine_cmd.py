@@ -38,9 +38,10 @@ REPLAY_EPILOG = (
 
 
 def _session():  # type: ignore[no-untyped-def]
+    """Settings and sessions of an existing hub, for list and show (they only read)."""
     from tongyuan.db import make_engine, make_session_factory, upgrade
 
-    settings = settings_and_logging()
+    settings = settings_and_logging(read_only=True)
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     return settings, engine, make_session_factory(engine)

@@ -43,7 +43,7 @@ def report(
     """
     from tongyuan.report import ReportDataError, build_report
 
-    settings = settings_and_logging()
+    settings = settings_and_logging(read_only=True)
     try:
         result = build_report(settings)
     except ReportDataError as exc:
