@@ -85,3 +85,13 @@ def test_unknown_node_names_the_known_ones(tmp_path: Path) -> None:
 def test_unknown_example() -> None:
     with pytest.raises(FileNotFoundError, match="lanzhou, shenzhen"):
         example_path("beijing")
+
+
+def test_only_topologies_are_offered_as_shipped_examples() -> None:
+    """The examples folder also holds adapter mappings: they are no topology."""
+    from tongyuan.topology import example_names
+
+    assert example_names() == ["lanzhou", "shenzhen"]
+    with pytest.raises(FileNotFoundError) as caught:
+        example_path("dept-items-mapping")
+    assert "(shipped: lanzhou, shenzhen)" in str(caught.value)

@@ -6,7 +6,13 @@ YAML file; :func:`load_topology` checks it completely and returns a :class:`Topo
 The file format is documented in docs/operations.md; two examples ship in ``examples/``.
 """
 
-from tongyuan.topology.load import DEFAULT_EXAMPLE, EXAMPLES_DIR, example_path, load_topology
+from tongyuan.topology.load import (
+    DEFAULT_EXAMPLE,
+    EXAMPLES_DIR,
+    example_names,
+    example_path,
+    load_topology,
+)
 from tongyuan.topology.model import AdapterRef, Department, Node, Topology
 from tongyuan.topology.validate import CRON_PRESETS, TopologyError
 
@@ -19,6 +25,7 @@ __all__ = [
     "Node",
     "Topology",
     "TopologyError",
+    "example_names",
     "example_path",
     "load_topology",
 ]

@@ -6,6 +6,7 @@ drops a node's parent or adapter, so a repeated key is an error with its line he
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -41,11 +42,25 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+_NODES_KEY = re.compile(r"^nodes\s*:", re.MULTILINE)
+
+
+def _is_topology(path: Path) -> bool:
+    """Whether a shipped YAML file is a topology (it has top-level ``nodes:``); the
+    examples folder also holds the adapter mappings the topologies refer to."""
+    return bool(_NODES_KEY.search(path.read_text(encoding="utf-8")))
+
+
+def example_names() -> list[str]:
+    """The names of the shipped example topologies (shenzhen, lanzhou), sorted."""
+    return sorted(p.stem for p in EXAMPLES_DIR.glob("*.yaml") if _is_topology(p))
+
+
 def example_path(name: str = DEFAULT_EXAMPLE) -> Path:
     """The shipped example topology ``name`` (shenzhen, lanzhou)."""
     path = EXAMPLES_DIR / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in EXAMPLES_DIR.glob("*.yaml")))
+    if not path.is_file() or not _is_topology(path):
+        known = ", ".join(example_names())
         raise FileNotFoundError(f"no shipped topology {name!r} (shipped: {known})")
     return path
 
