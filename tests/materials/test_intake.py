@@ -68,6 +68,10 @@ def test_hostile_zip_is_quarantined_and_so_is_the_case_citing_it(loader, tmp_pat
     rules = open_rules(loader)
     assert rules["material"] == {"material.archive.path"}
     assert "case.material.missing" in rules["case"]
+    with loader.sessions() as session:
+        case_entry = session.scalars(select(QuarantineEntry).where(QuarantineEntry.kind == "case"))
+        (missing,) = [r for r in case_entry.one().rules if r["rule"] == "case.material.missing"]
+    assert "delivered but is in quarantine" in missing["message"]  # not "never delivered"
     # Nothing of the hostile archive stays in the store, nothing was extracted.
     assert not blob_path(loader.settings, hostile.sha256).exists()
     assert not (tmp_path / "etc").exists() and not (root.parent.parent / "etc").exists()

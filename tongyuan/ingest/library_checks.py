@@ -26,6 +26,7 @@ from standards.validation import Finding
 from tongyuan.config import Settings
 from tongyuan.libraries.items import ItemVersion
 from tongyuan.libraries.materials import BlobStoreError, MaterialRow, blob_path
+from tongyuan.libraries.quarantine import QuarantineEntry
 
 # Materials looked up per query: well below every database's bound-parameter limit.
 _IN_CHUNK = 500
@@ -66,6 +67,26 @@ class CaseLibraryChecks:
     def forget_material(self, material_id: str) -> None:
         """A material was just stored: a case of the same batch citing it must see it."""
         self._materials.pop(material_id, None)
+
+    def _missing(self, session: Session, material_id: str) -> str:
+        """Why a cited material is not there: in quarantine (delivered but refused), or
+        never delivered. Asked only for a material that is missing."""
+        entry = session.execute(
+            select(QuarantineEntry.id, QuarantineEntry.rule)
+            .where(
+                QuarantineEntry.kind == "material",
+                QuarantineEntry.status == "open",
+                QuarantineEntry.payload_masked["material_id"].as_string() == material_id,
+            )
+            .order_by(QuarantineEntry.id.desc())
+            .limit(1)
+        ).first()
+        if entry is not None:
+            return (
+                f"material {material_id} was delivered but is in quarantine (entry {entry.id}, "
+                f"{entry.rule}): the case waits for it"
+            )
+        return f"material {material_id} is neither in the material library nor in this delivery"
 
     def item(self, session: Session, impl_code: str) -> ItemFacts | None:
         """The current, not cancelled version of an item (cached for the batch)."""
@@ -176,8 +197,7 @@ class CaseLibraryChecks:
                     out.append(
                         Finding(
                             "case.material.missing",
-                            f"material {material_id} is neither in the material library nor "
-                            "in this delivery",
+                            self._missing(session, material_id),
                             where,
                         )
                     )
