@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from standards.identifiers.normalize import normalize_code
-from standards.privacy import CITIZEN_ID_PATTERN, mask_id, mask_text
+from standards.privacy import mask_id, mask_text
 
 if TYPE_CHECKING:
     from tongyuan.config import Settings
@@ -129,8 +129,3 @@ def mask_payload(value: Any) -> Any:
     if isinstance(value, str):
         return mask_text(value)
     return value
-
-
-def contains_citizen_id(text: str) -> bool:
-    """Whether free text carries something shaped like a citizen ID (for leak checks)."""
-    return CITIZEN_ID_PATTERN.search(text) is not None
