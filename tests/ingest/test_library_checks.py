@@ -7,6 +7,7 @@ import hashlib
 import pytest
 from ingest_world import DEPT, World
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from std_factories import PERSON, at, make_case, make_item, make_material
 
 from standards.codes.enums import CaseState, IdType, ReviewStatus
@@ -195,3 +196,25 @@ def test_file_loads_apply_the_same_checks(hub, tmp_path, with_item) -> None:  # 
         assert totals["case"]["added"] == 1
     else:
         assert totals["case"]["quarantined"] == 1
+
+
+def test_missing_materials_look_in_the_quarantine_once_per_batch(world: World) -> None:
+    """Thousands of cases citing missing materials must not each scan the quarantine."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if "FROM quarantine" in statement and ("JSON_EXTRACT" in statement or "->>" in statement):
+            statements.append(statement)
+
+    cases = [
+        make_case(serial=None, dept_case_no=f"MM-{n}", material_ids=[f"NONE-{n}"]) for n in range(5)
+    ]
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        result = _ingest(world, *cases)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert result.rules == {"case.material.missing": 5}
+    assert len(statements) == 1

@@ -56,6 +56,8 @@ class CaseLibraryChecks:
         self._items: dict[str, ItemFacts | None] = {}
         self._materials: dict[str, MaterialFacts | None] = {}
         self._blobs: dict[tuple[str, int], bool] = {}
+        # Open material entries by material id (entry id, rule), read at the first miss.
+        self._quarantined: dict[str, tuple[int, str]] | None = None
 
     def _start(self, batch_id: str) -> None:
         if batch_id != self._batch:
@@ -63,6 +65,7 @@ class CaseLibraryChecks:
             self._items.clear()
             self._materials.clear()
             self._blobs.clear()
+            self._quarantined = None
 
     def forget_material(self, material_id: str) -> None:
         """A material was just stored: a case of the same batch citing it must see it."""
@@ -70,21 +73,31 @@ class CaseLibraryChecks:
 
     def _missing(self, session: Session, material_id: str) -> str:
         """Why a cited material is not there: in quarantine (delivered but refused), or
-        never delivered. Asked only for a material that is missing."""
-        entry = session.execute(
-            select(QuarantineEntry.id, QuarantineEntry.rule)
-            .where(
-                QuarantineEntry.kind == "material",
-                QuarantineEntry.status == "open",
-                QuarantineEntry.payload_masked["material_id"].as_string() == material_id,
+        never delivered.
+
+        The open material entries are read once per batch, at the first miss: a
+        delivery whose cases cite thousands of missing materials must not look each
+        one up in the quarantine (its payloads are JSON; no index serves that).
+        """
+        if self._quarantined is None:
+            self._quarantined = {}
+            rows = session.execute(
+                select(
+                    QuarantineEntry.payload_masked["material_id"].as_string(),
+                    QuarantineEntry.id,
+                    QuarantineEntry.rule,
+                )
+                .where(QuarantineEntry.kind == "material", QuarantineEntry.status == "open")
+                .order_by(QuarantineEntry.id)
             )
-            .order_by(QuarantineEntry.id.desc())
-            .limit(1)
-        ).first()
+            for quarantined_id, entry_id, rule in rows:
+                if quarantined_id is not None:
+                    self._quarantined[quarantined_id] = (entry_id, rule)
+        entry = self._quarantined.get(material_id)
         if entry is not None:
             return (
-                f"material {material_id} was delivered but is in quarantine (entry {entry.id}, "
-                f"{entry.rule}): the case waits for it"
+                f"material {material_id} was delivered but is in quarantine (entry {entry[0]}, "
+                f"{entry[1]}): the case waits for it"
             )
         return f"material {material_id} is neither in the material library nor in this delivery"
 
