@@ -43,6 +43,9 @@ MAPPING: dict[str, Any] = {
     },
 }
 
+# Text in a DATETIME column is SQLite's: these run on SQLite only.
+_SQLITE_ONLY = pytest.mark.parametrize("dept_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 def dept(dept_url: str) -> Iterator[Engine]:  # noqa: F811
@@ -104,6 +107,7 @@ def _keys(envelopes: list[Envelope]) -> list[int]:
     return [env.raw["ID"] for env in envelopes if env.ok]
 
 
+@_SQLITE_ONLY
 @pytest.mark.parametrize(
     "stored", ["2025-03-03 09:00:00", "2025-03-03T09:00:00", "2025-03-03 09:00:00.000000"]
 )
@@ -112,8 +116,6 @@ def test_sqlite_text_in_any_form_is_neither_lost_nor_repeated_at_the_boundary(
     dept: Engine,
     stored: str,
 ) -> None:
-    if not dept_url.startswith("sqlite"):
-        pytest.skip("text in a DATETIME column is SQLite's")
     for key in (1, 2, 3):
         _add(dept, key, stored, as_text=True)
     first, state = _read(dept_url, None)
@@ -131,9 +133,8 @@ def test_sqlite_text_in_any_form_is_neither_lost_nor_repeated_at_the_boundary(
     assert state == {"cursor": "2025-03-03T10:00:00", "tiebreaker": 8}
 
 
+@_SQLITE_ONLY
 def test_sqlite_offset_times_compare_as_instants(dept_url: str, dept: Engine) -> None:  # noqa: F811
-    if not dept_url.startswith("sqlite"):
-        pytest.skip("text in a DATETIME column is SQLite's")
     _add(dept, 1, "2025-03-03T09:00:00+08:00", as_text=True)
     first, state = _read(dept_url, None)
     assert _keys(first) == [1]
@@ -176,9 +177,8 @@ def test_a_null_cursor_row_is_reported_on_every_read_not_lost(
     assert [env.raw["ID"] for env in third if not env.ok] == [9]
 
 
+@_SQLITE_ONLY
 def test_sqlite_text_that_is_not_a_date_time_is_reported(dept_url: str, dept: Engine) -> None:  # noqa: F811
-    if not dept_url.startswith("sqlite"):
-        pytest.skip("text in a DATETIME column is SQLite's")
     _add(dept, 1, "2025-03-03 09:00:00", as_text=True)
     _add(dept, 2, "2025/03/03 09:00", as_text=True)
     envelopes, state = _read(dept_url, None)
