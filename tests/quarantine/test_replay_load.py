@@ -35,18 +35,35 @@ def publish(hub, item) -> None:
         engine.dispose()
 
 
+def _load(hub, folder: Path, case):  # type: ignore[no-untyped-def]
+    """Load one case from ``folder/cases.xml``; the load's summary."""
+    folder.mkdir(parents=True)
+    write_records(folder / "cases.xml", [case])
+    loader = Loader(hub)
+    try:
+        return loader.load([folder.parent], relative_to=folder.parent)
+    finally:
+        loader.close()
+
+
+def _quarantined_twice(hub, tmp_path: Path, dept_case_no: str):  # type: ignore[no-untyped-def]
+    """Two deliveries of one case (two events, then all four), both quarantined for the
+    item they name, which is then published; the newer delivery."""
+    newer = make_case(impl_code=OTHER_IMPL, serial=None, dept_case_no=dept_case_no)
+    older = newer.model_copy(
+        update={"events": newer.events[:2], "decided_at": None, "delivered_at": None}
+    )
+    _load(hub, tmp_path / "first" / "cases", older)
+    _load(hub, tmp_path / "second" / "cases", newer)
+    publish(hub, make_item(basic_code=OTHER_BASIC, impl_code=OTHER_IMPL, name="食品生产许可"))
+    return newer
+
+
 def test_case_waiting_for_its_item_is_accepted_once_the_item_is_published(
     hub, in_session, tmp_path: Path
 ):
-    drop = tmp_path / "drop" / "cases"
-    drop.mkdir(parents=True)
     case = make_case(impl_code=OTHER_IMPL, serial=None, dept_case_no="LATE-1")
-    write_records(drop / "cases.xml", [case])
-    loader = Loader(hub)
-    try:
-        summary = loader.load([drop.parent], relative_to=drop.parent)
-    finally:
-        loader.close()
+    summary = _load(hub, tmp_path / "drop" / "cases", case)
     assert summary.totals()["case"]["quarantined"] == 1
     entry = in_session(lambda s: s.scalars(select(QuarantineEntry)).one())
     assert entry.rule == "case.item.unknown" and entry.origin is None
@@ -64,27 +81,11 @@ def test_case_waiting_for_its_item_is_accepted_once_the_item_is_published(
     assert in_session(stored) == (1, "resolved", 2)
 
 
-def _load(hub, folder: Path, case) -> None:
-    folder.mkdir(parents=True)
-    write_records(folder / "cases.xml", [case])
-    loader = Loader(hub)
-    try:
-        loader.load([folder.parent], relative_to=folder.parent)
-    finally:
-        loader.close()
-
-
 def test_two_deliveries_of_one_case_replayed_together_keep_the_newer(
     hub, in_session, tmp_path: Path
 ):
     """The older entry is replayed first; the newer one is not 'superseded' by it."""
-    newer = make_case(impl_code=OTHER_IMPL, serial=None, dept_case_no="TWICE-1")
-    older = newer.model_copy(
-        update={"events": newer.events[:2], "decided_at": None, "delivered_at": None}
-    )
-    _load(hub, tmp_path / "first" / "cases", older)
-    _load(hub, tmp_path / "second" / "cases", newer)
-    publish(hub, make_item(basic_code=OTHER_BASIC, impl_code=OTHER_IMPL, name="食品生产许可"))
+    newer = _quarantined_twice(hub, tmp_path, "TWICE-1")
     summary = replay(hub, Selection(rule="case.item.unknown", status="open"))
     assert [o.outcome for o in summary.outcomes] == ["added", "changed"]
 
@@ -98,13 +99,7 @@ def test_two_deliveries_of_one_case_replayed_together_keep_the_newer(
 def test_an_older_entry_replayed_earlier_does_not_close_a_newer_one(
     hub, in_session, tmp_path: Path
 ):
-    newer = make_case(impl_code=OTHER_IMPL, serial=None, dept_case_no="TWICE-2")
-    older = newer.model_copy(
-        update={"events": newer.events[:2], "decided_at": None, "delivered_at": None}
-    )
-    _load(hub, tmp_path / "first" / "cases", older)
-    _load(hub, tmp_path / "second" / "cases", newer)
-    publish(hub, make_item(basic_code=OTHER_BASIC, impl_code=OTHER_IMPL, name="食品生产许可"))
+    newer = _quarantined_twice(hub, tmp_path, "TWICE-2")
     first_id = in_session(lambda s: min(s.scalars(select(QuarantineEntry.id))))
     assert [o.outcome for o in replay(hub, Selection(ids=(first_id,))).outcomes] == ["added"]
     # A replay that started after the newer entry was quarantined wrote the row, but
