@@ -34,6 +34,11 @@ from tongyuan.materials.limits import MaterialLimits
 _CHUNK = 1 << 16
 _SPOOL_IN_MEMORY = 8 << 20
 _EOCD = b"PK\x05\x06"
+_EOCD_SIZE = 22  # the end-of-central-directory record without its comment
+# Zip readers look for the end record in the last 64 KiB (its comment's longest) plus
+# the record: a zip appended to a PDF, or to anything, opens as an archive in every unzip
+# tool. Such a file passes a sniff of its first bytes, so the tail is checked as well.
+ZIP_TAIL_BYTES = _EOCD_SIZE + 0xFFFF
 _EOCD64_LOCATOR = b"PK\x06\x07"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _LOCAL_HEADER = 30
@@ -70,15 +75,23 @@ def _finding(rule: str, where: str, text: str) -> Finding:
     return Finding(rule, f"{where}: {text}", "file")
 
 
+def _tail(fh: IO[bytes]) -> bytes:
+    """The last bytes of a file where zip readers look for the end record."""
+    size = fh.seek(0, 2)
+    fh.seek(max(0, size - ZIP_TAIL_BYTES))
+    return fh.read()
+
+
+def ends_with_zip(tail: bytes) -> bool:
+    """Whether data ending with ``tail`` holds a whole zip end record where readers look."""
+    return tail.find(_EOCD, 0, len(tail) - _EOCD_SIZE + len(_EOCD)) != -1
+
+
 def declared_entry_count(fh: IO[bytes]) -> int | None:
     """Entries the end-of-central-directory record announces (zip64 aware); None if absent."""
-    fh.seek(0, 2)
-    size = fh.tell()
-    tail_len = min(size, 22 + 0xFFFF)
-    fh.seek(size - tail_len)
-    tail = fh.read(tail_len)
+    tail = _tail(fh)
     at = tail.rfind(_EOCD)
-    if at < 0 or len(tail) - at < 22:
+    if at < 0 or len(tail) - at < _EOCD_SIZE:
         return None
     count = struct.unpack("<H", tail[at + 10 : at + 12])[0]
     if count != 0xFFFF:
@@ -123,30 +136,10 @@ def _is_zip(head: bytes) -> bool:
     return head.startswith((b"PK\x03\x04", b"PK\x05\x06"))
 
 
-# Zip readers find an archive by its end record, searched for in the last 64 KiB: a zip
-# appended to a PDF (or anything) opens as an archive in every unzip tool. Such a file
-# passes a sniff of its first bytes, so the tail is checked as well.
-_EOCD_SIZE = 22
-ZIP_TAIL_BYTES = _EOCD_SIZE + 0xFFFF
-
-
-def ends_with_zip(tail: bytes) -> bool:
-    """Whether data ending with ``tail`` holds a zip end record where readers look."""
-    at = tail.rfind(_EOCD)
-    while at != -1:
-        if len(tail) - at >= _EOCD_SIZE:
-            return True
-        at = tail.rfind(_EOCD, 0, at)
-    return False
-
-
 def hides_zip(path: Path) -> bool:
     """Whether the file at ``path`` opens as a zip archive without starting as one."""
     with path.open("rb") as fh:
-        if _is_zip(fh.read(4)):
-            return False
-        fh.seek(max(0, path.stat().st_size - ZIP_TAIL_BYTES))
-        return ends_with_zip(fh.read())
+        return not _is_zip(fh.read(4)) and ends_with_zip(_tail(fh))
 
 
 def inspect_zip(path: Path, limits: MaterialLimits, *, label: str | None = None) -> ArchiveReport:
