@@ -24,13 +24,17 @@ in the time figure's note when a server can be started (``tests/pg.py``). Run al
 
 The SQLite libraries stay in ``<bench>/quality`` between runs, named by size, schema
 head and a hash of the generator code (constants to the pandas section), and are reused when
-all three match (delete the directory to force a rebuild). The children share a
-bytecode cache there, warmed before anything is timed, so neither side is charged for
-compiling its libraries' modules.
+all three match (delete the directory to force a rebuild). The 1M build also keeps its
+tables as CSV files beside it: the PostgreSQL library copies them in (``COPY … FORMAT
+csv``) instead of generating a million cases again, which took most of its build.
+The children share a bytecode cache there, warmed before anything is timed, so neither
+side is charged for compiling its libraries' modules.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import hashlib
 import json
 import os
@@ -330,11 +334,18 @@ def _item_tuples(items: list[dict[str, Any]]) -> list[tuple]:
 
 
 class _Writer:
-    """Bulk insert into SQLite (executemany) or PostgreSQL (COPY)."""
+    """Bulk insert into SQLite (executemany) or PostgreSQL (COPY).
 
-    def __init__(self, url: str) -> None:
+    With ``csv_dir`` every table put is also kept there as ``<table>.csv``, for
+    :meth:`put_csv` to copy into another database later.
+    """
+
+    def __init__(self, url: str, csv_dir: Path | None = None) -> None:
         self.url = url
         self.sqlite = url.startswith("sqlite")
+        self.csv_dir = csv_dir
+        self.csv_files = contextlib.ExitStack()
+        self.csv_writers: dict[str, Any] = {}
         if self.sqlite:
             # A throwaway bench database: no journal, no syncs, a big cache, and the
             # secondary indexes built once at the end instead of row by row.
@@ -359,6 +370,10 @@ class _Writer:
             import psycopg
 
             self.conn = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"))
+            # As on SQLite (whose foreign keys are not enforced): no foreign-key trigger
+            # per row — a row check for each of 3M events took half the copy. The
+            # generator keeps the references whole; the bench's own server allows this.
+            self.conn.execute("SET session_replication_role = replica")
             # As on SQLite: secondary indexes built once at the end (constraints stay).
             self.indexes = self.conn.execute(
                 "SELECT indexname, indexdef FROM pg_indexes i WHERE schemaname = "
@@ -369,7 +384,31 @@ class _Writer:
             for name, _ in self.indexes:
                 self.conn.execute(f'DROP INDEX "{name}"')
 
+    def put_csv(self, table: str, cols: tuple[str, ...], path: Path) -> None:
+        """COPY a CSV file written by :func:`_put_cases` (PostgreSQL only)."""
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN (FORMAT csv)") as copy,
+            path.open("rb") as src,
+        ):
+            while block := src.read(1 << 20):
+                copy.write(block)
+
+    def _keep_csv(self, table: str, rows: list[tuple]) -> None:
+        # PostgreSQL's CSV COPY reads an unquoted empty field as NULL, which is how
+        # ``csv`` writes both None and "": an empty string would come back as NULL.
+        if any("" in row for row in rows):
+            raise ValueError(f"{table}: an empty string would be read back as NULL")
+        if table not in self.csv_writers:
+            assert self.csv_dir is not None
+            file = (self.csv_dir / f"{table}.csv").open("w", encoding="utf-8", newline="")
+            self.csv_writers[table] = csv.writer(self.csv_files.enter_context(file))
+        self.csv_writers[table].writerows(rows)
+
     def put(self, table: str, cols: tuple[str, ...], rows: Any) -> None:
+        if self.csv_dir is not None:
+            rows = list(rows)
+            self._keep_csv(table, rows)
         if self.sqlite:
             marks = ", ".join("?" for _ in cols)
             self.conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
@@ -382,6 +421,7 @@ class _Writer:
                 copy.write_row(row)
 
     def close(self) -> None:
+        self.csv_files.close()
         self.conn.commit()
         if self.sqlite:
             for _, sql in self.indexes:
@@ -412,26 +452,52 @@ BATCH_COLS = (
 )
 
 
+CASE_TABLES = (
+    ("cases", CASE_COLS),
+    ("case_events", EVENT_COLS),
+    ("case_timeliness", TIMELINESS_COLS),
+)
+# Every table the bench fills, in the order it fills them.
+TABLES = (
+    ("batches", BATCH_COLS),
+    ("item_versions", ITEM_COLS),
+    ("licenses", LICENSE_COLS),
+    *CASE_TABLES,
+)
+
+
 def _put_cases(out: _Writer, items: list[dict[str, Any]], first: int, stop: int) -> None:
-    for c_rows, e_rows, t_rows in _case_rows(items, first, stop):
-        out.put("cases", CASE_COLS, c_rows)
-        out.put("case_events", EVENT_COLS, e_rows)
-        out.put("case_timeliness", TIMELINESS_COLS, t_rows)
+    for chunk in _case_rows(items, first, stop):
+        for (table, cols), rows in zip(CASE_TABLES, chunk, strict=True):
+            out.put(table, cols, rows)
 
 
-def build_library(url: str, cases: int, *, first: int = 0) -> None:
+def build_library(
+    url: str,
+    cases: int,
+    *,
+    first: int = 0,
+    csv_out: Path | None = None,
+    csv_in: Path | None = None,
+) -> None:
     """Fill a database with the synthetic library (migrating it first when ``first`` is 0).
 
     ``first`` > 0 extends a library built before with cases ``first``..``cases - 1``
-    (the 2M-case database is the 1M one, copied and extended).
+    (the 2M-case database is the 1M one, copied and extended). ``csv_out`` keeps every
+    table as a CSV file; ``csv_in`` copies the tables from such files (PostgreSQL only)
+    instead of generating the library again, which is most of a build's time.
     """
     from tongyuan.db import upgrade
 
     if not first:
         upgrade(url)
-    items = _items()
-    out = _Writer(url)
+    out = _Writer(url, csv_out)
     try:
+        if csv_in is not None:
+            for table, cols in TABLES:
+                out.put_csv(table, cols, csv_in / f"{table}.csv")
+            return
+        items = _items()
         if not first:
             out.put(
                 "batches",
@@ -752,9 +818,13 @@ def _sqlite(
         return f"sqlite:///{path}", None
     for stale in workdir.glob(f"{name}-*.db*"):
         stale.unlink()
+    for stale in workdir.glob(f"{name}-*.csv"):
+        shutil.rmtree(stale)
     start = time.perf_counter()
     if extend is None:
-        build_library(f"sqlite:///{path}", cases)
+        cases_csv = _cases_csv(path)
+        cases_csv.mkdir()
+        build_library(f"sqlite:///{path}", cases, csv_out=cases_csv)
     else:
         base = Path(extend.removeprefix("sqlite:///"))
         shutil.copyfile(base, path)
@@ -763,11 +833,16 @@ def _sqlite(
     return f"sqlite:///{path}", time.perf_counter() - start
 
 
+def _cases_csv(library: Path) -> Path:
+    """The CSV copy of a library's tables (made with the 1M library, for PostgreSQL)."""
+    return library.with_suffix(".csv")
+
+
 def _built(seconds: float | None) -> str:
     return "reused" if seconds is None else f"built in {seconds:.0f} s"
 
 
-def _postgres(workdir: Path, cases: int) -> list[str]:
+def _postgres(workdir: Path, cases: int, cases_csv: Path) -> list[str]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     try:
         from pg import PgServer, PgUnavailable
@@ -780,12 +855,12 @@ def _postgres(workdir: Path, cases: int) -> list[str]:
     try:
         url = server.url(server.create_database(prefix="benchq"))
         start = time.perf_counter()
-        build_library(url, cases)
+        build_library(url, cases, csv_in=cases_csv)
         built = time.perf_counter() - start
         db, pd = _pair(workdir / "home-pg", url, repeat=1)
         _compare(db["counts"], pd["counts"], "PostgreSQL")
         return [
-            f"quality (PostgreSQL, {cases:,} cases, built in {built:.0f} s): in database "
+            f"quality (PostgreSQL, {cases:,} cases, copied in {built:.0f} s): in database "
             f"{db['seconds']:.1f} s / {db['peak_mb']:.0f} MB peak; pandas {pd['seconds']:.1f} s / "
             f"{pd['peak_mb']:.0f} MB peak; time ratio {db['seconds'] / pd['seconds']:.2f}, "
             f"memory ratio {db['peak_mb'] / pd['peak_mb']:.2f}"
@@ -845,7 +920,7 @@ def run(workdir: Path) -> tuple[list[Result], list[str]]:
     load = os.getloadavg()[0]
     postgres: list[str] = []
     if os.environ.get("TONGYUAN_BENCH_SKIP_PG", "").strip().lower() not in ("1", "true", "yes"):
-        postgres = _postgres(workdir, MIN_CASES)
+        postgres = _postgres(workdir, MIN_CASES, _cases_csv(Path(url1.removeprefix("sqlite:///"))))
     shared = f"{MIN_ITEMS:,} items, {LICENSES:,} licenses, 3 events per case"
     runs = "one run each" if REPEAT == 1 else f"best of {REPEAT} alternating runs each"
     conditions = f"{runs}; load average {load_before:.1f} before, {load:.1f} after, 2 cores"
