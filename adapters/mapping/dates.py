@@ -5,7 +5,12 @@ one regular expression each instead of going through ``time.strptime``: the mapp
 per row on streams of millions, and ``strptime`` costs several microseconds a call behind
 a lock. Compiled formats are also more forgiving where departments differ harmlessly:
 
-- month, day, hour, minute and second take one or two digits (``2026/3/2 9:05``);
+- month, day, hour, minute and second take one or two digits (``2026/3/2 9:05``) where
+  something separates them from the next or previous number; where two numeric
+  directives touch (``%Y%m%d``), each takes its full width (``%m`` two digits, ``%f``
+  six unless it ends the run), and where only a space of the format lies between
+  (which may match none), one digit is taken only when the space is there: ``2025031``
+  and ``2025-3-119:30`` match nothing rather than a guessed date;
 - a space in the format matches any run of whitespace, including none
   (``2026年3月2日9时30分``);
 - digits may be full-width (``２０２６年３月２日``), as Chinese input methods produce them.
@@ -32,19 +37,71 @@ _ISO_SHAPES: dict[str, tuple[int, str | None]] = {
     "%Y-%m-%d": (10, None),
 }
 
-# directive -> (group name, pattern)
-_DIRECTIVES: dict[str, tuple[str, str]] = {
-    "Y": ("Y", r"\d{4}"),
-    "y": ("y", r"\d{2}"),
-    "m": ("m", r"\d{1,2}"),
-    "d": ("d", r"\d{1,2}"),
-    "H": ("H", r"\d{1,2}"),
-    "M": ("M", r"\d{1,2}"),
-    "S": ("S", r"\d{1,2}"),
-    "f": ("f", r"\d{1,6}"),
-    "z": ("z", r"Z|[+-]\d{2}:?\d{2}"),
+# directive -> its pattern where nothing numeric touches it. The regex group of each
+# directive is named after its letter.
+_DIRECTIVES: dict[str, str] = {
+    "Y": r"\d{4}",
+    "y": r"\d{2}",
+    "m": r"\d{1,2}",
+    "d": r"\d{1,2}",
+    "H": r"\d{1,2}",
+    "M": r"\d{1,2}",
+    "S": r"\d{1,2}",
+    "f": r"\d{1,6}",
+    "z": r"Z|[+-]\d{2}:?\d{2}",
 }
+# Directives whose text is digits: two of them with nothing between cannot tell where one
+# ends unless their widths are fixed (2025031 would be 2025-03-01 or 2025-03-1?).
+_NUMERIC = frozenset("YymdHMSf")
+_ONE_OR_TWO = frozenset("mdHMS")
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+
+
+def _touching(tokens: list[tuple[str, str]], position: int, step: int) -> str | None:
+    """How the neighbour on one side relates: "touch" when a numeric directive follows
+    with nothing between, "space" when only a format space (which may match none) lies
+    between, None when a literal separates them or there is none."""
+    j = position + step
+    if not 0 <= j < len(tokens):
+        return None
+    kind, value = tokens[j]
+    if kind == "directive" and value in _NUMERIC:
+        return "touch"
+    if kind == "space":
+        k = j + step
+        if 0 <= k < len(tokens) and tokens[k][0] == "directive" and tokens[k][1] in _NUMERIC:
+            return "space"
+    return None
+
+
+def _token_pattern(tokens: list[tuple[str, str]], position: int) -> str:
+    """The regex of one format token, given its neighbours.
+
+    A one-or-two-digit directive is two digits when it touches another number; beside a
+    format space it may be one digit only when the value really has a non-digit there.
+    """
+    kind, value = tokens[position]
+    if kind == "literal":
+        return value
+    if kind == "space":
+        return r"\s*"
+    regex = _DIRECTIVES[value]
+    left = _touching(tokens, position, -1)
+    right = _touching(tokens, position, 1)
+    if value in _ONE_OR_TWO:
+        if "touch" in (left, right):
+            regex = r"\d{2}"
+        elif left or right:
+            short = ("(?<!\\d)" if left else "") + r"\d" + ("(?!\\d)" if right else "")
+            regex = rf"\d{{2}}|{short}"
+    elif value == "f":
+        # The fraction's width is its precision: free at the end of a run of digits, six
+        # digits where another number follows it.
+        if right == "touch":
+            regex = r"\d{6}"
+        elif right == "space":
+            regex = r"\d{6}|\d{1,5}(?!\d)"
+    return f"(?P<{value}>{regex})"
 
 
 class DateFormatError(ValueError):
@@ -58,7 +115,9 @@ def compile_format(fmt: str) -> Callable[[str], datetime | None]:
     """
     if fmt == ISO:
         return _parse_iso
-    pattern: list[str] = []
+    # The format as tokens first: whether a directive's width may vary depends on its
+    # neighbours, so the patterns are chosen once the whole format is read.
+    tokens: list[tuple[str, str]] = []  # ("directive", name) | ("literal", regex) | ("space", "")
     seen: set[str] = set()
     i = 0
     while i < len(fmt):
@@ -69,27 +128,26 @@ def compile_format(fmt: str) -> Callable[[str], datetime | None]:
             directive = fmt[i + 1]
             i += 2
             if directive == "%":
-                pattern.append("%")
+                tokens.append(("literal", "%"))
                 continue
-            spec = _DIRECTIVES.get(directive)
-            if spec is None:
+            if directive not in _DIRECTIVES:
                 known = " ".join(f"%{d}" for d in _DIRECTIVES)
                 raise DateFormatError(
                     f"format {fmt!r}: directive %{directive} is not supported (use {known}, %%)"
                 )
-            name, regex = spec
-            if name in seen:
+            if directive in seen:
                 raise DateFormatError(f"format {fmt!r} uses %{directive} twice")
-            seen.add(name)
-            pattern.append(f"(?P<{name}>{regex})")
+            seen.add(directive)
+            tokens.append(("directive", directive))
             continue
         if char.isspace():
             while i < len(fmt) and fmt[i].isspace():
                 i += 1
-            pattern.append(r"\s*")
+            tokens.append(("space", ""))
             continue
-        pattern.append(re.escape(char))
+        tokens.append(("literal", re.escape(char)))
         i += 1
+    pattern = [_token_pattern(tokens, position) for position in range(len(tokens))]
     if not ({"Y", "y"} & seen and "m" in seen and "d" in seen):
         raise DateFormatError(
             f"format {fmt!r} needs a year (%Y or %y), a month (%m) and a day (%d)"

@@ -273,3 +273,36 @@ def test_hostile_column_and_row_names_are_only_data(monkeypatch: Any) -> None:
     assert "TONGYUAN_PWNED" not in os.environ
     for name in HOSTILE:  # the generated source holds the names only as literals
         assert repr(name) in (mapping._compiled.__doc__ or "")
+
+
+def test_a_truncated_compact_date_is_a_finding_both_ways() -> None:
+    """``%Y%m%d`` reads 2025031 as nothing (not 2025-03-01) in the compiled function and in
+    the reference closures alike, and the finding quotes the value and the format."""
+    mapping = Mapping.from_dict(
+        {
+            "kind": "case",
+            "fields": {
+                "source_system": "X",
+                "dept_case_no": {"from": "NO"},
+                "impl_code": {"from": "IMPL"},
+                "applicant.name": {"from": "NAME"},
+                "applicant.id_type": "111",
+                "applicant.id_number": {"from": "IDNO"},
+                "promised_deadline": {"from": "CNRQ", "date": "%Y%m%d"},
+                "events": {"from_columns": [{"state": "1", "at": {"from": "T1"}}]},
+            },
+        }
+    )
+    row = {"NO": "A", "IMPL": "I", "NAME": "N", "IDNO": "1", "T1": "2025-03-01T09:00:00"}
+    for value in ("2025031", "202531", "2025111"):
+        compiled = mapping.build({**row, "CNRQ": value})
+        assert compiled == mapping.build({**row, "CNRQ": value}, reference=True)
+        assert [(f.rule, f.field, f.message) for f in compiled[1]] == [
+            (
+                "mapping.date",
+                "promised_deadline",
+                f"CNRQ: '{value}' matches none of the formats '%Y%m%d'",
+            )
+        ]
+    data, findings = mapping.build({**row, "CNRQ": "20250331"})
+    assert findings == [] and data["promised_deadline"] == date(2025, 3, 31)

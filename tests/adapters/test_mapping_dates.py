@@ -78,6 +78,36 @@ def test_formats_refuse(fmt: str, text: str) -> None:
     assert compile_format(fmt)(text) is None
 
 
+@pytest.mark.parametrize(
+    ("fmt", "text", "expected"),
+    [
+        # numeric directives that touch take their full width; no guessing
+        ("%Y%m%d", "20250331", datetime(2025, 3, 31)),
+        ("%Y%m%d", "2025031", None),  # one digit lost: not 2025-03-01
+        ("%Y%m%d", "202531", None),
+        ("%Y%m%d", "2025111", None),  # 2025-01-11 or 2025-11-01?
+        ("%Y%m%d%H%M%S", "2026030209300", None),
+        ("%Y%m%d%H%M%S%f", "20260302093000123", datetime(2026, 3, 2, 9, 30, 0, 123000)),
+        ("%Y%m-%d", "20253-5", None),  # %m touches %Y
+        ("%d%m%y", "020326", datetime(2026, 3, 2)),
+        ("%d%m%y", "2326", None),
+        # a literal between: one or two digits, as before
+        ("%Y-%m-%d", "2024-3-5", datetime(2024, 3, 5)),
+        ("%Y年%m月%d日", "2024年3月5日", datetime(2024, 3, 5)),
+        # only a format space between: one digit only where the space is really there
+        ("%Y-%m-%d %H:%M", "2025-3-11 9:30", datetime(2025, 3, 11, 9, 30)),
+        ("%Y-%m-%d %H:%M", "2025-03-0509:30", datetime(2025, 3, 5, 9, 30)),
+        ("%Y-%m-%d %H:%M", "2025-3-119:30", None),  # day 1 at 19:30 or day 11 at 9:30?
+        ("%Y%m%d %H%M", "20250303 0915", datetime(2025, 3, 3, 9, 15)),
+        ("%Y%m%d %H%M", "20250303 915", None),
+    ],
+)
+def test_touching_numeric_directives_are_fixed_width(
+    fmt: str, text: str, expected: datetime | None
+) -> None:
+    assert compile_format(fmt)(text) == expected
+
+
 def test_iso_fast_path_gives_the_same_answer_as_the_pattern() -> None:
     parse = compile_format("%Y-%m-%d %H:%M:%S")
     assert parse("2026-03-02 09:30:00") == datetime(2026, 3, 2, 9, 30)
