@@ -40,6 +40,7 @@ from tongyuan.loading_feed import prepared_file_parallel
 from tongyuan.loading_keys import CompactUniqueness
 from tongyuan.loading_rows import PreparedCase, PrepContext
 from tongyuan.privacy import PiiProtector
+from tongyuan.quarantine.origin import load_origin
 from tongyuan.storing import RecordStore, StoreCounts
 from tongyuan.validating import (
     CheckedRecord,
@@ -283,6 +284,7 @@ class Loader:
                 bulk = BulkCaseWriter(
                     self.store, result, context=context, source=f"file:{name}", now=now,
                     base_dir=path.parent, recheck=partial(self._recheck, base_dir=path.parent),
+                    origin=load_origin(path),
                 )  # fmt: skip
                 for checked in self._checked(path, name, uniqueness, workers, context):
                     if isinstance(checked, PreparedCase):

@@ -66,7 +66,7 @@ def test_case_waiting_for_its_item_is_accepted_once_the_item_is_published(
     summary = _load(hub, tmp_path / "drop" / "cases", case)
     assert summary.totals()["case"]["quarantined"] == 1
     entry = in_session(lambda s: s.scalars(select(QuarantineEntry)).one())
-    assert entry.rule == "case.item.unknown" and entry.origin is None
+    assert entry.rule == "case.item.unknown"
 
     assert replay(hub, Selection(status="open", everything=True)).still_open == 1
     publish(hub, make_item(basic_code=OTHER_BASIC, impl_code=OTHER_IMPL, name="食品生产许可"))
@@ -112,11 +112,12 @@ def test_an_older_entry_replayed_earlier_does_not_close_a_newer_one(
     assert state == newer.current_state.value
 
 
-def test_a_material_replayed_away_from_its_delivery_asks_for_the_files_folder(
+def test_a_material_replayed_away_from_its_delivery_finds_the_folder_it_was_loaded_from(
     hub, in_session, tmp_path: Path, monkeypatch
 ):
-    """The entry names its file relative to the load; replayed from another folder the
-    files are not found: the message says so and how to point at them."""
+    """The entry names its file relative to the load; the load records the folder, so a
+    replay run from elsewhere finds the fixed file there — and ``--files-dir`` still
+    points a replay at a folder the delivery has moved to."""
     from std_factories import make_material
 
     drop = tmp_path / "drop"
@@ -129,11 +130,38 @@ def test_a_material_replayed_away_from_its_delivery_asks_for_the_files_folder(
         loader.load([drop], relative_to=drop)
     finally:
         loader.close()
-    (tmp_path / "a.pdf").rename(drop / "materials" / "files" / "a.pdf")  # fixed
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     (outcome,) = replay(hub, Selection(status="open", everything=True)).outcomes
-    assert outcome.outcome != "added" and "--files-dir" in (outcome.message or "")
-    summary = replay(hub, Selection(status="open", everything=True), base_dir=drop / "materials")
+    assert outcome.outcome != "added"  # the file is still missing
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (tmp_path / "a.pdf").rename(drop / "materials" / "files" / "a.pdf")  # fixed in place
+    (outcome,) = replay(hub, Selection(status="open", everything=True)).outcomes
+    assert outcome.outcome == "added", outcome.message
+
+
+def test_a_material_whose_delivery_moved_is_replayed_with_files_dir(
+    hub, in_session, tmp_path: Path, monkeypatch
+):
+    from std_factories import make_material
+
+    drop = tmp_path / "drop"
+    (drop / "materials").mkdir(parents=True)
+    material = make_material(drop / "materials")
+    (drop / "materials" / "files" / "a.pdf").rename(tmp_path / "a.pdf")  # not delivered yet
+    write_records(drop / "materials" / "manifest.xml", [material])
+    loader = Loader(hub)
+    try:
+        loader.load([drop], relative_to=drop)
+    finally:
+        loader.close()
+    moved = tmp_path / "moved"
+    (drop / "materials").rename(moved)
+    (tmp_path / "a.pdf").rename(moved / "files" / "a.pdf")
+    monkeypatch.chdir(tmp_path)
+    (outcome,) = replay(hub, Selection(status="open", everything=True)).outcomes
+    assert outcome.outcome != "added"
+    summary = replay(hub, Selection(status="open", everything=True), base_dir=moved)
     assert [o.outcome for o in summary.outcomes] == ["added"]

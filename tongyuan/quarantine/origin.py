@@ -135,6 +135,16 @@ def _file_sha256(path: Path) -> str | None:
         return None
 
 
+def load_origin(path: Path) -> dict[str, Any]:
+    """The origin of what one loaded file quarantines: the folder it was loaded from.
+
+    Entries name their file relative to the load (``materials/manifest.xml``); a replay run
+    from another directory would not find the material files the manifest names without
+    the folder the delivery sat in.
+    """
+    return {"path": "load", "files_dir": str(path.parent.resolve())}
+
+
 def pull_origin(
     source: Any, stream: str, source_name: str, *, files_dir: Path | None = None
 ) -> dict[str, Any]:

@@ -237,9 +237,9 @@ class Replayer:
         origin = quarantined_origin(entry, protector=self.protector)
         location = SourceLocation(entry.source_file, entry.record_index, entry.line)
         base_dir = self.base_dir
+        if base_dir is None and origin is not None and origin.get("files_dir"):
+            base_dir = Path(origin["files_dir"])
         if origin is not None and origin.get("path") == "pull":
-            if base_dir is None and origin.get("files_dir"):
-                base_dir = Path(origin["files_dir"])
             if origin.get("form") == FORM_SOURCE:
                 mapping = sources.mapping(origin)
                 record, findings = mapping.map(restore(payload), location)
@@ -280,7 +280,8 @@ class Replayer:
                 self._close(session, batch, entry, "superseded", message)
                 return EntryOutcome(entry.id, "superseded", message=message)
             findings = findings + uniqueness[entry.batch_id].check(record, location)
-        source = "replay" if origin is None else f"adapter:{origin.get('source')}"
+        pulled = origin is not None and origin.get("path") == "pull"
+        source = f"adapter:{origin.get('source')}" if pulled else "replay"
         outcome = self.store.store(
             session,
             batch.id,
