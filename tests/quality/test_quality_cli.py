@@ -58,3 +58,41 @@ def test_bad_arguments_are_named(settings, db_url) -> None:
     assert result.exit_code == 2 and "region code" in result.output
     result = runner.invoke(app, ["quality", "run", "--as-of", "30/06/2026"], env=env)
     assert result.exit_code == 2 and "2026-06-30" in result.output
+
+
+def _fake_summary(rules):
+    from datetime import UTC, date, datetime
+
+    from tongyuan.quality import QualityRunSummary
+
+    now = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+    failed = any(r.failed for r in rules)
+    return QualityRunSummary(
+        run_id="run-cli",
+        status="failed" if failed else "passed",
+        suites=["integrity"],
+        scope="all",
+        as_of=date(2026, 11, 20),
+        started_at=now,
+        finished_at=now,
+        data_docs_path=None,
+        rules=list(rules),
+    )
+
+
+def test_the_table_never_shows_100_percent_when_a_record_failed(settings, db_url, monkeypatch):
+    import tongyuan.quality
+    from tongyuan.quality import RuleSummary
+
+    rules = [
+        RuleSummary("integrity", "ledger.chain", "台账链完整", "ledger", 21_933, 1),
+        RuleSummary("completeness", "item.required_elements", "要素完整", "item", 100, 0),
+    ]
+    monkeypatch.setattr(tongyuan.quality, "run_quality", lambda *a, **k: _fake_summary(rules))
+    env = _env(settings, db_url) | {"COLUMNS": "200"}
+    result = runner.invoke(app, ["quality", "run", "--suite", "integrity"], env=env)
+    assert result.exit_code == 0, result.output
+    ledger = next(line for line in result.output.splitlines() if "ledger.chain" in line)
+    assert "99.9%" in ledger and "100.0" not in ledger
+    items = next(line for line in result.output.splitlines() if "item.required_elements" in line)
+    assert "100.0%" in items

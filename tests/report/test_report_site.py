@@ -244,3 +244,64 @@ def test_long_drill_downs_are_cut_with_a_link_to_the_full_export(hub, monkeypatc
     href = doc.xpath('//*[@id="page-truncated"]//a/@href')[0]
     assert (page.parent / href).resolve() == result.exports.failing_csv.resolve()
     assert len(result.exports.failing_csv.read_text("utf-8-sig").splitlines()) == 1 + 6 + 4 + 1
+
+
+def _pdf_text(data: bytes) -> str:
+    """The text drawn in the PDF: content streams inflated, the UCS-2 NULs of the CID
+    font dropped (as the PII scan reads it), so "99.9%" appears as written."""
+    import re
+    import zlib
+
+    parts = []
+    for match in re.finditer(rb"stream\r?\n(.*?)endstream", data, re.S):
+        raw = match.group(1).strip()
+        try:
+            if raw.endswith(b"~>"):
+                import base64
+
+                raw = base64.a85decode(raw[:-2])
+            parts.append(zlib.decompress(raw))
+        except (ValueError, zlib.error):
+            parts.append(raw)
+    return re.sub(rb"\\000|\x00", b"", b"\n".join(parts)).decode("latin-1")
+
+
+def test_one_failure_in_many_is_never_shown_as_100_percent_nor_green(hub):
+    """One tampered row in 21,933 ledger records: 99.9 %, red, in the page and the PDF."""
+    add_run(hub.engine, "run-t")
+    add_rule(
+        hub.engine,
+        "run-t",
+        "integrity",
+        "ledger.chain",
+        [(None, None, None, 1, ["licenses|1"])],
+        evaluated_per_group=21_933,
+        kind="ledger",
+    )
+    result = build_report(hub.settings)
+    doc = _doc(result.index)
+    card = doc.xpath('//div[@class="card"][@data-theme="integrity"]//div[@class="rate"]')[0]
+    assert card.text == "99.9%"
+    cell = _rule_row(doc, "ledger.chain").xpath("./td")[7]
+    assert cell.text_content() == "99.9%" and cell.get("class").split() == ["num", "bad"]
+    text = _pdf_text(result.pdf.read_bytes())
+    assert "99.9%" in text and "100.0%" not in text
+
+
+@pytest.mark.parametrize(
+    ("evaluated", "failed", "shown"),
+    [(21_933, 1, "99.9%"), (2000, 1, "99.9%"), (200, 1, "99.5%"), (30, 1, "96.7%"),
+     (100, 0, "100.0%"), (21_933, 21_932, "0.1%"), (100, 100, "0.0%"), (0, 0, "—")],
+)  # fmt: skip
+def test_rates_never_round_to_all_or_none(evaluated, failed, shown):
+    from tongyuan.report.themes import format_rate, pooled_rate
+
+    assert format_rate(pooled_rate(evaluated, failed)) == shown
+
+
+def test_integrity_and_signature_cells_are_red_on_any_failure():
+    from tongyuan.report.render import _grade
+
+    assert _grade(0.995, "integrity") == _grade(0.995, "signature") == "bad"
+    assert _grade(0.995, "completeness") == "good"
+    assert _grade(1.0, "integrity") == "good" and _grade(None, "integrity") == "na"

@@ -57,6 +57,7 @@ def run(
 ) -> None:
     """Run the quality suites, store the run in the history and write GX Data Docs."""
     from tongyuan.quality import QualityError, run_quality
+    from tongyuan.report.themes import format_rate, pooled_rate
 
     settings = settings_and_logging()
     day = _as_of(as_of)
@@ -87,7 +88,7 @@ def run(
                 r.kind,
                 f"{r.evaluated:,}",
                 f"{r.failed:,}",
-                f"{r.pass_rate:.2%}",
+                format_rate(pooled_rate(r.evaluated, r.failed)),
                 style=style,
             )
         console.print(table)

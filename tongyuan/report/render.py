@@ -20,7 +20,7 @@ from markupsafe import Markup
 from standards.privacy import mask_text
 from tongyuan.report.charts import line_chart
 from tongyuan.report.summary import ReportModel, kind_label
-from tongyuan.report.themes import format_rate, ordered_themes, theme
+from tongyuan.report.themes import ZERO_TOLERANCE_THEMES, format_rate, ordered_themes, theme
 
 FAILURES_DIR = "failures"
 # A browser stays responsive with a few thousand rows; the exports hold them all.
@@ -62,10 +62,16 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-def _grade(rate: float | None) -> str:
-    """CSS class of a rate cell: the thresholds only colour, they judge nothing."""
+def _grade(rate: float | None, theme_key: str | None = None) -> str:
+    """CSS class of a rate cell: the thresholds only colour, they judge nothing.
+
+    In the zero-tolerance themes (integrity, signatures) anything below 100 % is
+    coloured bad: one tampered ledger record must not look green at 99.99 %.
+    """
     if rate is None:
         return "na"
+    if theme_key in ZERO_TOLERANCE_THEMES and rate < 1.0:
+        return "bad"
     if rate >= 0.99:
         return "good"
     return "warn" if rate >= 0.95 else "bad"

@@ -52,6 +52,12 @@ def theme(key: str) -> Theme:
     return _BY_KEY.get(key) or Theme(key, key, f"results of the {key} suite")
 
 
+# Themes where a single failure is a finding in itself (a changed blob, a broken ledger
+# chain, a forged signature), not a share of sloppy records: no threshold colours them
+# as good once anything failed.
+ZERO_TOLERANCE_THEMES = frozenset({"integrity", SIGNATURE})
+
+
 def ordered_themes(keys: Iterable[str]) -> list[Theme]:
     """Known themes in their fixed order, then unknown ones alphabetically."""
     present = set(keys)
@@ -72,6 +78,25 @@ def pooled_rate(evaluated: int, failed: int) -> float | None:
     return max(0.0, min(1.0, (evaluated - failed) / evaluated))
 
 
+# What the one-decimal display shows instead of 100.0 % / 0.0 % when the rate is not
+# exactly that: the nearest value that does not claim "all passed" / "none passed".
+_BELOW_ALL = "99.9%"
+_ABOVE_NONE = "0.1%"
+
+
 def format_rate(rate: float | None) -> str:
-    """A rate as shown in every output: one decimal percent, or an em dash for none."""
-    return "—" if rate is None else f"{rate * 100:.1f}%"
+    """A rate as shown in every output: one decimal percent, or an em dash for none.
+
+    Plain rounding would print one tampered ledger record in 21,933 as "100.0%", which an
+    auditor reads as "nothing failed". So a rate below 1 never shows as 100.0 % (it shows
+    99.9 %) and a rate above 0 never as 0.0 % (it shows 0.1 %); everything else is
+    rounded to one decimal. The shown value is off by at most 0.05 points, as rounding is.
+    """
+    if rate is None:
+        return "—"
+    shown = f"{rate * 100:.1f}%"
+    if rate < 1.0 and shown == "100.0%":
+        return _BELOW_ALL
+    if rate > 0.0 and shown == "0.0%":
+        return _ABOVE_NONE
+    return shown
