@@ -129,7 +129,10 @@ class _Writer:
             elif transform is not None:
                 self.emit(indent, f"v = {self.bind(transform)}(v)")
         default = "None" if plan.default is None else self.bind(plan.default)
-        self.emit(indent, f'if v is None or v == "":\n    v = {default}')
+        self.emit(
+            indent,
+            f'if v is None or v == "" or (isinstance(v, str) and v.isspace()):\n    v = {default}',
+        )
         if plan.convert is None or plan.as_text:
             return
         convert = self.bind(plan.convert)

@@ -677,8 +677,8 @@ def _getter(
                 value = fetch(row)
                 if value is _DEFAULT:
                     return default
-            if value is None or value == "":
-                return default  # None unless the mapping gives a default
+            if value is None or value == "" or (isinstance(value, str) and value.isspace()):
+                return default  # None unless the mapping gives a default; blank is empty
             return value
 
         return get_plain
@@ -696,7 +696,7 @@ def _getter(
                 value = _as_text(value)
             if transform is not None:
                 value = transform(value)
-            if value is None or value == "":
+            if value is None or value == "" or (isinstance(value, str) and value.isspace()):
                 return default
             return value
 
@@ -711,7 +711,7 @@ def _getter(
                 return default
         if transform is not None:
             value = transform(value)
-        if value is None or value == "":
+        if value is None or value == "" or (isinstance(value, str) and value.isspace()):
             return default
         if convert is None:
             return value
@@ -1015,7 +1015,7 @@ def _rows_builder(rows: str, field_path: str, item: Any, item_is_group: bool) ->
                     )
                 )
                 return None
-        if children is None or children == "":
+        if children is None or (isinstance(children, str) and (not children or children.isspace())):
             return []
         if type(children) is list:
             pass

@@ -174,6 +174,48 @@ def test_default_fills_empty_and_absent_columns() -> None:
     assert record.region_code == "440305"
 
 
+@pytest.mark.parametrize("blank", ["  ", "\u3000", " \t\u3000 "])
+def test_blank_counts_as_empty_for_defaults(blank: str) -> None:
+    """Whitespace only (the ideographic space too) is an empty value: the default fills
+    it, in the compiled function and in the reference closures alike."""
+    spec = {
+        **CASE_MAPPING,
+        "fields": {
+            **CASE_MAPPING["fields"],
+            "promised_limit_days": {"from": "CNSX", "type": "int", "default": "15"},
+            "region_code": {"from": "XZQH", "default": "440300"},
+            "accepted_at": {
+                "from": "SLSJ",
+                "datetime": "%Y-%m-%d %H:%M:%S",
+                "default": "2025-01-01 08:00:00",
+            },
+            "promised_deadline": {"from": "CNRQ", "date": "%Y%m%d", "default": "20250301"},
+            "item_name": {"from": "SXMC", "transforms": ["trim"], "default": "无"},
+        },
+    }
+    mapping = Mapping.from_dict(spec)
+    row = case_row(CNSX=blank, XZQH=blank, SLSJ=blank, CNRQ=blank, SXMC=blank)
+    record, findings = mapping.map(row, LOC)
+    assert findings == []
+    assert isinstance(record, Case)
+    assert record.promised_limit_days == 15
+    assert record.region_code == "440300"
+    assert record.accepted_at == datetime(2025, 1, 1, 8, tzinfo=CST)
+    assert record.promised_deadline == date(2025, 3, 1)
+    assert record.item_name == "无"
+    assert mapping.build(row) == mapping.build(row, reference=True)
+
+    # without a default, blank is no value: a required field names its column
+    record, findings = Mapping.from_dict(CASE_MAPPING).map(case_row(SQR_MC=blank), LOC)
+    assert record is None
+    assert [(f.rule, f.field) for f in findings] == [("schema.required", "applicant.name")]
+    assert "column SQR_MC" in findings[0].message
+    # blank child rows are no child rows, like empty ones
+    mapping = Mapping.from_dict(CASE_MAPPING)
+    assert mapping.build(case_row(events=blank))[0]["events"] == []
+    assert mapping.build(case_row(events=blank), reference=True)[0]["events"] == []
+
+
 def test_a_default_is_converted_like_the_column_it_stands_for() -> None:
     """Transforms, code table, date formats and time zone apply to a default too."""
     spec = {
