@@ -19,6 +19,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationError
 
 from adapters.sdk.errors import AdapterError, ConfigError
+from standards.safe_yaml import problem_and_line, read_yaml_file
 
 _REF = re.compile(r"^(env|airflow):([A-Za-z_][A-Za-z0-9_.-]{0,127})$")
 
@@ -82,10 +83,24 @@ class AdapterConfig(BaseModel):
         if isinstance(data, Path | str):
             path = Path(data)
             where = source or str(path)
+            # The hub's one configuration loader: a key given twice is refused (PyYAML
+            # would keep the last without a word), and so are aliases, whose expansion
+            # can exhaust memory.
             try:
-                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise ConfigError(where, [("", f"cannot read YAML: {exc}")]) from None
+                loaded = read_yaml_file(path)
+            except OSError as exc:
+                raise ConfigError(where, [("", f"cannot read the file: {exc.strerror}")]) from None
+            except UnicodeDecodeError as exc:
+                line = exc.object[: exc.start].count(b"\n") + 1
+                raise ConfigError(
+                    where, [(f"line {line}", "not UTF-8 (save the file as UTF-8)")]
+                ) from None
+            except yaml.YAMLError as exc:
+                problem, line = problem_and_line(exc)
+                at = f"line {line}" if line is not None else ""
+                raise ConfigError(where, [(at, f"cannot read YAML: {problem}")]) from None
+            if loaded is None:
+                loaded = {}
             if not isinstance(loaded, dict):
                 raise ConfigError(where, [("", "the top level must be a mapping")])
             data = loaded

@@ -370,3 +370,52 @@ def test_all_problems_come_in_file_order(tmp_path: Path) -> None:
     )
     order = [w.split(".")[0] for w, _ in problems]
     assert order == sorted(order, key=lambda w: (w != "nodes", w))
+
+
+# Nine levels of nine aliases stand for 9**9 strings; {home} expansion used to copy them all.
+_LEAF = '"{home}lol"'
+_BOMB = "".join(
+    f"  {name}: &{name} [{', '.join([f'*{prev}' if prev else _LEAF] * 9)}]\n"
+    for prev, name in zip([None, *"abcdefgh"], "abcdefghi", strict=True)
+)
+
+
+def _config_file_node(config: str) -> str:
+    node = f'{{code: "440300", source: {{adapter: files, config: {config}}}}}'
+    return f"name: t\nnodes:\n  - {node}\n"
+
+
+def test_an_alias_bomb_in_an_inline_adapter_config_is_refused_at_once(tmp_path: Path) -> None:
+    body = (
+        f'name: t\nx:\n{_BOMB}nodes:\n  - code: "440300"\n    source:\n'
+        '      adapter: files\n      config:\n        path: "{home}/s"\n'
+        "        streams: {items: {kind: item}}\n        extra: *i\n"
+    )
+    problems = _problems(tmp_path, body)
+    assert problems == [("line 4", problems[0][1])]
+    assert "alias *a refused" in problems[0][1]
+
+
+def test_an_alias_bomb_in_an_adapter_config_file_is_refused(tmp_path: Path) -> None:
+    _write(tmp_path, f'x:\n{_BOMB}path: "{{home}}/s"\nextra: *i\n', "bomb.yaml")
+    problems = _problems(tmp_path, _config_file_node("bomb.yaml"))
+    _one(problems, "nodes[0].source.config", "bomb.yaml, line 3: alias *a refused")
+
+
+def test_a_key_given_twice_in_an_adapter_config_file_is_refused(tmp_path: Path) -> None:
+    config = 'path: "{home}/a"\nstreams: {items: {kind: item}}\npath: "{home}/b"\n'
+    _write(tmp_path, config, "a.yaml")
+    problems = _problems(tmp_path, _config_file_node("a.yaml"))
+    twice = "a.yaml, line 3: key 'path' is given twice (lines 1 and 3)"
+    _one(problems, "nodes[0].source.config", twice)
+
+
+def test_an_adapter_config_file_not_in_utf8_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_bytes("path: x\n# 注释\n".encode("gbk"))
+    problems = _problems(tmp_path, _config_file_node("a.yaml"))
+    _one(problems, "nodes[0].source.config", "a.yaml, line 2: not UTF-8")
+
+
+def test_nesting_no_one_writes_by_hand_is_refused_with_its_line(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, "name: t\nnodes: " + "[" * 5000 + "\n")
+    assert problems[0][0] == "line 2" and "nested more than 64 levels" in problems[0][1]

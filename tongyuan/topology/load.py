@@ -1,7 +1,10 @@
 """Reading a topology file: YAML with duplicate keys refused, ``{home}`` expanded, checked.
 
 PyYAML keeps the last of two equal keys without a word; in a topology that silently
-drops a node's parent or adapter, so a repeated key is an error with its line here.
+drops a node's parent or adapter, so a repeated key is an error with its line here. The
+file goes through the hub's one configuration loader (:mod:`standards.safe_yaml`), which
+also refuses aliases — nine lines of them stand for gigabytes once ``{home}`` expansion
+copies what they share — and nesting no one writes by hand.
 """
 
 from __future__ import annotations
@@ -10,36 +13,13 @@ import re
 from pathlib import Path
 
 import yaml
-from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode
 
+from standards.safe_yaml import MAX_BYTES, FileTooLarge, load_yaml
 from tongyuan.topology.model import Topology
 from tongyuan.topology.validate import TopologyError, build_topology
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 DEFAULT_EXAMPLE = "shenzhen"
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping."""
-
-    def construct_mapping(self, node: MappingNode, deep: bool = False):  # type: ignore[no-untyped-def]
-        seen: dict[object, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            line = key_node.start_mark.line + 1
-            try:
-                if key in seen:
-                    raise ConstructorError(
-                        None,
-                        None,
-                        f"key {key!r} is given twice (lines {seen[key]} and {line})",
-                        key_node.start_mark,
-                    )
-            except TypeError:  # an unhashable key; SafeLoader reports it itself
-                break
-            seen[key] = line
-        return super().construct_mapping(node, deep=deep)
 
 
 _NODES_KEY = re.compile(r"^nodes\s*:", re.MULTILINE)
@@ -81,6 +61,8 @@ def load_topology(path: Path | str, *, home: Path | str | None = None) -> Topolo
     else:
         home_dir = Path(home).expanduser().resolve()
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise TopologyError(source, [("", str(FileTooLarge(path, MAX_BYTES)))])
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TopologyError(source, [("", f"cannot read the file: {exc.strerror}")]) from None
@@ -92,7 +74,7 @@ def load_topology(path: Path | str, *, home: Path | str | None = None) -> Topolo
             [(f"line {line}", "cannot read the file (not UTF-8): save it as UTF-8")],
         ) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = load_yaml(text, name=source)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}" if mark is not None else ""

@@ -419,13 +419,23 @@ def _config(
             path = ctx.base_dir / path
         import yaml
 
+        from standards.safe_yaml import problem_and_line, read_yaml_file
+
+        # The same loader as the topology's own: a key given twice, an alias or deep
+        # nesting in the referenced file is refused with its line, as it would be inline.
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            loaded = read_yaml_file(path)
         except OSError as exc:
             ctx.add(where, f"cannot read the adapter configuration {path}: {exc.strerror}")
             return None, ctx.base_dir
+        except UnicodeDecodeError as exc:
+            line = exc.object[: exc.start].count(b"\n") + 1
+            ctx.add(where, f"{path}, line {line}: not UTF-8 (save the file as UTF-8)")
+            return None, ctx.base_dir
         except yaml.YAMLError as exc:
-            ctx.add(where, f"{path} is not valid YAML: {exc}")
+            problem, line = problem_and_line(exc)
+            at = f", line {line}" if line is not None else ""
+            ctx.add(where, f"{path}{at}: {problem}")
             return None, ctx.base_dir
         if not isinstance(loaded, Mapping):
             ctx.add(where, f"{path}: the top level must be a mapping")
