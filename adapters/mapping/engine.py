@@ -226,6 +226,12 @@ class _Compiler:
         self.children: dict[str, ChildSpec] = {}
         # standard field path without list positions -> where its value comes from
         self.sources: dict[str, str] = {}
+        # from_columns list path -> (the entries a row keeps, each entry's own sources):
+        # list position 2 of a row is not entry 3 when an empty entry was skipped, and
+        # entries map the same field from different columns or constants.
+        self.from_columns: dict[
+            str, tuple[Callable[[AbcMapping[str, Any]], list[int]], list[dict[str, str]]]
+        ] = {}
 
     # -- one scalar field ---------------------------------------------------------
 
@@ -597,6 +603,7 @@ class _Compiler:
                 )
             )
             return None
+        entry_sources: list[dict[str, str]] = []
         for position, raw_entry in enumerate(parsed.from_columns):
             entry_path = f"{path}.from_columns.{position}"
             where = f" (from_columns entry {position + 1})"
@@ -607,13 +614,25 @@ class _Compiler:
                 and isinstance(spec := parse_entry(raw, "", []), FieldSpec)
                 and spec.from_ is not None
             ]
-            builder = self.group(
-                described.model, raw_entry, entry_path, f"{field_path}.", columns, where
-            )
+            # The entry's sources on their own, then merged into the list's (which name
+            # every entry's column, for what does not know the row: personal columns).
+            outer, self.sources = self.sources, {}
+            try:
+                builder = self.group(
+                    described.model, raw_entry, entry_path, f"{field_path}.", columns, where
+                )
+            finally:
+                own, self.sources = self.sources, outer
+            for key, text in own.items():
+                known = outer.get(key)
+                outer[key] = text if known is None or known == text else f"{known} or {text}"
+            entry_sources.append(own)
             entries.append((builder, sources))
         if len(self.problems) != before:
             return None
-        return _columns_builder(field_path, entries)
+        build, kept = _columns_builder(field_path, entries)
+        self.from_columns[_INDEX.sub("", field_path)] = (kept, entry_sources)
+        return build
 
 
 def _natural(code: str) -> tuple[int, str]:
@@ -1060,7 +1079,11 @@ def _rows_builder(rows: str, field_path: str, item: Any, item_is_group: bool) ->
     return build
 
 
-def _columns_builder(field_path: str, entries: list[tuple[Builder, list[str]]]) -> Builder:
+def _columns_builder(
+    field_path: str, entries: list[tuple[Builder, list[str]]]
+) -> tuple[Builder, Callable[[AbcMapping[str, Any]], list[int]]]:
+    """The list's builder, and a function giving the positions of the entries a row keeps
+    (so a finding on list item 2 can name the columns of the entry that built it)."""
     leaf = field_path.rsplit(".", 1)[-1]
     # Each source column with the lookup its field uses: a flat key, else a dotted path
     # into nested JSON/XML objects (``times.sjsj``), as the entry's own getters read it.
@@ -1100,7 +1123,14 @@ def _columns_builder(field_path: str, entries: list[tuple[Builder, list[str]]]) 
             )
         return out
 
-    return build
+    def kept(row: AbcMapping[str, Any]) -> list[int]:
+        return [
+            position
+            for position, (_, sources) in enumerate(compiled)
+            if not (sources and empty(row, sources))
+        ]
+
+    return build, kept
 
 
 # ---------------------------------------------------------------- the public class
@@ -1126,6 +1156,7 @@ class Mapping:
         self.columns: set[str] = columns
         self.children: dict[str, ChildSpec] = compiler.children
         self._sources = compiler.sources
+        self._from_columns = compiler.from_columns
         self._compiled = compile_build(self._build, PLANS, _Failure, not_a_row)
         self._validate = self.model.__pydantic_validator__.validate_python
 
@@ -1188,7 +1219,8 @@ class Mapping:
             # What to_record does first, without its wrapping: most rows are valid.
             record: StandardRecord = self._validate(data)
         except ValidationError:
-            return None, [self._with_source(f) for f in to_record(self._raw(data, location))[1]]
+            problems = to_record(self._raw(data, location))[1]
+            return None, [self._with_source(f, row) for f in problems]
         return record, []
 
     def build(
@@ -1207,16 +1239,41 @@ class Mapping:
     def _raw(self, data: dict[str, Any], location: SourceLocation) -> RawRecord:
         return RawRecord(self.kind, location, data)
 
-    def _with_source(self, finding: Finding) -> Finding:
-        """A model error with the source column the bad value came from."""
+    def _with_source(self, finding: Finding, row: AbcMapping[str, Any] | None = None) -> Finding:
+        """A model error with the source column the bad value came from.
+
+        Within a ``from_columns`` list the row says which entry built the item, and only
+        that entry's column (or constant) is named.
+        """
         if finding.field is None:
             return finding
-        source = self._sources.get(_INDEX.sub("", finding.field))
+        source = self._entry_source(finding.field, row)
         if source is None:
+            source = self._sources.get(_INDEX.sub("", finding.field))
+        if not source:
             return finding
         return Finding(
             finding.rule, f"{finding.message} [from {source}]", finding.field, finding.severity
         )
+
+    def _entry_source(self, field: str, row: AbcMapping[str, Any] | None) -> str | None:
+        """Where a field of a ``from_columns`` item comes from in this row: that entry's
+        source, "" when the entry does not map the field; None for any other field."""
+        if row is None or not self._from_columns:
+            return None
+        parts = field.split(".")
+        position = next((i for i, part in enumerate(parts) if part.isdigit()), None)
+        if position is None:
+            return None
+        found = self._from_columns.get(".".join(parts[:position]))
+        if found is None:
+            return None
+        kept, entry_sources = found
+        entries = kept(row)
+        index = int(parts[position])
+        if index >= len(entries):
+            return None
+        return entry_sources[entries[index]].get(_INDEX.sub("", field), "")
 
     def __repr__(self) -> str:
         return f"Mapping(kind={self.kind!r}, source={self.source!r})"

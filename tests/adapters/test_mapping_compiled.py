@@ -130,7 +130,7 @@ def _reference_map(mapping: Mapping, row: dict[str, Any]) -> Any:
     if findings:
         return None, findings
     record, problems = to_record(RawRecord(mapping.kind, LOC, data))
-    return record, [mapping._with_source(f) for f in problems]
+    return record, [mapping._with_source(f, row) for f in problems]
 
 
 WIDE = Mapping.from_dict(WIDE_MAPPING)

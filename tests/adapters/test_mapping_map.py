@@ -364,6 +364,53 @@ def test_from_columns_builds_events_and_skips_entries_without_a_value() -> None:
     assert "from_columns entry 2" in findings[1].message
 
 
+def test_a_half_filled_from_columns_entry_names_only_its_own_column() -> None:
+    """Findings on a from_columns item name the entry that built it, not the constants or
+    columns other entries map to the same field, also when an earlier entry was skipped."""
+    spec = copy.deepcopy(FROM_COLUMNS)
+    spec["code_tables"] = {"results": {"1": "11", "2": "13"}}
+    spec["fields"]["events"]["from_columns"][2] = {
+        "state": {"from": "BJJG", "code_table": "results"},
+        "at": {"from": "BJSJ", "datetime": "%Y-%m-%d %H:%M:%S"},
+    }
+    mapping = Mapping.from_dict(spec)
+    row = {
+        "BH": "A1",
+        "SSBM": IMPL,
+        "SQR": "李四",
+        "ZJHM": ID2,
+        "JJSJ": "2026-03-02 09:00:00",
+        "SLSJ": "2026-03-02 10:00:00",
+        "BJJG": "",
+        "BJSJ": "2026-03-06 10:00:00",
+    }
+    record, findings = mapping.map(row, LOC)
+    assert record is None
+    assert [(f.rule, f.field, f.message) for f in findings] == [
+        (
+            "schema.required",
+            "events.2.state",
+            "events.2.state: required field is missing [from column BJJG (from_columns entry 3)]",
+        )
+    ]
+    record, findings = mapping.map({**row, "BJJG": "1", "BJSJ": "  "}, LOC)
+    assert [(f.rule, f.field, f.message) for f in findings] == [
+        (
+            "schema.required",
+            "events.2.at",
+            "events.2.at: required field is missing [from column BJSJ (from_columns entry 3)]",
+        )
+    ]
+    # entry 2 empty and skipped: list item 1 is entry 3
+    record, findings = mapping.map({**row, "SLSJ": ""}, LOC)
+    assert [(f.field, f.message) for f in findings] == [
+        (
+            "events.1.state",
+            "events.1.state: required field is missing [from column BJJG (from_columns entry 3)]",
+        )
+    ]
+
+
 def test_from_columns_skips_an_empty_entry_read_from_nested_objects() -> None:
     """Dotted source paths (nested JSON/XML) are empty or absent exactly like flat columns."""
     spec = copy.deepcopy(FROM_COLUMNS)
