@@ -20,28 +20,78 @@ People also write an ID in groups inside free text (``身份证:440305 19850312 
 masked too (separators kept) when, besides the date, its check character is right —
 grouped digits in prose are more often something else (phone numbers, references), so
 the stronger evidence is asked for there.
+
+Departments also glue a holder's ID into longer numbers (material numbers such as
+``CL44030519971127101X01``, or two IDs back to back). Eighteen characters inside a longer
+run of letters and digits are masked only with the strongest evidence: a right check
+character, a real calendar date in positions 7–14 and a 顺序码 other than ``000``. Of
+eighteen random digits about one in 15,000 passes. Dated serials are not random, though:
+a public code's tail + yyyyMMdd + counter lines up as region + birth date + sequence, and
+one such window in eleven has a right check character. So a window is left alone when
+its run is a well-formed 实施编码, 业务办理项编码 or 统一业务流水号, or lies in an e-license
+identifier with a right MOD 37,36 check; and zero-padded counters (``000212``) put the
+unissued 顺序码 ``000`` in place. What remains is a department's own region + date +
+counter serial with a counter of 1,000 or more: about one in eleven of them is masked,
+indistinguishable as it is from prefix + ID + suffix.
+
+Full-width digits (``４４０３…``, typed with a Chinese input method) and other decimal
+digits are read as the ASCII ones before matching; what is shown keeps the characters
+as written, with the middle starred.
 """
 
 from __future__ import annotations
 
 import re
+import string
+import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
 
 _KEEP_HEAD = 4
 _KEEP_TAIL = 4
+_ID_LENGTH = 18
 
-# Shapes that could be a citizen ID, not embedded in longer runs of letters and digits:
-# 18 characters (last may be X) written plain or as 6-8-4 groups separated by one space
-# or hyphen, and legacy 15-digit numbers. Whether a match *is* one is decided by
-# :func:`could_be_citizen_id` (date and check character).
+# Shapes that could be a citizen ID standing on its own (not inside a longer run of
+# letters and digits): 18 characters (last may be X) written plain or as 6-8-4 groups
+# separated by one space or hyphen, and legacy 15-digit numbers. Whether a match *is* one
+# is decided by :func:`could_be_citizen_id` (date and check character). Matched against
+# the folded text (:func:`_fold`), hence ASCII digits only.
 CITIZEN_ID_PATTERN = re.compile(
     r"(?<![0-9A-Za-z])"
-    r"(?:\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx]|\d{15})"
+    r"(?:[0-9]{6}[ -]?[0-9]{8}[ -]?[0-9]{3}[0-9Xx]|[0-9]{15})"
     r"(?![0-9A-Za-z])"
 )
+# Every start of 18 ID-shaped characters, overlapping, wherever they stand: the
+# candidates for an ID glued into a longer number (the lookahead yields each position).
+# Only windows whose positions 7–14 are date-shaped are matched, so that few reach the
+# calendar and check-character tests.
+_EMBEDDED_CANDIDATE = re.compile(
+    r"(?=([0-9]{6}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]))"
+)
 _SEPARATORS = re.compile(r"[ -]")
+# What an embedded window's run of letters and digits is made of, and e-license
+# identifiers (GB/T 36904: prefix, type code, issuer, serial, version, check segments).
+_ALNUM = frozenset(string.ascii_letters + string.digits)
+_LICENSE_ID = re.compile(r"1\.2\.156\.3005\.2(?:\.[0-9A-Za-z]+){5}")
+# 顺序码 000 is not issued; zero-padded counters put it exactly there (``CL`` + region +
+# yyyyMMdd + ``000212``), so a glued window with it is a serial, not a person.
+_UNISSUED_SEQUENCE = "000"
+# What is folded to ASCII before matching: any non-ASCII decimal digit (full-width
+# ０–９ above all), the full-width letter X and the full-width hyphen and space.
+_TO_FOLD = re.compile(r"(?![0-9])\d|[\uff38\uff58\uff0d\u3000]")
+_FOLDED = {"\uff38": "X", "\uff58": "x", "\uff0d": "-", "\u3000": " "}
 _FIRST_BIRTH_YEAR = 1900
 _LAST_BIRTH_YEAR = 2099
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenIdSpan:
+    """Where something that can be a citizen ID stands in a text (``text[start:end]``)."""
+
+    start: int
+    end: int
+    text: str
 
 
 def mask_id(value: str | None) -> str:
@@ -56,6 +106,25 @@ def mask_id(value: str | None) -> str:
     return value[:_KEEP_HEAD] + "*" * (len(value) - _KEEP_HEAD - _KEEP_TAIL) + value[-_KEEP_TAIL:]
 
 
+def _fold(text: str) -> str:
+    """``text`` with full-width (and any other decimal) digits, Ｘ and full-width
+    separators read as ASCII, character for character: an ID typed with a Chinese input
+    method is the same ID, and equal length lets a match be starred in the original."""
+    if text.isascii() or _TO_FOLD.search(text) is None:
+        return text
+    return _TO_FOLD.sub(_fold_char, text)
+
+
+def _fold_char(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return _FOLDED.get(char) or str(unicodedata.decimal(char))
+
+
+def _digits(value: str, also: str = "") -> bool:
+    """ASCII digits only (``str.isdigit`` also takes superscripts, which ``int`` refuses)."""
+    return all("0" <= c <= "9" or c in also for c in value)
+
+
 def _date_shaped(yyyymmdd: str) -> bool:
     """Year 1900–2099, month 01–12, day 01–31: the shape of a birth date.
 
@@ -66,30 +135,145 @@ def _date_shaped(yyyymmdd: str) -> bool:
     return _FIRST_BIRTH_YEAR <= year <= _LAST_BIRTH_YEAR and 1 <= month <= 12 and 1 <= day <= 31
 
 
-def could_be_citizen_id(value: str) -> bool:
-    """Whether ``value`` (digits, the last of 18 may be X) can be a citizen ID.
-
-    A real birth date in its place is required; written in groups (spaces or hyphens
-    inside), the MOD 11-2 check character must be right as well. No region or
-    today's-date test: a masked value that is not an ID costs little, an ID left clear
-    costs much.
-    """
-    number = _SEPARATORS.sub("", value).upper()
-    if len(number) == 15 and number.isdigit():
-        return _date_shaped("19" + number[6:12])
-    if len(number) != 18 or not number[:17].isdigit() or not _date_shaped(number[6:14]):
-        return False
-    if len(value) == len(number):
-        return True
+def _check_char_right(number: str) -> bool:
     # Imported here: standards.identifiers imports this module (mask_id) on its own import.
     from standards.identifiers.iso7064 import mod11_2_check_char
 
     return mod11_2_check_char(number[:17]) == number[17]
 
 
-def find_citizen_ids(text: str) -> Iterator[re.Match[str]]:
-    """Every place in ``text`` holding something that can be a citizen ID."""
-    return (m for m in CITIZEN_ID_PATTERN.finditer(text) if could_be_citizen_id(m.group(0)))
+def could_be_citizen_id(value: str) -> bool:
+    """Whether ``value`` (digits, the last of 18 may be X) can be a citizen ID standing
+    on its own.
+
+    A real birth date in its place is required; written in groups (spaces or hyphens
+    inside), the MOD 11-2 check character must be right as well. No region or
+    today's-date test: a masked value that is not an ID costs little, an ID left clear
+    costs much.
+    """
+    value = _fold(value)
+    number = _SEPARATORS.sub("", value).upper()
+    if len(number) == 15 and _digits(number):
+        return _date_shaped("19" + number[6:12])
+    if len(number) != _ID_LENGTH or not _digits(number[:17]) or not _digits(number[17], "X"):
+        return False
+    if not _date_shaped(number[6:14]):
+        return False
+    if len(value) == len(number):
+        return True
+    return _check_char_right(number)
+
+
+def could_be_embedded_citizen_id(value: str) -> bool:
+    """Whether 18 characters glued into a longer number can be a citizen ID.
+
+    Inside a longer run of letters and digits most 18-character windows are parts of
+    serials, codes and license identifiers, so the strongest evidence is asked for: the
+    right MOD 11-2 check character, a real calendar date (not only its shape) in
+    positions 7–14, and an issued 顺序码 (not ``000``, what zero-padded counters put
+    there).
+    """
+    number = _fold(value).upper()
+    if len(number) != _ID_LENGTH or not _digits(number[:17]) or not _digits(number[17], "X"):
+        return False
+    if number[14:17] == _UNISSUED_SEQUENCE:
+        return False
+    year, month, day = int(number[6:10]), int(number[10:12]), int(number[12:14])
+    if not _FIRST_BIRTH_YEAR <= year <= _LAST_BIRTH_YEAR:
+        return False
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return _check_char_right(number)
+
+
+def _is_public_code(run: str) -> bool:
+    """Whether a run of letters and digits is a well-formed 实施编码, 业务办理项编码 or
+    统一业务流水号: their date and counter parts line up as a birth date and sequence
+    (``…110012`` + ``20260114`` + ``0001``), and their structure says what they are."""
+    # Imported here: standards.identifiers imports this module on its own import.
+    from standards.identifiers.case_serial import MIN_SERIAL_LENGTH, parse_case_serial
+    from standards.identifiers.errors import InvalidIdentifier
+    from standards.identifiers.item_codes import (
+        HANDLING_CODE_LENGTH,
+        IMPL_CODE_LENGTH,
+        parse_handling_code,
+        parse_impl_code,
+    )
+
+    parsers = {IMPL_CODE_LENGTH: parse_impl_code, HANDLING_CODE_LENGTH: parse_handling_code}
+    parse = parsers.get(len(run), parse_case_serial if len(run) >= MIN_SERIAL_LENGTH else None)
+    if parse is None:
+        return False
+    try:
+        parse(run)
+    except InvalidIdentifier:
+        return False
+    return True
+
+
+def _in_license_identifier(folded: str, start: int, end: int) -> bool:
+    """Whether ``folded[start:end]`` lies in an e-license identifier whose MOD 37,36
+    check character is right (its type code is a USCC plus digits, its serial anything)."""
+    from standards.identifiers.errors import InvalidIdentifier
+    from standards.identifiers.license_id import parse_license_identifier
+
+    for match in _LICENSE_ID.finditer(folded):
+        if match.start() <= start and end <= match.end():
+            try:
+                parse_license_identifier(match.group(0))
+            except InvalidIdentifier:
+                return False
+            return True
+    return False
+
+
+def _embedded_id_at(folded: str, start: int, window: str) -> bool:
+    """Whether the window at ``start`` is an ID glued into a longer number, not a part of
+    a public code that only looks like one there."""
+    if not could_be_embedded_citizen_id(window):
+        return False
+    end = start + _ID_LENGTH
+    left, right = start, end
+    while left > 0 and folded[left - 1] in _ALNUM:
+        left -= 1
+    while right < len(folded) and folded[right] in _ALNUM:
+        right += 1
+    if _is_public_code(folded[left:right]):
+        return False
+    return not _in_license_identifier(folded, start, end)
+
+
+def _id_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every place that can be a citizen ID, sorted (see below)."""
+    folded = _fold(text)
+    alone = [
+        match.span()
+        for match in CITIZEN_ID_PATTERN.finditer(folded)
+        if could_be_citizen_id(match.group(0))
+    ]
+    embedded = [
+        (match.start(), match.start() + _ID_LENGTH)
+        for match in _EMBEDDED_CANDIDATE.finditer(folded)
+        if _embedded_id_at(folded, match.start(), match.group(1))
+    ]
+    if not embedded:
+        return alone
+    return sorted(set(alone).union(embedded))
+
+
+def find_citizen_ids(text: str) -> Iterator[CitizenIdSpan]:
+    """Every place in ``text`` holding something that can be a citizen ID, in order.
+
+    Standing alone (no letter or digit either side) the date shape suffices (grouped
+    forms also need the check character); glued into a longer run of letters and digits
+    (``CL44030519971127101X01``, two IDs back to back) an 18-character window needs a
+    right check character and a real date. Windows may overlap: each is reported, so
+    that masking them all errs on the side of hiding.
+    """
+    for start, end in _id_spans(text):
+        yield CitizenIdSpan(start, end, text[start:end])
 
 
 def contains_citizen_id(text: str) -> bool:
@@ -97,11 +281,28 @@ def contains_citizen_id(text: str) -> bool:
     return next(find_citizen_ids(text), None) is not None
 
 
-def _mask_match(match: re.Match[str]) -> str:
-    value = match.group(0)
-    return mask_id(value) if could_be_citizen_id(value) else value
-
-
 def mask_text(text: str) -> str:
-    """Mask every citizen ID number that appears inside free text (log lines, messages)."""
-    return CITIZEN_ID_PATTERN.sub(_mask_match, text)
+    """Mask every citizen ID number that appears inside free text (log lines, messages).
+
+    Each one keeps its first and last four characters as written and has the rest
+    starred (separators included); where two found places overlap, every character
+    either would star is starred.
+    """
+    spans = _id_spans(text)
+    if not spans:
+        return text
+    starred: list[tuple[int, int]] = []
+    for found_start, found_end in spans:
+        start, end = found_start + _KEEP_HEAD, found_end - _KEEP_TAIL
+        if starred and start <= starred[-1][1]:
+            starred[-1] = (starred[-1][0], max(starred[-1][1], end))
+        else:
+            starred.append((start, end))
+    pieces: list[str] = []
+    done = 0
+    for start, end in starred:
+        pieces.append(text[done:start])
+        pieces.append("*" * (end - start))
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)

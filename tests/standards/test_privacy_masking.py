@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytest
 
-from standards.identifiers import citizen_id_check_char, uscc_check_char
-from standards.privacy import contains_citizen_id, could_be_citizen_id, mask_text
+from standards.identifiers import (
+    build_license_identifier,
+    citizen_id_check_char,
+    uscc_check_char,
+)
+from standards.privacy import (
+    contains_citizen_id,
+    could_be_citizen_id,
+    could_be_embedded_citizen_id,
+    mask_text,
+)
 
 VALID_ID = "11010519491231002X"  # GB 11643's own example
 DEPT_USCC = "114403000040578006"  # 深圳市市场监督管理局, all digits
@@ -69,6 +80,108 @@ def test_an_id_written_in_groups_is_masked_when_its_check_character_is_right() -
     assert mask_text("4403 0519 8503 1200") == "4403 0519 8503 1200"
 
 
-def test_longer_digit_runs_are_not_cut_into_ids() -> None:
-    assert mask_text("1" + VALID_ID) == "1" + VALID_ID
-    assert mask_text(VALID_ID + "7") == VALID_ID + "7"
+def test_longer_digit_runs_are_not_cut_into_ids_without_the_full_evidence() -> None:
+    wrong_check = VALID_ID[:-1] + "3"
+    assert mask_text("1" + wrong_check) == "1" + wrong_check
+    assert mask_text(wrong_check + "7") == wrong_check + "7"
+    # A date-shaped but impossible day (30 February) glued into a number is not enough.
+    first17 = "44030519970230101"
+    feb30 = first17 + citizen_id_check_char(first17)
+    assert mask_text(f"CL{feb30}01") == f"CL{feb30}01"
+
+
+HOLDER = "44030519971127101X"  # right check character, born 1997-11-27
+HOLDER_MASKED = "4403**********101X"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (f"CL{HOLDER}01", f"CL{HOLDER_MASKED}01"),  # glued into a material number
+        (f"ID-{HOLDER}-01", f"ID-{HOLDER_MASKED}-01"),
+        (f"1{VALID_ID}", "11101**********002X"),
+        (f"{VALID_ID}7", "1101**********002X7"),
+        (HOLDER + HOLDER, HOLDER_MASKED + HOLDER_MASKED),  # two back to back
+        (f"{VALID_ID}{HOLDER}", f"1101**********002X{HOLDER_MASKED}"),
+        (f"材料CL{HOLDER}01、CL{VALID_ID}02", f"材料CL{HOLDER_MASKED}01、CL1101**********002X02"),
+    ],
+)
+def test_a_citizen_id_glued_into_a_longer_number_is_masked(text: str, masked: str) -> None:
+    assert mask_text(text) == masked
+    assert contains_citizen_id(text)
+
+
+def test_full_width_digits_are_read_as_digits() -> None:
+    full = HOLDER.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+    assert mask_text(full) == "４４０３**********１０１Ｘ"
+    assert mask_text(f"身份证{full}号") == "身份证４４０３**********１０１Ｘ号"
+    assert mask_text(f"CL{full}01") == "CL４４０３**********１０１Ｘ01"
+    grouped = f"{full[:6]}－{full[6:14]}－{full[14:]}"  # full-width hyphens
+    assert mask_text(grouped) == "４４０３************１０１Ｘ"
+    assert contains_citizen_id(full)
+
+
+# Identifiers as the demo hub generates them (tongyuan demo): none is a person's number.
+DEMO_USCCS = ["1144030700237066FW", "1144030500706344CE", "114403000040578006"]
+DEMO_IMPL_CODES = [
+    "1144030700237066FW4000700137006",
+    "1144030600249430314000100840001",
+    "1144030600112305G24000100581005",
+    "1144030500965434N34002000581000",
+]
+DEMO_IDENTIFIERS = [
+    *DEMO_USCCS,
+    *DEMO_IMPL_CODES,
+    "1144030700237066FW400070013700601",  # 业务办理项编码
+    "1144030700237066FW4000700137006202609090001",
+    "1144030600685171244002000581000202606240002",
+    "1144030600561030BN4000700211001202601140001",  # masked before the public-code rule
+    "szbawjw2026060800001",
+    "20260928000002",
+    "1.2.156.3005.2.1144030700178320TK010.1144030700178320TK.YN4403072026000002.001.G",
+    "1.2.156.3005.2.1144030500706344CE003.1144030500706344CE.0000003.001.W",
+    "QM20260000003",
+    "CL44030620260909000212",  # masked before the 顺序码 rule
+    "CL44030520260422000067.jpg",
+    "CL44030020260303000030",
+    LICENSE_ID,
+]
+
+
+@pytest.mark.parametrize("identifier", DEMO_IDENTIFIERS)
+def test_the_demo_hubs_codes_serials_and_license_identifiers_stay_readable(
+    identifier: str,
+) -> None:
+    assert mask_text(identifier) == identifier
+    assert mask_text(f"记录 {identifier} 不合格") == f"记录 {identifier} 不合格"
+    assert not contains_citizen_id(identifier)
+
+
+def _first(values: Iterator[str], window: Callable[[str], str]) -> str:
+    """The first value whose window alone would pass as a glued citizen ID."""
+    return next(v for v in values if could_be_embedded_citizen_id(window(v)))
+
+
+def test_a_case_serial_whose_tail_looks_like_an_id_stays_readable() -> None:
+    # Implementation code tail + yyyyMMdd + a sequence past 999 lines up as region +
+    # birth date + 顺序码 + check character for one sequence in eleven; the serial's own
+    # structure says what it is.
+    impl = DEMO_IMPL_CODES[0]
+    serial = _first((f"{impl}20260909{seq}" for seq in range(1000, 1300)), lambda s: s[-18:])
+    assert mask_text(serial) == serial
+    assert mask_text(f"案件{serial}超期") == f"案件{serial}超期"
+
+
+def test_a_license_identifier_whose_serial_looks_like_an_id_stays_readable() -> None:
+    uscc = DEMO_USCCS[1]
+    serial = _first((f"DP44030520260909{k:06d}" for k in range(1000, 3000)), lambda s: s[2:20])
+    identifier = build_license_identifier(uscc + "003", uscc, serial, "001")
+    assert mask_text(identifier) == identifier
+    # The same serial outside a license identifier with a right check is not exempt.
+    assert mask_text(serial) != serial
+
+
+def test_the_unissued_sequence_000_of_zero_padded_counters_is_no_glued_id() -> None:
+    for counter in range(1, 1000):
+        number = f"CL44030620260909{counter:06d}"
+        assert mask_text(number) == number
