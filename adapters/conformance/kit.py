@@ -357,13 +357,32 @@ def _not_ok(envelopes: Iterable[Envelope]) -> list[str]:
     return out
 
 
+def load_mappings(source: Source) -> None:
+    """Load every stream's mapping now; ConfigError naming the file and its problems.
+
+    SQL and HTTP sources load their mappings when they are built, drop folders only when
+    a stream is read: without this a broken or missing mapping file would pass the
+    configuration check and only show as an error of the first read.
+    """
+    specs = source.streams()
+    loader = getattr(source, "mapping_for", None)
+    if callable(loader):
+        for spec in specs:
+            loader(spec.name)
+
+
 def check_config(run: KitRun) -> str:
-    """The configuration loads; an unknown key and a missing required field are refused."""
+    """The configuration and its mappings load; an unknown key and a missing required
+    field are refused."""
     data = run.config_data()
     try:
-        run.new_source()
+        source = run.new_source()
     except ConfigError as exc:
         raise CheckFailed(f"the given configuration does not load: {exc}") from None
+    try:
+        load_mappings(source)
+    except ConfigError as exc:
+        raise CheckFailed(f"the mapping does not load: {exc}") from None
     notes = []
     bogus = "conformance_kit_unknown_key"
     try:
@@ -834,9 +853,15 @@ def run_kit(
 def _loads(run: KitRun) -> str | None:
     """None when a Source can be built from the configuration, else why not."""
     try:
-        run.new_source()
+        source = run.new_source()
     except Exception as exc:
         return f"the configuration does not load ({type(exc).__name__}: {exc})"
+    try:
+        load_mappings(source)
+    except ConfigError as exc:
+        return f"the mapping does not load ({exc})"
+    except Exception:  # streams() of the adapter's own failing: the checks report it
+        return None
     return None
 
 
@@ -851,6 +876,7 @@ __all__ = [
     "CheckResult",
     "KitReport",
     "KitRun",
+    "load_mappings",
     "run_check",
     "run_kit",
 ]

@@ -190,3 +190,54 @@ def test_report_as_json_is_one_object(reference_config):
 def test_unknown_check_names_are_refused(reference_config):
     with pytest.raises(ValueError, match="unknown checks"):
         _kit(ReferenceSource, reference_config, only=["boundaries"])
+
+
+def _drop_config(tmp_path: Path, mapping: str | None) -> dict[str, Any]:
+    stream: dict[str, Any] = {"patterns": ["*.csv"]}
+    if mapping is None:
+        stream = {"kind": "case", "patterns": ["*.xml"]}
+    else:
+        stream["mapping"] = mapping
+    (tmp_path / "drop").mkdir(exist_ok=True)
+    return {
+        "path": str(tmp_path / "drop"),
+        "streams": {"cases": stream},
+        "settle_seconds": 0,
+        "staging_dir": str(tmp_path / "staging"),
+    }
+
+
+def test_config_check_fails_on_a_broken_or_missing_mapping(tmp_path: Path) -> None:
+    """A drop folder loads its mapping only when it reads: the config check loads it now,
+    fails naming the file and the problem, and the other checks do not run."""
+    from adapters.builtin.files import FilesSource
+
+    (tmp_path / "bad.yaml").write_text(
+        "kind: case\nencoding: big5\nfields: {source_system: X}\n", encoding="utf-8"
+    )
+    report = run_kit(FilesSource, _drop_config(tmp_path, "bad.yaml"), base_dir=tmp_path)
+    config = report.result("config")
+    assert config.status == "fail"
+    assert config.reason.startswith("the mapping does not load: ")
+    assert "bad.yaml" in config.reason and "encoding 'big5' is not supported" in config.reason
+    assert "dept_case_no" in config.reason  # every problem of the file, not only the first
+    others = [r for r in report.results if r.name != "config"]
+    assert all(r.status == "error" and r.reason.startswith("not run:") for r in others)
+
+    only = ["config"]
+    gone = _drop_config(tmp_path, "gone.yaml")
+    missing = run_kit(FilesSource, gone, base_dir=tmp_path, only=only)
+    assert missing.result("config").status == "fail"
+    assert "gone.yaml" in missing.result("config").reason
+    assert "cannot read the mapping file" in missing.result("config").reason
+
+    (tmp_path / "good.yaml").write_text(
+        "kind: case\nfields:\n  source_system: X\n  dept_case_no: {from: NO}\n"
+        "  impl_code: {from: IMPL}\n  applicant.name: {from: NAME}\n"
+        "  applicant.id_type: '111'\n  applicant.id_number: {from: IDNO}\n"
+        "  events: {from_columns: [{state: '1', at: {from: T1}}]}\n",
+        encoding="utf-8",
+    )
+    for mapping in ("good.yaml", None):  # a mapped stream, and standard files (no mapping)
+        fine = run_kit(FilesSource, _drop_config(tmp_path, mapping), base_dir=tmp_path, only=only)
+        assert fine.result("config").status == "pass", fine.result("config").reason
