@@ -19,7 +19,10 @@ Which topology: the run's ``topology`` param, else the Airflow Variable
 Conf ``{"departments": ["114403000040578006"]}`` ingests only those.
 
 Only batch ids and counts cross XCom. The last tasks announce the case and the material
-library assets when the run wrote to them.
+library assets when the run wrote to them — also when another department's ingest failed
+(``all_done``): what the others committed is in the libraries and must reach the DAGs
+scheduled on them. ``all_ingested`` fails the run (as ``upstream_failed``) when any
+department did, so a failure stays visible while the others' work is announced.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from airflow.sdk import (
     AssetOrTimeSchedule,
     MultipleCronTriggerTimetable,
     Param,
-    Variable,
     dag,
     task,
 )
@@ -40,7 +42,7 @@ from tongyuan.orchestration import tasks
 ITEM_LIBRARY = Asset(tasks.ITEM_LIBRARY_URI, group="tongyuan")
 CASE_LIBRARY = Asset(tasks.CASE_LIBRARY_URI, group="tongyuan")
 MATERIAL_LIBRARY = Asset(tasks.MATERIAL_LIBRARY_URI, group="tongyuan")
-TOPOLOGY = tasks.topology_path(variable=Variable.get(tasks.TOPOLOGY_VARIABLE, default=None))
+TOPOLOGY = tasks.topology_path(variable=tasks.topology_variable())
 _TOPO = tasks.load(TOPOLOGY)
 SCHEDULES = tasks.case_schedules(_TOPO)
 RETRIES = tasks.retry_policy()  # 3 retries after 1, 2, 4 minutes; env can lower them
@@ -58,7 +60,7 @@ def ingest(department: str, topology: str) -> dict:
     return tasks.ingest_cases(topology, department)
 
 
-@task(trigger_rule="none_failed", outlets=[CASE_LIBRARY], retries=0)
+@task(trigger_rule="all_done", outlets=[CASE_LIBRARY], retries=0)
 def case_library_updated(results: list, outlet_events=None) -> dict:
     summary = tasks.summarise_ingest(results)
     if not tasks.library_written(summary, tasks.CASE_WRITES):
@@ -67,13 +69,20 @@ def case_library_updated(results: list, outlet_events=None) -> dict:
     return summary
 
 
-@task(trigger_rule="none_failed", outlets=[MATERIAL_LIBRARY], retries=0)
+@task(trigger_rule="all_done", outlets=[MATERIAL_LIBRARY], retries=0)
 def material_library_updated(results: list, outlet_events=None) -> dict:
     summary = tasks.summarise_ingest(results)
     if not tasks.library_written(summary, tasks.MATERIAL_WRITES):
         raise AirflowSkipException(f"the material library did not change: {summary}")
     outlet_events[MATERIAL_LIBRARY].extra = summary
     return summary
+
+
+# Runs only when every department's ingest succeeded; otherwise it is marked
+# upstream_failed, and so is the run.
+@task(retries=0)
+def all_ingested(results: list) -> dict:
+    return tasks.summarise_ingest(results)
 
 
 @dag(
@@ -101,6 +110,7 @@ def case_ingest() -> None:
     results = ingest.partial(topology=TOPOLOGY_ARG).expand(department=chosen)
     case_library_updated(results)
     material_library_updated(results)
+    all_ingested(results)
 
 
 case_ingest()

@@ -26,17 +26,22 @@ Conf ``{"nodes": ["440305"]}`` syncs only those nodes.
 Every task is one call into ``tongyuan``; only batch ids and counts cross XCom. The last
 task announces the item library asset when the run changed it, so pipelines scheduled
 on ``tongyuan://libraries/items`` run after real changes only.
+
+One system that is down stops only its own task instance, as ``tongyuan sync items``
+goes on past it: the later stages run whatever an earlier one ended in (``all_done``),
+the asset is announced for what the others committed, and ``all_synced`` fails the run
+(as ``upstream_failed``) so the failure stays visible.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, MultipleCronTriggerTimetable, Param, Variable, dag, task
+from airflow.sdk import Asset, MultipleCronTriggerTimetable, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from tongyuan.orchestration import tasks
 
 ITEM_LIBRARY = Asset(tasks.ITEM_LIBRARY_URI, group="tongyuan")
-TOPOLOGY = tasks.topology_path(variable=Variable.get(tasks.TOPOLOGY_VARIABLE, default=None))
+TOPOLOGY = tasks.topology_path(variable=tasks.topology_variable())
 _TOPO = tasks.load(TOPOLOGY)
 STAGES = tasks.stages(_TOPO)
 SCHEDULES = tasks.schedules(_TOPO)
@@ -55,28 +60,35 @@ def systems(topology: str, nodes: list[str]) -> list[str]:
     return tasks.systems(topology, nodes)
 
 
-@task(trigger_rule="none_failed")
+@task(trigger_rule="all_done")
 def sync_node(code: str, topology: str) -> dict:
     return tasks.sync_node(topology, code)
 
 
-@task(trigger_rule="none_failed")
+@task(trigger_rule="all_done")
 def deliver_up(code: str, topology: str) -> dict:
     return tasks.deliver_up(topology, code)
 
 
-@task(trigger_rule="none_failed")
+@task(trigger_rule="all_done")
 def push_down(code: str, topology: str) -> dict:
     return tasks.push_down(topology, code)
 
 
-@task(trigger_rule="none_failed", outlets=[ITEM_LIBRARY], retries=0)
+@task(trigger_rule="all_done", outlets=[ITEM_LIBRARY], retries=0)
 def library_updated(stage_results: dict, outlet_events=None) -> dict:
     summary = tasks.summarise(stage_results)
     if not tasks.library_changed(summary):
         raise AirflowSkipException(f"the item library did not change: {summary}")
     outlet_events[ITEM_LIBRARY].extra = summary
     return summary
+
+
+# Runs only when every system's step succeeded (or was skipped); otherwise it is marked
+# upstream_failed, and so is the run.
+@task(retries=0)
+def all_synced(stage_results: dict) -> dict:
+    return tasks.summarise(stage_results)
 
 
 @dag(
@@ -133,6 +145,7 @@ def item_sync() -> None:
             previous >> pushed
             results[f"push_{stage.name}"] = previous = pushed
     library_updated(stage_results=results)
+    all_synced(stage_results=results)
 
 
 item_sync()

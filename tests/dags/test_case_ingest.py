@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,12 @@ def test_the_dag_imports_mapped_over_departments_with_both_asset_outlets(monkeyp
     dag = bag.dags["case_ingest"]
     assert set(dag.task_ids) == {
         "departments", "ingest", "case_library_updated", "material_library_updated",
+        "all_ingested",
     }  # fmt: skip
+    # One department failing must not keep the others' writes from being announced.
+    for task_id in ("case_library_updated", "material_library_updated"):
+        assert dag.get_task(task_id).trigger_rule == "all_done"
+    assert dag.get_task("all_ingested").trigger_rule == "all_success"
     assert dag.get_task("ingest").is_mapped and dag.get_task("ingest").retries == 3
     assert set(dag.get_task("ingest").upstream_task_ids) == {"departments"}
     (cases,) = dag.get_task("case_library_updated").outlets
@@ -146,3 +152,148 @@ def test_a_real_run_fills_the_libraries_and_announces_them(tmp_path: Path) -> No
             dump = " ".join(str(r) for r in conn.execute(text(f"SELECT * FROM {table}")))
             assert PERSON not in dump and not contains_citizen_id(dump), table
     airflow_db.dispose()
+
+
+BROKEN_ADAPTER = """
+from adapters.sdk import AdapterConfig, Source, StreamRead, StreamSpec
+
+
+class _Read(StreamRead):
+    def __iter__(self):
+        raise ConnectionError("部门办件库暂时不可用")
+        yield
+
+    def state(self):
+        return {}
+
+
+class DownSource(Source):
+    name = "down"
+    Config = AdapterConfig
+
+    def streams(self):
+        return [StreamSpec("cases", "case", ("dept_case_no",))]
+
+    def check(self):
+        pass
+
+    def read(self, stream, state=None):
+        return _Read()
+"""
+DOWN_DEPT = "91110108551385082Q"
+
+
+@pytest.mark.slow
+def test_one_department_down_still_announces_what_the_others_wrote(tmp_path: Path) -> None:
+    """The department whose system is down fails its own ingest and the run; the other
+    department's cases are committed, and the case library asset is announced for them."""
+    settings = load_settings()
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+    (tmp_path / "down_dept.py").write_text(BROKEN_ADAPTER, encoding="utf-8")
+    topology = tmp_path / "two-departments.yaml"
+    topology.write_text(
+        SHENZHEN.read_text(encoding="utf-8")
+        + f"""
+  - name: 停机的部门
+    code: "{DOWN_DEPT}"
+    node: "440305"
+    cases:
+      adapter: down_dept:DownSource
+      stream: cases
+      config: {{}}
+""",
+        encoding="utf-8",
+    )
+    # The example's mapping files are named relative to it.
+    for mapping in SHENZHEN.parent.glob("*mapping*.yaml"):
+        (tmp_path / mapping.name).write_bytes(mapping.read_bytes())
+    items = tmp_path / "items"
+    items.mkdir()
+    write_records(items / "items.xml", [make_item()])
+    loader = Loader(settings)
+    try:
+        assert not loader.load([items]).failed
+    finally:
+        loader.close()
+    drop = settings.home / "drops" / DEPT
+    drop.mkdir(parents=True)
+    write_records(drop / "cases_001.xml", [make_case(serial=None, dept_case_no="UP-1")])
+
+    outcome = run_dag(
+        settings,
+        "case_ingest",
+        conf={"topology": str(topology)},
+        environ={**RETRIES, "TONGYUAN_SYNC_RETRIES": "0", "PYTHONPATH": str(tmp_path)},
+        check=False,
+    )
+    assert not outcome.succeeded
+    states = {(t.task_id, t.map_index): t.state for t in outcome.tasks}
+    assert sorted(s for (task, _), s in states.items() if task == "ingest") == [
+        "failed",
+        "success",
+    ]
+    assert states[("all_ingested", -1)] == "upstream_failed"
+    assert states[("case_library_updated", -1)] == "success"
+    events = {e["uri"]: e for e in outcome.asset_events}
+    assert set(events) == {CASE_LIBRARY_URI}
+    assert events[CASE_LIBRARY_URI]["extra"]["counts"]["cases"] == 1
+    assert any("部门办件库暂时不可用" in line for line in outcome.errors), outcome.errors
+
+
+@pytest.mark.slow
+def test_the_topology_variable_in_the_metadata_database_is_used_outside_the_processor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`airflow variables set tongyuan_topology …` stores the Variable in the metadata
+    database; a run parsed outside the DAG processor (the hub's dag.test() runner, `airflow
+    dags test`) must use it, not fall back to the shipped example."""
+    import subprocess
+    import sys
+
+    from std_factories import AUTHORITY as OTHER_DEPT
+
+    from tongyuan.orchestration import airflow_home
+
+    monkeypatch.delenv(ENV_TOPOLOGY, raising=False)
+    monkeypatch.delenv("AIRFLOW_VAR_TONGYUAN_TOPOLOGY", raising=False)
+    settings = load_settings()
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+    topology = tmp_path / "other.yaml"
+    topology.write_text(
+        f"""\
+name: variable-test
+nodes:
+  - code: "440305"
+    source:
+      adapter: files
+      config:
+        path: "{{home}}/systems/440305/outbox"
+        streams: {{items: {{kind: item}}}}
+        settle_seconds: 0
+departments:
+  - name: 深圳市南山区市场监督管理局
+    code: "{OTHER_DEPT}"
+    node: "440305"
+    cases:
+      adapter: files
+      config:
+        path: "{{home}}/drops/{OTHER_DEPT}"
+        streams: {{cases: {{kind: case}}}}
+        settle_seconds: 0
+""",
+        encoding="utf-8",
+    )
+    (settings.home / "drops" / OTHER_DEPT).mkdir(parents=True)
+    env = {**os.environ, **airflow_home(settings).environ()}
+    for argv in (
+        [sys.executable, "-m", "tongyuan.orchestration", "migrate"],
+        [sys.executable, "-m", "airflow", "variables", "set", "tongyuan_topology", str(topology)],
+    ):
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+
+    outcome = run_dag(settings, "case_ingest", environ=RETRIES)
+    assert outcome.succeeded, outcome.errors
+    (chosen,) = outcome.results("departments")
+    assert chosen == [OTHER_DEPT] != [DEPT]

@@ -43,7 +43,7 @@ def test_item_sync_tasks_levels_bottom_up_then_down(bag) -> None:
     dag = bag.dags["item_sync"]
     expected = {f"{step}_{level}" for step in ("due", "systems", "sync") for level in LEVELS}
     expected |= {"deliver_county", "deliver_city", "push_province", "push_city"}
-    expected |= {"library_updated"}
+    expected |= {"library_updated", "all_synced"}
     assert set(dag.task_ids) == expected
 
     def upstream(task_id: str) -> set[str]:
@@ -59,6 +59,11 @@ def test_item_sync_tasks_levels_bottom_up_then_down(bag) -> None:
     assert upstream("push_city") == {"due_city", "push_province"}
     steps = {t for t in expected if t.split("_")[0] in ("sync", "deliver", "push")}
     assert upstream("library_updated") == steps
+    # One system down stops only its own step: the later stages and the asset run whatever
+    # the steps before them ended in; all_synced (all_success) fails the run for it.
+    assert upstream("all_synced") == steps
+    assert dag.get_task("library_updated").trigger_rule == "all_done"
+    assert dag.get_task("all_synced").trigger_rule == "all_success"
 
 
 def test_node_steps_are_mapped_over_the_run_plan_and_retried_with_backoff(bag) -> None:
@@ -68,7 +73,8 @@ def test_node_steps_are_mapped_over_the_run_plan_and_retried_with_backoff(bag) -
         mapped = step in ("sync", "deliver", "push")
         assert task.is_mapped == mapped, task.task_id
         if mapped:
-            assert task.trigger_rule == "none_failed"  # an empty level does not stop the run
+            # Neither an empty level nor one system that is down stops the run.
+            assert task.trigger_rule == "all_done"
             assert task.retries == 3
             assert task.retry_exponential_backoff == 2.0
             assert task.retry_delay == timedelta(minutes=1)
@@ -111,7 +117,7 @@ def test_the_shape_follows_the_configured_topology(monkeypatch, tmp_path) -> Non
     assert set(dag.task_ids) == {
         "due_city", "systems_city", "sync_city", "deliver_city",
         "due_province", "systems_province", "sync_province", "push_province",
-        "library_updated",
+        "library_updated", "all_synced",
     }  # fmt: skip
     assert {t.expression for t in dag.timetable.timetables} == {"0 3 * * *", "*/20 * * * *"}
     assert dag.params["topology"] == str(two_levels)

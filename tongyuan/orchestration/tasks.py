@@ -120,6 +120,30 @@ def topology_path(
     return default_topology_path()
 
 
+def topology_variable() -> str | None:
+    """The Airflow Variable ``tongyuan_topology``, read where a DAG file is parsed.
+
+    The DAG processor parses under a supervisor that answers ``Variable.get`` from the
+    metadata database. A parse outside one (``airflow dags test``, the hub's own
+    ``dag.test()`` runner) reaches only the environment and external secrets backends,
+    so a Variable set with ``airflow variables set`` was missed without a word and the
+    shipped example synced instead; there the metadata database is asked directly.
+    """
+    from airflow.sdk import Variable
+    from airflow.sdk.execution_time import task_runner
+
+    value = Variable.get(TOPOLOGY_VARIABLE, default=None)
+    if value is not None or getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
+        return value
+    try:
+        from airflow.secrets.metastore import MetastoreBackend
+
+        return MetastoreBackend().get_variable(TOPOLOGY_VARIABLE)
+    except Exception as exc:  # no metadata database here (a bare import of the DAG file)
+        log.debug("Variable %s not read from the metadata database: %s", TOPOLOGY_VARIABLE, exc)
+        return None
+
+
 def load(path: str | Path) -> Topology:
     """The topology at ``path``, loaded once per process per file version."""
     resolved = Path(path).resolve()
