@@ -24,8 +24,8 @@ from tongyuan.cli import app
 from tongyuan.config import ENV_DATABASE_URL, ENV_PII_KEY
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.libraries.batches import close_batch, open_batch
-from tongyuan.libraries.licenses import write_license
-from tongyuan.libraries.materials import store_blob, write_material
+from tongyuan.libraries.licenses import LicenseRow, write_license
+from tongyuan.libraries.materials import BlobRow, store_blob, write_material
 from tongyuan.privacy import PiiProtector
 from tongyuan.pulling import pull
 
@@ -107,6 +107,14 @@ def holdings(hub, tmp_path: Path) -> None:
             revoked = revoked.model_copy(update={"identifier": valid.identifier[:-8] + "X"})
             for lic in (valid, revoked):
                 write_license(session, batch.id, lic, protector=protector)
+            # The valid one verified and its file stored: reusable evidence.
+            signed = tmp_path / "license.xml"
+            signed.write_bytes(b"<license/>")
+            sha256, size = store_blob(hub, signed)
+            session.add(BlobRow(sha256=sha256, size=size, media_type="application/xml"))
+            session.flush()
+            row = session.get(LicenseRow, valid.identifier)
+            row.file_sha256, row.indication = sha256, "PASSED"
             close_batch(session, batch, read=5, accepted=5, quarantined=0, unchanged=0,
                         status="committed")  # fmt: skip
     finally:

@@ -1,7 +1,8 @@
-"""``tongyuan materials``: what a holder has already submitted that is still valid.
+"""``tongyuan materials``: what a holder has already submitted that can be reused.
 
 The holder's ID is an argument, or ``-`` to read it from standard input so that it stays
-out of shell history and the process list. It is never printed unmasked.
+out of shell history and the process list. It is never printed unmasked, nor is any ID a
+department glued into a material number: every value shown passes :func:`mask_text`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from standards.privacy import mask_text
 from tongyuan.cli.common import console, err_console, settings_and_logging
 
 app = typer.Typer(
@@ -25,7 +27,8 @@ app = typer.Typer(
 
 FOR_EPILOG = (
     "Example: [bold]tongyuan materials for - --at 2026-12-01 < id.txt[/bold]  (the ID read "
-    "from a file, never typed on the command line; its materials and licenses valid on that day)"
+    "from a file, never typed on the command line; its materials and licenses valid on that "
+    "day in Beijing time)"
 )
 
 
@@ -35,20 +38,27 @@ def for_holder(
         str, typer.Argument(metavar="HOLDER_ID", help="ID number, or - to read it from stdin.")
     ],
     at: Annotated[
-        str | None, typer.Option(help="Day the items must be valid on (YYYY-MM-DD; today).")
+        str | None,
+        typer.Option(help="Day the items must be valid on (YYYY-MM-DD; today in Beijing)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
 ) -> None:
-    """List the holder's still-valid materials and licenses (found by keyed hash)."""
+    """List the holder's reusable materials and licenses (found by keyed hash).
+
+    Reusable: valid on the day, the stored file present and, for a license, the last
+    signature verification PASSED; items valid on the day that fail the rest are listed
+    apart as withheld, with the reason.
+    """
     from tongyuan.config import ConfigError
     from tongyuan.db import make_engine, make_session_factory, upgrade
+    from tongyuan.ingest.timeliness import hub_today
     from tongyuan.materials.holder import holdings_for
     from tongyuan.privacy import PiiProtector
 
     if holder_id == "-":
         holder_id = sys.stdin.readline().strip()
     try:
-        day = date.fromisoformat(at) if at else date.today()
+        day = date.fromisoformat(at) if at else hub_today()
     except ValueError:
         err_console.print(f"[red]error:[/red] --at {escape(at or '')!r} is not a YYYY-MM-DD date")
         raise typer.Exit(2) from None
@@ -65,15 +75,16 @@ def for_holder(
     engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine)() as session:
-            held = holdings_for(session, protector, holder_id, day)
+            held = holdings_for(session, protector, holder_id, day, settings=settings)
     finally:
         engine.dispose()
     if as_json:
-        typer.echo(json.dumps(held.as_dict(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(held.as_dict(), ensure_ascii=False, indent=2))  # masked
         return
     console.print(
         f"holder [bold]{held.holder_masked}[/bold] on {held.at}: {len(held.materials)} "
-        f"materials, {len(held.licenses)} licenses still valid"
+        f"materials, {len(held.licenses)} licenses reusable"
+        + (f", {len(held.withheld)} withheld" if held.withheld else "")
     )
     if held.materials:
         table = Table(title="materials (材料)")
@@ -82,8 +93,8 @@ def for_holder(
         for m in held.materials:
             valid = f"{m.valid_from or '…'} – {m.valid_to or '…'}"
             table.add_row(
-                escape(m.material_id), escape(m.name), escape(m.material_type),
-                m.media_type, valid, escape(m.source_case or ""),
+                _cell(m.material_id), _cell(m.name), _cell(m.material_type),
+                _cell(m.media_type), valid, _cell(m.source_case or ""),
             )  # fmt: skip
         console.print(table)
     if held.licenses:
@@ -93,7 +104,19 @@ def for_holder(
         for lic in held.licenses:
             valid = f"{lic.valid_from} – {lic.valid_to or '…'}"
             table.add_row(
-                escape(lic.identifier), escape(lic.name), escape(lic.type_name),
-                escape(lic.issuer_name), valid,
+                _cell(lic.identifier), _cell(lic.name), _cell(lic.type_name),
+                _cell(lic.issuer_name), valid,
             )  # fmt: skip
         console.print(table)
+    if held.withheld:
+        table = Table(title="withheld: valid on the day but not reusable (不可复用)")
+        for column in ("kind", "material / license", "name", "reason"):
+            table.add_column(column)
+        for item in held.withheld:
+            table.add_row(item.kind, _cell(item.key), _cell(item.name), _cell(item.detail))
+        console.print(table)
+
+
+def _cell(value: str) -> str:
+    """A table cell: IDs masked (also inside numbers), Rich markup escaped."""
+    return escape(mask_text(value))

@@ -1,9 +1,17 @@
-"""A holder's still-valid materials and licenses: what an applicant need not submit again.
+"""A holder's reusable materials and licenses: what an applicant need not submit again.
 
 The holder is found by the keyed hash of the ID (the same normalisation and key as the
 libraries use), so the clear ID is never part of a query, a log line or an output; what
-is shown is its masked form. A material is valid on a day when the day lies within its
-validity (an open end is valid); a license must also have the status ``valid``.
+is shown is its masked form, and every other value passes :func:`mask_text` on its way
+out (departments build material numbers from the holder's ID).
+
+Valid on the day is not enough to be offered: a window official reuses an item *instead
+of* the applicant's paper, so it must be evidence the hub can produce. A material is
+offered when the day lies within its validity (an open end is valid) and its file is in
+the blob store. A license is offered when it has the status ``valid``, the day lies
+within its validity, its last signature verification PASSED, and its stored file is
+there. Items valid on the day that fail the rest are listed apart as *withheld*, each
+with the reason, so that nobody wonders where a license they know of went.
 """
 
 from __future__ import annotations
@@ -15,10 +23,19 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from signing.report import Indication
 from standards.codes.enums import LicenseStatus
+from standards.privacy import mask_text
+from tongyuan.config import Settings
 from tongyuan.libraries.licenses import LicenseRow
-from tongyuan.libraries.materials import MaterialRow
+from tongyuan.libraries.materials import BlobStoreError, MaterialRow, blob_path
 from tongyuan.privacy import PiiProtector
+
+# Why a valid item is withheld (the ``reason`` of :class:`WithheldItem`).
+FILE_MISSING = "file_missing"
+NOT_VERIFIED = "signature_not_verified"
+SIGNATURE_FAILED = "signature_failed"
+SIGNATURE_INDETERMINATE = "signature_indeterminate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,33 +63,85 @@ class HeldLicense:
     valid_to: date | None
 
 
+@dataclass(frozen=True, slots=True)
+class WithheldItem:
+    """A material or license valid on the day that cannot be reused, and why."""
+
+    kind: str  # "material" or "license"
+    key: str  # material number or license identifier
+    name: str
+    reason: str  # FILE_MISSING, NOT_VERIFIED, SIGNATURE_FAILED, SIGNATURE_INDETERMINATE
+    detail: str
+
+
 @dataclass(slots=True)
 class Holdings:
-    """What one holder has on file that is valid on ``at``."""
+    """What one holder has on file that is valid on ``at``: reusable, and withheld."""
 
     holder_masked: str
     at: date
     materials: list[HeldMaterial] = field(default_factory=list)
     licenses: list[HeldLicense] = field(default_factory=list)
+    withheld: list[WithheldItem] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON form; every text value masked (IDs glued into numbers included)."""
+
         def plain(obj: Any) -> dict[str, Any]:
-            return {
-                name: (value.isoformat() if isinstance(value, date) else value)
-                for name in obj.__slots__
-                for value in [getattr(obj, name)]
-            }
+            return {name: _shown(getattr(obj, name)) for name in obj.__slots__}
 
         return {
             "holder": self.holder_masked,
             "at": self.at.isoformat(),
             "materials": [plain(m) for m in self.materials],
             "licenses": [plain(lic) for lic in self.licenses],
+            "withheld": [plain(w) for w in self.withheld],
         }
 
 
-def holdings_for(session: Session, protector: PiiProtector, holder_id: str, at: date) -> Holdings:
-    """Still-valid materials and licenses of the holder with this ID, on day ``at``."""
+def _shown(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return mask_text(value)
+    return value
+
+
+def _blob_missing(settings: Settings, sha256: str | None) -> str | None:
+    """Why the stored file with this digest cannot be produced, or None when it can."""
+    if not sha256:
+        return "no stored file is recorded"
+    try:
+        path = blob_path(settings, sha256)
+    except BlobStoreError:
+        return f"the recorded digest {sha256!r} is not a sha256"
+    if not path.is_file():
+        return f"the stored file {sha256} is missing from the blob store"
+    return None
+
+
+def _license_withheld(settings: Settings, lic: LicenseRow) -> tuple[str, str] | None:
+    """(reason, detail) when a license valid on the day is no reusable evidence."""
+    if lic.indication is None:
+        return NOT_VERIFIED, "its signature has not been verified yet (tongyuan licenses verify)"
+    if lic.indication != Indication.PASSED.value:
+        reason = (
+            SIGNATURE_FAILED if lic.indication == Indication.FAILED.value
+            else SIGNATURE_INDETERMINATE
+        )  # fmt: skip
+        sub = f" ({lic.subindication})" if lic.subindication else ""
+        return reason, f"its last signature verification gave {lic.indication}{sub}"
+    missing = _blob_missing(settings, lic.file_sha256)
+    if missing is not None:
+        return FILE_MISSING, missing
+    return None
+
+
+def holdings_for(
+    session: Session, protector: PiiProtector, holder_id: str, at: date, *, settings: Settings
+) -> Holdings:
+    """Reusable materials and licenses of the holder with this ID on day ``at``, and the
+    ones valid on that day that are withheld (file missing, signature not PASSED)."""
     if not holder_id or not holder_id.strip():
         raise ValueError("give the holder's ID number")
     key = protector.lookup_hash(holder_id)
@@ -86,20 +155,26 @@ def holdings_for(session: Session, protector: PiiProtector, holder_id: str, at: 
         )
         .order_by(MaterialRow.material_type, MaterialRow.material_id)
     )
-    out.materials = [
-        HeldMaterial(
-            m.material_id,
-            m.name,
-            m.material_type,
-            m.media_type,
-            m.size,
-            m.sha256,
-            m.valid_from,
-            m.valid_to,
-            m.source_case,
+    for m in materials:
+        missing = _blob_missing(settings, m.sha256)
+        if missing is not None:
+            out.withheld.append(
+                WithheldItem("material", m.material_id, m.name, FILE_MISSING, missing)
+            )
+            continue
+        out.materials.append(
+            HeldMaterial(
+                m.material_id,
+                m.name,
+                m.material_type,
+                m.media_type,
+                m.size,
+                m.sha256,
+                m.valid_from,
+                m.valid_to,
+                m.source_case,
+            )
         )
-        for m in materials
-    ]
     licenses = session.scalars(
         select(LicenseRow)
         .where(
@@ -110,17 +185,21 @@ def holdings_for(session: Session, protector: PiiProtector, holder_id: str, at: 
         )
         .order_by(LicenseRow.type_code, LicenseRow.identifier)
     )
-    out.licenses = [
-        HeldLicense(
-            lic.identifier,
-            lic.name,
-            lic.type_name,
-            lic.type_code,
-            lic.number,
-            lic.issuer_name,
-            lic.valid_from,
-            lic.valid_to,
+    for lic in licenses:
+        withheld = _license_withheld(settings, lic)
+        if withheld is not None:
+            out.withheld.append(WithheldItem("license", lic.identifier, lic.name, *withheld))
+            continue
+        out.licenses.append(
+            HeldLicense(
+                lic.identifier,
+                lic.name,
+                lic.type_name,
+                lic.type_code,
+                lic.number,
+                lic.issuer_name,
+                lic.valid_from,
+                lic.valid_to,
+            )
         )
-        for lic in licenses
-    ]
     return out
