@@ -133,6 +133,11 @@ RULES: dict[str, Rule] = _rules(
     ("case.overdue", "办件超期（超过按工作日计算的承诺办结期限）", _ITEM_LIST),
     ("claim.overdue", "下级未在期限内认领下发的事项（工作日）", _FOUR_SAME),
     ("review.overdue", "事项审核或补正超过期限（工作日）", _ITEM_LIST),
+    (
+        "deadline.unknown",
+        "期限无法计算（工作日日历未发布该年度），无法判断是否超期",
+        "工作日按法定节假日和调休安排计算（国务院办公厅节假日安排通知）",
+    ),
     ("license.signature", "证照签名未验证或验证未通过", "GB/T 38540-2020 / ETSI EN 319 102-1"),
     ("license.expired", "证照已过有效期", _GB36902),
     ("license.revoked", "证照已吊销或注销", _GB36902),

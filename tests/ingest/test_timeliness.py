@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from ingest_world import DEPT, World
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from std_factories import PERSON, make_case
 from typer.testing import CliRunner
 
@@ -16,10 +17,12 @@ from standards.codes.enums import CaseState as S
 from standards.records import CaseEvent
 from standards.workdays import WorkCalendar
 from tongyuan.cli import app
+from tongyuan.db import make_engine
 from tongyuan.ingest import ingest_department
 from tongyuan.ingest.timeliness import assess
 from tongyuan.libraries.case_timeliness import CaseTimeliness
 from tongyuan.libraries.cases import CaseRow
+from tongyuan.report import build_report
 
 CST = timezone(timedelta(hours=8))
 CAL = WorkCalendar.default()
@@ -109,7 +112,7 @@ def _case(no: str, events: list[CaseEvent], **over):  # type: ignore[no-untyped-
     decided = next((e.at for e in events if e.state.is_done), None)
     return make_case(
         serial=None, dept_case_no=no, events=events, accepted_at=accepted,
-        decided_at=decided, delivered_at=None, promised_limit_days=3, **over,
+        decided_at=decided, delivered_at=None, **({"promised_limit_days": 3} | over),
     )  # fmt: skip
 
 
@@ -185,3 +188,51 @@ def test_overdue_exits_3_when_the_calendar_does_not_know_a_year(
     out = CliRunner().invoke(app, ["cases", "overdue", "--json"])
     assert out.exit_code == 3
     assert json.loads(out.stdout)["deadline_unknown"] == 1
+
+
+def test_a_deadline_the_calendar_cannot_compute_fails_its_own_quality_rule(
+    world: World,
+) -> None:
+    """Accepted 2026-12-30 with 3 working days: the deadline falls in 2027, whose
+    schedule is not published. As of 2027-06-30 the case is neither on time nor overdue:
+    it fails deadline.unknown (期限无法计算), and so do a claim and a review whose
+    deadline the sync could not compute."""
+    from tongyuan.libraries.batches import open_batch
+    from tongyuan.libraries.claims import Claim, ItemReview
+    from tongyuan.quality import run_quality
+
+    world.deliver("cases_001.xml", [
+        _case("T-2027", [CaseEvent(state=S.ACCEPTED, at=t(12, 30))]),
+        _case("T-DONE", [CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
+                         CaseEvent(state=S.DONE_APPROVED, at=t(2, 24))]),
+    ])  # fmt: skip
+    assert ingest_department(world.settings, world.topology, DEPT).added == 2
+    engine = make_engine(world.settings.database_url)
+    now = datetime(2026, 12, 1, 2, tzinfo=UTC)
+    problem = "the working-day calendar does not know 2027"
+    try:
+        with Session(engine) as session, session.begin():
+            batch = open_batch(session, "sync.items", "node:test")
+            session.add(
+                Claim(node="440305", basic_code="000100000001", from_node="440300",
+                      base_impl_code="x" * 31, base_hash="0" * 64, status="pushed",
+                      pushed_at=now, deadline=None, deadline_problem=problem,
+                      batch_id=batch.id, updated_at=now)
+            )  # fmt: skip
+            session.add(
+                ItemReview(node="440305", impl_code="y" * 31, basic_code="000100000001",
+                           status="registered", status_since=now, submitted_at=now,
+                           review_due=None, deadline_problem=problem, updated_at=now)
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    summary = run_quality(world.settings, suites=["timeliness"], as_of=date(2027, 6, 30))
+    failed = summary.failed_by_rule()
+    assert failed[("deadline.unknown", "case")] == 1
+    assert failed[("deadline.unknown", "claim")] == 1
+    assert failed[("deadline.unknown", "review")] == 1
+    assert failed[("case.overdue", "case")] == 0  # T-DONE on time; T-2027 cannot be judged
+    assert summary.status == "failed"
+    report = build_report(world.settings)
+    failing = report.exports.failing_csv.read_text("utf-8-sig")
+    assert "deadline.unknown" in failing and "期限无法计算" in failing

@@ -181,6 +181,12 @@ class ExpectWithinDeadline(ExpectNoFailingRecords):
     rule_family: ClassVar[str] = "timeliness"
 
 
+class ExpectDeadlineKnown(ExpectNoFailingRecords):
+    """Every running clock has a deadline: the calendar knew the years it needed."""
+
+    rule_family: ClassVar[str] = "timeliness"
+
+
 class ExpectLicensesUsable(ExpectNoFailingRecords):
     """E-licenses are verified (indication PASSED), in force and not revoked."""
 
@@ -200,6 +206,7 @@ CUSTOM: dict[str, type[ExpectNoFailingRecords]] = {
         ExpectKnownCodes,
         ExpectLegalStateSequences,
         ExpectWithinDeadline,
+        ExpectDeadlineKnown,
         ExpectLicensesUsable,
     )
 }

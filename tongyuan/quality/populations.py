@@ -236,7 +236,7 @@ def claims(ctx: SuiteContext) -> Population:
     columns = (
         "k.node || '/' || k.basic_code AS record_key, k.node AS region_code, "
         f"{region_level('k.node')} AS level, NULL AS department, "
-        "k.status AS status, k.deadline AS deadline"
+        "k.status AS status, k.deadline AS deadline, k.deadline_problem AS deadline_problem"
     )
     return Population("claims", "claim", columns, "item_claims k", ctx.in_scope("k.node"))
 
@@ -272,7 +272,8 @@ def reviews(ctx: SuiteContext) -> Population:
     columns = (
         f"r.node || '/' || r.impl_code AS record_key, {region} AS region_code, "
         "substr(r.impl_code, 19, 1) AS level, substr(r.impl_code, 1, 18) AS department, "
-        "r.status AS status, r.review_due AS review_due, r.correction_due AS correction_due"
+        "r.status AS status, r.review_due AS review_due, r.correction_due AS correction_due, "
+        "r.deadline_problem AS deadline_problem"
     )
     return Population("reviews", "review", columns, "item_reviews r", ctx.in_scope(region))
 

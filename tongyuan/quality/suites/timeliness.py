@@ -7,6 +7,12 @@ when it was decided late or is still open past its deadline; a claim when it is 
 completed by its deadline; a review when a review or a correction is past due and the
 copy is still not published. Cases without a timeliness table (an older schema) fall
 back to the 承诺办结日期 the source system gave.
+
+A deadline the working-day calendar cannot compute (the holiday schedule of the year it
+falls in is not published yet) is never a pass: the case, claim or review fails
+``deadline.unknown`` (期限无法计算), its own rule in the same theme, so the auditor sees
+how many records could not be judged and which (DESIGN: an unpublished year is an
+explicit, visible condition). It is not counted as overdue either: nobody knows.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from tongyuan.quality.sql import date_literal
 
 SUITE = "timeliness"
 EXPECTATION = "ExpectWithinDeadline"
+EXPECTATION_KNOWN = "ExpectDeadlineKnown"
+UNKNOWN = "deadline.unknown"
 _DONE = "('11', '12', '13')"
 _ENDED = "('2', '4', '5', '14', '15')"
 
@@ -40,8 +48,28 @@ def checks(ctx: SuiteContext) -> list[Check]:
         "status NOT IN ('published', 'cancelled') AND "
         f"(review_due < {day} OR correction_due < {day})"
     )
-    return [
-        Check(SUITE, "case.overdue", populations.cases(ctx), late_case, EXPECTATION),
-        Check(SUITE, "claim.overdue", populations.claims(ctx), late_claim, EXPECTATION),
-        Check(SUITE, "review.overdue", populations.reviews(ctx), late_review, EXPECTATION),
+    # The sync stores why a deadline is missing; it clears the reason once no clock runs.
+    unknown_claim = "deadline IS NULL AND deadline_problem IS NOT NULL AND status <> 'cancelled'"
+    unknown_review = (
+        "status NOT IN ('published', 'cancelled') AND deadline_problem IS NOT NULL "
+        "AND review_due IS NULL AND correction_due IS NULL"
+    )
+    cases, claims, reviews = (
+        populations.cases(ctx),
+        populations.claims(ctx),
+        populations.reviews(ctx),
+    )
+    checks = [
+        Check(SUITE, "case.overdue", cases, late_case, EXPECTATION),
+        Check(SUITE, "claim.overdue", claims, late_claim, EXPECTATION),
+        Check(SUITE, "review.overdue", reviews, late_review, EXPECTATION),
     ]
+    if "case_timeliness" in ctx.tables:
+        checks.append(
+            Check(SUITE, UNKNOWN, cases, "timeliness_status = 'unknown'", EXPECTATION_KNOWN)
+        )
+    checks += [
+        Check(SUITE, UNKNOWN, claims, unknown_claim, EXPECTATION_KNOWN),
+        Check(SUITE, UNKNOWN, reviews, unknown_review, EXPECTATION_KNOWN),
+    ]
+    return checks
