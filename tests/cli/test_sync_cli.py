@@ -253,3 +253,18 @@ def test_the_sync_line_shows_refused_copies(lanzhou) -> None:  # type: ignore[no
     result = _invoke("--topology", "lanzhou", "--node", DISTRICT)
     assert result.exit_code == 0, result.output
     assert f"sync {DISTRICT}: committed" in result.output and "refused 1" in result.output
+
+
+def test_check_prints_control_characters_in_names_escaped(tmp_path: Path) -> None:
+    topology = tmp_path / "t.yaml"
+    topology.write_text(
+        'name: "t\\e[2K"\nallow_unknown_regions: true\nnodes:\n'
+        '  - {code: "440300", name: "深圳\\e]0;x\\a\\u202e市", source: {adapter: files, '
+        "config: {path: x, streams: {items: {kind: item}}}}}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["sync", "check", "--topology", str(topology)])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\u202e" not in result.output
+    assert "topology t\\x1b[2K (" in result.output
+    assert "440300 深圳\\x1b]0;x\\x07\\u202e市 [市级]" in result.output

@@ -119,3 +119,13 @@ def test_one_unsafe_file_does_not_stop_the_others(tmp_path):
 def test_missing_path_exits_2(tmp_path):
     code, _ = run_validate(str(tmp_path / "nope"))
     assert code == 2
+
+
+def test_control_characters_in_a_file_name_are_printed_escaped(tmp_path):
+    # ESC[2K + CR would erase the error line and print a forged verdict; ESC[8m hides the rest.
+    name = "cases_\x1b[2K\rvalid: 1 files, 0 problems\x1b[8m.xml"
+    write(tmp_path / name, "not xml")
+    code, out = run_validate(str(tmp_path))
+    assert code == 2
+    assert "\x1b" not in out and "\r" not in out
+    assert "cases_\\x1b[2K\\rvalid: 1 files, 0 problems\\x1b[8m.xml:1: error xml.malformed" in out

@@ -107,6 +107,34 @@ def test_an_unknown_year_is_reported_never_guessed() -> None:
     assert any("2031" in p for p in result.problems)
 
 
+def test_special_procedure_days_do_not_count_toward_the_limit() -> None:
+    """行政许可法 第45条: 听证、检验、检测、鉴定、专家评审 are not counted in the limit.
+    Accepted Mon 2 Mar 2026 with 5 working days (due 9 Mar); 特别程序 from 3 Mar to 1 Apr
+    (21 working days in (3 Mar, 1 Apr]); decided 2 Apr: 2 working days used, on time."""
+    history = _history(
+        (S.ACCEPTED, t(3, 2)),
+        (S.SPECIAL_START, t(3, 3)),
+        (S.SPECIAL_END, t(4, 1)),
+        (S.DONE_APPROVED, t(4, 2)),
+    )
+    result = assess(history, limit_days=5, today=date(2026, 11, 1), calendar=CAL)
+    assert result.deadline == date(2026, 4, 8)
+    assert (result.status, result.overdue) == ("done", False)
+    # Still in the special procedure: the clock stands still, so not overdue on 1 Apr.
+    waiting = _history((S.ACCEPTED, t(3, 2)), (S.SPECIAL_START, t(3, 3)))
+    open_case = assess(waiting, limit_days=5, today=date(2026, 4, 1), calendar=CAL)
+    assert (open_case.status, open_case.overdue) == ("open", False)
+    # 补正 after 受理 is no statutory pause (第32条 places it before 受理): still late.
+    corrected = _history(
+        (S.ACCEPTED, t(3, 2)),
+        (S.CORRECTION_START, t(3, 3)),
+        (S.CORRECTION_END, t(4, 1)),
+        (S.DONE_APPROVED, t(4, 2)),
+    )
+    late = assess(corrected, limit_days=5, today=date(2026, 11, 1), calendar=CAL)
+    assert (late.deadline, late.status) == (date(2026, 3, 9), "done_late")
+
+
 def _case(no: str, events: list[CaseEvent], **over):  # type: ignore[no-untyped-def]
     accepted = next((e.at for e in events if e.state is S.ACCEPTED), None)
     decided = next((e.at for e in events if e.state.is_done), None)

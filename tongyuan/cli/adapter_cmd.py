@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from adapters.conformance.kit import (
@@ -23,7 +22,7 @@ from adapters.conformance.report import print_report, report_json
 from adapters.scaffold import KINDS, ScaffoldError, create_adapter_package
 from adapters.sdk import AdapterError, Source
 from adapters.sdk.registry import BUILTIN, available_adapters, load_adapter
-from tongyuan.cli.common import console, err_console
+from tongyuan.cli.common import console, err_console, shown
 
 app = typer.Typer(
     help="Department adapters: run the conformance kit, scaffold a new adapter, list adapters.",
@@ -89,16 +88,16 @@ def check(
                 param_hint="--check",
             )
     if not config.is_file():
-        err_console.print(f"[red]configuration file not found:[/red] {escape(str(config))}")
+        err_console.print(f"[red]configuration file not found:[/red] {shown(str(config))}")
         raise typer.Exit(2)
     _importable_here()
     try:
         cls = load_adapter(adapter)
     except AdapterError as exc:
-        err_console.print(f"[red]{escape(str(exc))}[/red]")
+        err_console.print(f"[red]{shown(str(exc), newlines=True)}[/red]")
         raise typer.Exit(2) from None
     if not issubclass(cls, Source):
-        err_console.print(f"[red]{escape(adapter)} is a sink; the kit checks sources[/red]")
+        err_console.print(f"[red]{shown(adapter)} is a sink; the kit checks sources[/red]")
         raise typer.Exit(2)
 
     with err_console.status("starting the conformance kit") as status:
@@ -140,15 +139,15 @@ def new(
     try:
         created = create_adapter_package(name, kind=kind, out=out)
     except ScaffoldError as exc:
-        err_console.print(f"[red]{escape(str(exc))}[/red]")
+        err_console.print(f"[red]{shown(str(exc), newlines=True)}[/red]")
         raise typer.Exit(2) from None
-    console.print(f"[green]created[/green] {escape(str(created.root))}")
+    console.print(f"[green]created[/green] {shown(str(created.root))}")
     for path in created.files:
-        console.print(f"  {escape(str(path.relative_to(created.root)))}")
+        console.print(f"  {shown(str(path.relative_to(created.root)))}")
     console.print(
         "\nNext: edit the mapping, then run the kit (README.md shows the environment it\n"
         "needs: point it at a scratch copy — the kit empties the system it tests):\n"
-        f"  cd {escape(str(created.root))}\n"
+        f"  cd {shown(str(created.root))}\n"
         f"  tongyuan adapter check {created.module}.source:{created.class_name} "
         "--config adapter.yaml --rows 100000\n"
         "  pip install -e .   # registers the adapter under its entry point"
@@ -171,6 +170,6 @@ def list_adapters() -> None:
             kind = "source" if issubclass(cls, Source) else "sink"
             status = f"[green]ok[/green] ({kind})"
         except AdapterError as exc:
-            status = f"[red]{escape(str(exc))}[/red]"
-        table.add_row(escape(name), escape(target), origin, status)
+            status = f"[red]{shown(str(exc), newlines=True)}[/red]"
+        table.add_row(shown(name), shown(target), origin, status)
     console.print(table)

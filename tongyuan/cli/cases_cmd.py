@@ -6,10 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from tongyuan.cli.common import console, err_console, settings_and_logging
+from tongyuan.cli.common import console, err_console, settings_and_logging, shown
 
 app = typer.Typer(help="The case library (办件库): overdue cases for supervision.",
                   no_args_is_help=True)  # fmt: skip
@@ -79,4 +78,4 @@ def _print(report) -> None:  # type: ignore[no-untyped-def]
             console.print(f"  {c['serial']}  {c['source_system']}/{c['dept_case_no']}  "
                           f"due {c['prereview_deadline']}", markup=False)  # fmt: skip
     for problem in counts.problems:
-        err_console.print(f"[yellow]deadline unknown:[/yellow] {escape(problem)}", soft_wrap=True)
+        err_console.print(f"[yellow]deadline unknown:[/yellow] {shown(problem)}", soft_wrap=True)

@@ -35,6 +35,31 @@ TopologyOption = Annotated[
 ]
 
 
+# Characters a terminal acts on instead of showing: C0 controls (ESC starts the sequences
+# that erase a line, move the cursor or hide the rest of it), DEL, C1 controls (U+009B is
+# a one-character CSI), the bidirectional overrides and isolates that reorder what is
+# shown, and the Unicode line and paragraph separators.
+_UNSHOWN = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x200E, 0x200F,
+            *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]  # fmt: skip
+_ESCAPES = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in _UNSHOWN}
+_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})  # as repr writes them
+_ESCAPES_KEEP_NEWLINES = {c: e for c, e in _ESCAPES.items() if c != 0x0A}
+
+
+def shown(value: object, *, markup: bool = True, newlines: bool = False) -> str:
+    """Untrusted text (a file name, a value, a message quoting either) made safe to print.
+
+    Rich's ``escape`` only neutralises its markup; a drop-folder file named
+    ``cases_<ESC>[2K<CR>valid: 1 files, 0 problems<ESC>[8m.xml`` would still erase the
+    error line and print a forged verdict. Every character a terminal acts on is written
+    as its escape (``\\x1b``, ``\\u202e``), as ``repr`` does. ``markup`` also escapes
+    Rich markup (for ``console.print`` with markup on, and table cells); ``newlines``
+    keeps line breaks, for the hub's own multi-line messages that quote such text.
+    """
+    text = str(value).translate(_ESCAPES_KEEP_NEWLINES if newlines else _ESCAPES)
+    return escape(text) if markup else text
+
+
 # A read-only command pointed at no hub (wrong or empty TONGYUAN_HOME).
 EXIT_NO_HUB = 2
 
@@ -53,7 +78,7 @@ def settings_and_logging(*, read_only: bool = False) -> Settings:
         try:
             return read_only_settings()
         except NoHubError as exc:
-            err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+            err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
             raise typer.Exit(EXIT_NO_HUB) from None
     settings = load_settings()
     settings.ensure_dirs()

@@ -6,11 +6,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from standards.privacy import mask_text
-from tongyuan.cli.common import TopologyOption, console, err_console, settings_and_logging
+from tongyuan.cli.common import TopologyOption, console, err_console, settings_and_logging, shown
 
 EPILOG = (
     "Example: [bold]tongyuan ingest 114403000040578006 --dry-run[/bold]  (DEPARTMENT: "
@@ -59,10 +58,10 @@ def ingest(
         topo = load_topology(path, home=settings.home)
         chosen = [topo.case_department(d) for d in departments or []] or topo.case_departments
     except (TopologyError, FileNotFoundError) as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc.args[0]))}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {shown(str(exc.args[0]))}", soft_wrap=True)
         raise typer.Exit(2) from None
     if not chosen:
         err_console.print(f"topology {topo.name} has no department with a case system")
@@ -130,9 +129,9 @@ def _print(results, *, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
         for rule, n in r.rules.most_common(10):
             console.print(f"  {n:>6}  {rule}  {rule_title(rule)}", soft_wrap=True, markup=False)
         for problem in r.problems:
-            err_console.print(f"[yellow]deadlines not computed:[/yellow] {escape(problem)}",
+            err_console.print(f"[yellow]deadlines not computed:[/yellow] {shown(problem)}",
                               soft_wrap=True)  # fmt: skip
         if r.error:
             verb = "rejected" if r.status == "rejected" else "failed"
-            err_console.print(f"[red]{r.department} {verb}:[/red] {escape(mask_text(r.error))}",
+            err_console.print(f"[red]{r.department} {verb}:[/red] {shown(mask_text(r.error))}",
                               soft_wrap=True)  # fmt: skip

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from tongyuan.cli.common import (
@@ -16,6 +15,7 @@ from tongyuan.cli.common import (
     err_console,
     read_only_settings,
     settings_and_logging,
+    shown,
 )
 
 app = typer.Typer(
@@ -75,7 +75,7 @@ def verify(
         if as_json:
             print(json.dumps({"ok": False, "unreadable": str(exc)}, ensure_ascii=False))
         else:
-            err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+            err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
         raise typer.Exit(EXIT_UNREADABLE) from None
     trusted: list[str] | None = None
     if hub_key:

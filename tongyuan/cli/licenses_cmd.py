@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from tongyuan.cli.common import console, err_console, settings_and_logging
+from tongyuan.cli.common import console, err_console, settings_and_logging, shown
 
 app = typer.Typer(
     help="E-licenses in the library: signature, status, holder and item checks.",
@@ -56,12 +55,12 @@ def verify(
             settings, only_new=not check_all, because_crl_changed=crl_only, trust_dir=trust_dir
         )
     except TrustStoreError as exc:
-        err_console.print(f"[red]trust directory unusable:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]trust directory unusable:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(EXIT_UNUSABLE_TRUST) from None
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"License verification {result.run_id} (trust: {escape(str(trust_dir))})")
+    table = Table(title=f"License verification {result.run_id} (trust: {shown(str(trust_dir))})")
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_row("checked", str(result.checked))

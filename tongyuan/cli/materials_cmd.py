@@ -13,11 +13,10 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from standards.privacy import mask_text
-from tongyuan.cli.common import console, err_console, settings_and_logging
+from tongyuan.cli.common import console, err_console, settings_and_logging, shown
 
 app = typer.Typer(
     help="Materials (材料库): reuse of what holders have already submitted.",
@@ -60,7 +59,7 @@ def for_holder(
     try:
         day = date.fromisoformat(at) if at else hub_today()
     except ValueError:
-        err_console.print(f"[red]error:[/red] --at {escape(at or '')!r} is not a YYYY-MM-DD date")
+        err_console.print(f"[red]error:[/red] --at {shown(at or '')!r} is not a YYYY-MM-DD date")
         raise typer.Exit(2) from None
     if not holder_id:
         err_console.print("[red]error:[/red] give the holder's ID number (or - and stdin)")
@@ -69,7 +68,7 @@ def for_holder(
     try:
         protector = PiiProtector.from_settings(settings)  # the hub's key, never a new one
     except ConfigError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
         raise typer.Exit(2) from None
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -118,5 +117,5 @@ def for_holder(
 
 
 def _cell(value: str) -> str:
-    """A table cell: IDs masked (also inside numbers), Rich markup escaped."""
-    return escape(mask_text(value))
+    """A table cell: IDs masked (also inside numbers), then made safe to print."""
+    return shown(mask_text(value))

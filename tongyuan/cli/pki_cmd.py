@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from tongyuan.cli.common import console, err_console
+from tongyuan.cli.common import console, err_console, shown
 
 app = typer.Typer(
     help="Development PKI: roots, intermediates, document-signing certificates and CRLs.",
@@ -46,11 +45,11 @@ def init(
     try:
         pki = init_pki(directory, algorithms=families, crl_days=crl_days, force=force)
     except PkiExistsError as exc:
-        err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]refused:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(1) from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    table = Table(title=f"Development PKI in {escape(str(directory))}")
+    table = Table(title=f"Development PKI in {shown(str(directory))}")
     table.add_column("family")
     table.add_column("issuing certificate")
     table.add_column("chain")
@@ -58,13 +57,13 @@ def init(
     for family in pki.families:
         table.add_row(
             family,
-            escape(str(pki.cert_path(family))),
-            escape(str(pki.chain_path(family))),
-            escape(str(pki.key_path(family))),
+            shown(str(pki.cert_path(family))),
+            shown(str(pki.chain_path(family))),
+            shown(str(pki.key_path(family))),
         )
     console.print(table)
     console.print(
-        f"trust directory: {escape(str(pki.trust_dir))} (anchors/, intermediates/, crls/); "
+        f"trust directory: {shown(str(pki.trust_dir))} (anchors/, intermediates/, crls/); "
         f"CRLs valid {crl_days} days. Never hand out private/."
     )
 
@@ -86,10 +85,10 @@ def refresh_crls(
     try:
         written = do_refresh(directory, crl_days=crl_days)
     except FileNotFoundError as exc:
-        err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]refused:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(1) from None
     for path in written:
-        console.print(f"wrote {escape(str(path))}")
+        console.print(f"wrote {shown(str(path))}")
 
 
 @app.command(
@@ -119,6 +118,6 @@ def revoke(
             directory, cert, reason=None if flag is x509.ReasonFlags.unspecified else flag
         )
     except (OSError, ValueError) as exc:
-        err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]refused:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(1) from None
-    console.print(f"revoked serial {cert.serial_number:x}; published {escape(str(crl))}")
+    console.print(f"revoked serial {cert.serial_number:x}; published {shown(str(crl))}")

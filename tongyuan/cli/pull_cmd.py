@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tongyuan.cli.common import console, err_console, settings_and_logging
+from tongyuan.cli.common import console, err_console, settings_and_logging, shown
 
 EPILOG = (
     "Example: [bold]tongyuan pull sql --config market.yaml --stream cases "
@@ -50,12 +50,12 @@ def pull(
             raise AdapterError(f"{adapter} is a sink, not a source")
         source = cls.from_config(config)
     except AdapterError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
         raise typer.Exit(2) from None
     upgrade(settings.database_url)
     source_name = name or f"{adapter}:{config.stem}"
     result = run_pull(settings, source, stream, source_name=source_name)
-    table = Table(title=f"pull {source_name}/{stream}: {result.status}")
+    table = Table(title=f"pull {shown(source_name)}/{shown(stream)}: {result.status}")
     for col in ("read", "added", "changed", "unchanged", "quarantined"):
         table.add_column(col, justify="right")
     table.add_row(
@@ -65,5 +65,5 @@ def pull(
     for rule, n in result.rules.most_common(10):
         console.print(f"  {n:>6}  {rule}  {rule_title(rule)}", soft_wrap=True)
     if result.error:
-        err_console.print(f"[red]failed:[/red] {result.error}")
+        err_console.print(f"[red]failed:[/red] {shown(result.error)}", soft_wrap=True)
         raise typer.Exit(1)

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from tongyuan.cli.common import console, err_console, settings_and_logging
+from tongyuan.cli.common import console, err_console, settings_and_logging, shown
 
 app = typer.Typer(
     help="Quarantine: records that broke a rule, kept with every rule and their source.",
@@ -71,7 +70,7 @@ def list_(
     try:
         selection = Selection(rule=rule, source=source, kind=kind, status=status)
     except SelectionError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(2) from None
     _settings, engine, sessions = _session()
     try:
@@ -93,7 +92,7 @@ def list_(
         where = f"{row.file}#{row.record}" + (f" line {row.line}" if row.line else "")
         table.add_row(
             str(row.id), row.status, row.kind, row.rule, str(row.rules),
-            escape(row.source), escape(where), str(row.replay_count),
+            shown(row.source), shown(where), str(row.replay_count),
         )  # fmt: skip
     console.print(table)
 
@@ -111,7 +110,7 @@ def show(
         with sessions() as session:
             detail = entry_detail(session, entry_id)
     except LookupError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(2) from None
     finally:
         engine.dispose()
@@ -121,36 +120,37 @@ def show(
     loc = detail["location"]
     console.print(
         f"[bold]entry {detail['id']}[/bold]  {detail['kind']}  status "
-        f"[bold]{detail['status']}[/bold] ({escape(detail['status_meaning'])}), "
+        f"[bold]{detail['status']}[/bold] ({shown(detail['status_meaning'])}), "
         f"replayed {detail['replay_count']}×"
     )
     console.print(
-        f"from {escape(str(loc['file']))} record {loc['record']}"
+        f"from {shown(str(loc['file']))} record {loc['record']}"
         + (f" line {loc['line']}" if loc["line"] else "")
-        + f"  (batch {detail['batch']['id']}, {escape(str(detail['batch']['source']))})",
+        + f"  (batch {detail['batch']['id']}, {shown(str(detail['batch']['source']))})",
         soft_wrap=True,
     )
     if detail["origin"]:
         origin = detail["origin"]
         mapping = origin.get("mapping") or {}
         console.print(
-            f"adapter {escape(str(origin.get('adapter')))} stream {origin.get('stream')}"
-            + (f", mapping {escape(str(mapping.get('file')))}" if mapping.get("file") else ""),
+            f"adapter {shown(str(origin.get('adapter')))} stream {origin.get('stream')}"
+            + (f", mapping {shown(str(mapping.get('file')))}" if mapping.get("file") else ""),
             soft_wrap=True,
         )
     console.print(f"[bold]rules broken ({len(detail['rules'])})[/bold]")
     for r in detail["rules"]:
-        where = f" [{escape(str(r['field']))}]" if r["field"] else ""
+        where = f" [{shown(str(r['field']))}]" if r["field"] else ""
         console.print(
-            f"  {r['rule']}  {r['title']}{where}: {escape(str(r['message'] or ''))}",
+            f"  {r['rule']}  {r['title']}{where}: {shown(str(r['message'] or ''))}",
             soft_wrap=True,
         )
     console.print("[bold]payload (masked)[/bold]")
-    console.print(escape(json.dumps(detail["payload"], ensure_ascii=False, indent=2)))
+    payload = json.dumps(detail["payload"], ensure_ascii=False, indent=2)
+    console.print(shown(payload, newlines=True))
     for h in detail["replays"]:
         console.print(
             f"replay {h['at']} batch {h['batch_id']}: {h['outcome']} "
-            f"{escape(', '.join(r for r in h['rules'] if r))}",
+            f"{shown(', '.join(r for r in h['rules'] if r))}",
             soft_wrap=True,
         )
 
@@ -199,7 +199,7 @@ def replay(
         upgrade(settings.database_url)
         summary = run_replay(settings, selection, dry_run=dry_run, base_dir=files_dir)
     except SelectionError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(2) from None
     if as_json:
         _print_json(summary.as_dict())
@@ -215,7 +215,7 @@ def replay(
         for column in ("id", "outcome", "rules", "message"):
             table.add_column(column, no_wrap=column != "message")
         for o in summary.outcomes:
-            table.add_row(str(o.entry_id), o.outcome, ", ".join(o.rules), escape(o.message or ""))
+            table.add_row(str(o.entry_id), o.outcome, ", ".join(o.rules), shown(o.message or ""))
         console.print(table)
     if summary.still_open:
         raise typer.Exit(1)
@@ -236,9 +236,9 @@ def discard(
     try:
         summary = run_discard(settings, ids, reason=reason)
     except SelectionError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(2) from None
     for o in summary.outcomes:
         console.print(
-            f"{o.entry_id}: {o.outcome}" + (f" ({escape(o.message)})" if o.message else "")
+            f"{o.entry_id}: {o.outcome}" + (f" ({shown(o.message)})" if o.message else "")
         )

@@ -11,9 +11,8 @@ import webbrowser
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from tongyuan.cli.common import console, err_console, settings_and_logging
+from tongyuan.cli.common import console, err_console, settings_and_logging, shown
 
 EPILOG = (
     "Example: [bold]tongyuan report --open[/bold]  (write var/reports/index.html, "
@@ -47,7 +46,7 @@ def report(
     try:
         result = build_report(settings)
     except ReportDataError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(2) from None
     if result.runs == 0:
         console.print(
@@ -60,9 +59,9 @@ def report(
             f"{result.failing_expectations} with failing records."
         )
     # Paths are printed unwrapped so they can be copied (and opened) as they are.
-    console.print(f"Report:  {escape(str(result.index))}", soft_wrap=True)
-    console.print(f"PDF:     {escape(str(result.pdf))}", soft_wrap=True)
+    console.print(f"Report:  {shown(str(result.index))}", soft_wrap=True)
+    console.print(f"PDF:     {shown(str(result.pdf))}", soft_wrap=True)
     for path in result.exports.all():
-        console.print(f"Export:  {escape(str(path))}", soft_wrap=True)
+        console.print(f"Export:  {shown(str(path))}", soft_wrap=True)
     if open_browser and not open_in_browser(result.index.resolve().as_uri()):
         err_console.print("No browser available here; open the file above by hand.")

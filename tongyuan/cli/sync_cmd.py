@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from standards.privacy import mask_text
-from tongyuan.cli.common import TopologyOption, console, err_console, settings_and_logging
+from tongyuan.cli.common import TopologyOption, console, err_console, settings_and_logging, shown
 
 ITEMS_EPILOG = (
     "Example: [bold]tongyuan sync items --node 440305 --dry-run[/bold]  (what 南山区's "
@@ -89,12 +88,14 @@ def items(
         path = resolve_topology_path(topology)
         topo = load_topology(path, home=settings.home)
     except (TopologyError, FileNotFoundError) as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
         raise typer.Exit(2) from None
     if node is not None and node not in topo.nodes and node not in _department_codes(topo):
         known = ", ".join([*topo.nodes, *_department_codes(topo)])
         err_console.print(
-            f"[red]error:[/red] no node or department {escape(repr(node))} in {path} ({known})"
+            f"[red]error:[/red] no node or department {shown(repr(node))} in {shown(path)} "
+            f"({shown(known)})",
+            soft_wrap=True,
         )
         raise typer.Exit(2)
 
@@ -105,7 +106,7 @@ def items(
     try:
         results = _run(settings, topo, node, dry_run=dry_run)
     except Exception as exc:  # the engine's own failures come back as results, not raised
-        reason = escape(mask_text(f"{type(exc).__name__}: {exc}"))
+        reason = shown(mask_text(f"{type(exc).__name__}: {exc}"))
         err_console.print(f"[red]sync failed:[/red] {reason}", soft_wrap=True)
         raise typer.Exit(1) from None
 
@@ -145,24 +146,27 @@ def check(
         path = resolve_topology_path(topology)
         topo = load_topology(path, home=load_settings().home)
     except (TopologyError, FileNotFoundError) as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
         raise typer.Exit(2) from None
-    console.print(f"topology {topo.name} ({path}): {len(topo.nodes)} nodes, "
-                  f"{len(topo.departments)} department systems — OK", markup=False)  # fmt: skip
+    console.print(f"topology {shown(topo.name, markup=False)} ({shown(path, markup=False)}): "
+                  f"{len(topo.nodes)} nodes, "
+                  f"{len(topo.departments)} department systems — OK",
+                  markup=False, soft_wrap=True)  # fmt: skip
 
     def show(code: str, indent: int) -> None:
         node = topo.node(code)
         when = f"  schedule {node.schedule}" if node.schedule else "  (manual runs only)"
         sink = f", sink {node.sink.adapter}" if node.sink else ", no sink"
         console.print(
-            f"{'  ' * indent}{node.code} {node.name} [{node.level.label}]  "
+            f"{'  ' * indent}{node.code} {shown(node.name, markup=False)} [{node.level.label}]  "
             f"source {node.source.adapter}{sink}{when}",
             markup=False,
             soft_wrap=True,
         )
         for dept in topo.departments_of(code):
+            name = shown(dept.name, markup=False)
             console.print(
-                f"{'  ' * (indent + 1)}department {dept.name} ({dept.code}): source "
+                f"{'  ' * (indent + 1)}department {name} ({dept.code}): source "
                 f"{dept.source.adapter}, streams {', '.join(dept.streams)}",
                 markup=False,
                 soft_wrap=True,
@@ -246,7 +250,7 @@ def _print_text(
     from tongyuan.sync import format_diffs
 
     mode = " (dry run: nothing written)" if dry_run else ""
-    console.print(f"[bold]item sync[/bold] of topology {escape(name)}{mode}")
+    console.print(f"[bold]item sync[/bold] of topology {shown(name)}{mode}")
     for result, step in zip(results, steps, strict=True):
         status = step["status"]
         colour = {"failed": "red", "dry-run": "yellow"}.get(status, "green")
@@ -261,14 +265,18 @@ def _print_text(
                 soft_wrap=True,
             )
             if step.get("error"):
-                err_console.print(f"  [red]{escape(step['error'])}[/red]", soft_wrap=True)
+                err_console.print(f"  [red]{shown(step['error'])}[/red]", soft_wrap=True)
             if max_items and not result.diff.empty:
                 text = format_diffs([result.diff], max_items=max_items)
                 # The first line repeats the node's totals; the items follow.
                 head, _, body = text.partition("\n")
-                console.print(head.replace("node ", "  diff ", 1), markup=False)
+                # Item names and values come from the departments' systems.
+                console.print(shown(head.replace("node ", "  diff ", 1), markup=False),
+                              markup=False)  # fmt: skip
                 if body:
-                    console.print(body, markup=False, soft_wrap=True)
+                    console.print(
+                        shown(body, markup=False, newlines=True), markup=False, soft_wrap=True
+                    )
         else:
             arrow = "→" if step["step"] == "deliver" else "⇢"
             # A dry run applies nothing, so the delivery is computed from the library as
@@ -280,11 +288,16 @@ def _print_text(
             )
             for d in step["deliveries"]:
                 if d["skipped"]:
-                    console.print(f"  {arrow} {d['to']}: skipped ({d['skipped']})", markup=False)
+                    console.print(
+                        f"  {arrow} {d['to']}: skipped ({shown(d['skipped'], markup=False)})",
+                        markup=False,
+                        soft_wrap=True,
+                    )
                     continue
                 console.print(
                     f"  {arrow} {d['to']}: {d['items']} items, {d['cancelled']} cancelled, "
-                    f"{d['unchanged']} unchanged" + (f" ({d['file']})" if d["file"] else ""),
+                    f"{d['unchanged']} unchanged"
+                    + (f" ({shown(d['file'], markup=False)})" if d["file"] else ""),
                     markup=False,
                     soft_wrap=True,
                 )

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from standards.validation import CheckOptions, Severity, rule_title
-from tongyuan.cli.common import console, err_console
+from tongyuan.cli.common import console, err_console, shown
 from tongyuan.validating import ValidationReport, validate_paths
 
 EPILOG = (
@@ -45,7 +44,7 @@ def validate(
         raise typer.BadParameter("--uscc-check must be error or warning")
     for p in paths:
         if not p.exists():
-            err_console.print(f"[red]not found:[/red] {p}")
+            err_console.print(f"[red]not found:[/red] {shown(p)}", soft_wrap=True)
             raise typer.Exit(2)
     options = CheckOptions(uscc_check_severity=Severity(uscc_check))
     report = validate_paths(paths, options=options, workers=workers)
@@ -65,8 +64,8 @@ def _print(report: ValidationReport) -> None:
         field = f" {e.field}:" if e.field else ""
         level = "[yellow]warning[/yellow]" if e.severity == "warning" else "[red]error[/red]"
         console.print(
-            f"{escape(where)}:{record}{escape(field)} {level} [bold]{e.rule}[/bold] "
-            f"({rule_title(e.rule)}) {escape(e.message)}",
+            f"{shown(where)}:{record}{shown(field)} {level} [bold]{e.rule}[/bold] "
+            f"({rule_title(e.rule)}) {shown(e.message)}",
             soft_wrap=True,
             highlight=False,
         )

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from signing.report import Indication, VerificationReport
-from tongyuan.cli.common import console, err_console
+from tongyuan.cli.common import console, err_console, shown
 
 EPILOG = (
     "Example: [bold]tongyuan verify license.xml --trust var/pki --json[/bold]  "
@@ -42,14 +41,14 @@ def verify(
     try:
         store = TrustStore.load(trust)
     except (TrustStoreError, OSError) as exc:
-        err_console.print(f"[red]trust directory unusable:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]trust directory unusable:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(2) from None
     try:
         report = verify_file(file, store)
     except InputRefused as exc:
         if as_json:
             sys.stdout.write(json.dumps({"error": str(exc)}, ensure_ascii=False) + "\n")
-        err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]refused:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(2) from None
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
@@ -63,7 +62,7 @@ def _print(file: Path, report: VerificationReport) -> None:
     headline = f"[bold {colour}]{report.indication.value}[/bold {colour}] {report.indication.label}"
     if report.subindication is not None:
         headline += f" — {report.subindication.value} ({report.subindication.label})"
-    console.print(f"{escape(str(file))}: {headline}", highlight=False)
+    console.print(f"{shown(str(file))}: {headline}", highlight=False)
     for label, value in (
         ("format 格式", report.format),
         ("signer 签名者", report.signer),
@@ -72,12 +71,12 @@ def _print(file: Path, report: VerificationReport) -> None:
         ("algorithm 算法", report.algorithm),
     ):
         if value:
-            console.print(f"  {label}: {escape(value)}", highlight=False)
+            console.print(f"  {label}: {shown(value)}", highlight=False)
     table = Table(show_header=True, header_style="bold")
     table.add_column("check 检查项")
     table.add_column("result 结果")
     table.add_column("detail 说明", overflow="fold")
     for check in report.checks:
         mark = {True: "[green]pass[/green]", False: "[red]fail[/red]", None: "[yellow]n/a[/yellow]"}
-        table.add_row(escape(check.name), mark[check.passed], escape(check.detail))
+        table.add_row(shown(check.name), mark[check.passed], shown(check.detail))
     console.print(table)

@@ -2,6 +2,13 @@
 
 * **Deadline (承诺办结期限):** the n-th working day after the day the case was accepted
   (受理), n = the case's promised limit, else the promised limit of its item.
+* **特别程序:** working days the case spends in a special procedure (听证、招标、拍卖、
+  检验、检测、检疫、鉴定、专家评审; 特别程序(开始) 9 to 特别程序(结束) 10) are not counted
+  in the limit (《行政许可法》第四十五条): the deadline moves by the working days in
+  (start, end], so the start day counts and the end day does not. A procedure not ended
+  yet pauses the clock up to the decision, or up to ``today`` for an open case.
+  补正 is not a pause: 《行政许可法》第三十二条 asks for corrections *before* 受理, and the
+  limit runs from 受理 anyway; a 补正 after 受理 has no statutory pause and counts.
 * **超期:** an open case past its deadline, or a case decided (办结) after it.
 * **预审:** the first step after 接件 (accepting, refusing, asking for corrections…) is
   due within 2 working days of 接件.
@@ -71,7 +78,9 @@ def assess(
         result.status = "no_limit"
         return result
     try:
-        result.deadline = calendar.add_working_days(local_date(accepted), limit_days)
+        deadline = calendar.add_working_days(local_date(accepted), limit_days)
+        paused = special_procedure_days(events, accepted, decided, today, calendar)
+        result.deadline = calendar.add_working_days(deadline, paused) if paused else deadline
     except CalendarUnknown as exc:
         result.status = "unknown"
         result.problems.append(str(exc))
@@ -83,6 +92,34 @@ def assess(
         result.overdue = today > result.deadline
         result.status = "overdue" if result.overdue else "open"
     return result
+
+
+def special_procedure_days(
+    events: Sequence[tuple[CaseState, datetime]],
+    accepted: datetime,
+    decided: datetime | None,
+    today: date,
+    calendar: WorkCalendar,
+) -> int:
+    """Working days spent in 特别程序 after 受理, which the time limit does not count.
+
+    Each 特别程序(开始) is closed by the next 特别程序(结束); one still open ends at the
+    decision, or at ``today`` for a case not decided. Raises CalendarUnknown like the
+    deadline itself when a year is not in the calendar.
+    """
+    accepted_on = local_date(accepted)
+    last_day = local_date(decided) if decided is not None else today
+    total = 0
+    started: date | None = None
+    for state, at in events:
+        if state is CaseState.SPECIAL_START and started is None:
+            started = max(local_date(at), accepted_on)
+        elif state is CaseState.SPECIAL_END and started is not None:
+            total += max(0, calendar.working_days_between(started, local_date(at)))
+            started = None
+    if started is not None:
+        total += max(0, calendar.working_days_between(started, last_day))
+    return total
 
 
 def _prereview(
