@@ -200,6 +200,26 @@ def test_check_prints_the_tree_and_touches_nothing() -> None:
     assert not (load_settings().home / "tongyuan.db").exists()
 
 
+def test_check_prints_every_departments_item_and_case_systems() -> None:
+    result = runner.invoke(app, ["sync", "check"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "6 nodes, 1 department (1 item system, 1 case system) — OK" in result.output
+    assert (
+        "    department 深圳市市场监督管理局 (114403000040578006)\n"
+        "      items: source sql, streams items\n"
+        "      cases: source files, stream cases, schedule */30 * * * *\n"
+    ) in result.output
+    # A department that only delivers cases is in the tree too, with its signing.
+    result = runner.invoke(app, ["sync", "check", "-t", "lanzhou"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "3 nodes, 1 department (0 item systems, 1 case system) — OK" in result.output
+    assert (
+        "    department 兰州市市场监督管理局 (11620100013927648E)\n"
+        "      cases: source files, stream cases, schedule 0 * * * *, signed deliveries\n"
+        "    620102 城关区"
+    ) in result.output
+
+
 def test_check_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(

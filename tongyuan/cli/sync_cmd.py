@@ -148,10 +148,15 @@ def check(
     except (TopologyError, FileNotFoundError) as exc:
         err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
         raise typer.Exit(2) from None
-    console.print(f"topology {shown(topo.name, markup=False)} ({shown(path, markup=False)}): "
-                  f"{len(topo.nodes)} nodes, "
-                  f"{len(topo.departments)} department systems — OK",
-                  markup=False, soft_wrap=True)  # fmt: skip
+    departments = [*topo.departments, *topo.case_only_departments]
+    cases = sum(1 for d in departments if d.cases is not None)
+    console.print(
+        f"topology {shown(topo.name, markup=False)} ({shown(path, markup=False)}): "
+        f"{_count(len(topo.nodes), 'node')}, {_count(len(departments), 'department')} "
+        f"({_count(len(topo.departments), 'item system')}, {_count(cases, 'case system')}) — OK",
+        markup=False,
+        soft_wrap=True,
+    )
 
     def show(code: str, indent: int) -> None:
         node = topo.node(code)
@@ -163,18 +168,36 @@ def check(
             markup=False,
             soft_wrap=True,
         )
-        for dept in topo.departments_of(code):
-            name = shown(dept.name, markup=False)
-            console.print(
-                f"{'  ' * (indent + 1)}department {name} ({dept.code}): source "
-                f"{dept.source.adapter}, streams {', '.join(dept.streams)}",
-                markup=False,
-                soft_wrap=True,
-            )
+        # Every department of the node, an item system, a case system or both: a
+        # department that only delivers cases is part of the tree too.
+        for dept in (d for d in departments if d.node == code):
+            pad = "  " * (indent + 1)
+            lines = [f"{pad}department {shown(dept.name, markup=False)} ({dept.code})"]
+            if dept.source is not None:
+                lines.append(
+                    f"{pad}  items: source {shown(dept.source.adapter, markup=False)}, "
+                    f"streams {shown(', '.join(dept.streams), markup=False)}"
+                )
+            if dept.cases is not None:
+                when = (
+                    f"schedule {dept.case_schedule}"
+                    if dept.case_schedule
+                    else "manual runs only (tongyuan ingest)"
+                )
+                signed = ", signed deliveries" if dept.signing else ""
+                lines.append(
+                    f"{pad}  cases: source {shown(dept.cases.adapter, markup=False)}, stream "
+                    f"{shown(dept.cases.stream, markup=False)}, {when}{signed}"
+                )
+            console.print("\n".join(lines), markup=False, soft_wrap=True)
         for child in topo.children(code):
             show(child.code, indent + 1)
 
     show(topo.root.code, 0)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _department_codes(topo: Any) -> list[str]:
