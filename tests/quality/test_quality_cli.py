@@ -101,3 +101,19 @@ def test_the_table_never_shows_100_percent_when_a_record_failed(settings, db_url
     assert "99.9%" in ledger and "100.0" not in ledger
     items = next(line for line in result.output.splitlines() if "item.required_elements" in line)
     assert "100.0%" in items
+
+
+def test_an_empty_hub_shows_no_rate_not_100_percent(settings, db_url, monkeypatch) -> None:
+    from tongyuan.cli import common
+
+    monkeypatch.setattr(common.console, "_width", 200)
+    env = _env(settings, db_url)
+    result = runner.invoke(app, ["quality", "run", "--suite", "timeliness"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "100.0" not in result.output
+    assert "nothing to check · pass rate —" in result.output
+    overdue = next(line for line in result.output.splitlines() if "case.overdue" in line)
+    assert overdue.rstrip(" │").endswith("—")
+    result = runner.invoke(app, ["quality", "run", "--suite", "timeliness", "--json"], env=env)
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert {r["pass_rate"] for r in summary["rules"]} == {None}

@@ -92,10 +92,15 @@ def run(
                 style=style,
             )
         console.print(table)
-        console.print(
-            f"status: {summary.status} · {summary.failed:,} failures in "
-            f"{summary.evaluated:,} evaluations"
-        )
+        overall = format_rate(pooled_rate(summary.evaluated, summary.failed))
+        if summary.evaluated:
+            console.print(
+                f"status: {summary.status} · {summary.failed:,} failures in "
+                f"{summary.evaluated:,} evaluations · pass rate {overall}"
+            )
+        else:
+            # Nothing in the libraries to check: no rate at all, as the report shows it.
+            console.print(f"status: {summary.status} · nothing to check · pass rate {overall}")
         console.print(f"GX Data Docs: {summary.data_docs_path}")
     if strict and summary.status != "passed":
         raise typer.Exit(1)

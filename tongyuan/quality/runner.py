@@ -101,7 +101,8 @@ class QualityRunSummary:
                     "kind": r.kind,
                     "evaluated": r.evaluated,
                     "failed": r.failed,
-                    "pass_rate": round(r.pass_rate, 6),
+                    # None when nothing was evaluated: no rate, never 100 %.
+                    "pass_rate": round(r.pass_rate, 6) if r.evaluated else None,
                 }
                 for r in self.rules
             ],
