@@ -264,3 +264,26 @@ def test_a_deadline_the_calendar_cannot_compute_fails_its_own_quality_rule(
     report = build_report(world.settings)
     failing = report.exports.failing_csv.read_text("utf-8-sig")
     assert "deadline.unknown" in failing and "期限无法计算" in failing
+
+
+def test_a_cut_overdue_list_says_so_with_the_true_total(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.deliver("cases_001.xml", [
+        _case("T-LATE", [CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
+                         CaseEvent(state=S.DONE_APPROVED, at=t(2, 26))]),
+        _case("T-OPEN", [CaseEvent(state=S.ACCEPTED, at=t(2, 24))]),
+    ])  # fmt: skip
+    assert ingest_department(world.settings, world.topology, DEPT).added == 2
+    _env(world, monkeypatch)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["cases", "overdue", "--json", "--limit", "1"])
+    assert listed.exit_code == 0, listed.output
+    document = json.loads(listed.stdout)
+    assert document["overdue"] == 2 and len(document["cases"]) == 1
+    assert document["truncated"] is True and document["limit"] == 1
+    text = runner.invoke(app, ["cases", "overdue", "--limit", "1"], terminal_width=200)
+    assert "overdue cases as of" in text.output and ": 2 (showing the first 1" in text.output
+    assert "list cut at 1 of 2" in text.output
+    whole = json.loads(runner.invoke(app, ["cases", "overdue", "--json"]).stdout)
+    assert whole["truncated"] is False and len(whole["cases"]) == 2

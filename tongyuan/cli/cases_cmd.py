@@ -29,7 +29,14 @@ def overdue(
         bool,
         typer.Option("--prereview", help="Also list cases whose 预审 was late (2 working days)."),
     ] = False,
-    limit: Annotated[int, typer.Option(min=1, help="Cases listed at most.")] = 200,
+    limit: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Cases listed at most (oldest deadline first); the counts cover every case, "
+            "and the output says when the list is cut (JSON: truncated).",
+        ),
+    ] = 200,
 ) -> None:
     """Recompute every case's deadline in working days as of today and list the overdue ones.
 
@@ -59,7 +66,10 @@ def overdue(
 
 def _print(report) -> None:  # type: ignore[no-untyped-def]
     counts = report.counts
-    table = Table(title=f"超期办件 overdue cases as of {report.as_of}: {len(report.cases)}")
+    title = f"超期办件 overdue cases as of {report.as_of}: {counts.overdue}"
+    if report.truncated:
+        title += f" (showing the first {len(report.cases)}, oldest deadline first)"
+    table = Table(title=title)
     for col in ("serial", "department case", "实施编码", "state", "受理", "deadline",
                 "status", "applicant"):  # fmt: skip
         table.add_column(col, overflow="fold")
@@ -68,12 +78,20 @@ def _print(report) -> None:  # type: ignore[no-untyped-def]
                       c["state"], c["accepted_on"] or "", c["deadline"] or "", c["status"],
                       c["applicant"])  # fmt: skip
     console.print(table)
+    if report.truncated:
+        console.print(
+            f"list cut at {len(report.cases)} of {counts.overdue} overdue cases; "
+            "use --limit N to list more, or --json for the counts"
+        )
     console.print(
         f"{counts.cases} cases checked: {counts.overdue} overdue, "
         f"{counts.prereview_late} with a late 预审, {counts.unknown} without a known deadline"
     )
     if report.prereview:
-        console.print(f"预审 late (more than 2 working days after 接件): {len(report.prereview)}")
+        cut = f" (showing the first {len(report.prereview)})" if report.prereview_truncated else ""
+        console.print(
+            f"预审 late (more than 2 working days after 接件): {counts.prereview_late}{cut}"
+        )
         for c in report.prereview:
             console.print(f"  {c['serial']}  {c['source_system']}/{c['dept_case_no']}  "
                           f"due {c['prereview_deadline']}", markup=False)  # fmt: skip

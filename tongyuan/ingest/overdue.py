@@ -24,6 +24,8 @@ from tongyuan.libraries.cases import CaseRow
 class OverdueReport:
     as_of: date
     counts: TimelinessCounts
+    limit: int = 200
+    include_prereview: bool = False
     cases: list[dict[str, Any]] = field(default_factory=list)
     prereview: list[dict[str, Any]] = field(default_factory=list)
 
@@ -35,9 +37,23 @@ class OverdueReport:
             "prereview_late": self.counts.prereview_late,
             "deadline_unknown": self.counts.unknown,
             "calendar_problems": self.counts.problems,
+            "limit": self.limit,
+            # The lists hold at most ``limit`` cases each; the counts above are all of them.
+            "truncated": self.truncated,
+            "prereview_truncated": self.prereview_truncated,
             "cases": self.cases,
             "prereview_cases": self.prereview,
         }
+
+    @property
+    def truncated(self) -> bool:
+        """Whether more cases are overdue than the list holds."""
+        return len(self.cases) < self.counts.overdue
+
+    @property
+    def prereview_truncated(self) -> bool:
+        """Whether more cases had a late 预审 than the (requested) list holds."""
+        return self.include_prereview and len(self.prereview) < self.counts.prereview_late
 
 
 def _row(case: CaseRow, t: CaseTimeliness) -> dict[str, Any]:
@@ -66,7 +82,9 @@ def overdue_cases(
     """Recompute every case's timeliness, then list the overdue ones (oldest deadline first)."""
     today = today or hub_today()
     counts = recompute_all(session, today=today)
-    report = OverdueReport(as_of=today, counts=counts)
+    report = OverdueReport(
+        as_of=today, counts=counts, limit=limit, include_prereview=include_prereview
+    )
     rows = session.execute(
         select(CaseRow, CaseTimeliness)
         .join(CaseTimeliness, CaseTimeliness.case_id == CaseRow.id)
