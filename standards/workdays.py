@@ -35,6 +35,8 @@ from pathlib import Path
 
 import yaml
 
+from standards.safe_yaml import StrictSafeLoader, load_yaml
+
 ENV_CALENDAR_FILE = "TONGYUAN_CALENDAR_FILE"
 
 # Years probed for the libraries' coverage; far outside any data either library ships.
@@ -320,7 +322,7 @@ def _as_date(value: dt.date) -> dt.date:
 # -- override file -------------------------------------------------------------------------
 
 
-class _DatesAsText(yaml.SafeLoader):
+class _DatesAsText(StrictSafeLoader):
     """SafeLoader that leaves dates as text: PyYAML raises a bare ValueError on 2027-02-30,
     with no line or key, and this module reports every bad date with its place instead."""
 
@@ -354,7 +356,7 @@ def load_override_file(path: Path | str) -> dict[int, YearSchedule]:
     except OSError as exc:
         raise CalendarFileError(path, [f"cannot read the file: {exc.strerror}"]) from exc
     try:
-        data = yaml.load(text, Loader=_DatesAsText)  # noqa: S506 - a SafeLoader subclass
+        data = load_yaml(text, name=str(path), loader=_DatesAsText)
     except yaml.YAMLError as exc:
         raise CalendarFileError(path, [f"not valid YAML: {exc}"]) from exc
     problems: list[str] = []

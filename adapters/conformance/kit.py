@@ -28,6 +28,7 @@ from adapters.sdk.envelope import Envelope
 from adapters.sdk.errors import ConfigError, ConnectionCheckError
 from adapters.sdk.source import Source, State, StreamSpec
 from standards.records import SourceLocation, StandardRecord
+from standards.safe_yaml import read_yaml_file
 from standards.validation import Severity
 from standards.validation.record_checks import check_record
 
@@ -207,8 +208,8 @@ class KitRun:
             return dict(self.config)
         path = Path(self.config)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
+            data = read_yaml_file(path) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise CheckFailed(f"cannot read configuration {path}: {exc}") from None
         if not isinstance(data, dict):
             raise CheckFailed(f"configuration {path} is not a mapping at the top level")

@@ -54,6 +54,7 @@ from standards.formats.layout import PERSONAL_ID_FIELDS
 from standards.formats.raw import RawRecord
 from standards.privacy import mask_id, mask_text
 from standards.records import RECORD_KINDS, SourceLocation, StandardRecord
+from standards.safe_yaml import MAX_BYTES
 from standards.validation import Finding
 
 _MAX_ECHO = 60
@@ -1183,11 +1184,15 @@ class Mapping:
         """Read, check and compile a mapping YAML file."""
         path = Path(path)
         try:
+            if path.stat().st_size > MAX_BYTES:
+                raise ConfigError(
+                    str(path), [("", f"larger than {MAX_BYTES // (1 << 20)} MiB: not a mapping")]
+                )
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(str(path), [("", f"cannot read the mapping file: {exc}")]) from None
         try:
-            data, duplicates = load_yaml(text)
+            data, duplicates = load_yaml(text, str(path))
         except yaml.YAMLError as exc:
             raise ConfigError(str(path), [("", f"not valid YAML: {exc}")]) from None
         problems = [(f"line {line}", f"key {key!r} is given twice") for line, key in duplicates]

@@ -22,6 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from standards.safe_yaml import StrictSafeLoader
+
 Problems = list[tuple[str, str]]
 
 ValueType = Literal["int", "str", "bool", "decimal"]
@@ -199,8 +201,9 @@ def parse_entry(
         return None
 
 
-class _MappingLoader(yaml.SafeLoader):
-    """SafeLoader that keeps scalars as text (except null) and records duplicate keys."""
+class _MappingLoader(StrictSafeLoader):
+    """The configuration loader (no aliases, bounded nesting) keeping scalars as text
+    (except null) and collecting duplicate keys, reported with every other problem."""
 
     duplicates: list[tuple[int, str]]
 
@@ -211,7 +214,7 @@ class _MappingLoader(yaml.SafeLoader):
             if key in seen:
                 self.duplicates.append((key_node.start_mark.line + 1, str(key)))
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        return yaml.SafeLoader.construct_mapping(self, node, deep=deep)
 
 
 _MappingLoader.yaml_implicit_resolvers = {
@@ -220,9 +223,9 @@ _MappingLoader.yaml_implicit_resolvers = {
 }
 
 
-def load_yaml(text: str) -> tuple[Any, list[tuple[int, str]]]:
+def load_yaml(text: str, name: str | None = None) -> tuple[Any, list[tuple[int, str]]]:
     """The document, and the (line, key) of every key given twice."""
-    loader = _MappingLoader(text)
+    loader = _MappingLoader(text, name)
     loader.duplicates = []
     try:
         return loader.get_single_data(), loader.duplicates

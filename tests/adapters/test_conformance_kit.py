@@ -241,3 +241,14 @@ def test_config_check_fails_on_a_broken_or_missing_mapping(tmp_path: Path) -> No
     for mapping in ("good.yaml", None):  # a mapped stream, and standard files (no mapping)
         fine = run_kit(FilesSource, _drop_config(tmp_path, mapping), base_dir=tmp_path, only=only)
         assert fine.result("config").status == "pass", fine.result("config").reason
+
+
+def test_a_configuration_file_with_aliases_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from adapters.conformance.kit import CheckFailed, KitRun
+
+    path = tmp_path / "config.yaml"
+    path.write_text("a: &x [1, 2]\nb: *x\n", encoding="utf-8")
+    conformance = KitRun.__new__(KitRun)
+    conformance.config = path
+    with pytest.raises(CheckFailed, match="alias \\*x refused"):
+        conformance.config_data()

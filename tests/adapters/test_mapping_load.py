@@ -295,3 +295,15 @@ def test_split_only_for_lists() -> None:
     problems = dict(caught.value.problems)
     assert "not a list" in problems["fields.impl_code.split"]
     assert "cannot be combined" in problems["fields.material_ids"]
+
+
+def test_an_alias_bomb_in_a_mapping_file_is_refused_before_it_expands(tmp_path: Path) -> None:
+    """Mapping files go through the configuration loader: aliases (nine levels of them
+    stand for 9⁹ strings) are refused at once, with the file and line."""
+    lines = ['a0: &a0 ["lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("record: case\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        Mapping.load(path)
+    assert "alias *a0 refused" in str(info.value) and "line 3" in str(info.value)

@@ -255,3 +255,12 @@ def test_a_date_both_off_and_working_is_an_error(tmp_path: Path) -> None:
     )
     with pytest.raises(CalendarFileError, match="2027-02-14 is listed both"):
         load_override_file(path)
+
+
+def test_a_calendar_file_with_aliases_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "aliased.yaml"
+    path.write_text(
+        "years:\n  2027:\n    holidays: &h [2027-01-01]\n    working_days: *h\n", encoding="utf-8"
+    )
+    with pytest.raises(CalendarFileError, match="alias \\*h refused"):
+        load_override_file(path)
