@@ -140,7 +140,9 @@ def check_raw(
     record, findings = to_record(raw)
     if record is not None:
         try:
-            findings = findings + check_record(record, options, base_dir=base_dir)
+            findings = findings + check_record(
+                record, options, base_dir=base_dir, chars_checked=raw.chars_checked
+            )
         except Exception as exc:  # a defect of one check must not cost the whole file
             # The record waits in quarantine (replayable once the check is fixed) and the
             # rest of the file goes on. Only the exception's type is kept: its text could

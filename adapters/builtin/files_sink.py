@@ -8,7 +8,10 @@ the same name and the same bytes. A name that is already there — in the folder
 the receiver acknowledged it, in its ``done/`` folder — is not written again.
 
 A file appears under its final name only once complete and flushed to disk (written as
-a dot-file beside it, then renamed), so a reader never sees half a delivery. Configuration::
+a dot-file beside it, then renamed), so a reader never sees half a delivery. A record XML
+cannot carry (a control character in a field) is left out of the file and reported in
+the result (``refused``, ``errors`` naming the field); the others are delivered.
+Configuration::
 
     path: /srv/systems/440300/inbox   # relative paths: to the configuration file
     prefix: from-440305               # optional; part of every file name
@@ -29,7 +32,8 @@ from typing import ClassVar
 from pydantic import field_validator
 
 from adapters.sdk import AdapterConfig, AdapterError, Sink, WriteResult
-from standards.formats import write_records
+from standards.formats import UnwritableRecord, write_records
+from standards.privacy import mask_text
 from standards.records import StandardRecord
 
 _NAME_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -124,11 +128,22 @@ class FilesSink(Sink):
             first = next(iterator, None)
             if first is None:
                 return WriteResult(written=0, location="")
-            write_records(tmp, _chain(first, iterator))
+            refused: list[UnwritableRecord] = []
+            written = write_records(tmp, _chain(first, iterator), on_unwritable=refused.append)
+            result = WriteResult(
+                written=written,
+                errors=[mask_text(str(r)) for r in refused],
+                refused=[r.record.key() for r in refused],
+            )
+            if not written:
+                return result  # every record refused: no empty file to deliver
+            # The name covers the records as given (refused ones too): the same records
+            # still give the same name and the same bytes.
             name = self.file_name(stream, hashing.digest.hexdigest())
             existing = self._already_there(name)
             if existing is not None:
-                return WriteResult(written=hashing.count, location=str(existing))
+                result.location = str(existing)
+                return result
             _fsync(tmp)
             os.replace(tmp, folder / name)
             _fsync_dir(folder)
@@ -136,7 +151,8 @@ class FilesSink(Sink):
             raise AdapterError(f"files-sink: cannot write into {folder}: {exc}") from None
         finally:
             tmp.unlink(missing_ok=True)
-        return WriteResult(written=hashing.count, location=str(folder / name))
+        result.location = str(folder / name)
+        return result
 
 
 def _remove_stale_parts(folder: Path) -> None:

@@ -11,13 +11,14 @@ from standards.formats.limits import ParseLimits
 from standards.formats.raw import RawRecord
 from standards.formats.reader import iter_raw_records
 from standards.formats.schema import validate_file_against_xsd, xsd_path
-from standards.formats.writer import write_records
+from standards.formats.writer import UnwritableRecord, write_records
 
 __all__ = [
     "ParseLimits",
     "RawRecord",
     "UnreadableInput",
     "UnsafeInput",
+    "UnwritableRecord",
     "iter_raw_records",
     "to_record",
     "validate_file_against_xsd",

@@ -4,6 +4,8 @@ A malformed line does not stop the file: it is yielded as a :class:`RawRecord` w
 ``json.malformed`` problem (and its line number), so the good lines load and the bad one is
 quarantined where it can be seen. A line that is not UTF-8, or anything beyond the limits,
 refuses the whole file like in XML: those say the file as a whole is not what it claims.
+A value JSON can carry but XML cannot (``"\u000b"``, ``"\u0000"``) is a
+``schema.xml_char`` problem of its record, naming the field.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from standards.formats.limits import ParseLimits
 from standards.formats.raw import RawRecord
 from standards.records import SourceLocation
 from standards.validation import Finding
+from standards.validation.xml_chars import json_text_may_hold, xml_char_findings
 
 
 class _DuplicateKey(ValueError):
@@ -107,7 +110,8 @@ def iter_jsonl_records(
                 expected = f"{kind!r}" if kind else "a record kind"
                 yield _bad_line(kind, location, f'"kind" is {record_kind!r}, expected {expected}')
                 continue
-            yield RawRecord(record_kind, location, obj)
+            problems = xml_char_findings(obj) if json_text_may_hold(text) else ()
+            yield RawRecord(record_kind, location, obj, tuple(problems), chars_checked=True)
 
 
 def _json_error_text(exc: BaseException) -> str:

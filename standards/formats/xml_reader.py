@@ -242,8 +242,14 @@ class XmlStream:
             if text and not text.isspace():
                 problems.append(self._text_problem(elem, line))
             data = self._fields(elem, 3, problems, "")
+            # libxml2 refuses characters XML cannot carry (raw or as references): the
+            # file is malformed, so a record read here never holds one.
             yield RawRecord(
-                self.kind, SourceLocation(self.file, self.index, line), data, tuple(problems)
+                self.kind,
+                SourceLocation(self.file, self.index, line),
+                data,
+                tuple(problems),
+                chars_checked=True,
             )
             elem.clear()
             root.remove(elem)

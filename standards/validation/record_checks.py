@@ -29,6 +29,7 @@ from standards.validation.findings import Finding, Severity
 from standards.validation.material_files import check_material_file
 from standards.validation.options import CheckOptions
 from standards.validation.state_machine import illegal_step
+from standards.validation.xml_chars import check_xml_chars
 
 _DEFAULT = CheckOptions()
 
@@ -270,15 +271,26 @@ def check_license(license: License, options: CheckOptions = _DEFAULT) -> list[Fi
 
 
 def check_record(
-    record: StandardRecord, options: CheckOptions = _DEFAULT, *, base_dir: Path | None = None
+    record: StandardRecord,
+    options: CheckOptions = _DEFAULT,
+    *,
+    base_dir: Path | None = None,
+    chars_checked: bool = False,
 ) -> list[Finding]:
-    """Dispatch on the record kind."""
+    """Dispatch on the record kind, after the characters XML cannot carry.
+
+    Every stored record is written as XML again later (deliveries, exports), so a value
+    XML cannot hold is refused here, on every way in: adapters' mapped rows, merged item
+    copies and replayed payloads come through this function. ``chars_checked`` skips that
+    walk for a record whose reader already refused such text (``RawRecord.chars_checked``).
+    """
+    out = [] if chars_checked else check_xml_chars(record)
     if isinstance(record, Case):
-        return check_case(record, options)
+        return out + check_case(record, options)
     if isinstance(record, Item):
-        return check_item(record, options)
+        return out + check_item(record, options)
     if isinstance(record, Material):
-        return check_material(record, options, base_dir=base_dir)
+        return out + check_material(record, options, base_dir=base_dir)
     if isinstance(record, License):
-        return check_license(record, options)
+        return out + check_license(record, options)
     raise TypeError(f"no checks for record kind {type(record).__name__}")

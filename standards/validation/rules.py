@@ -34,6 +34,7 @@ _CWE59 = "CWE-59 链接跟随"
 _CWE409 = "CWE-409 高压缩比数据处理（压缩炸弹）"
 _MATERIAL_SAFETY = "材料库入库安全要求（同源）"
 _ITEM_LIST = "政务服务事项实施清单要素要求"
+_XML_CHARS = "W3C XML 1.0（第五版）第 2.2 节 字符范围"
 _FOUR_SAME = "国办发〔2022〕5号 政务服务事项“四级四同”（名称、编码、依据、类型相同）"
 
 RULES: dict[str, Rule] = _rules(
@@ -48,6 +49,11 @@ RULES: dict[str, Rule] = _rules(
     ("schema.enum", "代码不在代码表中", _XML),
     ("schema.unknown_field", "含有未定义的字段", _XML),
     ("schema.limit", "记录数或长度超过限制", _XML),
+    (
+        "schema.xml_char",
+        "字段含有 XML 无法表示的字符（控制字符、U+FFFE/U+FFFF、孤立代理项）",
+        _XML_CHARS,
+    ),
     ("record.check_failed", "校验程序未能完成对该记录的检查（待修复后重放）", "同源校验程序"),
     # Identifiers (the identifier modules raise these ids).
     ("uscc.length", "统一社会信用代码长度错误", _GB32100),

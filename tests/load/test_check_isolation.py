@@ -19,10 +19,10 @@ def test_a_check_that_raises_quarantines_that_record_and_the_file_goes_on(
     write_records(path, [make_case(dept_case_no=f"NO{i}", serial=None) for i in range(3)])
     real = validating.check_record
 
-    def flaky(record, options, base_dir=None):
+    def flaky(record, options, base_dir=None, **flags):
         if record.dept_case_no == "NO1":
             raise TypeError(f"cannot compare {PERSON}")  # a check's bug, quoting a value
-        return real(record, options, base_dir=base_dir)
+        return real(record, options, base_dir=base_dir, **flags)
 
     monkeypatch.setattr(validating, "check_record", flaky)
     with caplog.at_level(logging.ERROR):

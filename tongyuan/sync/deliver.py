@@ -22,6 +22,13 @@ content hash last delivered per item, and a delivery sends only items whose hash
 re-delivering the same state writes nothing and costs one indexed query. The sink names
 a file by its content, and the ledger commits after the file is in place: a run killed
 in between re-sends the same items, which the sink recognises as the same file.
+
+**One bad item stops nothing else.** An item XML cannot carry (a control character in a
+field, stored before the readers refused such text) is withheld from the edge: logged
+and listed in the delivery (``withheld``, naming the item, the field and the rule), left
+out of the ledger so that it goes once the system sends a corrected copy, while the
+other items go. A sink that fails altogether fails its edge only (``error``), and the
+run goes on with the other nodes and children.
 """
 
 from __future__ import annotations
@@ -37,7 +44,9 @@ from sqlalchemy.orm import Session, aliased
 
 from adapters.sdk import Sink
 from standards.codes.enums import ReviewStatus
+from standards.privacy import mask_text
 from standards.records import Item
+from standards.validation.xml_chars import check_xml_chars
 from standards.workdays import WorkCalendar
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
@@ -67,6 +76,9 @@ class Delivery:
     unchanged: int = 0
     file: str = ""
     skipped: str | None = None  # why nothing was delivered (no sink)
+    # Items left out because they cannot be written: "impl_code field: rule message".
+    withheld: list[str] = field(default_factory=list)
+    error: str | None = None  # the sink failed: nothing of this edge was delivered
 
 
 @dataclass(slots=True)
@@ -84,6 +96,12 @@ class DeliveryResult:
     dry_run: bool = False
 
     @property
+    def error(self) -> str | None:
+        """The failed edges, one line each; ``None`` when every edge delivered."""
+        failed = [f"{d.to_node}: {d.error}" for d in self.deliveries if d.error]
+        return "; ".join(failed) if failed else None
+
+    @property
     def counts(self) -> dict[str, int]:
         """Plain counts (the only figures besides the batch id that cross XCom)."""
         out = {
@@ -92,6 +110,8 @@ class DeliveryResult:
             "unchanged": sum(d.unchanged for d in self.deliveries),
             "files": sum(1 for d in self.deliveries if d.file),
             "targets": len(self.deliveries),
+            "withheld": sum(len(d.withheld) for d in self.deliveries),
+            "failed": sum(1 for d in self.deliveries if d.error),
         }
         out.update(self.claims)
         return out
@@ -117,6 +137,50 @@ def _open_sink(node: Any) -> Sink:
     if not isinstance(adapter, Sink):
         raise TypeError(f"node {_code(node)}: adapter {ref.adapter!r} is not a sink")
     return adapter
+
+
+def _writable(records: list[Item], delivery: Delivery, edge: str) -> list[Item]:
+    """The records XML can carry; the others are listed in ``delivery.withheld``.
+
+    Readers refuse such text now, but a row stored before they did (or by a path that
+    missed it) must not stop the edge: without this the writer refused the whole file,
+    every run, and nothing after it was delivered.
+    """
+    out: list[Item] = []
+    for record in records:
+        findings = check_xml_chars(record)
+        if not findings:
+            out.append(record)
+            continue
+        for finding in findings:
+            delivery.withheld.append(f"{record.impl_code} {finding.field}: {finding.rule}")
+        log.warning(
+            "%s: item %s withheld, it cannot be written as XML: %s",
+            edge, record.impl_code, mask_text("; ".join(f.message for f in findings)),
+        )  # fmt: skip
+    return out
+
+
+def _write(
+    sink: Sink, records: list[Item], delivery: Delivery, edge: str
+) -> tuple[list[Item], str] | None:
+    """Write through the sink; the records it took and where, or None when it failed.
+
+    A failing sink (a folder gone, a refused connection, a defect) fails this edge, not
+    the run: the ledger is not touched, so the same items are due next time.
+    """
+    try:
+        written = sink.write(STREAM, records)
+    except Exception as exc:
+        delivery.error = mask_text(f"{type(exc).__name__}: {exc}")
+        log.error("%s: delivery failed: %s", edge, delivery.error)
+        return None
+    refused = set(written.refused)
+    for message in written.errors:
+        delivery.withheld.append(message)
+        log.warning("%s: the sink left out a record: %s", edge, mask_text(message))
+    taken = [r for r in records if r.key() not in refused] if refused else records
+    return taken, written.location
 
 
 def _ledger(
@@ -306,17 +370,24 @@ def deliver_up(
                 meta={"node": code, "to": to_node},
             )  # fmt: skip
             result.batch_id = batch.id
-            if records:
-                written = _open_sink(parent).write(STREAM, records)
-                delivery.file = written.location
-                _record_ledger(
-                    session, "up", code, to_node, records, file=written.location,
-                    batch_id=batch.id, now=now,
-                )  # fmt: skip
+            edge = f"deliver up {code} -> {to_node}"
+            sendable = _writable(records, delivery, edge)
+            sent: list[Item] = []
+            if sendable:
+                outcome = _write(_open_sink(parent), sendable, delivery, edge)
+                if outcome is not None:
+                    sent, delivery.file = outcome
+                    _record_ledger(
+                        session, "up", code, to_node, sent, file=delivery.file,
+                        batch_id=batch.id, now=now,
+                    )  # fmt: skip
+            delivery.items = len(sent)
+            delivery.cancelled = sum(1 for r in sent if r.status is ReviewStatus.CANCELLED)
             close_batch(
                 session, batch, read=len(records) + delivery.unchanged,
-                accepted=len(records), quarantined=0, unchanged=delivery.unchanged,
-                status="committed",
+                accepted=len(sent), quarantined=len(records) - len(sent),
+                unchanged=delivery.unchanged,
+                status="failed" if delivery.error else "committed",
             )  # fmt: skip
             session.commit()
     finally:
@@ -538,10 +609,14 @@ def _push_child(
         delivery.skipped = f"node {child_code} has no sink"
         log.warning("push down %s -> %s: %s", code, child_code, delivery.skipped)
     elif due:
-        written = _open_sink(child).write(STREAM, due)
-        delivery.file = written.location
+        edge = f"push down {code} -> {child_code}"
+        sendable = _writable(due, delivery, edge)
+        outcome = _write(_open_sink(child), sendable, delivery, edge) if sendable else None
+        due, delivery.file = outcome if outcome is not None else ([], "")
+        delivery.items = len(due)
+        delivery.cancelled = sum(1 for r in due if r.status is ReviewStatus.CANCELLED)
         _record_ledger(
-            session, "down", code, child_code, due, file=written.location,
+            session, "down", code, child_code, due, file=delivery.file,
             batch_id=batch_id, now=now,
         )  # fmt: skip
     for record in due:
