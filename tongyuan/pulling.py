@@ -11,6 +11,7 @@ the natural-key upserts turn into "unchanged".
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from standards.validation.record_checks import check_record
 from tongyuan.collection import bulk_collection
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
+from tongyuan.db.errors import describe_error
 from tongyuan.ingest.timeliness import hub_today
 from tongyuan.libraries.adapter_states import load_state, save_state
 from tongyuan.libraries.base import utcnow
@@ -249,8 +251,12 @@ def pull(
                 checkpoint("after_commit")
             read.commit()
     except Exception as exc:
-        log.exception("pull %s failed", label)
-        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        # The short form: a database error's own text carries the statement and what the
+        # driver quotes of the row (PostgreSQL's DETAIL: the key's values), so the log
+        # gets the short form and where it was raised, not the exception's own text.
+        result.status, result.error = "failed", describe_error(exc)
+        where = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("pull %s failed: %s\n%s", label, result.error, where)
         result.reset()
         result.batch_id = None
         if not dry_run:

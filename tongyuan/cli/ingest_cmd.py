@@ -15,6 +15,8 @@ EPILOG = (
     "Example: [bold]tongyuan ingest 114403000040578006 --dry-run[/bold]  (DEPARTMENT: "
     "USCC or name of a department with a case system; default: every such department)"
 )
+# Another ingest of a department was running: nothing of it done, run again later.
+EXIT_BUSY = 3
 _COLUMNS = ("read", "added", "changed", "unchanged", "quarantined")
 
 
@@ -45,11 +47,12 @@ def ingest(
     A department marked signing: true must deliver a signed manifest, verified before
     anything is read. Exit 0 when every department committed (or dry-ran), 1 when one
     failed or its delivery was rejected, 2 for a topology that does not load or an
-    unknown department.
+    unknown department, 3 when another ingest of a department was running (that
+    department skipped, the others ingested; run it again later).
     """
     from tongyuan.cli.sync_cmd import resolve_topology_path
     from tongyuan.db import upgrade
-    from tongyuan.ingest import ingest_department
+    from tongyuan.ingest import IngestBusy, IngestResult, ingest_department
     from tongyuan.topology import TopologyError, load_topology
 
     settings = settings_and_logging()
@@ -68,7 +71,12 @@ def ingest(
         raise typer.Exit(0)
 
     upgrade(settings.database_url)
-    results = [ingest_department(settings, topo, d.code, dry_run=dry_run) for d in chosen]
+    results = []
+    for dept in chosen:
+        try:
+            results.append(ingest_department(settings, topo, dept.code, dry_run=dry_run))
+        except IngestBusy as exc:
+            results.append(IngestResult(dept.code, dept.name, status="busy", error=str(exc)))
     if as_json:
         document = {
             "topology": topo.name,
@@ -80,6 +88,8 @@ def ingest(
         _print(results, dry_run=dry_run)
     if any(r.status in ("failed", "rejected") for r in results):
         raise typer.Exit(1)
+    if any(r.status == "busy" for r in results):
+        raise typer.Exit(EXIT_BUSY)
 
 
 def _describe(result) -> dict:  # type: ignore[no-untyped-def]
@@ -132,6 +142,6 @@ def _print(results, *, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
             err_console.print(f"[yellow]deadlines not computed:[/yellow] {shown(problem)}",
                               soft_wrap=True)  # fmt: skip
         if r.error:
-            verb = "rejected" if r.status == "rejected" else "failed"
+            verb = {"rejected": "rejected", "busy": "skipped"}.get(r.status, "failed")
             err_console.print(f"[red]{r.department} {verb}:[/red] {shown(mask_text(r.error))}",
                               soft_wrap=True)  # fmt: skip

@@ -35,7 +35,12 @@ def make_engine(
     writes, and a deferred transaction that later needs the write lock fails at once with
     "database is locked" instead of waiting out the busy timeout. Read-only users may pass
     ``sqlite_begin="DEFERRED"`` to let readers run beside a writer.
+
+    Bound parameters are hidden from error messages and SQL logging (``hide_parameters``):
+    they are the values of the rows being written — names, serials, encrypted IDs, ID
+    hashes — and an error's text ends up in logs, batch meta and the terminal.
     """
+    kwargs.setdefault("hide_parameters", True)
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, sqlite_begin, **kwargs)

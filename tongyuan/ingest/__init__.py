@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tongyuan.ingest.engine import IngestResult, ingest_department
+    from tongyuan.ingest.engine import IngestBusy, IngestResult, ingest_department
 
-__all__ = ["IngestResult", "ingest_department"]
+__all__ = ["IngestBusy", "IngestResult", "ingest_department"]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,6 +6,10 @@ a case can cite a material delivered with it. For a department the topology mark
 ``signing: true`` the delivery is verified as a whole before either pull starts
 (:mod:`tongyuan.ingest.signed`); a delivery that fails is rejected whole — a failed batch
 with the reason and nothing else written or acknowledged.
+
+One ingest of a department at a time: the run holds the department's lock
+(:mod:`tongyuan.db.locks`) from opening the source to the last commit, and a second run
+raises :class:`IngestBusy` before reading anything.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from adapters.sdk import AdapterError, Source, StreamRead
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
+from tongyuan.db.locks import LockBusy, exclusive_lock
 from tongyuan.ingest.signed import DeliveryVerdict, trust_dir_for, verify_delivery
 from tongyuan.libraries.batches import record_failed_batch
 from tongyuan.pulling import Checkpoint, PullResult, pull
@@ -34,6 +39,18 @@ COUNT_NAMES = ("read", "added", "changed", "unchanged", "quarantined")
 
 class DeliveryRejected(RuntimeError):
     """A signed delivery changed under the read: a file no longer matched its manifest."""
+
+
+class IngestBusy(RuntimeError):
+    """Another ingest of the department is running (another process holds its lock)."""
+
+    def __init__(self, dept: Department) -> None:
+        super().__init__(
+            f"another ingest of {dept.code} ({dept.name}) is running; nothing was read or "
+            "written — run again once it has finished"
+        )
+        self.department = dept.code
+        self.name = dept.name
 
 
 @dataclass(slots=True)
@@ -54,7 +71,8 @@ class IngestResult:
 
     ``status``: committed (every stream committed), failed (a stream failed: its batch
     is a failed batch with the reason), rejected (a signed delivery failed verification:
-    nothing read), dry-run.
+    nothing read), dry-run; busy only where a caller caught :class:`IngestBusy` (the
+    engine raises it) and reports the department with the others.
     """
 
     department: str
@@ -137,9 +155,35 @@ def ingest_department(
 
     Never raises for data or for an unreachable system: a failed stream is a failed
     batch and ``status == "failed"``; a rejected signed delivery ``status == "rejected"``.
-    Raises KeyError for a department the topology has no case system for.
+    Raises KeyError for a department the topology has no case system for, and
+    :class:`IngestBusy` (nothing read, nothing written) while another ingest of the same
+    department holds its lock: two runs would read the same delivery and race to insert
+    the same cases, and the loser would fail after doing all the work.
     """
     dept = topology.case_department(department)
+    assert dept.cases is not None
+    try:
+        with exclusive_lock(
+            settings.database_url, ingest_lock_name(dept), fallback_dir=settings.home
+        ):
+            return _ingest_locked(settings, topology, dept, dry_run, now, checkpoint)
+    except LockBusy:
+        raise IngestBusy(dept) from None
+
+
+def ingest_lock_name(dept: Department) -> str:
+    """The lock one ingest of ``dept`` holds from opening its source to the last commit."""
+    return f"ingest-{dept.code}"
+
+
+def _ingest_locked(
+    settings: Settings,
+    topology: Topology,
+    dept: Department,
+    dry_run: bool,
+    now: datetime | None,
+    checkpoint: Checkpoint | None,
+) -> IngestResult:
     assert dept.cases is not None
     result = IngestResult(department=dept.code, name=dept.name)
     label = source_name(dept)
