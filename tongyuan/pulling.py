@@ -178,6 +178,7 @@ def pull(
     checkpoint: Checkpoint | None = None,
     verify_read: Callable[[StreamRead], None] | None = None,
     base_dir: Path | None = None,
+    session: Session | None = None,
 ) -> PullResult:
     """Read ``stream`` from ``source`` incrementally and store it; never raises for data.
 
@@ -192,9 +193,17 @@ def pull(
     ``verify_read`` is called once every record is read, before the state is saved: an
     exception from it fails the whole batch (a signed delivery whose files did not all
     pass). ``base_dir`` of the default writer is where material files are found.
+
+    ``session`` (dry runs only) is a transaction the caller opened and will roll back:
+    the pull writes into it instead of a transaction of its own, so the dry runs of
+    several streams see each other's records as the real runs would see each other's
+    commits (a case citing a material delivered with it). Without it, each dry run is
+    rolled back on its own and the next stream never sees what this one stored.
     """
+    if session is not None and not dry_run:
+        raise ValueError("pull(session=…) is for dry runs: a real pull commits on its own")
     spec = source.stream(stream)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url) if session is None else session.get_bind()
     sessions = make_session_factory(engine)
     if writer is None:
         writer = StoringWriter(
@@ -206,46 +215,39 @@ def pull(
     label = f"{source_name}/{stream}"
     read = None
     try:
-        with sessions() as session:
+        if session is not None:
             state = load_state(session, source_name, stream)
+        else:
+            with sessions() as reading:
+                state = load_state(reading, source_name, stream)
         read = source.read(stream, state)
         started = now or datetime.now(UTC)
         # A pull streams up to millions of records: see tongyuan.collection.
-        with bulk_collection(), sessions() as session:
-            session.begin()
-            try:
-                meta = {"kind": spec.kind, **(batch_meta or {})}
-                batch = open_batch(session, batch_kind, label, meta=meta)
-                writer.begin(session, batch, started)
-                for envelope in read:
-                    writer.write(session, batch, envelope, result)
-                if verify_read is not None:
-                    verify_read(read)
-                writer.finish(session, batch, result)
-                result.state = read.state()
-                save_state(session, source_name, stream, result.state, batch_id=batch.id)
-                close_batch(
-                    session,
-                    batch,
-                    read=result.read,
-                    accepted=result.accepted,
-                    quarantined=result.quarantined,
-                    unchanged=result.unchanged,
-                    status="committed",
-                )
-                if dry_run:
-                    result.status = "dry-run"
-                else:
-                    result.batch_id = batch.id
-                    if checkpoint is not None:
-                        checkpoint("before_commit")
-            except BaseException:
-                session.rollback()
-                raise
-            if dry_run:
-                session.rollback()
+        with bulk_collection():
+            if session is not None:
+                _write_stream(session, read, writer, result, spec.kind, batch_kind, label,
+                              batch_meta, started, verify_read, source_name, stream)  # fmt: skip
+                result.status = "dry-run"
             else:
-                session.commit()
+                with sessions() as own:
+                    own.begin()
+                    try:
+                        batch = _write_stream(own, read, writer, result, spec.kind, batch_kind,
+                                              label, batch_meta, started, verify_read,
+                                              source_name, stream)  # fmt: skip
+                        if dry_run:
+                            result.status = "dry-run"
+                        else:
+                            result.batch_id = batch.id
+                            if checkpoint is not None:
+                                checkpoint("before_commit")
+                    except BaseException:
+                        own.rollback()
+                        raise
+                    if dry_run:
+                        own.rollback()
+                    else:
+                        own.commit()
         if not dry_run:
             if checkpoint is not None:
                 checkpoint("after_commit")
@@ -260,16 +262,17 @@ def pull(
         result.reset()
         result.batch_id = None
         if not dry_run:
-            with sessions.begin() as session:
+            with sessions.begin() as failed:
                 batch = record_failed_batch(
-                    session, f"{batch_kind}.failed", label, error=result.error,
+                    failed, f"{batch_kind}.failed", label, error=result.error,
                     meta=batch_meta,
                 )  # fmt: skip
                 result.batch_id = batch.id
     finally:
         if read is not None:
             read.close()
-        engine.dispose()
+        if session is None:
+            engine.dispose()
     log.info(
         "pull %s %s: read %d added %d changed %d unchanged %d quarantined %d",
         label,
@@ -281,3 +284,39 @@ def pull(
         result.quarantined,
     )
     return result
+
+
+def _write_stream(
+    session: Session,
+    read: StreamRead,
+    writer: PullWriter,
+    result: PullResult,
+    kind: str,
+    batch_kind: str,
+    label: str,
+    batch_meta: dict[str, Any] | None,
+    started: datetime,
+    verify_read: Callable[[StreamRead], None] | None,
+    source_name: str,
+    stream: str,
+) -> Batch:
+    """Everything one pull writes, inside ``session``'s open transaction (not ended here)."""
+    batch = open_batch(session, batch_kind, label, meta={"kind": kind, **(batch_meta or {})})
+    writer.begin(session, batch, started)
+    for envelope in read:
+        writer.write(session, batch, envelope, result)
+    if verify_read is not None:
+        verify_read(read)
+    writer.finish(session, batch, result)
+    result.state = read.state()
+    save_state(session, source_name, stream, result.state, batch_id=batch.id)
+    close_batch(
+        session,
+        batch,
+        read=result.read,
+        accepted=result.accepted,
+        quarantined=result.quarantined,
+        unchanged=result.unchanged,
+        status="committed",
+    )
+    return batch

@@ -115,8 +115,40 @@ def test_a_dry_run_leaves_no_material_file_in_the_blob_store(world) -> None:
         return [p for p in world.settings.blobs_dir.rglob("*") if p.is_file()]
 
     dry = ingest_department(world.settings, world.topology, DEPT, dry_run=True)
-    assert dry.status == "dry-run" and dry.added >= 1, dry.error  # the material, at least
+    assert (dry.status, dry.added, dry.quarantined) == ("dry-run", 2, 0), dry.error
     assert blobs() == []
     real = ingest_department(world.settings, world.topology, DEPT)
     assert (real.status, real.added) == ("committed", 2), real.error
     assert [p.name for p in blobs()] == [material.sha256]
+
+
+def test_a_dry_run_predicts_the_real_run(world) -> None:
+    """The real run commits the materials before it reads the cases; the dry run must
+    let its cases see the materials delivered with them too, or every case citing one
+    would be a false case.material.missing."""
+    cited = []
+    for n in range(3):
+        content = f"scan {n}".encode()
+        (world.drop / "files").mkdir(exist_ok=True)
+        (world.drop / "files" / f"m{n}.pdf").write_bytes(content)
+        cited.append(
+            make_material(world.drop, content=content).model_copy(
+                update={"material_id": f"M-DR-{n}", "file": f"files/m{n}.pdf"}
+            )
+        )
+    world.deliver("materials_001.xml", cited)
+    world.deliver(
+        "cases_001.xml",
+        [
+            make_case(dept_case_no=f"DR-{n}", serial=None, material_ids=[m.material_id])
+            for n, m in enumerate(cited)
+        ]
+        + [make_case(dept_case_no="DR-X", serial=None, material_ids=["MAT-NEVER-DELIVERED"])],
+    )
+    dry = ingest_department(world.settings, world.topology, DEPT, dry_run=True)
+    assert dry.status == "dry-run", dry.error
+    real = ingest_department(world.settings, world.topology, DEPT)
+    assert real.status == "committed", real.error
+    assert dict(dry.rules) == dict(real.rules) == {"case.material.missing": 1}
+    assert dry.counts == real.counts
+    assert (real.materials_written, real.cases_written, real.quarantined) == (3, 3, 1)

@@ -9,18 +9,23 @@ with the reason and nothing else written or acknowledged.
 
 One ingest of a department at a time: the run holds the department's lock
 (:mod:`tongyuan.db.locks`) from opening the source to the last commit, and a second run
-raises :class:`IngestBusy` before reading anything.
+raises :class:`IngestBusy` before reading anything. A dry run writes every stream into one
+transaction rolled back at the end, so its case checks see the materials of the same
+delivery exactly as the real run's do.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from adapters.sdk import AdapterError, Source, StreamRead
 from tongyuan.config import Settings
@@ -204,23 +209,25 @@ def _ingest_locked(
         verify_read = _refuse_changed_files
 
     base_dir = getattr(source, "folder", None)
-    for stream, kind in streams:
-        outcome = pull(
-            settings,
-            source,
-            stream,
-            source_name=label,
-            batch_kind=f"ingest.{kind}",
-            batch_meta=batch_meta,
-            dry_run=dry_run,
-            now=now,
-            checkpoint=checkpoint,
-            verify_read=verify_read,
-            base_dir=base_dir if isinstance(base_dir, Path) else None,
-        )
-        result.add(outcome, kind)
-        if outcome.status == "failed":
-            break  # cases must not go in without the materials they cite
+    with _dry_run_transaction(settings, dry_run) as shared:
+        for stream, kind in streams:
+            outcome = pull(
+                settings,
+                source,
+                stream,
+                source_name=label,
+                batch_kind=f"ingest.{kind}",
+                batch_meta=batch_meta,
+                dry_run=dry_run,
+                now=now,
+                checkpoint=checkpoint,
+                verify_read=verify_read,
+                base_dir=base_dir if isinstance(base_dir, Path) else None,
+                session=shared,
+            )
+            result.add(outcome, kind)
+            if outcome.status == "failed":
+                break  # cases must not go in without the materials they cite
     if dry_run and result.status == "committed":
         result.status = "dry-run"
     log.info(
@@ -234,6 +241,30 @@ def _ingest_locked(
         result.quarantined,
     )
     return result
+
+
+@contextmanager
+def _dry_run_transaction(settings: Settings, dry_run: bool) -> Iterator[Session | None]:
+    """For a dry run, one transaction every stream writes into, rolled back at the end.
+
+    The real run commits the materials before the cases are read, so its case checks
+    find them in the library; a dry run must predict that, so its case stream has to
+    see what its material stream stored. A real run gets ``None``: each stream commits
+    on its own.
+    """
+    if not dry_run:
+        yield None
+        return
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            session.begin()
+            try:
+                yield session
+            finally:
+                session.rollback()
+    finally:
+        engine.dispose()
 
 
 def _ordered_streams(source: Source, case_stream: str) -> list[tuple[str, str]]:
