@@ -52,5 +52,19 @@ app.add_typer(licenses_cmd.app, name="licenses")
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    A library database the hub refuses (PostgreSQL not UTF8) is found on the first
+    connection of whatever command runs; it ends that command with the reason and exit
+    2 instead of a traceback.
+    """
+    from rich.markup import escape
+
+    from tongyuan.cli.common import err_console
+    from tongyuan.db import DatabaseEncodingError
+
+    try:
+        app()
+    except DatabaseEncodingError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise SystemExit(2) from None

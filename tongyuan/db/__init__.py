@@ -1,6 +1,12 @@
 """Database access: engines, sessions and schema migrations."""
 
-from tongyuan.db.engine import is_sqlite, make_engine, make_session_factory, normalize_url
+from tongyuan.db.engine import (
+    DatabaseEncodingError,
+    is_sqlite,
+    make_engine,
+    make_session_factory,
+    normalize_url,
+)
 from tongyuan.db.migrate import (
     VERSION_TABLE,
     current_revision,
@@ -11,6 +17,7 @@ from tongyuan.db.migrate import (
 
 __all__ = [
     "VERSION_TABLE",
+    "DatabaseEncodingError",
     "current_revision",
     "downgrade",
     "head_revision",

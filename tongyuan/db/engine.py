@@ -45,7 +45,54 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, sqlite_begin, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        _require_utf8(engine, parsed)
+    return engine
+
+
+class DatabaseEncodingError(RuntimeError):
+    """The PostgreSQL database is not UTF8: it cannot hold the libraries' Chinese text."""
+
+
+REQUIRED_SERVER_ENCODING = "UTF8"
+
+
+def _require_utf8(engine: Engine, url: URL) -> None:
+    """Refuse every connection to a database whose ``server_encoding`` is not UTF8.
+
+    In a LATIN1 database the schema is created and every later write of a Chinese name
+    fails (UntranslatableCharacter); SQL_ASCII accepts the bytes but hands back text the
+    driver cannot decode. Neither is found out by ``db upgrade``, which writes no text,
+    so the check is made on connecting, before anything is written. PostgreSQL reports
+    the encoding when the session starts: no query is needed.
+    """
+
+    # insert=True: before the dialect's own first-connect queries, which already fail on
+    # SQL_ASCII (its text comes back as bytes).
+    @event.listens_for(engine, "connect", insert=True)
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        info = getattr(dbapi_connection, "info", None)
+        encoding = info.parameter_status("server_encoding") if info is not None else None
+        if encoding is None:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SHOW server_encoding")
+                encoding = cursor.fetchone()[0]
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()
+        if isinstance(encoding, bytes):
+            encoding = encoding.decode("ascii", "replace")
+        if str(encoding).upper().replace("-", "") != REQUIRED_SERVER_ENCODING:
+            name = url.database or "?"
+            raise DatabaseEncodingError(
+                f"the PostgreSQL database {name!r} at "
+                f"{url.render_as_string(hide_password=True)} has server encoding "
+                f"{encoding}, not UTF8: the libraries hold Chinese text. Create the "
+                f"database with ENCODING 'UTF8' (CREATE DATABASE {name} ENCODING 'UTF8' "
+                "TEMPLATE template0) and point TONGYUAN_DATABASE_URL at it"
+            )
 
 
 def _sqlite_engine(url: URL, begin: SqliteBegin, **kwargs: Any) -> Engine:
