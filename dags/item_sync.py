@@ -6,6 +6,7 @@ first, level by level from the bottom, then the levels deliver up, then base ite
     due_county → systems_county → sync_county[*]
     due_city   → systems_city   → sync_city[*]         (after sync_county)
     due_province → systems_province → sync_province[*] (after sync_city)
+    pulled_<level>: the due nodes whose own and department pulls all succeeded
     then up: deliver_county[*] → deliver_city[*]
     then down: push_province[*] → push_city[*] → library_updated (outlet: the item library)
 
@@ -28,9 +29,10 @@ task announces the item library asset when the run changed it, so pipelines sche
 on ``tongyuan://libraries/items`` run after real changes only.
 
 One system that is down stops only its own task instance, as ``tongyuan sync items``
-goes on past it: the later stages run whatever an earlier one ended in (``all_done``),
-the asset is announced for what the others committed, and ``all_synced`` fails the run
-(as ``upstream_failed``) so the failure stays visible.
+goes on past it: the later stages run whatever an earlier one ended in (``all_done``);
+``pulled_<level>`` keeps the nodes whose own and department pulls all succeeded, and only
+they deliver and push, as from the CLI; the asset is announced for what was committed,
+and ``all_synced`` fails the run (as ``upstream_failed``) so the failure stays visible.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ def systems(topology: str, nodes: list[str]) -> list[str]:
 @task(trigger_rule="all_done")
 def sync_node(code: str, topology: str) -> dict:
     return tasks.sync_node(topology, code)
+
+
+@task(trigger_rule="all_done")
+def pulled_nodes(topology: str, codes: list[str], sync_results: dict) -> list[str]:
+    return tasks.pulled(topology, codes, sync_results)
 
 
 @task(trigger_rule="all_done")
@@ -111,6 +118,7 @@ def all_synced(stage_results: dict) -> dict:
 def item_sync() -> None:
     results: dict[str, object] = {}
     due_lists: dict[int, object] = {}
+    synced_by_stage: dict[str, object] = {}
     previous = None
     for stage in STAGES:  # pull every system first: the top node may re-version base elements
         codes = due.override(task_id=f"due_{stage.name}")(
@@ -124,14 +132,23 @@ def item_sync() -> None:
         )
         if previous is not None:
             previous >> synced
-        results[f"sync_{stage.name}"] = previous = synced
+        results[f"sync_{stage.name}"] = synced_by_stage[f"sync_{stage.name}"] = synced
+        previous = synced
         due_lists[stage.index] = codes
+    # Only nodes whose pulls all succeeded deliver and push (a failed one may be half-known).
+    ready = {
+        stage.index: pulled_nodes.override(task_id=f"pulled_{stage.name}")(
+            TOPOLOGY_ARG, due_lists[stage.index], synced_by_stage
+        )
+        for stage in STAGES
+        if stage.delivers or stage.pushes
+    }
     for stage in STAGES:  # then deliver up, level by level
         if stage.delivers:
             delivered = (
                 deliver_up.override(task_id=f"deliver_{stage.name}")
                 .partial(topology=TOPOLOGY_ARG)
-                .expand(code=due_lists[stage.index])
+                .expand(code=ready[stage.index])
             )
             previous >> delivered
             results[f"deliver_{stage.name}"] = previous = delivered
@@ -140,7 +157,7 @@ def item_sync() -> None:
             pushed = (
                 push_down.override(task_id=f"push_{stage.name}")
                 .partial(topology=TOPOLOGY_ARG)
-                .expand(code=due_lists[stage.index])
+                .expand(code=ready[stage.index])
             )
             previous >> pushed
             results[f"push_{stage.name}"] = previous = pushed

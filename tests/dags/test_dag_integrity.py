@@ -43,7 +43,7 @@ def test_item_sync_tasks_levels_bottom_up_then_down(bag) -> None:
     dag = bag.dags["item_sync"]
     expected = {f"{step}_{level}" for step in ("due", "systems", "sync") for level in LEVELS}
     expected |= {"deliver_county", "deliver_city", "push_province", "push_city"}
-    expected |= {"library_updated", "all_synced"}
+    expected |= {"library_updated", "all_synced"} | {f"pulled_{level}" for level in LEVELS}
     assert set(dag.task_ids) == expected
 
     def upstream(task_id: str) -> set[str]:
@@ -53,10 +53,15 @@ def test_item_sync_tasks_levels_bottom_up_then_down(bag) -> None:
     assert upstream("sync_county") == {"systems_county"}
     assert upstream("sync_city") == {"systems_city", "sync_county"}
     assert upstream("sync_province") == {"systems_province", "sync_city"}
-    assert upstream("deliver_county") == {"due_county", "sync_province"}
-    assert upstream("deliver_city") == {"due_city", "deliver_county"}
-    assert upstream("push_province") == {"due_province", "deliver_city"}
-    assert upstream("push_city") == {"due_city", "push_province"}
+    # Only the nodes whose pulls all succeeded deliver and push (pulled_<level>).
+    syncs = {f"sync_{level}" for level in LEVELS}
+    for level in LEVELS:
+        assert upstream(f"pulled_{level}") == {f"due_{level}"} | syncs
+        assert dag.get_task(f"pulled_{level}").trigger_rule == "all_done"
+    assert upstream("deliver_county") == {"pulled_county", "sync_province"}
+    assert upstream("deliver_city") == {"pulled_city", "deliver_county"}
+    assert upstream("push_province") == {"pulled_province", "deliver_city"}
+    assert upstream("push_city") == {"pulled_city", "push_province"}
     steps = {t for t in expected if t.split("_")[0] in ("sync", "deliver", "push")}
     assert upstream("library_updated") == steps
     # One system down stops only its own step: the later stages and the asset run whatever
@@ -86,8 +91,8 @@ def test_node_steps_are_mapped_over_the_run_plan_and_retried_with_backoff(bag) -
         return {name: arg.operator.task_id for name, arg in expand.value.items()}
 
     assert mapped_over("sync_city") == {"code": "systems_city"}
-    assert mapped_over("deliver_county") == {"code": "due_county"}
-    assert mapped_over("push_city") == {"code": "due_city"}
+    assert mapped_over("deliver_county") == {"code": "pulled_county"}
+    assert mapped_over("push_city") == {"code": "pulled_city"}
 
 
 def test_schedule_is_the_union_of_edge_crons_in_beijing_time(bag) -> None:
@@ -117,7 +122,7 @@ def test_the_shape_follows_the_configured_topology(monkeypatch, tmp_path) -> Non
     assert set(dag.task_ids) == {
         "due_city", "systems_city", "sync_city", "deliver_city",
         "due_province", "systems_province", "sync_province", "push_province",
-        "library_updated", "all_synced",
+        "library_updated", "all_synced", "pulled_city", "pulled_province",
     }  # fmt: skip
     assert {t.expression for t in dag.timetable.timetables} == {"0 3 * * *", "*/20 * * * *"}
     assert dag.params["topology"] == str(two_levels)

@@ -141,6 +141,35 @@ def test_a_failed_step_raises_for_airflow_to_retry_with_ids_masked() -> None:
     assert tasks._step("sync", Done()) == {"batch_id": "b-1", "counts": {"read": 3}}
 
 
+def test_a_delivery_with_a_failed_edge_fails_its_task() -> None:
+    """A delivery has no status; it names its failed edges in ``error`` after delivering to
+    the others, and the task must still fail (retry, show red)."""
+
+    class Delivered:
+        batch_id, counts = "b-2", {"delivered": 3, "failed": 1}
+        error = "440300: PermissionError: outbox not writable"
+
+    with pytest.raises(tasks.StepFailed, match="deliver 440305 failed: 440300"):
+        tasks._step("deliver 440305", Delivered())
+
+
+def test_only_nodes_whose_pulls_all_succeeded_deliver(shenzhen) -> None:
+    """The city's department system failed to pull (no result), and so did 440306: neither
+    the city nor 440306 delivers or pushes; the others do, as from the CLI."""
+    path = str(example_path("shenzhen"))
+    (dept,) = [d.code for d in shenzhen.departments_of("440300")]
+    results = {
+        "sync_county": [{"code": c, "counts": {}} for c in sorted(COUNTIES - {"440306"})],
+        "sync_city": [None, {"code": "440300", "counts": {}}],
+        "sync_province": [{"code": "440000", "counts": {}}],
+    }
+    assert tasks.pulled(path, sorted(COUNTIES), results) == sorted(COUNTIES - {"440306"})
+    assert tasks.pulled(path, ["440300"], results) == []
+    results["sync_city"][0] = {"code": dept, "counts": {}}
+    assert tasks.pulled(path, ["440300"], results) == ["440300"]
+    assert tasks.pulled(path, ["440000"], results) == ["440000"]
+
+
 def test_topologies_are_loaded_once_per_file_version(tmp_path: Path) -> None:
     copy = tmp_path / "lz.yaml"
     copy.write_text(example_path("lanzhou").read_text(encoding="utf-8"), encoding="utf-8")

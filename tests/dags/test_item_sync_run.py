@@ -87,7 +87,11 @@ def _check_first_run(settings, topology, systems, outcome) -> None:
     # Only batch ids and counts crossed XCom, and each batch id is a committed batch.
     for task in outcome.tasks:
         if task.task_id.startswith(STEPS) and task.state == "success":
-            assert set(task.result) == {"batch_id", "counts"}, task.label
+            # A sync also names the system it pulled (which nodes may then deliver).
+            keys = {"batch_id", "counts"} | (
+                {"code"} if task.task_id.startswith("sync_") else set()
+            )
+            assert set(task.result) == keys, task.label
             assert all(isinstance(n, int) for n in task.result["counts"].values())
             assert batches[task.result["batch_id"]] == "committed"
 

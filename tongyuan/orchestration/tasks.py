@@ -293,7 +293,26 @@ def sync_node(topology: str, code: str) -> StepResult:
 
     install_review_tracking()
     settings = _settings()
-    return _step(f"sync {code}", pull(settings, load(topology), code))
+    return {**_step(f"sync {code}", pull(settings, load(topology), code)), "code": code}
+
+
+def pulled(
+    topology: str, codes: Sequence[str], sync_results: Mapping[str, Iterable[StepResult | None]]
+) -> list[str]:
+    """The nodes among ``codes`` whose own system and every department system pulled in
+    this run: only they deliver up and push down, as in ``tongyuan sync items`` — a failed
+    pull may have left what the node would send half-known.
+
+    ``sync_results`` are the mapped results of the run's sync tasks; a failed task has
+    none, so its code is missing.
+    """
+    done = {r.get("code") for results in sync_results.values() for r in results or () if r}
+    topo = load(topology)
+    ready = [c for c in codes if c in done and all(d.code in done for d in topo.departments_of(c))]
+    held = [c for c in codes if c not in ready]
+    if held:
+        log.warning("not delivering for %s: their pull failed in this run", ", ".join(held))
+    return ready
 
 
 def deliver_up(topology: str, code: str) -> StepResult:
@@ -380,7 +399,9 @@ def _settings():  # type: ignore[no-untyped-def]
 
 
 def _step(what: str, result: Any) -> StepResult:
-    if getattr(result, "status", None) == "failed":
+    # A pull says status "failed"; a delivery has no status but names its failed edges in
+    # ``error`` (it delivered the others): either way the task fails, retries and shows.
+    if getattr(result, "status", None) == "failed" or getattr(result, "error", None):
         reason = getattr(result, "error", None) or "no reason given"
         raise StepFailed(f"{what} failed: {mask_text(str(reason))}")
     counts = {str(k): int(v) for k, v in (getattr(result, "counts", None) or {}).items()}

@@ -564,9 +564,11 @@ def push_down(
             assert batch is not None
             delivered = sum(d.items for d in result.deliveries)
             unchanged = sum(d.unchanged for d in result.deliveries)
+            withheld = sum(len(d.withheld) for d in result.deliveries)
             close_batch(
-                session, batch, read=delivered + unchanged, accepted=delivered,
-                quarantined=0, unchanged=unchanged, status="committed",
+                session, batch, read=delivered + withheld + unchanged, accepted=delivered,
+                quarantined=withheld, unchanged=unchanged,
+                status="failed" if result.error else "committed",
             )  # fmt: skip
             result.claims["claims_moved"] = moved
             session.commit()
