@@ -674,9 +674,15 @@ def run_pandas_suites(url: str, *, as_of: date) -> dict[str, int]:
     before[has_prev] = events.loc[has_prev, "at"] < prev_at[has_prev]
     counts["case.events.order/case"] = len(set(events.loc[before, "case_id"]) & known)
 
-    tl = cases[["id"]].merge(t["case_timeliness"], left_on="id", right_on="case_id", how="left")
+    tl = cases[["id", "current_state"]].merge(
+        t["case_timeliness"], left_on="id", right_on="case_id", how="left"
+    )
+    paused = (tl["current_state"] == "9") & (
+        pd.to_datetime(tl["deadline"], errors="coerce")
+        >= pd.to_datetime(tl["as_of"], errors="coerce")
+    )
     late = tl["status"].isin(["overdue", "done_late"]) | (
-        (tl["status"] == "open") & _before(tl["deadline"], day)
+        (tl["status"] == "open") & _before(tl["deadline"], day) & ~paused
     )
     counts["case.overdue/case"] = int(late.sum())
     claims = t["item_claims"]

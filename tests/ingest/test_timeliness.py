@@ -266,6 +266,36 @@ def test_a_deadline_the_calendar_cannot_compute_fails_its_own_quality_rule(
     assert "deadline.unknown" in failing and "期限无法计算" in failing
 
 
+def test_a_case_still_in_a_special_procedure_is_judged_as_of_its_stored_deadline(
+    world: World,
+) -> None:
+    """The stored deadline of a case in 特别程序 is as of the day it was computed; its clock
+    has stood still since. A quality run weeks later must not call it overdue unless it
+    was already late that day."""
+    from sqlalchemy import update
+
+    from tongyuan.quality import run_quality
+
+    paused = [CaseEvent(state=S.ACCEPTED, at=t(3, 2)), CaseEvent(state=S.SPECIAL_START, at=t(3, 3))]
+    world.deliver("cases_001.xml", [_case("P-ON-TIME", paused), _case("P-LATE", paused)])
+    assert ingest_department(world.settings, world.topology, DEPT).added == 2
+    engine = make_engine(world.settings.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            ids = dict(session.execute(select(CaseRow.dept_case_no, CaseRow.id)).all())
+            # As the ingest of 10 Mar stored them: one due 16 Mar, one due 5 Mar (already late).
+            for no, deadline in (("P-ON-TIME", date(2026, 3, 16)), ("P-LATE", date(2026, 3, 5))):
+                session.execute(
+                    update(CaseTimeliness)
+                    .where(CaseTimeliness.case_id == ids[no])
+                    .values(status="open", deadline=deadline, as_of=date(2026, 3, 10))
+                )
+    finally:
+        engine.dispose()
+    summary = run_quality(world.settings, suites=["timeliness"], as_of=date(2026, 4, 1))
+    assert summary.failed_by_rule()[("case.overdue", "case")] == 1
+
+
 def test_a_cut_overdue_list_says_so_with_the_true_total(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

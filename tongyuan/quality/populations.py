@@ -192,8 +192,9 @@ def cases(ctx: SuiteContext) -> Population:
     if "case_timeliness" in ctx.tables:
         derived.append(
             Derived(
-                ("timeliness_status", "deadline"),
-                "t.status AS timeliness_status, t.deadline AS deadline",
+                ("timeliness_status", "deadline", "timeliness_as_of"),
+                "t.status AS timeliness_status, t.deadline AS deadline, "
+                "t.as_of AS timeliness_as_of",
                 "LEFT JOIN case_timeliness t ON t.case_id = c.id",
             )
         )

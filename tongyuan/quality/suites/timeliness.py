@@ -3,10 +3,11 @@
 Deadlines are computed in working days (statutory holidays and 调休) where they are
 stored — the case timeliness rows of ingestion, the claim and review deadlines of the
 item sync — so this suite only compares them with the reference day: a case is overdue
-when it was decided late or is still open past its deadline; a claim when it is not
-completed by its deadline; a review when a review or a correction is past due and the
-copy is still not published. Cases without a timeliness table (an older schema) fall
-back to the 承诺办结日期 the source system gave.
+when it was decided late or is still open past its deadline (one still in 特别程序 only
+if it was past its deadline when that was computed: its clock has stopped since); a
+claim when it is not completed by its deadline; a review when a review or a correction
+is past due and the copy is still not published. Cases without a timeliness table (an
+older schema) fall back to the 承诺办结日期 the source system gave.
 
 A deadline the working-day calendar cannot compute (the holiday schedule of the year it
 falls in is not published yet) is never a pass: the case, claim or review fails
@@ -17,6 +18,7 @@ explicit, visible condition). It is not counted as overdue either: nobody knows.
 
 from __future__ import annotations
 
+from standards.codes.enums import CaseState
 from tongyuan.quality import populations
 from tongyuan.quality.checks import Check, SuiteContext
 from tongyuan.quality.sql import date_literal
@@ -33,9 +35,13 @@ def checks(ctx: SuiteContext) -> list[Check]:
     d = ctx.dialect
     day = date_literal(ctx.as_of)
     if "case_timeliness" in ctx.tables:
+        # A case still in 特别程序 has its clock stopped since the deadline was computed
+        # (timeliness_as_of): the stored deadline is as of that day, and the case is late
+        # only if it was late by then already.
         late_case = (
             "timeliness_status IN ('overdue', 'done_late') "
-            f"OR (timeliness_status = 'open' AND deadline < {day})"
+            f"OR (timeliness_status = 'open' AND deadline < {day} AND NOT "
+            f"(current_state = '{CaseState.SPECIAL_START.value}' AND deadline >= timeliness_as_of))"
         )
     else:
         late_case = (
