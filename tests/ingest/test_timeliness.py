@@ -202,6 +202,21 @@ def test_ingest_stores_timeliness_and_the_cli_lists_overdue_cases_masked(
         assert PERSON not in out
 
 
+def test_overdue_lists_department_numbers_escaped(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A department's case number is free text: Rich markup in it must not crash the
+    listing, and a C1 control (U+009B, a one-character CSI) is shown escaped."""
+    number = "AB[/x]\x9b2J-1"
+    world.deliver("cases_001.xml", [_case(number, [CaseEvent(state=S.ACCEPTED, at=ACCEPTED)])])
+    assert ingest_department(world.settings, world.topology, DEPT).added == 1
+    _env(world, monkeypatch)
+    out = CliRunner().invoke(app, ["cases", "overdue", "--prereview"], terminal_width=300)
+    assert out.exit_code == 0, out.output
+    # Unescaped, "[/x]" raised MarkupError and the raw CSI reached the terminal.
+    assert "\x9b" not in out.output and "AB[/x" in out.output and "x9b" in out.output
+
+
 def test_overdue_exits_3_when_the_calendar_does_not_know_a_year(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

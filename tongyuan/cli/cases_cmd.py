@@ -73,10 +73,11 @@ def _print(report) -> None:  # type: ignore[no-untyped-def]
     for col in ("serial", "department case", "实施编码", "state", "受理", "deadline",
                 "status", "applicant"):  # fmt: skip
         table.add_column(col, overflow="fold")
-    for c in report.cases:
-        table.add_row(c["serial"], f"{c['source_system']}/{c['dept_case_no']}", c["impl_code"],
-                      c["state"], c["accepted_on"] or "", c["deadline"] or "", c["status"],
-                      c["applicant"])  # fmt: skip
+    for c in report.cases:  # department numbers are free text: escaped, markup too
+        table.add_row(*(shown(v or "") for v in (
+            c["serial"], f"{c['source_system']}/{c['dept_case_no']}", c["impl_code"],
+            c["state"], c["accepted_on"], c["deadline"], c["status"], c["applicant"],
+        )))  # fmt: skip
     console.print(table)
     if report.truncated:
         console.print(
@@ -93,7 +94,8 @@ def _print(report) -> None:  # type: ignore[no-untyped-def]
             f"预审 late (more than 2 working days after 接件): {counts.prereview_late}{cut}"
         )
         for c in report.prereview:
-            console.print(f"  {c['serial']}  {c['source_system']}/{c['dept_case_no']}  "
-                          f"due {c['prereview_deadline']}", markup=False)  # fmt: skip
+            line = f"  {c['serial']}  {c['source_system']}/{c['dept_case_no']}  "
+            console.print(shown(f"{line}due {c['prereview_deadline']}", markup=False),
+                          markup=False)  # fmt: skip
     for problem in counts.problems:
         err_console.print(f"[yellow]deadline unknown:[/yellow] {shown(problem)}", soft_wrap=True)

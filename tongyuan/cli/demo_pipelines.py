@@ -16,6 +16,7 @@ from rich.table import Table
 from tongyuan.cli.common import console
 from tongyuan.cli.demo_items import DEMO_RETRIES
 from tongyuan.config import Settings
+from tongyuan.report.themes import format_rate, pooled_rate
 
 if TYPE_CHECKING:
     from tongyuan.orchestration.runner import DagRunOutcome
@@ -152,7 +153,7 @@ def check_quality(settings: Settings, topology_path: Path) -> bool:
     counts: dict[str, int] = (run or {}).get("counts", {})
     if counts:
         evaluated, failed = counts.get("evaluated", 0), counts.get("failed", 0)
-        rate = f"{(evaluated - failed) / evaluated:.1%}" if evaluated else "—"
+        rate = format_rate(pooled_rate(evaluated, failed))
         console.print(
             f"quality run {run.get('run_id')}: {evaluated} checks of records, {failed} failed "
             f"(pass rate {rate})"
