@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from std_factories import AUTHORITY, make_case, make_item
 
@@ -165,3 +166,35 @@ def test_a_material_whose_delivery_moved_is_replayed_with_files_dir(
     assert outcome.outcome != "added"
     summary = replay(hub, Selection(status="open", everything=True), base_dir=moved)
     assert [o.outcome for o in summary.outcomes] == ["added"]
+
+
+@pytest.mark.parametrize("char", ["\u0000", "\u000b"])
+def test_a_record_with_a_character_xml_cannot_carry_is_quarantined_on_each_backend(
+    hub, in_session, tmp_path: Path, char: str
+):
+    """PostgreSQL's JSONB refuses U+0000: the quarantined payload must still be stored (the
+    rest of the file too), with the rule naming the field."""
+    import json
+
+    good = make_case(serial=None, dept_case_no="GOOD-1")
+    bad = make_case(serial=None, dept_case_no="BAD-1", item_name=f"食品{char}经营许可")
+    folder = tmp_path / "drop" / "cases"
+    folder.mkdir(parents=True)
+    (folder / "cases.jsonl").write_text(
+        "".join(
+            json.dumps({"kind": "case", **c.model_dump(mode="json", exclude_none=True)}) + "\n"
+            for c in (good, bad)
+        ),
+        encoding="utf-8",
+    )
+    loader = Loader(hub)
+    try:
+        summary = loader.load([folder.parent], relative_to=folder.parent)
+    finally:
+        loader.close()
+    assert not summary.failed, summary.failed
+    assert summary.totals()["case"]["added"] == 1
+    assert summary.totals()["case"]["quarantined"] == 1
+    entry = in_session(lambda s: s.scalars(select(QuarantineEntry)).one())
+    assert entry.rule == "schema.xml_char"
+    assert "item_name" in json.dumps(entry.rules, ensure_ascii=False) + entry.message

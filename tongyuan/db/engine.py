@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,10 +47,30 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, sqlite_begin, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("json_serializer", jsonb_dumps)
     engine = create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "postgresql":
         _require_utf8(engine, parsed)
     return engine
+
+
+# A "\u0000" escape not itself escaped (an even run of backslashes before it).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def jsonb_dumps(value: Any) -> str:
+    """JSON text for PostgreSQL's JSONB, which refuses U+0000 in a string.
+
+    A quarantined payload may hold one — that is why it was quarantined (XML cannot
+    carry it either) — and the whole file's batch failed on it. The stored copy of such
+    a payload is for display; it shows U+2400 (␀) in its place, while the exact payload
+    is kept encrypted beside it. Any other document is written as json.dumps writes it.
+    """
+    text = json.dumps(value)
+    if "\\u0000" in text:
+        text = _NUL_ESCAPE.sub(r"\1\\u2400", text)
+    return text
 
 
 class DatabaseEncodingError(RuntimeError):
