@@ -31,6 +31,7 @@ from standards.validation.batch import BatchUniqueness
 from tongyuan.collection import bulk_collection
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
+from tongyuan.db.errors import describe_error
 from tongyuan.ingest.timeliness import hub_today
 from tongyuan.libraries.base import utcnow
 from tongyuan.libraries.batches import Batch, close_batch, open_batch, record_failed_batch
@@ -325,7 +326,7 @@ class Loader:
             # Anything else (a database error, a bug) fails this file only, loudly.
             uniqueness.forget_file(name)
             log.exception("loading %s failed", name)
-            self._record_failure(name, digest, "load.error", f"{type(exc).__name__}: {exc}", result)
+            self._record_failure(name, digest, "load.error", describe_error(exc), result)
         log.info(
             "%s %s: read %d added %d changed %d unchanged %d quarantined %d",
             result.status,

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from standards.privacy import mask_text
+from tongyuan.db.errors import describe_error
 from tongyuan.ledger.checkpoints import checkpoint_link, checkpoint_statement
 from tongyuan.ledger.digests import (
     COVERED,
@@ -192,7 +193,7 @@ def verify_ledger(
                 for spec in COVERED:
                     _check_rows(connection, result, spec)
     except SQLAlchemyError as exc:
-        raise LedgerUnreadable(f"cannot read the ledger: {type(exc).__name__}: {exc}") from exc
+        raise LedgerUnreadable(f"cannot read the ledger: {describe_error(exc)}") from exc
     return result
 
 

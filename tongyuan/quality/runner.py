@@ -26,6 +26,7 @@ from sqlalchemy import Engine, inspect
 
 from tongyuan.config import Settings
 from tongyuan.db import make_engine
+from tongyuan.db.errors import describe_error
 from tongyuan.libraries.base import HUB_TIMEZONE
 from tongyuan.quality import breakdown, files
 from tongyuan.quality.checks import SUITES, Check, Population, SuiteContext, region_prefix
@@ -159,7 +160,7 @@ def run_quality(
                 [],
                 status="error",
                 data_docs_path=None,
-                error=f"{type(exc).__name__}: {exc}",
+                error=describe_error(exc),
             )
             raise
         failed = any(r.failed for r in rows if r.grain == "total")

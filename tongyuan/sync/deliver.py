@@ -50,6 +50,7 @@ from standards.validation.xml_chars import check_xml_chars
 from standards.workdays import WorkCalendar
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
+from tongyuan.db.errors import describe_error
 from tongyuan.libraries.base import to_utc
 from tongyuan.libraries.batches import close_batch, open_batch
 from tongyuan.libraries.claims import ItemDelivery
@@ -172,7 +173,7 @@ def _write(
     try:
         written = sink.write(STREAM, records)
     except Exception as exc:
-        delivery.error = mask_text(f"{type(exc).__name__}: {exc}")
+        delivery.error = describe_error(exc)
         log.error("%s: delivery failed: %s", edge, delivery.error)
         return None
     refused = set(written.refused)

@@ -69,6 +69,7 @@ from standards.validation import CheckOptions, Finding, Severity
 from standards.validation.record_checks import check_record
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
+from tongyuan.db.errors import describe_error
 from tongyuan.libraries.base import json_hash, to_utc
 from tongyuan.libraries.batches import Batch, record_failed_batch
 from tongyuan.libraries.consistency import (
@@ -919,7 +920,7 @@ def sync_node(
     try:
         source = open_source(settings, ref)
     except Exception as exc:
-        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        result.status, result.error = "failed", describe_error(exc)
         log.error("sync of %s: cannot open its item system: %s", code, result.error)
         if not dry_run:
             result.batch_id = _record_failure(settings, code, stream, result.error)
