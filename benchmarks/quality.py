@@ -820,7 +820,9 @@ def _sqlite(
     """
     path = workdir / f"{name}-{_library_key(cases)}.db"
     done = Path(f"{path}.done")
-    if done.exists() and path.exists():
+    # The 1M build also leaves the CSV copy the PostgreSQL library is made from.
+    complete = extend is not None or (_cases_csv(path) / "cases.csv").exists()
+    if done.exists() and path.exists() and complete:
         return f"sqlite:///{path}", None
     for stale in workdir.glob(f"{name}-*.db*"):
         stale.unlink()
