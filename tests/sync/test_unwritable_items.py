@@ -98,6 +98,11 @@ def test_a_stored_item_xml_cannot_carry_is_withheld_and_the_rest_is_delivered(
         (delivery,) = result.deliveries
         assert result.counts["withheld"] == 1
         assert delivery.withheld == [f"{bad.impl_code} conditions: schema.xml_char"]
+    # What `tongyuan sync items` prints and puts in --json names it too.
+    from tongyuan.cli.sync_cmd import _describe
+
+    (shown,) = _describe(result)["deliveries"]
+    assert shown["withheld"] == [f"{bad.impl_code} conditions: schema.xml_char"]
     at_city = {i.impl_code: i for i in world.delivered(CITY)}
     assert at_city[good.impl_code].location.endswith("二楼")
     with world.session() as session:

@@ -253,6 +253,8 @@ def _describe(result: Any) -> dict[str, Any]:
                 "unchanged": d.unchanged,
                 "file": d.file,
                 "skipped": d.skipped,
+                # Items this delivery could not write (text XML cannot carry), named.
+                "withheld": [mask_text(w) for w in d.withheld],
             }
             for d in getattr(result, "deliveries", ())
         ]
@@ -324,6 +326,12 @@ def _print_text(
                     markup=False,
                     soft_wrap=True,
                 )
+                for withheld in d["withheld"]:
+                    err_console.print(
+                        f"    withheld {shown(withheld, markup=False)}",
+                        markup=False,
+                        soft_wrap=True,
+                    )
             claims = {k: v for k, v in step["counts"].items() if k.startswith("claims_")}
             if claims:
                 console.print(
