@@ -45,12 +45,15 @@ import re
 import string
 import unicodedata
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
 _KEEP_HEAD = 4
 _KEEP_TAIL = 4
 _ID_LENGTH = 18
+# Set while _is_public_code runs an identifier parser (see there).
+_PARSING: ContextVar[bool] = ContextVar("tongyuan_privacy_parsing", default=False)
 
 # Shapes that could be a citizen ID standing on its own (not inside a longer run of
 # letters and digits): 18 characters (last may be X) written plain or as 6-8-4 groups
@@ -206,10 +209,16 @@ def _is_public_code(run: str) -> bool:
     parse = parsers.get(len(run), parse_case_serial if len(run) >= MIN_SERIAL_LENGTH else None)
     if parse is None:
         return False
+    # A parser that refuses the run builds its message with mask_text, which would ask
+    # this function about the same run again, without end: such nested masking only
+    # looks for IDs standing alone (its message is discarded here anyway).
+    token = _PARSING.set(True)
     try:
         parse(run)
     except InvalidIdentifier:
         return False
+    finally:
+        _PARSING.reset(token)
     return True
 
 
@@ -253,6 +262,8 @@ def _id_spans(text: str) -> list[tuple[int, int]]:
         for match in CITIZEN_ID_PATTERN.finditer(folded)
         if could_be_citizen_id(match.group(0))
     ]
+    if _PARSING.get():
+        return alone
     embedded = [
         (match.start(), match.start() + _ID_LENGTH)
         for match in _EMBEDDED_CANDIDATE.finditer(folded)

@@ -185,3 +185,17 @@ def test_the_unissued_sequence_000_of_zero_padded_counters_is_no_glued_id() -> N
     for counter in range(1, 1000):
         number = f"CL44030620260909{counter:06d}"
         assert mask_text(number) == number
+
+
+def test_an_id_inside_a_malformed_serial_is_masked_without_endless_recursion() -> None:
+    """Deciding whether a run is a public code parses it; a malformed serial's error
+    message is masked in turn, which asked about the same run again, without end (a
+    bad serial holding an ID-shaped window failed a whole load with RecursionError)."""
+    from standards.identifiers.case_serial import parse_case_serial
+    from standards.identifiers.errors import InvalidIdentifier
+
+    run = "1144030500751000" + "11010519491231002X" + "2026139900001"
+    assert mask_text(f"serial {run}") == f"serial 11440305007510001101{'*' * 10}002X2026139900001"
+    with pytest.raises(InvalidIdentifier) as caught:
+        parse_case_serial(run)
+    assert "11010519491231002X" not in str(caught.value)
