@@ -230,10 +230,13 @@ def _in_license_identifier(folded: str, start: int, end: int) -> bool:
 
     for match in _LICENSE_ID.finditer(folded):
         if match.start() <= start and end <= match.end():
+            token = _PARSING.set(True)  # its error message is masked too: see _is_public_code
             try:
                 parse_license_identifier(match.group(0))
             except InvalidIdentifier:
                 return False
+            finally:
+                _PARSING.reset(token)
             return True
     return False
 
