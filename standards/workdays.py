@@ -140,11 +140,46 @@ def _holidays_china_years() -> frozenset[int]:
     Outside these years the package still answers, from fixed-date rules alone and with
     no adjusted working weekends, which is exactly the guess this module refuses to make.
     """
+    years = _holidays_china_years_from_source()
+    if years is not None:
+        return years
     try:
         from holidays.countries.china import ChinaStaticHolidays
     except ImportError:  # pragma: no cover - a declared dependency
         return frozenset()
     return frozenset(int(y) for y in ChinaStaticHolidays.special_public_holidays)
+
+
+@lru_cache(maxsize=1)
+def _holidays_china_years_from_source() -> frozenset[int] | None:
+    """The same years, read from the package's source instead of importing it.
+
+    Importing ``holidays`` costs a process some 24 MB (every country loads), and asking
+    whether a year is covered — for each deadline in a year no source knows, such as
+    next year's in December — would pay it in every loader and worker process. The keys
+    of ``ChinaStaticHolidays.special_public_holidays`` are plain year literals; None when
+    the source does not read that way (the import then answers).
+    """
+    import ast
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("holidays")  # a top-level package: not imported
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        source = Path(next(iter(spec.submodule_search_locations))) / "countries" / "china.py"
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError, StopIteration):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "ChinaStaticHolidays":
+            for item in node.body:
+                names = [getattr(t, "id", None) for t in getattr(item, "targets", ())]
+                if "special_public_holidays" in names and isinstance(item.value, ast.Dict):
+                    keys = [k.value for k in item.value.keys if isinstance(k, ast.Constant)]
+                    if keys and all(isinstance(k, int) for k in keys):
+                        return frozenset(keys)
+    return None
 
 
 class WorkCalendar:

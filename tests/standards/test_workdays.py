@@ -264,3 +264,28 @@ def test_a_calendar_file_with_aliases_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(CalendarFileError, match="alias \\*h refused"):
         load_override_file(path)
+
+
+def test_an_unknown_year_is_refused_without_importing_the_holidays_package() -> None:
+    """Importing holidays costs every loader and worker process some 24 MB; the years it
+    covers are read from its source instead, and they are the ones the import gives."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, datetime\n"
+        "from standards.workdays import CalendarUnknown, WorkCalendar\n"
+        "try:\n"
+        "    WorkCalendar.default().add_working_days(datetime.date(2026, 12, 30), 5)\n"
+        "except CalendarUnknown as exc:\n"
+        "    assert '2001' in str(exc), exc\n"
+        "assert 'holidays' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+    from holidays.countries.china import ChinaStaticHolidays
+
+    from standards.workdays import _holidays_china_years_from_source
+
+    assert _holidays_china_years_from_source() == frozenset(
+        int(y) for y in ChinaStaticHolidays.special_public_holidays
+    )
