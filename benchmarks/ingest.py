@@ -27,6 +27,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -382,35 +383,45 @@ def _child_main(mode: str, *args: str) -> None:
 def _run_child(mode: str, *args: str, sample_memory: bool = False) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter; with ``sample_memory`` the peak of the
     summed RSS of the child and all its descendants (its workers) is sampled too."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.ingest", "--child", mode, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    peak = 0
-    if sample_memory:
-        import psutil
-
-        root = psutil.Process(proc.pid)
-        while proc.poll() is None:
-            try:
-                tree = [root, *root.children(recursive=True)]
-                total = 0
-                for p in tree:
-                    with contextlib.suppress(psutil.Error):
-                        total += p.memory_info().rss
-                peak = max(peak, total)
-            except psutil.Error:
-                pass
-            time.sleep(0.2)  # the peak is a plateau; sampling more often steals a core
-    stdout, stderr = proc.communicate()
+    # stderr goes to a file: while the memory is sampled nothing reads the pipes, and a
+    # child logging more than a pipe holds (a long traceback) would block there for good.
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.ingest", "--child", mode, *args],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        peak = _sampled_peak(proc) if sample_memory else 0
+        stdout, _ = proc.communicate()
+        errors.seek(0)
+        stderr = errors.read()
     if proc.returncode != 0:
         raise RuntimeError(f"bench child {mode} failed:\n{stderr[-3000:]}")
     out = json.loads(stdout.strip().splitlines()[-1])
     out["peak_tree_rss"] = peak
     return out
+
+
+def _sampled_peak(proc: subprocess.Popen[str]) -> int:
+    """The peak summed RSS of ``proc`` and its descendants, sampled until it exits."""
+    import psutil
+
+    peak = 0
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            total = 0
+            for p in tree:
+                with contextlib.suppress(psutil.Error):
+                    total += p.memory_info().rss
+            peak = max(peak, total)
+        except psutil.Error:
+            pass
+        time.sleep(0.2)  # the peak is a plateau; sampling more often steals a core
+    return peak
 
 
 # ---------------------------------------------------------------- the benchmark
