@@ -45,6 +45,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
@@ -191,6 +192,16 @@ def could_be_embedded_citizen_id(value: str) -> bool:
     return _check_char_right(number)
 
 
+@contextmanager
+def _parsing() -> Iterator[None]:
+    """While an identifier parser runs inside masking (see :func:`_is_public_code`)."""
+    token = _PARSING.set(True)
+    try:
+        yield
+    finally:
+        _PARSING.reset(token)
+
+
 def _is_public_code(run: str) -> bool:
     """Whether a run of letters and digits is a well-formed 实施编码, 业务办理项编码 or
     统一业务流水号: their date and counter parts line up as a birth date and sequence
@@ -212,13 +223,11 @@ def _is_public_code(run: str) -> bool:
     # A parser that refuses the run builds its message with mask_text, which would ask
     # this function about the same run again, without end: such nested masking only
     # looks for IDs standing alone (its message is discarded here anyway).
-    token = _PARSING.set(True)
-    try:
-        parse(run)
-    except InvalidIdentifier:
-        return False
-    finally:
-        _PARSING.reset(token)
+    with _parsing():
+        try:
+            parse(run)
+        except InvalidIdentifier:
+            return False
     return True
 
 
@@ -230,13 +239,11 @@ def _in_license_identifier(folded: str, start: int, end: int) -> bool:
 
     for match in _LICENSE_ID.finditer(folded):
         if match.start() <= start and end <= match.end():
-            token = _PARSING.set(True)  # its error message is masked too: see _is_public_code
-            try:
-                parse_license_identifier(match.group(0))
-            except InvalidIdentifier:
-                return False
-            finally:
-                _PARSING.reset(token)
+            with _parsing():  # its error message is masked too: see _is_public_code
+                try:
+                    parse_license_identifier(match.group(0))
+                except InvalidIdentifier:
+                    return False
             return True
     return False
 

@@ -94,12 +94,8 @@ def test_which_departments_a_run_takes() -> None:
         case_departments_due(topology, run_type="manual", logical_date=None, departments=["x"])
 
 
-@pytest.mark.slow
-def test_a_real_run_fills_the_libraries_and_announces_them(tmp_path: Path) -> None:
-    settings = load_settings()
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
-    load_topology(SHENZHEN, home=settings.home)  # the example loads on this home
+def _publish_item(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Load the item the factories' cases are handled under."""
     items = tmp_path / "items"
     items.mkdir()
     write_records(items / "items.xml", [make_item()])
@@ -108,6 +104,15 @@ def test_a_real_run_fills_the_libraries_and_announces_them(tmp_path: Path) -> No
         assert not loader.load([items]).failed
     finally:
         loader.close()
+
+
+@pytest.mark.slow
+def test_a_real_run_fills_the_libraries_and_announces_them(tmp_path: Path) -> None:
+    settings = load_settings()
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+    load_topology(SHENZHEN, home=settings.home)  # the example loads on this home
+    _publish_item(settings, tmp_path)
     drop = settings.home / "drops" / DEPT
     (drop / "files").mkdir(parents=True)
     (drop / "files" / "a.pdf").write_bytes(PDF)
@@ -208,14 +213,7 @@ def test_one_department_down_still_announces_what_the_others_wrote(tmp_path: Pat
     # The example's mapping files are named relative to it.
     for mapping in SHENZHEN.parent.glob("*mapping*.yaml"):
         (tmp_path / mapping.name).write_bytes(mapping.read_bytes())
-    items = tmp_path / "items"
-    items.mkdir()
-    write_records(items / "items.xml", [make_item()])
-    loader = Loader(settings)
-    try:
-        assert not loader.load([items]).failed
-    finally:
-        loader.close()
+    _publish_item(settings, tmp_path)
     drop = settings.home / "drops" / DEPT
     drop.mkdir(parents=True)
     write_records(drop / "cases_001.xml", [make_case(serial=None, dept_case_no="UP-1")])

@@ -113,31 +113,36 @@ def test_an_older_entry_replayed_earlier_does_not_close_a_newer_one(
     assert state == newer.current_state.value
 
 
-def test_a_material_replayed_away_from_its_delivery_finds_the_folder_it_was_loaded_from(
-    hub, in_session, tmp_path: Path, monkeypatch
-):
-    """The entry names its file relative to the load; the load records the folder, so a
-    replay run from elsewhere finds the fixed file there — and ``--files-dir`` still
-    points a replay at a folder the delivery has moved to."""
+def _material_quarantined_for_its_file(hub, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Load a material manifest whose file is not delivered yet (kept at ``tmp_path /
+    "a.pdf"``): the material is quarantined. The drop folder the load read."""
     from std_factories import make_material
 
     drop = tmp_path / "drop"
     (drop / "materials").mkdir(parents=True)
     material = make_material(drop / "materials")
-    (drop / "materials" / "files" / "a.pdf").rename(tmp_path / "a.pdf")  # not delivered yet
+    (drop / "materials" / "files" / "a.pdf").rename(tmp_path / "a.pdf")
     write_records(drop / "materials" / "manifest.xml", [material])
     loader = Loader(hub)
     try:
         loader.load([drop], relative_to=drop)
     finally:
         loader.close()
+    return drop
+
+
+def test_a_material_replayed_away_from_its_delivery_finds_the_folder_it_was_loaded_from(
+    hub, in_session, tmp_path: Path, monkeypatch
+):
+    """The entry names its file relative to the load; the load records the folder, so a
+    replay run from elsewhere finds the fixed file there — and ``--files-dir`` still
+    points a replay at a folder the delivery has moved to."""
+    drop = _material_quarantined_for_its_file(hub, tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     (outcome,) = replay(hub, Selection(status="open", everything=True)).outcomes
     assert outcome.outcome != "added"  # the file is still missing
-    moved = tmp_path / "moved"
-    moved.mkdir()
     (tmp_path / "a.pdf").rename(drop / "materials" / "files" / "a.pdf")  # fixed in place
     (outcome,) = replay(hub, Selection(status="open", everything=True)).outcomes
     assert outcome.outcome == "added", outcome.message
@@ -146,18 +151,7 @@ def test_a_material_replayed_away_from_its_delivery_finds_the_folder_it_was_load
 def test_a_material_whose_delivery_moved_is_replayed_with_files_dir(
     hub, in_session, tmp_path: Path, monkeypatch
 ):
-    from std_factories import make_material
-
-    drop = tmp_path / "drop"
-    (drop / "materials").mkdir(parents=True)
-    material = make_material(drop / "materials")
-    (drop / "materials" / "files" / "a.pdf").rename(tmp_path / "a.pdf")  # not delivered yet
-    write_records(drop / "materials" / "manifest.xml", [material])
-    loader = Loader(hub)
-    try:
-        loader.load([drop], relative_to=drop)
-    finally:
-        loader.close()
+    drop = _material_quarantined_for_its_file(hub, tmp_path)
     moved = tmp_path / "moved"
     (drop / "materials").rename(moved)
     (tmp_path / "a.pdf").rename(moved / "files" / "a.pdf")
