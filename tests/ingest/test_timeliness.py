@@ -275,6 +275,12 @@ def test_a_deadline_the_calendar_cannot_compute_fails_its_own_quality_rule(
     assert failed[("deadline.unknown", "claim")] == 1
     assert failed[("deadline.unknown", "review")] == 1
     assert failed[("case.overdue", "case")] == 0  # T-DONE on time; T-2027 cannot be judged
+    # What cannot be judged is not evaluated either: it must not raise the overdue rates.
+    evaluated = {(r.rule, r.kind): r.evaluated for r in summary.rules}
+    assert evaluated[("case.overdue", "case")] == 1
+    assert evaluated[("deadline.unknown", "case")] == 2
+    assert evaluated[("claim.overdue", "claim")] == 0
+    assert evaluated[("review.overdue", "review")] == 0
     assert summary.status == "failed"
     report = build_report(world.settings)
     failing = report.exports.failing_csv.read_text("utf-8-sig")

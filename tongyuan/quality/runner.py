@@ -401,9 +401,17 @@ def _breakdown(
     evaluated: dict[str, dict[breakdown.Group, int]],
 ) -> list[ResultRow]:
     rows: list[ResultRow] = []
+    position = {(c.population.name, c.rule): i for i, c in enumerate(checks)}
     for index, check in enumerate(checks):
         outcome = outcomes[index]
         groups = evaluated[check.population.name]
+        unjudged = position.get((check.population.name, check.unjudged_by or ""))
+        if unjudged is not None:
+            left_out = outcomes[unjudged].failures
+            groups = {
+                g: max(n - left_out.get(g, 0), outcome.failures.get(g, 0))
+                for g, n in groups.items()
+            }
         stray = set(outcome.failures) - set(groups)
         if stray:
             # Both queries read the same population: a failing group with no records

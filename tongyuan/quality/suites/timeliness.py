@@ -13,7 +13,8 @@ A deadline the working-day calendar cannot compute (the holiday schedule of the 
 falls in is not published yet) is never a pass: the case, claim or review fails
 ``deadline.unknown`` (期限无法计算), its own rule in the same theme, so the auditor sees
 how many records could not be judged and which (DESIGN: an unpublished year is an
-explicit, visible condition). It is not counted as overdue either: nobody knows.
+explicit, visible condition). It is not counted as overdue either, nor as evaluated by
+the overdue rule: nobody knows, and a pass rate must not rise with what it cannot judge.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ def checks(ctx: SuiteContext) -> list[Check]:
         populations.reviews(ctx),
     )
     checks = [
-        Check(SUITE, "case.overdue", cases, late_case, EXPECTATION),
-        Check(SUITE, "claim.overdue", claims, late_claim, EXPECTATION),
-        Check(SUITE, "review.overdue", reviews, late_review, EXPECTATION),
+        Check(SUITE, "case.overdue", cases, late_case, EXPECTATION, UNKNOWN),
+        Check(SUITE, "claim.overdue", claims, late_claim, EXPECTATION, UNKNOWN),
+        Check(SUITE, "review.overdue", reviews, late_review, EXPECTATION, UNKNOWN),
     ]
     if "case_timeliness" in ctx.tables:
         checks.append(
