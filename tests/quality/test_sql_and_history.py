@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import pytest
 from sqlalchemy import Engine, text
 
 from tongyuan.libraries.quality import FAILING_KEYS_CAP
 from tongyuan.quality.checks import SuiteContext, region_prefix
 from tongyuan.quality.history import masked_keys, pass_rate
-from tongyuan.quality.runner import resolve_suites
+from tongyuan.quality.runner import QualityRunSummary, RuleSummary, resolve_suites
 from tongyuan.quality.sql import Dialect, in_list, quote
 
 VALID_USCC = ("91110000600037341L", "91110108551385082Q", "91350100M000100Y43")
@@ -81,3 +83,21 @@ def test_failing_keys_are_masked_and_capped() -> None:
     assert keys[0] == "1101**********002X"
     assert len(keys) == FAILING_KEYS_CAP
     assert pass_rate(0, 0) == 1.0 and pass_rate(4, 1) == 0.75
+
+
+def test_the_json_pass_rate_never_rounds_to_one_with_a_failure_or_to_zero_with_a_pass() -> None:
+    """One failure in three million rounds to 1.0 at six decimals: the JSON gives the exact
+    ratio then, as the report never shows 100.0 % with failures."""
+    rules = [
+        RuleSummary("timeliness", "case.overdue", "t", "case", 3_000_000, 1),
+        RuleSummary("timeliness", "claim.overdue", "t", "claim", 3_000_000, 2_999_999),
+        RuleSummary("timeliness", "review.overdue", "t", "review", 8, 2),
+    ]
+    now = datetime(2026, 6, 30, tzinfo=UTC)
+    summary = QualityRunSummary(
+        "r", "failed", ["timeliness"], "all", date(2026, 6, 30), now, now, None, rules
+    )
+    rates = [r["pass_rate"] for r in summary.to_dict()["rules"]]
+    assert 0.999999 < rates[0] < 1.0
+    assert 0.0 < rates[1] < 0.000001
+    assert rates[2] == 0.75

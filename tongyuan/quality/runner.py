@@ -103,11 +103,20 @@ class QualityRunSummary:
                     "evaluated": r.evaluated,
                     "failed": r.failed,
                     # None when nothing was evaluated: no rate, never 100 %.
-                    "pass_rate": round(r.pass_rate, 6) if r.evaluated else None,
+                    "pass_rate": _json_rate(r) if r.evaluated else None,
                 }
                 for r in self.rules
             ],
         }
+
+
+def _json_rate(rule: RuleSummary) -> float:
+    """Six decimals, except where rounding would claim 1.0 with failures or 0.0 with passes
+    (one failure in millions of records): then the exact ratio, which never does."""
+    rate = round(rule.pass_rate, 6)
+    if (rule.failed and rate >= 1.0) or (rule.failed < rule.evaluated and rate <= 0.0):
+        return rule.pass_rate
+    return rate
 
 
 def resolve_suites(suites: Sequence[str] | None) -> list[str]:
