@@ -9,7 +9,8 @@ mapping files do not already give, so an alias is refused where it stands, befor
 anything is built; so is nesting deeper than anyone writes by hand (PyYAML's composer
 recurses and would end in a RecursionError, not a message), a file larger than any
 configuration, and — because PyYAML silently keeps the last of two equal keys, which
-drops a node's parent or an adapter's path without a word — a key given twice.
+drops a node's parent or an adapter's path without a word — a key given twice. Merge
+keys (``<<``) go with aliases: inline they only hide which value a key has.
 
 Every refusal is a :class:`yaml.MarkedYAMLError`, so callers that already report YAML
 errors with their line keep doing so, and the message names the file and line.
@@ -74,21 +75,34 @@ class StrictSafeLoader(yaml.SafeLoader):
             self._depth -= 1
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[object, int] = {}
+        seen: dict[object, tuple[object, int]] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                # Merging is what aliases are for; inline it merely hides a key.
+                raise ConstructorError(
+                    None,
+                    None,
+                    "merge key << refused: configuration files may not merge mappings; "
+                    "write the keys out, or use node_defaults in a topology",
+                    key_node.start_mark,
+                )
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
             line = key_node.start_mark.line + 1
             try:
                 if key in seen:
+                    first, first_line = seen[key]
+                    # 1 and true (or 1 and 1.0) load as one dict key: say so, not "twice".
+                    same = (
+                        f"key {key!r} is given twice"
+                        if repr(first) == repr(key)
+                        else (f"keys {first!r} and {key!r} are the same key once loaded")
+                    )
                     raise ConstructorError(
-                        None,
-                        None,
-                        f"key {key!r} is given twice (lines {seen[key]} and {line})",
-                        key_node.start_mark,
+                        None, None, f"{same} (lines {first_line} and {line})", key_node.start_mark
                     )
             except TypeError:  # an unhashable key; SafeLoader reports it itself
                 break
-            seen[key] = line
+            seen[key] = (key, line)
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 

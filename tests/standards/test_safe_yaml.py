@@ -30,6 +30,22 @@ def test_a_merge_key_through_an_alias_is_refused() -> None:
         load_yaml("base: &b {x: 1}\nnode:\n  <<: *b\n")
 
 
+def test_an_inline_merge_key_is_refused_by_name() -> None:
+    with pytest.raises(yaml.MarkedYAMLError) as info:
+        load_yaml("node:\n  <<: {x: 1}\n  x: 2\n")
+    problem, line = problem_and_line(info.value)
+    assert problem.startswith("merge key << refused") and line == 2
+
+
+def test_keys_that_load_as_one_are_named_as_such() -> None:
+    """1 and true are one Python dict key: last-wins would drop a value unseen."""
+    with pytest.raises(yaml.MarkedYAMLError) as info:
+        load_yaml("{1: a, true: b}")
+    assert problem_and_line(info.value)[0] == (
+        "keys 1 and True are the same key once loaded (lines 1 and 1)"
+    )
+
+
 def test_deep_nesting_is_an_error_not_a_recursion_error() -> None:
     with pytest.raises(yaml.MarkedYAMLError, match="nested more than 64"):
         load_yaml("a: " + "[" * 10_000 + "]" * 10_000 + "\n")
