@@ -299,16 +299,17 @@ def sync_node(topology: str, code: str) -> StepResult:
 def pulled(
     topology: str, codes: Sequence[str], sync_results: Mapping[str, Iterable[StepResult | None]]
 ) -> list[str]:
-    """The nodes among ``codes`` whose own system and every department system pulled in
-    this run: only they deliver up and push down, as in ``tongyuan sync items`` — a failed
-    pull may have left what the node would send half-known.
+    """The nodes among ``codes`` that deliver and push this run: those whose own and
+    department pulls all succeeded (:func:`tongyuan.sync.run_all.fully_pulled`, the rule
+    of ``tongyuan sync items``).
 
     ``sync_results`` are the mapped results of the run's sync tasks; a failed task has
     none, so its code is missing.
     """
+    from tongyuan.sync.run_all import fully_pulled
+
     done = {r.get("code") for results in sync_results.values() for r in results or () if r}
-    topo = load(topology)
-    ready = [c for c in codes if c in done and all(d.code in done for d in topo.departments_of(c))]
+    ready = fully_pulled(load(topology), codes, done)
     held = [c for c in codes if c not in ready]
     if held:
         log.warning("not delivering for %s: their pull failed in this run", ", ".join(held))

@@ -11,7 +11,7 @@ so what goes down is what the top now holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -21,28 +21,41 @@ from tongyuan.sync.node_sync import sync_node
 from tongyuan.sync.review import install_review_tracking
 
 
+def fully_pulled(topology: Any, codes: Iterable[str], pulled: Collection[str]) -> list[str]:
+    """The nodes among ``codes`` whose own system and every department system are in
+    ``pulled`` (pulled without failure this run): only they deliver up and push down — a
+    failed pull may have left what the node would send half-known. The CLI's run and the
+    ``item_sync`` DAG decide with this one rule."""
+    return [
+        c
+        for c in codes
+        if c in pulled and all(d.code in pulled for d in topology.departments_of(c))
+    ]
+
+
 def sync_all(
     settings: Settings, topology: Any, *, dry_run: bool = False, now: datetime | None = None
 ) -> Iterator[Any]:
     """Run every step, yielding each step's result as it completes (sync, deliver, push)."""
     install_review_tracking()
-    failed: set[str] = set()
+    pulled: set[str] = set()
     for level in topology.levels_bottom_up():
         for code in level:
             for dept in topology.departments_of(code):
                 result = sync_node(settings, topology, dept.code, dry_run=dry_run, now=now)
-                if result.status == "failed":
-                    failed.add(code)
+                if result.status != "failed":
+                    pulled.add(dept.code)
                 yield result
             result = sync_node(settings, topology, code, dry_run=dry_run, now=now)
-            if result.status == "failed":
-                failed.add(code)
+            if result.status != "failed":
+                pulled.add(code)
             yield result
-    for level in topology.levels_bottom_up():
+    levels = [fully_pulled(topology, level, pulled) for level in topology.levels_bottom_up()]
+    for level in levels:
         for code in level:
-            if code not in failed and topology.parent(code) is not None:
+            if topology.parent(code) is not None:
                 yield deliver_up(settings, topology, code, dry_run=dry_run, now=now)
-    for level in reversed(topology.levels_bottom_up()):
+    for level in reversed(levels):
         for code in level:
-            if code not in failed and topology.children(code):
+            if topology.children(code):
                 yield push_down(settings, topology, code, dry_run=dry_run, now=now)
