@@ -242,8 +242,10 @@ class Loader:
         self, prepared: PreparedCase, *, base_dir: Path
     ) -> tuple[StandardRecord | None, list[Finding]]:
         """A prepared case checked again from its source record (for the one-by-one
-        path: the same record and findings its first check gave)."""
-        return check_raw(RawRecord("case", prepared.location, prepared.raw), self.options, base_dir)
+        path: the same record and findings its first check gave). Both file readers
+        refuse text XML cannot carry as they read, so that walk is not repeated."""
+        raw = RawRecord("case", prepared.location, prepared.raw, chars_checked=True)
+        return check_raw(raw, self.options, base_dir)
 
     def _already_loaded(self, session: Session, name: str, digest: str) -> bool:
         stmt = select(Batch.id).where(
