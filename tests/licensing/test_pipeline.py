@@ -15,7 +15,9 @@ from cryptography import x509
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from signing.pki import revoke_certificate
+from signing.detached import ParsedEnvelope, sign_detached
+from signing.pki import open_pki, revoke_certificate
+from signing.report import Check, Indication, VerificationReport
 from standards.identifiers import build_license_identifier, parse_license_identifier
 from tongyuan.db import make_engine
 from tongyuan.generate import generate_dataset
@@ -24,8 +26,11 @@ from tongyuan.libraries.cases import CaseRow
 from tongyuan.libraries.license_checks import LicenseCheckRow, LicenseVerifyState
 from tongyuan.libraries.licenses import LicenseRow, license_record, write_license
 from tongyuan.libraries.materials import blob_path
+from tongyuan.licensing.checks import LicenseOutcome
+from tongyuan.licensing.files import store_license_files
 from tongyuan.licensing.run import verify_licenses
 from tongyuan.loading import Loader
+from tongyuan.materials.holder import holdings_for
 from tongyuan.privacy import PiiProtector
 
 
@@ -314,3 +319,86 @@ def test_removing_or_adding_an_anchor_re_checks_every_license(hub) -> None:
     legacy = verify_licenses(settings, trust_dir=trust, now=_now())
     assert legacy.reasons == {"trust_changed": total}
     assert verify_licenses(settings, trust_dir=trust, now=_now()).checked == 0
+
+
+def _not_a_license(doc: bytes, variant: str) -> bytes:
+    if variant == "markup_in_field":  # another holder, split by a comment
+        start = doc.index(b"<holder_name>") + len(b"<holder_name>")
+        return doc[:start] + "某某<!-- x -->公司".encode() + doc[doc.index(b"</holder_name>") :]
+    manifest = {"files": {"cases_001.xml": {"size": 1, "sha256": "0" * 64}}}
+    return json.dumps(manifest, indent=2).encode()  # any other SM2-signed file
+
+
+@pytest.mark.parametrize("variant", ["markup_in_field", "other_file"])
+def test_detached_signature_over_something_not_this_license_is_not_usable(
+    hub, dataset: Path, tmp_path: Path, variant: str
+) -> None:
+    """A valid SM2 envelope over a file that does not read as a license proved nothing
+    about the license: it was PASSED with the content "not compared", usable, and offered
+    for reuse. Now FAILED/FORMAT_FAILURE (as for an XML license), the content check fails
+    naming what could not be read, the run counts a content mismatch, materials withhold it."""
+    settings, trust, engine = hub
+    protector = PiiProtector(settings.pii_key())
+    bad_files = set(_signature_defects(dataset))
+    pki = open_pki(trust)
+    with Session(engine) as session:
+        row = next(
+            r
+            for r in session.scalars(
+                select(LicenseRow)
+                .where(LicenseRow.signature_sha256.is_not(None), LicenseRow.status == "valid")
+                .order_by(LicenseRow.identifier)
+            )
+            if r.file not in bad_files
+        )
+        envelope = ParsedEnvelope(blob_path(settings, row.signature_sha256).read_bytes())
+        doc = _not_a_license(blob_path(settings, row.file_sha256).read_bytes(), variant)
+        signed = sign_detached(
+            doc, pki.signing_key("sm2"), pki.chain("sm2"), signing_time=envelope.signing_time
+        )
+        for name, data in (("doc", doc), ("sig", signed)):
+            (tmp_path / name).write_bytes(data)
+        record = license_record(row, protector=protector)
+        named = record.model_copy(update={"file": "doc", "signature_ref": "sig"})
+        files = store_license_files(settings, session, named, tmp_path)
+        row.file_sha256, row.signature_sha256 = files.file_sha256, files.signature_sha256
+        session.commit()
+        identifier, holder_id = row.identifier, record.holder_id
+        valid_from = row.valid_from
+    result = verify_licenses(settings, only_new=False, trust_dir=trust, now=_now())
+    with Session(engine) as session:
+        check = session.scalars(
+            select(LicenseCheckRow).where(LicenseCheckRow.identifier == identifier)
+        ).one()
+        assert (check.indication, check.subindication) == ("FAILED", "FORMAT_FAILURE")
+        assert check.content_matches is False and check.usable is False
+        by_name = {c["name"]: c for c in check.checks}
+        assert by_name["signed_content"]["passed"] is False
+        assert by_name["signature_value"]["passed"] is True
+        assert by_name["license.content"]["passed"] is False
+        detail = by_name["license.content"]["detail"]
+        assert "[license.content.unreadable]" in detail
+        expected = "<holder_name> must hold text only" if variant == "markup_in_field" else "XML"
+        assert expected in detail
+        assert result.content_mismatches >= 1
+        held = holdings_for(session, protector, holder_id, valid_from, settings=settings)
+    assert identifier not in {lic.identifier for lic in held.licenses}
+    assert any(w.key == identifier and w.reason == "signature_failed" for w in held.withheld)
+
+
+def test_usable_never_with_a_failed_check_in_the_signature_report() -> None:
+    """``usable`` looked only at the license's own checks: a failed check inside a report
+    left PASSED (the old unreadable-content path) still gave a usable license."""
+    report = VerificationReport(Indication.PASSED, None, checks=[Check("signature_value", True)])
+    outcome = LicenseOutcome(
+        identifier="x",
+        report=report,
+        license_status="valid",
+        content_matches=True,
+        holder_matches=True,
+        item_exists=True,
+        checks=[Check("license.content", True)],
+    )
+    assert outcome.usable
+    report.checks.append(Check("signed_content", False, "not a license document"))
+    assert not outcome.usable

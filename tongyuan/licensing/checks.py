@@ -5,7 +5,7 @@ Checks, each a ``signing.report.Check`` (failed details name a rule id in bracke
 - the signature report of the stored file (``signing.xmldsig`` or the detached envelope);
 - ``license.content``: the license as signed is the catalogue record in the library, as
   its columns say (the holder compared by keyed hash, never in clear); only signed content
-  that verified counts;
+  that verified counts, and signed content that does not read as a license fails it;
 - the license's own semantics (``signing.license_checks``: identifier, issuer, validity,
   signed within validity);
 - ``license.status``: valid, expired (``valid_to`` before the check date), not yet valid,
@@ -23,6 +23,7 @@ concerns (:mod:`tongyuan.licensing.run`). Nothing here writes to the database.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -83,10 +84,12 @@ class LicenseOutcome:
 
     @property
     def usable(self) -> bool:
+        """PASSED, valid, and no check failed, the signature report's own included (a
+        failed check there must never leave a license usable, whatever the indication)."""
         return (
             self.report.passed
             and self.license_status == LicenseStatus.VALID.value
-            and all(c.passed is not False for c in self.checks)
+            and all(c.passed is not False for c in (*self.report.checks, *self.checks))
         )
 
 
@@ -139,6 +142,31 @@ def _carried_certificates(data: bytes, envelope: bytes | None) -> list[bytes]:
         return []
 
 
+def _not_a_license(report: VerificationReport, error: str) -> VerificationReport:
+    """The report of a detached license whose signed file does not read as a license.
+
+    A valid envelope over some other file (a delivery manifest, a document whose field
+    holds markup) proves nothing about this license. As for an XML-DSig license whose
+    signed element is not a license, that is ``FAILED/FORMAT_FAILURE`` (the most severe
+    sub-indication, so it stands whatever else failed); left PASSED, the license was
+    offered as usable with its content never compared. When the signature value or the
+    digest failed, the file is not what was signed and its layout says nothing more.
+    """
+    authentic = {c.name: c.passed for c in report.checks}
+    if not (authentic.get("signature_value") and authentic.get("data_digest")):
+        return report
+    checks = [
+        *report.checks,
+        Check("signed_content", False, f"the signed file is not a license document: {error}"),
+    ]
+    return dataclasses.replace(
+        report,
+        indication=SubIndication.FORMAT_FAILURE.indication,
+        subindication=SubIndication.FORMAT_FAILURE,
+        checks=checks,
+    )
+
+
 def verify_stored_signature(
     settings: Settings, row: LicenseRow, trust: TrustStore, *, now: datetime
 ) -> tuple[VerificationReport, SignedLicense | None, list[bytes]]:
@@ -168,8 +196,8 @@ def verify_stored_signature(
             content_error = str(exc)
         issuer = content.fields.get("issuer_code") if content is not None else row.issuer_code
         report = verify_detached(data, envelope, trust, now=now, authority=authority_key(issuer))
-        if report.passed and content is None:
-            report.checks.append(Check("signed_content", False, content_error))
+        if content is None:
+            report = _not_a_license(report, content_error)
         return report, content if report.passed else None, certs
     try:
         verification = read_verified_license_xml(data, trust, now=now)
@@ -238,9 +266,31 @@ def _column_text(value: object) -> object:
 
 
 def _content_check(
-    signed: SignedLicense | None, row: LicenseRow, protector: PiiProtector
+    signed: SignedLicense | None,
+    row: LicenseRow,
+    protector: PiiProtector,
+    report: VerificationReport,
 ) -> tuple[Check, License | None]:
+    """The license as signed against the catalogue row.
+
+    Signed content that verified but does not read as a license fails here too (not "not
+    compared"): it is not proven to be this license, and a run counts it among the
+    content mismatches.
+    """
     name = "license.content"
+    unreadable = next(
+        (c for c in report.checks if c.name == "signed_content" and c.passed is False), None
+    )
+    if unreadable is not None:
+        return (
+            Check(
+                name,
+                False,
+                f"the signed content cannot be read as this license ({unreadable.detail}) "
+                "[license.content.unreadable]",
+            ),
+            None,
+        )
     if signed is None:
         return Check(name, None, "not compared: no verified signed content"), None
     record, findings = signed.record()
@@ -376,7 +426,7 @@ def check_license(
 ) -> LicenseOutcome:
     """Every check of one license (see the module docstring); ``facts`` must have read it."""
     report, signed, certs = verify_stored_signature(settings, row, trust, now=now)
-    content, record = _content_check(signed, row, protector)
+    content, record = _content_check(signed, row, protector, report)
     checks = [content]
     if record is not None and signed is not None:
         checks.extend(check_license_semantics(record, signing_time=signed.signing_time))
