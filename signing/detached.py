@@ -176,6 +176,14 @@ class ParsedEnvelope:
             raise EnvelopeError(str(exc)) from exc
         if attrs["digest_algorithm"] not in DIGESTS:
             raise EnvelopeError(f"unknown digest algorithm {attrs['digest_algorithm']!r}")
+        # One envelope, one spelling: the content digest follows the signature (as
+        # sign_detached writes it), so no envelope pairs a signature with another hash.
+        paired = digest_algorithm_for(attrs["algorithm"])
+        if attrs["digest_algorithm"] != paired:
+            raise EnvelopeError(
+                f"digest_algorithm {attrs['digest_algorithm']!r} does not follow the "
+                f"signature algorithm {attrs['algorithm']!r} (expected {paired!r})"
+            )
         if not _TIME.fullmatch(attrs["signing_time"]):
             raise EnvelopeError("signing_time must be YYYY-MM-DDTHH:MM:SSZ")
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from signing_pki import GeneratedPki, Revocation
 
-from signing.detached import SigningError, canonical_json, sign_detached, verify_detached
+from signing.algorithms import digest_bytes
+from signing.detached import (
+    SigningError,
+    canonical_json,
+    format_time,
+    sign_detached,
+    verify_detached,
+)
 from signing.keys import SigningKey
 from signing.pki import FAMILIES, CertificateAuthority
 from signing.report import Indication, SubIndication
@@ -595,3 +603,43 @@ def test_a_hold_released_by_the_newest_crl_no_longer_blocks(
         now - timedelta(days=4),
     )
     assert verdict(revoked, released) == (Indication.FAILED, SubIndication.REVOKED)
+
+
+@pytest.mark.parametrize(
+    ("family", "digest"),
+    [
+        ("ecdsa", "sm3"),
+        ("ecdsa", "sha512"),
+        ("rsa", "sha384"),
+        ("sm2", "sha256"),
+        ("ed25519", "sha512"),
+    ],
+)
+def test_digest_algorithm_not_following_the_signature_is_format_failure(
+    test_pki: GeneratedPki, family: str, digest: str
+) -> None:
+    """A correctly signed envelope whose content digest is not the signature's own hash
+    (ecdsa-sha256 over an SM3 digest) verified PASSED: the format allows one pairing."""
+    key, chain = test_pki.signer(family)
+    attrs = {
+        "version": 1,
+        "algorithm": key.algorithm,
+        "digest_algorithm": digest,
+        "digest": base64.b64encode(digest_bytes(digest, DATA)).decode(),
+        "size": len(DATA),
+        "signing_time": format_time(test_pki.now - timedelta(days=1)),
+        "signer_certificate_sha256": hashlib.sha256(chain[0]).hexdigest(),
+    }
+    envelope = {
+        "version": 1,
+        "signed_attributes": attrs,
+        "certificates": [base64.b64encode(c).decode() for c in chain],
+        "signature": base64.b64encode(key.sign(canonical_json(attrs))).decode(),
+    }
+    report = _verify(test_pki, json.dumps(envelope).encode())
+    assert (report.indication, report.subindication) == (
+        Indication.FAILED,
+        SubIndication.FORMAT_FAILURE,
+    )
+    detail = report.checks[0].detail
+    assert repr(digest) in detail and repr(key.algorithm) in detail
