@@ -11,6 +11,7 @@ from tongyuan.cli import (
     demo_cmd,
     generate_cmd,
     ingest_cmd,
+    items_cmd,
     ledger_cmd,
     licenses_cmd,
     materials_cmd,
@@ -44,6 +45,7 @@ app.add_typer(adapter_cmd.app, name="adapter")
 app.add_typer(sync_cmd.app, name="sync")
 app.add_typer(quality_cmd.app, name="quality")
 app.add_typer(cases_cmd.app, name="cases")
+app.add_typer(items_cmd.app, name="items")
 app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(materials_cmd.app, name="materials")
 app.add_typer(ledger_cmd.app, name="ledger")
