@@ -7,9 +7,11 @@ Rules (RFC 5280 §6.3, with the EN 319 102-1 outcomes):
   even if the CRL is stale or a newer one no longer lists it (revocation is final);
 - certificateHold is reversible (RFC 5280 §5.3.1: a later CRL releases it by dropping the
   entry or listing it as removeFromCRL), so a hold counts only on the issuer's newest
-  usable CRL (latest thisUpdate, then highest cRLNumber): TRY_LATER;
+  usable CRL (latest thisUpdate, then highest cRLNumber): TRY_LATER — unless some CRL
+  lists a revocation (any other reason), which is final and decides instead;
 - revoked after the signing time for key compromise: the signing time is only claimed by
-  the signer, a thief could backdate, so REVOKED_NO_POE; other reasons pass;
+  the signer, a thief could backdate, so REVOKED_NO_POE; other reasons pass (a hold on
+  the newest CRL still holds then);
 - no usable CRL, or the newest one past its nextUpdate: TRY_LATER (never PASSED);
 - a CRL issued after the certificate expired may have dropped it (unless it carries
   ExpiredCertsOnCRL reaching back far enough): REVOCATION_OUT_OF_BOUNDS_NO_POE.
@@ -196,10 +198,14 @@ def revocation_status(
         if rejected:
             detail += " (" + "; ".join(rejected) + ")"
         return RevocationStatus(SubIndication.TRY_LATER, Check(name, None, detail))
-    # Any usable CRL listing the serial as revoked in time is decisive; a hold only on the
-    # newest one (an older CRL's hold may have been released since).
+    # Revocation is final: a revocation (any reason but certificateHold/removeFromCRL) on
+    # any usable CRL outranks a hold, which counts only on the newest CRL (an older CRL's
+    # hold may have been released since). Reading the CRLs newest first and stopping at
+    # the first listing let a hold on the newest CRL hide an older CRL's revocation.
     by_age = sorted(usable, key=_newness, reverse=True)
     newest = by_age[0]
+    revocations: list[tuple[datetime, x509.ReasonFlags | None]] = []
+    on_hold: datetime | None = None
     for crl in by_age:
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is None:
@@ -209,34 +215,44 @@ def revocation_status(
         if reason == x509.ReasonFlags.remove_from_crl:
             continue
         if reason == x509.ReasonFlags.certificate_hold:
-            if crl is not newest:
-                continue
-            return RevocationStatus(
-                SubIndication.TRY_LATER,
-                Check(name, None, f"certificate on hold since {when.isoformat()}"),
-            )
-        if when <= at:
-            return RevocationStatus(
-                SubIndication.REVOKED,
-                Check(
-                    name,
-                    False,
-                    f"{subject} revoked {when.isoformat()} "
-                    f"({reason.value if reason else 'unspecified'}),"
-                    f" at or before the signing time {at.isoformat()}",
-                ),
-            )
-        if reason in (x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise, None):
-            return RevocationStatus(
-                SubIndication.REVOKED_NO_POE,
-                Check(
-                    name,
-                    False,
-                    f"{subject} revoked {when.isoformat()} for "
-                    f"{reason.value if reason else 'an unspecified reason'} after the claimed "
-                    "signing time; without proof of existence the signature may be backdated",
-                ),
-            )
+            if crl is newest:
+                on_hold = when
+            continue
+        revocations.append((when, reason))
+    in_time = [r for r in revocations if r[0] <= at]
+    if in_time:
+        when, reason = min(in_time, key=lambda r: r[0])
+        return RevocationStatus(
+            SubIndication.REVOKED,
+            Check(
+                name,
+                False,
+                f"{subject} revoked {when.isoformat()} "
+                f"({reason.value if reason else 'unspecified'}),"
+                f" at or before the signing time {at.isoformat()}",
+            ),
+        )
+    compromised = [r for r in revocations if r[1] in _NO_POE_REASONS]
+    if compromised:
+        when, reason = min(compromised, key=lambda r: r[0])
+        return RevocationStatus(
+            SubIndication.REVOKED_NO_POE,
+            Check(
+                name,
+                False,
+                f"{subject} revoked {when.isoformat()} for "
+                f"{reason.value if reason else 'an unspecified reason'} after the claimed "
+                "signing time; without proof of existence the signature may be backdated",
+            ),
+        )
+    if on_hold is not None:
+        return RevocationStatus(
+            SubIndication.TRY_LATER,
+            Check(name, None, f"certificate on hold since {on_hold.isoformat()}"),
+        )
+    if revocations:
+        when, reason = min(revocations, key=lambda r: r[0])
+        assert reason is not None  # no reason is a compromise (above)
         return RevocationStatus(
             None,
             Check(
@@ -278,6 +294,10 @@ def revocation_status(
             f"next update {next_update.isoformat()})",
         ),
     )
+
+
+# Revoked after the claimed signing time for these reasons (or none): the time may be forged.
+_NO_POE_REASONS = (x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise, None)
 
 
 def _newness(crl: x509.CertificateRevocationList) -> tuple[datetime, int]:

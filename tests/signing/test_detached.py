@@ -605,6 +605,51 @@ def test_a_hold_released_by_the_newest_crl_no_longer_blocks(
     assert verdict(revoked, released) == (Indication.FAILED, SubIndication.REVOKED)
 
 
+def test_a_hold_on_the_newest_crl_does_not_undo_an_older_revocation(
+    test_pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """Revocation is final: the CRLs were read newest first and the first listing won, so
+    a hold on the newest CRL turned an older keyCompromise revocation before the signing
+    time into TRY_LATER (and one after it, which is REVOKED_NO_POE, as well). A hold only
+    matters when no CRL lists a revocation that decides more."""
+    key, chain, leaf = test_pki.issue("ecdsa")
+    ca = test_pki.hierarchies["ecdsa"].intermediate
+    now, serial = test_pki.now, leaf.cert.serial_number  # signed now - 1 day
+    env = _sign(test_pki, key, chain)
+    hold = (serial, now - timedelta(days=5), x509.ReasonFlags.certificate_hold)
+    held_newest = _crl_of(ca, 302, [hold], now - timedelta(hours=1))
+
+    def verdict(revoked_at: datetime, reason: x509.ReasonFlags):
+        older = _crl_of(ca, 301, [(serial, revoked_at, reason)], now - timedelta(hours=2))
+        directory = tmp_path / f"trust-{len(list(tmp_path.iterdir()))}"
+        test_pki.write_trust(directory, families=["ecdsa"], omit_crls_of=["ecdsa"])
+        for n, crl in enumerate((older, held_newest)):
+            (directory / "crls" / f"int-{n}.pem").write_bytes(
+                crl.public_bytes(serialization.Encoding.PEM)
+            )
+        report = _verify(test_pki, env, TrustStore.load(directory))
+        return report.indication, report.subindication
+
+    before, after = now - timedelta(days=5), now - timedelta(hours=12)
+    assert verdict(before, x509.ReasonFlags.key_compromise) == (
+        Indication.FAILED,
+        SubIndication.REVOKED,
+    )
+    assert verdict(before, x509.ReasonFlags.superseded) == (
+        Indication.FAILED,
+        SubIndication.REVOKED,
+    )
+    assert verdict(after, x509.ReasonFlags.key_compromise) == (
+        Indication.INDETERMINATE,
+        SubIndication.REVOKED_NO_POE,
+    )
+    # revoked after signing for a reason that leaves the signature good: the hold decides
+    assert verdict(after, x509.ReasonFlags.superseded) == (
+        Indication.INDETERMINATE,
+        SubIndication.TRY_LATER,
+    )
+
+
 @pytest.mark.parametrize(
     ("family", "digest"),
     [
