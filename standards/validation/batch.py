@@ -1,8 +1,13 @@
-"""Checks across the records of one batch: natural keys and serials must be unique."""
+"""Checks across the records of one batch: natural keys and serials must be unique.
+
+An item's key is its 实施编码: the same code twice in one delivery, with different
+content, leaves it to the order of the records which one the library keeps (and stores
+the other as a version valid for no time at all), so the later one is refused instead.
+"""
 
 from __future__ import annotations
 
-from standards.records import Case, License, Material, SourceLocation, StandardRecord
+from standards.records import Case, Item, License, Material, SourceLocation, StandardRecord
 from standards.validation.findings import Finding
 
 # rule -> (field, what the key is), for the messages.
@@ -11,6 +16,7 @@ _KEY_RULES: dict[str, tuple[str, str]] = {
     "case.serial.duplicate": ("serial", "unified serial"),
     "material.key.duplicate": ("material_id", "material id"),
     "license.key.duplicate": ("identifier", "license identifier"),
+    "item.key.duplicate": ("impl_code", "implementation code"),
 }
 
 UniqueKey = tuple[str, str]  # (rule, key text)
@@ -33,6 +39,8 @@ def unique_keys(record: StandardRecord) -> tuple[UniqueKey, ...]:
         return (("material.key.duplicate", record.material_id),)
     if isinstance(record, License):
         return (("license.key.duplicate", record.identifier),)
+    if isinstance(record, Item):
+        return (("item.key.duplicate", record.impl_code),)
     return ()
 
 

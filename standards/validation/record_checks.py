@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from standards.codes.enums import CaseState, IdType
+from standards.codes.enums import CaseState, ExerciseLevel, IdType
+from standards.codes.regions import RegionLevel
 from standards.identifiers import (
     InvalidIdentifier,
     parse_basic_code,
@@ -57,11 +58,57 @@ def _party_id(
         out.append(Finding(exc.rule, exc.message, field))
 
 
-def _region(out: list[Finding], code: str, field: str) -> None:
+def _region(out: list[Finding], code: str, field: str) -> RegionLevel | None:
+    """Check a region code; the level its structure implies, or None when it failed."""
     try:
-        validate_region_code(code, known_only=True)
+        return validate_region_code(code, known_only=True)
     except InvalidIdentifier as exc:
         out.append(Finding(exc.rule, exc.message, field))
+        return None
+
+
+# The 行使层级 a region code's structure stands for (GB/T 2260: province codes end 0000,
+# city codes 00; the platforms' 12-digit codes add township and village).
+_EXERCISE_LEVEL_OF_REGION: dict[RegionLevel, ExerciseLevel] = {
+    RegionLevel.PROVINCE: ExerciseLevel.PROVINCE,
+    RegionLevel.CITY: ExerciseLevel.CITY,
+    RegionLevel.COUNTY: ExerciseLevel.COUNTY,
+    RegionLevel.TOWNSHIP: ExerciseLevel.TOWNSHIP,
+    RegionLevel.VILLAGE: ExerciseLevel.VILLAGE,
+}
+# 直辖市 (北京, 天津, 上海, 重庆) are provinces and cities at once: their items are filed
+# under the province code or the 市辖区 code (110100) and called 省级 or 市级 by platform.
+_MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
+_MUNICIPAL_LEVELS = frozenset({ExerciseLevel.PROVINCE, ExerciseLevel.CITY})
+
+
+def _region_level(out: list[Finding], item: Item, level: RegionLevel) -> None:
+    """The item's region must be of the level that exercises it.
+
+    A county's own item filed under its province's code makes the province its authority
+    for the sync (and the push hands it back to the county as a base item to claim), so
+    the disagreement is refused here rather than found later. 国家级 items are not
+    checked: no GB/T 2260 code names the nation, and such items are filed under the
+    region where they are implemented.
+    """
+    declared = item.exercise_level
+    if declared is ExerciseLevel.NATIONAL:
+        return
+    implied = _EXERCISE_LEVEL_OF_REGION[level]
+    if implied is declared:
+        return
+    municipal = item.region_code[:2] in _MUNICIPALITIES
+    if municipal and implied in _MUNICIPAL_LEVELS and declared in _MUNICIPAL_LEVELS:
+        return
+    out.append(
+        Finding(
+            "item.region.level_mismatch",
+            f"region code {item.region_code} is a {implied.label} code by its structure "
+            f"(行使层级 {implied.value}), the item declares 行使层级 {declared.value} "
+            f"({declared.label})",
+            "region_code",
+        )
+    )
 
 
 def check_item(item: Item, options: CheckOptions = _DEFAULT) -> list[Finding]:
@@ -120,7 +167,11 @@ def check_item(item: Item, options: CheckOptions = _DEFAULT) -> list[Finding]:
                 "item_type",
             )
         )
-    _region(out, item.region_code, "region_code")
+    region_level = _region(out, item.region_code, "region_code")
+    # When the 实施编码 and the declared level disagree, that is the finding: which of
+    # the two is wrong is not known, so the region is not judged against either.
+    if region_level is not None and (impl is None or impl.level is item.exercise_level):  # type: ignore[attr-defined]
+        _region_level(out, item, region_level)
     if item.promised_limit_days > item.statutory_limit_days:
         out.append(
             Finding(

@@ -81,6 +81,13 @@ RULES: dict[str, Rule] = _rules(
     ("item.impl_code.authority_mismatch", "实施编码中的机构代码与实施机构代码不一致", _ITEM_CODE),
     ("item.item_type_mismatch", "基本编码中的事项类型与事项类型不一致", _ITEM_CODE),
     ("item.time_limit", "承诺时限超过法定时限", "政务服务事项实施清单要素要求"),
+    ("item.key.duplicate", "同一批交付中事项实施编码重复", _ITEM_CODE),
+    ("item.region.level_mismatch", "行政区划代码的层级与事项行使层级不一致", _GB2260),
+    (
+        "item.region.outside_system",
+        "事项的行政区划不属于报送系统所在区划及其下级（不得代报同级或上级事项）",
+        "一数一源（实施要素以实施机构自有系统为准）",
+    ),
     # Cases.
     ("case.serial.mismatch", "统一业务流水号与实施编码不一致", "统一业务流水号规则"),
     ("case.serial.duplicate", "统一业务流水号重复", "统一业务流水号规则"),
@@ -92,6 +99,11 @@ RULES: dict[str, Rule] = _rules(
     ("case.item.unknown", "实施编码在事项库中不存在或已取消", _ITEM_CODE),
     ("case.time_limit", "办件承诺时限超过事项法定时限", "政务服务事项实施清单要素要求"),
     ("case.events.rewritten", "办件状态历史与已入库记录不一致（只可追加，不可改写）", _STATES),
+    (
+        "case.owner.mismatch",
+        "办件的本次报送方不是其首次报送方（只有首次报送的部门业务系统可更新）",
+        "一数一源（办件数据以首次报送的部门业务系统为准）",
+    ),
     ("case.material.missing", "办件引用的材料不在材料库中", "材料清单"),
     ("case.material.sha256", "办件引用材料的文件缺失或与 SHA-256 不符", "材料清单"),
     # Materials.

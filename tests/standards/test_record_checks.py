@@ -201,3 +201,52 @@ def test_case_codes_typed_by_hand_are_the_codes_they_name() -> None:
     other = make_case(dept_case_no="OTHER-1", serial=good.serial.lower())
     found = uniqueness.check(other, SourceLocation("cases.xml", 2))
     assert [f.rule for f in found] == ["case.serial.duplicate"]
+
+
+def test_batch_uniqueness_refuses_a_second_item_with_the_same_impl_code():
+    """Two records of one 实施编码 in a delivery: the later one names the first."""
+    seen = BatchUniqueness()
+    item = make_item()
+    assert seen.check(item, SourceLocation("items.xml", 1, 3)) == []
+    again = seen.check(make_item(promised_limit_days=12), SourceLocation("items.xml", 2, 30))
+    assert _rules(again) == ["item.key.duplicate"]
+    assert again[0].field == "impl_code" and "items.xml#1" in again[0].message
+    other = make_item(impl_code=make_impl_code(AUTHORITY, "4", "440107009000"))
+    assert seen.check(other, SourceLocation("items.xml", 3)) == []
+
+
+def _at_level(level: ExerciseLevel, region: str):
+    impl = make_impl_code(AUTHORITY, level.value, BASIC)
+    return make_item(
+        exercise_level=level, impl_code=impl, handling_code=impl + "01", region_code=region
+    )
+
+
+@pytest.mark.parametrize(
+    ("level", "region", "rules"),
+    [
+        (ExerciseLevel.COUNTY, "440305", []),
+        (ExerciseLevel.COUNTY, "440000", ["item.region.level_mismatch"]),  # a province code
+        (ExerciseLevel.COUNTY, "440300", ["item.region.level_mismatch"]),  # a city code
+        (ExerciseLevel.CITY, "440300", []),
+        (ExerciseLevel.CITY, "440305", ["item.region.level_mismatch"]),
+        (ExerciseLevel.PROVINCE, "440000", []),
+        (ExerciseLevel.PROVINCE, "440300", ["item.region.level_mismatch"]),
+        (ExerciseLevel.COUNTY, "440305000000", []),  # the 12-digit form of the county
+        (ExerciseLevel.NATIONAL, "440000", []),  # no region code names the nation
+        (ExerciseLevel.CITY, "110000", []),  # 直辖市: province and city at once
+        (ExerciseLevel.PROVINCE, "110100", []),
+        (ExerciseLevel.COUNTY, "110000", ["item.region.level_mismatch"]),
+    ],
+)
+def test_an_items_region_is_of_the_level_that_exercises_it(level, region, rules):
+    findings = [f for f in check_record(_at_level(level, region)) if f.rule != "region.unknown"]
+    assert _rules(findings) == rules
+    if rules:
+        assert findings[0].field == "region_code" and region in findings[0].message
+
+
+def test_a_level_the_impl_code_disagrees_with_is_one_finding_not_two():
+    """The generator's level defect: 实施编码 says 4, the item 3, the region 440305."""
+    found = check_record(make_item(exercise_level=ExerciseLevel.CITY))
+    assert _rules(found) == ["item.impl_code.level_mismatch"]

@@ -24,6 +24,12 @@ is a consistency finding (both values, both systems), opened, kept up to date an
 resolved when the copy agrees again. Findings are re-judged when either side changes, so
 the final findings do not depend on which node synced first.
 
+Checks. Every record is checked against the standard (:func:`check_record`), and two
+things only a sync can judge: the same 实施编码 twice in one delivery (``item.key.duplicate``,
+the later one refused) and an item filed under a region that is not the system's own or
+below it (``item.region.outside_system``, see :mod:`tongyuan.sync.ownership`). A record
+that fails is quarantined and touches nothing else.
+
 Cancellation. A record with status ``cancelled`` becomes a tombstone when it comes from
 the item's owner (a non-owner's cancellation is a ``status`` finding). Incremental
 streams only cancel through such records: a record that is merely absent from an
@@ -66,6 +72,7 @@ from adapters.sdk.registry import load_adapter
 from standards.codes.enums import ReviewStatus
 from standards.records import Item, SourceLocation
 from standards.validation import CheckOptions, Finding, Severity
+from standards.validation.batch import BatchUniqueness
 from standards.validation.record_checks import check_record
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
@@ -354,6 +361,11 @@ class ItemSyncWriter:
         self.crash = crash
         self.options = options or CheckOptions()
         self.findings = FindingBook(result)
+        # 实施编码 seen per delivery (a file, or one read of an SQL or HTTP stream): the
+        # same code twice in one delivery is refused the second time. Successive files
+        # of one pull are successive states of the system, so across them the later
+        # copy is an update, not a duplicate.
+        self.uniqueness: dict[str, BatchUniqueness] = {}
         self.prior: dict[str, tuple[str, str]] = {}  # impl_code -> (hash, status)
         self.catalogue: dict[str, BaseCatalogueEntry] = {}
         self.seen: set[str] = set()
@@ -397,6 +409,10 @@ class ItemSyncWriter:
             )
         elif record is not None:
             findings += check_record(record, self.options)
+            where = envelope.location
+            seen = self.uniqueness.setdefault(where.file, BatchUniqueness())
+            findings += seen.check(record, where)
+            findings += self._outside(record, findings)
         counts.warnings += sum(f.severity is Severity.WARNING for f in findings)
         errors = [f for f in findings if f.severity is Severity.ERROR]
         if not isinstance(record, Item) or errors:
@@ -406,6 +422,25 @@ class ItemSyncWriter:
             self.result.bump("read")
             self._copy(session, batch, record)
         self.crash.record_done()
+
+    def _outside(self, item: Item, findings: list[Finding]) -> list[Finding]:
+        """A finding when the system files the item under a region not its own or below
+        it (see :mod:`tongyuan.sync.ownership`); none for a malformed region code, which
+        has its own finding already."""
+        if any(f.rule == "region.format" for f in findings):
+            return []
+        if self.ownership.may_file(self.system, item.region_code):
+            return []
+        home = self.ownership.home_region(self.system)
+        whose = f"node {home}" if home == self.system else f"department of node {home}"
+        return [
+            Finding(
+                "item.region.outside_system",
+                f"system {self.system} ({whose}) delivered an item filed under region "
+                f"{item.region_code}, which is neither {home} nor below it",
+                "region_code",
+            )
+        ]
 
     def finish(self, session: Session, batch: Batch, counts: StoreCounts) -> None:
         if self.snapshot and self.envelopes:

@@ -11,6 +11,12 @@ the item's ``authority_uscc``, else the node whose region code is the item's
 ``region_code`` (a township or village item, whose region code is longer than six
 digits, is held by its county's system). When no system of the topology owns an element
 the first one to supply it stands in (see :mod:`tongyuan.sync.node_sync`).
+
+Since the region code decides who owns an item, a system may only file items under its
+own region or a region below it (:meth:`Ownership.may_file`): a district that files an
+item under its sibling's code would make the sibling its authority, and under its
+city's or province's code would have it pushed back down as a base item to claim.
+A department system files under the region of the node it is attached to.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from standards.codes.regions import parent_of
 from standards.records import Item
 
 NATIONAL = "national"
@@ -62,6 +69,30 @@ def system_of_label(label: str) -> str | None:
     return label[len(SOURCE_PREFIX) :] if label.startswith(SOURCE_PREFIX) else None
 
 
+def _canonical(code: str) -> str:
+    """A 12-digit code of a county or above (``440305000000``) in its 6-digit form."""
+    return code[:6] if len(code) == 12 and code[6:] == "000000" else code
+
+
+def region_within(region: str, ancestor: str) -> bool:
+    """Whether ``region`` is ``ancestor`` or a division below it, by GB/T 2260 structure.
+
+    The structure, not the topology, decides: a city's system may hold an item of a
+    district the topology has no node for. A malformed code is within nothing.
+    """
+    target = _canonical(ancestor)
+    code: str | None = _canonical(region)
+    while code is not None:
+        if code == target:
+            return True
+        try:
+            code = parent_of(code)
+        except ValueError:
+            return False
+        code = None if code is None else _canonical(code)
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Ownership:
     """Ownership questions answered for one topology (built once per sync run)."""
@@ -82,6 +113,19 @@ class Ownership:
         if issuer == NATIONAL:
             return self.top
         return issuer if issuer in self.nodes else None
+
+    def home_region(self, system: str) -> str | None:
+        """The region a system files its items under: a node's own code, a department's
+        node; ``None`` for a code the topology does not know."""
+        if system in self.nodes:
+            return system
+        return self.departments.get(system)
+
+    def may_file(self, system: str, region: str) -> bool:
+        """Whether ``system`` may deliver items whose region code is ``region``: its own
+        region or one below it (a system the topology does not know is not judged)."""
+        home = self.home_region(system)
+        return home is None or region_within(region, home)
 
     def implementation_owner(self, item: Item) -> str | None:
         """The system holding the implementing authority's own items, if the topology has it."""
