@@ -22,7 +22,7 @@ from standards.validation.material_files import safe_relative_path
 from tongyuan.config import Settings
 from tongyuan.ingest.library_checks import CaseLibraryChecks
 from tongyuan.ingest.timeliness import TimelinessCounts, recompute_batch
-from tongyuan.libraries.cases import CaseHistoryConflict, write_case
+from tongyuan.libraries.cases import CaseHistoryConflict, department_of_source, write_case
 from tongyuan.libraries.items import write_item
 from tongyuan.libraries.licenses import write_license
 from tongyuan.libraries.materials import write_material
@@ -171,9 +171,12 @@ class RecordStore:
         if isinstance(record, Item):
             return write_item(session, batch_id, record, source=source, now=now)
         if isinstance(record, Case):
+            # The source says whose case system delivers it: a stored case changes only
+            # with deliveries of the department that first delivered it.
             return write_case(
-                session, batch_id, record, protector=self.protector, allocator=self.allocator
-            )
+                session, batch_id, record, protector=self.protector, allocator=self.allocator,
+                department=department_of_source(source),
+            )  # fmt: skip
         if isinstance(record, Material):
             if base_dir is None:
                 # A replay that cannot find the folder of the original delivery.

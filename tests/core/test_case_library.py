@@ -86,6 +86,29 @@ def test_stored_events_are_never_rewritten(session: Session, protector: PiiProte
     assert _events(session, row) == [(1, "1"), (2, "3")]
 
 
+def test_rewritten_event_message_names_the_differing_field_in_beijing_time(
+    session: Session, protector: PiiProtector
+) -> None:
+    """Only the actor differs: the message shows both actors (IDs masked), and the event's
+    time as departments send it (+08:00), not the stored UTC."""
+    allocator = InMemorySerialAllocator()
+    batch = open_batch(session, "cases", "sz-market")
+    write_case(session, batch.id, make_case(2), protector=protector, allocator=allocator)
+    session.commit()
+    changed = make_case(2)
+    stored_event = changed.events[1]
+    changed.events[1] = stored_event.model_copy(update={"actor": f"窗口二 {CITIZEN_ID}"})
+    with pytest.raises(CaseHistoryConflict) as caught:
+        write_case(session, batch.id, changed, protector=protector, allocator=allocator)
+    session.rollback()
+    message = str(caught.value)
+    local = stored_event.at.replace(tzinfo=None).isoformat() + "+08:00"
+    assert f"(state 3 at {local})" in message, message
+    assert "+00:00" not in message
+    assert f"actor: stored {stored_event.actor!r}, incoming '窗口二 " in message
+    assert CITIZEN_ID not in message and CITIZEN_ID[:4] in message
+
+
 def test_serial_is_immutable(session: Session, protector: PiiProtector) -> None:
     allocator = InMemorySerialAllocator()
     batch = open_batch(session, "cases", "sz-market")

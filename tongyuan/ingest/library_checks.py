@@ -6,6 +6,12 @@ library does not hold. These checks run in :class:`tongyuan.storing.RecordStore`
 case, whatever brought it (a file load, an adapter pull, a quarantine replay), so a case
 is judged the same way on every path. ``tongyuan validate`` stays a pure standard check.
 
+The published item is a condition of admitting a case, not of its later events: a case
+the library already holds under the same 实施编码 was admitted while its item was
+published, and its department must still be able to report its 办结 after the item is
+cancelled or changed. Its re-deliveries are checked against the latest version of the
+item the library ever held as published (``case.item.*`` only when there is none).
+
 Checks run once per record in batches of up to millions of records, so every answer from
 the database is kept for the batch: an item is looked up once per batch however many
 cases cite it, materials once each. The caches are dropped when a new batch starts, so a
@@ -14,7 +20,7 @@ later batch sees items published or materials stored in between.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -24,6 +30,7 @@ from standards.codes.enums import ReviewStatus
 from standards.records import Case
 from standards.validation import Finding
 from tongyuan.config import Settings
+from tongyuan.libraries.cases import find_case
 from tongyuan.libraries.items import ItemVersion
 from tongyuan.libraries.materials import BlobStoreError, MaterialRow, blob_path
 from tongyuan.libraries.quarantine import QuarantineEntry
@@ -54,6 +61,7 @@ class CaseLibraryChecks:
         self.settings = settings
         self._batch: str | None = None
         self._items: dict[str, ItemFacts | None] = {}
+        self._admitted: dict[str, ItemFacts | None] = {}
         self._materials: dict[str, MaterialFacts | None] = {}
         self._blobs: dict[tuple[str, int], bool] = {}
         # Open material entries by material id (entry id, rule), read at the first miss.
@@ -63,6 +71,7 @@ class CaseLibraryChecks:
         if batch_id != self._batch:
             self._batch = batch_id
             self._items.clear()
+            self._admitted.clear()
             self._materials.clear()
             self._blobs.clear()
             self._quarantined = None
@@ -118,6 +127,27 @@ class CaseLibraryChecks:
             self._items[impl_code] = None if row is None else ItemFacts(*row)
         return self._items[impl_code]
 
+    def admitted_item(self, session: Session, impl_code: str) -> ItemFacts | None:
+        """The latest version of an item the library held as published, current or not
+        (cached for the batch): what a stored case was admitted under."""
+        if impl_code not in self._admitted:
+            row = session.execute(
+                select(
+                    ItemVersion.status,
+                    ItemVersion.statutory_limit_days,
+                    ItemVersion.promised_limit_days,
+                )
+                .where(
+                    ItemVersion.impl_code == impl_code,
+                    ItemVersion.status == ReviewStatus.PUBLISHED.value,
+                    ItemVersion.is_tombstone.is_(False),
+                )
+                .order_by(ItemVersion.valid_from.desc(), ItemVersion.id.desc())
+                .limit(1)
+            ).first()
+            self._admitted[impl_code] = None if row is None else ItemFacts(*row)
+        return self._admitted[impl_code]
+
     def _load_materials(self, session: Session, ids: list[str]) -> None:
         wanted = [m for m in dict.fromkeys(ids) if m not in self._materials]
         for start in range(0, len(wanted), _IN_CHUNK):
@@ -150,12 +180,18 @@ class CaseLibraryChecks:
 
     def check(self, session: Session, batch_id: str, case: Case) -> list[Finding]:
         """Every library rule the case breaks (empty when it may be stored)."""
+
+        def stored() -> bool:
+            row = find_case(session, case.source_system, case.dept_case_no)
+            return row is not None and row.impl_code == case.impl_code
+
         return self.check_facts(
             session,
             batch_id,
             impl_code=case.impl_code,
             promised_limit_days=case.promised_limit_days,
             material_ids=case.material_ids or (),
+            stored=stored,
         )
 
     def check_facts(
@@ -166,11 +202,20 @@ class CaseLibraryChecks:
         impl_code: str,
         promised_limit_days: int | None,
         material_ids: Sequence[str],
+        stored: Callable[[], bool] | None = None,
     ) -> list[Finding]:
-        """:meth:`check` from the facts of a case that was prepared elsewhere."""
+        """:meth:`check` from the facts of a case that was prepared elsewhere.
+
+        ``stored`` answers whether the library already holds the case under this
+        实施编码; asked only when the current item would refuse it (a new case must find
+        its item published now, a stored one an item that was published: see the module).
+        """
         self._start(batch_id)
         out: list[Finding] = []
         item = self.item(session, impl_code)
+        refused = item is None or item.status != ReviewStatus.PUBLISHED.value
+        if refused and stored is not None and stored():
+            item = self.admitted_item(session, impl_code) or item
         if item is None:
             out.append(
                 Finding(
@@ -187,7 +232,7 @@ class CaseLibraryChecks:
                     Finding(
                         "case.item.unpublished",
                         f"item {impl_code} is {status} ({item.status}), not published: "
-                        "no case may be handled under it yet",
+                        "no new case may be handled under it",
                         "impl_code",
                     )
                 )

@@ -5,6 +5,14 @@ history. Stored events are facts the hub has already passed on; they are never r
 An incoming history must therefore start with the stored one: it may add events, or be an
 older snapshot (a strict prefix, ignored), but a history that disagrees with what is
 stored is an error for a person to look at, not something to overwrite.
+
+A stored case belongs to whoever first delivered it: the department whose case system
+delivered its first event (``tongyuan ingest``, or a replay of that department's
+quarantined delivery), or nobody for a case an operator loaded from a file or pulled by
+hand. Only deliveries of that same owner may change it (``case.owner.mismatch``), so one
+department's system can never rewrite another department's case. The owner is read from
+the batch of the case's first event, which the ledger vouches for; no column holds it.
+Its 实施编码 never changes either: the serial was made from it (``case.serial.mismatch``).
 """
 
 from __future__ import annotations
@@ -25,8 +33,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from standards.codes.enums import CaseState, IdType
 from standards.identifiers.case_serial import SerialAllocator, format_case_serial
+from standards.privacy import mask_text
 from standards.records import Applicant, Case, CaseEvent
 from tongyuan.libraries.base import (
+    HUB_TIMEZONE,
     Base,
     JsonDoc,
     UtcDateTime,
@@ -35,6 +45,7 @@ from tongyuan.libraries.base import (
     to_utc,
     utcnow,
 )
+from tongyuan.libraries.batches import Batch
 from tongyuan.libraries.protected import protect_id
 from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.privacy import PiiProtector
@@ -46,8 +57,10 @@ class CaseHistoryConflict(ValueError):
     """An incoming case history contradicts events already stored for the case.
 
     ``rule`` is the rule id a quarantine records for it: a rewritten history
-    (``case.events.rewritten``) or a serial already held by another case
-    (``case.serial.duplicate``); a changed serial stays a ``library.conflict``.
+    (``case.events.rewritten``), a serial already held by another case
+    (``case.serial.duplicate``), a delivery by someone other than the case's owner
+    (``case.owner.mismatch``), a changed 实施编码 the stored serial no longer matches
+    (``case.serial.mismatch``); a changed serial stays a ``library.conflict``.
     """
 
     def __init__(self, message: str, *, rule: str = "case.events.rewritten") -> None:
@@ -144,17 +157,114 @@ def find_cases_by_applicant_id(
     )
 
 
+def _shown_time(value: datetime) -> str:
+    """A stored (UTC) time as the hub shows times: Beijing time, as departments send them."""
+    return to_utc(value).astimezone(HUB_TIMEZONE).isoformat()
+
+
+def _shown_value(field: str, value: Any) -> str:
+    """One event field for a message: times in Beijing time, free text masked and quoted."""
+    if value is None:
+        return "(none)"
+    if field == "at":
+        return _shown_time(datetime.fromisoformat(value))
+    if field in ("actor", "note"):
+        text = mask_text(str(value))
+        return repr(text if len(text) <= 80 else text[:77] + "...")
+    return str(value)
+
+
 def _check_history(row: CaseRow, stored: list[CaseEventRow], incoming: list[CaseEvent]) -> None:
     for index, (old, new) in enumerate(zip(stored, incoming, strict=False)):
         old_doc, new_doc = _event_doc(old), _event_doc(new)
         if old_doc != new_doc:
-            differing = ", ".join(k for k in old_doc if old_doc[k] != new_doc[k])
+            differing = "; ".join(
+                f"{k}: stored {_shown_value(k, old_doc[k])}, incoming {_shown_value(k, new_doc[k])}"
+                for k in old_doc
+                if old_doc[k] != new_doc[k]
+            )
             raise CaseHistoryConflict(
                 f"case {row.source_system}/{row.dept_case_no} (serial {row.serial}): incoming "
-                f"event {index + 1} differs from the stored one in {differing} "
-                f"(stored state {old_doc['state']} at {old_doc['at']}, incoming state "
-                f"{new_doc['state']} at {new_doc['at']}); stored events are never rewritten"
+                f"event {index + 1} differs from the stored one (state {old_doc['state']} at "
+                f"{_shown_value('at', old_doc['at'])}) in {differing}; stored events are "
+                "never rewritten"
             )
+
+
+def department_of_source(source: str | None) -> str | None:
+    """The department whose case system a source names, or ``None`` (no department).
+
+    A department's ingest keeps its batches under ``dept:<code>:cases/<stream>``
+    (:func:`tongyuan.ingest.engine.source_name`) and stores its records with the source
+    ``adapter:dept:<code>:cases`` (a replay of its quarantined records too); file loads
+    (``file:…``), hand pulls and replays of file records name no department.
+    """
+    if not source:
+        return None
+    label = source.removeprefix("adapter:")
+    if not label.startswith("dept:"):
+        return None
+    code = label.split(":", 2)[1]
+    return code or None
+
+
+def case_owner(session: Session, row: CaseRow, stored: list[CaseEventRow]) -> str | None:
+    """The department that first delivered the stored case (``None``: an operator's load).
+
+    Read from the batch that wrote the first event. A case first stored by a quarantine
+    replay belongs to the department whose delivery the replayed entry came from.
+    """
+    if not stored:
+        return None
+    batch = session.get(Batch, stored[0].batch_id)
+    if batch is None:
+        return None
+    owner = department_of_source(batch.source)
+    if owner is None and batch.kind == "replay":
+        owner = _replayed_owner(session, batch.id, row)
+    return owner
+
+
+def _replayed_owner(session: Session, batch_id: str, row: CaseRow) -> str | None:
+    """The department of the quarantine entry a replay batch stored ``row`` from."""
+    from tongyuan.libraries.quarantine import QuarantineEntry
+
+    entries = session.execute(
+        select(QuarantineEntry.origin, QuarantineEntry.payload_masked).where(
+            QuarantineEntry.resolved_batch_id == batch_id, QuarantineEntry.kind == "case"
+        )
+    ).all()
+    departments: set[str | None] = set()
+    for origin, payload in entries:
+        department = department_of_source((origin or {}).get("source"))
+        if (
+            isinstance(payload, dict)
+            and payload.get("source_system") == row.source_system
+            and payload.get("dept_case_no") == row.dept_case_no
+        ):
+            return department
+        departments.add(department)
+    # Entries in a department's own source form do not name the key: one department
+    # among all the entries the batch resolved is still certain.
+    return departments.pop() if len(departments) == 1 else None
+
+
+def _owner_conflict(row: CaseRow, owner: str | None, department: str | None) -> CaseHistoryConflict:
+    first = (
+        f"was first delivered by the case system of department {owner}"
+        if owner is not None
+        else "was loaded from a file or pulled by hand (no department delivered it)"
+    )
+    now = (
+        f"this delivery comes from the case system of department {department}"
+        if department is not None
+        else "this is a file load or hand pull, not that department's case system"
+    )
+    return CaseHistoryConflict(
+        f"case {row.source_system}/{row.dept_case_no} (serial {row.serial}) {first}; {now}. "
+        "A stored case changes only with deliveries of whoever first delivered it",
+        rule="case.owner.mismatch",
+    )
 
 
 def write_case(
@@ -164,15 +274,29 @@ def write_case(
     *,
     protector: PiiProtector,
     allocator: SerialAllocator,
+    department: str | None = None,
 ) -> WriteOutcome:
     """Upsert a case by (source system, department case number) and append new events.
 
-    A case without a serial gets the hub's 统一业务流水号 for the day of its first event
-    (hub-local calendar). A given serial must match the stored one: serials never change.
+    ``department`` is the department whose case system delivers it (``None``: a file
+    load or hand pull, see :func:`department_of_source`); a stored case of another owner
+    is refused (``case.owner.mismatch``). A case without a serial gets the hub's
+    统一业务流水号 for the day of its first event (hub-local calendar). A given serial must
+    match the stored one, and the 实施编码 the stored one: serials never change.
     """
     row = find_case(session, case.source_system, case.dept_case_no)
     stored = case_events(session, row.id) if row is not None else []
     if row is not None:
+        owner = case_owner(session, row, stored)
+        if owner != department:
+            raise _owner_conflict(row, owner, department)
+        if case.impl_code != row.impl_code:
+            raise CaseHistoryConflict(
+                f"case {row.source_system}/{row.dept_case_no}: delivered 实施编码 "
+                f"{case.impl_code} differs from the stored {row.impl_code}, from which its "
+                f"serial {row.serial} was made; a case's 实施编码 and serial never change",
+                rule="case.serial.mismatch",
+            )
         _check_history(row, stored, case.events)
         if case.serial is not None and case.serial != row.serial:
             raise CaseHistoryConflict(

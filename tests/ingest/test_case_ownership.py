@@ -1,0 +1,219 @@
+"""A stored case changes only with deliveries of whoever first delivered it, keeps its
+实施编码, and takes its later events after its item is cancelled."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from ingest_world import DEPT, World, make_world, topology_yaml
+from sqlalchemy import select
+from std_factories import at, make_case, make_item
+
+from standards.codes.enums import CaseState, ReviewStatus
+from standards.formats import write_records
+from standards.identifiers import make_impl_code, uscc_check_char
+from standards.records import CaseEvent
+from tongyuan.config import Settings
+from tongyuan.db import make_engine, make_session_factory
+from tongyuan.ingest import ingest_department
+from tongyuan.ingest.engine import IngestResult
+from tongyuan.libraries.batches import close_batch, open_batch
+from tongyuan.libraries.case_timeliness import CaseTimeliness
+from tongyuan.libraries.cases import CaseEventRow, CaseRow
+from tongyuan.libraries.items import cancel_item
+from tongyuan.libraries.quarantine import QuarantineEntry
+from tongyuan.loading import Loader
+from tongyuan.quarantine.replay import replay_ids
+from tongyuan.topology import load_topology
+
+OTHER17 = "11440305" + "007520000"
+OTHER = OTHER17 + uscc_check_char(OTHER17)  # a second department of the same node
+
+
+def _two_departments(settings: Settings, tmp: Path) -> World:
+    """The usual world plus a second department with a drop folder of its own."""
+    world = make_world(settings, tmp)
+    second = f"""\
+  - name: 深圳市南山区人力资源局
+    code: "{OTHER}"
+    node: "440305"
+    cases:
+      adapter: files
+      config:
+        path: "{{home}}/drops/{OTHER}"
+        streams:
+          cases: {{kind: case, patterns: ["cases_*.xml"]}}
+        settle_seconds: 0
+"""
+    path = tmp / "topology2.yaml"
+    path.write_text(topology_yaml() + second, encoding="utf-8")
+    world.topology = load_topology(path, home=settings.home)
+    (settings.home / "drops" / OTHER).mkdir(parents=True, exist_ok=True)
+    return world
+
+
+def _ingest(world: World, dept: str, *cases) -> IngestResult:  # type: ignore[no-untyped-def]
+    drop = world.settings.home / "drops" / dept
+    name = f"cases_{len(list(drop.glob('cases_*')))}.xml"
+    write_records(drop / f".{name}", list(cases))
+    (drop / f".{name}").replace(drop / name)
+    result = ingest_department(world.settings, world.topology, dept)
+    assert result.status == "committed", result.error
+    return result
+
+
+def _load_file(world: World, *cases) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    folder = world.tmp / f"cases-{len(list(world.tmp.glob('cases-*')))}"
+    folder.mkdir()
+    write_records(folder / "cases.xml", list(cases))
+    loader = Loader(world.settings)
+    try:
+        return dict(loader.load([folder]).totals()["case"])
+    finally:
+        loader.close()
+
+
+def _last_entry(world: World) -> QuarantineEntry:
+    return world.query(select(QuarantineEntry).order_by(QuarantineEntry.id.desc()).limit(1))[0][0]
+
+
+def _stored(world: World) -> CaseRow:
+    return world.query(select(CaseRow))[0][0]
+
+
+def _open(world: World, *, decided: bool = False, **over):  # type: ignore[no-untyped-def]
+    """An accepted case (no serial: the hub assigns one); with its 办结 when ``decided``."""
+    events = [
+        CaseEvent(state=CaseState.RECEIVED, at=at(2)),
+        CaseEvent(state=CaseState.ACCEPTED, at=at(2, 10)),
+    ]
+    extra: dict[str, object] = {"decided_at": None, "delivered_at": None}
+    if decided:
+        events.append(CaseEvent(state=CaseState.DONE_APPROVED, at=at(5)))
+        extra = {"decided_at": at(5), "delivered_at": None}
+    return make_case(events=events, **{"serial": None, **extra, **over})
+
+
+@pytest.fixture
+def two(hub: Settings, tmp_path: Path) -> World:
+    return _two_departments(hub, tmp_path)
+
+
+def test_another_department_cannot_change_a_stored_case(two: World) -> None:
+    assert _ingest(two, DEPT, _open(two)).added == 1
+    before = _stored(two)
+
+    intruder = _open(two, decided=True)
+    intruder = intruder.model_copy(
+        update={"applicant": intruder.applicant.model_copy(update={"name": "冒名者"})}
+    )
+    result = _ingest(two, OTHER, intruder)
+    assert (result.changed, result.quarantined) == (0, 1)
+    assert result.rules == {"case.owner.mismatch": 1}
+    entry = _last_entry(two)
+    assert entry.rule == "case.owner.mismatch"
+    assert f"department {DEPT}" in entry.message and f"department {OTHER}" in entry.message
+    after = _stored(two)
+    assert (after.applicant_name, after.current_state) == (before.applicant_name, "3")
+    assert two.count(CaseEventRow) == 2
+
+    # The owner's own next delivery is accepted.
+    own = _ingest(two, DEPT, _open(two, decided=True))
+    assert (own.changed, own.quarantined) == (1, 0)
+    assert _stored(two).current_state == CaseState.DONE_APPROVED.value
+
+
+def test_a_case_loaded_from_a_file_is_no_department_s(two: World) -> None:
+    """File loads name no department: a department's delivery cannot take their cases
+    over, and a file load cannot change a department's case."""
+    assert _load_file(two, _open(two))["added"] == 1
+    result = _ingest(two, OTHER, _open(two, decided=True))
+    assert result.rules == {"case.owner.mismatch": 1}
+    assert "loaded from a file" in _last_entry(two).message
+    # The operator's next file load of it is accepted.
+    assert _load_file(two, _open(two, decided=True))["changed"] == 1
+
+    owned = _open(two, dept_case_no="D-1")
+    assert _ingest(two, DEPT, owned).added == 1
+    totals = _load_file(two, _open(two, decided=True, dept_case_no="D-1"))
+    assert (totals.get("changed", 0), totals["quarantined"]) == (0, 1)
+    assert "this is a file load" in _last_entry(two).message
+
+
+def test_a_case_stored_by_a_replay_belongs_to_the_department_that_delivered_it(
+    two: World,
+) -> None:
+    draft = make_item(status=ReviewStatus.REVIEWED)
+    two.load_items([draft])
+    assert _ingest(two, DEPT, _open(two)).rules == {"case.item.unpublished": 1}
+    two.load_items([draft.model_copy(update={"status": ReviewStatus.PUBLISHED})])
+    summary = replay_ids(two.settings, [_last_entry(two).id])
+    assert [o.outcome for o in summary.outcomes] == ["added"]
+
+    assert _ingest(two, OTHER, _open(two, decided=True)).rules == {"case.owner.mismatch": 1}
+    assert _ingest(two, DEPT, _open(two, decided=True)).changed == 1
+
+
+def test_department_of_source() -> None:
+    from tongyuan.libraries.cases import department_of_source
+
+    assert department_of_source(f"adapter:dept:{DEPT}:cases") == DEPT
+    assert department_of_source(f"dept:{DEPT}:cases/cases") == DEPT
+    for source in ("file:cases.xml", "replay", "adapter:sql:dept", "cases/cases.xml", None):
+        assert department_of_source(source) is None
+
+
+@pytest.mark.parametrize("serial", [False, True])
+def test_a_changed_impl_code_is_quarantined(world: World, serial: bool) -> None:
+    """The serial was made from the first 实施编码: a delivery with another one, with or
+    without the serial, would leave a stored serial that no longer matches."""
+    other = make_item(impl_code=make_impl_code(DEPT, "4", "440107008002"),
+                      basic_code="440107008002")  # fmt: skip
+    world.load_items([other])
+    assert _ingest(world, DEPT, _open(world)).added == 1
+    stored = _stored(world)
+    moved = _open(world, impl_code=other.impl_code, serial=stored.serial if serial else None)
+    result = _ingest(world, DEPT, moved)
+    assert (result.changed, result.quarantined) == (0, 1)
+    assert result.rules == {"case.serial.mismatch": 1}
+    if not serial:
+        message = _last_entry(world).message
+        assert stored.impl_code in message and other.impl_code in message
+    assert _stored(world).impl_code == stored.impl_code
+
+
+@pytest.mark.parametrize("cancel", ["status", "tombstone"])
+def test_a_stored_case_takes_its_decision_after_its_item_is_cancelled(
+    world: World, cancel: str
+) -> None:
+    assert _ingest(world, DEPT, _open(world, promised_limit_days=5)).added == 1
+    item = make_item()
+    if cancel == "status":
+        world.load_items([item.model_copy(update={"status": ReviewStatus.CANCELLED})])
+    else:
+        engine = make_engine(world.settings.database_url)
+        try:
+            with make_session_factory(engine).begin() as session:
+                batch = open_batch(session, "sync.items", "test")
+                assert cancel_item(session, batch.id, item.impl_code, source="test",
+                                   now=datetime.now(UTC))  # fmt: skip
+                close_batch(session, batch, read=1, accepted=1, quarantined=0, unchanged=0,
+                            status="committed")  # fmt: skip
+        finally:
+            engine.dispose()
+
+    result = _ingest(world, DEPT, _open(world, decided=True, promised_limit_days=5))
+    assert (result.changed, result.quarantined) == (1, 0), result.rules
+    assert _stored(world).current_state == CaseState.DONE_APPROVED.value
+    assert world.query(select(CaseTimeliness.overdue))[0][0] is False
+
+    # A new case under the cancelled item is still refused.
+    fresh = _ingest(world, DEPT, _open(world, dept_case_no="NEW-1"))
+    assert set(fresh.rules) == {
+        "case.item.unpublished" if cancel == "status" else "case.item.unknown"
+    }
+    # The latest published version still bounds the promised limit of the stored case.
+    too_long = _open(world, decided=True, promised_limit_days=item.statutory_limit_days + 1)
+    assert _ingest(world, DEPT, too_long).rules == {"case.time_limit": 1}
