@@ -189,3 +189,48 @@ def test_dry_run_writes_nothing(world: World) -> None:
 def test_root_delivers_nowhere(world: World) -> None:
     result = deliver_up(world.settings, world.topology, PROVINCE)
     assert result.batch_id is None and result.counts["targets"] == 0
+
+
+def test_items_under_a_cancelled_base_item_get_a_finding_until_cancelled_too(
+    world: World,
+) -> None:
+    """The city cancels a base item: the districts' own implementations stay published
+    (not the hub's to cancel) and each gets an open finding, resolved once cancelled."""
+    from tongyuan.libraries.consistency import ConsistencyFinding
+    from tongyuan.libraries.items import ItemVersion
+    from tongyuan.sync.ownership import BASE_CANCELLED
+
+    (planted,) = world.systems.planted_of("city_cancel")
+    write_updates(world.systems)
+    world.run(at(3, 3))
+
+    def findings() -> dict[str, tuple[str, str, str]]:
+        with world.session() as session:
+            rows = session.scalars(
+                select(ConsistencyFinding).where(ConsistencyFinding.element == BASE_CANCELLED)
+            )
+            return {r.impl_code: (r.status, r.owner_node, r.other_node) for r in rows}
+
+    with world.session() as session:
+        below = {
+            v.impl_code: v.region_code
+            for v in session.scalars(
+                select(ItemVersion).where(
+                    ItemVersion.basic_code == planted.basic_code,
+                    ItemVersion.valid_to.is_(None),
+                    ItemVersion.is_tombstone.is_(False),
+                    ItemVersion.region_code.in_(DISTRICTS),
+                )
+            )
+        }
+    assert below  # the districts implement it
+    assert findings() == {impl: ("open", CITY, region) for impl, region in below.items()}
+    world.run(at(3, 4))  # judged again: still one finding per item
+    assert findings() == {impl: ("open", CITY, region) for impl, region in below.items()}
+    impl, district = next(iter(below.items()))
+    item = next(i for i in world.systems.exports[district] if i.impl_code == impl)
+    withdrawn = item.model_copy(update={"status": ReviewStatus.CANCELLED})
+    write_export(world.topology, district, [withdrawn], "0010-cancel")
+    world.run(at(3, 5))
+    assert findings()[impl] == ("resolved", CITY, district)
+    assert all(f[0] == "open" for i, f in findings().items() if i != impl)

@@ -15,7 +15,9 @@ expected at a level when some system of that level in the topology implements it
 item model carries one 行使层级 per implementation, not the base item's set of levels,
 so the levels are read from the implementations. Each pushed base item opens a claim
 for the child (:mod:`tongyuan.sync.claims`); a cancelled one is pushed as cancelled and
-cancels the claim. After the push the child's claims are judged against its system.
+cancels the claim, and every published item of that 基本编码 in the child's region gets
+an open consistency finding (:func:`_judge_cancelled_bases`): the lower levels' own items
+are theirs to cancel. After the push the child's claims are judged against its system.
 
 **Idempotent and resumable.** Every edge keeps a ledger (``item_deliveries``) of the
 content hash last delivered per item, and a delivery sends only items whose hash differs:
@@ -54,10 +56,15 @@ from tongyuan.db.errors import describe_error
 from tongyuan.libraries.base import to_utc
 from tongyuan.libraries.batches import close_batch, open_batch
 from tongyuan.libraries.claims import ItemDelivery
-from tongyuan.libraries.consistency import GONE_HASH, BaseCatalogueEntry, NodeItem
+from tongyuan.libraries.consistency import (
+    GONE_HASH,
+    BaseCatalogueEntry,
+    ConsistencyFinding,
+    NodeItem,
+)
 from tongyuan.libraries.items import ItemVersion
 from tongyuan.sync.claims import DEFAULT_CLAIM_DAYS, record_push, update_claims
-from tongyuan.sync.ownership import system_of_label
+from tongyuan.sync.ownership import BASE_CANCELLED, region_within, system_of_label
 
 log = logging.getLogger(__name__)
 
@@ -627,6 +634,9 @@ def _push_child(
             session, child_code, code, record, now=now, batch_id=batch_id,
             calendar=calendar, claim_days=claim_days,
         )  # fmt: skip
+    if batch_id is not None:
+        regions = _region_codes(topology, child_code)
+        _judge_cancelled_bases(session, regions, pushed, batch_id=batch_id, now=now)
     data = {p.item.basic_code: p.data for p in pushed}
     counts = update_claims(session, topology, child_code, now, batch_id=batch_id, pushed=data)
     for status, n in counts.by_status.items():
@@ -638,3 +648,73 @@ def _push_child(
         counts.by_status,
     )  # fmt: skip
     return counts.moved
+
+
+def _judge_cancelled_bases(
+    session: Session, regions: list[str], pushed: list[_Pushed], *, batch_id: str, now: datetime
+) -> None:
+    """A finding per published item in the child's region whose base item is cancelled.
+
+    When a level above cancels (注销) a base item, the claims below are cancelled, but
+    the lower levels' own implementations stay published: cancelling another level's
+    data is not the hub's to do. Each such item gets an open ``status`` finding (element
+    ``base_status``: owner the level that cancelled, other the system holding the item),
+    resolved once the item is cancelled too or the base item is published again.
+    """
+    cancelled = {
+        p.item.basic_code: p.item for p in pushed if p.item.status is ReviewStatus.CANCELLED
+    }
+    wanted: dict[tuple[str, str], tuple[ItemVersion, Item]] = {}
+    codes = sorted(cancelled)
+    for start in range(0, len(codes), _IN_CHUNK):
+        for version in session.scalars(
+            select(ItemVersion).where(
+                ItemVersion.valid_to.is_(None),
+                ItemVersion.is_tombstone.is_(False),
+                ItemVersion.status == PUBLISHED,
+                ItemVersion.basic_code.in_(codes[start : start + _IN_CHUNK]),
+                _in_regions(regions),
+            )
+        ):
+            holder = system_of_label(version.source) or version.region_code
+            wanted[(version.impl_code, holder)] = (version, cancelled[version.basic_code])
+    basics = sorted({p.item.basic_code for p in pushed})
+    existing: dict[tuple[str, str], ConsistencyFinding] = {}
+    for start in range(0, len(basics), _IN_CHUNK):
+        for row in session.scalars(
+            select(ConsistencyFinding).where(
+                ConsistencyFinding.element == BASE_CANCELLED,
+                ConsistencyFinding.basic_code.in_(basics[start : start + _IN_CHUNK]),
+            )
+        ):
+            existing[(row.impl_code, row.other_node)] = row
+    for key, (version, base) in wanted.items():
+        row = existing.get(key)
+        if row is None:
+            session.add(
+                ConsistencyFinding(
+                    scope="status", basic_code=version.basic_code, impl_code=version.impl_code,
+                    element=BASE_CANCELLED, owner_value=CANCELLED, other_value=PUBLISHED,
+                    owner_node=base.region_code, other_node=key[1], status="open",
+                    first_batch_id=batch_id, batch_id=batch_id, first_seen=now, last_seen=now,
+                    resolved_at=None,
+                )
+            )  # fmt: skip
+            continue
+        if row.status != "open":
+            row.status, row.resolved_at, row.first_seen = "open", None, now
+        row.owner_node, row.batch_id, row.last_seen = base.region_code, batch_id, now
+    # Resolve this child's findings that no longer hold (the item was cancelled too, or
+    # its base item is published again). Only items of the child's region are judged here.
+    for key, row in existing.items():
+        if key in wanted or row.status != "open":
+            continue
+        version = session.scalars(
+            select(ItemVersion).where(
+                ItemVersion.impl_code == row.impl_code, ItemVersion.valid_to.is_(None)
+            )
+        ).one_or_none()
+        region = None if version is None else version.region_code
+        if region is not None and not region_within(region, regions[0]):
+            continue
+        row.status, row.resolved_at, row.batch_id, row.last_seen = "resolved", now, batch_id, now

@@ -92,6 +92,7 @@ from tongyuan.pulling import pull
 from tongyuan.storing import StoreCounts
 from tongyuan.sync.diff import ItemChange, NodeDiff, element_changes
 from tongyuan.sync.ownership import (
+    BASE_CANCELLED,
     NATIONAL,
     Ownership,
     base_elements,
@@ -288,6 +289,10 @@ class FindingBook:
         """Resolve the open findings of one copy in the given scopes (it agrees now)."""
         wanted = set(scopes)
         for row in self.rows.get((impl_code, other_node), {}).values():
+            # A cancelled base item is the push's to judge: a change of the copy says
+            # nothing about it.
+            if row.element == BASE_CANCELLED:
+                continue
             if row.scope in wanted and row.status == "open":
                 self._resolve(row, batch, now)
 

@@ -29,6 +29,9 @@ from standards.codes.regions import parent_of
 from standards.records import Item
 
 NATIONAL = "national"
+# The element of a consistency finding on a published item whose base item a level above
+# cancelled (tongyuan.sync.deliver): judged by the push, never by a copy's sync.
+BASE_CANCELLED = "base_status"
 SOURCE_PREFIX = "node:"
 
 
