@@ -122,3 +122,27 @@ def test_kept_checkpoint_copy_and_the_key_used_are_shown(
     assert _invoke("verify", "--expect-checkpoint", "2").exit_code == 1
     copy.write_text("[{}]", encoding="utf-8")
     assert _invoke("verify", "--checkpoint-copy", str(copy)).exit_code == 2
+
+
+@pytest.mark.parametrize("damage", [b"not a key\n", b"\xe4\xb8\xad"], ids=["text", "non-ascii"])
+def test_a_damaged_hub_key_in_the_copy_is_unreadable_not_altered(
+    cli_env: str, ledger_engine: Engine, tmp_path, monkeypatch: pytest.MonkeyPatch, damage: bytes
+):
+    """The copy's own trust/ledger-hub-public-key.pem replaced by junk: exit 2 naming the
+    file (JSON too), as a junk --hub-key is — not a traceback and exit 1."""
+    monkeypatch.setenv("TONGYUAN_HOME", str(tmp_path / "home"))
+    item_batch(ledger_engine, "一")
+    assert _invoke("checkpoint").exit_code == 0
+    own = tmp_path / "home" / "trust" / "ledger-hub-public-key.pem"
+    own.write_bytes(damage)
+    as_json = _invoke("verify", "--json")
+    assert as_json.exit_code == 2, as_json.output
+    message = json.loads(as_json.output)["unreadable"]
+    assert str(own) in message and "not a PEM public key" in message
+    text_out = _invoke("verify")
+    assert text_out.exit_code == 2 and "not a PEM public key" in text_out.output
+    assert text_out.exception is None or isinstance(text_out.exception, SystemExit)
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(damage)
+    given = _invoke("verify", "--hub-key", str(junk), "--json")
+    assert given.exit_code == 2 and "not a PEM public key" in json.loads(given.output)["unreadable"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.table import Table
@@ -72,32 +72,19 @@ def verify(
     try:
         settings = read_only_settings()
     except NoHubError as exc:
-        if as_json:
-            print(json.dumps({"ok": False, "unreadable": str(exc)}, ensure_ascii=False))
-        else:
-            err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
-        raise typer.Exit(EXIT_UNREADABLE) from None
+        _unreadable(str(exc), as_json)
     trusted: list[str] | None = None
     if hub_key:
-        missing = [str(path) for path in hub_key if not path.is_file()]
-        if missing:
-            err_console.print(f"[red]hub key not found:[/red] {', '.join(missing)}")
-            raise typer.Exit(EXIT_UNREADABLE)
-        trusted = [path.read_text(encoding="ascii", errors="replace") for path in hub_key]
-        for path, pem in zip(hub_key, trusted, strict=True):
-            try:
-                public_key_id(pem)
-            except (ValueError, UnicodeError):
-                err_console.print(f"[red]{path} is not a PEM public key[/red]")
-                raise typer.Exit(EXIT_UNREADABLE) from None
+        trusted = [_read_public_key(path, as_json) for path in hub_key]
         key_note = "hub key(s) given with --hub-key: " + ", ".join(
             f"{path} ({public_key_id(pem)[:16]}…)"
             for path, pem in zip(hub_key, trusted, strict=True)
         )
-    elif public_key_path(settings).is_file():
-        trusted = [public_key_path(settings).read_text(encoding="ascii")]
+    elif public_key_path(settings).exists():
+        own = public_key_path(settings)
+        trusted = [_read_public_key(own, as_json, in_copy=True)]
         key_note = (
-            f"the hub key found in the copy itself, {public_key_path(settings)} "
+            f"the hub key found in the copy itself, {own} "
             f"({public_key_id(trusted[0])[:16]}…) — pass --hub-key with a key obtained "
             "separately to pin the checkpoints"
         )
@@ -108,8 +95,7 @@ def verify(
         try:
             copies.extend(read_checkpoint_copies(path.read_text(encoding="utf-8"), str(path)))
         except (OSError, UnicodeError, ValueError) as exc:
-            err_console.print(f"[red]checkpoint copy unusable:[/red] {exc}")
-            raise typer.Exit(EXIT_UNREADABLE) from None
+            _unreadable(f"checkpoint copy unusable: {exc}", as_json)
     expect = (
         CheckpointExpectation(expect_checkpoint, tuple(copies))
         if expect_checkpoint or copies
@@ -119,11 +105,7 @@ def verify(
     try:
         result = verify_ledger(engine, trusted_keys=trusted, expect=expect)
     except LedgerUnreadable as exc:
-        if as_json:
-            print(json.dumps({"ok": False, "unreadable": str(exc)}, ensure_ascii=False))
-        else:
-            err_console.print(f"[red]ledger unreadable:[/red] {exc}")
-        raise typer.Exit(EXIT_UNREADABLE) from None
+        _unreadable(f"ledger unreadable: {exc}", as_json)
     finally:
         engine.dispose()
     if as_json:
@@ -158,6 +140,36 @@ def verify(
             "their rows) would not show here",
         )
     raise typer.Exit(EXIT_INTACT if result.ok else EXIT_ALTERED)
+
+
+def _unreadable(message: str, as_json: bool) -> NoReturn:
+    """Exit 2 (unreadable) with ``message``: as the JSON document when ``--json`` was
+    asked for, so a script reading stdout always gets one."""
+    if as_json:
+        print(json.dumps({"ok": False, "unreadable": message}, ensure_ascii=False))
+    else:
+        err_console.print(f"[red]error:[/red] {shown(message, newlines=True)}", soft_wrap=True)
+    raise typer.Exit(EXIT_UNREADABLE)
+
+
+def _read_public_key(path: Path, as_json: bool, *, in_copy: bool = False) -> str:
+    """The PEM text of a hub public key, or exit 2 naming the file: a damaged key (in the
+    copy's own trust directory as much as one given with --hub-key) makes the checkpoints
+    uncheckable, which is "unreadable", not "altered"."""
+    from tongyuan.ledger.hubkey import public_key_id
+
+    where = f"the hub key in the copy's trust directory, {path}," if in_copy else str(path)
+    try:
+        pem = path.read_bytes().decode("ascii")
+        public_key_id(pem)
+    except FileNotFoundError:
+        _unreadable(f"hub key not found: {path}", as_json)
+    except OSError as exc:
+        _unreadable(f"cannot read {where}: {exc.strerror or exc}", as_json)
+    except (ValueError, UnicodeError):
+        hint = " (pass --hub-key with the key obtained separately)" if in_copy else ""
+        _unreadable(f"{where} is not a PEM public key{hint}", as_json)
+    return pem
 
 
 @app.command(epilog="Example: [bold]tongyuan ledger checkpoint[/bold]")
