@@ -215,3 +215,31 @@ def test_region_within_follows_the_gb2260_structure(
     region: str, ancestor: str, within: bool
 ) -> None:
     assert region_within(region, ancestor) is within
+
+
+def test_a_replay_does_not_store_what_only_the_delivery_could_refuse(
+    hub: Settings, root: Path
+) -> None:
+    """A replay has neither the sending system nor the delivery: an entry refused for
+    where the item is filed, or for repeating a record of its file, stays open with a
+    message saying how it closes, and nothing is stored."""
+    from tongyuan.quarantine.replay import replay_ids
+
+    topo = make_topology(root)
+    first = ITEMS[NANSHAN][0]
+    sibling = changed(ITEMS[NANSHAN][2], region_code=BAOAN)
+    dup = changed(first, promised_limit_days=first.promised_limit_days - 1)
+    drop(root, NANSHAN, [first, dup, sibling], name="items-r.xml")
+    assert sync_node(hub, topo, NANSHAN).counts["quarantined"] == 2
+    engine = make_engine(hub.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            ids = list(session.scalars(select(QuarantineEntry.id)))
+    finally:
+        engine.dispose()
+    summary = replay_ids(hub, ids)
+    assert summary.accepted == 0 and summary.still_open == 2
+    assert all("quarantine discard" in (o.message or "") for o in summary.outcomes)
+    assert _current(hub, sibling.impl_code) is None
+    [stored] = _history(hub, first.impl_code)
+    assert stored["promised_limit_days"] == first.promised_limit_days

@@ -60,6 +60,13 @@ log = logging.getLogger(__name__)
 
 ACCEPTED = ("added", "changed", "unchanged")
 
+# Rules a record cannot be checked against alone: they concern the system that sent it
+# (an item filed under a region outside that system's) or the delivery it came in (the
+# same 实施编码 twice in one file). A replay has neither, so it would store the record the
+# rule refused; such an entry closes when the system's corrected item is stored
+# (superseded) or by ``discard``.
+DELIVERY_RULES = frozenset({"item.region.outside_system", "item.key.duplicate"})
+
 
 @dataclass(slots=True)
 class EntryOutcome:
@@ -280,6 +287,14 @@ class Replayer:
                 self._close(session, batch, entry, "superseded", message)
                 return EntryOutcome(entry.id, "superseded", message=message)
             findings = findings + uniqueness[entry.batch_id].check(record, location)
+        context = sorted(DELIVERY_RULES.intersection(r["rule"] for r in entry.rules))
+        if context:
+            message = (
+                f"{', '.join(context)} concerns the system or the delivery the record came "
+                "from, which a replay does not have: it closes as superseded once the "
+                "system's corrected item is stored, or with `tongyuan quarantine discard`"
+            )
+            return self._still_open(session, batch, entry, "error", entry.rules, message)
         pulled = origin is not None and origin.get("path") == "pull"
         source = f"adapter:{origin.get('source')}" if pulled else "replay"
         outcome = self.store.store(
