@@ -32,14 +32,15 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.builtin.sql_config import SqlConfig, StreamConfig, check_identifier
 from adapters.builtin.sql_query import ReadPlan, SchemaMismatch, build_plan
 from adapters.builtin.sql_read import RowMapper, SqlStreamRead, open_read_connection
 from adapters.conformance.harness import Harness
 from adapters.sdk.config import AdapterConfig, SecretResolver, validation_problems
+from adapters.sdk.db_url import DatabaseUrlError, parse_database_url
 from adapters.sdk.errors import AdapterError, ConfigError, ConnectionCheckError
 from adapters.sdk.source import Source, State, StreamSpec
 from standards.records import RECORD_KINDS
@@ -51,15 +52,17 @@ _CLASS_DEFAULTS = ("table", "schema", "mapping", "cursor", "tiebreaker", "childr
 _DRIVERS = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg"}
 
 
-def engine_url(secret: str) -> URL:
-    """The SQLAlchemy URL behind a resolved secret (an Airflow URI or a SQLAlchemy URL)."""
+def engine_url(secret: str, *, source: str = "the secret") -> URL:
+    """The SQLAlchemy URL behind a resolved secret (an Airflow URI or a SQLAlchemy URL).
+
+    ``source`` names where the secret came from (``env:NAME``, ``airflow:CONN_ID``): the
+    error of a URL that cannot be read names it and never the URL, which holds the
+    password (see :mod:`adapters.sdk.db_url`).
+    """
     try:
-        url = make_url(secret)
-    except ArgumentError:
-        raise AdapterError(
-            "the database URL from the secret is not a SQLAlchemy URL "
-            "(expected e.g. postgresql+psycopg://user:password@host/db)"
-        ) from None
+        url = parse_database_url(secret, setting=f"the database URL from {source}")
+    except DatabaseUrlError as exc:
+        raise AdapterError(str(exc)) from None
     if url.drivername in _DRIVERS:
         url = url.set(drivername=_DRIVERS[url.drivername])
     return url
@@ -201,7 +204,9 @@ class SqlSource(Source):
         """The engine for the configured URL, created on first use (resolving the secret)."""
         if self._engine is None:
             assert isinstance(self.config, SqlConfig)
-            url = engine_url(self.resolve_secret(self.config.url).get_secret_value())
+            url = engine_url(
+                self.resolve_secret(self.config.url).get_secret_value(), source=self.config.url
+            )
             self._engine = create_engine(url, pool_pre_ping=True)
         return self._engine
 

@@ -56,9 +56,38 @@ def test_airflow_style_urls_get_the_installed_driver() -> None:
     assert engine_url("postgres://u:p@h:5432/db").drivername == "postgresql+psycopg"
     assert engine_url("postgresql://u:p@h/db").drivername == "postgresql+psycopg"
     assert engine_url("sqlite:///x.db").drivername == "sqlite"
-    with pytest.raises(AdapterError, match="not a SQLAlchemy URL") as caught:
+    with pytest.raises(AdapterError, match="not a database URL that can be read") as caught:
         engine_url("not a url with secret-pw")
     assert "secret-pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://dept:Dept@Secr3tTail@127.0.0.1:5432/cases",  # host 'Secr3tTail@127…'
+        "postgresql://dept:p@ss:Secr3tPart/x@127.0.0.1:5432/cases",  # port 'Secr3tPart'
+        "postgresql://dept:p@Secr3t/x@127.0.0.1/cases",  # database 'x@127.0.0.1/cases'
+    ],
+)
+def test_password_with_unescaped_at_colon_slash_is_refused_without_echo(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The QA repro: such a password's tail reached the terminal, the log and batch meta
+    through the driver's "failed to resolve host" or the parser's int() error."""
+    monkeypatch.setenv("DEPT_DB_URL", url)
+    source = SqlSource.from_config(department_config(URL_REF))
+    with pytest.raises(AdapterError) as caught:
+        source.engine  # noqa: B018 - resolving the secret is what is tested
+    message = str(caught.value)
+    assert URL_REF in message  # names the setting: env:DEPT_DB_URL
+    assert "percent-encode @ : / # ? %" in message
+    assert "Secr3t" not in message and "127.0.0.1" not in message
+
+
+def test_percent_encoded_password_is_accepted() -> None:
+    url = engine_url("postgresql://dept:Dept%40Secr3t%3Ax%2Fy@127.0.0.1/cases")
+    assert url.password == "Dept@Secr3t:x/y"
+    assert url.host == "127.0.0.1"
 
 
 @pytest.mark.parametrize(
