@@ -80,3 +80,99 @@ def test_concurrent_first_use_agrees_on_one_key(tmp_path: Path) -> None:
     with ctx.Pool(4) as pool:
         keys = pool.map(_read_key, [str(tmp_path)] * 8)
     assert len(set(keys)) == 1
+
+
+def _hub_with_a_case(home: Path, key: bytes) -> Settings:
+    """A SQLite hub holding one case written under ``key``."""
+    from factories import make_case
+    from sqlalchemy import Engine
+
+    from standards.identifiers import InMemorySerialAllocator
+    from tongyuan.db import make_engine, make_session_factory, upgrade
+    from tongyuan.libraries import open_batch, write_case
+    from tongyuan.privacy import PiiProtector
+
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'tongyuan.db'}")
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+    engine: Engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            batch = open_batch(session, "cases", "sz-market")
+            write_case(
+                session,
+                batch.id,
+                make_case(1),
+                protector=PiiProtector(key),
+                allocator=InMemorySerialAllocator(),
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    return settings
+
+
+def test_a_second_key_is_refused_on_libraries_written_under_the_key_file(
+    tmp_path: Path,
+) -> None:
+    """QA repro keysplit.sh: TONGYUAN_PII_KEY set to a new key on a hub whose rows were
+    written under var/secrets/pii.key was taken silently and split the libraries."""
+    home = tmp_path / "h"
+    file_settings = Settings(home=home, database_url=f"sqlite:///{home / 'tongyuan.db'}")
+    file_key = file_settings.pii_key()  # creates the key file (no data yet: nothing to check)
+    _hub_with_a_case(home, file_key)
+    assert file_settings.pii_key() == file_key  # the key the data were written with
+
+    other = base64.b64encode(bytes(range(1, 33))).decode()
+    env_settings = load_settings({"TONGYUAN_HOME": str(home), "TONGYUAN_PII_KEY": other})
+    with pytest.raises(ConfigError) as info:
+        env_settings.pii_key()
+    message = str(info.value)
+    assert message.startswith("TONGYUAN_PII_KEY does not decrypt the personal data")
+    assert str(file_settings.pii_key_file) in message and "a case's applicant ID" in message
+    assert other not in message
+
+    # The documented migration: the variable set to the key file's content is accepted.
+    same = file_settings.pii_key_file.read_text().strip()
+    migrated = load_settings({"TONGYUAN_HOME": str(home), "TONGYUAN_PII_KEY": same})
+    assert migrated.pii_key() == file_key
+
+
+def test_a_new_key_file_is_refused_on_libraries_written_under_the_variable(
+    tmp_path: Path,
+) -> None:
+    """A worker without TONGYUAN_PII_KEY on shared storage makes itself a key file."""
+    home = tmp_path / "h"
+    env_key = bytes(range(2, 34))
+    _hub_with_a_case(home, env_key)
+    worker = Settings(home=home, database_url=f"sqlite:///{home / 'tongyuan.db'}")
+    with pytest.raises(ConfigError) as info:
+        worker.pii_key()
+    assert str(info.value).startswith(f"the PII key file {worker.pii_key_file} does not")
+    assert "Set TONGYUAN_PII_KEY here to that key" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://tongyuan:Tongyuan@2024@127.0.0.1:5432/tongyuan",
+        "postgresql://tongyuan:p@ss:Secr3tPart/x@127.0.0.1:5432/tongyuan",
+        "postgresql://tongyuan:p@2024/x@127.0.0.1/tongyuan",
+        "not a url Secr3t",
+    ],
+)
+def test_hub_url_with_an_unescaped_password_is_refused_without_echo(
+    url: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"TONGYUAN_HOME": str(tmp_path), "TONGYUAN_DATABASE_URL": url})
+    message = str(info.value)
+    assert message.startswith("TONGYUAN_DATABASE_URL: ")
+    assert "percent-encode @ : / # ? %" in message
+    assert "2024" not in message and "Secr3t" not in message and "127.0.0.1" not in message
+
+
+def test_hub_url_with_a_percent_encoded_password_is_accepted(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://tongyuan:Tongyuan%402024@127.0.0.1:5432/tongyuan"
+    s = load_settings({"TONGYUAN_HOME": str(tmp_path), "TONGYUAN_DATABASE_URL": url})
+    assert s.database_url == url
