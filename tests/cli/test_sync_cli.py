@@ -45,6 +45,15 @@ def _library() -> tuple[int, int]:
         engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _migrated_hub(request: pytest.FixtureRequest) -> None:
+    """`tongyuan db upgrade` first, as operations.md says: a dry run migrates nothing."""
+    if request.node.name.startswith("test_check_"):  # `sync check` touches no database
+        return
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture
 def lanzhou():  # type: ignore[no-untyped-def]
     """The shipped Lanzhou example with generated level systems under TONGYUAN_HOME."""

@@ -6,6 +6,8 @@ import contextlib
 import dataclasses
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -14,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tongyuan.config import ENV_DATABASE_URL, ENV_HOME, Settings, load_settings
+from tongyuan.config import ENV_DATABASE_URL, ENV_HOME, ConfigError, Settings, load_settings
 from tongyuan.logs import configure_logging
 from tongyuan.orchestration.tasks import ENV_TOPOLOGY
 
@@ -80,10 +82,84 @@ def settings_and_logging(*, read_only: bool = False) -> Settings:
         except NoHubError as exc:
             err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
             raise typer.Exit(EXIT_NO_HUB) from None
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:  # names the variable, never quotes a key or a URL
+        err_console.print(f"[red]error:[/red] {shown(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_DATABASE) from None
     settings.ensure_dirs()
     configure_logging(settings.logs_dir)
     return settings
+
+
+# The library database cannot be used: unreachable, refused the login, not UTF8, holding
+# another application's tables, not migrated (for a dry run), or its URL cannot be read.
+EXIT_BAD_DATABASE = 2
+
+
+@contextmanager
+def database_errors(settings: Settings, *, doing: str = "") -> Iterator[None]:
+    """One line and exit 2 for a library database the command cannot use, not a traceback.
+
+    Read-only commands already say in one line where they looked and why (NoHubError);
+    the writing ones (db, ingest, sync items, quality run) printed a 350–730-line Rich
+    traceback for the same wrong password or unreachable server. The line names the
+    database (password hidden) and the driver's first line of the cause
+    (:func:`tongyuan.db.errors.describe_error`: no SQL, no row values).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from adapters.sdk.db_url import safe_url_text
+    from tongyuan.db import DatabaseEncodingError
+    from tongyuan.db.errors import describe_error
+
+    try:
+        yield
+    except DatabaseEncodingError as exc:
+        err_console.print(f"[red]error:[/red] {shown(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_DATABASE) from None
+    except ConfigError as exc:  # a PII key that does not fit the libraries
+        err_console.print(f"[red]error:[/red] {shown(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_DATABASE) from None
+    except SQLAlchemyError as exc:
+        where = safe_url_text(settings.database_url)
+        what = f" ({doing})" if doing else ""
+        err_console.print(
+            f"[red]error:[/red] the library database at {shown(where)} cannot be used{what}: "
+            f"{shown(describe_error(exc))}; check {ENV_DATABASE_URL}",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_BAD_DATABASE) from None
+
+
+def require_migrated(settings: Settings, *, why: str = "a dry run migrates nothing") -> None:
+    """For a dry run: the hub's schema must be there at its head; exit 2 otherwise.
+
+    A dry run writes nothing, its schema migration included: ``sync items --dry-run``
+    and ``ingest --dry-run`` used to create every table in whatever database
+    TONGYUAN_DATABASE_URL named, or upgrade an older hub. The message is the one the
+    read-only commands give, or says which revision the database is at.
+    """
+    from tongyuan.db import current_revision, head_revision
+
+    try:
+        require_hub(settings)
+    except NoHubError as exc:
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_DATABASE) from None
+    with database_errors(settings):
+        revision = current_revision(settings.database_url)
+    head = head_revision()
+    if revision != head:
+        from adapters.sdk.db_url import safe_url_text
+
+        where = safe_url_text(settings.database_url)
+        err_console.print(
+            f"[red]error:[/red] the hub schema in the database at {shown(where)} is at "
+            f"revision {shown(revision)}, not {head}; {why}: run `tongyuan db upgrade` first",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_BAD_DATABASE)
 
 
 class NoHubError(Exception):
@@ -94,7 +170,10 @@ class NoHubError(Exception):
 def read_only_settings() -> Settings:
     """``settings_and_logging(read_only=True)`` for a command that reports the missing hub
     in its own way (``ledger verify --json``); raises NoHubError, creates nothing."""
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise NoHubError(str(exc)) from None
     require_hub(settings)
     if settings.home.is_dir():
         configure_logging(settings.logs_dir)

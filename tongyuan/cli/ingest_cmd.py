@@ -9,7 +9,15 @@ import typer
 from rich.table import Table
 
 from standards.privacy import mask_text
-from tongyuan.cli.common import TopologyOption, console, err_console, settings_and_logging, shown
+from tongyuan.cli.common import (
+    TopologyOption,
+    console,
+    database_errors,
+    err_console,
+    require_migrated,
+    settings_and_logging,
+    shown,
+)
 
 EPILOG = (
     "Example: [bold]tongyuan ingest 114403000040578006 --dry-run[/bold]  (DEPARTMENT: "
@@ -46,9 +54,11 @@ def ingest(
     quarantined with every rule they broke; deadlines (working days) are recomputed.
     A department marked signing: true must deliver a signed manifest, verified before
     anything is read. Exit 0 when every department committed (or dry-ran), 1 when one
-    failed or its delivery was rejected, 2 for a topology that does not load or an
-    unknown department, 3 when another ingest of a department was running (that
-    department skipped, the others ingested; run it again later).
+    failed or its delivery was rejected, 2 for a topology that does not load, an
+    unknown department or a library database that cannot be used (unreachable, login
+    refused, another application's tables; for --dry-run also one not migrated to the
+    current schema: run `tongyuan db upgrade`), 3 when another ingest of a department
+    was running (that department skipped, the others ingested; run it again later).
     """
     from tongyuan.cli.sync_cmd import resolve_topology_path
     from tongyuan.db import upgrade
@@ -70,7 +80,11 @@ def ingest(
         err_console.print(f"topology {topo.name} has no department with a case system")
         raise typer.Exit(0)
 
-    upgrade(settings.database_url)
+    if dry_run:
+        require_migrated(settings)  # a dry run writes nothing, not even the schema
+    else:
+        with database_errors(settings, doing="migrating its schema"):
+            upgrade(settings.database_url)
     results = []
     for dept in chosen:
         try:

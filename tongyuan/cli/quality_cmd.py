@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tongyuan.cli.common import console, err_console, settings_and_logging
+from tongyuan.cli.common import console, database_errors, err_console, settings_and_logging
 
 app = typer.Typer(
     help="Data quality suites (Great Expectations, run in the database) and their history.",
@@ -55,14 +55,20 @@ def run(
         bool, typer.Option(help="Exit with status 1 when any expectation failed.")
     ] = False,
 ) -> None:
-    """Run the quality suites, store the run in the history and write GX Data Docs."""
+    """Run the quality suites, store the run in the history and write GX Data Docs.
+
+    Exit 2 for a bad option or a library database that cannot be used (unreachable,
+    login refused, not migrated: one line naming it and the cause), 1 when the run
+    failed, or with --strict when any expectation failed.
+    """
     from tongyuan.quality import QualityError, run_quality
     from tongyuan.report.themes import format_rate, pooled_rate
 
     settings = settings_and_logging()
     day = _as_of(as_of)
     try:
-        summary = run_quality(settings, suites=suite, scope=scope, as_of=day)
+        with database_errors(settings):
+            summary = run_quality(settings, suites=suite, scope=scope, as_of=day)
     except ValueError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -14,7 +14,15 @@ from typing import Annotated, Any
 import typer
 
 from standards.privacy import mask_text
-from tongyuan.cli.common import TopologyOption, console, err_console, settings_and_logging, shown
+from tongyuan.cli.common import (
+    TopologyOption,
+    console,
+    database_errors,
+    err_console,
+    require_migrated,
+    settings_and_logging,
+    shown,
+)
 
 ITEMS_EPILOG = (
     "Example: [bold]tongyuan sync items --node 440305 --dry-run[/bold]  (what 南山区's "
@@ -79,7 +87,9 @@ def items(
     province, each level delivering its aggregate to the one above; then base items are
     pushed down. Exit 0 when every step committed (or dry-ran), 1 when any failed (a
     failed step stores nothing; run again once its system is fixed), 2 for a topology
-    that does not load or an unknown node.
+    that does not load, an unknown node or a library database that cannot be used
+    (unreachable, login refused, another application's tables; for --dry-run also one
+    not migrated to the current schema: run `tongyuan db upgrade`).
     """
     from tongyuan.topology import TopologyError, load_topology
 
@@ -101,8 +111,11 @@ def items(
 
     from tongyuan.db import upgrade
 
-    # The schema, not data: a dry run on a fresh home needs the tables it reads.
-    upgrade(settings.database_url)
+    if dry_run:
+        require_migrated(settings)  # a dry run writes nothing, not even the schema
+    else:
+        with database_errors(settings, doing="migrating its schema"):
+            upgrade(settings.database_url)
     try:
         results = _run(settings, topo, node, dry_run=dry_run)
     except Exception as exc:  # the engine's own failures come back as results, not raised

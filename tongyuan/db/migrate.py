@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL
 
 from tongyuan.db.engine import make_engine
@@ -43,6 +43,23 @@ def _connected(target: str | URL | Engine) -> Iterator[Connection]:
             engine.dispose()
 
 
+# pg_advisory_xact_lock key of schema migrations (a constant: one schema per database).
+_MIGRATION_LOCK_KEY = int.from_bytes(b"tymigrat", "big", signed=True)
+
+
+def _serialize_migrations(connection: Connection) -> None:
+    """Make a second migration of one PostgreSQL database wait for the first.
+
+    Two ``db upgrade`` of an empty database at once (two machines deployed together, a
+    CLI run beside the Airflow task) both saw no version table and both created the
+    tables: the second died on "relation already exists". The lock is held until the
+    transaction ends, so the second then finds the schema at its head and does nothing.
+    SQLite needs none: its migration transaction begins IMMEDIATE and so already waits.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+
+
 def upgrade(target: str | URL | Engine, revision: str = "heads") -> None:
     """Bring the schema up to ``revision`` in one transaction (DDL is transactional on both).
 
@@ -50,12 +67,14 @@ def upgrade(target: str | URL | Engine, revision: str = "heads") -> None:
     until a merge revision joins them.
     """
     with _connected(target) as connection:
+        _serialize_migrations(connection)
         command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(target: str | URL | Engine, revision: str) -> None:
     """Take the schema down to ``revision`` (``"base"`` drops every library table)."""
     with _connected(target) as connection:
+        _serialize_migrations(connection)
         command.downgrade(alembic_config(connection), revision)
 
 
