@@ -86,11 +86,14 @@ def ingest(
         with database_errors(settings, doing="migrating its schema"):
             upgrade(settings.database_url)
     results = []
-    for dept in chosen:
-        try:
-            results.append(ingest_department(settings, topo, dept.code, dry_run=dry_run))
-        except IngestBusy as exc:
-            results.append(IngestResult(dept.code, dept.name, status="busy", error=str(exc)))
+    # A PII key that does not fit the libraries (or a database lost on the way) stops
+    # every department alike: one line, exit 2.
+    with database_errors(settings):
+        for dept in chosen:
+            try:
+                results.append(ingest_department(settings, topo, dept.code, dry_run=dry_run))
+            except IngestBusy as exc:
+                results.append(IngestResult(dept.code, dept.name, status="busy", error=str(exc)))
     if as_json:
         document = {
             "topology": topo.name,
