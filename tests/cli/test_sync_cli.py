@@ -297,3 +297,19 @@ def test_check_prints_control_characters_in_names_escaped(tmp_path: Path) -> Non
     assert "\x1b" not in result.output and "\u202e" not in result.output
     assert "topology t\\x1b[2K (" in result.output
     assert "440300 深圳\\x1b]0;x\\x07\\u202e市 [市级]" in result.output
+
+
+def test_a_second_sync_while_one_runs_exits_3_and_writes_nothing(lanzhou) -> None:  # type: ignore[no-untyped-def]
+    """Two `sync items` at once raced with raw IntegrityErrors (QA race_sync.sh)."""
+    from tongyuan.cli.sync_cmd import SYNC_LOCK
+    from tongyuan.db.locks import exclusive_lock
+
+    settings = load_settings()
+    with exclusive_lock(settings.database_url, SYNC_LOCK, fallback_dir=settings.home):
+        busy = _invoke("--topology", "lanzhou")
+        dry = _invoke("--topology", "lanzhou", "--dry-run", "--json")  # takes no lock
+    assert busy.exit_code == 3, busy.output
+    assert "another `tongyuan sync items` of this hub is running" in busy.output
+    assert _library() == (0, 0)
+    assert dry.exit_code == 0, dry.output
+    assert _invoke("--topology", "lanzhou").exit_code == 0

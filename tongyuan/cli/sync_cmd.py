@@ -7,6 +7,7 @@ topology before its first scheduled night to read the diff it would apply.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,10 @@ ITEMS_EPILOG = (
     "system would change, writing nothing); [bold]tongyuan sync items --topology "
     "lanzhou --json[/bold]  (sync every node of the shipped Lanzhou example, JSON output)"
 )
+
+# Another real `sync items` of the hub holds the sync lock: nothing done, run again later.
+EXIT_BUSY = 3
+SYNC_LOCK = "sync-items"
 
 app = typer.Typer(
     help="Item sync between the levels (district ⇄ city ⇄ province).",
@@ -89,7 +94,8 @@ def items(
     failed step stores nothing; run again once its system is fixed), 2 for a topology
     that does not load, an unknown node or a library database that cannot be used
     (unreachable, login refused, another application's tables; for --dry-run also one
-    not migrated to the current schema: run `tongyuan db upgrade`).
+    not migrated to the current schema: run `tongyuan db upgrade`), 3 when another
+    (not dry) run of `sync items` on the hub was running (nothing done; run again later).
     """
     from tongyuan.topology import TopologyError, load_topology
 
@@ -116,8 +122,25 @@ def items(
     else:
         with database_errors(settings, doing="migrating its schema"):
             upgrade(settings.database_url)
+    from tongyuan.db.locks import LockBusy, exclusive_lock
+
     try:
-        results = _run(settings, topo, node, dry_run=dry_run)
+        # Two real syncs at once raced to insert the same item versions and batches and
+        # ended in raw IntegrityErrors; a dry run writes nothing and needs no lock.
+        lock = (
+            contextlib.nullcontext()
+            if dry_run
+            else exclusive_lock(settings.database_url, SYNC_LOCK, fallback_dir=settings.home)
+        )
+        with lock:
+            results = _run(settings, topo, node, dry_run=dry_run)
+    except LockBusy:
+        err_console.print(
+            "[red]error:[/red] another `tongyuan sync items` of this hub is running; nothing "
+            "was read or written — run again once it has finished",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_BUSY) from None
     except Exception as exc:  # the engine's own failures come back as results, not raised
         reason = shown(mask_text(f"{type(exc).__name__}: {exc}"))
         err_console.print(f"[red]sync failed:[/red] {reason}", soft_wrap=True)
