@@ -173,3 +173,10 @@ def test_two_upgrades_of_an_empty_postgresql_database_at_once_both_succeed(
         _, err = run.communicate(timeout=240)
         assert run.returncode == 0, err
     assert current_revision(url) == head_revision()
+
+
+def test_db_downgrade_to_an_unreachable_revision_is_one_line() -> None:
+    result = runner.invoke(app, ["db", "downgrade", "0009"], terminal_width=300)
+    assert result.exit_code == 2, result.output
+    line = _one_clean_line(result.output)
+    assert line.startswith("error: schema migration: ") and "0009" in line

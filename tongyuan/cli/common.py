@@ -107,6 +107,7 @@ def database_errors(settings: Settings, *, doing: str = "") -> Iterator[None]:
     database (password hidden) and the driver's first line of the cause
     (:func:`tongyuan.db.errors.describe_error`: no SQL, no row values).
     """
+    from alembic.util import CommandError as AlembicCommandError
     from sqlalchemy.exc import SQLAlchemyError
 
     from adapters.sdk.db_url import safe_url_text
@@ -117,6 +118,9 @@ def database_errors(settings: Settings, *, doing: str = "") -> Iterator[None]:
         yield
     except DatabaseEncodingError as exc:
         err_console.print(f"[red]error:[/red] {shown(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_DATABASE) from None
+    except AlembicCommandError as exc:  # a revision that is not one, or not reachable
+        err_console.print(f"[red]error:[/red] schema migration: {shown(str(exc))}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_DATABASE) from None
     except ConfigError as exc:  # a PII key that does not fit the libraries
         err_console.print(f"[red]error:[/red] {shown(str(exc))}", soft_wrap=True)
