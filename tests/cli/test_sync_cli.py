@@ -301,8 +301,8 @@ def test_check_prints_control_characters_in_names_escaped(tmp_path: Path) -> Non
 
 def test_a_second_sync_while_one_runs_exits_3_and_writes_nothing(lanzhou) -> None:  # type: ignore[no-untyped-def]
     """Two `sync items` at once raced with raw IntegrityErrors (QA race_sync.sh)."""
-    from tongyuan.cli.sync_cmd import SYNC_LOCK
     from tongyuan.db.locks import exclusive_lock
+    from tongyuan.sync.run_all import SYNC_LOCK
 
     settings = load_settings()
     with exclusive_lock(settings.database_url, SYNC_LOCK, fallback_dir=settings.home):
@@ -313,3 +313,24 @@ def test_a_second_sync_while_one_runs_exits_3_and_writes_nothing(lanzhou) -> Non
     assert _library() == (0, 0)
     assert dry.exit_code == 0, dry.output
     assert _invoke("--topology", "lanzhou").exit_code == 0
+
+
+def test_an_airflow_run_and_a_manual_sync_keep_out_of_each_other(lanzhou) -> None:  # type: ignore[no-untyped-def]
+    """The DAG's steps share the sync lock (they run in parallel), a manual `sync items`
+    holds it exclusively: neither writes beside the other."""
+    from tongyuan.db.locks import exclusive_lock, shared_lock
+    from tongyuan.orchestration import tasks
+    from tongyuan.sync.run_all import SYNC_LOCK
+
+    settings = load_settings()
+    path = str(example_path("lanzhou"))
+    with shared_lock(settings.database_url, SYNC_LOCK, fallback_dir=settings.home):
+        busy = _invoke("--topology", "lanzhou")  # a DAG step is running
+        step = tasks.sync_node(path, DISTRICT)  # another step of the same run goes ahead
+    assert busy.exit_code == 3, busy.output
+    assert step["code"] == DISTRICT and step["counts"]["added"] > 0
+    refused = pytest.raises(
+        tasks.StepFailed, match="a `tongyuan sync items` of this hub is running"
+    )
+    with exclusive_lock(settings.database_url, SYNC_LOCK, fallback_dir=settings.home), refused:
+        tasks.deliver_up(path, DISTRICT)

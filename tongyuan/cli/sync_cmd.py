@@ -33,7 +33,6 @@ ITEMS_EPILOG = (
 
 # Another real `sync items` of the hub holds the sync lock: nothing done, run again later.
 EXIT_BUSY = 3
-SYNC_LOCK = "sync-items"
 
 app = typer.Typer(
     help="Item sync between the levels (district ⇄ city ⇄ province).",
@@ -123,6 +122,7 @@ def items(
         with database_errors(settings, doing="migrating its schema"):
             upgrade(settings.database_url)
     from tongyuan.db.locks import LockBusy, exclusive_lock
+    from tongyuan.sync.run_all import SYNC_LOCK
 
     try:
         # Two real syncs at once raced to insert the same item versions and batches and

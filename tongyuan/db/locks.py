@@ -66,21 +66,38 @@ def lock_file(database_url: str, name: str, fallback_dir: Path) -> Path:
 def exclusive_lock(database_url: str, name: str, *, fallback_dir: Path) -> Iterator[None]:
     """Hold the lock ``name`` for the library database at ``database_url``, or raise
     :class:`LockBusy` at once if another process holds it (never waits)."""
+    with _lock(database_url, name, fallback_dir, shared=False):
+        yield
+
+
+@contextmanager
+def shared_lock(database_url: str, name: str, *, fallback_dir: Path) -> Iterator[None]:
+    """Hold ``name`` shared: any number of shared holders at once, none beside an
+    exclusive one. The steps of one Airflow sync run (mapped tasks in parallel) share the
+    lock a whole ``tongyuan sync items`` takes exclusively, so each keeps out of the
+    other; raises :class:`LockBusy` at once while the exclusive holder runs."""
+    with _lock(database_url, name, fallback_dir, shared=True):
+        yield
+
+
+@contextmanager
+def _lock(database_url: str, name: str, fallback_dir: Path, *, shared: bool) -> Iterator[None]:
     if normalize_url(database_url).get_backend_name() == "postgresql":
-        with _advisory_lock(database_url, name):
+        with _advisory_lock(database_url, name, shared=shared):
             yield
     else:
-        with _file_lock(lock_file(database_url, name, fallback_dir), name):
+        with _file_lock(lock_file(database_url, name, fallback_dir), name, shared=shared):
             yield
 
 
 @contextmanager
-def _advisory_lock(database_url: str, name: str) -> Iterator[None]:
+def _advisory_lock(database_url: str, name: str, *, shared: bool = False) -> Iterator[None]:
     key = advisory_key(name)
+    kind = "_shared" if shared else ""
     engine = make_engine(database_url, poolclass=NullPool)
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            taken = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+            taken = conn.execute(text(f"SELECT pg_try_advisory_lock{kind}(:key)"), {"key": key})
             if not taken.scalar_one():
                 raise LockBusy(name)
             try:
@@ -88,18 +105,18 @@ def _advisory_lock(database_url: str, name: str) -> Iterator[None]:
             finally:
                 # A lost connection has taken the lock with it: nothing to release then.
                 with contextlib.suppress(SQLAlchemyError):
-                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    conn.execute(text(f"SELECT pg_advisory_unlock{kind}(:key)"), {"key": key})
     finally:
         engine.dispose()
 
 
 @contextmanager
-def _file_lock(path: Path, name: str) -> Iterator[None]:
+def _file_lock(path: Path, name: str, *, shared: bool = False) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             raise LockBusy(name) from None
         try:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -293,7 +294,9 @@ def sync_node(topology: str, code: str) -> StepResult:
 
     install_review_tracking()
     settings = _settings()
-    return {**_step(f"sync {code}", pull(settings, load(topology), code)), "code": code}
+    with _sync_lock(settings, f"sync {code}"):
+        result = pull(settings, load(topology), code)
+    return {**_step(f"sync {code}", result), "code": code}
 
 
 def pulled(
@@ -321,7 +324,8 @@ def deliver_up(topology: str, code: str) -> StepResult:
     from tongyuan.sync.deliver import deliver_up as deliver
 
     settings = _settings()
-    return _step(f"deliver {code}", deliver(settings, load(topology), code))
+    with _sync_lock(settings, f"deliver {code}"):
+        return _step(f"deliver {code}", deliver(settings, load(topology), code))
 
 
 def push_down(topology: str, code: str) -> StepResult:
@@ -329,7 +333,26 @@ def push_down(topology: str, code: str) -> StepResult:
     from tongyuan.sync.deliver import push_down as push
 
     settings = _settings()
-    return _step(f"push {code}", push(settings, load(topology), code))
+    with _sync_lock(settings, f"push {code}"):
+        return _step(f"push {code}", push(settings, load(topology), code))
+
+
+@contextmanager
+def _sync_lock(settings: Any, what: str) -> Iterator[None]:
+    """The sync lock, shared by the steps of this run (they run in parallel) and kept
+    from a manual `tongyuan sync items`, which holds it exclusively: interleaved, the
+    two raced to insert the same item versions. Busy, the step fails and retries."""
+    from tongyuan.db.locks import LockBusy, shared_lock
+    from tongyuan.sync.run_all import SYNC_LOCK
+
+    try:
+        with shared_lock(settings.database_url, SYNC_LOCK, fallback_dir=settings.home):
+            yield
+    except LockBusy:
+        raise StepFailed(
+            f"{what}: a `tongyuan sync items` of this hub is running; nothing was read or "
+            "written (the task retries)"
+        ) from None
 
 
 def summarise(stage_results: Mapping[str, Iterable[StepResult | None]]) -> StepResult:

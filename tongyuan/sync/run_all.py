@@ -20,6 +20,10 @@ from tongyuan.sync.deliver import deliver_up, push_down
 from tongyuan.sync.node_sync import sync_node
 from tongyuan.sync.review import install_review_tracking
 
+# A whole `tongyuan sync items` holds this lock exclusively; the steps of an Airflow sync
+# run share it (tongyuan.db.locks), so a manual run and a scheduled one never interleave.
+SYNC_LOCK = "sync-items"
+
 
 def fully_pulled(topology: Any, codes: Iterable[str], pulled: Collection[str]) -> list[str]:
     """The nodes among ``codes`` whose own system and every department system are in
