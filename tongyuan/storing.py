@@ -178,15 +178,7 @@ class RecordStore:
                 department=department_of_source(source),
             )  # fmt: skip
         if isinstance(record, Material):
-            if base_dir is None:
-                # A replay that cannot find the folder of the original delivery.
-                raise ValueError(
-                    f"material file {record.file!r}: the folder holding the delivery's files "
-                    "is not known here (replay with --files-dir DIR)"
-                )
-            path = safe_relative_path(base_dir, record.file)
-            if path is None:
-                raise ValueError(f"material file {record.file!r} is not inside the delivery")
+            path = _material_path(record, base_dir)
             admitted = admit_material_file(self.settings, session, path, record)
             outcome = write_material(
                 session, batch_id, record, protector=self.protector, sha256=admitted.sha256,
@@ -232,3 +224,46 @@ class RecordStore:
         counts.quarantined += 1
         counts.rules.update({f.rule for f in errors})
         return "quarantined"
+
+
+def _material_path(record: Material, base_dir: Path | None) -> Path:
+    """The local file of ``record``; MaterialRejected (a material.file.* rule) when the
+    file cannot be found, so the material is quarantined with what to do about it."""
+    if base_dir is None:
+        # A source without a local folder (http, sql), or a replay not told where it is.
+        raise MaterialRejected(
+            record.material_id,
+            [
+                Finding(
+                    "material.file.missing",
+                    f"file {record.file}: no folder holding the delivery's files is known "
+                    "for this record (its source gives none); replay it with --files-dir DIR "
+                    "naming the folder the file is in",
+                    "file",
+                )
+            ],
+        )
+    path = safe_relative_path(base_dir, record.file)
+    if path is None:
+        raise MaterialRejected(
+            record.material_id,
+            [
+                Finding(
+                    "material.file.unsafe_path",
+                    f"file name {record.file!r} is absolute or leaves the delivery's folder",
+                    "file",
+                )
+            ],
+        )
+    if not path.is_file() or path.is_symlink():
+        raise MaterialRejected(
+            record.material_id,
+            [
+                Finding(
+                    "material.file.missing",
+                    f"file {record.file} not found in the delivery's folder {base_dir}",
+                    "file",
+                )
+            ],
+        )
+    return path

@@ -82,6 +82,8 @@ class DropSource(Source, ABC):
     """
 
     Config: ClassVar[type[DropConfig]]
+    #: Whether a read downloads the files its materials reference (a remote folder).
+    fetches_material_files: ClassVar[bool] = False
 
     mapping: ClassVar[str | None] = None
     kind: ClassVar[str | None] = None
@@ -176,6 +178,22 @@ class DropSource(Source, ABC):
 
     def staging_path(self, stream: str) -> Path:
         """Where this stream's copies are staged; stable across runs so downloads resume."""
+        return self._staging_dir(f"\x00{stream}", "")
+
+    def material_files_path(self) -> tuple[Path, Path]:
+        """Where a remote source stages the files its materials reference: the tree the
+        hub looks them up in (``file`` relative to it) and the folder of partial copies.
+
+        One tree per drop folder, not per stream: the hub is given it once for every
+        stream it reads (see :mod:`adapters.builtin.drop_files`).
+        """
+        base = self._staging_dir("\x00\x00material-files", "-files")
+        tree, parts = base / "tree", base / "parts"
+        for path in (tree, parts):
+            path.mkdir(exist_ok=True, mode=0o700)
+        return tree, parts
+
+    def _staging_dir(self, salt: str, suffix: str) -> Path:
         config: DropConfig = self.config  # type: ignore[assignment]
         if config.staging_dir is not None:
             base = Path(config.staging_dir)
@@ -185,8 +203,8 @@ class DropSource(Source, ABC):
             base = Path(os.environ[ENV_HUB_HOME]) / "staging"
         else:
             base = Path(tempfile.gettempdir()) / "tongyuan-staging"
-        key = hashlib.sha256(f"{self.staging_key()}\x00{stream}".encode()).hexdigest()[:24]
-        path = base / f"{self.name}-{key}"
+        key = hashlib.sha256(f"{self.staging_key()}{salt}".encode()).hexdigest()[:24]
+        path = base / f"{self.name}-{key}{suffix}"
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from adapters.builtin.drop_config import DropConfig, DropStreamConfig
+from adapters.builtin.drop_files import MaterialFiles
 from adapters.builtin.drop_folder import (
     MANIFEST_NAME,
     MARKER_SUFFIX,
@@ -41,8 +42,8 @@ from adapters.sdk.source import State
 from standards.formats import UnreadableInput, UnsafeInput, iter_raw_records, to_record
 from standards.formats.limits import ParseLimits
 from standards.privacy import mask_text
-from standards.records import SourceLocation
-from standards.validation import Finding
+from standards.records import Material, SourceLocation
+from standards.validation import Finding, Severity
 
 if TYPE_CHECKING:
     from adapters.builtin.drop import DropSource
@@ -109,6 +110,10 @@ class DropRead(StreamRead):
         self._folder: DropFolder | None = None
         self._staging = source.staging_path(stream)
         self._iterated = False
+        self._material_files: MaterialFiles | None = None
+        if source.fetches_material_files:
+            tree, parts = source.material_files_path()
+            self._material_files = MaterialFiles(tree, parts, self.config.max_file_bytes)
 
     # -- the hub's side ---------------------------------------------------------------
 
@@ -165,6 +170,8 @@ class DropRead(StreamRead):
                 )
 
     def close(self) -> None:
+        if self._material_files is not None:
+            self._material_files.clear()
         if self._folder is not None:
             self._folder.close()
             self._folder = None
@@ -357,10 +364,25 @@ class DropRead(StreamRead):
         os.replace(part, staged)
         part_meta(part).unlink(missing_ok=True)
         try:
-            yield from self._envelopes(staged, folder.location(name), fmt)
+            for envelope in self._envelopes(staged, folder.location(name), fmt):
+                yield self._with_material_file(folder, envelope)
         finally:
             staged.unlink(missing_ok=True)
         self._delivered.append(Delivered(name, entry.size, entry.mtime, digest))
+
+    def _with_material_file(self, folder: DropFolder, envelope: Envelope) -> Envelope:
+        """A material from a remote folder: its file downloaded first, or the reason why not."""
+        record = envelope.record
+        if (
+            self._material_files is None
+            or not isinstance(record, Material)
+            or any(f.severity is Severity.ERROR for f in envelope.findings)
+        ):
+            return envelope
+        problem = self._material_files.fetch(folder, record)
+        if problem is not None:
+            envelope.findings = [*envelope.findings, problem]
+        return envelope
 
     def _format(self, name: str) -> str | None:
         fmt = self.spec.format

@@ -455,6 +455,13 @@ class SftpSource(DropSource):
 
     name: ClassVar[str] = "sftp"
     Config: ClassVar[type[SftpConfig]] = SftpConfig
+    fetches_material_files: ClassVar[bool] = True
+
+    @property
+    def folder(self) -> Path:
+        """The local folder material files are found in: a read downloads the files its
+        materials reference there (``file`` relative to it, as in the remote folder)."""
+        return self.material_files_path()[0]
 
     def path_of(self, value: str) -> Path:
         path = Path(value).expanduser()

@@ -66,3 +66,32 @@ def test_pull_with_a_bad_config_exits_2(tmp_path):
     result = runner.invoke(app, ["pull", "files", "--config", str(config), "--stream", "cases"])
     assert result.exit_code == 2
     assert "bogus" in result.output
+
+
+def test_pull_files_materials_finds_the_files_in_the_drop_folder(tmp_path):
+    """The files source's folder is where its materials' files are: passed as base_dir."""
+    from std_factories import make_material
+
+    from standards.formats import write_records
+    from tongyuan.libraries.materials import MaterialRow
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    write_records(drop / "materials_001.xml", [make_material(drop, content=pdf)])
+    config = tmp_path / "localmat.yaml"
+    config.write_text(
+        f"path: {drop}\nsettle_seconds: 0\n"
+        'streams:\n  materials: {kind: material, patterns: ["materials_*.xml"]}\n',
+        encoding="utf-8",
+    )
+    args = ["pull", "files", "--config", str(config), "--stream", "materials", "--name", "m"]
+    result = runner.invoke(app, args, terminal_width=160)
+    assert result.exit_code == 0, result.output
+    engine = make_engine(load_settings().database_url)
+    try:
+        with make_session_factory(engine)() as s:
+            assert s.scalar(select(func.count()).select_from(MaterialRow)) == 1
+            assert s.scalar(select(func.count()).select_from(QuarantineEntry)) == 0
+    finally:
+        engine.dispose()

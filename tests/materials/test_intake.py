@@ -141,3 +141,38 @@ def test_same_content_in_two_cases_is_stored_once(loader, tmp_path):
     ]
     stored = [p for p in loader.settings.blobs_dir.rglob("*") if p.is_file()]
     assert stored == [blob_path(loader.settings, one.sha256)]
+
+
+@pytest.mark.parametrize("folder", ["none", "elsewhere"])
+def test_a_material_whose_file_is_not_found_is_quarantined_with_a_file_rule(
+    settings, db_url, tmp_path, folder
+):
+    """A source without a folder (or the wrong one): material.file.missing saying which
+    file and what to do, not a generic library.conflict."""
+    from adapters.builtin.files import FilesSource
+    from tongyuan.pulling import pull
+
+    hub = dataclasses.replace(settings, database_url=db_url)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    write_records(drop / "materials_001.xml", [make_material(drop, content=PNG,
+                                                             media_type="image/png")])  # fmt: skip
+    source = FilesSource.from_config(
+        {"path": str(drop), "settle_seconds": 0,
+         "streams": {"materials": {"kind": "material", "patterns": ["materials_*.xml"]}}},
+    )  # fmt: skip
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    base_dir = None if folder == "none" else elsewhere
+    result = pull(hub, source, "materials", source_name="m", base_dir=base_dir)
+    assert result.status == "committed" and result.quarantined == 1
+    assert dict(result.rules) == {"material.file.missing": 1}
+    loader = Loader(hub)
+    try:
+        with loader.sessions() as session:
+            (entry,) = session.scalars(select(QuarantineEntry))
+            (message,) = [r["message"] for r in entry.rules]
+    finally:
+        loader.close()
+    assert "files/a.pdf" in message
+    assert ("--files-dir" in message) if folder == "none" else (str(elsewhere) in message)

@@ -54,7 +54,12 @@ def pull(
         raise typer.Exit(2) from None
     upgrade(settings.database_url)
     source_name = name or f"{adapter}:{config.stem}"
-    result = run_pull(settings, source, stream, source_name=source_name)
+    # A drop-folder source's local folder is where its material records' files are found.
+    folder = getattr(source, "folder", None)
+    result = run_pull(
+        settings, source, stream, source_name=source_name,
+        base_dir=folder if isinstance(folder, Path) else None,
+    )  # fmt: skip
     table = Table(title=f"pull {shown(source_name)}/{shown(stream)}: {result.status}")
     for col in ("read", "added", "changed", "unchanged", "quarantined"):
         table.add_column(col, justify="right")
