@@ -24,6 +24,7 @@ MARKER_SUFFIX = ".done"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 IN_PROGRESS_SUFFIXES = (".part", ".tmp", ".partial", ".filepart", ".crdownload")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_SURROGATE = re.compile(r"\\udc([89a-f][0-9a-f])")  # an undecodable byte, as repr() shows it
 _CHUNK = 1 << 20
 
 
@@ -48,6 +49,12 @@ def unsafe_name_reason(name: str) -> str | None:
         return "the name refers to a directory, not a file in it"
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
         return "the name contains control characters"
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in name):
+        # Bytes that are not UTF-8 (a GBK name), kept as surrogates by the listing.
+        return (
+            "the name is not UTF-8 (bytes shown as \\xNN); rename the file with a UTF-8 "
+            "name to have it read"
+        )
     if len(name.encode("utf-8", "surrogateescape")) > 255:
         return "the name is longer than 255 bytes"
     return None
@@ -61,7 +68,7 @@ def in_progress(name: str) -> bool:
 
 def shown_name(name: str) -> str:
     """A name as messages show it: quoted, shortened, ID numbers in it masked."""
-    text = mask_text(repr(name))
+    text = mask_text(_SURROGATE.sub(r"\\x\1", repr(name)))
     return text if len(text) <= 90 else text[:87] + "…'"
 
 

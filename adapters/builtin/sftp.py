@@ -48,6 +48,7 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import paramiko
+from paramiko import sftp as sftp_protocol
 from pydantic import Field, model_validator
 
 from adapters.builtin.drop import (
@@ -287,8 +288,10 @@ class RemoteFolder(DropFolder):
 
     @staticmethod
     def _entry(name: Any, attrs: paramiko.SFTPAttributes) -> Entry:
-        if isinstance(name, bytes):  # paramiko hands back names that are not UTF-8 as bytes
-            name = name.decode("utf-8", "replace")
+        if isinstance(name, bytes):
+            # Not UTF-8 (a GBK name): the undecodable bytes become surrogates, which the
+            # drop rules refuse by name (shown as \xNN) while the other files go on.
+            name = name.decode("utf-8", "surrogateescape")
         mode = attrs.st_mode or 0
         kind = (
             "file" if stat.S_ISREG(mode)
@@ -299,8 +302,8 @@ class RemoteFolder(DropFolder):
         return Entry(str(name), kind, int(attrs.st_size or 0), int(attrs.st_mtime or 0))  # type: ignore[arg-type]
 
     def list(self) -> list[Entry]:
-        listing = self._retrying("listing the drop folder", lambda s: s.listdir_attr(self.dir))
-        return [self._entry(a.filename, a) for a in listing]
+        listing = self._retrying("listing the drop folder", lambda s: _listdir_raw(s, self.dir))
+        return [self._entry(name, attrs) for name, attrs in listing]
 
     def stat(self, name: str) -> Entry | None:
         def lstat(sftp: paramiko.SFTPClient) -> Entry | None:
@@ -448,6 +451,38 @@ class RemoteFolder(DropFolder):
             sftp.posix_rename(tmp, self._path(name))
 
         self._retrying(f"writing {name}", write)
+
+
+def _listdir_raw(
+    sftp: paramiko.SFTPClient, path: str
+) -> list[tuple[bytes, paramiko.SFTPAttributes]]:
+    """``listdir_attr`` keeping each name as the server's bytes.
+
+    paramiko decodes every name of a listing as UTF-8 and raises on the first that is
+    not, so one file named in GBK would fail every read of the folder; the SFTP protocol
+    (v3) carries names as bytes, so this reads them as bytes (paramiko's request layer,
+    as ``listdir_attr`` itself does) and lets the drop rules judge each name on its own.
+    """
+    kind, msg = sftp._request(sftp_protocol.CMD_OPENDIR, path)
+    if kind != sftp_protocol.CMD_HANDLE:
+        raise paramiko.SFTPError("Expected handle")
+    handle = msg.get_binary()
+    found: list[tuple[bytes, paramiko.SFTPAttributes]] = []
+    while True:
+        try:
+            kind, msg = sftp._request(sftp_protocol.CMD_READDIR, handle)
+        except EOFError:
+            break  # the end of the listing
+        if kind != sftp_protocol.CMD_NAME:
+            raise paramiko.SFTPError("Expected name response")
+        for _ in range(msg.get_int()):
+            name = msg.get_string()
+            longname = msg.get_string().decode("utf-8", "replace")
+            attrs = paramiko.SFTPAttributes._from_msg(msg, None, longname)
+            if name not in (b".", b".."):
+                found.append((name, attrs))
+    sftp._request(sftp_protocol.CMD_CLOSE, handle)
+    return found
 
 
 class SftpSource(DropSource):

@@ -2,7 +2,7 @@
 
 Connection drops are real: the sshd process serving the session is killed mid-download.
 Hostile listings (``../x``, absolute names) cannot be made on a real file system, so
-those tests make the server's answer hostile by wrapping paramiko's ``listdir_attr``.
+those tests make the server's answer hostile by wrapping the source's raw listing.
 """
 
 from __future__ import annotations
@@ -372,18 +372,18 @@ def test_names_escaping_the_folder_are_refused(
     write_records(outside, [make_case(dept_case_no="OUTSIDE")])
     os.symlink(outside, drop / "link-out.xml")
     os.symlink("/etc/passwd", drop / "passwd.xml")
-    real = paramiko.SFTPClient.listdir_attr
+    real = sftp_module._listdir_raw
 
-    def hostile(self: paramiko.SFTPClient, path: str = ".") -> list[paramiko.SFTPAttributes]:
-        listing = real(self, path)
-        template = next(a for a in listing if a.filename.startswith("cases"))
+    def hostile(sftp: paramiko.SFTPClient, path: str) -> list[tuple[bytes, Any]]:
+        listing = real(sftp, path)
+        template = next(a for n, a in listing if n.startswith(b"cases"))
         for name in ("../outside.xml", str(outside), "..\\outside.xml", "x\x00.xml"):
-            fake = paramiko.SFTPAttributes.from_stat(outside.stat(), name)
+            fake = paramiko.SFTPAttributes.from_stat(outside.stat())
             fake.st_mode = template.st_mode
-            listing.append(fake)
+            listing.append((name.encode(), fake))
         return listing
 
-    monkeypatch.setattr(paramiko.SFTPClient, "listdir_attr", hostile)
+    monkeypatch.setattr(sftp_module, "_listdir_raw", hostile)
     envelopes, state, read = read_all(make())
     assert keys_of(envelopes) == keys
     refused = {n.name: n.reason for n in read.notices if n.action == "refused"}
@@ -453,3 +453,20 @@ def test_the_kit_refuses_a_remote_folder_it_did_not_mark(make: Make, drop: Path)
     finally:
         harness.close()
     assert tree(drop) == ["done", "done/cases_2024.xml", "unread.xml"]
+
+
+def test_a_name_that_is_not_utf8_is_refused_and_the_other_files_are_read(
+    make: Make, harness: SftpHarness, drop: Path
+) -> None:
+    """One GBK name on the server used to fail every read (paramiko decodes names as
+    UTF-8); now it is refused by name, shown escaped, and the good files go on."""
+    keys = harness.add(2)
+    gbk = os.fsencode(drop) + b"/" + "办件_1.xml".encode("gbk")
+    with open(gbk, "wb") as out:
+        out.write((drop / listing(drop)[0]).read_bytes())
+    envelopes, _, read = read_all(make())
+    assert keys_of(envelopes) == keys
+    (notice,) = [n for n in read.notices if n.action == "refused"]
+    assert notice.name == repr("办件_1.xml".encode("gbk"))[1:].replace('"', "'")
+    assert "not UTF-8" in notice.reason
+    assert os.path.exists(gbk)  # never moved, never read
