@@ -9,6 +9,7 @@ day, not Beijing's.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from sqlalchemy import select
 from std_factories import PERSON, make_license, make_material
 from typer.testing import CliRunner
 
@@ -162,3 +164,72 @@ def test_today_is_the_hubs_day_in_beijing(
     held = json.loads(cli("-", "--json", stdin=PERSON + "\n").output)
     assert held["at"] == "2030-01-02"
     assert [m["material_id"] for m in held["materials"]] == [f"CL{mask_id(PERSON)}01"]
+
+
+def _blob_of(hub: Settings, content: bytes) -> Path:
+    return blob_path(hub, hashlib.sha256(content).hexdigest())
+
+
+def test_a_stored_file_altered_or_replaced_by_a_link_is_withheld_not_offered(
+    hub: Settings, tmp_path: Path
+) -> None:
+    """Present is not enough: the file must still be the content recorded (and, for a
+    license, verified). Bytes appended, a link to the same bytes outside the store, and a
+    rewritten PASSED license file were all offered before."""
+    holdings(hub, tmp_path)
+    with _blob_of(hub, "材料0".encode()).open("ab") as handle:  # GLUED: bytes changed
+        handle.write(b"TAMPERED")
+    old = _blob_of(hub, "材料2".encode())  # M-OLD: a link to the same bytes outside
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(old.read_bytes())
+    old.unlink()
+    old.symlink_to(outside)
+    _blob_of(hub, b"license PASSED0001").write_bytes(b"license PASSED0001 (edited)")
+    out = cli("-", "--at", DAY, "--json", stdin=PERSON + "\n")
+    assert out.exit_code == 0, out.output
+    held = json.loads(out.output)
+    assert held["materials"] == [] and held["licenses"] == []
+    withheld = {w["key"].split(".")[-3] if w["kind"] == "license" else w["key"]: w
+                for w in held["withheld"]}  # fmt: skip
+    glued = f"CL{mask_id(PERSON)}01"
+    assert {k: withheld[k]["reason"] for k in (glued, "M-OLD", "PASSED0001", "M-GONE")} == {
+        glued: "file_altered",
+        "M-OLD": "file_altered",
+        "PASSED0001": "file_altered",
+        "M-GONE": "file_missing",
+    }
+    assert "was altered" in withheld[glued]["detail"]
+    assert "is a symbolic link" in withheld["M-OLD"]["detail"]
+    assert "was altered" in withheld["PASSED0001"]["detail"]
+
+
+def test_a_link_to_another_blob_and_an_altered_detached_signature_are_withheld(
+    hub: Settings, tmp_path: Path
+) -> None:
+    holdings(hub, tmp_path)
+    glued = _blob_of(hub, "材料0".encode())
+    glued.unlink()
+    glued.symlink_to(_blob_of(hub, "材料2".encode()))  # a real blob, but not this one
+    engine = make_engine(hub.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            row = session.scalars(
+                select(LicenseRow).where(LicenseRow.number == "JYPASSED0001")
+            ).one()
+            sha256 = _stored(hub, tmp_path / "sig", "PASSED0001.p7s", b"signature")
+            session.add(BlobRow(sha256=sha256, size=9, media_type="application/pkcs7-signature"))
+            session.flush()
+            row.signature_sha256 = sha256
+    finally:
+        engine.dispose()
+    _blob_of(hub, b"signature").write_bytes(b"another signature")
+    held = json.loads(cli("-", "--at", DAY, "--json", stdin=PERSON + "\n").output)
+    assert [m["material_id"] for m in held["materials"]] == ["M-OLD"]
+    assert held["licenses"] == []
+    withheld = {w["key"].split(".")[-3] if w["kind"] == "license" else w["key"]: w
+                for w in held["withheld"]}  # fmt: skip
+    link = withheld[f"CL{mask_id(PERSON)}01"]
+    assert link["reason"] == "file_altered" and "is a symbolic link" in link["detail"]
+    signature = withheld["PASSED0001"]
+    assert signature["reason"] == "file_altered"
+    assert signature["detail"].startswith("its detached signature: ")

@@ -8,10 +8,18 @@ out (departments build material numbers from the holder's ID).
 Valid on the day is not enough to be offered: a window official reuses an item *instead
 of* the applicant's paper, so it must be evidence the hub can produce. A material is
 offered when the day lies within its validity (an open end is valid) and its file is in
-the blob store. A license is offered when it has the status ``valid``, the day lies
-within its validity, its last signature verification PASSED, and its stored file is
-there. Items valid on the day that fail the rest are listed apart as *withheld*, each
-with the reason, so that nobody wonders where a license they know of went.
+the blob store with the content recorded for it. A license is offered when it has the
+status ``valid``, the day lies within its validity, its last signature verification
+PASSED, and its stored file (and detached signature, if any) is there with the content
+recorded for it. Items valid on the day that fail the rest are listed apart as
+*withheld*, each with the reason, so that nobody wonders where a license they know of went.
+
+"There" means hashed now, not only present: a file altered in the store, or replaced by a
+symbolic link, is not the evidence that was recorded (or, for a license, verified), and
+the integrity suite would call it altered while the window reused it. A holder has a
+handful of items, so streaming their files on every query is cheap. A license's file is
+compared with ``licenses.file_sha256``, the content address it was stored and verified
+under (a new file under the same license clears the verification).
 """
 
 from __future__ import annotations
@@ -28,11 +36,13 @@ from standards.codes.enums import LicenseStatus
 from standards.privacy import mask_text
 from tongyuan.config import Settings
 from tongyuan.libraries.licenses import LicenseRow
-from tongyuan.libraries.materials import BlobStoreError, MaterialRow, blob_path
+from tongyuan.libraries.materials import MaterialRow
+from tongyuan.materials.stored import ALTERED, NOT_REGULAR, check_stored_file
 from tongyuan.privacy import PiiProtector
 
 # Why a valid item is withheld (the ``reason`` of :class:`WithheldItem`).
 FILE_MISSING = "file_missing"
+FILE_ALTERED = "file_altered"  # content no longer its sha256, or a link / not a regular file
 NOT_VERIFIED = "signature_not_verified"
 SIGNATURE_FAILED = "signature_failed"
 SIGNATURE_INDETERMINATE = "signature_indeterminate"
@@ -70,7 +80,8 @@ class WithheldItem:
     kind: str  # "material" or "license"
     key: str  # material number or license identifier
     name: str
-    reason: str  # FILE_MISSING, NOT_VERIFIED, SIGNATURE_FAILED, SIGNATURE_INDETERMINATE
+    # FILE_MISSING, FILE_ALTERED, NOT_VERIFIED, SIGNATURE_FAILED, SIGNATURE_INDETERMINATE
+    reason: str
     detail: str
 
 
@@ -111,17 +122,15 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def _blob_missing(settings: Settings, sha256: str | None) -> str | None:
-    """Why the stored file with this digest cannot be produced, or None when it can."""
-    if not sha256:
-        return "no stored file is recorded"
-    try:
-        path = blob_path(settings, sha256)
-    except BlobStoreError:
-        return f"the recorded digest {sha256!r} is not a sha256"
-    if not path.is_file():
-        return f"the stored file {sha256} is missing from the blob store"
-    return None
+def _file_withheld(settings: Settings, sha256: str | None) -> tuple[str, str] | None:
+    """(reason, detail) when the stored file with this digest cannot be produced as the
+    recorded evidence (gone, altered, or not a regular file in the store), else None."""
+    state = check_stored_file(settings, sha256)
+    if state.ok:
+        return None
+    if state.problem in (ALTERED, NOT_REGULAR):
+        return FILE_ALTERED, state.detail
+    return FILE_MISSING, state.detail
 
 
 def _license_withheld(settings: Settings, lic: LicenseRow) -> tuple[str, str] | None:
@@ -135,17 +144,20 @@ def _license_withheld(settings: Settings, lic: LicenseRow) -> tuple[str, str] | 
         )  # fmt: skip
         sub = f" ({lic.subindication})" if lic.subindication else ""
         return reason, f"its last signature verification gave {lic.indication}{sub}"
-    missing = _blob_missing(settings, lic.file_sha256)
-    if missing is not None:
-        return FILE_MISSING, missing
-    return None
+    withheld = _file_withheld(settings, lic.file_sha256)
+    if withheld is None and lic.signature_sha256 is not None:
+        withheld = _file_withheld(settings, lic.signature_sha256)
+        if withheld is not None:
+            withheld = withheld[0], f"its detached signature: {withheld[1]}"
+    return withheld
 
 
 def holdings_for(
     session: Session, protector: PiiProtector, holder_id: str, at: date, *, settings: Settings
 ) -> Holdings:
     """Reusable materials and licenses of the holder with this ID on day ``at``, and the
-    ones valid on that day that are withheld (file missing, signature not PASSED)."""
+    ones valid on that day that are withheld (file missing or altered, signature not
+    PASSED). Each offered item's stored file is hashed on the way."""
     if not holder_id or not holder_id.strip():
         raise ValueError("give the holder's ID number")
     key = protector.lookup_hash(holder_id)
@@ -160,11 +172,9 @@ def holdings_for(
         .order_by(MaterialRow.material_type, MaterialRow.material_id)
     )
     for m in materials:
-        missing = _blob_missing(settings, m.sha256)
-        if missing is not None:
-            out.withheld.append(
-                WithheldItem("material", m.material_id, m.name, FILE_MISSING, missing)
-            )
+        withheld = _file_withheld(settings, m.sha256)
+        if withheld is not None:
+            out.withheld.append(WithheldItem("material", m.material_id, m.name, *withheld))
             continue
         out.materials.append(
             HeldMaterial(

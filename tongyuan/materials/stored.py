@@ -1,0 +1,114 @@
+"""Whether a file in the content-addressed blob store can still be produced as evidence.
+
+The store keeps each file under its own SHA-256 (``ab/cd/<sha256>``), so a stored file is
+sound only when it is there, is a regular file *in* the store, and still hashes to its
+name. A symbolic link is refused whatever it points at: the store never writes one, so a
+link was put there by hand, and the bytes it leads to (another blob, a file outside the
+data directory) are not the ones the hub kept and can change without the store noticing.
+The check opens the final path component without following a link and reads the file
+through that descriptor, so what is hashed is what was checked. The holder query
+(``tongyuan materials for``) and the integrity suite both use it, so a file the quality
+report calls altered is never offered for reuse.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+
+from tongyuan.config import Settings
+from tongyuan.libraries.materials import BlobStoreError, blob_path
+
+# What is wrong with a stored file (``StoredFile.problem``).
+MISSING = "missing"  # no file under the digest, or no digest recorded
+NOT_REGULAR = "not_regular"  # a symbolic link, a folder, a device…: not a file the store wrote
+ALTERED = "altered"  # a regular file whose SHA-256 is no longer its name
+
+_CHUNK = 1 << 20
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO put in the store must not block the open
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """The state of one stored file: ``problem`` is None when it is sound."""
+
+    problem: str | None
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def check_stored_file(settings: Settings, sha256: str | None) -> StoredFile:
+    """Stream the stored file with this digest and say whether it still is that content.
+
+    Never raises for a bad store: every outcome is a :class:`StoredFile` whose ``detail``
+    names the digest and what was found (the digest is no personal data).
+    """
+    if not sha256:
+        return StoredFile(MISSING, "no stored file is recorded")
+    try:
+        path = blob_path(settings, sha256)
+    except BlobStoreError:
+        return StoredFile(MISSING, f"the recorded digest {sha256!r} is not a sha256")
+    try:
+        link = os.lstat(path)
+    except FileNotFoundError:
+        return StoredFile(MISSING, f"the stored file {sha256} is missing from the blob store")
+    except OSError as exc:
+        return StoredFile(MISSING, f"the stored file {sha256} cannot be read: {exc.strerror}")
+    if stat.S_ISLNK(link.st_mode):
+        try:
+            target = f" to {os.readlink(path)}"
+        except OSError:
+            target = ""
+        return StoredFile(
+            NOT_REGULAR,
+            f"the stored file {sha256} is a symbolic link{target}, not a file in the blob store",
+        )
+    if not stat.S_ISREG(link.st_mode):
+        return StoredFile(NOT_REGULAR, f"the stored file {sha256} is {_kind(link.st_mode)}")
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # replaced by a link since the lstat
+            return StoredFile(NOT_REGULAR, f"the stored file {sha256} is a symbolic link")
+        if exc.errno == errno.ENOENT:
+            return StoredFile(MISSING, f"the stored file {sha256} is missing from the blob store")
+        return StoredFile(MISSING, f"the stored file {sha256} cannot be read: {exc.strerror}")
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            return StoredFile(NOT_REGULAR, f"the stored file {sha256} is {_kind(mode)}")
+        digest = hashlib.sha256()
+        try:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+        except OSError as exc:
+            return StoredFile(MISSING, f"the stored file {sha256} cannot be read: {exc.strerror}")
+    actual = digest.hexdigest()
+    if actual != sha256:
+        return StoredFile(
+            ALTERED,
+            f"the stored file {sha256} was altered: its content now has sha256 {actual}",
+        )
+    return StoredFile(None, "")
