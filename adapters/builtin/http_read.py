@@ -161,9 +161,10 @@ class HttpStreamRead(StreamRead):
             url, params = request
             signature = (url, tuple(sorted((k, str(v)) for k, v in params.items())))
             if signature == previous:
+                shown = self.transport.shown_url(url)
                 raise AdapterError(
                     f"stream {self.stream.name!r}: page {self.pages + 1} would repeat page "
-                    f"{self.pages} ({safe_url(url)}); the API's pagination does not advance"
+                    f"{self.pages} ({shown}); the API's pagination does not advance"
                 )
             previous = signature
             if self.pages >= self.limits.max_pages:
@@ -175,8 +176,9 @@ class HttpStreamRead(StreamRead):
             if counting and page.records:
                 digest = _digest(page.records)
                 if digest in seen:
+                    shown = self.transport.shown_url(url)
                     raise AdapterError(
-                        f"stream {self.stream.name!r}: page {self.pages} ({safe_url(url)}) "
+                        f"stream {self.stream.name!r}: page {self.pages} ({shown}) "
                         f"has the same records as page {seen[digest]}; the API ignores the "
                         f"{self._advance_param()!r} parameter, so pagination does not "
                         "advance (check the pagination style and parameter names)"
@@ -193,7 +195,7 @@ class HttpStreamRead(StreamRead):
     def _page_limit_reached(self, url: str) -> None:
         message = (
             f"stream {self.stream.name!r}: stopped after limits.max_pages "
-            f"({self.limits.max_pages}) pages; next was {safe_url(url)}"
+            f"({self.limits.max_pages}) pages; next was {self.transport.shown_url(url)}"
         )
         if self.cursor is None:
             # Not a pagination that repeats itself: a repeated page stops the read first.
@@ -224,9 +226,10 @@ class HttpStreamRead(StreamRead):
             if target:
                 absolute = urljoin(page.url, target)
                 if _origin(absolute) != _origin(self.url):
+                    shown = self.transport.shown_url(absolute)
                     raise AdapterError(
                         f"page {self.pages} of stream {self.stream.name!r}: the next-page "
-                        f"link points to another server ({safe_url(absolute)}); not "
+                        f"link points to another server ({shown}); not "
                         "followed, the hub's credentials would go with it"
                     )
                 page.next_link = absolute

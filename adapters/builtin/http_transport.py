@@ -10,6 +10,7 @@ link.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import logging
 import random
@@ -19,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -178,20 +179,23 @@ class HttpTransport:
         self._sleep = sleep
         self._rng = rng
         self._resolve_secret = resolve_secret
+        # Every secret value this read sends, in the forms a server may echo it back in
+        # (as is, percent-encoded, a basic-auth header): hidden in every message.
+        self._secrets: set[str] = set()
         headers = {"Accept": "application/json", "User-Agent": "tongyuan-http-adapter"}
         headers.update(self.resolved(config.headers))
         auth: httpx.Auth | None = None
         spec = config.auth
         if isinstance(spec, BearerAuth):
-            token = _credential(resolve_secret(spec.token).get_secret_value(), spec.token)
+            token = self._secret(spec.token)
             headers["Authorization"] = f"Bearer {token}"
         elif isinstance(spec, BasicAuth):
-            password = _credential(resolve_secret(spec.password).get_secret_value(), spec.password)
+            password = self._secret(spec.password)
             auth = httpx.BasicAuth(spec.username, password)
+            pair = f"{spec.username}:{password}".encode()
+            self._secrets.add(base64.b64encode(pair).decode("ascii"))
         elif isinstance(spec, HeaderAuth):
-            headers[spec.header] = _credential(
-                resolve_secret(spec.value).get_secret_value(), spec.value
-            )
+            headers[spec.header] = self._secret(spec.value)
         verify: bool | str = config.ca_file or config.verify_tls
         self._client = httpx.Client(
             headers=headers,
@@ -208,8 +212,27 @@ class HttpTransport:
         out = dict(values)
         for name, value in values.items():
             if credential_name(name) and is_secret_ref(value):
-                out[name] = _credential(self._resolve_secret(value).get_secret_value(), value)
+                out[name] = self._secret(value)
         return out
+
+    def _secret(self, ref: str) -> str:
+        """The secret ``ref`` names, remembered so that no message ever shows it."""
+        value = _credential(self._resolve_secret(ref).get_secret_value(), ref)
+        if value:
+            self._secrets.update({value, quote(value, safe=""), quote_plus(value)})
+        return value
+
+    def hide(self, text: str) -> str:
+        """Text built from what a server sent (an error body, a link, a cursor), fit for a
+        message or a log: the read's secret values replaced by ``***`` wherever they
+        appear, credential-like parameters and URL user info masked, ID numbers masked."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return mask_text(redact_text(text))
+
+    def shown_url(self, url: str | httpx.URL) -> str:
+        """A URL for messages: :func:`safe_url`, then every secret value hidden."""
+        return self.hide(safe_url(url))
 
     def url(self, path: str) -> str:
         """An endpoint path under ``base_url``."""
@@ -243,23 +266,23 @@ class HttpTransport:
         retry = self.config.retries
         # No params at all (not {}) for a next-page link: httpx would drop its query.
         request = self._client.build_request("GET", url, params=dict(params) if params else None)
-        shown = safe_url(request.url)
+        shown = self.shown_url(request.url)
         reason = ""
         for attempt in range(1, retry.max_attempts + 1):
             retry_after: float | None = None
             try:
                 return self._attempt(request, parse, shown, what)
             except _Retryable as exc:
-                reason, retry_after = exc.reason, exc.retry_after
+                reason, retry_after = self.hide(exc.reason), exc.retry_after
             except httpx.TimeoutException:
                 reason = f"no response within {self.config.timeout:g} s"
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                reason = f"connection failed ({type(exc).__name__}: {_clean(exc)})"
+                reason = f"connection failed ({type(exc).__name__}: {self._clean(exc)})"
             except httpx.DecodingError as exc:
-                reason = f"undecodable response body ({_clean(exc)})"
+                reason = f"undecodable response body ({self._clean(exc)})"
             except httpx.HTTPError as exc:  # proxy, protocol: asking again will not help
                 raise AdapterError(
-                    f"{what}: {shown}: {type(exc).__name__}: {_clean(exc)}"
+                    f"{what}: {shown}: {type(exc).__name__}: {self._clean(exc)}"
                 ) from None
             if attempt == retry.max_attempts:
                 break
@@ -282,22 +305,24 @@ class HttpTransport:
 
     def post_json(self, url: str, payload: Mapping[str, Any], *, what: str) -> Any:
         """POST a JSON document once (a POST is not assumed idempotent, so no retries)."""
+        shown = self.shown_url(url)
         try:
             response = self._client.post(url, json=dict(payload))
         except httpx.HTTPError as exc:
             raise AdapterError(
-                f"{what}: {safe_url(url)}: {type(exc).__name__}: {_clean(exc)}"
+                f"{what}: {shown}: {type(exc).__name__}: {self._clean(exc)}"
             ) from None
         self.attempts += 1
-        shown = safe_url(url)
         if response.status_code >= 300:
             raise AdapterError(
-                f"{what}: {shown}: HTTP {response.status_code}: {_snippet(response.content)}"
+                f"{what}: {shown}: HTTP {response.status_code}: {self._snippet(response.content)}"
             )
         try:
             return response.json() if response.content else None
         except ValueError as exc:
-            raise AdapterError(f"{what}: {shown}: the response is not JSON ({exc})") from None
+            raise AdapterError(
+                f"{what}: {shown}: the response is not JSON ({self._clean(exc)})"
+            ) from None
 
     def _attempt(
         self, request: httpx.Request, parse: Callable[[Response], T], shown: str, what: str
@@ -306,30 +331,30 @@ class HttpTransport:
         response = self._client.send(request, stream=True)
         try:
             status = response.status_code
+            phrase = self.hide(response.reason_phrase)
             if status == 429 or status >= 500:
                 response.read()
                 raise _Retryable(
-                    f"HTTP {status} {response.reason_phrase}",
+                    f"HTTP {status} {phrase}",
                     parse_retry_after(response.headers.get("Retry-After")),
                 )
             if status in (401, 403):
                 raise ConnectionCheckError(
-                    f"{what}: {shown}: HTTP {status} {response.reason_phrase} — the API "
+                    f"{what}: {shown}: HTTP {status} {phrase} — the API "
                     f"refused the hub's credentials; check the secret referenced in "
                     f"auth ({self._auth_ref()}); not retried"
                 )
             if 300 <= status < 400:
                 target = response.headers.get("Location", "")
                 raise AdapterError(
-                    f"{what}: {shown}: HTTP {status} redirect to {safe_url(target)}; "
+                    f"{what}: {shown}: HTTP {status} redirect to {self.shown_url(target)}; "
                     "configure base_url with the final address (redirects are not followed "
                     "so credentials are never sent to another host)"
                 )
             if status >= 400:
                 body = self._read_limited(response, shown, what)
                 raise AdapterError(
-                    f"{what}: {shown}: HTTP {status} {response.reason_phrase}: "
-                    f"{_snippet(body)}; not retried"
+                    f"{what}: {shown}: HTTP {status} {phrase}: {self._snippet(body)}; not retried"
                 )
             body = self._read_limited(response, shown, what)
         finally:
@@ -361,6 +386,25 @@ class HttpTransport:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _clean(self, exc: BaseException) -> str:
+        """An exception's text fit for a message: no secrets, no credential parameters,
+        no citizen ID numbers (exception texts quote URLs and what servers said)."""
+        return self.hide(str(exc))
+
+    def _snippet(self, body: bytes) -> str:
+        """The start of an error body, for the message — servers echo what they got, the
+        token included: every secret of this read is hidden, then the text shortened."""
+        text = body[: _SNIPPET * 8].decode("utf-8", errors="replace")
+        if len(body) > _SNIPPET * 8:
+            # A secret cut at the end would not be recognised: drop what could be one.
+            longest = max((len(secret) for secret in self._secrets), default=0)
+            text = text[: max(0, len(text) - longest)]
+        text = self.hide(text)
+        text = " ".join(text.split())
+        if len(text) > _SNIPPET:
+            text = text[:_SNIPPET] + "…"
+        return text or "(empty body)"
 
     def _auth_ref(self) -> str:
         spec = self.config.auth
@@ -396,20 +440,6 @@ def _decode_json(body: bytes, charset: str | None, max_bytes: int, shown: str) -
     except (UnreadableInput, UnsafeInput) as exc:
         where = f"line {exc.line}: " if exc.line is not None else ""
         raise MalformedPage(where + exc.message) from None
-
-
-def _clean(exc: BaseException) -> str:
-    """An exception's text fit for a message: no credentials, no citizen ID numbers."""
-    return mask_text(redact_text(str(exc)))
-
-
-def _snippet(body: bytes) -> str:
-    """The start of an error body, for the message — masked: servers echo what they got."""
-    text = body[: _SNIPPET * 4].decode("utf-8", errors="replace").strip()
-    text = " ".join(text.split())
-    if len(text) > _SNIPPET:
-        text = text[:_SNIPPET] + "…"
-    return mask_text(text) or "(empty body)"
 
 
 __all__ = [

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from httpdept import API, DeptApi, Fault, http_config, secrets_for
+from pydantic import SecretStr
 
 from adapters.builtin.http import HttpSource
 from adapters.builtin.http_config import RetryConfig
@@ -223,3 +224,48 @@ def test_no_credentials_in_locations_messages_or_logs(
     for text in texts:
         assert secret not in text
         assert "hub:" not in text
+
+
+@pytest.mark.parametrize("status", [400, 500])
+@pytest.mark.parametrize("auth", ["bearer", "basic"])
+def test_error_bodies_echoing_the_secrets_never_show_them(
+    auth: str, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Servers echo the request (its query, its headers) in error pages: every secret
+    value of the read is replaced by *** in the message and the log, in any form."""
+    import base64
+    from urllib.parse import quote
+
+    secret = "SEKRIT+TOKEN/123"
+    app_secret = "app-secret-77Q"
+    running = DeptApi(token=secret) if auth == "bearer" else DeptApi(basic=("hub", secret))
+    with running as api:
+        echo = (
+            f"bad request from {secret}; query dept=SCJG&appkey={quote(app_secret, safe='')}"
+            f"&sig={quote(secret, safe='')}; header AppSecret: {app_secret}; "
+            f"Authorization: Basic {base64.b64encode(f'hub:{secret}'.encode()).decode()}"
+        ).encode()
+        api.inject(Fault("body", status=status, body=echo, times=10))
+        src = HttpSource.from_config(
+            http_config(
+                api,
+                {"params": {"appkey": "env:APP_SECRET"}},
+                headers={"AppSecret": "env:APP_SECRET"},
+                retries={"max_attempts": 2, "backoff_base": 0, "backoff_max": 0},
+            ),
+            secrets=lambda ref: (
+                secrets_for(api)(ref) if ref != "env:APP_SECRET" else SecretStr(app_secret)
+            ),
+        )
+        src.sleep = Waits()
+        caplog.set_level(logging.DEBUG)
+        with pytest.raises(AdapterError) as info, src.read("cases") as stream_read:
+            list(stream_read)
+    message = str(info.value)
+    assert f"HTTP {status}" in message
+    assert status == 500 or "bad request from ***" in message
+    for text in (message, caplog.text):
+        for shown in (secret, quote(secret, safe=""), app_secret):
+            assert shown not in text
+        if auth == "basic":  # the Authorization header the hub sent, echoed back
+            assert "aHViOlNFS1JJVCtUT0tFTi8xMjM" not in text
