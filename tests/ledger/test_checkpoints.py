@@ -13,6 +13,7 @@ from tongyuan.config import Settings
 from tongyuan.db import make_session_factory
 from tongyuan.ledger import verify_ledger, write_checkpoint
 from tongyuan.ledger.append import ENV_CHECKPOINT_EVERY
+from tongyuan.ledger.checkpoints import CheckpointRefused
 from tongyuan.ledger.entries import compute_entry_hash
 from tongyuan.ledger.hubkey import (
     HubKey,
@@ -38,17 +39,19 @@ def test_checkpoint_is_signed_by_a_private_hub_key(hub_settings: Settings, ledge
         item_batch(ledger_engine, name)
     _checkpoint(ledger_engine, hub_settings)
     assert stat.S_IMODE(private_key_path(hub_settings).stat().st_mode) == 0o600
-    assert scalar(ledger_engine, "SELECT seq FROM ledger_checkpoints") == 3
+    # the first over the empty chain, written before the hub signed its first entry
+    assert scalar(ledger_engine, "SELECT min(seq) FROM ledger_checkpoints") == 0
+    assert scalar(ledger_engine, "SELECT max(seq) FROM ledger_checkpoints") == 3
     result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
-    assert result.ok and result.checkpoints == 1
+    assert result.ok and result.checkpoints == 2 and result.unsigned_legacy_entries == 0
 
 
 def test_forged_checkpoint_signature_is_found(hub_settings: Settings, ledger_engine: Engine):
     item_batch(ledger_engine, "一")
     _checkpoint(ledger_engine, hub_settings)
-    signature = scalar(ledger_engine, "SELECT signature FROM ledger_checkpoints")
+    signature = scalar(ledger_engine, "SELECT signature FROM ledger_checkpoints WHERE seq = 1")
     forged = ("A" if signature[0] != "A" else "B") + signature[1:]
-    run_sql(ledger_engine, "UPDATE ledger_checkpoints SET signature = :s", s=forged)
+    run_sql(ledger_engine, "UPDATE ledger_checkpoints SET signature = :s WHERE seq = 1", s=forged)
     result = verify_ledger(ledger_engine)
     assert [p.code for p in result.problems] == ["checkpoint.signature"]
 
@@ -58,21 +61,30 @@ def test_moved_checkpoint_no_longer_verifies(hub_settings: Settings, ledger_engi
     item_batch(ledger_engine, "二")
     _checkpoint(ledger_engine, hub_settings)
     hash_1 = scalar(ledger_engine, "SELECT entry_hash FROM ledger_entries WHERE seq = 1")
-    run_sql(ledger_engine, "UPDATE ledger_checkpoints SET seq = 1, entry_hash = :h", h=hash_1)
+    run_sql(
+        ledger_engine,
+        "UPDATE ledger_checkpoints SET seq = 1, entry_hash = :h WHERE seq = 2",
+        h=hash_1,
+    )
     assert [p.code for p in verify_ledger(ledger_engine).problems] == ["checkpoint.signature"]
 
 
 def test_checkpoint_signed_by_another_key_is_refused_when_the_hub_key_is_known(
-    hub_settings: Settings, ledger_engine: Engine, tmp_path
+    hub_settings: Settings, ledger_engine: Engine, tmp_path, monkeypatch: pytest.MonkeyPatch
 ):
     item_batch(ledger_engine, "一")
-    other = load_hub_key(Settings(home=tmp_path / "intruder", database_url="sqlite://"))
+    intruder = Settings(home=tmp_path / "intruder", database_url="sqlite://")
+    other = load_hub_key(intruder)
     assert other.public_pem != load_hub_key(hub_settings).public_pem
-    _checkpoint(ledger_engine, Settings(home=tmp_path / "intruder", database_url="sqlite://"))
+    with pytest.raises(CheckpointRefused, match="which is not the hub key"):
+        _checkpoint(ledger_engine, intruder)  # the entries are not signed by that key
+    # The intruder's own tools sign without looking.
+    monkeypatch.setattr("tongyuan.ledger.checkpoints.unpinned_entry_problems", lambda *a: [])
+    _checkpoint(ledger_engine, intruder)
     assert verify_ledger(ledger_engine).ok  # self-consistent …
     result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
-    # … but not the hub's, and no checkpoint of the hub's own is left
-    assert [p.code for p in result.problems] == ["checkpoint.key", "checkpoint.none"]
+    # … but not the hub's
+    assert [p.code for p in result.problems] == ["checkpoint.key"]
 
 
 def _rewrite_chain_from(engine: Engine, seq: int) -> None:
@@ -101,8 +113,10 @@ def test_rewritten_chain_is_caught_by_an_earlier_checkpoint(
     run_sql(ledger_engine, "UPDATE ledger_entries SET read_count = 7")
     _rewrite_chain_from(ledger_engine, 1)
     result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
-    # The chain itself is consistent again; only the hub's signature still knows better.
-    assert [(p.code, p.seq) for p in result.problems] == [("checkpoint.chain", 3)]
+    # The chain itself is consistent again; only the hub's signatures still know better.
+    assert [(p.code, p.seq) for p in result.problems] == [("checkpoint.chain", 3)] + [
+        ("entry.signature", seq) for seq in (1, 2, 3, 4)
+    ]
     assert "entries up to seq 3 were rewritten" in result.problems[0].message
 
 
@@ -113,9 +127,9 @@ def test_periodic_checkpoints(
     for name in ("一", "二", "三", "四", "五"):
         item_batch(ledger_engine, name)
     seqs = scalar(ledger_engine, "SELECT count(*) FROM ledger_checkpoints")
-    assert seqs == 2
+    assert seqs == 3  # at seq 0 (before the first signed entry), 2 and 4
     result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
-    assert result.ok and result.checkpoints == 2
+    assert result.ok and result.checkpoints == 3
 
 
 def test_bad_checkpoint_setting_is_refused(
@@ -148,7 +162,7 @@ def test_checkpoints_are_numbered_and_chained(hub_settings: Settings, ledger_eng
         _checkpoint(ledger_engine, hub_settings)
     result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
     assert result.ok and result.latest_checkpoint is not None
-    assert result.latest_checkpoint["number"] == 3 and result.unpinned_entries == 0
+    assert result.latest_checkpoint["number"] == 4 and result.unpinned_entries == 0
     run_sql(ledger_engine, "DELETE FROM ledger_checkpoints WHERE seq = 2")
     result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
     assert [(p.code, p.seq) for p in result.problems] == [("checkpoint.signature", 3)]
@@ -167,7 +181,7 @@ def test_cut_off_end_with_its_checkpoints_is_found_against_what_the_auditor_kept
     last = _failed_batch(ledger_engine, "c")
     _checkpoint(ledger_engine, hub_settings)
     kept = verify_ledger(ledger_engine, trusted_keys=trusted).latest_checkpoint
-    assert kept is not None and (kept["number"], kept["seq"]) == (2, 3)
+    assert kept is not None and (kept["number"], kept["seq"]) == (3, 3)
     hash_2 = scalar(ledger_engine, "SELECT entry_hash FROM ledger_entries WHERE seq = 2")
     run_sql(ledger_engine, "DELETE FROM ledger_checkpoints WHERE seq = 3")
     run_sql(ledger_engine, "DELETE FROM ledger_entries WHERE seq = 3")
@@ -176,7 +190,7 @@ def test_cut_off_end_with_its_checkpoints_is_found_against_what_the_auditor_kept
     # The database alone cannot tell: the end after the last checkpoint left is gone.
     assert verify_ledger(ledger_engine, trusted_keys=trusted).ok
     by_number = verify_ledger(
-        ledger_engine, trusted_keys=trusted, expect=CheckpointExpectation(at_least=2)
+        ledger_engine, trusted_keys=trusted, expect=CheckpointExpectation(at_least=3)
     )
     assert [p.code for p in by_number.problems] == ["checkpoint.missing"]
     by_copy = verify_ledger(

@@ -37,12 +37,13 @@ def _invoke(*args: str):  # type: ignore[no-untyped-def]
 def test_verify_checkpoint_and_show(cli_env: str, loaded: Loader, ledger_engine: Engine):
     intact = _invoke("verify")
     assert intact.exit_code == 0, intact.output
-    assert "ledger intact" in intact.output and "not pinned" in intact.output
+    assert "ledger intact" in intact.output
+    assert "the last 5 entries are after the latest checkpoint" in intact.output
     signed = _invoke("checkpoint")
     assert signed.exit_code == 0 and "checkpoint at seq" in signed.output
     pinned = _invoke("verify", "--json")
     doc = json.loads(pinned.output)
-    assert pinned.exit_code == 0 and doc["ok"] and doc["checkpoints"] == 1
+    assert pinned.exit_code == 0 and doc["ok"] and doc["checkpoints"] == 2
     shown = _invoke("show", "--last", "2", "--json")
     entries = json.loads(shown.output)
     assert [e["seq"] for e in entries] == [doc["entries"] - 1, doc["entries"]]
@@ -70,7 +71,11 @@ def test_checkpoint_signed_by_another_key_fails_with_the_hub_key(
 ):
     item_batch(ledger_engine, "一")
     monkeypatch.setenv("TONGYUAN_HOME", str(tmp_path / "intruder"))
-    assert _invoke("checkpoint").exit_code == 0
+    refused = _invoke("checkpoint")  # the hub signed the entries, not this key
+    assert refused.exit_code == 1 and "refusing to sign" in refused.output
+    with monkeypatch.context() as m:  # the intruder's own tools sign without looking
+        m.setattr("tongyuan.ledger.checkpoints.unpinned_entry_problems", lambda *a: [])
+        assert _invoke("checkpoint").exit_code == 0
     other_key = tmp_path / "intruder" / "trust" / "ledger-hub-public-key.pem"
     monkeypatch.setenv("TONGYUAN_HOME", str(tmp_path / "home"))
     assert _invoke("checkpoint").exit_code == 0  # creates the hub's own key
@@ -106,20 +111,20 @@ def test_kept_checkpoint_copy_and_the_key_used_are_shown(
     assert _invoke("checkpoint").exit_code == 0
     shown = _invoke("show", "--checkpoints", "--json")
     kept = json.loads(shown.output)
-    assert [(c["number"], c["seq"]) for c in kept] == [(1, 1), (2, 2)]
+    assert [(c["number"], c["seq"]) for c in kept] == [(1, 0), (2, 1), (3, 2)]
     assert all(c["signature"] and c["public_key"] for c in kept)
     copy = tmp_path / "kept.json"
     copy.write_text(shown.output, encoding="utf-8")
     hub_key = tmp_path / "home" / "trust" / "ledger-hub-public-key.pem"
     text_out = _invoke("verify", "--hub-key", str(hub_key), "--checkpoint-copy", str(copy))
     assert text_out.exit_code == 0, text_out.output
-    assert "given with --hub-key" in text_out.output and "latest checkpoint: #2" in text_out.output
+    assert "given with --hub-key" in text_out.output and "latest checkpoint: #3" in text_out.output
     implicit = _invoke("verify")
     assert "found in the copy itself" in implicit.output
     run_sql(ledger_engine, "DELETE FROM ledger_checkpoints WHERE seq = 2")
     gone = _invoke("verify", "--checkpoint-copy", str(copy), "--json")
     assert gone.exit_code == 1 and json.loads(gone.output)["first"]["code"] == "checkpoint.missing"
-    assert _invoke("verify", "--expect-checkpoint", "2").exit_code == 1
+    assert _invoke("verify", "--expect-checkpoint", "3").exit_code == 1
     copy.write_text("[{}]", encoding="utf-8")
     assert _invoke("verify", "--checkpoint-copy", str(copy)).exit_code == 2
 

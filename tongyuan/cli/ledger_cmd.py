@@ -133,11 +133,29 @@ def verify(
             "the hub (ledger show --checkpoints --json) and pass it next time",
             markup=False,
         )
+    if result.unsigned_legacy_entries:
+        console.print(
+            f"note: entries seq 1..{result.unsigned_legacy_entries} are unsigned legacy "
+            "entries, written before the hub signed each entry; checkpoints and the chain "
+            "vouch for them",
+            markup=False,
+        )
+    if result.unchecked_signatures:
+        console.print(
+            f"[yellow]warning:[/yellow] the hub signatures of {result.unchecked_signatures} "
+            "entries were not checked: no hub key given or in the copy, and no checkpoint "
+            "in the copy is by the key that signed them",
+        )
     if result.unpinned_entries:
         console.print(
             f"[yellow]warning:[/yellow] the last {result.unpinned_entries} entries are after "
-            "the latest checkpoint: no hub signature covers them, and deleting them (with "
-            "their rows) would not show here",
+            "the latest checkpoint: "
+            + (
+                "some carry no hub signature (legacy), and "
+                if result.unsigned_legacy_entries > result.entries - result.unpinned_entries
+                else "each carries the hub's signature, but "
+            )
+            + "deleting them (with their rows) would not show here",
         )
     raise typer.Exit(EXIT_INTACT if result.ok else EXIT_ALTERED)
 
@@ -174,9 +192,13 @@ def _read_public_key(path: Path, as_json: bool, *, in_copy: bool = False) -> str
 
 @app.command(epilog="Example: [bold]tongyuan ledger checkpoint[/bold]")
 def checkpoint() -> None:
-    """Sign the current end of the chain with the hub key (created on first use)."""
+    """Sign the current end of the chain with the hub key (created on first use).
+
+    Refused (exit 1) when the entries since the hub's last checkpoint do not link, hash
+    and carry the hub's signature: the hub never signs over a forged entry."""
     from tongyuan.db import make_engine, make_session_factory
     from tongyuan.ledger import write_checkpoint
+    from tongyuan.ledger.checkpoints import CheckpointRefused
     from tongyuan.ledger.hubkey import public_key_path
 
     settings = settings_and_logging()
@@ -185,6 +207,9 @@ def checkpoint() -> None:
         with make_session_factory(engine).begin() as session:
             written = write_checkpoint(session, settings)
             seq, entry_hash, key_id = written.seq, written.entry_hash, written.key_id
+    except CheckpointRefused as exc:
+        err_console.print(f"[red]not signed:[/red] {shown(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_ALTERED) from None
     finally:
         engine.dispose()
     console.print(
@@ -266,8 +291,13 @@ def _show_checkpoints(engine: Engine, last: int, as_json: bool) -> None:
     each with what its signature covers — everything a copy needs to be checked later."""
     from sqlalchemy import select
 
-    from tongyuan.ledger.checkpoints import checkpoint_link
-    from tongyuan.ledger.verify import checkpoint_copy, signed_form
+    from tongyuan.ledger.checkpoints import (
+        FORM_FIRST,
+        FORM_SIGNED_ENTRIES,
+        checkpoint_form,
+        checkpoint_link,
+    )
+    from tongyuan.ledger.verify import checkpoint_copy
     from tongyuan.libraries.ledger import LedgerCheckpoint
 
     table = LedgerCheckpoint.__table__
@@ -275,9 +305,9 @@ def _show_checkpoints(engine: Engine, last: int, as_json: bool) -> None:
         rows = list(connection.execute(select(table).order_by(table.c.id)).mappings())
     copies, previous = [], None
     for number, row in enumerate(rows, start=1):
-        linked = signed_form(row, number, previous)  # False: the first, unchained form
-        link = checkpoint_link(previous) if linked is not False else None
-        copies.append(checkpoint_copy(row, number, link))
+        form = checkpoint_form(row, number, previous)  # None: does not verify (shown as is)
+        link = checkpoint_link(previous) if form != FORM_FIRST else None
+        copies.append(checkpoint_copy(row, number, link, form == FORM_SIGNED_ENTRIES))
         previous = row["signature"]
     copies = copies[-last:]
     if as_json:

@@ -4,6 +4,11 @@ The entry, its records and the head move commit with the batch's rows or roll ba
 them: a batch killed half-way leaves neither rows nor an entry. Appends serialize on the
 head row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time anyway),
 so two batches committing at once get consecutive sequence numbers, never the same one.
+
+Each entry is signed with the hub key (one signature per batch). On a hub whose earlier
+entries were written before entries were signed, the first signed append first writes a
+checkpoint over those unsigned entries, so that verification can tell them from unsigned
+entries inserted later (docs/ledger.md §4).
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ from tongyuan.ledger.digests import (
     ordered_records_hash,
     stored_records,
 )
-from tongyuan.ledger.entries import compute_entry_hash
+from tongyuan.ledger.entries import compute_entry_hash, entry_statement
+from tongyuan.ledger.hubkey import sign_statement, signing_key
 from tongyuan.libraries.base import utcnow
 from tongyuan.libraries.ledger import (
     GENESIS_HASH,
+    LedgerCheckpoint,
     LedgerEntry,
     LedgerHead,
     LedgerRecord,
@@ -38,6 +45,7 @@ from tongyuan.libraries.ledger import (
 )
 
 if TYPE_CHECKING:
+    from tongyuan.config import Settings
     from tongyuan.libraries.batches import Batch
 
 log = logging.getLogger(__name__)
@@ -185,14 +193,54 @@ def _lock_head(session: Session) -> LedgerHead:
     return head
 
 
+def _pin_before_signing(session: Session, head: LedgerHead, settings: Settings) -> None:
+    """Before the hub's first signed entry, sign a checkpoint over the chain as it is:
+    over the unsigned entries written before entries were signed (verify accepts them
+    only when a hub checkpoint pins them, so none can be slipped in between them and the
+    signed ones), or, on a new hub, over the empty chain (so that from the first entry
+    on, a hub key with no checkpoint left means checkpoints were deleted)."""
+    if head.seq:
+        entries = LedgerEntry.__table__
+        found = session.execute(
+            select(entries.c.signature).where(entries.c.seq == head.seq)
+        ).one_or_none()
+        if found is None or found[0] is not None:
+            return  # already signed (or no such entry: verify reports it)
+    pinned = session.scalar(
+        select(LedgerCheckpoint.id).where(LedgerCheckpoint.seq >= head.seq).limit(1)
+    )
+    if pinned is None:
+        _checkpoint(
+            session, settings, f"the chain up to seq {head.seq}, before its first signed entry"
+        )
+
+
+def _checkpoint(session: Session, settings: Settings, why: str) -> None:
+    """An automatic checkpoint; one the hub refuses to sign leaves the batch alone."""
+    from tongyuan.ledger.checkpoints import CheckpointRefused, write_checkpoint
+
+    try:
+        written = write_checkpoint(session, settings)
+    except CheckpointRefused as exc:
+        log.error("ledger: no checkpoint over %s: %s", why, exc)
+        return
+    log.info("ledger checkpoint at seq %d over %s", written.seq, why)
+
+
 def append_batch(session: Session, batch: Batch) -> LedgerEntry:
-    """Chain a just-closed batch to the ledger, with the digests of the rows it wrote."""
+    """Chain a just-closed batch to the ledger, with the digests of the rows it wrote,
+    signed with the hub key."""
+    from tongyuan.config import load_settings
+
     if batch.status == "running":
         raise ValueError(f"batch {batch.id} is still running; only closed batches are chained")
     session.flush()
     content, count = record_batch_rows(session, batch.id)
     fingerprint = (batch.meta or {}).get("signer_fingerprint")
+    settings = load_settings()
+    key = signing_key(settings)
     head = _lock_head(session)
+    _pin_before_signing(session, head, settings)
     entry = LedgerEntry(
         seq=head.seq + 1,
         batch_id=batch.id,
@@ -211,6 +259,8 @@ def append_batch(session: Session, batch: Batch) -> LedgerEntry:
         prev_hash=head.entry_hash,
     )
     entry.entry_hash = compute_entry_hash(entry)
+    entry.key_id = key.key_id
+    entry.signature = sign_statement(key, entry_statement(entry.seq, entry.entry_hash, key.key_id))
     session.add(entry)
     head.seq, head.entry_hash = entry.seq, entry.entry_hash
     session.flush()
@@ -218,8 +268,5 @@ def append_batch(session: Session, batch: Batch) -> LedgerEntry:
     log.debug("ledger seq %d: batch %s (%s), %d records", entry.seq, batch.id, batch.kind, count)
     every = checkpoint_every()
     if every and entry.seq % every == 0:
-        from tongyuan.config import load_settings
-        from tongyuan.ledger.checkpoints import write_checkpoint
-
-        write_checkpoint(session, load_settings())
+        _checkpoint(session, settings, f"entries up to seq {entry.seq}")
     return entry

@@ -1,10 +1,12 @@
-"""The hub's own signing key for ledger checkpoints.
+"""The hub's own signing key for ledger entries and checkpoints.
 
 Ed25519 through ``cryptography``, behind two small functions (:func:`sign_statement`,
 :func:`verify_statement`) so that the hub can move to the shared ``signing.detached``
 envelope (and SM2) without touching the ledger. The private key lives under the hub's
 secrets directory (owner-only, 0600), created on first use; the public key is exported
 next to it in the trust directory for auditors, and stored with every checkpoint.
+Every ledger entry is signed with it too (:func:`signing_key` keeps it loaded between
+batches, so a batch costs one signature and one ``stat``, not a key file read).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import contextlib
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +109,49 @@ def load_hub_key(settings: Settings) -> HubKey:
         exported.parent.mkdir(parents=True, exist_ok=True)
         exported.write_text(public_pem, encoding="ascii")
     return HubKey(private, public_pem)
+
+
+# private key path -> (inode, mtime, size) of the file when read, and the key read
+_LOADED: dict[Path, tuple[tuple[int, int, int], HubKey]] = {}
+
+
+def signing_key(settings: Settings) -> HubKey:
+    """The hub key for signing each ledger entry: :func:`load_hub_key`, read again only
+    when the key file changes (a key moved away for rotation is replaced at once)."""
+    path = private_key_path(settings)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        _LOADED.pop(path, None)
+        return load_hub_key(settings)
+    version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    cached = _LOADED.get(path)
+    if cached is not None and cached[0] == version and public_key_path(settings).exists():
+        return cached[1]
+    key = load_hub_key(settings)
+    _LOADED[path] = (version, key)
+    return key
+
+
+def statement_verifier(public_pem: str) -> Callable[[bytes, str], bool] | None:
+    """A checker of base64 signatures by ``public_pem`` (parsed once, for checking many
+    entries); None when the text is not an Ed25519 public key."""
+    try:
+        key = serialization.load_pem_public_key(public_pem.encode("ascii"))
+    except (ValueError, UnicodeError):
+        return None
+    if not isinstance(key, Ed25519PublicKey):
+        return None
+
+    def check(statement: bytes, signature_b64: str) -> bool:
+        try:
+            signature = base64.b64decode(signature_b64.encode("ascii"), validate=True)
+            key.verify(signature, statement)
+        except (ValueError, UnicodeError, InvalidSignature):
+            return False
+        return True
+
+    return check
 
 
 def sign_statement(key: HubKey, statement: bytes) -> str:

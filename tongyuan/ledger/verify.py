@@ -1,8 +1,9 @@
 """Offline verification: recompute the chain, the batch contents and every row's digest.
 
-Needs only the database (and, to pin checkpoints to the hub, its public key). Reads in
-one snapshot transaction, so a batch committing meanwhile is either wholly seen or not.
-Checks run in order — chain, head, checkpoints, batches, records, rows — and every
+Needs only the database (and, to pin checkpoints and entries to the hub, its public
+key). Reads in one snapshot transaction, so a batch committing meanwhile is either wholly
+seen or not. Checks run in order — chain, head, checkpoints, entry signatures, batches,
+records, rows — and every
 problem names the entry (seq), batch or row (table + key) concerned; the first problem
 is the first altered thing found.
 """
@@ -15,12 +16,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from standards.privacy import mask_text
 from tongyuan.db.errors import describe_error
-from tongyuan.ledger.checkpoints import checkpoint_link, checkpoint_statement
+from tongyuan.ledger.checkpoints import (
+    FORM_FIRST,
+    FORM_SIGNED_ENTRIES,
+    checkpoint_form,
+    checkpoint_link,
+    checkpoint_statement,
+)
 from tongyuan.ledger.digests import (
     COVERED,
     DELETED,
@@ -28,7 +35,7 @@ from tongyuan.ledger.digests import (
     RecordsHasher,
     stored_records,
 )
-from tongyuan.ledger.entries import compute_entry_hash
+from tongyuan.ledger.entries import EntrySignatures, compute_entry_hash
 from tongyuan.ledger.hubkey import public_key_id, verify_statement
 from tongyuan.libraries.base import Base, to_utc
 from tongyuan.libraries.ledger import (
@@ -70,6 +77,12 @@ class LedgerVerification:
     # many entries after it no hub signature covers yet
     latest_checkpoint: dict[str, Any] | None = None
     unpinned_entries: int = 0
+    # entries written before entries were signed (seq 1..unsigned_legacy_entries), and
+    # signed entries whose signature could not be checked because no hub key was known
+    unsigned_legacy_entries: int = 0
+    unchecked_signatures: int = 0
+    # seq of the first hub checkpoint promising that every later entry is signed
+    signed_after: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -103,6 +116,8 @@ class LedgerVerification:
             "checkpoints": self.checkpoints,
             "latest_checkpoint": self.latest_checkpoint,
             "unpinned_entries": self.unpinned_entries,
+            "unsigned_legacy_entries": self.unsigned_legacy_entries,
+            "unchecked_signatures": self.unchecked_signatures,
             "problem_count": self.problem_count,
             "first": None if self.first is None else asdict(self.first),
             "problems": [asdict(p) for p in self.problems],
@@ -151,6 +166,8 @@ def read_checkpoint_copies(text: str, source: str) -> tuple[dict[str, Any], ...]
             datetime.fromisoformat(item["created_at"])
         except ValueError:
             raise ValueError(f"{source}: checkpoint {i + 1} has a bad created_at") from None
+        if not isinstance(item.get("entries_signed", False), bool):
+            raise ValueError(f"{source}: checkpoint {i + 1} has a bad 'entries_signed'")
         copies.append(item)
     if not copies:
         raise ValueError(f"{source}: no checkpoint in it")
@@ -163,6 +180,8 @@ class _Chained:
     entry_hash: str
     records_hash: str
     record_count: int
+    key_id: str | None
+    signature: str | None
 
 
 def verify_ledger(
@@ -187,7 +206,8 @@ def verify_ledger(
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
                 chained = _check_chain(connection, result)
-                _check_checkpoints(connection, result, chained, trusted_keys, expect)
+                keys = _check_checkpoints(connection, result, chained, trusted_keys, expect)
+                _check_signatures(result, chained, keys, pinned=trusted_keys is not None)
                 _check_batches(connection, result, chained)
                 _check_records(connection, result, chained)
                 for spec in COVERED:
@@ -197,9 +217,18 @@ def verify_ledger(
     return result
 
 
+def _entry_columns(connection: Connection) -> list[Any]:
+    """The ledger_entries columns the database has: a copy from before entries were
+    signed (schema before 0011) is read as it is — all its entries are unsigned."""
+    table = LedgerEntry.__table__
+    present = {column["name"] for column in inspect(connection).get_columns(table.name)}
+    return [column for column in table.columns if column.name in present]
+
+
 def _entries(connection: Connection) -> Iterator[LedgerEntry]:
     columns = LedgerEntry.__table__.columns
-    rows = connection.execute(select(LedgerEntry.__table__).order_by(columns.seq)).mappings()
+    statement = select(*_entry_columns(connection)).order_by(columns.seq)
+    rows = connection.execute(statement).mappings()
     for row in rows:
         yield LedgerEntry(**dict(row))
 
@@ -240,7 +269,12 @@ def _check_chain(connection: Connection, result: LedgerVerification) -> dict[str
                 )
             )
         chained[entry.batch_id] = _Chained(
-            entry.seq, entry.entry_hash, entry.records_hash, entry.record_count
+            entry.seq,
+            entry.entry_hash,
+            entry.records_hash,
+            entry.record_count,
+            entry.key_id,
+            entry.signature,
         )
         previous_seq, previous_hash = entry.seq, entry.entry_hash
     head = connection.execute(select(LedgerHead.__table__)).mappings().first()
@@ -257,12 +291,16 @@ def _check_chain(connection: Connection, result: LedgerVerification) -> dict[str
     return chained
 
 
-def checkpoint_copy(row: Any, number: int, previous: str | None) -> dict[str, Any]:
+def checkpoint_copy(
+    row: Any, number: int, previous: str | None, entries_signed: bool = False
+) -> dict[str, Any]:
     """A checkpoint as auditors keep it outside the hub (``ledger show --checkpoints``);
-    ``previous`` is the link it signs (None for the first form, which signs no number)."""
+    ``previous`` is the link it signs (None for the first form, which signs no number),
+    ``entries_signed`` whether it promises that every later entry is signed."""
     return {
         "number": number,
         "previous": previous,
+        "entries_signed": entries_signed,
         "seq": row["seq"],
         "entry_hash": row["entry_hash"],
         "created_at": to_utc(row["created_at"]).isoformat(),
@@ -272,30 +310,19 @@ def checkpoint_copy(row: Any, number: int, previous: str | None) -> dict[str, An
     }
 
 
-def signed_form(row: Any, number: int, previous_signature: str | None) -> bool | None:
-    """True: a chained checkpoint at this position; False: one of the first form (no
-    number, no link); None: the signature verifies as neither."""
-    args = (row["seq"], row["entry_hash"], row["created_at"], row["key_id"])
-    linked = checkpoint_statement(
-        *args, number=number, previous=checkpoint_link(previous_signature)
-    )
-    if verify_statement(row["public_key"], linked, row["signature"]):
-        return True
-    if verify_statement(row["public_key"], checkpoint_statement(*args), row["signature"]):
-        return False
-    return None
-
-
 def _check_checkpoints(
     connection: Connection,
     result: LedgerVerification,
     chained: dict[str, _Chained],
     trusted_keys: Sequence[str] | None,
     expect: CheckpointExpectation | None,
-) -> None:
+) -> dict[str, str]:
+    """Checks the checkpoints; returns the keys entries must be signed with (key id ->
+    PEM): the trusted keys, or without them the keys of checkpoints that verify."""
     by_seq = {c.seq: c.entry_hash for c in chained.values()}
     by_seq[0] = GENESIS_HASH
     trusted = None if trusted_keys is None else {public_key_id(k) for k in trusted_keys}
+    keys = {} if trusted_keys is None else {public_key_id(k): k for k in trusted_keys}
     table = LedgerCheckpoint.__table__
     previous_signature: str | None = None
     kept: dict[int, str] = {}  # number -> signature of the checkpoints that verified
@@ -307,10 +334,10 @@ def _check_checkpoints(
             key_id = public_key_id(row["public_key"])
         except (ValueError, UnicodeError):
             key_id = None
-        linked = None if key_id != row["key_id"] else signed_form(row, number, previous_signature)
-        link = checkpoint_link(previous_signature) if linked else None
+        form = None if key_id != row["key_id"] else checkpoint_form(row, number, previous_signature)
+        link = checkpoint_link(previous_signature) if form not in (None, FORM_FIRST) else None
         previous_signature = row["signature"]
-        if linked is None:
+        if form is None:
             result.add(
                 Problem(
                     "checkpoint.signature",
@@ -331,7 +358,12 @@ def _check_checkpoints(
             )
             continue
         kept[number] = row["signature"]
-        result.latest_checkpoint = checkpoint_copy(row, number, link)
+        if trusted is None:
+            keys[str(key_id)] = row["public_key"]
+        signs_entries = form == FORM_SIGNED_ENTRIES
+        if signs_entries and result.signed_after is None:
+            result.signed_after = row["seq"]
+        result.latest_checkpoint = checkpoint_copy(row, number, link, signs_entries)
         if by_seq.get(row["seq"]) != row["entry_hash"]:
             result.add(
                 Problem(
@@ -355,7 +387,7 @@ def _check_checkpoints(
             )
         )
     if expect is None:
-        return
+        return keys
     have = 0 if latest is None else latest["number"]
     if expect.at_least and have < expect.at_least:
         result.add(
@@ -369,6 +401,45 @@ def _check_checkpoints(
         )
     for copy in expect.copies:
         _check_copy(result, copy, kept, by_seq, trusted_keys)
+    return keys
+
+
+def _check_signatures(
+    result: LedgerVerification, chained: dict[str, _Chained], keys: dict[str, str], pinned: bool
+) -> None:
+    """Every entry must carry the hub's signature, except those written before entries
+    were signed: they must all come before the first signed entry and, once signed
+    entries follow them, be pinned by a checkpoint (the hub writes one over them before
+    it signs its first entry) — otherwise they could have been inserted afterwards."""
+    signatures = EntrySignatures(keys, pinned=pinned)
+    signatures.signed_after = result.signed_after
+    for batch_id, entry in chained.items():  # in seq order, as the chain was read
+        reason = signatures.check(entry.seq, entry.entry_hash, entry.key_id, entry.signature)
+        if reason:
+            result.add(
+                Problem(
+                    "entry.signature",
+                    f"ledger entry seq {entry.seq} (batch {batch_id}): {reason}",
+                    entry.seq,
+                    batch_id,
+                )
+            )
+    result.unsigned_legacy_entries = signatures.legacy
+    result.unchecked_signatures = signatures.unchecked
+    latest = result.latest_checkpoint
+    pinned = 0 if latest is None else latest["seq"]
+    last_legacy = signatures.last_legacy
+    if signatures.first_signed is not None and last_legacy is not None and last_legacy > pinned:
+        result.add(
+            Problem(
+                "entry.signature",
+                f"ledger entries seq {pinned + 1}..{last_legacy} carry no hub signature and no "
+                f"checkpoint pins them, yet signed entries follow from seq "
+                f"{signatures.first_signed} — they were inserted, or the checkpoint over them "
+                f"was deleted",
+                last_legacy,
+            )
+        )
 
 
 def _check_copy(
@@ -390,6 +461,7 @@ def _check_copy(
         copy["key_id"],
         number=copy["number"] if linked else None,
         previous=copy["previous"] if linked else None,
+        entries_signed=linked and copy.get("entries_signed") is True,
     )
     authentic = any(verify_statement(key, statement, copy["signature"]) for key in keys)
     if not authentic:
@@ -444,7 +516,8 @@ def _check_batches(
     table = Base.metadata.tables["batches"]
     batches = {row["id"]: row for row in connection.execute(select(table)).mappings()}
     entries = LedgerEntry.__table__
-    for entry in connection.execute(select(entries).order_by(entries.c.seq)).mappings():
+    statement = select(*_entry_columns(connection)).order_by(entries.c.seq)
+    for entry in connection.execute(statement).mappings():
         batch = batches.pop(entry["batch_id"], None)
         if batch is None:
             result.add(

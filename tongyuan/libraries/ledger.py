@@ -40,7 +40,11 @@ class LedgerHead(Base):
 
 
 class LedgerEntry(Base):
-    """One closed batch, chained to the entry before it."""
+    """One closed batch, chained to the entry before it and signed by the hub.
+
+    The chain alone can be extended by anyone who can write the database; the signature
+    (made with the key that signs checkpoints) is what tells the hub's entries apart.
+    """
 
     __tablename__ = "ledger_entries"
 
@@ -62,6 +66,10 @@ class LedgerEntry(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The hub's signature over the entry hash (migration 0011), and the id of the key
+    # that made it; None on entries written before entries were signed.
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(Text)
 
 
 class LedgerRecord(Base):

@@ -1,0 +1,172 @@
+"""Entry signatures: anyone who can write the database can append a consistent entry of
+their own; only the hub can sign it. Unsigned entries from before signing stay valid."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from ledger_world import item_batch
+from sqlalchemy import Engine, text
+from tamper import run_sql, scalar
+
+from tongyuan.config import Settings
+from tongyuan.db import make_session_factory
+from tongyuan.ledger import verify_ledger, write_checkpoint
+from tongyuan.ledger.checkpoints import CheckpointRefused
+from tongyuan.ledger.digests import BY_TABLE, records_hash
+from tongyuan.ledger.entries import compute_entry_hash
+from tongyuan.ledger.hubkey import public_key_path
+from tongyuan.libraries.base import utcnow
+from tongyuan.libraries.ledger import LedgerEntry
+from tongyuan.loading import Loader
+
+
+def _checkpoint(engine: Engine, settings: Settings) -> None:
+    with make_session_factory(engine).begin() as session:
+        write_checkpoint(session, settings)
+
+
+def _hub_pem(settings: Settings) -> list[str]:
+    return [public_key_path(settings).read_text(encoding="ascii")]
+
+
+def _forge_case_and_append(engine: Engine, *, copy_signature: bool = False) -> int:
+    """The auditor's forgery: change a case pinned by a checkpoint, then append a batch,
+    its one ledger record (the altered row's digest, ledger.md §4) and an entry chained
+    on the head, with the head moved — no hub key needed. Returns the forged seq."""
+    spec = BY_TABLE["cases"]
+    batches = spec.table.metadata.tables["batches"]
+    entries = LedgerEntry.__table__
+    now = utcnow()
+    with engine.begin() as connection:
+        case_id = connection.execute(text("SELECT min(id) FROM cases")).scalar_one()
+        connection.execute(
+            text("UPDATE cases SET applicant_name = '李四（伪造）' WHERE id = :i"), {"i": case_id}
+        )
+        row = connection.execute(spec.select().where(spec.table.c.id == case_id)).mappings().one()
+        digest = spec.digest_of(row)
+        batch_id = uuid.uuid4().hex
+        connection.execute(
+            batches.insert().values(
+                id=batch_id, kind="load.case", source="cases/cases.xml", started_at=now,
+                finished_at=now, status="committed", read_count=1, accepted_count=1,
+                quarantined_count=0, unchanged_count=0, content_hash=None, meta={},
+            )
+        )  # fmt: skip
+        connection.execute(
+            text("INSERT INTO ledger_records VALUES (:b, 'case', :k, :d)"),
+            {"b": batch_id, "k": str(case_id), "d": digest},
+        )  # fmt: skip
+        content, count = records_hash([("case", str(case_id), digest)])
+        head_seq, head_hash = connection.execute(
+            text("SELECT seq, entry_hash FROM ledger_head")
+        ).one()
+        entry = LedgerEntry(
+            seq=head_seq + 1, batch_id=batch_id, kind="load.case", source="cases/cases.xml",
+            status="committed", read_count=1, accepted_count=1, quarantined_count=0,
+            unchanged_count=0, input_hash=None, records_hash=content, record_count=count,
+            signer_fingerprint=None, recorded_at=now, prev_hash=head_hash,
+        )  # fmt: skip
+        entry.entry_hash = compute_entry_hash(entry)
+        key_id = signature = None
+        if copy_signature:  # a real hub signature, lifted from the entry before
+            key_id, signature = connection.execute(
+                text("SELECT key_id, signature FROM ledger_entries WHERE seq = :s"),
+                {"s": head_seq},
+            ).one()
+        values = {c.name: getattr(entry, c.name) for c in entries.columns}
+        connection.execute(
+            entries.insert().values({**values, "key_id": key_id, "signature": signature})
+        )
+        connection.execute(
+            text("UPDATE ledger_head SET seq = :s, entry_hash = :h"),
+            {"s": entry.seq, "h": entry.entry_hash},
+        )
+    return entry.seq
+
+
+@pytest.mark.parametrize("copy_signature", [False, True], ids=["unsigned", "lifted-signature"])
+def test_forged_entry_appended_after_a_checkpoint_fails_and_is_never_signed_over(
+    loaded: Loader, hub_settings: Settings, ledger_engine: Engine, copy_signature: bool
+):
+    _checkpoint(ledger_engine, hub_settings)
+    trusted = _hub_pem(hub_settings)
+    assert verify_ledger(ledger_engine, trusted_keys=trusted).ok
+    forged = _forge_case_and_append(ledger_engine, copy_signature=copy_signature)
+    result = verify_ledger(ledger_engine, trusted_keys=trusted)
+    # the chain, records and rows agree with each other; only the signature knows better
+    assert [(p.code, p.seq) for p in result.problems] == [("entry.signature", forged)]
+    assert f"ledger entry seq {forged}" in result.problems[0].message
+    with pytest.raises(CheckpointRefused, match=f"entry seq {forged}"):
+        _checkpoint(ledger_engine, hub_settings)  # the daily checkpoint does not bless it
+    assert scalar(ledger_engine, "SELECT max(seq) FROM ledger_checkpoints") == forged - 1
+
+
+def test_removing_the_signatures_after_a_checkpoint_does_not_make_entries_legacy(
+    hub_settings: Settings, ledger_engine: Engine
+):
+    item_batch(ledger_engine, "一")
+    _checkpoint(ledger_engine, hub_settings)
+    item_batch(ledger_engine, "二")
+    run_sql(ledger_engine, "UPDATE ledger_entries SET key_id = NULL, signature = NULL")
+    result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
+    # the checkpoint at seq 0 (written before the first signed entry) promised them signed
+    assert [(p.code, p.seq) for p in result.problems] == [
+        ("entry.signature", 1),
+        ("entry.signature", 2),
+    ]
+    assert "says every later entry is signed" in result.problems[0].message
+
+
+def _make_legacy(engine: Engine) -> None:
+    """What a ledger written before entries were signed looks like: no signatures, and
+    no checkpoint of the signed-entries kind."""
+    run_sql(engine, "DELETE FROM ledger_checkpoints")
+    run_sql(engine, "UPDATE ledger_entries SET key_id = NULL, signature = NULL")
+
+
+def test_legacy_unsigned_entries_verify_with_a_note_and_are_pinned_before_signing(
+    hub_settings: Settings, ledger_engine: Engine
+):
+    item_batch(ledger_engine, "一")
+    item_batch(ledger_engine, "二")
+    _make_legacy(ledger_engine)
+    before = verify_ledger(ledger_engine)
+    assert before.ok and before.unsigned_legacy_entries == 2 and before.unpinned_entries == 2
+    item_batch(ledger_engine, "三")  # the upgraded hub's first entry
+    # the hub pinned the unsigned entries with a checkpoint before signing its first one
+    assert scalar(ledger_engine, "SELECT seq FROM ledger_checkpoints") == 2
+    trusted = _hub_pem(hub_settings)
+    after = verify_ledger(ledger_engine, trusted_keys=trusted)
+    assert after.ok, after.problems
+    assert (after.unsigned_legacy_entries, after.signed_after, after.unpinned_entries) == (2, 2, 1)
+    run_sql(ledger_engine, "UPDATE ledger_entries SET signature = NULL WHERE seq = 3")
+    assert [p.code for p in verify_ledger(ledger_engine, trusted_keys=trusted).problems] == [
+        "entry.signature"
+    ]
+
+
+def test_unsigned_entries_followed_by_signed_ones_must_be_pinned(
+    hub_settings: Settings, ledger_engine: Engine
+):
+    item_batch(ledger_engine, "一")
+    _make_legacy(ledger_engine)
+    item_batch(ledger_engine, "二")
+    run_sql(ledger_engine, "DELETE FROM ledger_checkpoints")  # the one over the legacy entry
+    result = verify_ledger(ledger_engine)  # no key known: self-consistency only
+    assert [(p.code, p.seq) for p in result.problems] == [("entry.signature", 1)]
+    assert "no checkpoint pins them" in result.problems[0].message
+
+
+def test_a_copy_from_before_entry_signatures_is_read_as_it_is(
+    hub_settings: Settings, ledger_engine: Engine, db_url: str
+):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("dropping the columns is enough to show it on one backend")
+    item_batch(ledger_engine, "一")
+    _make_legacy(ledger_engine)
+    run_sql(ledger_engine, "ALTER TABLE ledger_entries DROP COLUMN signature")
+    run_sql(ledger_engine, "ALTER TABLE ledger_entries DROP COLUMN key_id")
+    result = verify_ledger(ledger_engine)
+    assert result.ok and result.unsigned_legacy_entries == 1
