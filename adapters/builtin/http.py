@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from adapters.builtin.http_config import (
     HttpConfig,
@@ -156,13 +157,35 @@ class HttpSource(Source):
         records_path = conf.records_path
         if records_path is None:
             records_path = cls.records_path if use_class else ""
-        params = {**(cls.params if use_class else {}), **conf.params}
+        params: dict[str, Any] = {**(cls.params if use_class else {}), **conf.params}
+        path, query = _split_endpoint(endpoint)
+        paging = _paging_params(pagination, incremental)
+        for param in query:
+            if param in paging:
+                problems.append(
+                    (f"{where}.endpoint", f"its query sets {param!r}, a parameter the "
+                     f"{pagination.style} pagination or the incremental reads set on every "
+                     "request; remove it from the endpoint (or rename the pagination's)"),
+                )  # fmt: skip
+            elif param in params:
+                problems.append(
+                    (f"{where}.endpoint", f"its query sets {param!r}, which params sets too; "
+                     "give it in one place"),
+                )  # fmt: skip
+            elif credential_name(param):
+                problems.append(
+                    (f"{where}.endpoint", f"its query carries the credential parameter "
+                     f"{param!r}: put it under params with a secret reference (env:/airflow:)"),
+                )  # fmt: skip
+        if problems:
+            raise ConfigError(_WHERE, problems)
         return HttpStream(
             name=name,
-            endpoint=endpoint,
+            endpoint=path,
             mapping=self._load_mapping(mapping_ref, where),
             records_path=records_path,
-            params=params,
+            # The endpoint's own query goes out with every request, beside the paging.
+            params={**query, **params},
             pagination=pagination,
             incremental=incremental,
         )
@@ -245,6 +268,41 @@ class HttpSource(Source):
             )
         stream = next(iter(self._streams.values()))
         return HttpHarness(self, stream)
+
+
+def _split_endpoint(endpoint: str) -> tuple[str, dict[str, Any]]:
+    """The endpoint's path and its query's parameters (a repeated name keeps every value).
+
+    httpx replaces a URL's query with the request's params, so a query left in the
+    endpoint (``/cases?dept=SCJG``) would be dropped silently from every request.
+    """
+    parts = urlsplit(endpoint)
+    query: dict[str, Any] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in query:
+            query[key] = [*(query[key] if isinstance(query[key], list) else [query[key]]), value]
+        else:
+            query[key] = value
+    return urlunsplit(("", "", parts.path, "", "")), query
+
+
+def _paging_params(pagination: PaginationConfig, incremental: IncrementalConfig | None) -> set[str]:
+    """The query parameters a read sets itself on every request of the stream."""
+    names: set[str] = set()
+    style = pagination.style
+    if style == "page":
+        names |= {pagination.page_param, pagination.size_param}
+    elif style == "offset":
+        names |= {pagination.offset_param, pagination.limit_param}
+    elif style == "cursor":
+        names |= {pagination.cursor_param, pagination.limit_param}
+    elif style in ("link", "keyset"):
+        names.add(pagination.limit_param)
+    if incremental is not None:
+        names.add(incremental.cursor_param)
+        if incremental.mode == "after_id":
+            names.add(incremental.id_param)
+    return names
 
 
 def _ignore(response: Response) -> None:

@@ -421,3 +421,39 @@ def test_broken_mapping_file_is_named_in_the_config_error(tmp_path: Path) -> Non
     path, message = info.value.problems[0]
     assert path == "streams.cases"
     assert "mapping.yaml" in message and "no_such_transform" in message
+
+
+@pytest.mark.parametrize("name", ["page", "cursor", "keyset"])
+def test_the_endpoints_own_query_goes_out_with_every_request(api: DeptApi, name: str) -> None:
+    """httpx replaces a URL's query with the request's params: the endpoint's own
+    parameters (/cases?dept=SCJG&status=done) were dropped silently from every request."""
+    valid = api.table.add(90)
+    src = source(
+        api,
+        {"endpoint": "/cases?dept=SCJG&status=done&tag=a&tag=b", "pagination": PAGINATIONS[name]},
+    )
+    envelopes, _ = read_all(src)
+    assert case_numbers(envelopes) == [row["ywbh"] for row in valid]
+    requests = api.data_requests()
+    assert len(requests) >= 3
+    for seen in requests:
+        assert (seen.params["dept"], seen.params["status"]) == ("SCJG", "done"), seen.params
+    assert {e.location.file for e in envelopes} == {api.base_url + "/cases"}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "named"),
+    [
+        ("/cases?dept=SCJG&page=3", "'page'"),  # the page pagination's own parameter
+        ("/cases?size=10", "'size'"),
+        ("/cases?updated_after=2026-01-01", "'updated_after'"),  # the incremental cursor
+        ("/cases?dept=SCJG", "'dept', which params sets too"),
+    ],
+)
+def test_a_paging_parameter_in_the_endpoints_query_is_a_config_error(
+    api: DeptApi, endpoint: str, named: str
+) -> None:
+    stream = {"endpoint": endpoint, "pagination": {"style": "page"}, "params": {"dept": "X"}}
+    with pytest.raises(ConfigError) as info:
+        source(api, stream)
+    assert named in str(info.value) and "endpoint" in str(info.value)
