@@ -9,9 +9,11 @@ from sqlalchemy import Engine, select
 from std_factories import PERSON
 from tamper import entry_count, run_sql, run_sql_without_foreign_keys, scalar
 
+from tongyuan.config import Settings
 from tongyuan.db import make_session_factory
 from tongyuan.ledger import LedgerVerification, verify_ledger
 from tongyuan.ledger.digests import COVERED
+from tongyuan.libraries.base import utcnow
 from tongyuan.libraries.batches import Batch, close_batch, open_batch, record_failed_batch
 from tongyuan.libraries.ledger import LedgerEntry, LedgerRecord
 from tongyuan.loading import Loader
@@ -228,3 +230,28 @@ def test_records_written_in_chunks_hash_the_same(
     result = _verify(ledger_engine)
     assert result.ok, result.problems
     assert scalar(ledger_engine, "SELECT max(record_count) FROM ledger_entries") >= 5
+
+
+def test_quarantine_replay_history_is_covered(
+    loaded: Loader, hub_settings: Settings, ledger_engine: Engine
+):
+    """A discard's history row is recorded by its batch; a forged one attributed to a load
+    batch, or an edited reason, is found (quarantine_replays were covered by nothing)."""
+    from tongyuan.quarantine.replay import discard
+
+    entry_id = scalar(ledger_engine, "SELECT min(id) FROM quarantine")
+    summary = discard(hub_settings, [entry_id], reason="来源系统已撤回")
+    assert summary.batch_id is not None
+    assert verify_ledger(ledger_engine).ok
+    run_sql(ledger_engine, "UPDATE quarantine_replays SET message = '经科长批准作废'")
+    edited = verify_ledger(ledger_engine)
+    assert [(p.code, p.table) for p in edited.problems] == [("row.altered", "quarantine_replays")]
+    load_batch = scalar(ledger_engine, "SELECT batch_id FROM quarantine WHERE id = :i", i=entry_id)
+    run_sql(
+        ledger_engine,
+        "INSERT INTO quarantine_replays (batch_id, entry_id, outcome, rules, message, created_at)"
+        " VALUES (:b, :e, 'discarded', '[]', '伪造', :t)",
+        b=load_batch, e=entry_id, t=utcnow(),
+    )  # fmt: skip
+    forged = verify_ledger(ledger_engine)
+    assert ("row.unrecorded", "quarantine_replays") in [(p.code, p.table) for p in forged.problems]

@@ -36,6 +36,9 @@ class CoveredTable:
     kind: str
     table_name: str
     excluded: frozenset[str] = frozenset()
+    # Covered only since entries are signed (revision 0011): rows of batches whose
+    # entries are unsigned legacy entries were never recorded, and are not required to be.
+    since_signed: bool = False
 
     @property
     def table(self) -> Table:
@@ -109,6 +112,7 @@ COVERED: tuple[CoveredTable, ...] = (
     CoveredTable("consistency_finding", "consistency_findings"),
     CoveredTable("item_delivery", "item_deliveries"),
     CoveredTable("adapter_state", "adapter_states"),
+    CoveredTable("quarantine_replay", "quarantine_replays", since_signed=True),
 )
 BY_TABLE: dict[str, CoveredTable] = {spec.table_name: spec for spec in COVERED}
 BY_KIND: dict[str, CoveredTable] = {spec.kind: spec for spec in COVERED}
