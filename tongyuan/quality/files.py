@@ -2,7 +2,8 @@
 
 A blob's content can only be checked by reading it, so this check streams every stored
 file once (1 MiB chunks, one file at a time, however many materials share it) and
-compares its SHA-256 with the content address the manifests name. The ledger check
+compares its SHA-256 with the content address the manifests name; a symbolic link or
+anything else that is not a regular file in the store fails as altered. The ledger check
 calls the ledger's own verifier (hash chain, checkpoints, rows against their entries).
 Both are recorded in the same history as the GX expectations. Their findings belong to
 files and batches, not to a region or a department, so besides the total each rule gets
@@ -12,7 +13,6 @@ one group row with no region, level or department: the report's splits show it u
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,34 +21,30 @@ from sqlalchemy import Engine, text
 
 from standards.validation.rules import RULES
 from tongyuan.config import Settings
-from tongyuan.libraries.materials import BlobStoreError, blob_path
+from tongyuan.materials.stored import MISSING, check_stored_file
 from tongyuan.quality.history import ResultRow
 
 log = logging.getLogger(__name__)
 
 SUITE = "integrity"
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
 class BlobState:
     missing: bool
     matches: bool
+    detail: str = ""
 
 
 def blob_state(settings: Settings, sha256: str) -> BlobState:
-    """Whether the stored file for a content address exists and still has that content."""
-    try:
-        path = blob_path(settings, sha256)
-    except BlobStoreError:
-        return BlobState(missing=True, matches=False)
-    if not path.is_file():
-        return BlobState(missing=True, matches=False)
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return BlobState(missing=False, matches=digest.hexdigest() == sha256)
+    """Whether the stored file for a content address exists and still has that content.
+
+    A symbolic link or anything else that is not a regular file in the store does not
+    match, whatever it leads to (see :mod:`tongyuan.materials.stored`): the store only
+    ever writes regular files, and a link to the same bytes outside it is no kept copy.
+    """
+    state = check_stored_file(settings, sha256)
+    return BlobState(missing=state.problem == MISSING, matches=state.ok, detail=state.detail)
 
 
 def _materials(engine: Engine) -> Iterator[tuple[str, str]]:
@@ -100,6 +96,10 @@ def check_material_files(settings: Settings, engine: Engine) -> list[ResultRow]:
         evaluated += 1
         if sha256 != current:
             current, state = sha256, blob_state(settings, sha256)
+            if not state.missing and not state.matches:
+                # The digest and what was found, never the material number (it may hold
+                # the holder's ID): operators see why, e.g. that a blob is a link.
+                log.warning("integrity: %s", state.detail)
         if state.missing:
             missing_count += 1
             if len(missing) < 1000:
