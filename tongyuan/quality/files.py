@@ -4,7 +4,10 @@ A blob's content can only be checked by reading it, so this check streams every 
 file once (1 MiB chunks, one file at a time, however many materials share it) and
 compares its SHA-256 with the content address the manifests name; a symbolic link or
 anything else that is not a regular file in the store fails as altered. The ledger check
-calls the ledger's own verifier (hash chain, checkpoints, rows against their entries).
+calls the ledger's own verifier (hash chain, checkpoints, rows against their entries)
+with the hub key ``tongyuan ledger verify`` uses by default, the public key in the hub's
+trust directory: without it a ledger whose checkpoints were deleted, or re-signed with
+another key, would pass here while ``ledger verify`` calls it altered.
 Both are recorded in the same history as the GX expectations. Their findings belong to
 files and batches, not to a region or a department, so besides the total each rule gets
 one group row with no region, level or department: the report's splits show it under
@@ -127,21 +130,51 @@ def ledger_subject(problem: object) -> str:
     return f"batch {getattr(problem, 'batch_id', None) or getattr(problem, 'code', '?')}"
 
 
-def check_ledger(engine: Engine) -> list[ResultRow]:
+def hub_public_keys(settings: Settings) -> tuple[list[str] | None, str | None]:
+    """The PEM keys checkpoints must be signed with, as ``tongyuan ledger verify`` takes
+    them by default (the hub's exported public key, when there is one), and why the key
+    file is unusable, if it is. No key file means no pinning, as there."""
+    from tongyuan.ledger.hubkey import public_key_id, public_key_path
+
+    path = public_key_path(settings)
+    try:
+        pem = path.read_bytes().decode("ascii")
+        public_key_id(pem)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"the hub key {path} cannot be read: {exc.strerror or exc}"
+    except (ValueError, UnicodeError):
+        return None, f"the hub key {path} is not a PEM public key"
+    return [pem], None
+
+
+def check_ledger(engine: Engine, settings: Settings | None = None) -> list[ResultRow]:
     """``ledger.chain``: entries and rows verified; a failure is one row or entry with a problem.
 
     Several problems about one subject (a row altered, and so its batch's records) count
     once, so the figure reads as "how many things were changed behind the ledger's back".
+    With ``settings`` the checkpoints are pinned to the hub key as ``ledger verify`` pins
+    them; an unusable key file fails the rule (subject ``hub key``) rather than letting the
+    chain pass unpinned. Only the rule-table generator, which runs over an empty
+    database, calls it without.
     """
     from tongyuan.ledger import verify_ledger
 
-    verification = verify_ledger(engine)
+    trusted: list[str] | None = None
+    key_problem: str | None = None
+    if settings is not None:
+        trusted, key_problem = hub_public_keys(settings)
+    verification = verify_ledger(engine, trusted_keys=trusted)
     bad = sorted({ledger_subject(p) for p in verification.problems})
     if verification.problem_count and not bad:
         bad = ["ledger"]
+    if key_problem is not None:
+        log.warning("integrity: %s; checkpoints not checked against it", key_problem)
+        bad.append("hub key")
     evaluated = verification.entries + verification.rows
     row = _row("ledger.chain", "ledger", evaluated, bad)
     if verification.problem_count > len(verification.problems):
         # The verifier keeps a bounded list; never report fewer failures than it counted.
-        row.failed = max(len(bad), verification.problem_count)
+        row.failed = max(len(bad), verification.problem_count + (key_problem is not None))
     return _with_unspecified_group([row])

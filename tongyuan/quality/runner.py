@@ -265,7 +265,7 @@ def _run(
             reader.dispose()
     if "integrity" in suites and scope == "all" and files_and_ledger:
         rows += files.check_material_files(settings, engine)
-        rows += files.check_ledger(engine)
+        rows += files.check_ledger(engine, settings)
     return rows, docs
 
 
