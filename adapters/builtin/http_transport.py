@@ -328,6 +328,9 @@ class HttpTransport:
         self, request: httpx.Request, parse: Callable[[Response], T], shown: str, what: str
     ) -> T:
         self.attempts += 1
+        # httpx's timeout bounds each socket operation: a server trickling its page a
+        # byte at a time would never trip it. The whole response gets ``timeout``.
+        deadline = time.monotonic() + self.config.timeout
         response = self._client.send(request, stream=True)
         try:
             status = response.status_code
@@ -352,11 +355,11 @@ class HttpTransport:
                     "so credentials are never sent to another host)"
                 )
             if status >= 400:
-                body = self._read_limited(response, shown, what)
+                body = self._read_limited(response, shown, what, deadline)
                 raise AdapterError(
                     f"{what}: {shown}: HTTP {status} {phrase}: {self._snippet(body)}; not retried"
                 )
-            body = self._read_limited(response, shown, what)
+            body = self._read_limited(response, shown, what, deadline)
         finally:
             response.close()
         try:
@@ -367,7 +370,9 @@ class HttpTransport:
         except MalformedPage as exc:
             raise _Retryable(f"malformed page: {exc}") from None
 
-    def _read_limited(self, response: httpx.Response, shown: str, what: str) -> bytes:
+    def _read_limited(
+        self, response: httpx.Response, shown: str, what: str, deadline: float
+    ) -> bytes:
         limit = self.config.limits.max_page_bytes
         declared = response.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -385,6 +390,11 @@ class HttpTransport:
                     "ask for smaller pages"
                 )
             chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise _Retryable(
+                    f"no complete response within {self.config.timeout:g} s ({size} bytes "
+                    "arrived; the server sends the page too slowly)"
+                )
         return b"".join(chunks)
 
     def _clean(self, exc: BaseException) -> str:

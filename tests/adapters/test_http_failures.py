@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from httpdept import API, DeptApi, Fault, http_config, secrets_for
+from httpdept import API, DEPT_MAPPING, DeptApi, Fault, http_config, secrets_for
 from pydantic import SecretStr
 
 from adapters.builtin.http import HttpSource
@@ -269,3 +269,70 @@ def test_error_bodies_echoing_the_secrets_never_show_them(
             assert shown not in text
         if auth == "basic":  # the Authorization header the hub sent, echoed back
             assert "aHViOlNFS1JJVCtUT0tFTi8xMjM" not in text
+
+
+def test_timeout_bounds_the_whole_response_of_a_trickling_server() -> None:
+    """httpx's timeout is per socket read: a page sent a byte at a time stalled a pull
+    for the page's length in seconds. The whole response now gets ``timeout``."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)  # so the thread sees stop even with no client
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                body = json.dumps({"data": {"list": [{"id": n} for n in range(100)]}}).encode()
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                )
+                for byte in body:
+                    if stop.wait(0.05):
+                        return
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        config = {
+            "base_url": f"http://127.0.0.1:{port}/api",
+            "auth": {"type": "bearer", "token": "env:DEPT_API_TOKEN"},
+            "timeout": 1,
+            "retries": {"max_attempts": 1, "backoff_base": 0, "backoff_max": 0},
+            "streams": {
+                "cases": {
+                    "endpoint": "/cases",
+                    "mapping": DEPT_MAPPING,
+                    "records_path": "data.list",
+                    "pagination": {"style": "none"},
+                }
+            },
+        }
+        src = HttpSource.from_config(config, secrets=lambda ref: SecretStr("t0k3n-trickle"))
+        started = time.monotonic()
+        with pytest.raises(AdapterError) as info, src.read("cases") as stream_read:
+            list(stream_read)
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)
+    assert elapsed < 3, elapsed  # the whole page would take over 60 s
+    message = str(info.value)
+    assert "no complete response within 1 s" in message
+    assert f"127.0.0.1:{port}/api/cases" in message and "t0k3n-trickle" not in message
