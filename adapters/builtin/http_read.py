@@ -150,7 +150,10 @@ class HttpStreamRead(StreamRead):
 
     def _pages(self) -> Iterator[_Page]:
         request: tuple[str, Params] | None = self._first_request()
-        previous: tuple[str, tuple[tuple[str, str], ...]] | None = None
+        # Every request of this read, digested (16 bytes each, however long the cursor):
+        # a cursor or link the API hands out a second time (A → B → A) would loop until
+        # limits.max_pages, reading the same rows again; a repeat fails the read at once.
+        asked: dict[bytes, int] = {}
         read_objects = 0
         # Page numbers and offsets change the request whether or not the server honours
         # them, so a server ignoring them would send the same page until max_pages: each
@@ -159,14 +162,13 @@ class HttpStreamRead(StreamRead):
         seen: dict[bytes, int] = {}
         while request is not None:
             url, params = request
-            signature = (url, tuple(sorted((k, str(v)) for k, v in params.items())))
-            if signature == previous:
-                shown = self.transport.shown_url(url)
-                raise AdapterError(
-                    f"stream {self.stream.name!r}: page {self.pages + 1} would repeat page "
-                    f"{self.pages} ({shown}); the API's pagination does not advance"
-                )
-            previous = signature
+            signature = json.dumps(
+                [url, sorted((k, str(v)) for k, v in params.items())], ensure_ascii=False
+            )
+            key = hashlib.blake2b(signature.encode("utf-8"), digest_size=16).digest()
+            if key in asked:
+                raise AdapterError(self._repeat_message(url, params, asked[key]))
+            asked[key] = self.pages + 1
             if self.pages >= self.limits.max_pages:
                 self._page_limit_reached(url)
                 return
@@ -187,6 +189,25 @@ class HttpStreamRead(StreamRead):
             yield page
             read_objects += len(page.records)
             request = self._next_request(page, params, read_objects)
+
+    def _repeat_message(self, url: str, params: Params, first: int) -> str:
+        """Why the read stops: the request for the next page was already made."""
+        pag = self.stream.pagination
+        name = self.stream.name
+        if pag.style == "cursor" and pag.cursor_param in params:
+            token = self.transport.hide(repr(params[pag.cursor_param]))
+            if len(token) > 120:
+                token = token[:117] + "…"
+            what = f"the cursor {token} (from {pag.cursor_path!r})"
+        elif pag.style == "link":
+            what = f"the next-page link {self.transport.shown_url(url)}"
+        else:
+            what = f"the request {self.transport.shown_url(url)}"
+        return (
+            f"stream {name!r}: page {self.pages + 1} would repeat page {first}: page "
+            f"{self.pages} handed out {what} again; the API's pagination loops instead of "
+            "advancing (nothing of this read is stored: report it to the API's maintainers)"
+        )
 
     def _advance_param(self) -> str:
         pag = self.stream.pagination

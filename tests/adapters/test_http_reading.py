@@ -457,3 +457,41 @@ def test_a_paging_parameter_in_the_endpoints_query_is_a_config_error(
     with pytest.raises(ConfigError) as info:
         source(api, stream)
     assert named in str(info.value) and "endpoint" in str(info.value)
+
+
+@pytest.mark.parametrize("style", ["cursor", "link"])
+@pytest.mark.parametrize("incremental", [False, True])
+def test_a_cursor_or_link_loop_is_stopped_at_the_first_repeat(
+    api: DeptApi, style: str, incremental: bool
+) -> None:
+    """A → B → A: only the previous request was compared, so the loop ran to max_pages
+    (a wrong 'raise limits.max_pages' advice, or duplicates with incremental state)."""
+    rows = api.table.add(3)
+    token = "SEKRIT-cursor-A"
+    pages = []
+    for row, nxt in zip(rows, [token, "B", token], strict=True):
+        body: dict = {"data": {"list": [row]}}
+        headers = {}
+        if style == "cursor":
+            body["next_cursor"] = nxt
+        else:
+            headers["Link"] = f'<{API}/cases?cursor={nxt}&n=1>; rel="next"'
+        pages.append(Fault("body", body=json.dumps(body).encode(), headers=headers))
+    for fault in pages * 20:
+        api.inject(fault)
+    stream = {
+        "pagination": {"style": style, "page_size": 1, "cursor_path": "next_cursor"},
+        "incremental": {"cursor_field": "gxsj", "id_field": "id"} if incremental else None,
+        "params": {"access_token": "env:DEPT_API_TOKEN"},
+    }
+    src = HttpSource.from_config(
+        http_config(api, stream, limits={"max_pages": 50}),
+        secrets=lambda ref: SecretStr(token if ref == "env:DEPT_API_TOKEN" else "x"),
+    )
+    with pytest.raises(AdapterError) as raised:
+        read_all(src)
+    message = str(raised.value)
+    assert "page 4 would repeat page 2" in message and "loops" in message
+    assert "max_pages" not in message and token not in message
+    assert ("the cursor '***'" if style == "cursor" else "cursor=***") in message
+    assert len(api.data_requests()) == 3
