@@ -91,7 +91,14 @@ def test_a_url_with_an_unescaped_password_in_a_read_only_command(
     assert "TONGYUAN_DATABASE_URL" in result.output and "2024" not in result.output
 
 
-@pytest.mark.parametrize("command", [["sync", "items", "--dry-run"], ["ingest", "--dry-run"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sync", "items", "--dry-run"],
+        ["ingest", "--dry-run"],
+        ["items", "history", "1144030000000000000000000000000"],  # read-only
+    ],
+)
 def test_a_dry_run_on_a_fresh_home_creates_no_database(command: list[str]) -> None:
     result = runner.invoke(app, command, terminal_width=300)
     assert result.exit_code == 2, result.output
@@ -101,7 +108,14 @@ def test_a_dry_run_on_a_fresh_home_creates_no_database(command: list[str]) -> No
     assert not database.exists()
 
 
-@pytest.mark.parametrize("command", [["sync", "items", "--dry-run"], ["ingest", "--dry-run"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sync", "items", "--dry-run"],
+        ["ingest", "--dry-run"],
+        ["items", "history", "1144030000000000000000000000000"],  # read-only
+    ],
+)
 def test_a_dry_run_does_not_upgrade_an_older_schema(command: list[str]) -> None:
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     assert runner.invoke(app, ["db", "downgrade", "0009"]).exit_code == 0

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from tongyuan.cli.common import console, err_console, settings_and_logging, shown
+from tongyuan.cli.common import (
+    console,
+    database_errors,
+    err_console,
+    require_migrated,
+    settings_and_logging,
+    shown,
+)
 
 app = typer.Typer(help="The item library (事项库): every version of an item, traced.",
                   no_args_is_help=True)  # fmt: skip
@@ -31,17 +38,19 @@ def history(
     """Every version of one item (全程留痕): when it was in force, which elements changed,
     and which batch wrote it — its kind, source and ledger entry, so `tongyuan ledger
     verify` can prove the trail unaltered. Values are shown with personal IDs masked."""
-    from tongyuan.db import make_engine, make_session_factory, upgrade
+    from tongyuan.db import make_engine, make_session_factory
     from tongyuan.sync.history import item_trail
 
     settings = settings_and_logging(read_only=True)
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            trail = item_trail(session, impl_code)
-    finally:
-        engine.dispose()
+    # An auditor's copy is read as it is: an older schema is named, never migrated.
+    require_migrated(settings, why="a read-only command migrates nothing")
+    with database_errors(settings):
+        engine = make_engine(settings.database_url)
+        try:
+            with make_session_factory(engine)() as session:
+                trail = item_trail(session, impl_code)
+        finally:
+            engine.dispose()
     if not trail:
         err_console.print(f"no item with 实施编码 {shown(impl_code)} in the library")
         raise typer.Exit(EXIT_UNKNOWN_ITEM)
