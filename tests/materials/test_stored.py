@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,31 @@ def test_a_link_to_the_same_bytes_outside_the_store_is_not_a_stored_file(
     path.unlink()
     path.symlink_to(tmp_path / "nowhere")  # a dangling link is a link, not a missing file
     assert check_stored_file(settings, sha256).problem == NOT_REGULAR
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_a_shard_folder_that_is_a_link_out_of_the_store_fails(
+    settings: Settings, tmp_path: Path, level: int
+) -> None:
+    """blobs/ab or blobs/ab/cd moved out and linked back: the file is no longer the
+    store's, whatever its bytes."""
+    sha256, path = _stored(settings, tmp_path, b"evidence")
+    folder = path.parents[2 - level]  # level 1: blobs/ab, level 2: blobs/ab/cd
+    outside = tmp_path / "outside" / folder.name
+    outside.parent.mkdir()
+    shutil.move(folder, outside)
+    folder.symlink_to(outside)
+    state = check_stored_file(settings, sha256)
+    assert state.problem == NOT_REGULAR
+    assert f"under {folder.name}/, which is a symbolic link" in state.detail
+    # The store's root itself may be a link (var/blobs on another disk).
+    root = settings.blobs_dir
+    moved = tmp_path / "elsewhere"
+    folder.unlink()
+    shutil.move(outside, folder)
+    shutil.move(root, moved)
+    root.symlink_to(moved)
+    assert check_stored_file(settings, sha256).ok
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")

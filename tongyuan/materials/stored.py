@@ -5,8 +5,9 @@ sound only when it is there, is a regular file *in* the store, and still hashes 
 name. A symbolic link is refused whatever it points at: the store never writes one, so a
 link was put there by hand, and the bytes it leads to (another blob, a file outside the
 data directory) are not the ones the hub kept and can change without the store noticing.
-The check opens the final path component without following a link and reads the file
-through that descriptor, so what is hashed is what was checked. The holder query
+The shard folders on the way must not be links either. The check opens the final path
+component without following a link and reads the file through that descriptor, so what
+is hashed is what was checked. The holder query
 (``tongyuan materials for``) and the integrity suite both use it, so a file the quality
 report calls altered is never offered for reuse.
 """
@@ -58,6 +59,24 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _linked_folder(settings: Settings, path: os.PathLike[str]) -> str | None:
+    """The shard folder (``ab/``, ``ab/cd/``) on the way to ``path`` that is a symbolic
+    link, if one is: the store makes real folders, and a linked one leads out of it just
+    as a linked file does. The store's own root may be a link (``var/blobs`` on another
+    disk); only what lies below it is the store's to vouch for."""
+    root = settings.blobs_dir
+    relative = os.path.relpath(os.fspath(path), os.fspath(root))
+    folder = root
+    for part in relative.split(os.sep)[:-1]:
+        folder = folder / part
+        try:
+            if stat.S_ISLNK(os.lstat(folder).st_mode):
+                return f"{part}/"
+        except OSError:
+            return None  # missing: the file's own lstat says so
+    return None
+
+
 def check_stored_file(settings: Settings, sha256: str | None) -> StoredFile:
     """Stream the stored file with this digest and say whether it still is that content.
 
@@ -70,6 +89,13 @@ def check_stored_file(settings: Settings, sha256: str | None) -> StoredFile:
         path = blob_path(settings, sha256)
     except BlobStoreError:
         return StoredFile(MISSING, f"the recorded digest {sha256!r} is not a sha256")
+    linked = _linked_folder(settings, path)
+    if linked is not None:
+        return StoredFile(
+            NOT_REGULAR,
+            f"the stored file {sha256} lies under {linked}, which is a symbolic link, not "
+            "a folder of the blob store",
+        )
     try:
         link = os.lstat(path)
     except FileNotFoundError:
