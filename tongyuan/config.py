@@ -152,7 +152,10 @@ def check_key_fits_libraries(settings: Settings, key: bytes) -> None:
             protector.decrypt(token)
         except PiiError:
             raise ConfigError(_key_mismatch(settings, place)) from None
-    _FITTING_KEYS.add((settings.database_url, fingerprint))
+    if any(tokens):
+        # Remembered only once something was compared: a process that began on an empty
+        # hub checks again later, after another worker may have written under its key.
+        _FITTING_KEYS.add((settings.database_url, fingerprint))
 
 
 def _key_mismatch(settings: Settings, place: str) -> str:

@@ -152,6 +152,20 @@ def test_a_new_key_file_is_refused_on_libraries_written_under_the_variable(
     assert "Set TONGYUAN_PII_KEY here to that key" in str(info.value)
 
 
+def test_a_key_checked_on_an_empty_hub_is_checked_again_once_data_exist(
+    tmp_path: Path,
+) -> None:
+    """A long-running worker that began on an empty hub must still notice when another
+    worker has since written under another key: nothing compared is nothing proven."""
+    home = tmp_path / "h"
+    mine = base64.b64encode(bytes(range(3, 35))).decode()
+    worker = load_settings({"TONGYUAN_HOME": str(home), "TONGYUAN_PII_KEY": mine})
+    worker.pii_key()  # no database yet: passes
+    _hub_with_a_case(home, bytes(range(4, 36)))  # another worker, another key
+    with pytest.raises(ConfigError, match="TONGYUAN_PII_KEY does not decrypt"):
+        worker.pii_key()
+
+
 @pytest.mark.parametrize(
     "url",
     [
