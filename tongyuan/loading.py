@@ -319,6 +319,7 @@ class Loader:
                     quarantined=result.quarantined,
                     unchanged=result.unchanged,
                     status="committed",
+                    settings=self.settings,
                     content_hash=digest,
                 )
         except (UnsafeInput, UnreadableInput) as exc:
@@ -353,6 +354,7 @@ class Loader:
                 "load.failed",
                 name,
                 error=result.error,
+                settings=self.settings,
                 read=result.read,
                 content_hash=digest,
                 meta={"sha256": digest},

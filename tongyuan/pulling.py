@@ -226,7 +226,8 @@ def pull(
         with bulk_collection():
             if session is not None:
                 _write_stream(session, read, writer, result, spec.kind, batch_kind, label,
-                              batch_meta, started, verify_read, source_name, stream)  # fmt: skip
+                              batch_meta, started, verify_read, source_name, stream,
+                              settings)  # fmt: skip
                 result.status = "dry-run"
             else:
                 with sessions() as own:
@@ -234,7 +235,7 @@ def pull(
                     try:
                         batch = _write_stream(own, read, writer, result, spec.kind, batch_kind,
                                               label, batch_meta, started, verify_read,
-                                              source_name, stream)  # fmt: skip
+                                              source_name, stream, settings)  # fmt: skip
                         if dry_run:
                             result.status = "dry-run"
                         else:
@@ -265,7 +266,7 @@ def pull(
             with sessions.begin() as failed:
                 batch = record_failed_batch(
                     failed, f"{batch_kind}.failed", label, error=result.error,
-                    meta=batch_meta,
+                    meta=batch_meta, settings=settings,
                 )  # fmt: skip
                 result.batch_id = batch.id
     finally:
@@ -299,6 +300,7 @@ def _write_stream(
     verify_read: Callable[[StreamRead], None] | None,
     source_name: str,
     stream: str,
+    settings: Settings,
 ) -> Batch:
     """Everything one pull writes, inside ``session``'s open transaction (not ended here)."""
     batch = open_batch(session, batch_kind, label, meta={"kind": kind, **(batch_meta or {})})
@@ -318,5 +320,6 @@ def _write_stream(
         quarantined=result.quarantined,
         unchanged=result.unchanged,
         status="committed",
+        settings=settings,
     )
     return batch

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from standards.records import SourceLocation
 from standards.validation.findings import Finding, Severity
+from tongyuan.config import Settings
 from tongyuan.libraries import (
     LicenseRow,
     QuarantineEntry,
@@ -104,12 +105,12 @@ def test_quarantine_round_trip(session: Session, protector: PiiProtector) -> Non
         )  # fmt: skip
 
 
-def test_batch_lifecycle(session: Session) -> None:
+def test_batch_lifecycle(session: Session, settings: Settings) -> None:
     batch = open_batch(session, "items", "sz-catalogue", meta={"file": "items.xml"})
     assert batch.status == "running" and batch.started_at is not None
     close_batch(
         session, batch, read=10, accepted=7, quarantined=2, unchanged=1, status="committed",
-        content_hash="ab" * 32,
+        settings=settings, content_hash="ab" * 32,
     )  # fmt: skip
     session.commit()
     session.expire_all()
@@ -120,5 +121,12 @@ def test_batch_lifecycle(session: Session) -> None:
     assert stored.meta == {"file": "items.xml"}
     with pytest.raises(ValueError, match="already closed"):
         close_batch(
-            session, stored, read=1, accepted=1, quarantined=0, unchanged=0, status="failed"
+            session,
+            stored,
+            read=1,
+            accepted=1,
+            quarantined=0,
+            unchanged=0,
+            status="failed",
+            settings=settings,
         )

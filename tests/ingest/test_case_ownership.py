@@ -200,7 +200,7 @@ def test_a_stored_case_takes_its_decision_after_its_item_is_cancelled(
                 assert cancel_item(session, batch.id, item.impl_code, source="test",
                                    now=datetime.now(UTC))  # fmt: skip
                 close_batch(session, batch, read=1, accepted=1, quarantined=0, unchanged=0,
-                            status="committed")  # fmt: skip
+                            status="committed", settings=world.settings)  # fmt: skip
         finally:
             engine.dispose()
 

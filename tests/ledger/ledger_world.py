@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from std_factories import make_case, make_item, make_license, make_material
 
 from standards.formats import write_records
+from tongyuan.config import Settings
 
 
 def write_drop(root: Path, *, item_name: str | None = None) -> Path:
@@ -27,8 +28,11 @@ def write_drop(root: Path, *, item_name: str | None = None) -> Path:
     return root
 
 
-def item_batch(engine: Engine, name: str, *, source: str = "sz-catalogue") -> str:
-    """One committed batch writing one item version (a new version when ``name`` changes)."""
+def item_batch(
+    engine: Engine, settings: Settings, name: str, *, source: str = "sz-catalogue"
+) -> str:
+    """One committed batch writing one item version (a new version when ``name`` changes),
+    chained to the ledger of the hub ``settings`` describe (signed with its key)."""
     from tongyuan.db import make_session_factory
     from tongyuan.libraries.base import utcnow
     from tongyuan.libraries.batches import close_batch, open_batch
@@ -39,6 +43,6 @@ def item_batch(engine: Engine, name: str, *, source: str = "sz-catalogue") -> st
         outcome = write_item(session, batch.id, make_item(name=name), source=source, now=utcnow())
         close_batch(
             session, batch, read=1, accepted=int(outcome != "unchanged"), quarantined=0,
-            unchanged=int(outcome == "unchanged"), status="committed",
+            unchanged=int(outcome == "unchanged"), status="committed", settings=settings,
         )  # fmt: skip
         return batch.id

@@ -36,7 +36,7 @@ def _hub_pem(settings: Settings) -> list[str]:
 
 def test_checkpoint_is_signed_by_a_private_hub_key(hub_settings: Settings, ledger_engine: Engine):
     for name in ("一", "二", "三"):
-        item_batch(ledger_engine, name)
+        item_batch(ledger_engine, hub_settings, name)
     _checkpoint(ledger_engine, hub_settings)
     assert stat.S_IMODE(private_key_path(hub_settings).stat().st_mode) == 0o600
     # the first over the empty chain, written before the hub signed its first entry
@@ -47,7 +47,7 @@ def test_checkpoint_is_signed_by_a_private_hub_key(hub_settings: Settings, ledge
 
 
 def test_forged_checkpoint_signature_is_found(hub_settings: Settings, ledger_engine: Engine):
-    item_batch(ledger_engine, "一")
+    item_batch(ledger_engine, hub_settings, "一")
     _checkpoint(ledger_engine, hub_settings)
     signature = scalar(ledger_engine, "SELECT signature FROM ledger_checkpoints WHERE seq = 1")
     forged = ("A" if signature[0] != "A" else "B") + signature[1:]
@@ -57,8 +57,8 @@ def test_forged_checkpoint_signature_is_found(hub_settings: Settings, ledger_eng
 
 
 def test_moved_checkpoint_no_longer_verifies(hub_settings: Settings, ledger_engine: Engine):
-    item_batch(ledger_engine, "一")
-    item_batch(ledger_engine, "二")
+    item_batch(ledger_engine, hub_settings, "一")
+    item_batch(ledger_engine, hub_settings, "二")
     _checkpoint(ledger_engine, hub_settings)
     hash_1 = scalar(ledger_engine, "SELECT entry_hash FROM ledger_entries WHERE seq = 1")
     run_sql(
@@ -72,7 +72,7 @@ def test_moved_checkpoint_no_longer_verifies(hub_settings: Settings, ledger_engi
 def test_checkpoint_signed_by_another_key_is_refused_when_the_hub_key_is_known(
     hub_settings: Settings, ledger_engine: Engine, tmp_path, monkeypatch: pytest.MonkeyPatch
 ):
-    item_batch(ledger_engine, "一")
+    item_batch(ledger_engine, hub_settings, "一")
     intruder = Settings(home=tmp_path / "intruder", database_url="sqlite://")
     other = load_hub_key(intruder)
     assert other.public_pem != load_hub_key(hub_settings).public_pem
@@ -106,9 +106,9 @@ def test_rewritten_chain_is_caught_by_an_earlier_checkpoint(
     hub_settings: Settings, ledger_engine: Engine
 ):
     for name in ("一", "二", "三"):
-        item_batch(ledger_engine, name)
+        item_batch(ledger_engine, hub_settings, name)
     _checkpoint(ledger_engine, hub_settings)
-    item_batch(ledger_engine, "四")
+    item_batch(ledger_engine, hub_settings, "四")
     run_sql(ledger_engine, "UPDATE batches SET read_count = 7")
     run_sql(ledger_engine, "UPDATE ledger_entries SET read_count = 7")
     _rewrite_chain_from(ledger_engine, 1)
@@ -125,7 +125,7 @@ def test_periodic_checkpoints(
 ):
     monkeypatch.setenv(ENV_CHECKPOINT_EVERY, "2")
     for name in ("一", "二", "三", "四", "五"):
-        item_batch(ledger_engine, name)
+        item_batch(ledger_engine, hub_settings, name)
     seqs = scalar(ledger_engine, "SELECT count(*) FROM ledger_checkpoints")
     assert seqs == 3  # at seq 0 (before the first signed entry), 2 and 4
     result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
@@ -137,7 +137,7 @@ def test_bad_checkpoint_setting_is_refused(
 ):
     monkeypatch.setenv(ENV_CHECKPOINT_EVERY, "often")
     with pytest.raises(ValueError, match="TONGYUAN_LEDGER_CHECKPOINT_EVERY must be a whole"):
-        item_batch(ledger_engine, "一")
+        item_batch(ledger_engine, hub_settings, "一")
     assert scalar(ledger_engine, "SELECT count(*) FROM ledger_entries") == 0
 
 
@@ -148,17 +148,19 @@ def test_hub_key_is_stable(hub_settings: Settings):
     assert sign_statement(first, b"x") == sign_statement(again, b"x")  # Ed25519 is deterministic
 
 
-def _failed_batch(engine: Engine, name: str) -> str:
+def _failed_batch(engine: Engine, settings: Settings, name: str) -> str:
     """A closed batch that wrote no rows: its entry can be cut off without other traces."""
     from tongyuan.libraries.batches import record_failed_batch
 
     with make_session_factory(engine).begin() as session:
-        return record_failed_batch(session, "load.failed", name, error="unreadable", read=1).id
+        return record_failed_batch(
+            session, "load.failed", name, error="unreadable", read=1, settings=settings
+        ).id
 
 
 def test_checkpoints_are_numbered_and_chained(hub_settings: Settings, ledger_engine: Engine):
     for name in ("a", "b", "c"):
-        _failed_batch(ledger_engine, name)
+        _failed_batch(ledger_engine, hub_settings, name)
         _checkpoint(ledger_engine, hub_settings)
     result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
     assert result.ok and result.latest_checkpoint is not None
@@ -174,11 +176,11 @@ def test_cut_off_end_with_its_checkpoints_is_found_against_what_the_auditor_kept
 ):
     from tongyuan.ledger.verify import CheckpointExpectation
 
-    _failed_batch(ledger_engine, "a")
-    _failed_batch(ledger_engine, "b")
+    _failed_batch(ledger_engine, hub_settings, "a")
+    _failed_batch(ledger_engine, hub_settings, "b")
     _checkpoint(ledger_engine, hub_settings)
     trusted = _hub_pem(hub_settings)
-    last = _failed_batch(ledger_engine, "c")
+    last = _failed_batch(ledger_engine, hub_settings, "c")
     _checkpoint(ledger_engine, hub_settings)
     kept = verify_ledger(ledger_engine, trusted_keys=trusted).latest_checkpoint
     assert kept is not None and (kept["number"], kept["seq"]) == (3, 3)
@@ -209,7 +211,7 @@ def test_cut_off_end_with_its_checkpoints_is_found_against_what_the_auditor_kept
 def test_forged_checkpoint_copy_is_refused(hub_settings: Settings, ledger_engine: Engine):
     from tongyuan.ledger.verify import CheckpointExpectation
 
-    _failed_batch(ledger_engine, "a")
+    _failed_batch(ledger_engine, hub_settings, "a")
     _checkpoint(ledger_engine, hub_settings)
     kept = verify_ledger(ledger_engine).latest_checkpoint
     assert kept is not None

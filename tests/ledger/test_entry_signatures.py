@@ -106,9 +106,9 @@ def test_forged_entry_appended_after_a_checkpoint_fails_and_is_never_signed_over
 def test_removing_the_signatures_after_a_checkpoint_does_not_make_entries_legacy(
     hub_settings: Settings, ledger_engine: Engine
 ):
-    item_batch(ledger_engine, "一")
+    item_batch(ledger_engine, hub_settings, "一")
     _checkpoint(ledger_engine, hub_settings)
-    item_batch(ledger_engine, "二")
+    item_batch(ledger_engine, hub_settings, "二")
     run_sql(ledger_engine, "UPDATE ledger_entries SET key_id = NULL, signature = NULL")
     result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
     # the checkpoint at seq 0 (written before the first signed entry) promised them signed
@@ -129,12 +129,12 @@ def _make_legacy(engine: Engine) -> None:
 def test_legacy_unsigned_entries_verify_with_a_note_and_are_pinned_before_signing(
     hub_settings: Settings, ledger_engine: Engine
 ):
-    item_batch(ledger_engine, "一")
-    item_batch(ledger_engine, "二")
+    item_batch(ledger_engine, hub_settings, "一")
+    item_batch(ledger_engine, hub_settings, "二")
     _make_legacy(ledger_engine)
     before = verify_ledger(ledger_engine)
     assert before.ok and before.unsigned_legacy_entries == 2 and before.unpinned_entries == 2
-    item_batch(ledger_engine, "三")  # the upgraded hub's first entry
+    item_batch(ledger_engine, hub_settings, "三")  # the upgraded hub's first entry
     # the hub pinned the unsigned entries with a checkpoint before signing its first one
     assert scalar(ledger_engine, "SELECT seq FROM ledger_checkpoints") == 2
     trusted = _hub_pem(hub_settings)
@@ -150,9 +150,9 @@ def test_legacy_unsigned_entries_verify_with_a_note_and_are_pinned_before_signin
 def test_unsigned_entries_followed_by_signed_ones_must_be_pinned(
     hub_settings: Settings, ledger_engine: Engine
 ):
-    item_batch(ledger_engine, "一")
+    item_batch(ledger_engine, hub_settings, "一")
     _make_legacy(ledger_engine)
-    item_batch(ledger_engine, "二")
+    item_batch(ledger_engine, hub_settings, "二")
     run_sql(ledger_engine, "DELETE FROM ledger_checkpoints")  # the one over the legacy entry
     result = verify_ledger(ledger_engine)  # no key known: self-consistency only
     assert [(p.code, p.seq) for p in result.problems] == [("entry.signature", 1)]
@@ -164,7 +164,7 @@ def test_a_copy_from_before_entry_signatures_is_read_as_it_is(
 ):
     if not db_url.startswith("sqlite"):
         pytest.skip("dropping the columns is enough to show it on one backend")
-    item_batch(ledger_engine, "一")
+    item_batch(ledger_engine, hub_settings, "一")
     _make_legacy(ledger_engine)
     run_sql(ledger_engine, "ALTER TABLE ledger_entries DROP COLUMN signature")
     run_sql(ledger_engine, "ALTER TABLE ledger_entries DROP COLUMN key_id")

@@ -13,7 +13,7 @@ from tamper import run_sql
 from typer.testing import CliRunner
 
 from tongyuan.cli import app
-from tongyuan.config import ENV_DATABASE_URL
+from tongyuan.config import ENV_DATABASE_URL, Settings
 from tongyuan.loading import Loader
 
 runner = CliRunner()
@@ -67,9 +67,13 @@ def test_verify_names_the_altered_row_and_exits_1(
 
 
 def test_checkpoint_signed_by_another_key_fails_with_the_hub_key(
-    cli_env: str, ledger_engine: Engine, tmp_path, monkeypatch: pytest.MonkeyPatch
+    cli_env: str,
+    hub_settings: Settings,
+    ledger_engine: Engine,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
 ):
-    item_batch(ledger_engine, "一")
+    item_batch(ledger_engine, hub_settings, "一")
     monkeypatch.setenv("TONGYUAN_HOME", str(tmp_path / "intruder"))
     refused = _invoke("checkpoint")  # the hub signed the entries, not this key
     assert refused.exit_code == 1 and "refusing to sign" in refused.output
@@ -102,12 +106,16 @@ def test_unreadable_database_exits_2(tmp_path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_kept_checkpoint_copy_and_the_key_used_are_shown(
-    cli_env: str, ledger_engine: Engine, tmp_path, monkeypatch: pytest.MonkeyPatch
+    cli_env: str,
+    hub_settings: Settings,
+    ledger_engine: Engine,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
 ):
     monkeypatch.setenv("TONGYUAN_HOME", str(tmp_path / "home"))
-    item_batch(ledger_engine, "一")
+    item_batch(ledger_engine, hub_settings, "一")
     assert _invoke("checkpoint").exit_code == 0
-    item_batch(ledger_engine, "二")
+    item_batch(ledger_engine, hub_settings, "二")
     assert _invoke("checkpoint").exit_code == 0
     shown = _invoke("show", "--checkpoints", "--json")
     kept = json.loads(shown.output)
@@ -131,12 +139,17 @@ def test_kept_checkpoint_copy_and_the_key_used_are_shown(
 
 @pytest.mark.parametrize("damage", [b"not a key\n", b"\xe4\xb8\xad"], ids=["text", "non-ascii"])
 def test_a_damaged_hub_key_in_the_copy_is_unreadable_not_altered(
-    cli_env: str, ledger_engine: Engine, tmp_path, monkeypatch: pytest.MonkeyPatch, damage: bytes
+    cli_env: str,
+    hub_settings: Settings,
+    ledger_engine: Engine,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+    damage: bytes,
 ):
     """The copy's own trust/ledger-hub-public-key.pem replaced by junk: exit 2 naming the
     file (JSON too), as a junk --hub-key is — not a traceback and exit 1."""
     monkeypatch.setenv("TONGYUAN_HOME", str(tmp_path / "home"))
-    item_batch(ledger_engine, "一")
+    item_batch(ledger_engine, hub_settings, "一")
     assert _invoke("checkpoint").exit_code == 0
     own = tmp_path / "home" / "trust" / "ledger-hub-public-key.pem"
     own.write_bytes(damage)

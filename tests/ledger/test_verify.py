@@ -139,8 +139,10 @@ def test_batch_row_marked_running_again_is_still_compared(loaded: Loader, ledger
 
 def test_deleted_batch_row_of_an_entry_is_found(hub_settings, ledger_engine: Engine):
     with make_session_factory(ledger_engine).begin() as session:
-        record_failed_batch(session, "load.failed", "cases/x.xml", error="unreadable", read=3)
-        record_failed_batch(session, "load.failed", "cases/y.xml", error="unreadable", read=1)
+        for name, read in (("cases/x.xml", 3), ("cases/y.xml", 1)):
+            record_failed_batch(
+                session, "load.failed", name, error="unreadable", read=read, settings=hub_settings
+            )
     batch_id = scalar(ledger_engine, "SELECT batch_id FROM ledger_entries WHERE seq = 1")
     run_sql_without_foreign_keys(ledger_engine, "DELETE FROM batches WHERE id = :b", b=batch_id)
     result = _verify(ledger_engine)
@@ -189,7 +191,9 @@ def test_altered_ledger_record_is_found(loaded: Loader, ledger_engine: Engine):
 
 def test_failed_batches_are_chained(hub_settings, ledger_engine: Engine):
     with make_session_factory(ledger_engine).begin() as session:
-        record_failed_batch(session, "load.failed", "cases/x.xml", error="unreadable", read=3)
+        record_failed_batch(
+            session, "load.failed", "cases/x.xml", error="unreadable", read=3, settings=hub_settings
+        )
     result = _verify(ledger_engine)
     assert result.ok and result.entries == 1
     assert scalar(ledger_engine, "SELECT status FROM ledger_entries") == "failed"
@@ -200,12 +204,12 @@ def test_every_covered_table_exists_and_has_a_batch_id() -> None:
         assert "batch_id" in spec.table.c, spec.table_name
 
 
-def test_signer_fingerprint_is_chained(ledger_engine: Engine):
+def test_signer_fingerprint_is_chained(hub_settings: Settings, ledger_engine: Engine):
     fingerprint = "ab" * 32
     with make_session_factory(ledger_engine).begin() as session:
         batch = open_batch(session, "ingest", "sz-market", meta={"signer_fingerprint": fingerprint})
         close_batch(session, batch, read=0, accepted=0, quarantined=0, unchanged=0,
-                    status="committed")  # fmt: skip
+                    status="committed", settings=hub_settings)  # fmt: skip
     assert scalar(ledger_engine, "SELECT signer_fingerprint FROM ledger_entries") == fingerprint
     assert _verify(ledger_engine).ok
     run_sql(ledger_engine, "UPDATE batches SET meta = :m", m='{"signer_fingerprint": "cd"}')

@@ -19,6 +19,7 @@ from signing.detached import ParsedEnvelope, sign_detached
 from signing.pki import open_pki, revoke_certificate
 from signing.report import Check, Indication, VerificationReport
 from standards.identifiers import build_license_identifier, parse_license_identifier
+from tongyuan.config import Settings
 from tongyuan.db import make_engine
 from tongyuan.generate import generate_dataset
 from tongyuan.libraries.batches import close_batch, open_batch
@@ -120,7 +121,7 @@ def test_verify_finds_every_planted_defect_and_stores_each_check(hub, dataset: P
             )
         ).first()
         assert case is not None
-        case.batch_id = _open_committed_batch(session)
+        case.batch_id = _open_committed_batch(session, settings)
         session.commit()
         same_applicant = session.scalar(
             select(func.count())
@@ -163,10 +164,10 @@ def test_verify_finds_every_planted_defect_and_stores_each_check(hub, dataset: P
     assert verify_licenses(settings, trust_dir=trust, because_crl_changed=True).checked == 0
 
 
-def _open_committed_batch(session: Session) -> str:
+def _open_committed_batch(session: Session, settings: Settings) -> str:
     batch = open_batch(session, "test", "licensing-test")
     close_batch(session, batch, read=0, accepted=0, quarantined=0, unchanged=0,
-                status="committed")  # fmt: skip
+                status="committed", settings=settings)  # fmt: skip
     return batch.id
 
 
@@ -192,7 +193,7 @@ def test_library_semantics_expired_revoked_superseded_holder_item(hub) -> None:
         batch = open_batch(session, "test", "superseding")
         write_license(session, batch.id, newer, protector=protector)
         close_batch(session, batch, read=1, accepted=1, quarantined=0, unchanged=0,
-                    status="committed")  # fmt: skip
+                    status="committed", settings=settings)  # fmt: skip
         session.commit()
         ids = {
             "expired": expired.identifier,

@@ -101,7 +101,7 @@ def holdings(hub: Settings, tmp_path: Path) -> None:
                 if not keep:
                     gone.append(blob_path(hub, sha256))
             close_batch(session, batch, read=8, accepted=8, quarantined=0, unchanged=0,
-                        status="committed")  # fmt: skip
+                        status="committed", settings=hub)  # fmt: skip
     finally:
         engine.dispose()
     for path in gone:

@@ -56,7 +56,7 @@ def _ledger_with_a_checkpoint(hub: Settings, engine: Engine) -> None:
             )
             close_batch(
                 session, batch, read=1, accepted=int(outcome != "unchanged"), quarantined=0,
-                unchanged=int(outcome == "unchanged"), status="committed",
+                unchanged=int(outcome == "unchanged"), status="committed", settings=hub,
             )  # fmt: skip
     with make_session_factory(engine).begin() as session:
         write_checkpoint(session, hub)
@@ -105,7 +105,7 @@ def test_a_blob_replaced_by_a_link_to_the_same_bytes_fails_material_file_sha256(
             write_material(session, batch.id, material, protector=protector, sha256=sha256)
             digests.append(sha256)
         close_batch(session, batch, read=2, accepted=2, quarantined=0, unchanged=0,
-                    status="committed")  # fmt: skip
+                    status="committed", settings=hub)  # fmt: skip
     assert _totals(check_material_files(hub, hub_engine))["material.file.sha256"][1] == 0
     path = blob_path(hub, digests[1])
     outside = tmp_path / "outside.bin"

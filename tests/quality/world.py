@@ -488,7 +488,14 @@ class Planter:
                 ],
             )
             close_batch(
-                session, batch, read=8, accepted=8, quarantined=0, unchanged=0, status="committed"
+                session,
+                batch,
+                read=8,
+                accepted=8,
+                quarantined=0,
+                unchanged=0,
+                status="committed",
+                settings=w.settings,
             )
         w.plant("claim.overdue", "claim", "440304/000100000001")
         w.plant("claim.overdue", "claim", "440305/000100000002")

@@ -27,7 +27,7 @@ def hub(settings: Settings, db_url: str) -> Iterator[Settings]:
             batch = open_batch(session, "load.item", "test")
             write_item(session, batch.id, make_item(), source="test", now=datetime.now(UTC))
             close_batch(session, batch, read=1, accepted=1, quarantined=0, unchanged=0,
-                        status="committed")  # fmt: skip
+                        status="committed", settings=hub)  # fmt: skip
     finally:
         engine.dispose()
     yield hub

@@ -116,7 +116,7 @@ def holdings(hub, tmp_path: Path) -> None:
             row = session.get(LicenseRow, valid.identifier)
             row.file_sha256, row.indication = sha256, "PASSED"
             close_batch(session, batch, read=5, accepted=5, quarantined=0, unchanged=0,
-                        status="committed")  # fmt: skip
+                        status="committed", settings=hub)  # fmt: skip
     finally:
         engine.dispose()
 

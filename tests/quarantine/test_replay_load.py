@@ -31,7 +31,7 @@ def publish(hub, item) -> None:
             batch = open_batch(session, "load.item", "late item")
             write_item(session, batch.id, item, source="test", now=datetime.now(UTC))
             close_batch(session, batch, read=1, accepted=1, quarantined=0, unchanged=0,
-                        status="committed")  # fmt: skip
+                        status="committed", settings=hub)  # fmt: skip
     finally:
         engine.dispose()
 

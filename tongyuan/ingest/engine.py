@@ -349,6 +349,8 @@ def _failed_batch(
     engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine).begin() as session:
-            return record_failed_batch(session, kind, label, error=error, meta=meta).id
+            return record_failed_batch(
+                session, kind, label, error=error, meta=meta, settings=settings
+            ).id
     finally:
         engine.dispose()

@@ -5,7 +5,8 @@ them: a batch killed half-way leaves neither rows nor an entry. Appends serializ
 head row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time anyway),
 so two batches committing at once get consecutive sequence numbers, never the same one.
 
-Each entry is signed with the hub key (one signature per batch). On a hub whose earlier
+Each entry is signed with the hub key (one signature per batch): the key of the hub whose
+Settings the caller passes, never one found through the environment. On a hub whose earlier
 entries were written before entries were signed, the first signed append first writes a
 checkpoint over those unsigned entries, so that verification can tell them from unsigned
 entries inserted later (docs/ledger.md §4).
@@ -227,17 +228,29 @@ def _checkpoint(session: Session, settings: Settings, why: str) -> None:
     log.info("ledger checkpoint at seq %d over %s", written.seq, why)
 
 
-def append_batch(session: Session, batch: Batch) -> LedgerEntry:
+def append_batch(session: Session, batch: Batch, *, settings: Settings) -> LedgerEntry:
     """Chain a just-closed batch to the ledger, with the digests of the rows it wrote,
-    signed with the hub key."""
-    from tongyuan.config import load_settings
+    signed with the hub key.
 
+    ``settings`` are those of the hub whose database ``session`` writes: its key (under
+    that hub's secrets directory) signs the entry and any automatic checkpoint. They are
+    never read from the environment here: a caller holding another hub's settings (an
+    embedding application, the benchmarks, a test) would otherwise sign this ledger with
+    the environment's hub key, which this hub's ``ledger verify`` rejects, and create key
+    files in that other hub's home.
+    """
+    from tongyuan.config import Settings
+
+    if not isinstance(settings, Settings):
+        raise TypeError(
+            f"batch {batch.id}: the ledger needs the Settings of the hub whose database is "
+            f"written (its key signs the entry), not {type(settings).__name__}"
+        )
     if batch.status == "running":
         raise ValueError(f"batch {batch.id} is still running; only closed batches are chained")
     session.flush()
     content, count = record_batch_rows(session, batch.id)
     fingerprint = (batch.meta or {}).get("signer_fingerprint")
-    settings = load_settings()
     key = signing_key(settings)
     head = _lock_head(session)
     _pin_before_signing(session, head, settings)

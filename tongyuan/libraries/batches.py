@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tongyuan.libraries import ledger as _ledger_tables  # noqa: F401  (registers them)
 from tongyuan.libraries.base import Base, JsonDoc, UtcDateTime, new_id, utcnow
+
+if TYPE_CHECKING:
+    from tongyuan.config import Settings
 
 BatchStatus = Literal["running", "committed", "failed"]
 BATCH_STATUSES: tuple[str, ...] = ("running", "committed", "failed")
@@ -68,9 +71,16 @@ def close_batch(
     quarantined: int,
     unchanged: int,
     status: BatchStatus,
+    settings: Settings,
     content_hash: str | None = None,
 ) -> Batch:
-    """Record the outcome. A batch is closed once: a finished batch is history."""
+    """Record the outcome. A batch is closed once: a finished batch is history.
+
+    Closing chains the batch to the ledger, signed with the key of the hub ``settings``
+    describe — the hub whose database ``session`` writes. They are required, never taken
+    from the environment: the environment may name another hub (see
+    :func:`tongyuan.ledger.append.append_batch`).
+    """
     if status not in ("committed", "failed"):
         raise ValueError(f"a batch closes as committed or failed, not {status!r}")
     if batch.status != "running":
@@ -88,7 +98,7 @@ def close_batch(
     # Imported here: the ledger reads every library table, which import this module.
     from tongyuan.ledger.append import append_batch
 
-    append_batch(session, batch)
+    append_batch(session, batch, settings=settings)
     return batch
 
 
@@ -98,13 +108,15 @@ def record_failed_batch(
     source: str,
     *,
     error: str,
+    settings: Settings,
     read: int = 0,
     content_hash: str | None = None,
     meta: dict[str, Any] | None = None,
 ) -> Batch:
     """A batch that failed before anything of it was stored: kept so the failure is traced.
 
-    Written in its own transaction by the caller, after the failed one rolled back.
+    Written in its own transaction by the caller, after the failed one rolled back;
+    ``settings`` are the hub's, as for :func:`close_batch`.
     """
     batch = open_batch(session, kind, source, meta={**(meta or {}), "error": error})
     return close_batch(
@@ -115,5 +127,6 @@ def record_failed_batch(
         quarantined=0,
         unchanged=0,
         status="failed",
+        settings=settings,
         content_hash=content_hash,
     )

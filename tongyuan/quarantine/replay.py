@@ -216,6 +216,7 @@ class Replayer:
                     quarantined=summary.still_open,
                     unchanged=counts.unchanged + summary.count("superseded"),
                     status="committed",
+                    settings=self.settings,
                 )
                 if dry_run:
                     session.rollback()
@@ -411,7 +412,7 @@ def discard(settings: Settings, ids: Sequence[int], *, reason: str) -> ReplaySum
                 summary.outcomes.append(EntryOutcome(entry.id, "discarded", message=message))
             session.flush()
             close_batch(session, batch, read=len(todo), accepted=0, quarantined=0,
-                        unchanged=0, status="committed")  # fmt: skip
+                        unchanged=0, status="committed", settings=settings)  # fmt: skip
             summary.batch_id = batch.id
     finally:
         engine.dispose()

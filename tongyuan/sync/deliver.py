@@ -395,7 +395,7 @@ def deliver_up(
                 session, batch, read=len(records) + delivery.unchanged,
                 accepted=len(sent), quarantined=len(records) - len(sent),
                 unchanged=delivery.unchanged,
-                status="failed" if delivery.error else "committed",
+                status="failed" if delivery.error else "committed", settings=settings,
             )  # fmt: skip
             session.commit()
     finally:
@@ -576,7 +576,7 @@ def push_down(
             close_batch(
                 session, batch, read=delivered + withheld + unchanged, accepted=delivered,
                 quarantined=withheld, unchanged=unchanged,
-                status="failed" if result.error else "committed",
+                status="failed" if result.error else "committed", settings=settings,
             )  # fmt: skip
             result.claims["claims_moved"] = moved
             session.commit()

@@ -927,7 +927,7 @@ def _record_failure(settings: Settings, code: str, stream: str, error: str) -> s
         with make_session_factory(engine).begin() as session:
             batch = record_failed_batch(
                 session, f"{BATCH_KIND}.failed", f"{source_label(code)}/{stream}", error=error,
-                meta={"node": code},
+                meta={"node": code}, settings=settings,
             )  # fmt: skip
             return batch.id
     finally:
