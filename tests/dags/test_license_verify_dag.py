@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tongyuan.config import load_settings
 from tongyuan.db import make_engine, upgrade
 from tongyuan.generate.dataset import generate_dataset
+from tongyuan.ledger.hubkey import public_key_path
 from tongyuan.libraries.license_checks import LicenseCheckRow
 from tongyuan.libraries.licenses import LicenseRow
 from tongyuan.loading import Loader
@@ -77,7 +78,10 @@ def test_a_real_run_refreshes_crls_and_stores_every_result(tmp_path, monkeypatch
         loader.load([data], relative_to=data)
     finally:
         loader.close()
-    shutil.copytree(data / "pki", settings.home / "trust")
+    # The load signed its ledger entries, so the trust directory holds the hub's ledger
+    # public key already (docs/ledger.md): the dataset's PKI goes in beside it.
+    assert public_key_path(settings).is_file()
+    shutil.copytree(data / "pki", settings.home / "trust", dirs_exist_ok=True)
     crls_before = {p.name: p.read_bytes() for p in (settings.home / "trust" / "crls").iterdir()}
 
     outcome = run_dag(settings, "license_verify", conf={"refresh_crls": True})
