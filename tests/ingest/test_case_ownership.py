@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ingest_world import DEPT, World, make_world, topology_yaml
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 from std_factories import at, make_case, make_item
 
 from standards.codes.enums import CaseState, ReviewStatus
@@ -19,9 +19,9 @@ from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.ingest import ingest_department
 from tongyuan.ingest.engine import IngestResult
-from tongyuan.libraries.batches import close_batch, open_batch
+from tongyuan.libraries.batches import Batch, close_batch, open_batch
 from tongyuan.libraries.case_timeliness import CaseTimeliness
-from tongyuan.libraries.cases import CaseEventRow, CaseRow
+from tongyuan.libraries.cases import CaseEventRow, CaseRow, case_events, case_owner, find_case
 from tongyuan.libraries.items import cancel_item
 from tongyuan.libraries.quarantine import QuarantineEntry
 from tongyuan.loading import Loader
@@ -217,3 +217,132 @@ def test_a_stored_case_takes_its_decision_after_its_item_is_cancelled(
     # The latest published version still bounds the promised limit of the stored case.
     too_long = _open(world, decided=True, promised_limit_days=item.statutory_limit_days + 1)
     assert _ingest(world, DEPT, too_long).rules == {"case.time_limit": 1}
+
+
+def _mixed_replay(world: World) -> str:
+    """One replay storing a case of each department, their entries holding department rows.
+
+    Both deliveries are quarantined (their item is not published yet), then replayed
+    together (as ``quarantine replay --all`` does). The payloads are then made what an
+    sql/http department's entry holds, its own row: nothing in them names the case.
+    Returns the replay batch's id.
+    """
+    draft = make_item(status=ReviewStatus.REVIEWED)
+    world.load_items([draft])
+    assert _ingest(world, DEPT, _open(world)).rules == {"case.item.unpublished": 1}
+    mine = _last_entry(world).id
+    assert _ingest(world, OTHER, _open(world, dept_case_no="B-1")).rules == {
+        "case.item.unpublished": 1
+    }
+    theirs = _last_entry(world).id
+    world.load_items([draft.model_copy(update={"status": ReviewStatus.PUBLISHED})])
+    summary = replay_ids(world.settings, [mine, theirs])
+    assert [o.outcome for o in summary.outcomes] == ["added", "added"]
+    assert summary.batch_id is not None
+    engine = make_engine(world.settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            session.execute(update(QuarantineEntry).values(payload_masked={"SJBH": "x", "ZT": "3"}))
+    finally:
+        engine.dispose()
+    return summary.batch_id
+
+
+def _edit_batch(world: World, batch_id: str, **values: object) -> None:
+    engine = make_engine(world.settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            session.execute(update(Batch).where(Batch.id == batch_id).values(**values))
+    finally:
+        engine.dispose()
+
+
+def test_a_replay_of_two_departments_rows_keeps_each_case_s_owner(two: World) -> None:
+    """The reviewer's case: one replay stores cases of two departments from their own rows.
+    Each case stays its department's: the owner's deliveries are accepted, the other
+    department's and a file load's refused."""
+    replay = _mixed_replay(two)
+    meta, content_hash = two.query(
+        select(Batch.meta, Batch.content_hash).where(Batch.id == replay)
+    )[0]
+    keys = two.query(select(CaseRow.source_system, CaseRow.dept_case_no))
+    mine = next((system, number) for system, number in keys if number != "B-1")
+    theirs = next((system, number) for system, number in keys if number == "B-1")
+    assert meta["case_owners"] == {
+        DEPT: {mine[0]: [mine[1]]},
+        OTHER: {theirs[0]: [theirs[1]]},
+    }
+    assert content_hash is not None
+
+    refused = _ingest(two, OTHER, _open(two, decided=True))
+    assert refused.rules == {"case.owner.mismatch": 1}
+    assert f"department {DEPT}" in _last_entry(two).message
+    totals = _load_file(two, _open(two, decided=True))
+    assert (totals.get("changed", 0), totals["quarantined"]) == (0, 1)
+    assert "this is a file load" in _last_entry(two).message
+    own = _ingest(two, DEPT, _open(two, decided=True))
+    assert (own.changed, own.quarantined) == (1, 0), own.rules
+
+    assert _ingest(two, DEPT, _open(two, decided=True, dept_case_no="B-1")).rules == {
+        "case.owner.mismatch": 1
+    }
+    theirs = _ingest(two, OTHER, _open(two, decided=True, dept_case_no="B-1"))
+    assert (theirs.changed, theirs.quarantined) == (1, 0), theirs.rules
+
+
+def test_the_owners_a_replay_recorded_are_read_once_per_batch(two: World) -> None:
+    replay = _mixed_replay(two)
+    engine = make_engine(two.settings.database_url)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    try:
+        with make_session_factory(engine)() as session:
+            cases = [find_case(session, r.source_system, r.dept_case_no)
+                     for r in session.scalars(select(CaseRow)).all()]  # fmt: skip
+            events = {c.id: case_events(session, c.id) for c in cases if c is not None}
+            event.listen(engine, "before_cursor_execute", seen)
+            owners = {c.dept_case_no: case_owner(session, c, events[c.id]) for c in cases if c}
+            event.remove(engine, "before_cursor_execute", seen)
+    finally:
+        engine.dispose()
+    assert {k: sorted(map(str, o.allowed)) for k, o in owners.items()} == {
+        "B-1": [OTHER],
+        _stored(two).dept_case_no: [DEPT],
+    }
+    assert all(events[c.id][0].batch_id == replay for c in cases if c)
+    assert len(statements) == 1, statements  # the replay batch, once for both cases
+    assert "FROM batches" in statements[0] and "quarantine" not in statements[0].split("FROM")[1]
+
+
+def test_an_altered_record_of_a_replay_s_owners_refuses_every_delivery(two: World) -> None:
+    replay = _mixed_replay(two)
+    meta = two.query(select(Batch.meta).where(Batch.id == replay))[0][0]
+    owners = meta["case_owners"]
+    owners[OTHER], owners[DEPT] = owners[DEPT], owners[OTHER]  # hand the cases over
+    _edit_batch(two, replay, meta={**meta, "case_owners": owners})
+
+    for dept in (DEPT, OTHER):
+        assert _ingest(two, dept, _open(two, decided=True)).rules == {"case.owner.mismatch": 1}
+        assert "was altered" in _last_entry(two).message
+    assert _load_file(two, _open(two, decided=True))["quarantined"] == 1
+
+
+def test_a_replay_from_before_owners_were_recorded_admits_only_its_departments(
+    two: World,
+) -> None:
+    """Without the record, a case no entry names may be any of the departments whose rows
+    that replay stored: their deliveries are accepted (the real owner is never locked
+    out), a file load's is not."""
+    replay = _mixed_replay(two)
+    _edit_batch(two, replay, meta={"entries": 2}, content_hash=None)
+
+    totals = _load_file(two, _open(two, decided=True))
+    assert (totals.get("changed", 0), totals["quarantined"]) == (0, 1)
+    message = _last_entry(two).message
+    assert "did not record whose case" in message
+    assert f"department {DEPT}" in message and f"department {OTHER}" in message
+    own = _ingest(two, DEPT, _open(two, decided=True))
+    assert (own.changed, own.quarantined) == (1, 0), own.rules

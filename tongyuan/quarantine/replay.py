@@ -30,13 +30,14 @@ from adapters.sdk import AdapterError
 from standards.formats import to_record
 from standards.formats.raw import RawRecord
 from standards.privacy import mask_text
-from standards.records import SourceLocation, StandardRecord
+from standards.records import Case, SourceLocation, StandardRecord
 from standards.validation import CheckOptions, Finding
 from standards.validation.batch import BatchUniqueness
 from standards.validation.record_checks import check_record
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.libraries.batches import Batch, close_batch, open_batch
+from tongyuan.libraries.cases import REPLAY_OWNERS_META, ReplayedOwners, department_of_source
 from tongyuan.libraries.quarantine import (
     QuarantineEntry,
     ReplayOutcome,
@@ -200,14 +201,23 @@ class Replayer:
                 # different deliveries may hold the same record (fixed and sent again).
                 uniqueness: dict[str, BatchUniqueness] = defaultdict(BatchUniqueness)
                 sources = _Sources()
+                # Whose case each case this replay first stores is: the delivery it came
+                # from says, and the entry's payload may not name the case (a department
+                # row), so the replay records it (see ReplayedOwners).
+                owners = ReplayedOwners()
+                owners.start(session, batch.id)
                 now = datetime.now(UTC)
                 for entry in todo:
                     summary.outcomes.append(
-                        self._replay_one(session, batch, entry, counts, uniqueness, sources, now)
+                        self._replay_one(
+                            session, batch, entry, counts, uniqueness, sources, owners, now
+                        )
                     )
                 finish = getattr(self.store, "finish_batch", None)
                 if callable(finish):  # derived facts of the cases written (timeliness)
                     finish(session, batch.id)
+                recorded = owners.as_meta()
+                batch.meta = {**(batch.meta or {}), REPLAY_OWNERS_META: recorded}
                 close_batch(
                     session,
                     batch,
@@ -217,6 +227,8 @@ class Replayer:
                     unchanged=counts.unchanged + summary.count("superseded"),
                     status="committed",
                     settings=self.settings,
+                    # The ledger vouches for the batch's content hash: that of the owners.
+                    content_hash=ReplayedOwners.digest(recorded),
                 )
                 if dry_run:
                     session.rollback()
@@ -271,6 +283,7 @@ class Replayer:
         counts: StoreCounts,
         uniqueness: dict[str, BatchUniqueness],
         sources: _Sources,
+        owners: ReplayedOwners,
         now: datetime,
     ) -> EntryOutcome:
         location = SourceLocation(entry.source_file, entry.record_index, entry.line)
@@ -312,6 +325,10 @@ class Replayer:
             base_dir=base_dir,
             origin=origin,
         )
+        if outcome == "added" and isinstance(record, Case):
+            # Stored first by this replay: it belongs to the department whose delivery it
+            # came from, the one the store checked it against.
+            owners.add(record.source_system, record.dept_case_no, department_of_source(source))
         if outcome in ACCEPTED:
             self._close(session, batch, entry, outcome, None)
             return EntryOutcome(entry.id, outcome)
