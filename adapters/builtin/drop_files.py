@@ -72,6 +72,7 @@ class MaterialFiles:
         self.parts = parts
         self.max_bytes = max_bytes
         self._fetched: dict[str, str] = {}  # relative name -> sha256 of the staged copy
+        self._folders: set[str] = set()  # parent folders found to be real folders
 
     def fetch(self, folder: DropFolder, material: Material) -> Finding | None:
         """Stage ``material.file``; a finding when it is absent or not what the record says."""
@@ -89,7 +90,11 @@ class MaterialFiles:
         segments = name.split("/")
         for depth in range(1, len(segments)):
             sub = "/".join(segments[:depth])
+            if sub in self._folders:  # checked already in this read: one round trip each
+                continue
             entry = folder.stat(sub)
+            if entry is not None and entry.type == "dir":
+                self._folders.add(sub)
             if entry is None or entry.type != "dir":
                 what = "does not exist" if entry is None else f"is a {entry.type}, not a folder"
                 return Finding(
@@ -172,3 +177,4 @@ class MaterialFiles:
                     break  # not empty: another material's file is still there
                 parent = parent.parent
         self._fetched.clear()
+        self._folders.clear()
