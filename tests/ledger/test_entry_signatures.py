@@ -159,14 +159,33 @@ def test_unsigned_entries_followed_by_signed_ones_must_be_pinned(
     assert "no checkpoint pins them" in result.problems[0].message
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # dropping the columns shows it on one
 def test_a_copy_from_before_entry_signatures_is_read_as_it_is(
     hub_settings: Settings, ledger_engine: Engine, db_url: str
 ):
-    if not db_url.startswith("sqlite"):
-        pytest.skip("dropping the columns is enough to show it on one backend")
     item_batch(ledger_engine, hub_settings, "一")
     _make_legacy(ledger_engine)
     run_sql(ledger_engine, "ALTER TABLE ledger_entries DROP COLUMN signature")
     run_sql(ledger_engine, "ALTER TABLE ledger_entries DROP COLUMN key_id")
     result = verify_ledger(ledger_engine)
     assert result.ok and result.unsigned_legacy_entries == 1
+
+
+def test_signed_entries_refuse_a_downgrade_below_them(
+    hub_settings: Settings, ledger_engine: Engine, db_url: str
+):
+    """Without the columns every signed entry would read as forged, for good; dropping
+    everything (base) stays possible."""
+    from alembic.util import CommandError
+
+    from tongyuan.db import current_revision, downgrade, head_revision
+
+    item_batch(ledger_engine, hub_settings, "一")
+    ledger_engine.dispose()
+    with pytest.raises(CommandError, match="refusing to downgrade below 0011"):
+        downgrade(db_url, "0010")
+    assert current_revision(db_url) == head_revision()
+    assert verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings)).ok
+    ledger_engine.dispose()
+    downgrade(db_url, "base")
+    assert current_revision(db_url) is None

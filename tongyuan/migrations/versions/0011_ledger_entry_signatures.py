@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
+from alembic.util import CommandError
 
 revision: str = "0011"
 down_revision: str | Sequence[str] | None = "0010"
@@ -28,6 +29,21 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Signed entries cannot go back: the checkpoints written since promise every later
+    # entry is signed, so without the columns the whole chain would read as forged and
+    # no checkpoint could be made again. Dropping everything (``base``) is still allowed.
+    target = context.get_revision_argument()
+    if target not in ("base", None):
+        signed = op.get_bind().execute(
+            sa.text("SELECT COUNT(*) FROM ledger_entries WHERE signature IS NOT NULL")
+        )
+        count = signed.scalar_one()
+        if count:
+            raise CommandError(
+                f"refusing to downgrade below 0011: {count} ledger entries are signed by the "
+                "hub, and the checkpoints since promise signed entries — without the "
+                "signatures `ledger verify` would report the whole chain as forged"
+            )
     with op.batch_alter_table("ledger_entries") as batch:
         batch.drop_column("signature")
         batch.drop_column("key_id")
