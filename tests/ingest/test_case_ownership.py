@@ -19,9 +19,17 @@ from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.ingest import ingest_department
 from tongyuan.ingest.engine import IngestResult
+from tongyuan.ledger import verify_ledger
 from tongyuan.libraries.batches import Batch, close_batch, open_batch
 from tongyuan.libraries.case_timeliness import CaseTimeliness
-from tongyuan.libraries.cases import CaseEventRow, CaseRow, case_events, case_owner, find_case
+from tongyuan.libraries.cases import (
+    CaseEventRow,
+    CaseRow,
+    ReplayedOwners,
+    case_events,
+    case_owner,
+    find_case,
+)
 from tongyuan.libraries.items import cancel_item
 from tongyuan.libraries.quarantine import QuarantineEntry
 from tongyuan.loading import Loader
@@ -317,17 +325,67 @@ def test_the_owners_a_replay_recorded_are_read_once_per_batch(two: World) -> Non
     assert "FROM batches" in statements[0] and "quarantine" not in statements[0].split("FROM")[1]
 
 
+def _ledger_problems(world: World) -> list[tuple[str, str | None, str]]:
+    """What ``ledger verify`` says about batch rows (``_mixed_replay`` edits the entries'
+    payloads, which verify rightly reports as altered quarantine rows)."""
+    engine = make_engine(world.settings.database_url)
+    try:
+        problems = verify_ledger(engine).problems
+        return [(p.code, p.batch_id, p.message) for p in problems if p.code.startswith("batch.")]
+    finally:
+        engine.dispose()
+
+
+def _assert_owners_refused_and_reported(world: World, replay: str) -> None:
+    """Every delivery of the replay's cases is refused, and ``ledger verify`` names the
+    replay batch and its owner record."""
+    for dept in (DEPT, OTHER):
+        assert _ingest(world, dept, _open(world, decided=True)).rules == {"case.owner.mismatch": 1}
+        assert "was altered" in _last_entry(world).message
+        assert _ingest(world, dept, _open(world, decided=True, dept_case_no="B-1")).rules == {
+            "case.owner.mismatch": 1
+        }
+    assert _load_file(world, _open(world, decided=True))["quarantined"] == 1
+    problems = _ledger_problems(world)
+    assert [(code, batch) for code, batch, _ in problems] == [("batch.altered", replay)]
+    assert "meta.case_owners" in problems[0][2]
+
+
 def test_an_altered_record_of_a_replay_s_owners_refuses_every_delivery(two: World) -> None:
     replay = _mixed_replay(two)
+    assert _ledger_problems(two) == []
     meta = two.query(select(Batch.meta).where(Batch.id == replay))[0][0]
     owners = meta["case_owners"]
     owners[OTHER], owners[DEPT] = owners[DEPT], owners[OTHER]  # hand the cases over
     _edit_batch(two, replay, meta={**meta, "case_owners": owners})
+    _assert_owners_refused_and_reported(two, replay)
 
-    for dept in (DEPT, OTHER):
-        assert _ingest(two, dept, _open(two, decided=True)).rules == {"case.owner.mismatch": 1}
-        assert "was altered" in _last_entry(two).message
-    assert _load_file(two, _open(two, decided=True))["quarantined"] == 1
+
+def test_a_removed_record_of_a_replay_s_owners_refuses_every_delivery(two: World) -> None:
+    """Without the record, its content hash still says the replay made one: the cases are
+    not handed to the legacy fallback (which would let either department change both)."""
+    replay = _mixed_replay(two)
+    meta = two.query(select(Batch.meta).where(Batch.id == replay))[0][0]
+    _edit_batch(two, replay, meta={k: v for k, v in meta.items() if k != "case_owners"})
+    _assert_owners_refused_and_reported(two, replay)
+
+
+def test_a_record_rehashed_into_the_batch_is_reported_against_the_ledger(two: World) -> None:
+    """Owners handed over and the batch's content hash made to match them: the ledger
+    entry still holds the replay's own hash, so verify names the record as well."""
+    replay = _mixed_replay(two)
+    meta = two.query(select(Batch.meta).where(Batch.id == replay))[0][0]
+    owners = meta["case_owners"]
+    owners[OTHER], owners[DEPT] = owners[DEPT], owners[OTHER]
+    _edit_batch(
+        two,
+        replay,
+        meta={**meta, "case_owners": owners},
+        content_hash=ReplayedOwners.digest(owners),
+    )
+    problems = _ledger_problems(two)
+    assert [(code, batch) for code, batch, _ in problems] == [("batch.altered", replay)]
+    assert "content_hash" in problems[0][2] and "meta.case_owners" in problems[0][2]
 
 
 def test_a_replay_from_before_owners_were_recorded_admits_only_its_departments(

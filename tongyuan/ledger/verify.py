@@ -38,6 +38,7 @@ from tongyuan.ledger.digests import (
 from tongyuan.ledger.entries import EntrySignatures, compute_entry_hash
 from tongyuan.ledger.hubkey import public_key_id, verify_statement
 from tongyuan.libraries.base import Base, to_utc
+from tongyuan.libraries.cases import REPLAY_OWNERS_META, ReplayedOwners
 from tongyuan.libraries.ledger import (
     GENESIS_HASH,
     LedgerCheckpoint,
@@ -505,6 +506,25 @@ _BATCH_FIELDS = (
 )
 
 
+def _owners_recorded(batch: Any, entry: Any) -> bool:
+    """Whether a replay batch's record of whose case each case it first stored is (its
+    ``meta.case_owners``) is the one its ledger entry vouches for.
+
+    The entry covers the record only through its hash (the batch's content hash, the
+    entry's ``input_hash``), not the ``meta`` column itself; the owner lookup refuses a
+    record that does not match, and falls back to the replay's history when there is
+    none, so a record edited or deleted behind a content hash must be reported here.
+    Replays from before the record have no content hash and nothing to check.
+    """
+    if batch["kind"] != "replay" and entry["kind"] != "replay":
+        return True
+    expected = entry["input_hash"] or batch["content_hash"]
+    if expected is None:
+        return True
+    recorded = (batch["meta"] or {}).get(REPLAY_OWNERS_META)
+    return isinstance(recorded, dict) and ReplayedOwners.digest(recorded) == expected
+
+
 def _check_batches(
     connection: Connection, result: LedgerVerification, chained: dict[str, _Chained]
 ) -> None:
@@ -535,6 +555,8 @@ def _check_batches(
         fingerprint = (batch["meta"] or {}).get("signer_fingerprint")
         if (str(fingerprint) if fingerprint else None) != entry["signer_fingerprint"]:
             differing.append("meta.signer_fingerprint")
+        if not _owners_recorded(batch, entry):
+            differing.append(f"meta.{REPLAY_OWNERS_META}")
         if differing:
             result.add(
                 Problem(

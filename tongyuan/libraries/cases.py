@@ -336,21 +336,35 @@ def _first_deliveries(session: Session, batch_id: str) -> _FirstDeliveries:
     if department is not None or batch.kind != "replay":
         return _FirstDeliveries(_owned_by(department))
     recorded = (batch.meta or {}).get(REPLAY_OWNERS_META)
-    if recorded is None:
+    if recorded is None and batch.content_hash is None:
+        # Only a replay from before the record has neither: every later one hashes it.
         return _legacy_replay(session, batch_id)
-    if not isinstance(recorded, dict) or ReplayedOwners.digest(recorded) != batch.content_hash:
-        log.error(
-            "replay batch %s: its record of whose cases it stored (meta %s) does not match "
-            "the batch's content hash; its cases are refused to every delivery",
-            batch_id,
-            REPLAY_OWNERS_META,
+    if recorded is None:
+        # The content hash says a record was made: without it, falling back to the legacy
+        # pool would let any department of that replay take the others' cases over.
+        problem = "was removed (the batch's content hash says it recorded one)"
+    elif not isinstance(recorded, dict) or ReplayedOwners.digest(recorded) != batch.content_hash:
+        problem = "no longer matches the batch's content hash"
+    else:
+        return _recorded_owners(recorded)
+    log.error(
+        "replay batch %s: its record of whose cases it stored (meta %s) %s; its cases are "
+        "refused to every delivery",
+        batch_id,
+        REPLAY_OWNERS_META,
+        problem,
+    )
+    return _FirstDeliveries(
+        _unknown_owner(
+            f"replay batch {batch_id} stored it, and its record of whose cases it stored "
+            "was altered"
         )
-        return _FirstDeliveries(
-            _unknown_owner(
-                f"replay batch {batch_id} stored it, and its record of whose cases it stored "
-                "was altered"
-            )
-        )
+    )
+
+
+def _recorded_owners(recorded: dict[str, Any]) -> _FirstDeliveries:
+    """The owners a replay recorded (:meth:`ReplayedOwners.as_meta`), already checked
+    against its content hash; a case it does not list was first stored for nobody."""
     first = _FirstDeliveries(_owned_by(None))
     for department, systems in recorded.items():
         owner = _owned_by(department)
@@ -371,8 +385,12 @@ def _legacy_replay(session: Session, batch_id: str) -> _FirstDeliveries:
     Several departments are all admitted rather than none: refusing them all would lock
     the real owner out of its own case for good, while admitting them lets in only
     departments whose rows that very replay stored, never a file load or a stranger.
-    Read from the replay's own history (``quarantine_replays``, indexed by batch and
-    vouched for by the ledger), not from the entries' unindexed ``resolved_batch_id``.
+    Read from the replay's own history (``quarantine_replays``, indexed by batch), not
+    from the entries' unindexed ``resolved_batch_id``. The ledger vouches for that history
+    only as far as it vouches for the replay's own entry: rows of batches whose entries
+    are unsigned legacy entries were never recorded (``ledger verify`` skips them), so a
+    row added or changed there by hand is not reported, like anything else written before
+    entries were signed (docs/ledger.md).
     """
     from tongyuan.libraries.quarantine import QuarantineEntry, ReplayOutcome
 
