@@ -22,7 +22,8 @@ from standards.validation.material_files import safe_relative_path
 from tongyuan.config import Settings
 from tongyuan.ingest.library_checks import CaseLibraryChecks
 from tongyuan.ingest.timeliness import TimelinessCounts, recompute_batch
-from tongyuan.libraries.cases import CaseHistoryConflict, department_of_source, write_case
+from tongyuan.libraries.case_owners import department_of_source
+from tongyuan.libraries.cases import CaseHistoryConflict, write_case
 from tongyuan.libraries.items import write_item
 from tongyuan.libraries.licenses import write_license
 from tongyuan.libraries.materials import write_material

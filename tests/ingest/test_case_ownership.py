@@ -21,15 +21,9 @@ from tongyuan.ingest import ingest_department
 from tongyuan.ingest.engine import IngestResult
 from tongyuan.ledger import verify_ledger
 from tongyuan.libraries.batches import Batch, close_batch, open_batch
+from tongyuan.libraries.case_owners import ReplayedOwners, case_owner
 from tongyuan.libraries.case_timeliness import CaseTimeliness
-from tongyuan.libraries.cases import (
-    CaseEventRow,
-    CaseRow,
-    ReplayedOwners,
-    case_events,
-    case_owner,
-    find_case,
-)
+from tongyuan.libraries.cases import CaseEventRow, CaseRow, case_events, find_case
 from tongyuan.libraries.items import cancel_item
 from tongyuan.libraries.quarantine import QuarantineEntry
 from tongyuan.loading import Loader
@@ -165,7 +159,7 @@ def test_a_case_stored_by_a_replay_belongs_to_the_department_that_delivered_it(
 
 
 def test_department_of_source() -> None:
-    from tongyuan.libraries.cases import department_of_source
+    from tongyuan.libraries.case_owners import department_of_source
 
     assert department_of_source(f"adapter:dept:{DEPT}:cases") == DEPT
     assert department_of_source(f"dept:{DEPT}:cases/cases") == DEPT

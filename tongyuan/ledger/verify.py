@@ -38,7 +38,7 @@ from tongyuan.ledger.digests import (
 from tongyuan.ledger.entries import EntrySignatures, compute_entry_hash
 from tongyuan.ledger.hubkey import public_key_id, verify_statement
 from tongyuan.libraries.base import Base, to_utc
-from tongyuan.libraries.cases import REPLAY_OWNERS_META, ReplayedOwners
+from tongyuan.libraries.case_owners import REPLAY_OWNERS_META, ReplayedOwners
 from tongyuan.libraries.ledger import (
     GENESIS_HASH,
     LedgerCheckpoint,

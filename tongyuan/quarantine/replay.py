@@ -37,7 +37,11 @@ from standards.validation.record_checks import check_record
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.libraries.batches import Batch, close_batch, open_batch
-from tongyuan.libraries.cases import REPLAY_OWNERS_META, ReplayedOwners, department_of_source
+from tongyuan.libraries.case_owners import (
+    REPLAY_OWNERS_META,
+    ReplayedOwners,
+    department_of_source,
+)
 from tongyuan.libraries.quarantine import (
     QuarantineEntry,
     ReplayOutcome,
