@@ -16,7 +16,14 @@ import typer
 from rich.table import Table
 
 from standards.privacy import mask_text
-from tongyuan.cli.common import console, err_console, settings_and_logging, shown
+from tongyuan.cli.common import (
+    console,
+    database_errors,
+    err_console,
+    require_migrated,
+    settings_and_logging,
+    shown,
+)
 
 app = typer.Typer(
     help="Materials (材料库): reuse of what holders have already submitted.",
@@ -49,7 +56,7 @@ def for_holder(
     apart as withheld, with the reason.
     """
     from tongyuan.config import ConfigError
-    from tongyuan.db import make_engine, make_session_factory, upgrade
+    from tongyuan.db import make_engine, make_session_factory
     from tongyuan.ingest.timeliness import hub_today
     from tongyuan.materials.holder import holdings_for
     from tongyuan.privacy import PiiProtector
@@ -65,18 +72,20 @@ def for_holder(
         err_console.print("[red]error:[/red] give the holder's ID number (or - and stdin)")
         raise typer.Exit(2)
     settings = settings_and_logging(read_only=True)
+    # A read-only query: an older schema is named, never migrated (as `items history`).
+    require_migrated(settings, why="a read-only command migrates nothing")
     try:
         protector = PiiProtector.from_settings(settings)  # the hub's key, never a new one
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
         raise typer.Exit(2) from None
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            held = holdings_for(session, protector, holder_id, day, settings=settings)
-    finally:
-        engine.dispose()
+    with database_errors(settings):
+        engine = make_engine(settings.database_url)
+        try:
+            with make_session_factory(engine)() as session:
+                held = holdings_for(session, protector, holder_id, day, settings=settings)
+        finally:
+            engine.dispose()
     if as_json:
         typer.echo(json.dumps(held.as_dict(), ensure_ascii=False, indent=2))  # masked
         return
