@@ -13,7 +13,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tongyuan.cli.common import console, err_console, settings_and_logging, shown
+from tongyuan.cli.common import (
+    console,
+    err_console,
+    require_migrated,
+    settings_and_logging,
+    shown,
+)
 
 app = typer.Typer(
     help="Quarantine: records that broke a rule, kept with every rule and their source.",
@@ -38,10 +44,11 @@ REPLAY_EPILOG = (
 
 def _session():  # type: ignore[no-untyped-def]
     """Settings and sessions of an existing hub, for list and show (they only read)."""
-    from tongyuan.db import make_engine, make_session_factory, upgrade
+    from tongyuan.db import make_engine, make_session_factory
 
     settings = settings_and_logging(read_only=True)
-    upgrade(settings.database_url)
+    # They only read: an older schema is named, never migrated (as `items history`).
+    require_migrated(settings, why="a read-only command migrates nothing")
     engine = make_engine(settings.database_url)
     return settings, engine, make_session_factory(engine)
 
