@@ -33,6 +33,19 @@ class SshdUnavailable(RuntimeError):
     """No sshd to test against: binary missing, not root, or it would not start."""
 
 
+def start_for_tests() -> SshServer:
+    """A started sshd, or the test skipped — failed under CI, where a missing service
+    must not pass unnoticed."""
+    import pytest
+
+    try:
+        return SshServer.start()
+    except SshdUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"sshd is required in CI: {exc}")
+        pytest.skip(f"sshd unavailable: {exc}")
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from sshd import SshdUnavailable, SshServer, in_ci
+from sshd import start_for_tests
 
 from adapters.builtin.sftp import SftpSource
 from adapters.conformance.base import AdapterConformanceTests
@@ -21,12 +21,7 @@ class TestSftpConformance(AdapterConformanceTests):
     @pytest.fixture(scope="class", autouse=True)
     @classmethod
     def _sshd(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-        try:
-            server = SshServer.start()
-        except SshdUnavailable as exc:
-            if in_ci():
-                pytest.fail(f"sshd is required in CI: {exc}")
-            pytest.skip(f"sshd unavailable: {exc}")
+        server = start_for_tests()
         staging: Path = tmp_path_factory.mktemp("sftp-kit-staging")
         cls._config = {
             "host": "127.0.0.1",

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sshd import SshdUnavailable, SshServer, in_ci
+from sshd import SshServer, start_for_tests
 from std_factories import AUTHORITY, make_case, make_item, make_material
 
 from adapters.builtin.sftp import SftpSource
@@ -42,12 +42,7 @@ def backend() -> str:
 
 @pytest.fixture(scope="module")
 def sshd() -> Iterator[SshServer]:
-    try:
-        server = SshServer.start()
-    except SshdUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"sshd is required in CI: {exc}")
-        pytest.skip(f"sshd unavailable: {exc}")
+    server = start_for_tests()
     try:
         yield server
     finally:

@@ -21,7 +21,7 @@ from typing import Any
 import paramiko
 import pytest
 from drop_listing import listing, tree
-from sshd import SshdUnavailable, SshServer, in_ci
+from sshd import SshServer, start_for_tests
 from std_factories import PERSON, make_case
 
 from adapters.builtin import sftp as sftp_module
@@ -33,12 +33,7 @@ from standards.validation.record_checks import check_record
 
 @pytest.fixture(scope="module")
 def sshd() -> Iterator[SshServer]:
-    try:
-        server = SshServer.start()
-    except SshdUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"sshd is required in CI: {exc}")
-        pytest.skip(f"sshd unavailable: {exc}")
+    server = start_for_tests()
     try:
         yield server
     finally:
