@@ -10,8 +10,8 @@ from rich.table import Table
 
 from tongyuan.cli.common import (
     console,
-    database_errors,
     err_console,
+    library_session,
     require_migrated,
     settings_and_logging,
     shown,
@@ -52,20 +52,14 @@ def overdue(
     statutory holidays and 调休 working weekends. Applicants are shown by masked ID only.
     Exit 0, or 3 when some deadlines could not be computed (year not in the calendar).
     """
-    from tongyuan.db import make_engine, make_session_factory
     from tongyuan.ingest.overdue import overdue_cases
 
     settings = settings_and_logging(read_only=True)  # recomputes only cases already there
     # It refreshes stored deadlines, never the schema: an older one is named, as by the
     # read-only commands (`tongyuan db upgrade` first).
     require_migrated(settings, why="`cases overdue` migrates nothing")
-    with database_errors(settings):
-        engine = make_engine(settings.database_url)
-        try:
-            with make_session_factory(engine).begin() as session:
-                report = overdue_cases(session, include_prereview=prereview, limit=limit)
-        finally:
-            engine.dispose()
+    with library_session(settings, transaction=True) as session:
+        report = overdue_cases(session, include_prereview=prereview, limit=limit)
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tongyuan.config import ENV_DATABASE_URL, ENV_HOME, ConfigError, Settings, load_settings
 from tongyuan.logs import configure_logging
 from tongyuan.orchestration.tasks import ENV_TOPOLOGY
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 console = Console()
 err_console = Console(stderr=True)
@@ -134,6 +137,24 @@ def database_errors(settings: Settings, *, doing: str = "") -> Iterator[None]:
             soft_wrap=True,
         )
         raise typer.Exit(EXIT_BAD_DATABASE) from None
+
+
+@contextmanager
+def library_session(settings: Settings, *, transaction: bool = False) -> Iterator[Session]:
+    """A session on the hub's libraries for one command, the engine disposed after it;
+    a database the command cannot use is :func:`database_errors`' one line, exit 2.
+    ``transaction``: committed at the end (rolled back on error), for a command that
+    writes."""
+    from tongyuan.db import make_engine, make_session_factory
+
+    with database_errors(settings):
+        engine = make_engine(settings.database_url)
+        try:
+            factory = make_session_factory(engine)
+            with factory.begin() if transaction else factory() as session:
+                yield session
+        finally:
+            engine.dispose()
 
 
 def require_migrated(settings: Settings, *, why: str = "a dry run migrates nothing") -> None:

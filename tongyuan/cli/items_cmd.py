@@ -10,8 +10,8 @@ import typer
 
 from tongyuan.cli.common import (
     console,
-    database_errors,
     err_console,
+    library_session,
     require_migrated,
     settings_and_logging,
     shown,
@@ -38,19 +38,13 @@ def history(
     """Every version of one item (全程留痕): when it was in force, which elements changed,
     and which batch wrote it — its kind, source and ledger entry, so `tongyuan ledger
     verify` can prove the trail unaltered. Values are shown with personal IDs masked."""
-    from tongyuan.db import make_engine, make_session_factory
     from tongyuan.sync.history import item_trail
 
     settings = settings_and_logging(read_only=True)
     # An auditor's copy is read as it is: an older schema is named, never migrated.
     require_migrated(settings, why="a read-only command migrates nothing")
-    with database_errors(settings):
-        engine = make_engine(settings.database_url)
-        try:
-            with make_session_factory(engine)() as session:
-                trail = item_trail(session, impl_code)
-        finally:
-            engine.dispose()
+    with library_session(settings) as session:
+        trail = item_trail(session, impl_code)
     if not trail:
         err_console.print(f"no item with 实施编码 {shown(impl_code)} in the library")
         raise typer.Exit(EXIT_UNKNOWN_ITEM)

@@ -18,8 +18,8 @@ from rich.table import Table
 from standards.privacy import mask_text
 from tongyuan.cli.common import (
     console,
-    database_errors,
     err_console,
+    library_session,
     require_migrated,
     settings_and_logging,
     shown,
@@ -56,7 +56,6 @@ def for_holder(
     apart as withheld, with the reason.
     """
     from tongyuan.config import ConfigError
-    from tongyuan.db import make_engine, make_session_factory
     from tongyuan.ingest.timeliness import hub_today
     from tongyuan.materials.holder import holdings_for
     from tongyuan.privacy import PiiProtector
@@ -79,13 +78,8 @@ def for_holder(
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
         raise typer.Exit(2) from None
-    with database_errors(settings):
-        engine = make_engine(settings.database_url)
-        try:
-            with make_session_factory(engine)() as session:
-                held = holdings_for(session, protector, holder_id, day, settings=settings)
-        finally:
-            engine.dispose()
+    with library_session(settings) as session:
+        held = holdings_for(session, protector, holder_id, day, settings=settings)
     if as_json:
         typer.echo(json.dumps(held.as_dict(), ensure_ascii=False, indent=2))  # masked
         return

@@ -48,6 +48,14 @@ class ItemFacts:
     promised_limit_days: int
 
 
+# The columns an ItemFacts is read from, in its fields' order.
+_ITEM_FACTS = (
+    ItemVersion.status,
+    ItemVersion.statutory_limit_days,
+    ItemVersion.promised_limit_days,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class MaterialFacts:
     sha256: str
@@ -114,11 +122,7 @@ class CaseLibraryChecks:
         """The current, not cancelled version of an item (cached for the batch)."""
         if impl_code not in self._items:
             row = session.execute(
-                select(
-                    ItemVersion.status,
-                    ItemVersion.statutory_limit_days,
-                    ItemVersion.promised_limit_days,
-                ).where(
+                select(*_ITEM_FACTS).where(
                     ItemVersion.impl_code == impl_code,
                     ItemVersion.valid_to.is_(None),
                     ItemVersion.is_tombstone.is_(False),
@@ -132,11 +136,7 @@ class CaseLibraryChecks:
         (cached for the batch): what a stored case was admitted under."""
         if impl_code not in self._admitted:
             row = session.execute(
-                select(
-                    ItemVersion.status,
-                    ItemVersion.statutory_limit_days,
-                    ItemVersion.promised_limit_days,
-                )
+                select(*_ITEM_FACTS)
                 .where(
                     ItemVersion.impl_code == impl_code,
                     ItemVersion.status == ReviewStatus.PUBLISHED.value,
