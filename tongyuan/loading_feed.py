@@ -31,7 +31,7 @@ from standards.formats.segments import XmlSegment, iter_xml_segment
 from standards.records import Case, SourceLocation
 from standards.validation import CheckOptions, Severity
 from standards.validation.batch import BatchUniqueness, unique_keys
-from tongyuan.loading_rows import CasePreparer, PreparedCase, PrepContext
+from tongyuan.loading_rows import CasePreparer, PreparedCase, PrepContext, from_wire
 from tongyuan.validating import CheckedRecord, _in_file_order, check_raw
 
 _preparers: dict[str, CasePreparer] = {}
@@ -68,6 +68,58 @@ def prepare_segment(
     return out, None
 
 
+def prepare_segment_for_pool(
+    segment: XmlSegment, options: CheckOptions, limits: ParseLimits, *, context: PrepContext
+) -> tuple[WiredOutcomes, tuple[str, str, int | None] | None]:
+    """Worker side: :func:`prepare_segment`, its answer in wire form."""
+    out, error = prepare_segment(segment, options, limits, context=context)
+    return WiredOutcomes(out), error
+
+
+class WiredOutcomes:
+    """A segment's outcomes as a worker sends them back: prepared cases as flat tuples
+    (:meth:`PreparedCase.to_wire`), the other records as ``(position, outcome)``.
+
+    Iterating gives the outcomes in file order again, as :func:`prepare_segment` made
+    them; ``len`` counts them all.
+    """
+
+    __slots__ = ("others", "wires")
+
+    def __init__(self, outcomes: list[Any]) -> None:
+        self.wires: list[tuple[Any, ...]] = []
+        self.others: list[tuple[int, Any]] = []
+        for position, outcome in enumerate(outcomes):
+            if isinstance(outcome, PreparedCase):
+                self.wires.append(outcome.to_wire())
+            else:
+                self.others.append((position, outcome))
+
+    def __len__(self) -> int:
+        return len(self.wires) + len(self.others)
+
+    def __iter__(self) -> Iterator[Any]:
+        wires = iter(self.wires)
+        at = 0
+        for position, outcome in self.others:
+            while at < position:
+                yield from_wire(next(wires))
+                at += 1
+            yield outcome
+            at += 1
+        for wire in wires:
+            yield from_wire(wire)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (_wired, (self.wires, self.others))
+
+
+def _wired(wires: list[tuple[Any, ...]], others: list[tuple[int, Any]]) -> WiredOutcomes:
+    found = WiredOutcomes.__new__(WiredOutcomes)
+    found.wires, found.others = wires, others
+    return found
+
+
 def prepared_file_parallel(
     path: Path,
     *,
@@ -87,9 +139,12 @@ def prepared_file_parallel(
     """
     limits = limits or ParseLimits()
     label = file_label if file_label is not None else str(path)
-    work = partial(prepare_segment, context=context)
+    work = partial(prepare_segment_for_pool, context=context)
+    here = partial(prepare_segment, context=context)
     done = 0
-    answers = _in_file_order(pool, work, segments, options, limits, workers, label, share=True)
+    answers = _in_file_order(
+        pool, work, segments, options, limits, workers, label, share=True, local_work=here
+    )
     for done, outcomes in answers:
         if outcomes is None:
             break

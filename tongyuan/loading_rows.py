@@ -32,9 +32,9 @@ from standards.validation.batch import UniqueKey
 from standards.workdays import WorkCalendar
 from tongyuan.ingest.timeliness import Timeliness, assess
 from tongyuan.ledger.digests import BY_TABLE, _text
-from tongyuan.libraries.base import UtcDateTime, json_hash, to_utc
+from tongyuan.libraries.base import UtcDateTime, record_json_hash, to_utc
 from tongyuan.libraries.case_timeliness import CaseTimeliness
-from tongyuan.libraries.cases import CaseEventRow, CaseRow, _event_doc, _stored_data
+from tongyuan.libraries.cases import CaseEventRow, CaseRow, _stored_data
 from tongyuan.libraries.protected import protect_id
 from tongyuan.privacy import PiiProtector
 
@@ -305,19 +305,26 @@ class PreparedCase:
     checked: tuple[Case, list[Finding]] | None = field(default=None, compare=False)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (from_wire, (self.to_wire(),))
+
+    def to_wire(self) -> tuple[Any, ...]:
+        """The case as one flat tuple of plain values (what a worker sends back).
+
+        A segment's cases travel as a list of these rather than as objects: pickle
+        writes a flat tuple of strings and tuples faster than an object with a reduce
+        hook, and the writer, which receives every case, unpickles a segment's answer
+        in a third of the time.
+        """
         raw_blob = self.raw_blob
         if raw_blob is None:
             raw_blob = pickle.dumps(self._raw, protocol=pickle.HIGHEST_PROTOCOL)
         where = self.location
         return (
-            _rebuild,
-            (
-                where.file, where.record, where.line, raw_blob, self.keys, self.source_system,
-                self.dept_case_no, self.serial, self.impl_code, self.promised_limit_days,
-                self.material_ids, self.warnings, self.case_row, self.case_digest,
-                self.event_rows, self.event_digests, self.timeliness, self.timeliness_flags,
-                self.history,
-            ),
+            where.file, where.record, where.line, raw_blob, self.keys, self.source_system,
+            self.dept_case_no, self.serial, self.impl_code, self.promised_limit_days,
+            self.material_ids, self.warnings, self.case_row, self.case_digest,
+            self.event_rows, self.event_digests, self.timeliness, self.timeliness_flags,
+            self.history,
         )  # fmt: skip
 
     @property
@@ -334,8 +341,9 @@ class PreparedCase:
         return (self.source_system, self.dept_case_no)
 
 
-def _rebuild(file: str, record: int, line: int | None, *rest: Any) -> PreparedCase:
-    return PreparedCase(SourceLocation(file, record, line), None, *rest)
+def from_wire(wire: tuple[Any, ...]) -> PreparedCase:
+    """The case :meth:`PreparedCase.to_wire` sent."""
+    return PreparedCase(SourceLocation(wire[0], wire[1], wire[2]), None, *wire[3:])
 
 
 def timeliness_row(
@@ -373,7 +381,33 @@ class CasePreparer:
         applicant = case.applicant
         protected = protect_id(self.protector, applicant.id_number, applicant.id_type)
         data = _stored_data(case, protected.hash, protected.masked)
-        docs = [_event_doc(e) for e in case.events]
+        # The events first: their documents go into the case's content hash. Each
+        # event's time is turned to UTC once, for its document, its row and its history.
+        docs: list[dict[str, Any]] = []
+        event_rows: list[tuple[Any, ...]] = []
+        event_digests: list[tuple[bytes, bytes]] | None = [] if ctx.digests else None
+        history: list[tuple[CaseState, datetime]] = []
+        for seq, event in enumerate(case.events, start=1):
+            state = event.state
+            at = to_utc(event.at)
+            actor, note = event.actor, event.note
+            # What _event_doc makes of it (the ORM path's hash, compared by the tests).
+            docs.append({"state": state.value, "at": at.isoformat(), "actor": actor, "note": note})
+            doc = {
+                "seq": seq,
+                "state": state.value,
+                "at": at,
+                "actor": actor,
+                "note": note,
+                "batch_id": ctx.batch_id,
+            }
+            if event_digests is not None:
+                values, parts = shapes.event.encode(doc)
+                event_digests.append(parts)
+            else:
+                values = shapes.event.values(doc)
+            event_rows.append(values)
+            history.append((state, at))
         row = {
             "serial": case.serial,
             "source_system": case.source_system,
@@ -391,7 +425,7 @@ class CasePreparer:
             "delivered_at": case.delivered_at,
             "promised_deadline": case.promised_deadline,
             "region_code": case.region_code,
-            "content_hash": json_hash({"case": data, "events": docs}),
+            "content_hash": record_json_hash({"case": data, "events": docs}),
             "batch_id": ctx.batch_id,
             "data": data,
             "updated_at": ctx.updated_at,
@@ -401,25 +435,6 @@ class CasePreparer:
             case_row, case_digest = shapes.case.encode(row)
         else:
             case_row = shapes.case.values(row)
-        event_rows: list[tuple[Any, ...]] = []
-        event_digests: list[tuple[bytes, bytes]] | None = [] if ctx.digests else None
-        history: list[tuple[CaseState, datetime]] = []
-        for seq, event in enumerate(case.events, start=1):
-            doc = {
-                "seq": seq,
-                "state": event.state.value,
-                "at": event.at,
-                "actor": event.actor,
-                "note": event.note,
-                "batch_id": ctx.batch_id,
-            }
-            if event_digests is not None:
-                values, parts = shapes.event.encode(doc)
-                event_digests.append(parts)
-            else:
-                values = shapes.event.values(doc)
-            event_rows.append(values)
-            history.append((CaseState(event.state), event.at))
         limit = case.promised_limit_days
         timeliness = flags = None
         if limit is not None:

@@ -211,6 +211,8 @@ def _in_file_order(
     label: str,
     *,
     share: bool = False,
+    local_work: Callable[[XmlSegment, CheckOptions, ParseLimits], tuple[list[Any], Any]]
+    | None = None,
 ) -> Iterator[tuple[int, list[Any] | None]]:
     """Segments checked by ``work`` in the pool, answers taken in file order.
 
@@ -223,7 +225,10 @@ def _in_file_order(
     yet, instead of waiting. The consumer of the answers (a loader writing them) is
     often faster than the workers; its idle time then parses and checks too, and what it
     does itself is never pickled. At most :data:`LOCAL_AHEAD` such answers wait.
+    ``local_work`` does those segments instead of ``work`` (whose answer may be shaped
+    for the trip back from a worker); both must answer alike.
     """
+    here = local_work or work
     pending: deque[Future[tuple[list[Any], Any]] | tuple[list[Any], Any]] = deque()
     queue = iter(segments)
     in_pool = 0
@@ -245,7 +250,7 @@ def _in_file_order(
             done_here = len(pending) - in_pool
             segment = next(queue, None) if done_here < LOCAL_AHEAD else None
             if segment is not None:
-                pending.append(work(segment, options, limits))
+                pending.append(here(segment, options, limits))
                 continue
         pending.popleft()
         if isinstance(head, Future):

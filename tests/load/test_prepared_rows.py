@@ -177,3 +177,35 @@ def test_a_serial_twice_in_one_chunk_sends_only_the_second_one_by_one(settings, 
             assert prerecorded(session, batch.id) == {"case": 2, "case_event": 8}
     finally:
         loader.close()
+
+
+def test_a_segment_answer_comes_back_in_file_order_after_the_trip(settings):
+    from standards.records import SourceLocation
+    from tongyuan.loading_feed import WiredOutcomes
+
+    context = PrepContext(
+        batch_id="b-1",
+        updated_at=utcnow(),
+        database_url="sqlite://",
+        pii_key=settings.pii_key(),
+        today=date(2026, 3, 20),
+        digests=True,
+    )
+    preparer = CasePreparer(context)
+
+    def prepared(n: int) -> PreparedCase:
+        case = make_case(dept_case_no=f"NS-{n}", promised_limit_days=3)
+        return preparer.prepare(case, {"n": n}, SourceLocation("f.xml", n, n), 0, ())
+
+    # Bad records (raw, record, findings) first, between and last, and two in a row.
+    outcomes = [("bad", 0), prepared(1), prepared(2), ("bad", 3), ("bad", 4), prepared(5)]
+    outcomes.append(("bad", 6))
+    back = pickle.loads(pickle.dumps(WiredOutcomes(outcomes)))
+    assert len(back) == len(outcomes)
+    got = list(back)
+    for sent, came in zip(outcomes, got, strict=True):
+        if isinstance(sent, PreparedCase):
+            assert isinstance(came, PreparedCase)
+            assert came.to_wire() == sent.to_wire() and came.raw == sent.raw
+        else:
+            assert came == sent

@@ -104,3 +104,23 @@ def test_the_record_limit_holds_for_shared_segments() -> None:
     )
     with pytest.raises(UnsafeInput, match="more than 10 records"):
         list(answers)
+
+
+def test_segments_done_here_go_through_local_work() -> None:
+    pool = _SlowPool()
+    here: list[int] = []
+
+    def local(segment: XmlSegment, options: CheckOptions, limits: ParseLimits) -> Any:
+        here.append(segment.index)
+        return [f"{segment.index}.{n}" for n in range(3)], None
+
+    answers = list(
+        _in_file_order(
+            pool, _work([]), _segments(12), CheckOptions(), ParseLimits(), 1, "f.xml",
+            share=True, local_work=local,
+        )
+    )  # fmt: skip
+    assert here and sorted(pool.submitted + here) == list(range(12))
+    assert [a for _, outcomes in answers for a in outcomes] == [
+        f"{i}.{n}" for i in range(12) for n in range(3)
+    ]

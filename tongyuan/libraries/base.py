@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy import JSON, Connection, DateTime, Dialect, MetaData, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
@@ -88,6 +89,22 @@ def canonical_json(value: Any) -> str:
 
 def json_hash(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def record_json_hash(document: dict[str, Any]) -> str:
+    """:func:`json_hash` of a record's stored document, a quarter of the cost.
+
+    For documents made of strings, integers, booleans, None, lists and string-keyed
+    dicts only — a record dumped in pydantic's JSON mode, whose models hold no floats —
+    orjson's sorted compact output is byte for byte what :func:`canonical_json` writes
+    (``tests/core/test_record_json_hash.py``). A bulk load hashes every case, and
+    the standard library's encoder was a tenth of the work of preparing one.
+    """
+    try:
+        text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer beyond 64 bits, or a type JSON has no form for
+        return json_hash(document)
+    return hashlib.sha256(text).hexdigest()
 
 
 def insert_tuples(

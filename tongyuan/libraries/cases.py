@@ -41,8 +41,8 @@ from tongyuan.libraries.base import (
     Base,
     JsonDoc,
     UtcDateTime,
-    json_hash,
     local_date,
+    record_json_hash,
     to_utc,
     utcnow,
 )
@@ -248,7 +248,7 @@ def write_case(
     applicant = case.applicant
     protected = protect_id(protector, applicant.id_number, applicant.id_type)
     data = _stored_data(case, protected.hash, protected.masked)
-    content_hash = json_hash({"case": data, "events": [_event_doc(e) for e in case.events]})
+    content_hash = record_json_hash({"case": data, "events": [_event_doc(e) for e in case.events]})
     if row is not None and row.content_hash == content_hash:
         return "unchanged"
 
