@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+import stat
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import yaml
 
-from standards.safe_yaml import StrictSafeLoader, load_yaml
+from standards.safe_yaml import MAX_BYTES, FileTooLarge, StrictSafeLoader, read_yaml_file
 
 ENV_CALENDAR_FILE = "TONGYUAN_CALENDAR_FILE"
 
@@ -359,13 +361,36 @@ def _as_date(value: dt.date) -> dt.date:
 
 class _DatesAsText(StrictSafeLoader):
     """SafeLoader that leaves dates as text: PyYAML raises a bare ValueError on 2027-02-30,
-    with no line or key, and this module reports every bad date with its place instead."""
+    with no line or key, and this module reports every bad date with its place instead.
+
+    Integers are plain decimal only: YAML 1.1 also reads ``0x7EB``, ``2_027`` and ``03743``
+    as 2027, so a year key written that way became 2027 without a word; here they stay
+    text and are refused as years.
+    """
 
 
+_PLAIN_INT = re.compile(r"^(?:0|[-+]?[1-9][0-9]*)$")
+_INT_TAG = "tag:yaml.org,2002:int"
 _DatesAsText.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [
+        (tag, _PLAIN_INT if tag == _INT_TAG else rx)
+        for tag, rx in resolvers
+        if tag != "tag:yaml.org,2002:timestamp"
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+# The fixed-date statutory holidays every published year has (《全国年节及纪念日放假办法》):
+# 元旦 1 January, 劳动节 1 May, 国庆节 1–3 October. A year of the file that does not have
+# them off is a placeholder (``2027: {}``, ``holidays: []``), not a published schedule.
+_FIXED_HOLIDAYS: tuple[tuple[int, int, str], ...] = (
+    (1, 1, "元旦"),
+    (5, 1, "劳动节"),
+    (10, 1, "国庆节"),
+    (10, 2, "国庆节"),
+    (10, 3, "国庆节"),
+)
+_YEAR_TEXT = re.compile(r"[0-9]{4}")
 
 
 def load_override_file(path: Path | str) -> dict[int, YearSchedule]:
@@ -386,14 +411,7 @@ def load_override_file(path: Path | str) -> dict[int, YearSchedule]:
     off (weekend days inside a holiday block may be listed or not) and every 调休 day.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CalendarFileError(path, [f"cannot read the file: {exc.strerror}"]) from exc
-    try:
-        data = load_yaml(text, name=str(path), loader=_DatesAsText)
-    except yaml.YAMLError as exc:
-        raise CalendarFileError(path, [f"not valid YAML: {exc}"]) from exc
+    data = _read_override_document(path)
     problems: list[str] = []
     result: dict[int, YearSchedule] = {}
     if not isinstance(data, dict) or not isinstance(data.get("years"), dict):
@@ -402,38 +420,99 @@ def load_override_file(path: Path | str) -> dict[int, YearSchedule]:
     if extra:
         problems.append(f"unknown top-level key(s): {', '.join(extra)}")
     for raw_year, body in data["years"].items():
-        where = f"years.{raw_year}"
-        try:
-            year = int(raw_year)
-        except (TypeError, ValueError):
-            problems.append(f"{where}: the key must be a year such as 2027")
+        schedule = _year_schedule(raw_year, body, problems)
+        if schedule is None:
             continue
-        if not 1949 < year < 2200:
-            problems.append(f"{where}: {year} is not a plausible year")
-            continue
-        if not isinstance(body, dict):
-            problems.append(f"{where}: expected a mapping with 'holidays' and 'working_days'")
-            continue
-        unknown = sorted(str(k) for k in body if k not in ("holidays", "working_days", "source"))
-        if unknown:
-            problems.append(f"{where}: unknown key(s): {', '.join(unknown)}")
-        off = _dates(body.get("holidays"), year, f"{where}.holidays", problems)
-        on = _dates(body.get("working_days"), year, f"{where}.working_days", problems)
-        for d in sorted(on):
-            if d.weekday() < 5:
-                problems.append(
-                    f"{where}.working_days: {d.isoformat()} is a {d:%A}; adjusted working "
-                    "days (调休) are Saturdays or Sundays"
-                )
-        for d in sorted(on & off):
-            problems.append(f"{where}: {d.isoformat()} is listed both as holiday and working day")
-        if year in result:
-            problems.append(f"{where}: the year is given twice")
-        source = body.get("source", "")
-        result[year] = YearSchedule(year, frozenset(off), frozenset(on), str(source or ""))
+        if schedule.year in result:
+            problems.append(f"years.{raw_year}: the year is given twice")
+        result[schedule.year] = schedule
     if problems:
         raise CalendarFileError(path, problems)
     return result
+
+
+def _read_override_document(path: Path) -> object:
+    """The override file's YAML document, read with the configuration files' limits.
+
+    Only a regular file is read, and at most :data:`~standards.safe_yaml.MAX_BYTES` of it:
+    ``read_text`` took 113 s and 1.7 GB for a 40 MB file given by mistake, never ended
+    on ``/dev/zero`` and waited for ever on a FIFO.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise CalendarFileError(path, [f"cannot read the file: {exc.strerror}"]) from exc
+    if not stat.S_ISREG(mode):
+        raise CalendarFileError(
+            path, ["not a regular file (a device, FIFO or directory); name the YAML file itself"]
+        )
+    try:
+        return read_yaml_file(path, max_bytes=MAX_BYTES, loader=_DatesAsText)
+    except FileTooLarge as exc:
+        raise CalendarFileError(
+            path, [f"larger than {MAX_BYTES // (1024 * 1024)} MiB; a calendar file is a few lines"]
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise CalendarFileError(path, [f"not UTF-8 text (byte {exc.start})"]) from exc
+    except OSError as exc:
+        raise CalendarFileError(path, [f"cannot read the file: {exc.strerror}"]) from exc
+    except yaml.YAMLError as exc:
+        raise CalendarFileError(path, [f"not valid YAML: {exc}"]) from exc
+
+
+def _year_key(raw_year: object, where: str, problems: list[str]) -> int | None:
+    """The year a key names: a plain integer or a four-digit string, nothing coerced."""
+    if isinstance(raw_year, int) and not isinstance(raw_year, bool):
+        year = raw_year
+    elif isinstance(raw_year, str) and _YEAR_TEXT.fullmatch(raw_year):
+        year = int(raw_year)
+    else:
+        problems.append(f"{where}: the key must be a year such as 2027")
+        return None
+    if not 1949 < year < 2200:
+        problems.append(f"{where}: {year} is not a plausible year")
+        return None
+    return year
+
+
+def _year_schedule(raw_year: object, body: object, problems: list[str]) -> YearSchedule | None:
+    """One year of the file, its problems appended to ``problems`` (None if unusable)."""
+    where = f"years.{raw_year}"
+    year = _year_key(raw_year, where, problems)
+    if year is None:
+        return None
+    if not isinstance(body, dict):
+        problems.append(f"{where}: expected a mapping with 'holidays' and 'working_days'")
+        return None
+    unknown = sorted(str(k) for k in body if k not in ("holidays", "working_days", "source"))
+    if unknown:
+        problems.append(f"{where}: unknown key(s): {', '.join(unknown)}")
+    off = _dates(body.get("holidays"), year, f"{where}.holidays", problems)
+    on = _dates(body.get("working_days"), year, f"{where}.working_days", problems)
+    for d in sorted(on):
+        if d.weekday() < 5:
+            problems.append(
+                f"{where}.working_days: {d.isoformat()} is a {d:%A}; adjusted working "
+                "days (调休) are Saturdays or Sundays"
+            )
+    for d in sorted(on & off):
+        problems.append(f"{where}: {d.isoformat()} is listed both as holiday and working day")
+    source = body.get("source")
+    if source is not None and not isinstance(source, str):
+        problems.append(f"{where}.source: expected text (the notice's name), got {source!r}")
+        source = None
+    schedule = YearSchedule(year, frozenset(off), frozenset(on), source or "")
+    missing = [
+        f"{d.isoformat()} ({name})"
+        for month, day, name in _FIXED_HOLIDAYS
+        if schedule.is_working_day(d := dt.date(year, month, day))
+    ]
+    if missing:
+        problems.append(
+            f"{where}: not a published schedule: {', '.join(missing)} not listed as "
+            "holidays; every year has at least 元旦 1 Jan, 劳动节 1 May and 国庆节 1–3 Oct off"
+        )
+    return schedule
 
 
 def _dates(value: object, year: int, where: str, problems: list[str]) -> set[dt.date]:
@@ -443,6 +522,7 @@ def _dates(value: object, year: int, where: str, problems: list[str]) -> set[dt.
         problems.append(f"{where}: expected a list of dates (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD)")
         return set()
     out: set[dt.date] = set()
+    first_entry: dict[dt.date, int] = {}
     for i, item in enumerate(value):
         here = f"{where}[{i}]"
         try:
@@ -454,6 +534,15 @@ def _dates(value: object, year: int, where: str, problems: list[str]) -> set[dt.
         if stray:
             problems.append(f"{here}: {stray[0].isoformat()} is not in {year}")
             continue
+        repeated = [d for d in days if d in first_entry]
+        if repeated:
+            d = repeated[0]
+            more = f" (and {len(repeated) - 1} more day(s))" if len(repeated) > 1 else ""
+            problems.append(
+                f"{here}: {d.isoformat()}{more} already listed in {where}[{first_entry[d]}]"
+            )
+        for d in days:
+            first_entry.setdefault(d, i)
         out.update(days)
     return out
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import standards.workdays as workdays_module
+from standards.safe_yaml import MAX_BYTES
 from standards.workdays import (
     ENV_CALENDAR_FILE,
     CalendarFileError,
@@ -172,6 +173,8 @@ years:
     holidays:
       - 2027-01-01
       - 2027-02-05..2027-02-11
+      - 2027-05-01..2027-05-05
+      - 2027-10-01..2027-10-07
     working_days:
       - 2027-02-14   # a Sunday
 """
@@ -237,7 +240,8 @@ years:
     assert "years.2027: unknown key(s): extra" in text
     assert "years.twenty: the key must be a year" in text
     assert "years.2028: expected a mapping" in text
-    assert len(problems) == 8
+    assert "years.2027: not a published schedule: 2027-01-01 (元旦)" in text
+    assert len(problems) == 9
     assert str(path) in str(info.value)
 
 
@@ -250,7 +254,8 @@ def test_override_file_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_a_date_both_off_and_working_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
-        "years:\n  2027:\n    holidays: [2027-02-13..2027-02-14]\n    working_days: [2027-02-14]\n",
+        f"years:\n  2027:\n    holidays: [{FIXED_2027}, 2027-02-13..2027-02-14]\n"
+        "    working_days: [2027-02-14]\n",
         encoding="utf-8",
     )
     with pytest.raises(CalendarFileError, match="2027-02-14 is listed both"):
@@ -289,3 +294,81 @@ def test_an_unknown_year_is_refused_without_importing_the_holidays_package() -> 
     assert _holidays_china_years_from_source() == frozenset(
         int(y) for y in ChinaStaticHolidays.special_public_holidays
     )
+
+
+# The fixed-date statutory holidays of 2027, which every year of an override file lists.
+FIXED_2027 = "2027-01-01, 2027-05-01, 2027-10-01..2027-10-03"
+
+
+def _write(tmp_path: Path, text: str, name: str = "calendar.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(CalendarFileError) as info:
+        load_override_file(path)
+    assert str(path) in str(info.value)
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["{}", "{holidays: []}", "{source: 国办发明电, holidays: [2027-01-01, 2027-05-01]}"],
+)
+def test_a_placeholder_year_is_refused_naming_what_is_missing(tmp_path: Path, body: str) -> None:
+    """``2027: {}`` was silently a plain-weekdays year, the guess the calendar refuses."""
+    problems = _problems(_write(tmp_path, f"years:\n  2027: {body}\n"))
+    assert len(problems) == 1
+    assert problems[0].startswith("years.2027: not a published schedule: ")
+    assert "2027-10-01 (国庆节)" in problems[0]
+
+
+def test_a_fixed_holiday_on_a_weekend_need_not_be_listed(tmp_path: Path) -> None:
+    # 2027: 1 May is a Saturday, 2 and 3 October a Saturday and a Sunday.
+    path = _write(tmp_path, "years:\n  2027:\n    holidays: [2027-01-01, 2027-10-01]\n")
+    assert not load_override_file(path)[2027].is_working_day(D(2027, 5, 1))
+
+
+@pytest.mark.parametrize("key", ["0x7EB", "2_027", "2027.9", "03743", "true", "'27'", "'२०२७'"])
+def test_a_year_key_must_be_a_plain_year(tmp_path: Path, key: str) -> None:
+    """YAML 1.1 read 0x7EB, 2_027 and 2027.9 (int() of it) as 2027 without a word."""
+    problems = _problems(_write(tmp_path, f"years:\n  {key}: {{holidays: [{FIXED_2027}]}}\n"))
+    assert len(problems) == 1 and "the key must be a year such as 2027" in problems[0]
+
+
+def test_a_year_key_may_be_quoted(tmp_path: Path) -> None:
+    path = _write(tmp_path, f"years:\n  '2027': {{holidays: [{FIXED_2027}]}}\n")
+    assert set(load_override_file(path)) == {2027}
+
+
+def test_a_source_must_be_text(tmp_path: Path) -> None:
+    path = _write(tmp_path, f"years:\n  2027:\n    source: [a, b]\n    holidays: [{FIXED_2027}]\n")
+    assert _problems(path) == [
+        "years.2027.source: expected text (the notice's name), got ['a', 'b']"
+    ]
+
+
+def test_a_date_repeated_in_one_list_is_reported(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        f"years:\n  2027:\n    holidays: [{FIXED_2027}, 2027-02-05..2027-02-11, 2027-02-08]\n",
+    )
+    assert _problems(path) == [
+        "years.2027.holidays[4]: 2027-02-08 already listed in years.2027.holidays[3]"
+    ]
+
+
+def test_only_a_regular_file_of_bounded_size_is_read(tmp_path: Path) -> None:
+    """read_text took 113 s and 1.7 GB for a 40 MB file, and hung on a FIFO."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero"), tmp_path):
+        assert _problems(path) == [
+            "not a regular file (a device, FIFO or directory); name the YAML file itself"
+        ]
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.truncate(MAX_BYTES + 1)
+    assert _problems(big) == ["larger than 16 MiB; a calendar file is a few lines"]
