@@ -50,9 +50,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
+# What a masked 18-character 公民身份号码 keeps: the documented display form
+# ``4403**********1234`` (region prefix and the last four).
 _KEEP_HEAD = 4
 _KEEP_TAIL = 4
 _ID_LENGTH = 18
+# Shorter identifiers (passports 9, 港澳/台湾 permits 8–11, the 15-character 外国人永久居留证
+# and legacy 15-digit IDs) show at most a third of their characters; below this length
+# nothing is shown at all.
+_SHOW_NOTHING_BELOW = 6
 # Set while _is_public_code runs an identifier parser (see there).
 _PARSING: ContextVar[bool] = ContextVar("tongyuan_privacy_parsing", default=False)
 
@@ -98,16 +104,32 @@ class CitizenIdSpan:
     text: str
 
 
-def mask_id(value: str | None) -> str:
-    """Mask an identifier as ``4403**********1234``: the region prefix and last 4 stay.
+def kept_ends(length: int) -> tuple[int, int]:
+    """How many leading and trailing characters a masked identifier of ``length`` shows.
 
-    Short values are fully starred: too little is left to hide anything otherwise.
+    An 18-character (or longer) value keeps 4 and 4, the documented form
+    ``4403**********1234``. Keeping 4 and 4 of a 9-character passport number showed 8 of
+    its 9 characters, which hides nothing: shorter values show at most a third of their
+    characters (a 9-character passport ``E******78``, a 15-character 外国人永久居留证 2
+    and 3), and values under 6 characters none.
+    """
+    if length >= _ID_LENGTH:
+        return _KEEP_HEAD, _KEEP_TAIL
+    if length < _SHOW_NOTHING_BELOW:
+        return 0, 0
+    shown = length // 3
+    return shown // 2, shown - shown // 2
+
+
+def mask_id(value: str | None) -> str:
+    """Mask an identifier for display: ``4403**********1234`` for an 18-character ID.
+
+    Shorter identifiers show at most a third of their characters (:func:`kept_ends`).
     """
     if not value:
         return ""
-    if len(value) <= _KEEP_HEAD + _KEEP_TAIL:
-        return "*" * len(value)
-    return value[:_KEEP_HEAD] + "*" * (len(value) - _KEEP_HEAD - _KEEP_TAIL) + value[-_KEEP_TAIL:]
+    head, tail = kept_ends(len(value))
+    return value[:head] + "*" * (len(value) - head - tail) + value[len(value) - tail :]
 
 
 def _fold(text: str) -> str:
@@ -305,16 +327,18 @@ def contains_citizen_id(text: str) -> bool:
 def mask_text(text: str) -> str:
     """Mask every citizen ID number that appears inside free text (log lines, messages).
 
-    Each one keeps its first and last four characters as written and has the rest
-    starred (separators included); where two found places overlap, every character
-    either would star is starred.
+    Each one keeps its first and last characters as :func:`mask_id` would (four and four
+    of an 18-character ID, two and three of a legacy 15-digit one) as written and has
+    the rest starred (separators included); where two found places overlap, every
+    character either would star is starred.
     """
     spans = _id_spans(text)
     if not spans:
         return text
     starred: list[tuple[int, int]] = []
     for found_start, found_end in spans:
-        start, end = found_start + _KEEP_HEAD, found_end - _KEEP_TAIL
+        head, tail = kept_ends(found_end - found_start)
+        start, end = found_start + head, found_end - tail
         if starred and start <= starred[-1][1]:
             starred[-1] = (starred[-1][0], max(starred[-1][1], end))
         else:

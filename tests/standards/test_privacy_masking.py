@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from standards.codes.enums import IdType
 from standards.identifiers import (
     build_license_identifier,
     citizen_id_check_char,
@@ -15,6 +16,7 @@ from standards.privacy import (
     contains_citizen_id,
     could_be_citizen_id,
     could_be_embedded_citizen_id,
+    mask_id,
     mask_text,
 )
 
@@ -35,7 +37,7 @@ def test_a_citizen_id_is_masked_wherever_it_stands() -> None:
     assert mask_text(VALID_ID) == "1101**********002X"
     assert mask_text(f"申请人{VALID_ID}补交") == "申请人1101**********002X补交"
     assert mask_text(VALID_ID.lower()) == "1101**********002x"
-    assert mask_text("110105491231002") == "1101*******1002"  # legacy 15 digits
+    assert mask_text("110105491231002") == "11**********002"  # legacy 15 digits: a third
     assert contains_citizen_id(f"x {VALID_ID} y")
 
 
@@ -199,3 +201,35 @@ def test_an_id_inside_a_malformed_serial_is_masked_without_endless_recursion() -
     with pytest.raises(InvalidIdentifier) as caught:
         parse_case_serial(run)
     assert "11010519491231002X" not in str(caught.value)
+
+
+# One identifier of each 证件类型 as people write them, and its display form.
+ID_SAMPLES: dict[IdType, tuple[str, str]] = {
+    IdType.CITIZEN_ID: ("440305199711271019", "4403**********1019"),  # the documented form
+    IdType.USCC: ("91110000600037341L", "9111**********341L"),
+    IdType.PASSPORT: ("E12345678", "E******78"),
+    IdType.HK_MACAO_PERMIT: ("H12345678", "H******78"),
+    IdType.TAIWAN_PERMIT: ("12345678", "1******8"),
+    IdType.FOREIGN_PERMANENT: ("USA440319850101", "US**********101"),
+    IdType.OTHER: ("AB123", "*****"),
+}
+
+
+@pytest.mark.parametrize("id_type", list(IdType), ids=lambda t: t.value)
+def test_a_masked_id_of_every_type_shows_at_most_a_third_unless_it_is_18_long(
+    id_type: IdType,
+) -> None:
+    """A 9-character passport kept 4 + 4 and showed 8 of its 9 characters."""
+    value, expected = ID_SAMPLES[id_type]
+    masked = mask_id(value)
+    assert masked == expected and len(masked) == len(value)
+    shown = sum(c != "*" for c in masked)
+    assert shown == 8 if len(value) >= 18 else shown <= len(value) / 3
+
+
+@pytest.mark.parametrize("length", range(1, 40))
+def test_no_masked_id_length_shows_more_than_a_third_below_18(length: int) -> None:
+    masked = mask_id("A" * length)
+    shown = sum(c != "*" for c in masked)
+    assert len(masked) == length
+    assert shown <= (8 if length >= 18 else length / 3)
