@@ -189,3 +189,52 @@ def test_signed_entries_refuse_a_downgrade_below_them(
     ledger_engine.dispose()
     downgrade(db_url, "base")
     assert current_revision(db_url) is None
+
+
+def _db_upgrade(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from tongyuan.cli.app import app
+
+    monkeypatch.setenv("TONGYUAN_HOME", str(settings.home))
+    monkeypatch.setenv("TONGYUAN_DATABASE_URL", settings.database_url)
+    result = CliRunner().invoke(app, ["db", "upgrade"], terminal_width=300)
+    return result.exit_code, result.output
+
+
+def test_db_upgrade_pins_the_unsigned_entries_an_older_version_wrote(
+    hub_settings: Settings, ledger_engine: Engine, monkeypatch: pytest.MonkeyPatch
+):
+    """Until then anyone able to write the database could slip unsigned entries in among
+    them, and the first batch's checkpoint would pin those too."""
+    item_batch(ledger_engine, hub_settings, "一")
+    item_batch(ledger_engine, hub_settings, "二")
+    _make_legacy(ledger_engine)
+    code, output = _db_upgrade(hub_settings, monkeypatch)
+    assert code == 0, output
+    assert "unsigned entries up to seq 2" in output
+    assert scalar(ledger_engine, "SELECT seq FROM ledger_checkpoints") == 2
+    result = verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings))
+    assert result.ok and result.unpinned_entries == 0, result.problems
+    code, output = _db_upgrade(hub_settings, monkeypatch)  # nothing left to pin
+    assert code == 0 and "ledger:" not in output
+    assert scalar(ledger_engine, "SELECT count(*) FROM ledger_checkpoints") == 1
+
+
+def test_db_upgrade_signs_no_checkpoint_over_altered_legacy_entries(
+    hub_settings: Settings, ledger_engine: Engine, monkeypatch: pytest.MonkeyPatch
+):
+    item_batch(ledger_engine, hub_settings, "一")
+    _make_legacy(ledger_engine)
+    run_sql(ledger_engine, "UPDATE ledger_entries SET source = 'forged' WHERE seq = 1")
+    code, output = _db_upgrade(hub_settings, monkeypatch)
+    assert code == 1 and "ledger not pinned" in output, output
+    assert scalar(ledger_engine, "SELECT count(*) FROM ledger_checkpoints") == 0
+
+
+def test_a_new_hub_gets_no_checkpoint_from_db_upgrade(
+    hub_settings: Settings, ledger_engine: Engine, monkeypatch: pytest.MonkeyPatch
+):
+    code, output = _db_upgrade(hub_settings, monkeypatch)
+    assert code == 0 and "ledger:" not in output, output
+    assert scalar(ledger_engine, "SELECT count(*) FROM ledger_checkpoints") == 0

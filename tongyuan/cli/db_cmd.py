@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tongyuan.cli.common import console, database_errors, settings_and_logging
+from tongyuan.cli.common import console, database_errors, err_console, settings_and_logging, shown
+
+if TYPE_CHECKING:
+    from tongyuan.config import Settings
 
 app = typer.Typer(help="Library database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -20,13 +23,40 @@ def upgrade(
     Exit 2, with one line naming the database and the cause, when the database cannot be
     used (unreachable, login refused, not UTF8, another application's tables).
     """
-    from tongyuan.db import current_revision
+    from tongyuan.db import current_revision, head_revision
     from tongyuan.db import upgrade as do_upgrade
 
     settings = settings_and_logging()
     with database_errors(settings):
         do_upgrade(settings.database_url, revision)
-        console.print(f"database at revision {current_revision(settings.database_url)}")
+        now_at = current_revision(settings.database_url)
+        console.print(f"database at revision {now_at}")
+        if now_at == head_revision():
+            _pin_legacy_ledger(settings)
+
+
+def _pin_legacy_ledger(settings: Settings) -> None:
+    """A checkpoint over unsigned entries an older version wrote (docs/ledger.md §6):
+    written here, no entry can be slipped in among them between the upgrade and the
+    first batch. Exit 1 when they do not verify, as ``ledger checkpoint`` does."""
+    from tongyuan.db import make_engine, make_session_factory
+    from tongyuan.ledger.append import pin_legacy_entries
+    from tongyuan.ledger.checkpoints import CheckpointRefused
+
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            pinned = pin_legacy_entries(session, settings)
+    except CheckpointRefused as exc:
+        err_console.print(f"[red]ledger not pinned:[/red] {shown(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    if pinned is not None:
+        console.print(
+            f"ledger: checkpoint signed over the unsigned entries up to seq {pinned} "
+            "(written before entries were signed)"
+        )
 
 
 @app.command(epilog="Example: [bold]tongyuan db downgrade base[/bold]")

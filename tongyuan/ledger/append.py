@@ -194,26 +194,47 @@ def _lock_head(session: Session) -> LedgerHead:
     return head
 
 
-def _pin_before_signing(session: Session, head: LedgerHead, settings: Settings) -> None:
-    """Before the hub's first signed entry, sign a checkpoint over the chain as it is:
-    over the unsigned entries written before entries were signed (verify accepts them
-    only when a hub checkpoint pins them, so none can be slipped in between them and the
-    signed ones), or, on a new hub, over the empty chain (so that from the first entry
-    on, a hub key with no checkpoint left means checkpoints were deleted)."""
+def _unpinned_unsigned_head(session: Session, head: LedgerHead) -> bool:
+    """Whether the chain ends in entries no checkpoint pins and no signature covers: the
+    unsigned entries of a version before entry signatures (or, at seq 0, a new hub)."""
     if head.seq:
         entries = LedgerEntry.__table__
         found = session.execute(
             select(entries.c.signature).where(entries.c.seq == head.seq)
         ).one_or_none()
         if found is None or found[0] is not None:
-            return  # already signed (or no such entry: verify reports it)
+            return False  # already signed (or no such entry: verify reports it)
     pinned = session.scalar(
         select(LedgerCheckpoint.id).where(LedgerCheckpoint.seq >= head.seq).limit(1)
     )
-    if pinned is None:
+    return pinned is None
+
+
+def _pin_before_signing(session: Session, head: LedgerHead, settings: Settings) -> None:
+    """Before the hub's first signed entry, sign a checkpoint over the chain as it is:
+    over the unsigned entries written before entries were signed (verify accepts them
+    only when a hub checkpoint pins them, so none can be slipped in between them and the
+    signed ones), or, on a new hub, over the empty chain (so that from the first entry
+    on, a hub key with no checkpoint left means checkpoints were deleted)."""
+    if _unpinned_unsigned_head(session, head):
         _checkpoint(
             session, settings, f"the chain up to seq {head.seq}, before its first signed entry"
         )
+
+
+def pin_legacy_entries(session: Session, settings: Settings) -> int | None:
+    """Right after an upgrade to signed entries: a checkpoint over the unsigned entries
+    the older version wrote, so that none can be added among them from now on (until
+    the first batch wrote it, anyone able to write the database could). Returns the seq
+    pinned, or None when there is nothing to pin (no entries, or already pinned or
+    signed). Raises :class:`tongyuan.ledger.checkpoints.CheckpointRefused` when those
+    entries do not verify."""
+    from tongyuan.ledger.checkpoints import write_checkpoint
+
+    head = session.get(LedgerHead, HEAD_ID)
+    if head is None or not head.seq or not _unpinned_unsigned_head(session, head):
+        return None
+    return write_checkpoint(session, settings).seq
 
 
 def _checkpoint(session: Session, settings: Settings, why: str) -> None:
