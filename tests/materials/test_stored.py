@@ -95,3 +95,29 @@ def test_no_digest_a_malformed_one_or_no_file_is_missing(settings: Settings) -> 
     assert check_stored_file(settings, None).problem == MISSING
     assert check_stored_file(settings, "not-a-digest").problem == MISSING
     assert check_stored_file(settings, "0" * 64).problem == MISSING
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_a_shard_folder_swapped_for_a_link_after_the_checks_is_not_followed(
+    settings: Settings, tmp_path: Path, level: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race the folder checks alone leave open: blobs/ab (or ab/cd) replaced by a
+    link to a copy outside the store between the checks and the open."""
+    import tongyuan.materials.stored as stored_mod
+
+    sha256, path = _stored(settings, tmp_path, b"evidence")
+    folder = path.parents[2 - level]
+    outside = tmp_path / "outside" / folder.name
+    checked = stored_mod._linked_folder
+
+    def swap_after_check(*args: object) -> str | None:
+        found = checked(*args)  # type: ignore[arg-type]
+        outside.parent.mkdir()
+        shutil.copytree(folder, outside)
+        shutil.rmtree(folder)
+        folder.symlink_to(outside)
+        return found
+
+    monkeypatch.setattr(stored_mod, "_linked_folder", swap_after_check)
+    state = check_stored_file(settings, sha256)
+    assert state.problem == NOT_REGULAR, state

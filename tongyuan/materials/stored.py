@@ -5,9 +5,9 @@ sound only when it is there, is a regular file *in* the store, and still hashes 
 name. A symbolic link is refused whatever it points at: the store never writes one, so a
 link was put there by hand, and the bytes it leads to (another blob, a file outside the
 data directory) are not the ones the hub kept and can change without the store noticing.
-The shard folders on the way must not be links either. The check opens the final path
-component without following a link and reads the file through that descriptor, so what
-is hashed is what was checked. The holder query
+The shard folders on the way must not be links either. The check opens each shard folder
+and the file itself without following a link, each relative to the folder before it, and
+reads the file through that descriptor, so what is hashed is what was checked. The holder query
 (``tongyuan materials for``) and the integrity suite both use it, so a file the quality
 report calls altered is never offered for reuse.
 """
@@ -31,6 +31,7 @@ ALTERED = "altered"  # a regular file whose SHA-256 is no longer its name
 _CHUNK = 1 << 20
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO put in the store must not block the open
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,24 @@ def _linked_folder(settings: Settings, path: os.PathLike[str]) -> str | None:
     return None
 
 
+def _open_in_store(settings: Settings, path: os.PathLike[str]) -> int:
+    """The stored file opened for reading, each shard folder on the way and the file
+    itself opened without following a link (relative to the folder before it): a folder
+    swapped for a link after the checks above fails the open (ELOOP or ENOTDIR) instead
+    of leading the read out of the store."""
+    root = settings.blobs_dir
+    parts = os.path.relpath(os.fspath(path), os.fspath(root)).split(os.sep)
+    folder = os.open(root, os.O_RDONLY | _O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        return os.open(parts[-1], os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK, dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
 def check_stored_file(settings: Settings, sha256: str | None) -> StoredFile:
     """Stream the stored file with this digest and say whether it still is that content.
 
@@ -114,9 +133,9 @@ def check_stored_file(settings: Settings, sha256: str | None) -> StoredFile:
     if not stat.S_ISREG(link.st_mode):
         return StoredFile(NOT_REGULAR, f"the stored file {sha256} is {_kind(link.st_mode)}")
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
+        fd = _open_in_store(settings, path)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:  # replaced by a link since the lstat
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a link put in since the lstat
             return StoredFile(NOT_REGULAR, f"the stored file {sha256} is a symbolic link")
         if exc.errno == errno.ENOENT:
             return StoredFile(MISSING, f"the stored file {sha256} is missing from the blob store")
