@@ -37,7 +37,13 @@ from pathlib import Path
 
 import yaml
 
-from standards.safe_yaml import MAX_BYTES, FileTooLarge, StrictSafeLoader, read_yaml_file
+from standards.safe_yaml import (
+    MAX_BYTES,
+    FileTooLarge,
+    StrictSafeLoader,
+    problem_and_line,
+    read_yaml_file,
+)
 
 ENV_CALENDAR_FILE = "TONGYUAN_CALENDAR_FILE"
 
@@ -60,13 +66,20 @@ class CalendarUnknown(Exception):
 
 
 class CalendarFileError(ValueError):
-    """The override file cannot be used; the message lists every problem with its place."""
+    """The override file cannot be used; the message lists every problem with its place.
+
+    One line (problems joined by "; "): every command prints it as its one error line,
+    and a multi-line message came out of ``ingest`` with literal ``\\n`` in it.
+    """
 
     def __init__(self, path: Path | str, problems: list[str]) -> None:
         self.path = str(path)
-        self.problems = problems
-        listing = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"calendar file {self.path}: {len(problems)} problem(s)\n{listing}")
+        self.problems = [" ".join(p.split()) for p in problems]
+        listing = "; ".join(self.problems)
+        super().__init__(
+            f"calendar file {self.path} ({ENV_CALENDAR_FILE}) cannot be used: "
+            f"{len(problems)} problem(s): {listing}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,7 +470,9 @@ def _read_override_document(path: Path) -> object:
     except OSError as exc:
         raise CalendarFileError(path, [f"cannot read the file: {exc.strerror}"]) from exc
     except yaml.YAMLError as exc:
-        raise CalendarFileError(path, [f"not valid YAML: {exc}"]) from exc
+        problem, line = problem_and_line(exc)
+        where = f" (line {line})" if line is not None else ""
+        raise CalendarFileError(path, [f"not valid YAML{where}: {problem}"]) from exc
 
 
 def _year_key(raw_year: object, where: str, problems: list[str]) -> int | None:

@@ -149,6 +149,11 @@ RULES: dict[str, Rule] = _rules(
     ),
     ("case.item.unpublished", "办件引用的事项未发布或已取消", _ITEM_LIST),
     ("case.overdue", "办件超期（超过按工作日计算的承诺办结期限）", _ITEM_LIST),
+    (
+        "case.prereview.late",
+        "预审超期（接件后2个工作日内未受理、不予受理或告知补正）",
+        "本平台预审时限：接件后2个工作日（工作日按法定节假日和调休安排计算）",
+    ),
     ("claim.overdue", "下级未在期限内认领下发的事项（工作日）", _FOUR_SAME),
     ("review.overdue", "事项审核或补正超过期限（工作日）", _ITEM_LIST),
     (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from ingest_world import DEPT, World
@@ -98,6 +99,18 @@ def test_a_case_the_applicant_withdrew_after_acceptance_is_closed_not_overdue() 
                                 (S.RETRACTED, t(2, 16))),
                        limit_days=3, today=date(2026, 11, 1), calendar=CAL)  # fmt: skip
     assert (retracted.status, retracted.overdue) == ("closed", False)
+
+
+@pytest.mark.parametrize("ending", [S.RETRACTED, S("2"), S("5")], ids=lambda s: s.value)
+def test_a_case_ended_without_a_decision_after_its_deadline_stays_overdue(ending: S) -> None:
+    """Accepted, past its deadline, then 撤回/撤件/不予受理: it was ``closed`` and dropped
+    out of overdue supervision the day it ended."""
+    late = assess(_history((S.ACCEPTED, ACCEPTED), (ending, t(3, 2))),
+                  limit_days=3, today=date(2026, 11, 1), calendar=CAL)  # fmt: skip
+    assert (late.status, late.overdue, late.deadline) == ("closed_late", True, DEADLINE)
+    in_time = assess(_history((S.ACCEPTED, ACCEPTED), (ending, t(2, 25))),
+                     limit_days=3, today=date(2026, 11, 1), calendar=CAL)  # fmt: skip
+    assert (in_time.status, in_time.overdue) == ("closed", False)
 
 
 def test_an_unknown_year_is_reported_never_guessed() -> None:
@@ -338,3 +351,82 @@ def test_a_cut_overdue_list_says_so_with_the_true_total(
     assert "list cut at 1 of 2" in text.output
     whole = json.loads(runner.invoke(app, ["cases", "overdue", "--json"]).stdout)
     assert whole["truncated"] is False and len(whole["cases"]) == 2
+
+
+def test_a_bad_calendar_file_is_one_line_naming_it_not_a_traceback(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`cases overdue` printed a ~90-line traceback (exit 1) and `ingest` the problems
+    with literal \\n sequences; both now say it in one line naming the file."""
+    world.deliver("cases_001.xml", [_case("T-OPEN", [CaseEvent(state=S.ACCEPTED, at=t(2, 24))])])
+    _env(world, monkeypatch)
+    bad = tmp_path / "calendar.yaml"
+    bad.write_text("years:\n  2027: {}\n  0x7EB: {}\n", encoding="utf-8")
+    monkeypatch.setenv("TONGYUAN_CALENDAR_FILE", str(bad))
+    runner = CliRunner()
+    ingested = runner.invoke(app, ["ingest", "--topology", str(world.topology.path)])
+    assert "\\n" not in ingested.output and str(bad) in ingested.output
+    assert "years.2027: not a published schedule" in ingested.output
+    out = runner.invoke(app, ["cases", "overdue"], terminal_width=2000)
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    (line,) = out.output.splitlines()
+    assert line.startswith(f"error: calendar file {bad} (TONGYUAN_CALENDAR_FILE)")
+    assert "2 problem(s): years.2027: not a published schedule" in line
+    assert "years.0x7EB: the key must be a year" in line
+
+
+def test_a_quality_run_as_of_a_past_day_judges_cases_as_they_stood_then(world: World) -> None:
+    """--as-of a past day counted cases as overdue that did not exist yet that day (the
+    stored status is as of today, the population was every case)."""
+    from tongyuan.quality import run_quality
+
+    world.deliver("cases_001.xml", [
+        # Due 25 Feb, decided 26 Feb: on time as of 24 Feb, late from 26 Feb.
+        _case("T-LATE", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
+                         CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
+                         CaseEvent(state=S.DONE_APPROVED, at=t(2, 26))]),
+        # Received 2 Mar, accepted 3 Mar (预审 due 4 Mar), still open: late from 9 Mar.
+        _case("T-MARCH", [CaseEvent(state=S.RECEIVED, at=t(3, 2)),
+                          CaseEvent(state=S.ACCEPTED, at=t(3, 3))]),
+        # Received Thu 12 Feb, 预审 due Sat 14 Feb (调休), next step 26 Feb: late from 15 Feb.
+        _case("T-PRE", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
+                        CaseEvent(state=S.ACCEPTED, at=t(2, 26)),
+                        CaseEvent(state=S.DONE_APPROVED, at=t(2, 27))]),
+    ])  # fmt: skip
+    assert ingest_department(world.settings, world.topology, DEPT).added == 3
+
+    def judged(day: date) -> dict[str, tuple[int, int]]:
+        summary = run_quality(world.settings, suites=["timeliness"], as_of=day)
+        return {r.rule: (r.evaluated, r.failed) for r in summary.rules if r.kind == "case"}
+
+    before = judged(date(2026, 2, 14))
+    assert before["case.overdue"] == (2, 0)  # T-MARCH did not exist yet
+    assert before["case.prereview.late"] == (2, 0)
+    assert judged(date(2026, 2, 15))["case.prereview.late"] == (2, 1)  # T-PRE
+    assert judged(date(2026, 3, 5))["case.overdue"] == (3, 1)  # T-LATE only
+    later = judged(date(2026, 3, 20))
+    assert later["case.overdue"] == (3, 2) and later["deadline.unknown"] == (3, 0)
+
+
+def test_an_unknown_prereview_due_date_exits_3_and_fails_deadline_unknown(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """接件 on 30 Dec 2026: 预审 is due in 2027, which the calendar does not know. Only the
+    case's own deadline counted towards exit 3, so `cases overdue` said 0."""
+    from tongyuan.quality import run_quality
+
+    world.deliver(
+        "cases_001.xml", [_case("T-PRE-2027", [CaseEvent(state=S.RECEIVED, at=t(12, 30))])]
+    )
+    assert ingest_department(world.settings, world.topology, DEPT).added == 1
+    _env(world, monkeypatch)
+    out = CliRunner().invoke(app, ["cases", "overdue", "--json"])
+    assert out.exit_code == 3, out.output
+    document = json.loads(out.stdout)
+    assert (document["deadline_unknown"], document["prereview_deadline_unknown"]) == (0, 1)
+    text = CliRunner().invoke(app, ["cases", "overdue"], terminal_width=300)
+    assert text.exit_code == 3 and "1 without a known 预审 due date" in " ".join(
+        text.output.split()
+    )
+    summary = run_quality(world.settings, suites=["timeliness"], as_of=date(2027, 1, 10))
+    assert summary.failed_by_rule()[("deadline.unknown", "case")] == 1

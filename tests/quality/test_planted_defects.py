@@ -26,8 +26,13 @@ from tongyuan.quality.history import masked_keys, recent_runs, run_results
 
 pytestmark = pytest.mark.slow
 
-# The generator simulates late decisions and licenses that lapse or are revoked.
-NATURAL = {("case.overdue", "case"), ("license.revoked", "license"), ("license.expired", "license")}
+# The generator simulates late decisions and 预审, and licenses that lapse or are revoked.
+NATURAL = {
+    ("case.overdue", "case"),
+    ("case.prereview.late", "case"),
+    ("license.revoked", "license"),
+    ("license.expired", "license"),
+}
 
 
 @pytest.fixture(

@@ -36,6 +36,7 @@ def test_run_prints_the_summary_and_stores_the_run(settings, db_url) -> None:
     assert summary["status"] == "passed"
     assert {r["rule"] for r in summary["rules"]} == {
         "case.overdue",
+        "case.prereview.late",
         "claim.overdue",
         "review.overdue",
         "deadline.unknown",

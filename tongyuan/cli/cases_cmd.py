@@ -50,7 +50,8 @@ def overdue(
     Overdue (超期): not decided past the deadline, or decided after it. The deadline is the
     promised limit (the case's, else its item's) counted in working days from 受理, with
     statutory holidays and 调休 working weekends. Applicants are shown by masked ID only.
-    Exit 0, or 3 when some deadlines could not be computed (year not in the calendar).
+    Exit 0, or 3 when some deadline (a case's or its 预审's) could not be computed (year
+    not in the calendar), or 2 when the hub or the calendar file cannot be used.
     """
     from tongyuan.ingest.overdue import overdue_cases
 
@@ -64,7 +65,7 @@ def overdue(
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:
         _print(report)
-    if report.counts.unknown:
+    if report.deadlines_unknown:
         raise typer.Exit(EXIT_CALENDAR_UNKNOWN)
 
 
@@ -90,7 +91,8 @@ def _print(report) -> None:  # type: ignore[no-untyped-def]
         )
     console.print(
         f"{counts.cases} cases checked: {counts.overdue} overdue, "
-        f"{counts.prereview_late} with a late 预审, {counts.unknown} without a known deadline"
+        f"{counts.prereview_late} with a late 预审, {counts.unknown} without a known deadline, "
+        f"{counts.prereview_unknown} without a known 预审 due date"
     )
     if report.prereview:
         cut = f" (showing the first {len(report.prereview)})" if report.prereview_truncated else ""

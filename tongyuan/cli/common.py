@@ -102,7 +102,8 @@ EXIT_BAD_DATABASE = 2
 
 @contextmanager
 def database_errors(settings: Settings, *, doing: str = "") -> Iterator[None]:
-    """One line and exit 2 for a library database the command cannot use, not a traceback.
+    """One line and exit 2 for a library database the command cannot use, not a traceback
+    (and for a working-day calendar file it cannot use, see ``TONGYUAN_CALENDAR_FILE``).
 
     Read-only commands already say in one line where they looked and why (NoHubError);
     the writing ones (db, ingest, sync items, quality run) printed a 350–730-line Rich
@@ -118,7 +119,8 @@ def database_errors(settings: Settings, *, doing: str = "") -> Iterator[None]:
     from tongyuan.db.errors import describe_error
 
     try:
-        yield
+        with calendar_errors():
+            yield
     except DatabaseEncodingError as exc:
         err_console.print(f"[red]error:[/red] {shown(str(exc))}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_DATABASE) from None
@@ -136,6 +138,23 @@ def database_errors(settings: Settings, *, doing: str = "") -> Iterator[None]:
             f"{shown(describe_error(exc))}; check {ENV_DATABASE_URL}",
             soft_wrap=True,
         )
+        raise typer.Exit(EXIT_BAD_DATABASE) from None
+
+
+@contextmanager
+def calendar_errors() -> Iterator[None]:
+    """One line and exit 2 for a working-day calendar file the command cannot use.
+
+    The other half of what every deadline needs besides the database: a bad
+    ``TONGYUAN_CALENDAR_FILE`` printed a ~90-line traceback from ``cases overdue``. The
+    message names the file and every problem on one line.
+    """
+    from standards.workdays import CalendarFileError
+
+    try:
+        yield
+    except CalendarFileError as exc:
+        err_console.print(f"[red]error:[/red] {shown(str(exc))}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_DATABASE) from None
 
 

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from tongyuan.cli import demo_pipelines
-from tongyuan.cli.common import console, progress_bar, settings_and_logging
+from tongyuan.cli.common import calendar_errors, console, progress_bar, settings_and_logging
 from tongyuan.config import Settings
 
 if TYPE_CHECKING:
@@ -36,9 +36,12 @@ def demo(
     (./var by default). Running it again is safe: files already loaded are skipped, the
     sync finds nothing new, and nothing changes.
     """
+    from standards.workdays import WorkCalendar
     from tongyuan.db import upgrade
 
     settings = settings_and_logging()
+    with calendar_errors():  # before anything is generated: every deadline needs it
+        WorkCalendar.default()
     console.print(f"[bold]Tongyuan demo[/bold] — data directory {settings.home}")
     upgrade(settings.database_url)
     # Deterministic for its parameters: generated once, then loaded (and skipped) on re-runs.

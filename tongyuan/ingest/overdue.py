@@ -36,6 +36,7 @@ class OverdueReport:
             "overdue": self.counts.overdue,
             "prereview_late": self.counts.prereview_late,
             "deadline_unknown": self.counts.unknown,
+            "prereview_deadline_unknown": self.counts.prereview_unknown,
             "calendar_problems": self.counts.problems,
             "limit": self.limit,
             # The lists hold at most ``limit`` cases each; the counts above are all of them.
@@ -44,6 +45,11 @@ class OverdueReport:
             "cases": self.cases,
             "prereview_cases": self.prereview,
         }
+
+    @property
+    def deadlines_unknown(self) -> bool:
+        """Whether some deadline (a case's, or its 预审's) needs a year the calendar lacks."""
+        return bool(self.counts.unknown or self.counts.prereview_unknown)
 
     @property
     def truncated(self) -> bool:

@@ -9,7 +9,8 @@
   yet pauses the clock up to the decision, or up to ``today`` for an open case.
   补正 is not a pause: 《行政许可法》第三十二条 asks for corrections *before* 受理, and the
   limit runs from 受理 anyway; a 补正 after 受理 has no statutory pause and counts.
-* **超期:** an open case past its deadline, or a case decided (办结) after it.
+* **超期:** an open case past its deadline, a case decided (办结) after it, or a case
+  that ended without a decision (撤回, 撤件, 不予受理 after 受理) after it (``closed_late``).
 * **预审:** the first step after 接件 (accepting, refusing, asking for corrections…) is
   due within 2 working days of 接件.
 
@@ -53,6 +54,11 @@ class Timeliness:
     prereview_late: bool | None = None
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def prereview_unknown(self) -> bool:
+        """接件 seen, but the calendar could not compute when 预审 was due."""
+        return self.received_at is not None and self.prereview_deadline is None
+
 
 def assess(
     events: Sequence[tuple[CaseState, datetime]],
@@ -68,24 +74,30 @@ def assess(
     decided = next((at for s, at in events if s.is_done), None)
     _prereview(result, events, today, calendar)
 
-    if decided is None and states and states[-1].is_final:
-        result.status, result.overdue = "closed", False
-        return result
+    ended = events[-1][1] if decided is None and states and states[-1].is_final else None
     if accepted is None:
+        result.status = "closed" if ended is not None else "open"
         result.overdue = False  # the time limit runs from 受理
         return result
     if limit_days is None:
-        result.status = "no_limit"
+        result.status = "closed" if ended is not None else "no_limit"
+        result.overdue = False if ended is not None else None
         return result
     try:
         deadline = calendar.add_working_days(local_date(accepted), limit_days)
-        paused = special_procedure_days(events, accepted, decided, today, calendar)
+        stop = decided if decided is not None else ended
+        paused = special_procedure_days(events, accepted, stop, today, calendar)
         result.deadline = calendar.add_working_days(deadline, paused) if paused else deadline
     except CalendarUnknown as exc:
         result.status = "unknown"
         result.problems.append(str(exc))
         return result
-    if decided is not None:
+    if ended is not None:
+        # Ended without a decision (撤回, 撤件, 不予受理 after 受理): past its deadline by
+        # then, the case was 超期 and stays so; closing it must not end supervision.
+        result.overdue = local_date(ended) > result.deadline
+        result.status = "closed_late" if result.overdue else "closed"
+    elif decided is not None:
         result.overdue = local_date(decided) > result.deadline
         result.status = "done_late" if result.overdue else "done"
     else:
@@ -152,6 +164,8 @@ class TimelinessCounts:
     overdue: int = 0
     prereview_late: int = 0
     unknown: int = 0
+    # 接件 seen but its 2-working-day 预审 due date not computable (the year is not known).
+    prereview_unknown: int = 0
     problems: list[str] = field(default_factory=list)  # distinct calendar problems
 
 
@@ -210,6 +224,7 @@ def recompute(
             counts.overdue += bool(result.overdue)
             counts.prereview_late += bool(result.prereview_late)
             counts.unknown += result.status == "unknown"
+            counts.prereview_unknown += result.prereview_unknown
             for problem in result.problems:
                 if problem not in counts.problems:
                     counts.problems.append(problem)

@@ -17,10 +17,11 @@ from tongyuan.libraries.base import Base, UtcDateTime
 
 # open: not decided, deadline not passed · overdue: not decided, deadline passed (超期)
 # done: decided in time · done_late: decided after the deadline (超期办结)
-# closed: ended without a decision (撤件, 不予受理, 撤回…) · no_limit: no time limit known
-# unknown: the calendar does not know a year the deadline needs
+# closed: ended without a decision (撤件, 不予受理, 撤回…) by its deadline, or before 受理
+# closed_late: ended without a decision after its deadline (超期, overdue)
+# no_limit: no time limit known · unknown: the calendar does not know a year the deadline needs
 TIMELINESS_STATUSES: tuple[str, ...] = (
-    "open", "overdue", "done", "done_late", "closed", "no_limit", "unknown",
+    "open", "overdue", "done", "done_late", "closed", "closed_late", "no_limit", "unknown",
 )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from standards.validation.state_machine import INITIAL_STATES, TRANSITIONS
 from tongyuan.quality.checks import Derived, Population, SuiteContext, region_level
-from tongyuan.quality.sql import in_list, quote
+from tongyuan.quality.sql import date_literal, in_list, quote
 
 _CASE_KEYS = (
     "c.serial AS record_key, c.region_code AS region_code, "
@@ -32,6 +32,8 @@ ITEM_TEXT_ELEMENTS: tuple[str, ...] = (
 )
 ACCEPTED = "'3'"
 DECIDED = "('11', '12', '13')"
+# Ended without a decision: 撤件, 不受理, 不予受理, 撤回, 撤销.
+ENDED = "('2', '4', '5', '14', '15')"
 
 
 def items(ctx: SuiteContext) -> Population:
@@ -192,14 +194,50 @@ def cases(ctx: SuiteContext) -> Population:
     if "case_timeliness" in ctx.tables:
         derived.append(
             Derived(
-                ("timeliness_status", "deadline", "timeliness_as_of"),
+                (
+                    "timeliness_status",
+                    "deadline",
+                    "timeliness_as_of",
+                    "received_at",
+                    "prereview_deadline",
+                    "prereview_at",
+                ),
                 "t.status AS timeliness_status, t.deadline AS deadline, "
-                "t.as_of AS timeliness_as_of",
+                "t.as_of AS timeliness_as_of, t.received_at AS received_at, "
+                "t.prereview_deadline AS prereview_deadline, t.prereview_at AS prereview_at",
                 "LEFT JOIN case_timeliness t ON t.case_id = c.id",
             )
         )
     return Population(
         "cases", "case", columns, "cases c", ctx.in_scope("c.region_code"), tuple(derived)
+    )
+
+
+def case_times(ctx: SuiteContext) -> Population:
+    """The cases that existed on the run's day (an event on or before it), for the
+    timeliness rules, with the day each case ended without a decision (``ended_at``).
+
+    A quality run ``--as-of`` a past day counted cases that did not exist yet that day;
+    the rules judge each case by its events up to that day (:mod:`..suites.timeliness`).
+    """
+    whole = cases(ctx)
+    day = date_literal(ctx.as_of)
+    existed = (
+        "EXISTS (SELECT 1 FROM case_events x WHERE x.case_id = c.id "
+        f"AND {ctx.dialect.local_day_of('x.at')} <= {day})"
+    )
+    ended = Derived(
+        ("ended_at",),
+        f"CASE WHEN c.current_state IN {ENDED} THEN (SELECT MAX(z.at) FROM case_events z "
+        f"WHERE z.case_id = c.id AND z.state IN {ENDED}) END AS ended_at",
+    )
+    return Population(
+        "case_times",
+        "case",
+        whole.columns,
+        whole.source,
+        f"{whole.where} AND {existed}",
+        (*whole.derived, ended),
     )
 
 
@@ -237,9 +275,14 @@ def claims(ctx: SuiteContext) -> Population:
     columns = (
         "k.node || '/' || k.basic_code AS record_key, k.node AS region_code, "
         f"{region_level('k.node')} AS level, NULL AS department, "
-        "k.status AS status, k.deadline AS deadline, k.deadline_problem AS deadline_problem"
+        "k.status AS status, k.deadline AS deadline, k.deadline_problem AS deadline_problem, "
+        "k.completed_at AS completed_at, k.cancelled_at AS cancelled_at"
     )
-    return Population("claims", "claim", columns, "item_claims k", ctx.in_scope("k.node"))
+    pushed = f"{ctx.dialect.local_day_of('k.pushed_at')} <= {date_literal(ctx.as_of)}"
+    # Only claims pushed by the run's day existed then (a past --as-of day).
+    return Population(
+        "claims", "claim", columns, "item_claims k", f"{ctx.in_scope('k.node')} AND {pushed}"
+    )
 
 
 def system_region(ctx: SuiteContext, system: str, impl_code: str) -> str:

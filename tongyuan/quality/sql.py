@@ -102,6 +102,13 @@ class Dialect:
         check = f"substr({alphabet}, ((31 - (({terms}) % 31)) % 31) + 1, 1)"
         return f"(length({col}) <> 18 OR {bad_char} OR substr({col}, 18, 1) <> {check})"
 
+    def local_day_of(self, column: str) -> str:
+        """The hub-local (Beijing, UTC+8 all year) day of a stored UTC timestamp: the day
+        a case's events and deadlines are judged by (``tongyuan.libraries.base.local_date``)."""
+        if self.name == "sqlite":
+            return f"date({_ident(column)}, '+8 hours')"
+        return f"CAST(({_ident(column)} AT TIME ZONE 'Asia/Shanghai') AS DATE)"
+
     def day_of(self, column: str) -> str:
         """The date part of a stored timestamp (UTC on both backends)."""
         if self.name == "sqlite":

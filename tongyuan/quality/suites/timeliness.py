@@ -15,6 +15,17 @@ falls in is not published yet) is never a pass: the case, claim or review fails
 how many records could not be judged and which (DESIGN: an unpublished year is an
 explicit, visible condition). It is not counted as overdue either, nor as evaluated by
 the overdue rule: nobody knows, and a pass rate must not rise with what it cannot judge.
+
+**As of a day (``--as-of``).** Records are judged as they stood that day, from what the
+hub stores about when things happened: only cases with an event by that day and claims
+pushed by it are looked at; a case
+is late when it was decided, or ended without a decision (``closed_late``), after its
+deadline by that day, or was still open that day past it; its 预审 likewise against the
+2-working-day due date; a claim when it was not completed by that day past its deadline.
+One limit remains: a case whose 特别程序 began after that day is judged with the deadline
+stored since, which counts that pause too (it may be called on time as of a day it was
+already late). Review copies are judged by their current status and due dates: the due
+dates a copy had before its last change are not stored (docs/auditors.md).
 """
 
 from __future__ import annotations
@@ -22,59 +33,101 @@ from __future__ import annotations
 from standards.codes.enums import CaseState
 from tongyuan.quality import populations
 from tongyuan.quality.checks import Check, SuiteContext
-from tongyuan.quality.sql import date_literal
+from tongyuan.quality.sql import Dialect, date_literal
 
 SUITE = "timeliness"
 EXPECTATION = "ExpectWithinDeadline"
 EXPECTATION_KNOWN = "ExpectDeadlineKnown"
 UNKNOWN = "deadline.unknown"
+PREREVIEW_LATE = "case.prereview.late"
 _DONE = "('11', '12', '13')"
 _ENDED = "('2', '4', '5', '14', '15')"
+
+
+def _by(d: Dialect, column: str, day: str) -> str:
+    """``column`` (a UTC timestamp) happened on or before the hub-local ``day``."""
+    return f"({column} IS NOT NULL AND {d.local_day_of(column)} <= {day})"
+
+
+def _not_by(d: Dialect, column: str, day: str) -> str:
+    """``column`` had not happened yet by the end of the hub-local ``day``."""
+    return f"({column} IS NULL OR {d.local_day_of(column)} > {day})"
+
+
+def _late_case(d: Dialect, day: str) -> str:
+    """Late as the case stood on ``day``: decided, or ended without a decision, after its
+    deadline by then, or still open then past it. A case still in 特别程序 has its clock
+    stopped since its deadline was computed (timeliness_as_of): it is late only if it
+    was late by then already."""
+    paused = f"(current_state = '{CaseState.SPECIAL_START.value}' AND deadline >= timeliness_as_of)"
+    return (
+        f"deadline IS NOT NULL AND {_by(d, 'accepted_at', day)} AND ("
+        f"({_by(d, 'decided_at', day)} AND {d.local_day_of('decided_at')} > deadline) "
+        f"OR ({_not_by(d, 'decided_at', day)} AND {_by(d, 'ended_at', day)} "
+        f"AND {d.local_day_of('ended_at')} > deadline) "
+        f"OR ({_not_by(d, 'decided_at', day)} AND {_not_by(d, 'ended_at', day)} "
+        f"AND deadline < {day} AND NOT {paused}))"
+    )
+
+
+def _late_prereview(d: Dialect, day: str) -> str:
+    """预审 late as of ``day``: the step after 接件 came after its due date by then, or had
+    not come by then and the due date had passed."""
+    return (
+        f"prereview_deadline IS NOT NULL AND {_by(d, 'received_at', day)} AND ("
+        f"({_by(d, 'prereview_at', day)} AND {d.local_day_of('prereview_at')} > prereview_deadline)"
+        f" OR ({_not_by(d, 'prereview_at', day)} AND prereview_deadline < {day}))"
+    )
+
+
+def _unknown_case(d: Dialect, day: str) -> str:
+    """A deadline the calendar could not compute that was running on ``day``: the case's
+    (accepted by then) or its 预审's (received by then)."""
+    return (
+        f"(timeliness_status = 'unknown' AND {_by(d, 'accepted_at', day)}) OR "
+        f"(prereview_deadline IS NULL AND {_by(d, 'received_at', day)})"
+    )
 
 
 def checks(ctx: SuiteContext) -> list[Check]:
     d = ctx.dialect
     day = date_literal(ctx.as_of)
-    if "case_timeliness" in ctx.tables:
-        # A case still in 特别程序 has its clock stopped since the deadline was computed
-        # (timeliness_as_of): the stored deadline is as of that day, and the case is late
-        # only if it was late by then already.
-        late_case = (
-            "timeliness_status IN ('overdue', 'done_late') "
-            f"OR (timeliness_status = 'open' AND deadline < {day} AND NOT "
-            f"(current_state = '{CaseState.SPECIAL_START.value}' AND deadline >= timeliness_as_of))"
-        )
+    timeliness_table = "case_timeliness" in ctx.tables
+    cases = populations.case_times(ctx)
+    if timeliness_table:
+        late_case = _late_case(d, day)
     else:
         late_case = (
             f"promised_deadline IS NOT NULL AND ((current_state IN {_DONE} AND decided_at IS "
             f"NOT NULL AND {d.day_of('decided_at')} > promised_deadline) OR (current_state "
             f"NOT IN {_DONE} AND current_state NOT IN {_ENDED} AND promised_deadline < {day}))"
         )
-    late_claim = f"status = 'overdue' OR (status IN ('pushed', 'claimed') AND deadline < {day})"
+    completed = _not_by(d, "completed_at", day)
+    not_cancelled = _not_by(d, "cancelled_at", day)
+    late_claim = f"deadline IS NOT NULL AND deadline < {day} AND {completed} AND {not_cancelled}"
     late_review = (
         "status NOT IN ('published', 'cancelled') AND "
         f"(review_due < {day} OR correction_due < {day})"
     )
     # The sync stores why a deadline is missing; it clears the reason once no clock runs.
-    unknown_claim = "deadline IS NULL AND deadline_problem IS NOT NULL AND status <> 'cancelled'"
+    unknown_claim = (
+        f"deadline IS NULL AND deadline_problem IS NOT NULL AND {completed} AND {not_cancelled}"
+    )
     unknown_review = (
         "status NOT IN ('published', 'cancelled') AND deadline_problem IS NOT NULL "
         "AND review_due IS NULL AND correction_due IS NULL"
     )
-    cases, claims, reviews = (
-        populations.cases(ctx),
-        populations.claims(ctx),
-        populations.reviews(ctx),
-    )
+    claims, reviews = populations.claims(ctx), populations.reviews(ctx)
     checks = [
         Check(SUITE, "case.overdue", cases, late_case, EXPECTATION, UNKNOWN),
         Check(SUITE, "claim.overdue", claims, late_claim, EXPECTATION, UNKNOWN),
         Check(SUITE, "review.overdue", reviews, late_review, EXPECTATION, UNKNOWN),
     ]
-    if "case_timeliness" in ctx.tables:
-        checks.append(
-            Check(SUITE, UNKNOWN, cases, "timeliness_status = 'unknown'", EXPECTATION_KNOWN)
-        )
+    if timeliness_table:
+        checks += [
+            Check(SUITE, PREREVIEW_LATE, cases, _late_prereview(d, day), EXPECTATION, UNKNOWN),
+            Check(SUITE, UNKNOWN, cases, _unknown_case(d, day), EXPECTATION_KNOWN),
+        ]
     checks += [
         Check(SUITE, UNKNOWN, claims, unknown_claim, EXPECTATION_KNOWN),
         Check(SUITE, UNKNOWN, reviews, unknown_review, EXPECTATION_KNOWN),
