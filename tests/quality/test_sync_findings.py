@@ -4,12 +4,14 @@ consistency theme, and a department item system's rows are filed under a region.
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from standards.privacy import mask_text
 from tongyuan.config import Settings
 from tongyuan.db import make_engine
 from tongyuan.libraries.base import utcnow
@@ -18,6 +20,8 @@ from tongyuan.libraries.claims import ItemReview
 from tongyuan.libraries.consistency import ConsistencyFinding, NodeItem
 from tongyuan.libraries.quality import QualityResult
 from tongyuan.quality import run_quality
+from tongyuan.quality.finding_keys import FINDING_VALUE_CHARS, shown_key
+from tongyuan.report import build_report
 
 DEPT = "114403000040578006"  # a department item system attached to 深圳市 (440300)
 BASIC = "000100137001"
@@ -133,3 +137,65 @@ def test_a_department_systems_reviews_are_filed_under_its_region(hub: Settings) 
         hub, suites=["timeliness"], scope="440300", as_of=AS_OF, files_and_ledger=False
     )
     assert city.failed_by_rule()[("review.overdue", "review")] == 1
+
+
+CITIZEN_ID = "11010519491231002X"  # GB 11643 example; its region is not in the fixture
+HIDDEN = CITIZEN_ID[4:10]  # characters masking stars: none may be shown
+# Every place an ID can start near the cut: wholly before it, across it, just after it.
+OFFSETS = range(FINDING_VALUE_CHARS - len(CITIZEN_ID) - 2, FINDING_VALUE_CHARS + 2)
+
+
+def _plant_ids_around_the_cut(hub: Settings) -> None:
+    engine = make_engine(hub.database_url)
+    now = utcnow()
+    try:
+        with Session(engine) as session, session.begin():
+            batch = open_batch(session, "sync.items", "node:test")
+            for offset in OFFSETS:
+                value = "联" * offset + CITIZEN_ID + "，请核对"
+                session.add(
+                    ConsistencyFinding(
+                        scope="base", basic_code=BASIC, impl_code=NANSHAN_IMPL,
+                        element=f"legal_basis_{offset}", owner_node="440000",
+                        owner_value=value, other_node="440305", other_value="依据",
+                        status="open", first_batch_id=batch.id, batch_id=batch.id,
+                        first_seen=now, last_seen=now,
+                    )
+                )  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def test_an_id_near_the_cut_of_a_finding_value_is_masked_before_it_is_cut(hub: Settings) -> None:
+    _plant_ids_around_the_cut(hub)
+    summary = run_quality(hub, suites=["consistency"], as_of=AS_OF, files_and_ledger=False)
+    [group] = _groups(hub, summary.run_id, "item.base_elements.inconsistent", "finding")
+    keys = group[5]
+    assert len(keys) == len(OFFSETS)
+    for offset in OFFSETS:
+        whole = "联" * offset + mask_text(CITIZEN_ID) + "，请核对"
+        shown = whole[:FINDING_VALUE_CHARS] + "…"
+        expected = f"{NANSHAN_IMPL} legal_basis_{offset}：440000={shown} ≠ 440305=依据"
+        assert expected in keys, offset
+    assert not any(HIDDEN in key for key in keys), keys
+    # What the auditor opens: the drill-down page, the CSV and the workbook.
+    result = build_report(hub)
+    for path in [*result.pages, *result.exports.all()]:
+        data = path.read_bytes()
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as book:
+                data = b"".join(book.read(name) for name in book.namelist())
+        assert HIDDEN.encode() not in data, path
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("A：x=\ue000短\ue001", "A：x=短"),
+        (f"A：x=\ue000{'联' * 30}{CITIZEN_ID}\ue001", f"A：x={'联' * 30}1101******…"),
+        (f"A：x=\ue000{'联' * 23}{CITIZEN_ID}\ue001", f"A：x={'联' * 23}1101**********002…"),
+        (f"plain {CITIZEN_ID}", "plain 1101**********002X"),
+    ],
+)
+def test_shown_key_masks_the_whole_value_then_cuts_it(key: str, shown: str) -> None:
+    assert shown_key(key) == shown

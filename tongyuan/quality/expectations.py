@@ -30,7 +30,7 @@ from great_expectations.expectations.metrics.metric_provider import metric_value
 from great_expectations.expectations.metrics.query_metric_provider import QueryMetricProvider
 from sqlalchemy import text
 
-from standards.privacy import mask_text
+from tongyuan.quality.finding_keys import shown_key
 
 METRIC = "tongyuan.failing_by_group"
 Row = tuple[int, str | None, str | None, str | None, str, int]
@@ -86,7 +86,8 @@ class ExpectNoFailingRecords(BatchExpectation):
     ``failing_query`` is the population's query that evaluates it with the population's
     other rules, ``rule_position`` this rule's place there. The result's ``details``
     hold, per group with failures, the count and the first keys (masked: keys are
-    record keys, but a source system may have put an ID number in one).
+    record keys, but a source system may have put an ID number in one; the values in a
+    finding's key are cut only after masking, see :func:`shown_key`).
     """
 
     condition: str = pydantic.Field(description="SQL predicate true for a failing record")
@@ -108,7 +109,7 @@ class ExpectNoFailingRecords(BatchExpectation):
         for position, region, level, department, key, count in metrics[METRIC]:
             if position == self.rule_position:
                 group = groups.setdefault((region, level, department), [count, []])
-                group[1].append(mask_text(key))
+                group[1].append(shown_key(key))
         failed = sum(count for count, _ in groups.values())
         return {
             "success": failed == 0,

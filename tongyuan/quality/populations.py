@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from standards.validation.state_machine import INITIAL_STATES, TRANSITIONS
 from tongyuan.quality.checks import Derived, Population, SuiteContext, region_level
+from tongyuan.quality.finding_keys import finding_value
 from tongyuan.quality.sql import date_literal, in_list, quote
 
 _CASE_KEYS = (
@@ -322,24 +323,6 @@ def reviews(ctx: SuiteContext) -> Population:
     return Population("reviews", "review", columns, "item_reviews r", ctx.in_scope(region))
 
 
-# Longest value text a finding's record key shows of each side (legal bases run long).
-FINDING_VALUE_CHARS = 40
-
-
-def _finding_value(ctx: SuiteContext, column: str) -> str:
-    """A finding's stored JSON value as short text: a scalar as itself, anything else as
-    JSON, NULL as 空, cut to :data:`FINDING_VALUE_CHARS` with an ellipsis."""
-    if ctx.dialect.name == "sqlite":
-        text = f"CAST(json_extract({column}, '$') AS TEXT)"
-    else:
-        text = f"(jsonb_build_array({column}) ->> 0)"
-    cap = FINDING_VALUE_CHARS
-    return (
-        f"COALESCE(CASE WHEN length({text}) > {cap} THEN substr({text}, 1, {cap}) || '…' "
-        f"ELSE {text} END, '（空）')"
-    )
-
-
 def findings(ctx: SuiteContext, scopes: tuple[str, ...], name: str) -> Population:
     """Open cross-level disagreements the item sync recorded, one row per open finding.
 
@@ -353,8 +336,8 @@ def findings(ctx: SuiteContext, scopes: tuple[str, ...], name: str) -> Populatio
     region = system_region(ctx, "f.other_node", "f.impl_code")
     key = (
         "f.impl_code || ' ' || f.element || '：' || f.owner_node || '=' || "
-        f"{_finding_value(ctx, 'f.owner_value')} || ' ≠ ' || f.other_node || '=' || "
-        f"{_finding_value(ctx, 'f.other_value')}"
+        f"{finding_value(ctx.dialect, 'f.owner_value')} || ' ≠ ' || f.other_node || '=' || "
+        f"{finding_value(ctx.dialect, 'f.other_value')}"
     )
     columns = (
         f"{key} AS record_key, {region} AS region_code, "
