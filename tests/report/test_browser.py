@@ -175,3 +175,37 @@ def test_region_filter_on_the_completeness_drill_down(browser, site):
     page.select_option('select[data-filter-column="table-failures"]', label="福田区（440304）")
     assert page.locator("#table-failures tbody tr:visible").count() == 3
     assert problems == []
+
+
+def test_a_right_to_left_department_name_keeps_its_code_beside_it(browser, hub):
+    """Right-to-left letters in a department's name (from its data) would carry the
+    code after it to the left of the name: the name is isolated (<bdi>), so the code
+    stays on its right, and a direction control in it is shown, not obeyed."""
+    from test_report_evidence import ISSUER, _add_licenses, _rule_by_department
+
+    _add_licenses(hub.engine, ISSUER, ["\u202e局 שלום"])
+    _rule_by_department(hub, [ISSUER], ["K-1"])
+    result = build_report(hub.settings)
+    page = browser.new_page()
+    page.goto(result.index.resolve().as_uri())
+    cell = page.locator(f'#table-department tr[data-code="{ISSUER}"] td').first
+    assert cell.inner_text() == f"〈U+202E〉局 שלום（{ISSUER}）"
+    name_right, code_left = cell.evaluate(
+        """(td, words) => {
+            const box = (word) => {
+                const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+                for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+                    const at = node.data.indexOf(word);
+                    if (at >= 0) {
+                        const range = document.createRange();
+                        range.setStart(node, at);
+                        range.setEnd(node, at + word.length);
+                        return range.getBoundingClientRect();
+                    }
+                }
+            };
+            return [box(words[0]).right, box(words[1]).left];
+        }""",
+        ["שלום", ISSUER],
+    )
+    assert code_left >= name_right - 0.5

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import webbrowser
 
 import pytest
@@ -71,3 +74,34 @@ def test_missing_database_is_a_clear_error(tmp_path, monkeypatch):
 def test_help_has_an_example():
     result = runner.invoke(app, ["report", "--help"], terminal_width=200)
     assert result.exit_code == 0 and "Example:" in result.output
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_report_names_departments_as_the_topology_declares(env, tmp_path):
+    from test_report_evidence import _add_licenses, _rule_by_department
+
+    from tongyuan.topology import example_path, load_topology
+
+    department = load_topology(example_path(), home=env.settings.home).departments[0]
+    _add_licenses(env.engine, department.code, ["ABC 伪造"])
+    _rule_by_department(env, [department.code], ["K-1"])
+    for args in (["report"], ["report", "--topology", str(example_path())]):
+        result = runner.invoke(app, args, terminal_width=300)
+        assert result.exit_code == 0, result.output
+        index = (env.settings.reports_dir / "index.html").read_text("utf-8")
+        assert f"<bdi>{department.name}</bdi>（{department.code}）" in index
+        assert "ABC 伪造" not in index
+    missing = runner.invoke(app, ["report", "--topology", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == 2 and "none.yaml" in missing.output
+
+
+def test_the_cli_module_runs_as_a_script():
+    done = subprocess.run(
+        [sys.executable, "-m", "tongyuan.cli.app", "report", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Example:" in done.stdout

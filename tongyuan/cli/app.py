@@ -70,3 +70,7 @@ def main() -> None:
     except DatabaseEncodingError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise SystemExit(2) from None
+
+
+if __name__ == "__main__":  # python -m tongyuan.cli.app
+    main()

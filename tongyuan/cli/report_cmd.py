@@ -12,7 +12,13 @@ from typing import Annotated
 
 import typer
 
-from tongyuan.cli.common import console, err_console, settings_and_logging, shown
+from tongyuan.cli.common import (
+    TopologyOption,
+    console,
+    err_console,
+    settings_and_logging,
+    shown,
+)
 
 EPILOG = (
     "Example: [bold]tongyuan report --open[/bold]  (write var/reports/index.html, "
@@ -34,17 +40,26 @@ def report(
         bool,
         typer.Option("--open", help="Open index.html with the system browser, if there is one."),
     ] = False,
+    topology: TopologyOption = None,
 ) -> None:
     """Write the auditor report (HTML site, PDF summary, CSV/XLSX exports) from the database.
 
     Scorecards use the latest run of every suite; trend charts use every finished run.
-    Personal ID numbers appear masked only.
+    Departments are named as the topology declares them (else as their items in force,
+    else their e-licenses, name them). Personal ID numbers appear masked only.
     """
+    from tongyuan.cli.sync_cmd import resolve_topology_path
     from tongyuan.report import ReportDataError, build_report
+    from tongyuan.topology import TopologyError, load_topology
 
     settings = settings_and_logging(read_only=True)
     try:
-        result = build_report(settings)
+        topo = load_topology(resolve_topology_path(topology), home=settings.home)
+    except (TopologyError, FileNotFoundError) as exc:
+        err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    try:
+        result = build_report(settings, topology=topo)
     except ReportDataError as exc:
         err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(2) from None

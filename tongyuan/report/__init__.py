@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -26,6 +27,9 @@ from tongyuan.report.exports import ExportFiles, write_exports
 from tongyuan.report.pdf import write_pdf
 from tongyuan.report.render import write_assets, write_pages
 from tongyuan.report.summary import ReportModel, build_model, departments_of
+
+if TYPE_CHECKING:
+    from tongyuan.topology import Topology
 
 __all__ = ["ReportDataError", "ReportResult", "build_report"]
 
@@ -51,17 +55,32 @@ def _exports_rel(reports_dir: Path, exports_dir: Path) -> str:
     return rel.rstrip("/") + "/"
 
 
+def topology_names(topology: Topology | None) -> dict[str, str]:
+    """Department names the topology declares, by USCC (item systems and case-only)."""
+    if topology is None:
+        return {}
+    departments = [*topology.departments, *topology.case_only_departments]
+    return {d.code: d.name for d in departments if d.code and d.name}
+
+
 def build_report(
-    settings: Settings, *, engine: Engine | None = None, now: datetime | None = None
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+    topology: Topology | None = None,
 ) -> ReportResult:
-    """Render the whole report from the database; safe to run again at any time."""
+    """Render the whole report from the database; safe to run again at any time.
+
+    ``topology``, when given, names the departments (see :func:`department_names`).
+    """
     from tongyuan.db import make_engine
 
     own = engine is None
     engine = engine or make_engine(settings.database_url, sqlite_begin="DEFERRED")
     try:
         history = load_history(engine)
-        names = department_names(engine, departments_of(history))
+        names = department_names(engine, departments_of(history), known=topology_names(topology))
     finally:
         if own:
             engine.dispose()
@@ -72,7 +91,7 @@ def build_report(
     reports_dir.mkdir(parents=True, exist_ok=True)
     assets = write_assets(reports_dir)
     exports = write_exports(model, exports_dir)
-    pdf = write_pdf(model, reports_dir / PDF_NAME, generated_at=stamp)
+    pdf = write_pdf(model, reports_dir / PDF_NAME)
     pages = write_pages(
         model,
         reports_dir,

@@ -12,13 +12,22 @@ be looked up, and masked like all text by every writer (pages, exports, PDF).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, MetaData, Table, func, inspect, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    func,
+    inspect,
+    literal_column,
+    select,
+)
 
 from standards.privacy import mask_text
 
@@ -29,6 +38,9 @@ GRAIN_GROUP = "group"
 # Runs in these states have no complete set of results: listed, never scored.
 UNSCORED_STATUSES = frozenset({"running", "error"})
 RESULTS_TABLE = "quality_results"
+
+# What dates the exports and the PDF of a database without any quality run.
+NO_RUNS_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 # Columns of quality_runs that may hold the run's GX Data Docs location, best first.
 _DOCS_COLUMNS = ("data_docs_path", "data_docs", "docs_path", "gx_docs_path")
@@ -130,6 +142,17 @@ class QualityHistory:
 
     def latest_rows(self) -> list[ResultRow]:
         return [row for _, rows in self.latest_by_suite().values() for row in rows]
+
+    @property
+    def as_of(self) -> datetime:
+        """When the stored results were last written: the newest run's end (its start if
+        it has none), or :data:`NO_RUNS_TIME` before any run.
+
+        It dates the exports and the PDF instead of the time of rendering, so that the
+        same results always render to the same bytes (evidence can be hashed and compared).
+        """
+        times = [t for run in self.all_runs if (t := run.finished_at or run.started_at)]
+        return max(times) if times else NO_RUNS_TIME
 
     @property
     def latest_run(self) -> RunInfo | None:
@@ -310,42 +333,93 @@ def _attach_failing_keys(conn: Connection, results_t: Table, history: QualityHis
         ]
 
 
-def department_names(engine: Engine, codes: Sequence[str]) -> dict[str, str]:
-    """Names of the departments (authority USCCs) that results are broken down by.
+def _most_common(rows: Iterable[Any]) -> dict[str, str]:
+    """Per code, the name most rows give; a tie goes to the name seen latest, then to the
+    first in code-point order, so that the same data always gives the same name.
 
-    Quality stores the USCC; auditors read names. Licenses carry the issuer's name in a
-    column, items the implementing authority's in their document; codes found in
-    neither stay codes.
+    ``rows`` are ``(code, name, count, latest)``; blank names count for nothing.
     """
+    best: dict[str, tuple[int, str, str]] = {}
+    for code, name, count, latest in rows:
+        text = str(name).strip() if name is not None else ""
+        if not code or not text:
+            continue
+        rank = (int(count), str(latest or ""), text)
+        if code not in best or _beats(rank, best[code]):
+            best[code] = rank
+    return {code: rank[2] for code, rank in best.items()}
+
+
+def _beats(rank: tuple[int, str, str], other: tuple[int, str, str]) -> bool:
+    """More rows first, then the later date, then the smaller name."""
+    if rank[:2] != other[:2]:
+        return rank[:2] > other[:2]
+    return rank[2] < other[2]
+
+
+def _item_authority_names(conn: Connection, codes: Sequence[str]) -> dict[str, str]:
+    """The implementing authority's name in the items in force (current, not cancelled
+    versions), the most common one per authority."""
     from tongyuan.libraries.items import ItemVersion
+    from tongyuan.quality.sql import Dialect
+
+    name = literal_column(
+        Dialect(conn.dialect.name).json_text("item_versions.data", "authority_name")
+    )
+    stmt = (
+        select(
+            ItemVersion.authority_uscc,
+            name,
+            func.count(),
+            func.max(ItemVersion.valid_from),
+        )
+        .where(
+            ItemVersion.authority_uscc.in_(codes),
+            ItemVersion.valid_to.is_(None),
+            ItemVersion.is_tombstone.is_(False),
+        )
+        .group_by(ItemVersion.authority_uscc, name)
+    )
+    return _most_common(conn.execute(stmt))
+
+
+def _issuer_names(conn: Connection, codes: Sequence[str]) -> dict[str, str]:
+    """The issuer's name on the e-licenses it issued, the most common one per issuer."""
     from tongyuan.libraries.licenses import LicenseRow
 
+    stmt = (
+        select(
+            LicenseRow.issuer_code,
+            LicenseRow.issuer_name,
+            func.count(),
+            func.max(LicenseRow.issue_date),
+        )
+        .where(LicenseRow.issuer_code.in_(codes))
+        .group_by(LicenseRow.issuer_code, LicenseRow.issuer_name)
+    )
+    return _most_common(conn.execute(stmt))
+
+
+def department_names(
+    engine: Engine, codes: Sequence[str], known: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Names of the departments (authority USCCs) that results are broken down by.
+
+    Quality stores the USCC; auditors read names. Whose word counts, best first: the
+    topology (``known``: what the data bureau declared), then the items in force (the
+    authority's own name in its items), then the e-licenses it issued. Items and
+    licenses each give the name most of them carry, not one row's: the smallest name of
+    any one licence renamed a department across the whole report when one licence
+    carried an odd or forged issuer name (ASCII sorts before Chinese). Codes found
+    nowhere stay codes.
+    """
     wanted = sorted({code for code in codes if code})
-    names: dict[str, str] = {}
-    if not wanted:
-        return names
+    names: dict[str, str] = {
+        code: str(known[code]).strip() for code in wanted if known and known.get(code)
+    }
     with engine.connect() as conn:
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            stmt = (
-                select(LicenseRow.issuer_code, func.min(LicenseRow.issuer_name))
-                .where(LicenseRow.issuer_code.in_(chunk))
-                .group_by(LicenseRow.issuer_code)
-            )
-            names.update({code: name for code, name in conn.execute(stmt) if name})
-            missing = [code for code in chunk if code not in names]
-            if not missing:
-                continue
-            first = (
-                select(func.min(ItemVersion.id))
-                .where(ItemVersion.authority_uscc.in_(missing))
-                .group_by(ItemVersion.authority_uscc)
-            )
-            stmt = select(ItemVersion.authority_uscc, ItemVersion.data).where(
-                ItemVersion.id.in_(first)
-            )
-            for code, data in conn.execute(stmt):
-                name = (data or {}).get("authority_name") if isinstance(data, dict) else None
-                if name:
-                    names[code] = str(name)
+        for lookup in (_item_authority_names, _issuer_names):
+            missing = [code for code in wanted if code not in names]
+            for start in range(0, len(missing), 500):
+                names.update(lookup(conn, missing[start : start + 500]))
     return {code: mask_text(name) for code, name in names.items()}

@@ -12,13 +12,15 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import xlsxwriter
 
-from standards.privacy import mask_text
+from tongyuan.report.data import NO_RUNS_TIME
 from tongyuan.report.summary import ReportModel, kind_label
-from tongyuan.report.themes import format_rate, theme
+from tongyuan.report.text import shown_text
+from tongyuan.report.themes import format_rate, suite_label, theme
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -50,8 +52,9 @@ class ExportFiles:
 
 
 def safe_text(value: str) -> str:
-    """Masked, and defused for spreadsheets: formula-looking text gets a leading quote."""
-    text = mask_text(value)
+    """Masked, controls visible (:func:`shown_text`), and defused for spreadsheets:
+    formula-looking text gets a leading quote."""
+    text = shown_text(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
@@ -69,7 +72,7 @@ def result_rows(model: ReportModel) -> list[tuple[Cell, ...]]:
     return [
         (
             theme(e.theme).label,
-            e.suite,
+            suite_label(e.suite),
             e.expectation,
             e.title,
             kind_label(e.kind),
@@ -102,13 +105,22 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Cell]])
 
 
 def write_xlsx(
-    path: Path, sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Cell]]]]
+    path: Path,
+    sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Cell]]]],
+    *,
+    created: datetime = NO_RUNS_TIME,
 ) -> Path:
-    """One worksheet per (name, header, rows); text via write_string, numbers as numbers."""
+    """One worksheet per (name, header, rows); text via write_string, numbers as numbers.
+
+    ``created`` dates the workbook (docProps/core.xml created and modified): by default
+    the render time, which made every render of the same results a different file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook = xlsxwriter.Workbook(
         str(path), {"strings_to_formulas": False, "strings_to_urls": False}
     )
+    # xlsxwriter writes the time as given, with a Z: it must be in UTC.
+    workbook.set_properties({"created": created.astimezone(UTC)})
     try:
         bold = workbook.add_format({"bold": True})
         for name, header, rows in sheets:
@@ -130,7 +142,11 @@ def write_xlsx(
 
 
 def write_exports(model: ReportModel, exports_dir: Path) -> ExportFiles:
-    """Write the three export files (same names each run: the latest evidence)."""
+    """Write the three export files (same names each run: the latest evidence).
+
+    The same stored results give the same bytes: the workbook is dated by the newest
+    quality run, not by the time of writing.
+    """
     results = result_rows(model)
     failing = failing_rows(model)
     return ExportFiles(
@@ -139,5 +155,6 @@ def write_exports(model: ReportModel, exports_dir: Path) -> ExportFiles:
         xlsx=write_xlsx(
             exports_dir / "quality-report.xlsx",
             [("质量结果", RESULT_HEADER, results), ("不通过记录", FAILING_HEADER, failing)],
+            created=model.history.as_of,
         ),
     )

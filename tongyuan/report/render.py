@@ -2,7 +2,10 @@
 
 Two layers keep personal IDs out of the pages: the environment's ``finalize`` masks
 every value a template prints, and each finished page is masked once more as a whole,
-so a template written carelessly later still cannot publish a clear 身份证号.
+so a template written carelessly later still cannot publish a clear 身份证号. Both go
+through :func:`tongyuan.report.text.shown_text`, which also shows direction controls
+visibly; the stylesheet isolates every value (``unicode-bidi: isolate``) so that what
+one value holds cannot reorder its neighbours.
 """
 
 from __future__ import annotations
@@ -17,10 +20,16 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from standards.privacy import mask_text
 from tongyuan.report.charts import line_chart
-from tongyuan.report.summary import ReportModel, kind_label
-from tongyuan.report.themes import ZERO_TOLERANCE_THEMES, format_rate, ordered_themes, theme
+from tongyuan.report.summary import NamedCode, ReportModel, kind_label
+from tongyuan.report.text import shown_text
+from tongyuan.report.themes import (
+    ZERO_TOLERANCE_THEMES,
+    format_rate,
+    ordered_themes,
+    suite_label,
+    theme,
+)
 
 FAILURES_DIR = "failures"
 # A browser stays responsive with a few thousand rows; the exports hold them all.
@@ -54,12 +63,22 @@ class Chart:
 
 
 def _finalize(value: Any) -> Any:
+    """Every printed value as :func:`shown_text` shows it (masked, controls visible)."""
     if isinstance(value, Markup):
-        # Already-safe markup stays safe: masking only swaps digits for "*".
-        return Markup(mask_text(str(value)))  # noqa: S704
+        # Already-safe markup stays safe: masking only swaps digits for "*", and the
+        # visible form of a control character (〈U+202E〉) holds no markup.
+        return Markup(shown_text(str(value)))  # noqa: S704
     if isinstance(value, str):
-        return mask_text(value)
+        return shown_text(value)
     return value
+
+
+def _isolated(value: Any) -> Markup:
+    """A value in its own ``<bdi>``: its letters cannot reorder the text around it; of a
+    :class:`NamedCode` the name alone, so that the code stays beside it."""
+    if isinstance(value, NamedCode):
+        return Markup("<bdi>{}</bdi>（{}）").format(shown_text(value.name), shown_text(value.code))
+    return Markup("<bdi>{}</bdi>").format(shown_text(str(value)))
 
 
 def _grade(rate: float | None, theme_key: str | None = None) -> str:
@@ -94,9 +113,11 @@ def environment() -> Environment:
     env.filters["rate"] = format_rate
     env.filters["grade"] = _grade
     env.filters["sortvalue"] = _sortvalue
+    env.filters["isolated"] = _isolated
     env.filters["status"] = lambda status: _STATUS_LABELS.get(status, status or "—")
     env.globals["theme_label"] = lambda key: theme(key).label
     env.globals["kind_label"] = kind_label
+    env.globals["suite_label"] = suite_label
     return env
 
 
@@ -139,7 +160,7 @@ def find_data_docs(reports_dir: Path, model: ReportModel) -> str | None:
 def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(mask_text(text), encoding="utf-8")
+    tmp.write_text(shown_text(text), encoding="utf-8")
     tmp.replace(path)
     return path
 

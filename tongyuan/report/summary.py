@@ -147,11 +147,25 @@ def level_label(code: str | None) -> str:
     return f"{label}（{code}）" if label else code
 
 
+class NamedCode(str):
+    """A code with its name, as text ``name（code）``; the parts stay known, so that the
+    HTML pages can isolate the name (``<bdi>``): a department's name comes from its data,
+    and right-to-left letters in it would otherwise move the code beside it."""
+
+    name: str
+    code: str
+
+    def __new__(cls, name: str, code: str) -> NamedCode:
+        label = super().__new__(cls, f"{name}（{code}）")
+        label.name, label.code = name, code
+        return label
+
+
 def department_label(value: str | None, names: Mapping[str, str] | None = None) -> str:
     if not value:
         return UNSPECIFIED
     name = (names or {}).get(value)
-    return f"{name}（{value}）" if name else value
+    return NamedCode(name, value) if name else value
 
 
 def _labellers(names: Mapping[str, str]) -> dict[Dimension, Callable[[str | None], str]]:

@@ -52,6 +52,31 @@ def theme(key: str) -> Theme:
     return _BY_KEY.get(key) or Theme(key, key, f"results of the {key} suite")
 
 
+# Quality suites (``tongyuan quality run --suite``) as the report names them. A suite is
+# not a theme: the integrity suite also holds the signature checks, counted under
+# 签名有效性. The ids stay only where they are machine keys (data-suite attributes, file
+# names of drill-down pages).
+SUITE_LABELS: dict[str, str] = {
+    "completeness": "完整性",
+    "consistency": "一致性（四级四同）",
+    "rules": "规范性",
+    "timeliness": "及时性",
+    "integrity": "真实性与完整性（含签名有效性）",
+}
+ALL_SUITES_LABEL = "全部规则套件"
+
+
+def suite_label(suites: str) -> str:
+    """The Chinese name of a suite, or of a run's comma-separated suites (全部规则套件 for
+    all of them); an unknown suite is shown under its own id."""
+    parts = [part.strip() for part in suites.split(",") if part.strip()]
+    if not parts:
+        return "—"
+    if len(parts) > 1 and set(parts) == set(SUITE_LABELS):
+        return ALL_SUITES_LABEL
+    return "、".join(SUITE_LABELS.get(part, part) for part in parts)
+
+
 # Themes where a single failure is a finding in itself (a changed blob, a broken ledger
 # chain, a forged signature), not a share of sloppy records: no threshold colours them
 # as good once anything failed.
