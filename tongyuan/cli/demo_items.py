@@ -168,8 +168,8 @@ def print_disagreements(settings: Settings, topology: Topology, *, limit: int = 
         table.add_row(
             f.impl_code,
             f.element,
-            f"{names.get(f.owner_node, f.owner_node)}: {mask_text(_short(f.owner_value))}",
-            f"{names.get(f.other_node, f.other_node)}: {mask_text(_short(f.other_value))}",
+            f"{names.get(f.owner_node, f.owner_node)}: {_short(mask_text(_text(f.owner_value)))}",
+            f"{names.get(f.other_node, f.other_node)}: {_short(mask_text(_text(f.other_value)))}",
         )
     console.print(table)
     if len(findings) > limit:
@@ -179,6 +179,11 @@ def print_disagreements(settings: Settings, topology: Topology, *, limit: int = 
         console.print(f"claims of base items pushed down (认领): {shown}")
 
 
-def _short(value: Any, width: int = 40) -> str:
-    text = "—" if value is None else str(value)
+def _text(value: Any) -> str:
+    return "—" if value is None else str(value)
+
+
+def _short(text: str, width: int = 40) -> str:
+    """Cut after masking: an ID cut first keeps 17 digits, which no masker knows as one
+    (and which give away the 18th)."""
     return text if len(text) <= width else text[: width - 1] + "…"
