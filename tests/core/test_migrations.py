@@ -92,3 +92,52 @@ def test_pg_helper_reports_missing_binaries(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(pg, "find_pg_bin", lambda name: None)
     with pytest.raises(pg.PgUnavailable, match="initdb/pg_ctl not found"):
         pg.PgServer.start()
+
+
+def test_0013_masks_again_the_keys_older_runs_stored(db_url: str) -> None:
+    """Keys cut before masking kept 17 digits of an ID; older masks of short IDs kept 8
+    of 9 characters. Upgrading masks every stored key as current runs would."""
+    import sqlalchemy as sa
+
+    from standards.privacy import mask_text
+
+    downgrade(db_url, "0012")
+    head17 = "联系人身份证号码为如下号码请核对后办理事项44030519850312001…"
+    whole = "SZNS/1 applicant 440305198503120017"
+    kept = "440300/4403**********0017 already masked"
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO quality_runs (id, started_at, suite, scope, status) "
+                    "VALUES ('r1', '2026-01-01 00:00:00', 'consistency', 'all', 'failed')"
+                )
+            )
+            results = sa.table(
+                "quality_results", *(sa.column(c) for c in (
+                    "run_id", "suite", "expectation", "title_zh", "grain", "kind",
+                    "evaluated", "failed", "pass_rate")),
+                sa.column("failing_keys", sa.JSON),
+            )  # fmt: skip
+            connection.execute(
+                results.insert().values(
+                    run_id="r1", suite="consistency", expectation="x", title_zh="x",
+                    grain="total", kind="item", evaluated=3, failed=3, pass_rate=0.0,
+                    failing_keys=[head17, whole, kept, 7],
+                )
+            )  # fmt: skip
+        engine.dispose()
+        upgrade(db_url)
+        with engine.connect() as connection:
+            stored = connection.execute(
+                sa.select(sa.column("failing_keys", sa.JSON)).select_from(
+                    sa.table("quality_results")
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert stored[0].endswith("4403*************…") and "44030519" not in stored[0]
+    assert stored[1] == mask_text(whole) and "198503120017" not in stored[1]
+    assert stored[2:] == [kept, 7]
+    downgrade(db_url, "0012")  # nothing to undo, and no error

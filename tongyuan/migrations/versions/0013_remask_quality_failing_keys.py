@@ -1,0 +1,78 @@
+"""Mask again the record keys stored in quality_results.failing_keys.
+
+Runs before this revision could store a citizen ID nearly in clear: a finding value was
+cut to 40 characters before it was masked, and an ID cut after 17 digits was not known
+as one (the 18th is a check digit, so the 17 give it away). The report shows only the latest run's keys, but every
+run's stay in the table. Each stored key is masked again here as current runs mask them:
+every ID the masker knows, and the digits of an ID's head right before a cut ("…").
+Masking only ever stars characters, so a key already masked is left as it is; nothing
+is undone on downgrade (the clear digits are gone, as they should be).
+
+quality_results is not covered by the ledger (results are derived, recomputable data),
+so rewriting them leaves ``ledger verify`` unchanged.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-12 10:00:00
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from standards.privacy import mask_text
+
+revision: str = "0013"
+down_revision: str | Sequence[str] | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The head of a citizen ID cut off by an ellipsis: 6 digits of region and at least the
+# century of a birth year, up to all 17 digits before the check character (the pattern
+# the report masks too, tongyuan/report/text.py).
+_CUT_ID_HEAD = re.compile(r"(?<![0-9A-Za-z])([0-9]{4})([0-9]{2}(?:19|20)[0-9]{0,9})(?=…)")
+_BATCH = 500
+
+
+def remasked(key: Any) -> Any:
+    """A stored key masked as current runs mask keys (anything not text is left)."""
+    if not isinstance(key, str):
+        return key
+    text = mask_text(key)
+    if "…" in text:
+        text = _CUT_ID_HEAD.sub(lambda m: m.group(1) + "*" * len(m.group(2)), text)
+    return text
+
+
+def upgrade() -> None:
+    results = sa.table(
+        "quality_results", sa.column("id", sa.Integer), sa.column("failing_keys", sa.JSON)
+    )
+    connection = op.get_bind()
+    last = 0
+    while True:
+        rows = connection.execute(
+            sa.select(results.c.id, results.c.failing_keys)
+            .where(results.c.id > last)
+            .order_by(results.c.id)
+            .limit(_BATCH)
+        ).all()
+        if not rows:
+            return
+        for row_id, keys in rows:
+            if isinstance(keys, list):
+                masked = [remasked(key) for key in keys]
+                if masked != keys:
+                    connection.execute(
+                        results.update().where(results.c.id == row_id).values(failing_keys=masked)
+                    )
+        last = rows[-1][0]
+
+
+def downgrade() -> None:
+    """Nothing to undo: the keys stay masked."""
