@@ -3,7 +3,8 @@
 The name becomes a distribution name (``tongyuan-adapter-NAME``), an entry-point name, a
 folder and a Python package, so it is held to the strictest of the four: lower-case
 ASCII letters and digits in hyphen-separated words. Anything else (``../x``, spaces,
-``Market``) is refused before a file is written.
+``Market``) is refused before a file is written, and so is a built-in adapter's name
+(``sql``, ``files-sink`` …): the registry refuses a name two providers declare.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from adapters.sdk.errors import AdapterError
+from adapters.sdk.registry import BUILTIN
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 MAX_NAME = 40
@@ -41,6 +43,13 @@ def adapter_names(name: str) -> AdapterNames:
             f"adapter name {name!r} is not usable: use lower-case letters and digits in "
             f"hyphen-separated words, starting with a letter, at most {MAX_NAME} characters "
             "(for example market-cases)"
+        )
+    if name in BUILTIN:
+        raise ScaffoldError(
+            f"adapter name {name!r} is a built-in adapter's name ({', '.join(sorted(BUILTIN))} "
+            "are taken): an installed package under it would make the name ambiguous, and "
+            "the hub refuses an ambiguous name; choose one that says whose system it reads "
+            f"(for example market-{name})"
         )
     words = name.split("-")
     module = "_".join(words) + "_adapter"

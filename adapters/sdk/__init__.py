@@ -9,11 +9,17 @@ system (used to push items up and down the levels).
 
 from adapters.sdk.config import AdapterConfig, SecretResolver, SecretStr, resolve_secret
 from adapters.sdk.envelope import Envelope
-from adapters.sdk.errors import AdapterError, ConfigError, ConnectionCheckError
+from adapters.sdk.errors import (
+    AdapterCodeError,
+    AdapterError,
+    ConfigError,
+    ConnectionCheckError,
+)
 from adapters.sdk.sink import Sink, WriteResult
 from adapters.sdk.source import Source, StreamRead, StreamSpec
 
 __all__ = [
+    "AdapterCodeError",
     "AdapterConfig",
     "AdapterError",
     "ConfigError",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, Self
 
 from adapters.sdk.config import AdapterConfig, SecretResolver, resolve_secret
+from adapters.sdk.errors import AdapterCodeError, AdapterError
 
 
 class ConfiguredAdapter:
@@ -29,3 +31,30 @@ class ConfiguredAdapter:
         self.config = config
         self.base_dir = base_dir or Path.cwd()
         self.resolve_secret: SecretResolver = secrets or resolve_secret
+
+    @classmethod
+    def configured(
+        cls,
+        data: Mapping[str, Any] | Path | str,
+        *,
+        source: str | None = None,
+        base_dir: Path | None = None,
+        secrets: SecretResolver | None = None,
+    ) -> Self:
+        """Validate ``data`` (a mapping or a YAML file) and build the adapter.
+
+        Configuration problems raise ConfigError. Anything else a department's class
+        raises while it is built (its ``__init__``, a validator of its own) is its own
+        code going wrong: it becomes one AdapterCodeError naming the class, so a command
+        checking many departments reports it as a problem line instead of a traceback.
+        """
+        try:
+            config = cls.Config.load(data, source=source)
+            return cls(config, base_dir=base_dir, secrets=secrets)
+        except AdapterError:
+            raise
+        except Exception as exc:
+            raise AdapterCodeError(
+                f"adapter {cls.__module__}:{cls.__qualname__} cannot be created from its "
+                f"configuration: {type(exc).__name__}: {exc}"
+            ) from exc

@@ -19,3 +19,9 @@ class ConfigError(AdapterError):
 
 class ConnectionCheckError(AdapterError):
     """The system the adapter talks to cannot be reached or refused us."""
+
+
+class AdapterCodeError(AdapterError):
+    """An adapter's own code raised something other than an AdapterError: its module on
+    import, its class while built, or what a source handed the hub breaking the SDK's
+    contract. The message names the adapter and what went wrong, for a problem line."""

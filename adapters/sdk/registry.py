@@ -7,15 +7,25 @@ group ``tongyuan.adapters``::
     market-cases = "market_adapter.source:MarketCases"
 
 after which the hub can refer to it by name (``market-cases``) in its topology.
+
+A name must mean one adapter. When an installed package declares a built-in name, or two
+packages declare the same name, the name is refused wherever it is used (``adapter
+list``, ``pull``, ``adapter check``, the topology checks) with both providers named:
+picking one by install order would run another department's code under this name and
+share its stored state. A department package is the department's own code: whatever it
+raises on import or while the class is built is reported as an :class:`AdapterError`
+naming the adapter, never as a traceback that stops the hub's other work.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
-from importlib.metadata import entry_points
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 
-from adapters.sdk.errors import AdapterError
+from adapters.sdk.errors import AdapterCodeError, AdapterError
 from adapters.sdk.sink import Sink
 from adapters.sdk.source import Source
 
@@ -28,30 +38,134 @@ BUILTIN: dict[str, str] = {
     "http": "adapters.builtin.http:HttpSource",
     "files-sink": "adapters.builtin.files_sink:FilesSink",
 }
+BUILTIN_PROVIDER = "built-in"
 
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
+@dataclass(frozen=True, slots=True)
+class Provided:
+    """One adapter name as one provider declares it.
+
+    ``provider`` is ``built-in`` or the installed distribution with its version
+    (``tongyuan-adapter-market-cases 0.1.0``); ``conflict`` says why the name cannot be
+    used when another provider declares it too (None when the name is unambiguous).
+    """
+
+    name: str
+    target: str
+    provider: str
+    conflict: str | None = None
+
+
+def _provider(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    if dist is None:  # pragma: no cover - entry points read from a distribution have one
+        return "an installed package"
+    return f"{dist.name} {dist.version}"
+
+
+def _conflict(name: str, providers: list[Provided]) -> str:
+    both = " and ".join(
+        f"the hub's built-in {p.target}"
+        if p.provider == BUILTIN_PROVIDER
+        else f"{p.provider} ({p.target})"
+        for p in providers
+    )
+    if providers[0].provider == BUILTIN_PROVIDER:
+        fix = (
+            f"{name!r} is a built-in adapter's name: rename the package's entry point "
+            "(and the topology's references to it)"
+        )
+    else:
+        fix = "uninstall one, or rename its entry point (and the references to it)"
+    return f"adapter name {name!r} is declared by {both}; the hub will not pick one: {fix}"
+
+
+def _with_conflicts(entries: Iterable[Provided]) -> list[Provided]:
+    by_name: dict[str, list[Provided]] = {}
+    for entry in entries:
+        by_name.setdefault(entry.name, []).append(entry)
+    out: list[Provided] = []
+    for name, providers in by_name.items():
+        if len(providers) == 1:
+            out.extend(providers)
+            continue
+        message = _conflict(name, providers)
+        out.extend(Provided(p.name, p.target, p.provider, conflict=message) for p in providers)
+    return out
+
+
+def adapter_entries() -> list[Provided]:
+    """Every adapter name with its provider, built-ins first; a name declared by more than
+    one provider appears once per provider, each marked with the conflict."""
+    found = [Provided(name, target, BUILTIN_PROVIDER) for name, target in BUILTIN.items()]
+    found += [
+        Provided(ep.name, ep.value, _provider(ep)) for ep in entry_points(group=ENTRY_POINT_GROUP)
+    ]
+    return _with_conflicts(found)
+
+
 def available_adapters() -> dict[str, str]:
-    """Every adapter name the hub can use, mapped to its ``module:Class``."""
-    found = dict(BUILTIN)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep.value)
+    """Every adapter name the hub knows, mapped to its ``module:Class``.
+
+    A name with more than one provider is listed (it is known, only unusable) with its
+    first provider's target; :func:`load_adapter` refuses it.
+    """
+    found: dict[str, str] = {}
+    for entry in adapter_entries():
+        found.setdefault(entry.name, entry.target)
     return found
 
 
+def adapter_label(cls: type) -> str:
+    """``module:Class`` of an adapter class, as messages and quarantine origins name it."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 def load_adapter(ref: str) -> type[Source] | type[Sink]:
-    """The adapter class for a registered name or a ``module:Class`` reference."""
-    target = available_adapters().get(ref, ref)
+    """The adapter class for a registered name or a ``module:Class`` reference.
+
+    Raises AdapterError for an unknown or ambiguous name, a module that cannot be imported
+    (whatever it raises: ImportError, SyntaxError, RuntimeError …), or a target that is
+    not a Source or Sink subclass.
+    """
+    entries = [entry for entry in adapter_entries() if entry.name == ref]
+    if entries and entries[0].conflict is not None:
+        raise AdapterError(entries[0].conflict)
+    target = entries[0].target if entries else ref
     if not _REF.match(target):
         known = ", ".join(sorted(available_adapters()))
         raise AdapterError(f"unknown adapter {ref!r}: give module:Class or one of {known}")
     module_name, class_name = target.split(":")
+    named = f" (adapter {ref!r} of {entries[0].provider})" if entries else ""
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise AdapterError(f"cannot import adapter module {module_name!r}: {exc}") from None
+    except Exception as exc:  # the department's own code: anything may come out of it
+        raise AdapterCodeError(
+            f"cannot import adapter module {module_name!r}{named}: {_error_text(exc)}"
+        ) from None
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, Source | Sink)):
-        raise AdapterError(f"{target} is not a Source or Sink subclass")
+        raise AdapterError(f"{target}{named} is not a Source or Sink subclass")
     return cls
+
+
+def _error_text(exc: BaseException) -> str:
+    """``RuntimeError: text`` (a SyntaxError's own text already names file and line); an
+    ImportError keeps its plain text as before (``No module named 'x'``)."""
+    if isinstance(exc, ImportError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+__all__ = [
+    "BUILTIN",
+    "BUILTIN_PROVIDER",
+    "ENTRY_POINT_GROUP",
+    "Provided",
+    "adapter_entries",
+    "adapter_label",
+    "available_adapters",
+    "load_adapter",
+]

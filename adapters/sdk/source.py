@@ -95,11 +95,11 @@ class Source(ConfiguredAdapter, ABC):
         secrets: SecretResolver | None = None,
         base_dir: Path | None = None,
     ) -> Self:
-        """Build from a mapping or a YAML file; configuration errors raise ConfigError."""
-        config = cls.Config.load(data)
+        """Build from a mapping or a YAML file; configuration errors raise ConfigError,
+        anything else the class raises while built an AdapterError naming it."""
         if base_dir is None and isinstance(data, Path | str):
             base_dir = Path(data).resolve().parent
-        return cls(config, base_dir=base_dir, secrets=secrets)
+        return cls.configured(data, base_dir=base_dir, secrets=secrets)
 
     @abstractmethod
     def streams(self) -> list[StreamSpec]:

@@ -21,7 +21,7 @@ from adapters.conformance.kit import (
 from adapters.conformance.report import print_report, report_json
 from adapters.scaffold import KINDS, ScaffoldError, create_adapter_package
 from adapters.sdk import AdapterError, Source
-from adapters.sdk.registry import BUILTIN, available_adapters, load_adapter
+from adapters.sdk.registry import adapter_entries, load_adapter
 from tongyuan.cli.common import console, err_console, shown
 
 app = typer.Typer(
@@ -163,13 +163,16 @@ def list_adapters() -> None:
     table.add_column("class")
     table.add_column("from")
     table.add_column("status")
-    for name, target in sorted(available_adapters().items()):
-        origin = "built-in" if BUILTIN.get(name) == target else "entry point"
-        try:
-            cls = load_adapter(name)
-            kind = "source" if issubclass(cls, Source) else "sink"
-            status = f"[green]ok[/green] ({kind})"
-        except AdapterError as exc:
-            status = f"[red]{shown(str(exc), newlines=True)}[/red]"
-        table.add_row(shown(name), shown(target), origin, status)
+    # One row per provider: a name two providers declare shows both, each with the error.
+    for entry in sorted(adapter_entries(), key=lambda e: (e.name, e.provider != "built-in")):
+        if entry.conflict is not None:
+            status = f"[red]{shown(entry.conflict, newlines=True)}[/red]"
+        else:
+            try:
+                cls = load_adapter(entry.name)
+                kind = "source" if issubclass(cls, Source) else "sink"
+                status = f"[green]ok[/green] ({kind})"
+            except AdapterError as exc:
+                status = f"[red]{shown(str(exc), newlines=True)}[/red]"
+        table.add_row(shown(entry.name), shown(entry.target), shown(entry.provider), status)
     console.print(table)

@@ -193,10 +193,11 @@ def rebuild_source(origin: dict[str, Any]) -> Any:
         raise OriginError("the entry records no adapter")
     try:
         cls = load_adapter(ref)
-        config = cls.Config.load(origin.get("config") or {}, source=f"recorded config of {ref}")
         base = origin.get("base_dir") or None
-        return cls(config, base_dir=Path(base) if base else None)  # type: ignore[call-arg]
+        return cls.configured(
+            origin.get("config") or {},
+            source=f"recorded config of {ref}",
+            base_dir=Path(base) if base else None,
+        )
     except AdapterError as exc:
         raise OriginError(f"cannot rebuild adapter {ref}: {exc}") from None
-    except TypeError as exc:
-        raise OriginError(f"adapter {ref} cannot be rebuilt from its config: {exc}") from None

@@ -57,12 +57,15 @@ class AdapterRef:
 
         cls = load_adapter(self.adapter)
         if isinstance(self.config, Path):
-            config = cls.Config.load(self.config)
-            base_dir = self.config.resolve().parent
-        else:
-            config = cls.Config.load(self.config, source=f"adapter {self.adapter!r}")
-            base_dir = self.base_dir
-        return cls(config, base_dir=base_dir, secrets=self.resolve_secret)
+            return cls.configured(
+                self.config, base_dir=self.config.resolve().parent, secrets=self.resolve_secret
+            )
+        return cls.configured(
+            self.config,
+            source=f"adapter {self.adapter!r}",
+            base_dir=self.base_dir,
+            secrets=self.resolve_secret,
+        )
 
 
 @dataclass(frozen=True, slots=True)

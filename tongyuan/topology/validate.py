@@ -464,7 +464,7 @@ def _check_adapter(
     ref: AdapterRef, where: str, role: str, ctx: _Context, *, want_kind: str | None
 ) -> list[str] | None:
     """Load the adapter, check its configuration; return the source's stream names."""
-    from adapters.sdk import AdapterError, ConfigError, Sink, Source
+    from adapters.sdk import AdapterCodeError, AdapterError, ConfigError, Sink, Source
     from adapters.sdk.registry import available_adapters, load_adapter
 
     known = available_adapters()
@@ -490,6 +490,9 @@ def _check_adapter(
         for path, message in exc.problems:
             ctx.add(f"{where}.config" + (f".{path}" if path else ""), message)
         return None
+    except AdapterCodeError as exc:  # the class itself failed, not its configuration
+        ctx.add(f"{where}.adapter", str(exc))
+        return None
     except AdapterError as exc:
         ctx.add(f"{where}.config", str(exc))
         return None
@@ -499,6 +502,12 @@ def _check_adapter(
         specs = {spec.name: spec for spec in adapter.streams()}
     except AdapterError as exc:
         ctx.add(f"{where}.config", str(exc))
+        return None
+    except Exception as exc:  # a department's own code: a problem line, not a traceback
+        ctx.add(
+            f"{where}.adapter",
+            f"adapter {ref.adapter!r}: streams() raised {type(exc).__name__}: {exc}",
+        )
         return None
     if ref.stream not in specs:
         ctx.add(

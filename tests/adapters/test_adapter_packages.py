@@ -1,0 +1,272 @@
+"""Installed adapter packages that go wrong: one department's broken package is a problem
+line naming it, never a traceback that stops `sync check`, `adapter list`, `pull` or the
+other departments; a name two providers declare is refused naming both.
+
+Packages are "installed" as a folder on sys.path holding the package and its
+``*.dist-info`` (METADATA + entry_points.txt), which is what importlib.metadata reads.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.scaffold import ScaffoldError, create_adapter_package
+from adapters.sdk import AdapterCodeError, AdapterError
+from adapters.sdk.registry import adapter_entries, available_adapters, load_adapter
+from adapters.sdk.source import Source
+from tongyuan.cli import app
+from tongyuan.topology import TopologyError, load_topology
+
+runner = CliRunner()
+
+GOOD_SOURCE = """
+from adapters.builtin.files import FilesSource
+
+class {cls}(FilesSource):
+    pass
+"""
+
+
+def install(site: Path, dist: str, module: str, entry: str, source: str, cls: str) -> None:
+    """A package ``module`` (``source.py`` holding ``source``) whose distribution ``dist``
+    declares ``entry = module.source:cls`` in the tongyuan.adapters group."""
+    package = site / module
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "source.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    info = site / f"{dist.replace('-', '_')}-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        f"[tongyuan.adapters]\n{entry} = {module}.source:{cls}\n", encoding="utf-8"
+    )
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    # The CLI's rich consoles size themselves by the terminal: rows must not wrap here.
+    from tongyuan.cli import common
+
+    for console in (common.console, common.err_console):
+        monkeypatch.setattr(console, "_width", 600)
+    return folder
+
+
+def _files_config(tmp_path: Path) -> Path:
+    drop = tmp_path / "drop"
+    drop.mkdir(exist_ok=True)
+    config = tmp_path / "cases.yaml"
+    config.write_text(
+        f"path: {drop}\nsettle_seconds: 0\nstreams:\n  cases: {{kind: case}}\n", encoding="utf-8"
+    )
+    return config
+
+
+def _install_boom(site: Path) -> None:
+    install(site, "tongyuan-adapter-boom-t", "boom_t_adapter", "boom-t",
+            'raise RuntimeError("config server unreachable at import")\n', "BoomCases")  # fmt: skip
+
+
+def test_a_module_raising_at_import_is_an_adapter_error_naming_package_and_error(site):
+    _install_boom(site)
+    with pytest.raises(AdapterCodeError) as info:
+        load_adapter("boom-t")
+    message = str(info.value)
+    assert "boom_t_adapter.source" in message and "tongyuan-adapter-boom-t 0.1.0" in message
+    assert "RuntimeError: config server unreachable at import" in message
+
+
+def test_a_syntax_error_names_the_file_and_line(site):
+    install(site, "tongyuan-adapter-syntax-t", "syntax_t_adapter", "syntax-t",
+            "def broken(:\n    pass\n", "SyntaxCases")  # fmt: skip
+    with pytest.raises(AdapterError, match=r"SyntaxError: .*source\.py, line 1"):
+        load_adapter("syntax-t")
+
+
+def test_a_class_raising_in_init_is_an_adapter_error_naming_the_class(site, tmp_path):
+    install(site, "tongyuan-adapter-init-t", "init_t_adapter", "init-t", """
+        from adapters.builtin.files import FilesSource
+
+        class InitCases(FilesSource):
+            def __init__(self, *args, **kwargs):
+                raise RuntimeError("licence dongle missing")
+    """, "InitCases")  # fmt: skip
+    cls = load_adapter("init-t")
+    assert issubclass(cls, Source)
+    named = r"init_t_adapter\.source:InitCases .*licence dongle"
+    with pytest.raises(AdapterCodeError, match=named):
+        cls.from_config(_files_config(tmp_path))
+
+
+def test_adapter_list_shows_each_broken_package_in_its_row(site):
+    _install_boom(site)
+    install(site, "tongyuan-adapter-good-t", "good_t_adapter", "good-t",
+            GOOD_SOURCE.format(cls="GoodCases"), "GoodCases")  # fmt: skip
+    result = runner.invoke(app, ["adapter", "list"], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
+    assert "RuntimeError: config server unreachable" in rows["boom-t"]
+    assert "ok (source)" in rows["good-t"] and "tongyuan-adapter-good-t 0.1.0" in rows["good-t"]
+
+
+def test_pull_of_a_broken_package_is_one_line_exit_2(site, tmp_path):
+    _install_boom(site)
+    args = ["pull", "boom-t", "--config", str(_files_config(tmp_path)), "--stream", "cases"]
+    result = runner.invoke(app, args, terminal_width=300)
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "RuntimeError: config server unreachable at import" in result.output
+
+
+def test_pull_of_a_class_raising_in_init_exits_2(site, tmp_path):
+    install(site, "tongyuan-adapter-init-u", "init_u_adapter", "init-u", """
+        from adapters.builtin.files import FilesSource
+
+        class InitCases(FilesSource):
+            def __init__(self, *args, **kwargs):
+                raise KeyError("dongle")
+    """, "InitCases")  # fmt: skip
+    args = ["pull", "init-u", "--config", str(_files_config(tmp_path)), "--stream", "cases"]
+    result = runner.invoke(app, args, terminal_width=300)
+    assert result.exit_code == 2, result.output
+    assert "cannot be created from its configuration: KeyError" in result.output
+
+
+def _topology(tmp_path: Path, adapters: list[str]) -> Path:
+    outbox = tmp_path / "systems" / "440300" / "outbox"
+    outbox.mkdir(parents=True)
+    config = _files_config(tmp_path)
+    departments = "".join(
+        f"""
+  - name: 部门{i}
+    code: "{code}"
+    node: "440300"
+    cases: {{adapter: {name}, config: {config}, stream: cases}}"""
+        for i, (name, code) in enumerate(
+            zip(adapters, ["114403000040578006", "12440300MB2D7543XL"], strict=False)
+        )
+    )
+    path = tmp_path / "topo.yaml"
+    path.write_text(
+        f"""name: t
+nodes:
+  - code: "440300"
+    level: city
+    source:
+      adapter: files
+      stream: items
+      config: {{path: "{outbox}", streams: {{items: {{kind: item}}}}, settle_seconds: 0}}
+departments:{departments}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_sync_check_reports_a_broken_package_as_a_problem_line(site, tmp_path):
+    _install_boom(site)
+    install(site, "tongyuan-adapter-init-v", "init_v_adapter", "init-v", """
+        from adapters.builtin.files import FilesSource
+
+        class InitCases(FilesSource):
+            def __init__(self, *args, **kwargs):
+                raise RuntimeError("licence dongle missing")
+    """, "InitCases")  # fmt: skip
+    topology = _topology(tmp_path, ["boom-t", "init-v"])
+    with pytest.raises(TopologyError) as info:
+        load_topology(topology, home=tmp_path)
+    problems = dict(info.value.problems)
+    assert "RuntimeError: config server unreachable" in problems["departments[0].cases.adapter"]
+    assert "licence dongle missing" in problems["departments[1].cases.adapter"]
+    result = runner.invoke(app, ["sync", "check", "-t", str(topology)], terminal_width=300)
+    assert result.exit_code == 2, result.output
+    assert "departments[0].cases.adapter: cannot import adapter module" in result.output
+    assert "departments[1].cases.adapter: adapter init_v_adapter.source:InitCases" in (
+        result.output
+    )
+
+
+def test_a_stream_list_raising_is_a_problem_line(site, tmp_path):
+    install(site, "tongyuan-adapter-streams-t", "streams_t_adapter", "streams-t", """
+        from adapters.builtin.files import FilesSource
+
+        class StreamsCases(FilesSource):
+            def streams(self):
+                raise ValueError("no catalogue")
+    """, "StreamsCases")  # fmt: skip
+    with pytest.raises(TopologyError) as info:
+        load_topology(_topology(tmp_path, ["streams-t"]), home=tmp_path)
+    assert (
+        "streams() raised ValueError: no catalogue"
+        in dict(info.value.problems)["departments[0].cases.adapter"]
+    )
+
+
+# -- names declared twice ----------------------------------------------------------------
+
+
+def test_two_packages_declaring_one_name_are_refused_naming_both(site, tmp_path):
+    install(site, "tongyuan-adapter-one", "one_t_adapter", "same-t",
+            GOOD_SOURCE.format(cls="OneCases"), "OneCases")  # fmt: skip
+    install(site, "tongyuan-adapter-two", "two_t_adapter", "same-t",
+            GOOD_SOURCE.format(cls="TwoCases"), "TwoCases")  # fmt: skip
+    with pytest.raises(AdapterError) as info:
+        load_adapter("same-t")
+    message = str(info.value)
+    assert "tongyuan-adapter-one 0.1.0 (one_t_adapter.source:OneCases)" in message
+    assert "tongyuan-adapter-two 0.1.0 (two_t_adapter.source:TwoCases)" in message
+    assert "same-t" in available_adapters()  # known, only unusable
+
+    listed = runner.invoke(app, ["adapter", "list"], terminal_width=500)
+    rows = [line for line in listed.output.splitlines() if "│ same-t" in line]
+    assert len(rows) == 2 and all("will not pick one" in row for row in rows)
+
+    pulled = runner.invoke(
+        app, ["pull", "same-t", "--config", str(_files_config(tmp_path)), "--stream", "cases"],
+        terminal_width=400,
+    )  # fmt: skip
+    assert pulled.exit_code == 2 and "tongyuan-adapter-two" in pulled.output
+
+    checked = runner.invoke(
+        app, ["adapter", "check", "same-t", "--config", str(_files_config(tmp_path))],
+        terminal_width=400,
+    )  # fmt: skip
+    assert checked.exit_code == 2 and "tongyuan-adapter-one" in checked.output
+
+    with pytest.raises(TopologyError) as topo:
+        load_topology(_topology(tmp_path / "t", ["same-t"]), home=tmp_path)
+    assert "will not pick one" in dict(topo.value.problems)["departments[0].cases.adapter"]
+
+
+def test_a_package_declaring_a_builtin_name_is_refused_not_shadowed(site):
+    install(site, "tongyuan-adapter-sql", "sql_t_adapter", "sql",
+            GOOD_SOURCE.format(cls="SqlCases"), "SqlCases")  # fmt: skip
+    providers = [e.provider for e in adapter_entries() if e.name == "sql"]
+    assert providers == ["built-in", "tongyuan-adapter-sql 0.1.0"]
+    with pytest.raises(AdapterError, match=r"the hub's built-in adapters\.builtin\.sql:SqlSource"):
+        load_adapter("sql")
+
+
+def test_one_package_per_name_still_loads(site):
+    install(site, "tongyuan-adapter-fine", "fine_t_adapter", "fine-t",
+            GOOD_SOURCE.format(cls="FineCases"), "FineCases")  # fmt: skip
+    assert load_adapter("fine-t").__name__ == "FineCases"
+    assert load_adapter("files").__name__ == "FilesSource"
+
+
+@pytest.mark.parametrize("name", ["sql", "http", "files-sink", "files", "sftp"])
+def test_the_scaffold_refuses_builtin_names(tmp_path, name):
+    with pytest.raises(ScaffoldError, match="built-in adapter's name"):
+        create_adapter_package(name, kind="sql", out=tmp_path)
+    assert not any(tmp_path.iterdir())
+    result = runner.invoke(app, ["adapter", "new", name, "--out", str(tmp_path)])
+    assert result.exit_code == 2
