@@ -324,14 +324,53 @@ def contains_citizen_id(text: str) -> bool:
     return next(find_citizen_ids(text), None) is not None
 
 
+# Characters that do not show: direction controls, zero-width characters, word joiner,
+# BOM, soft hyphen, C0/C1 controls other than tab and line ends. An ID written with one
+# inside still reads as that ID to whoever sees the text.
+HIDDEN_CHARACTERS = re.compile(
+    "[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\u00ad\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+)
+# The head of a citizen ID cut off by an ellipsis: 6 digits of region and at least the
+# century of a birth year, up to all 17 digits before the check character (which the 17
+# give away). Only digits right before "…" are taken.
+_CUT_ID_HEAD = re.compile(r"(?<![0-9A-Za-z])([0-9]{4})([0-9]{2}(?:19|20)[0-9]{0,9})(?=…)")
+
+
 def mask_text(text: str) -> str:
     """Mask every citizen ID number that appears inside free text (log lines, messages).
 
     Each one keeps its first and last characters as :func:`mask_id` would (four and four
     of an 18-character ID, two and three of a legacy 15-digit one) as written and has
     the rest starred (separators included); where two found places overlap, every
-    character either would star is starred.
+    character either would star is starred. The text is read twice where it holds
+    characters that do not show (:data:`HIDDEN_CHARACTERS`): without them, as a reader
+    sees it, and with each as a separator; a character either reading stars is starred,
+    and the hidden ones are kept where they were. The head of an ID that a cut ended
+    (``44030519850312001…``) is starred after its first four digits.
     """
+    if HIDDEN_CHARACTERS.search(text) is None:
+        return _mask_cut_heads(_mask_plain(text))
+    apart = _mask_plain(HIDDEN_CHARACTERS.sub(" ", text))
+    joined = iter(_mask_plain(HIDDEN_CHARACTERS.sub("", text)))
+    pieces: list[str] = []
+    for char, seen_apart in zip(text, apart, strict=True):
+        if HIDDEN_CHARACTERS.fullmatch(char):
+            pieces.append(char)
+            continue
+        seen_joined = next(joined)
+        pieces.append("*" if "*" in (seen_apart, seen_joined) else char)
+    return _mask_cut_heads("".join(pieces))
+
+
+def _mask_cut_heads(text: str) -> str:
+    if "…" not in text:
+        return text
+    return _CUT_ID_HEAD.sub(lambda m: m.group(1) + "*" * len(m.group(2)), text)
+
+
+def _mask_plain(text: str) -> str:
+    """:func:`mask_text` of text with nothing hidden in it (the length is kept)."""
     spans = _id_spans(text)
     if not spans:
         return text

@@ -233,3 +233,23 @@ def test_no_masked_id_length_shows_more_than_a_third_below_18(length: int) -> No
     shown = sum(c != "*" for c in masked)
     assert len(masked) == length
     assert shown <= (8 if length >= 18 else length / 3)
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u202e", "\u2066", "\ufeff", "\u00ad", "\x07"])
+def test_an_id_split_by_a_character_that_does_not_show_is_masked(hidden: str) -> None:
+    """A log line or message reads as the ID to whoever sees it; the hidden character
+    stays where it was."""
+    for at in range(1, 18):
+        text = f"申请人 {VALID_ID[:at]}{hidden}{VALID_ID[at:]} 已受理"
+        masked = mask_text(text)
+        assert hidden in masked and len(masked) == len(text)
+        assert VALID_ID[4:14] not in masked.replace(hidden, ""), (at, masked)
+
+
+def test_the_head_of_an_id_a_cut_ended_is_masked() -> None:
+    for digits in range(8, 18):
+        masked = mask_text(f"法律依据请核对{VALID_ID[:digits]}…")
+        assert masked.endswith(VALID_ID[:4] + "*" * (digits - 4) + "…"), masked
+    # a public code cut the same way is not an ID head, and no cut means no head
+    assert mask_text("114403000040578006…") == "114403000040578006…"
+    assert mask_text(f"号 {VALID_ID[:17]} 号") == f"号 {VALID_ID[:17]} 号"

@@ -2,9 +2,10 @@
 
 Runs before this revision could store a citizen ID nearly in clear: a finding value was
 cut to 40 characters before it was masked, and an ID cut after 17 digits was not known
-as one (the 18th is a check digit, so the 17 give it away). The report shows only the latest run's keys, but every
-run's stay in the table. Each stored key is masked again here as current runs mask them:
-every ID the masker knows, and the digits of an ID's head right before a cut ("…").
+as one (the 18th is a check digit, so the 17 give it away). The report shows only the
+latest run's keys, but every run's stay in the table. Each stored key is masked again
+here as current runs mask them (:func:`standards.privacy.mask_text`: every ID the masker
+knows, and the digits of an ID's head right before a cut, "…").
 Masking only ever stars characters, so a key already masked is left as it is; nothing
 is undone on downgrade (the clear digits are gone, as they should be).
 
@@ -18,7 +19,6 @@ Create Date: 2026-12-12 10:00:00
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,21 +32,12 @@ down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The head of a citizen ID cut off by an ellipsis: 6 digits of region and at least the
-# century of a birth year, up to all 17 digits before the check character (the pattern
-# the report masks too, tongyuan/report/text.py).
-_CUT_ID_HEAD = re.compile(r"(?<![0-9A-Za-z])([0-9]{4})([0-9]{2}(?:19|20)[0-9]{0,9})(?=…)")
 _BATCH = 500
 
 
 def remasked(key: Any) -> Any:
     """A stored key masked as current runs mask keys (anything not text is left)."""
-    if not isinstance(key, str):
-        return key
-    text = mask_text(key)
-    if "…" in text:
-        text = _CUT_ID_HEAD.sub(lambda m: m.group(1) + "*" * len(m.group(2)), text)
-    return text
+    return mask_text(key) if isinstance(key, str) else key
 
 
 def upgrade() -> None:
