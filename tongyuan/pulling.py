@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from adapters.sdk import Envelope, Source, StreamRead
+from adapters.sdk.contract import ReadContract, checked_spec
 from standards.validation import CheckOptions
 from standards.validation.batch import BatchUniqueness
 from standards.validation.record_checks import check_record
@@ -202,7 +203,8 @@ def pull(
     """
     if session is not None and not dry_run:
         raise ValueError("pull(session=…) is for dry runs: a real pull commits on its own")
-    spec = source.stream(stream)
+    spec = checked_spec(source, stream)
+    contract = ReadContract(source, spec)
     engine = make_engine(settings.database_url) if session is None else session.get_bind()
     sessions = make_session_factory(engine)
     if writer is None:
@@ -225,17 +227,18 @@ def pull(
         # A pull streams up to millions of records: see tongyuan.collection.
         with bulk_collection():
             if session is not None:
-                _write_stream(session, read, writer, result, spec.kind, batch_kind, label,
-                              batch_meta, started, verify_read, source_name, stream,
+                _write_stream(session, read, writer, result, contract, spec.kind, batch_kind,
+                              label, batch_meta, started, verify_read, source_name, stream,
                               settings)  # fmt: skip
                 result.status = "dry-run"
             else:
                 with sessions() as own:
                     own.begin()
                     try:
-                        batch = _write_stream(own, read, writer, result, spec.kind, batch_kind,
-                                              label, batch_meta, started, verify_read,
-                                              source_name, stream, settings)  # fmt: skip
+                        batch = _write_stream(own, read, writer, result, contract, spec.kind,
+                                              batch_kind, label, batch_meta, started,
+                                              verify_read, source_name, stream,
+                                              settings)  # fmt: skip
                         if dry_run:
                             result.status = "dry-run"
                         else:
@@ -292,6 +295,7 @@ def _write_stream(
     read: StreamRead,
     writer: PullWriter,
     result: PullResult,
+    contract: ReadContract,
     kind: str,
     batch_kind: str,
     label: str,
@@ -302,15 +306,20 @@ def _write_stream(
     stream: str,
     settings: Settings,
 ) -> Batch:
-    """Everything one pull writes, inside ``session``'s open transaction (not ended here)."""
+    """Everything one pull writes, inside ``session``'s open transaction (not ended here).
+
+    What the source hands over passes ``contract`` first (adapters.sdk.contract): an
+    adapter's programming error fails the pull with a message naming adapter, stream
+    and envelope, before anything of it is used.
+    """
     batch = open_batch(session, batch_kind, label, meta={"kind": kind, **(batch_meta or {})})
     writer.begin(session, batch, started)
-    for envelope in read:
-        writer.write(session, batch, envelope, result)
+    for index, item in enumerate(read, start=1):
+        writer.write(session, batch, contract.envelope(item, index), result)
     if verify_read is not None:
         verify_read(read)
     writer.finish(session, batch, result)
-    result.state = read.state()
+    result.state = contract.state(read.state())
     save_state(session, source_name, stream, result.state, batch_id=batch.id)
     close_batch(
         session,

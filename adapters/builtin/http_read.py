@@ -21,7 +21,7 @@ from adapters.builtin.http_config import IncrementalConfig, LimitsConfig, Pagina
 from adapters.builtin.http_state import IncrementalCursor, dig
 from adapters.builtin.http_transport import HttpTransport, MalformedPage, Response, safe_url
 from adapters.mapping import Mapping as FieldMapping
-from adapters.payloads.json_rows import records_at
+from adapters.payloads.json_rows import records_at, surrogate_problem
 from adapters.sdk.envelope import Envelope
 from adapters.sdk.errors import AdapterError
 from adapters.sdk.source import State, StreamRead
@@ -311,8 +311,12 @@ class HttpStreamRead(StreamRead):
             return None
         self.position += 1
         location = SourceLocation(self.file, self.position)
-        record, findings = stream.mapping.map(obj, location)
-        findings = list(findings)
+        problem = surrogate_problem(obj, f"{self.file}, item {index} of page {self.pages}")
+        if problem is not None:  # not storable as it came: quarantined, escaped
+            obj, record, findings = problem.raw, None, [problem.finding()]
+        else:
+            record, mapped = stream.mapping.map(obj, location)
+            findings = list(mapped)
         if self.cursor is not None:
             if values is None:
                 spec = self.cursor.spec

@@ -7,13 +7,17 @@ the page as a whole is unreadable and :class:`UnreadableInput` says where; entri
 array that are not objects are problems of their own.
 
 Both refuse duplicate keys (which value would win is undefined across parsers), the
-non-standard constants ``NaN``/``Infinity``, and anything beyond the limits.
+non-standard constants ``NaN``/``Infinity``, and anything beyond the limits. A row holding
+a lone surrogate escape (``"\\udcb0"``: half of a UTF-16 pair, which ``json.loads``
+accepts but no UTF-8 store can keep) is a ``mapping.encoding`` problem naming the field,
+in a key or a value, mapped or not; the rest of the payload is read normally.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
@@ -23,6 +27,7 @@ from adapters.payloads.problems import PayloadProblem
 from standards.formats.errors import UnreadableInput, UnsafeInput
 from standards.formats.limits import ParseLimits
 from standards.records import SourceLocation
+from standards.surrogates import describe_surrogate, escape_surrogates, first_surrogate
 
 JsonRow = tuple[dict[str, Any] | PayloadProblem, SourceLocation]
 
@@ -47,6 +52,35 @@ def _constant(name: str) -> NoReturn:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant)
+
+# A surrogate reaches decoded JSON only through an escape (raw surrogate bytes are not
+# UTF-8); lines without one skip the walk. A hit is a hint (a valid pair matches too).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _surrogate_message(where: str, row: dict[str, Any]) -> tuple[str, str] | None:
+    """The message and field of a row's first lone surrogate, or None."""
+    hit = first_surrogate(row)
+    if hit is None:
+        return None
+    field, char = hit
+    return (
+        f"{where}: field {field} holds {describe_surrogate(char)}, a lone surrogate escape "
+        "(half of a UTF-16 pair, not a character): the sender's JSON is not text it can "
+        "mean; fix the export (the rest of the payload is read)",
+        field,
+    )
+
+
+def surrogate_problem(row: dict[str, Any], where: str) -> PayloadProblem | None:
+    """A problem standing in for a parsed row (an array entry, an HTTP page's object)
+    that holds a lone surrogate, its payload kept with each one written as ``\\udcb0``;
+    None for a row without any. ``where`` names the row (``file, item 3``)."""
+    found = _surrogate_message(where, row)
+    if found is None:
+        return None
+    message, field = found
+    return PayloadProblem("mapping.encoding", message, escape_surrogates(row), field)
 
 
 def iter_json_rows(
@@ -88,7 +122,8 @@ def iter_json_rows(
             raise UnsafeInput(file, f"more than {limits.max_records} records in one payload")
         location = SourceLocation(file, index)
         if isinstance(row, dict):
-            yield row, location
+            where = f"{file}, {records_path or 'document'}[{index - 1}]"
+            yield surrogate_problem(row, where) or row, location
         else:
             text = json.dumps(row, ensure_ascii=False)
             where = f"{records_path}[{index - 1}]" if records_path else f"[{index - 1}]"
@@ -231,6 +266,15 @@ def _lines(fh: IO[bytes], file: str, limits: ParseLimits) -> Iterator[JsonRow]:
             )
             continue
         check_nesting(obj, limits, file, line_no)
+        if _SURROGATE_ESCAPE.search(text) is not None:
+            found = _surrogate_message(f"{file}, line {line_no}", obj)
+            if found is not None:
+                message, field = found
+                yield (
+                    PayloadProblem.from_bytes("mapping.encoding", message, raw, field=field),
+                    location,
+                )
+                continue
         yield obj, location
 
 

@@ -46,6 +46,7 @@ class PayloadProblem:
         data: bytes,
         encoding: str = "utf-8",
         extra: dict[str, Any] | None = None,
+        field: str | None = None,
     ) -> PayloadProblem:
         """A problem keeping ``data`` exactly (base64) and readably (bad bytes as ``\\xNN``)."""
         raw: dict[str, Any] = {
@@ -55,7 +56,7 @@ class PayloadProblem:
         }
         if extra:
             raw.update(extra)
-        return cls(rule, mask_text(message), raw)
+        return cls(rule, mask_text(message), raw, field)
 
     def finding(self) -> Finding:
         return Finding(self.rule, self.message, self.field)

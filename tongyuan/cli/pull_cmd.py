@@ -35,9 +35,11 @@ def pull(
     """Pull a stream through an adapter: store valid records, quarantine the rest, keep state.
 
     Runs again from where the last committed pull stopped. Exit 0 when the pull committed
-    (quarantined records included), 1 when it failed (nothing stored, state unchanged).
+    (quarantined records included), 1 when it failed (nothing stored, state unchanged),
+    2 when the adapter, its configuration or the stream cannot be used.
     """
     from adapters.sdk import AdapterError, Source
+    from adapters.sdk.contract import checked_spec
     from adapters.sdk.registry import load_adapter
     from standards.validation import rule_title
     from tongyuan.db import upgrade
@@ -49,8 +51,12 @@ def pull(
         if not issubclass(cls, Source):
             raise AdapterError(f"{adapter} is a sink, not a source")
         source = cls.from_config(config)
+        checked_spec(source, stream)
     except AdapterError as exc:
         err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyError as exc:  # no such stream: the source's message names those it has
+        err_console.print(f"[red]error:[/red] {shown(str(exc.args[0]))}", soft_wrap=True)
         raise typer.Exit(2) from None
     upgrade(settings.database_url)
     source_name = name or f"{adapter}:{config.stem}"

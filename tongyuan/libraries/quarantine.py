@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -18,6 +18,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from standards.privacy import mask_id, mask_text
 from standards.records import SourceLocation
+from standards.surrogates import (
+    describe_surrogate,
+    escape_surrogates,
+    escape_text,
+    first_surrogate,
+    has_surrogate,
+)
 from standards.validation.findings import Finding
 from tongyuan.libraries.base import Base, JsonDoc, UtcDateTime, canonical_json, utcnow
 from tongyuan.privacy import PiiProtector, mask_payload
@@ -203,8 +210,11 @@ class _Hashed:
     def of(cls, request: QuarantineRequest, protector: PiiProtector) -> _Hashed:
         if not request.findings:
             raise ValueError(f"{request.location}: a quarantined record needs at least one finding")
-        location = request.location
         text = canonical_json(request.payload)
+        if has_surrogate(text) or _surrogate_around(request):
+            request = _storable(request)
+            text = canonical_json(request.payload)
+        location = request.location
         payload_hash = protector.exact_hash(
             f"{request.kind}\n{location.file}\n{location.record}\n{text}"
         )
@@ -235,6 +245,49 @@ class _Hashed:
             else {k: v for k, v in origin.items() if k != "config"},
             "origin_enc": None if origin is None else protector.encrypt(canonical_json(origin)),
         }
+
+
+def _surrogate_around(request: QuarantineRequest) -> bool:
+    """Whether the location or a finding (a hand-written source's) holds a lone surrogate."""
+    return has_surrogate(request.location.file) or any(
+        has_surrogate(f.message) or has_surrogate(f.field or "") for f in request.findings
+    )
+
+
+def _storable(request: QuarantineRequest) -> QuarantineRequest:
+    """A request whose lone surrogates (standards.surrogates) are escaped, with a finding
+    naming the field, so that the entry can be stored, encrypted and hashed at all.
+
+    The readers refuse such rows where they can name the line (a JSON ``"\\udcb0"``
+    escape); this is the last line for what no reader saw: a hand-written source's row,
+    a standard-form payload whose record was refused for the character. Before it, one
+    such value made the whole batch fail with a bare UnicodeEncodeError.
+    """
+    location = request.location
+    findings = [
+        Finding(f.rule, escape_text(f.message), escape_text(f.field) if f.field else f.field,
+                f.severity)
+        for f in request.findings
+    ]  # fmt: skip
+    hit = first_surrogate(request.payload)
+    if hit is not None:
+        field, char = hit
+        findings.append(
+            Finding(
+                "mapping.encoding",
+                f"{escape_text(location.file)}, record {location.record}: {field} holds "
+                f"{describe_surrogate(char)}, a lone surrogate (half of a UTF-16 pair, not a "
+                "character): the sender's text is broken; the payload is kept with each "
+                "such value written as \\uXXXX",
+                field,
+            )
+        )
+    return replace(
+        request,
+        location=SourceLocation(escape_text(location.file), location.record, location.line),
+        payload=escape_surrogates(request.payload),
+        findings=findings,
+    )
 
 
 def _mask_columns(value: Any, columns: frozenset[str]) -> Any:

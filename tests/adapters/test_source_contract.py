@@ -1,0 +1,188 @@
+"""A hand-written source's mistakes (docs/adapters.md §8): each fails the pull with one
+message naming adapter, stream, envelope and what is wrong, and nothing of the batch is
+stored — instead of a bare AttributeError / StatementError deep in the storing code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from std_factories import make_case
+from typer.testing import CliRunner
+
+from adapters.sdk import AdapterCodeError, AdapterConfig, Envelope, Source, StreamRead
+from adapters.sdk.contract import ReadContract, checked_spec
+from adapters.sdk.source import StreamSpec
+from standards.records import SourceLocation
+from standards.validation import Finding
+from tongyuan.cli import app
+from tongyuan.db import make_engine, make_session_factory, upgrade
+from tongyuan.libraries.adapter_states import load_state
+from tongyuan.libraries.cases import CaseRow
+from tongyuan.libraries.quarantine import QuarantineEntry
+from tongyuan.pulling import pull
+
+runner = CliRunner()
+HERE = SourceLocation("rows.csv", 1, 2)
+
+
+class RogueConfig(AdapterConfig):
+    mode: str = "ok"
+    kind: str = "case"
+
+
+def _good() -> Envelope:
+    return Envelope("cases", HERE, {"BJBH": "1"}, make_case())
+
+
+def _yielded(mode: str) -> list[Any]:
+    case = make_case()
+    return {
+        "ok": [_good()],
+        "dict": [_good(), Envelope("cases", HERE, {}, case.model_dump(mode="json"))],
+        "str_record": [Envelope("cases", HERE, {}, "not a record")],
+        "item_in_cases": [Envelope("cases", HERE, {}, None, ["a str finding"])],
+        "no_location": [Envelope("cases", None, {}, case)],  # type: ignore[arg-type]
+        "not_envelope": [{"record": 1}],
+        "raw_list": [Envelope("cases", HERE, [1, 2], case)],  # type: ignore[arg-type]
+        "other_stream": [Envelope("items", HERE, {}, case)],
+        "nothing_said": [Envelope("cases", HERE, {}, None, [])],
+        "findings_str": [Envelope("cases", HERE, {}, None, "bad")],  # type: ignore[arg-type]
+    }.get(mode, [_good()])
+
+
+class _Read(StreamRead):
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def __iter__(self) -> Iterator[Envelope]:
+        yield from _yielded(self.mode)
+
+    def state(self) -> Any:
+        if self.mode == "datetime_state":
+            return {"n": 1, "at": dt.datetime(2025, 1, 1)}
+        if self.mode == "list_state":
+            return [1]
+        if self.mode == "nan_state":
+            return {"x": float("nan")}
+        return {"n": 1}
+
+
+class RogueSource(Source):
+    name = "rogue"
+    Config = RogueConfig
+
+    def streams(self) -> list[StreamSpec]:
+        return [StreamSpec("cases", self.config.kind, ("source_system", "dept_case_no"))]
+
+    def check(self) -> None:
+        pass
+
+    def read(self, stream: str, state: dict[str, Any] | None = None) -> StreamRead:
+        return _Read(self.config.mode)
+
+
+LABEL = f"adapter {__name__}:RogueSource, stream cases"
+
+
+def _pull(settings, mode: str, kind: str = "case"):  # type: ignore[no-untyped-def]
+    upgrade(settings.database_url)
+    source = RogueSource(RogueConfig(mode=mode, kind=kind))
+    return pull(settings, source, "cases", source_name="rogue")
+
+
+def _stored(settings) -> tuple[int, int, dict | None]:  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as s:
+            return (
+                s.scalar(select(func.count()).select_from(CaseRow)) or 0,
+                s.scalar(select(func.count()).select_from(QuarantineEntry)) or 0,
+                load_state(s, "rogue", "cases"),
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("dict", "envelope 2: record is dict, expected a standard Case"),
+        ("str_record", "envelope 1: record is str, expected a standard Case"),
+        (
+            "item_in_cases",
+            "envelope 1: findings[0] is str, expected a standards.validation.Finding",
+        ),
+        ("findings_str", "envelope 1: findings is str, expected a list of Finding"),
+        ("no_location", "envelope 1: location is None, expected a SourceLocation"),
+        ("not_envelope", "envelope 1: yielded dict, expected an Envelope"),
+        ("raw_list", "envelope 1: raw is list, expected a dict of the source row"),
+        ("other_stream", "envelope 1: the envelope says stream 'items'"),
+        ("nothing_said", "envelope 1: no record and no findings"),
+        ("datetime_state", "state(): state['at'] is a datetime"),
+        ("list_state", "state() returned list, expected a dict"),
+        ("nan_state", "state(): state['x'] is nan"),
+    ],
+)
+def test_a_programming_error_fails_the_pull_naming_where(settings, mode, message):
+    result = _pull(settings, mode)
+    assert result.status == "failed"
+    assert result.error is not None
+    assert LABEL in result.error and message in result.error, result.error
+    assert _stored(settings) == (0, 0, None)  # nothing half-stored, state not advanced
+
+
+def test_a_correct_source_still_pulls(settings):
+    result = _pull(settings, "ok")
+    assert result.status == "committed", result.error
+    assert result.state == {"n": 1}
+
+
+def test_an_unknown_stream_kind_is_refused_before_reading():
+    source = RogueSource(RogueConfig(kind="banana"))
+    with pytest.raises(AdapterCodeError, match="declares kind 'banana'; a stream yields one of"):
+        checked_spec(source, "cases")
+
+
+def test_a_stream_list_raising_is_named():
+    class Broken(RogueSource):
+        def streams(self) -> list[StreamSpec]:
+            raise RuntimeError("catalogue offline")
+
+    with pytest.raises(AdapterCodeError, match="streams\\(\\) raised RuntimeError: catalogue"):
+        checked_spec(Broken(RogueConfig()), "cases")
+
+
+def test_a_file_name_with_undecodable_bytes_is_escaped_for_storage():
+    source = RogueSource(RogueConfig())
+    contract = ReadContract(source, checked_spec(source, "cases"))
+    name = b"cases_\xb0.csv".decode("utf-8", "surrogateescape")
+    envelope = Envelope("cases", SourceLocation(name, 1), {}, None, [Finding("x", "y")])
+    assert contract.envelope(envelope, 1).location.file == "cases_\\udcb0.csv"
+
+
+def _config(tmp_path: Path, mode: str = "ok", kind: str = "case") -> Path:
+    path = tmp_path / "rogue.yaml"
+    path.write_text(f"mode: {mode}\nkind: {kind}\n", encoding="utf-8")
+    return path
+
+
+def test_pull_cli_unknown_stream_is_one_line_exit_2(tmp_path):
+    args = ["pull", f"{__name__}:RogueSource", "--config", str(_config(tmp_path)),
+            "--stream", "nosuch"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert not isinstance(result.exception, KeyError)
+    assert "RogueSource has no stream 'nosuch' (streams: cases)" in result.output
+
+
+def test_pull_cli_unknown_kind_is_one_line_exit_2(tmp_path):
+    args = ["pull", f"{__name__}:RogueSource", "--config", str(_config(tmp_path, kind="banana")),
+            "--stream", "cases"]  # fmt: skip
+    result = runner.invoke(app, args, terminal_width=300)
+    assert result.exit_code == 2
+    assert "declares kind 'banana'" in result.output
