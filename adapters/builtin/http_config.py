@@ -25,6 +25,7 @@ carry one in its query string at all.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -37,11 +38,14 @@ _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie
 
 # A header or parameter name is a credential's when it contains one of these ...
 _CREDENTIAL_PARTS = ("token", "secret", "password", "passwd", "signature", "credential")
-# ... or has one of these as a word (X-Api-Key, appKey, sign, auth): "key" alone would
-# also catch "keyword", so the short ones must stand as words.
+# ... or has one of these as a word (X-Api-Key, appKey, sign, auth, ak/sk, ticket, jwt):
+# "key" alone would also catch "keyword", "sk" would catch "task", so the short ones
+# must stand as whole words (case-insensitive) ...
 _CREDENTIAL_WORDS = frozenset(
-    {"key", "apikey", "appkey", "accesskey", "sig", "sign", "auth", "authorization", "pwd"}
-)
+    {"key", "apikey", "appkey", "accesskey", "sig", "sign", "auth", "authorization", "pwd",
+     "ak", "sk", "ticket", "jwt", "sessionid", "jsessionid"}
+)  # fmt: skip
+# ... or two neighbouring words that together make one of them (X-Session-Id, session_id).
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
@@ -55,7 +59,25 @@ def credential_name(name: str) -> bool:
     lowered = name.lower()
     if any(part in lowered for part in _CREDENTIAL_PARTS):
         return True
-    return any(word.lower() in _CREDENTIAL_WORDS for word in _WORDS.findall(name))
+    words = [word.lower() for word in _WORDS.findall(name)]
+    pairs = [first + second for first, second in pairwise(words)]
+    return any(word in _CREDENTIAL_WORDS for word in words + pairs)
+
+
+def _no_line_break(name: str, value: str) -> None:
+    """A header whose name or value holds CR or LF: refused when the file loads, naming it.
+
+    Sent as it is, the line break would end the header and start one of the file's
+    choosing (``X-A: v\\r\\nX-Injected: 1``); the HTTP client refuses it only when
+    the first request goes out, far from the configuration that holds it.
+    """
+    if any(c in name for c in "\r\n:") or not name.strip():
+        raise ValueError(f"header name {name!r} is not a header name (no ':', CR or LF)")
+    if "\r" in value or "\n" in value:
+        raise ValueError(
+            f"header {name!r}: its value holds a line break (CR or LF), which would end the "
+            "header and start another; give the value on one line"
+        )
 
 
 def _literal_credential(kind: str, name: str) -> str:
@@ -256,6 +278,7 @@ class HttpConfig(AdapterConfig):
     @classmethod
     def _no_credential_headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, given in value.items():
+            _no_line_break(name, given)
             if name.lower() in _CREDENTIAL_HEADERS:
                 raise ValueError(
                     f"header {name!r} carries credentials: configure it under auth "

@@ -25,12 +25,28 @@ _REF = re.compile(r"^(env|airflow):([A-Za-z_][A-Za-z0-9_.-]{0,127})$")
 
 
 def _check_ref(value: str) -> str:
-    if not _REF.match(value):
+    if _REF.match(value):
+        return value
+    scheme, colon, name = value.partition(":")
+    if colon and scheme.lower() in ("env", "airflow"):
+        # Meant as a reference, written wrong: say what is wrong with it. The name is
+        # not quoted all the same — what follows the colon may be a secret pasted there.
+        if scheme not in ("env", "airflow"):
+            raise ValueError(
+                f"a secret reference's scheme is written in lower case: "
+                f"'{scheme.lower()}:NAME', not '{scheme}:'"
+            )
+        what = "an environment variable" if scheme == "env" else "an Airflow connection id"
+        space = " (it holds a space)" if any(c.isspace() for c in name) else ""
         raise ValueError(
-            "secrets are not written into configuration files; give a reference instead: "
-            "'env:VARIABLE_NAME' or 'airflow:CONNECTION_ID'"
+            f"the name after '{scheme}:' is not a valid name of {what}{space}: it starts "
+            "with a letter or _ and holds only letters, digits, _ . and -, at most 128 "
+            "characters"
         )
-    return value
+    raise ValueError(
+        "secrets are not written into configuration files; give a reference instead: "
+        "'env:VARIABLE_NAME' or 'airflow:CONNECTION_ID'"
+    )
 
 
 SecretRef = Annotated[str, AfterValidator(_check_ref)]
@@ -113,10 +129,28 @@ class AdapterConfig(BaseModel):
 def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
     """Each pydantic error as (dotted path, message), without pydantic's "Value error, "
     in front of the messages our validators raise (they read as the docs quote them)."""
-    return [
-        (".".join(str(p) for p in err["loc"]), err["msg"].removeprefix("Value error, "))
-        for err in exc.errors(include_url=False)
-    ]
+    return [_problem(err) for err in exc.errors(include_url=False)]
+
+
+_YAML_SCALARS = {True: "true", False: "false", None: "null"}
+
+
+def _problem(err: Any) -> tuple[str, str]:
+    loc = err["loc"]
+    if loc and loc[-1] == "[key]" and not isinstance(err.get("input"), str):
+        # A mapping key YAML did not read as text (``true: {}``): pydantic names it
+        # ``streams.1.[key]`` (True counts as 1). Say what was written and how it was read.
+        key = err.get("input")
+        written = _YAML_SCALARS.get(key, str(key)) if isinstance(key, bool | None) else str(key)
+        kind = "a boolean" if isinstance(key, bool) else f"a {type(key).__name__}"
+        if key is None:
+            kind = "null (no value)"
+        where = ".".join([*(str(p) for p in loc[:-2]), written])
+        return where, (
+            f"the key {written} was read as {kind}, not as a name: YAML reads true/false/"
+            f'yes/no/on/off, null and numbers unquoted as values; quote it ("{written}")'
+        )
+    return ".".join(str(p) for p in loc), err["msg"].removeprefix("Value error, ")
 
 
 __all__ = [
