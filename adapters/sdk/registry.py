@@ -8,13 +8,16 @@ group ``tongyuan.adapters``::
 
 after which the hub can refer to it by name (``market-cases``) in its topology.
 
-A name must mean one adapter. When an installed package declares a built-in name, or two
-packages declare the same name, the name is refused wherever it is used (``adapter
-list``, ``pull``, ``adapter check``, the topology checks) with both providers named:
-picking one by install order would run another department's code under this name and
-share its stored state. A department package is the department's own code: whatever it
-raises on import or while the class is built is reported as an :class:`AdapterError`
-naming the adapter, never as a traceback that stops the hub's other work.
+A name must mean one adapter. A built-in name always means the built-in adapter: a
+package declaring one is never loaded under it (its row in ``adapter list`` says why),
+so installing a package can neither take over nor disable ``sql``, ``files`` … for every
+department. When two packages declare the same other name, that name is refused wherever
+it is used (``adapter list``, ``pull``, ``adapter check``, the topology checks) with
+both providers named: picking one by install order would run another department's code
+under this name and share its stored state. A department package is the department's
+own code: whatever it raises on import or while the class is built is reported as an
+:class:`AdapterError` naming the adapter, never as a traceback that stops the hub's
+other work.
 """
 
 from __future__ import annotations
@@ -73,12 +76,12 @@ def _conflict(name: str, providers: list[Provided]) -> str:
         for p in providers
     )
     if providers[0].provider == BUILTIN_PROVIDER:
-        fix = (
-            f"{name!r} is a built-in adapter's name: rename the package's entry point "
-            "(and the topology's references to it)"
+        return (
+            f"adapter name {name!r} is declared by {both}; {name!r} is a built-in "
+            "adapter's name and always means the built-in: rename the package's entry "
+            "point (and the topology's references to it)"
         )
-    else:
-        fix = "uninstall one, or rename its entry point (and the references to it)"
+    fix = "uninstall one, or rename its entry point (and the references to it)"
     return f"adapter name {name!r} is declared by {both}; the hub will not pick one: {fix}"
 
 
@@ -92,7 +95,10 @@ def _with_conflicts(entries: Iterable[Provided]) -> list[Provided]:
             out.extend(providers)
             continue
         message = _conflict(name, providers)
-        out.extend(Provided(p.name, p.target, p.provider, conflict=message) for p in providers)
+        for p in providers:
+            # The built-in keeps its name; only the packages declaring it are marked.
+            marked = None if p.provider == BUILTIN_PROVIDER else message
+            out.append(Provided(p.name, p.target, p.provider, conflict=marked))
     return out
 
 
@@ -131,7 +137,7 @@ def load_adapter(ref: str) -> type[Source] | type[Sink]:
     not a Source or Sink subclass.
     """
     entries = [entry for entry in adapter_entries() if entry.name == ref]
-    if entries and entries[0].conflict is not None:
+    if entries and entries[0].conflict is not None:  # a built-in comes first, unmarked
         raise AdapterError(entries[0].conflict)
     target = entries[0].target if entries else ref
     if not _REF.match(target):

@@ -247,13 +247,21 @@ def test_two_packages_declaring_one_name_are_refused_naming_both(site, tmp_path)
     assert "will not pick one" in dict(topo.value.problems)["departments[0].cases.adapter"]
 
 
-def test_a_package_declaring_a_builtin_name_is_refused_not_shadowed(site):
+def test_a_package_declaring_a_builtin_name_never_takes_it_over_nor_disables_it(site):
+    """Installing a package must not change what ``sql`` means for every department,
+    nor make it unusable; the package's row says why it is not loaded."""
+    from adapters.builtin.sql import SqlSource
+
     install(site, "tongyuan-adapter-sql", "sql_t_adapter", "sql",
             GOOD_SOURCE.format(cls="SqlCases"), "SqlCases")  # fmt: skip
-    providers = [e.provider for e in adapter_entries() if e.name == "sql"]
-    assert providers == ["built-in", "tongyuan-adapter-sql 0.1.0"]
-    with pytest.raises(AdapterError, match=r"the hub's built-in adapters\.builtin\.sql:SqlSource"):
-        load_adapter("sql")
+    entries = [e for e in adapter_entries() if e.name == "sql"]
+    assert [e.provider for e in entries] == ["built-in", "tongyuan-adapter-sql 0.1.0"]
+    assert entries[0].conflict is None
+    assert entries[1].conflict is not None and "always means the built-in" in entries[1].conflict
+    assert load_adapter("sql") is SqlSource
+    listed = runner.invoke(app, ["adapter", "list"], terminal_width=500)
+    rows = [line for line in listed.output.splitlines() if "│ sql " in line]
+    assert len(rows) == 2 and sum("always means the built-in" in row for row in rows) == 1
 
 
 def test_one_package_per_name_still_loads(site):
