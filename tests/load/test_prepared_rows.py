@@ -100,8 +100,8 @@ def test_digests_written_with_the_rows_are_the_digests_of_the_stored_rows(settin
         loader.close()
 
 
-def test_a_prepared_case_travels_whole_and_keeps_no_key(settings):
-    context = PrepContext(
+def _context(settings) -> PrepContext:
+    return PrepContext(
         batch_id="b-1",
         updated_at=utcnow(),
         database_url="sqlite://",
@@ -109,6 +109,10 @@ def test_a_prepared_case_travels_whole_and_keeps_no_key(settings):
         today=date(2026, 3, 20),
         digests=True,
     )
+
+
+def test_a_prepared_case_travels_whole_and_keeps_no_key(settings):
+    context = _context(settings)
     case = make_case(promised_limit_days=3)
     raw = {"dept_case_no": case.dept_case_no, "nested": {"list": ["一", "二"]}}
     from standards.records import SourceLocation
@@ -183,14 +187,7 @@ def test_a_segment_answer_comes_back_in_file_order_after_the_trip(settings):
     from standards.records import SourceLocation
     from tongyuan.loading_feed import WiredOutcomes
 
-    context = PrepContext(
-        batch_id="b-1",
-        updated_at=utcnow(),
-        database_url="sqlite://",
-        pii_key=settings.pii_key(),
-        today=date(2026, 3, 20),
-        digests=True,
-    )
+    context = _context(settings)
     preparer = CasePreparer(context)
 
     def prepared(n: int) -> PreparedCase:
