@@ -14,12 +14,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from standards.privacy import mask_text
 from standards.records import Case, Item, License, Material, SourceLocation, StandardRecord
 from standards.validation import Finding, Severity
 from standards.validation.material_files import safe_relative_path
 from tongyuan.config import Settings
+from tongyuan.db.errors import describe_error
 from tongyuan.ingest.library_checks import CaseLibraryChecks
 from tongyuan.ingest.timeliness import TimelinessCounts, recompute_batch
 from tongyuan.libraries.case_owners import department_of_source
@@ -132,8 +135,7 @@ class RecordStore:
         conflict = known_conflict
         if conflict is None:
             try:
-                with session.begin_nested():
-                    outcome = self._write(session, batch_id, record, source, now, base_dir)
+                outcome = self._write_raced(session, batch_id, record, source, now, base_dir)
             except MaterialRejected as exc:
                 return self._quarantine(
                     session, batch_id, counts, kind, location, raw, [*findings, *exc.findings],
@@ -159,6 +161,43 @@ class RecordStore:
         else:
             counts.unchanged += 1
         return outcome
+
+    def _write_raced(
+        self,
+        session: Session,
+        batch_id: str,
+        record: StandardRecord,
+        source: str,
+        now: datetime,
+        base_dir: Path | None,
+    ) -> str:
+        """:meth:`_write` in a savepoint, again after a unique index refused it.
+
+        On PostgreSQL another transaction (another department's ingest, a file load) may
+        insert the same key or serial uncommitted while this one looks it up and finds
+        nothing; this insert then waits for that transaction and is refused by the unique
+        index once it commits. Under READ COMMITTED the next statement sees the commit,
+        so the write is tried again and the record judged as it would have been had the
+        other commit come first (another department's case: ``case.owner.mismatch``;
+        the same delivery: ``unchanged``). A refusal on every attempt is a
+        :class:`WriteRefused`, quarantined as ``library.conflict``, never a failure of
+        the whole batch. Other integrity errors are bugs and propagate.
+        """
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                with session.begin_nested():
+                    return self._write(session, batch_id, record, source, now, base_dir)
+            except IntegrityError as exc:
+                if not is_unique_violation(exc):
+                    raise
+                if attempt == _WRITE_ATTEMPTS:
+                    raise WriteRefused(
+                        f"{_record_label(record)}: the library's unique index refused the write "
+                        f"{_WRITE_ATTEMPTS} times, each time after another transaction stored "
+                        f"the same key ({describe_error(exc)}); replay it once the other "
+                        "writer has finished"
+                    ) from exc
+        raise AssertionError("unreachable")
 
     def _write(
         self,
@@ -225,6 +264,27 @@ class RecordStore:
         counts.quarantined += 1
         counts.rules.update({f.rule for f in errors})
         return "quarantined"
+
+
+# Each refusal means another transaction committed the key meanwhile: a few are plenty.
+_WRITE_ATTEMPTS = 3
+
+
+class WriteRefused(ValueError):
+    """The library's unique index refused a record on every attempt (see _write_raced)."""
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """True when a unique index refused the statement (PostgreSQL 23505, SQLite UNIQUE)."""
+    if getattr(exc.orig, "sqlstate", None) == "23505":
+        return True
+    return "UNIQUE constraint failed" in str(exc.orig)
+
+
+def _record_label(record: StandardRecord) -> str:
+    """What names a record in a message: its kind and natural key, IDs masked."""
+    key = "/".join(str(getattr(record, name)) for name in record.primary_key)
+    return mask_text(f"{record.kind} {key}")
 
 
 def _material_path(record: Material, base_dir: Path | None) -> Path:

@@ -1,0 +1,216 @@
+"""Two departments delivering the same cases at the same time, on PostgreSQL.
+
+The ingest lock is per department, so two departments' case systems may write the same
+(来源系统, 办件编号) at once. The one whose transaction commits second must not fail whole:
+its insert waits for the first transaction and is refused by the unique index, and the
+case is then judged as if the first commit had been there all along (another
+department's case: ``case.owner.mismatch``).
+
+Deterministic: the first ingest is held open at its commit with its rows inserted, the
+second runs in a thread until PostgreSQL shows it waiting for a lock, then the first
+commits.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+from ingest_world import DEPT, World, make_world, topology_yaml
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from std_factories import at, make_case
+
+from standards.codes.enums import CaseState
+from standards.formats import write_records
+from standards.identifiers import uscc_check_char
+from standards.identifiers.case_serial import format_case_serial
+from standards.records import Case, CaseEvent
+from tongyuan import storing
+from tongyuan.config import Settings
+from tongyuan.db import make_engine
+from tongyuan.ingest import ingest_department
+from tongyuan.ingest.engine import COUNT_NAMES, IngestResult
+from tongyuan.libraries.cases import CaseRow
+from tongyuan.libraries.quarantine import QuarantineEntry
+from tongyuan.topology import load_topology
+
+POSTGRES_ONLY = pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+OTHER17 = "11440305" + "007520000"
+OTHER = OTHER17 + uscc_check_char(OTHER17)
+
+
+def _two_departments(settings: Settings, tmp: Path) -> World:
+    world = make_world(settings, tmp)
+    second = f"""\
+  - name: 深圳市南山区人力资源局
+    code: "{OTHER}"
+    node: "440305"
+    cases:
+      adapter: files
+      config:
+        path: "{{home}}/drops/{OTHER}"
+        streams:
+          cases: {{kind: case, patterns: ["cases_*.xml"]}}
+        settle_seconds: 0
+"""
+    path = tmp / "topology2.yaml"
+    path.write_text(topology_yaml() + second, encoding="utf-8")
+    world.topology = load_topology(path, home=settings.home)
+    (settings.home / "drops" / OTHER).mkdir(parents=True, exist_ok=True)
+    return world
+
+
+def _cases(count: int, *, serials: bool) -> list[Case]:
+    events = [
+        CaseEvent(state=CaseState.RECEIVED, at=at(2)),
+        CaseEvent(state=CaseState.ACCEPTED, at=at(2, 10)),
+    ]
+    out = []
+    for n in range(count):
+        base = make_case(events=events, decided_at=None, delivered_at=None,
+                         dept_case_no=f"SHARED-{n:04d}")  # fmt: skip
+        if not serials:
+            base = base.model_copy(update={"serial": None})
+        else:
+            serial = format_case_serial(base.impl_code, date(2026, 3, 2), n + 1)
+            base = base.model_copy(update={"serial": serial})
+        out.append(base)
+    return out
+
+
+def _deliver(world: World, dept: str, cases: list[Case]) -> None:
+    drop = world.settings.home / "drops" / dept
+    write_records(drop / ".cases_1.xml", cases)
+    (drop / ".cases_1.xml").replace(drop / "cases_1.xml")
+
+
+def _wait_for_a_lock_wait(url: str, done: threading.Event) -> str | None:
+    """The statement of a backend of this database waiting for a lock (the second
+    ingest's insert), once there is one; None if the second ingest ended first."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            while not done.is_set():
+                waiting = conn.execute(
+                    text(
+                        "SELECT query FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND wait_event_type = 'Lock'"
+                    )
+                ).scalar()
+                conn.rollback()
+                if waiting is not None:
+                    return str(waiting)
+                done.wait(0.05)
+            return None
+    finally:
+        engine.dispose()
+
+
+def _race(world: World, first: str, second: str) -> tuple[IngestResult, IngestResult]:
+    """``first`` holds its case transaction open at its commit while ``second`` runs."""
+    held, release, second_done = threading.Event(), threading.Event(), threading.Event()
+    results: dict[str, IngestResult] = {}
+    errors: list[BaseException] = []
+    pulls: list[str] = []
+
+    def hold(stage: str) -> None:
+        pulls.append(stage)
+        if pulls.count("before_commit") == 2:  # materials, then cases: hold the cases
+            held.set()
+            assert release.wait(120), "the test never released the first ingest"
+
+    def run(name: str, dept: str, checkpoint: Callable[[str], None] | None) -> None:
+        try:
+            results[name] = ingest_department(
+                world.settings, world.topology, dept, checkpoint=checkpoint
+            )
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            held.set()
+        finally:
+            if checkpoint is None:
+                second_done.set()
+
+    one = threading.Thread(target=run, args=("first", first, hold))
+    one.start()
+    assert held.wait(120), "the first ingest never reached its commit"
+    two = threading.Thread(target=run, args=("second", second, None))
+    two.start()
+    waiting = _wait_for_a_lock_wait(world.settings.database_url, second_done)
+    release.set()
+    one.join(120)
+    two.join(120)
+    assert not errors, errors
+    # The race this is about: the second insert waited for the first transaction.
+    assert waiting is not None and waiting.startswith("INSERT INTO cases "), waiting
+    return results["first"], results["second"]
+
+
+def _adds_up(result: IngestResult) -> bool:
+    counts = result.counts
+    return counts["read"] == sum(counts[n] for n in COUNT_NAMES if n != "read")
+
+
+@POSTGRES_ONLY
+@pytest.mark.parametrize("serials", [False, True], ids=["hub-serials", "own-serials"])
+def test_the_later_of_two_departments_delivering_the_same_cases_quarantines_them(
+    hub: Settings, tmp_path: Path, serials: bool
+) -> None:
+    world = _two_departments(hub, tmp_path)
+    cases = _cases(5, serials=serials)
+    _deliver(world, DEPT, cases)
+    _deliver(world, OTHER, cases)
+
+    first, second = _race(world, DEPT, OTHER)
+
+    assert first.status == "committed", first.error
+    assert (first.read, first.added) == (5, 5)
+    assert second.status == "committed", (second.error, second.counts)
+    assert (second.read, second.added, second.quarantined) == (5, 0, 5)
+    assert second.rules == {"case.owner.mismatch": 5}
+    assert _adds_up(first) and _adds_up(second)
+    assert world.count(CaseRow) == 5
+    assert world.count(QuarantineEntry, QuarantineEntry.rule == "case.owner.mismatch") == 5
+
+
+def _refused(message: str) -> Callable[..., str]:
+    def write_case(*args: object, **kwargs: object) -> str:
+        raise IntegrityError("INSERT INTO cases …", {}, sqlite3.IntegrityError(message))
+
+    return write_case
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_write_a_unique_index_refuses_every_time_is_quarantined_not_the_batch(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refusal that does not go away on a retry costs its record, counted once."""
+    monkeypatch.setattr(storing, "write_case", _refused("UNIQUE constraint failed: cases.serial"))
+    _deliver(world, DEPT, _cases(2, serials=False))
+    result = ingest_department(world.settings, world.topology, DEPT)
+    assert result.status == "committed", result.error
+    assert (result.read, result.quarantined) == (2, 2) and _adds_up(result)
+    assert result.rules == {"library.conflict": 2}
+    entry = world.query(select(QuarantineEntry).limit(1))[0][0]
+    assert "unique index refused the write 3 times" in entry.message
+    assert "case SZ-SCJGJ/SHARED-0000" in entry.message
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_integrity_error_other_than_a_unique_one_still_fails_the_batch(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a unique index is retried: any other refusal is a bug and must show."""
+    monkeypatch.setattr(storing, "write_case", _refused("NOT NULL constraint failed: cases.x"))
+    _deliver(world, DEPT, _cases(1, serials=False))
+    result = ingest_department(world.settings, world.topology, DEPT)
+    assert result.status == "failed"
+    assert result.error is not None and "NOT NULL" in result.error
