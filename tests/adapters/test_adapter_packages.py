@@ -182,9 +182,8 @@ def test_sync_check_reports_a_broken_package_as_a_problem_line(site, tmp_path):
                 raise RuntimeError("licence dongle missing")
     """, "InitCases")  # fmt: skip
     topology = _topology(tmp_path, ["boom-t", "init-v"])
-    with pytest.raises(TopologyError) as info:
-        load_topology(topology, home=tmp_path)
-    problems = dict(info.value.problems)
+    # The topology loads, each department's adapter marked with its package's problem.
+    problems = dict(load_topology(topology, home=tmp_path).adapter_problems)
     assert "RuntimeError: config server unreachable" in problems["departments[0].cases.adapter"]
     assert "licence dongle missing" in problems["departments[1].cases.adapter"]
     result = runner.invoke(app, ["sync", "check", "-t", str(topology)], terminal_width=300)
@@ -203,11 +202,10 @@ def test_a_stream_list_raising_is_a_problem_line(site, tmp_path):
             def streams(self):
                 raise ValueError("no catalogue")
     """, "StreamsCases")  # fmt: skip
-    with pytest.raises(TopologyError) as info:
-        load_topology(_topology(tmp_path, ["streams-t"]), home=tmp_path)
+    topo = load_topology(_topology(tmp_path, ["streams-t"]), home=tmp_path)
     assert (
         "streams() raised ValueError: no catalogue"
-        in dict(info.value.problems)["departments[0].cases.adapter"]
+        in dict(topo.adapter_problems)["departments[0].cases.adapter"]
     )
 
 
@@ -242,9 +240,8 @@ def test_two_packages_declaring_one_name_are_refused_naming_both(site, tmp_path)
     )  # fmt: skip
     assert checked.exit_code == 2 and "tongyuan-adapter-one" in checked.output
 
-    with pytest.raises(TopologyError) as topo:
-        load_topology(_topology(tmp_path / "t", ["same-t"]), home=tmp_path)
-    assert "will not pick one" in dict(topo.value.problems)["departments[0].cases.adapter"]
+    topo = load_topology(_topology(tmp_path / "t", ["same-t"]), home=tmp_path)
+    assert "will not pick one" in dict(topo.adapter_problems)["departments[0].cases.adapter"]
 
 
 def test_a_package_declaring_a_builtin_name_never_takes_it_over_nor_disables_it(site):
@@ -278,3 +275,169 @@ def test_the_scaffold_refuses_builtin_names(tmp_path, name):
     assert not any(tmp_path.iterdir())
     result = runner.invoke(app, ["adapter", "new", name, "--out", str(tmp_path)])
     assert result.exit_code == 2
+
+
+# -- one department's broken package leaves the others usable ---------------------------
+
+BROKEN = "114403000040578006"  # the department whose package raises on import
+
+
+def _two_departments(tmp_path: Path, *, broken_items: bool = False, bad_code: bool = False) -> Path:
+    """Department 0 uses the package raising on import (for its cases, or its items with
+    ``broken_items``), department 1 (the factories' authority) the built-in ``files`` on
+    its own drop; ``bad_code`` gives department 1 a USCC failing its check character."""
+    from std_factories import AUTHORITY
+
+    outbox = tmp_path / "systems" / "440305" / "outbox"
+    outbox.mkdir(parents=True)
+    drops = {code: tmp_path / "drops" / code for code in (BROKEN, AUTHORITY)}
+    for drop in drops.values():
+        drop.mkdir(parents=True)
+
+    def files(code: str, kind: str) -> str:
+        return (f'{{adapter: files, config: {{path: "{drops[code]}", settle_seconds: 0, '
+                f"streams: {{{kind}s: {{kind: {kind}}}}}}}, stream: {kind}s}}")  # fmt: skip
+
+    boom = "{adapter: boom-t, config: {path: x}, stream: items}"
+    first = f"source: {boom}" if broken_items else f"cases: {boom}"
+    healthy = AUTHORITY[:-1] + ("0" if AUTHORITY[-1] != "0" else "1") if bad_code else AUTHORITY
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        f"""name: two
+nodes:
+  - code: "440305"
+    source: {{adapter: files, config: {{path: "{outbox}", settle_seconds: 0,
+              streams: {{items: {{kind: item}}}}}}}}
+departments:
+  - {{name: 坏包部门, code: "{BROKEN}", node: "440305", {first}}}
+  - {{name: 南山区市场监督管理局, code: "{healthy}", node: "440305",
+     cases: {files(AUTHORITY, "case")}}}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def hub(site, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A migrated hub on the test's home with the item the factories' cases cite, for
+    the CLI (which reads the environment) and the DAG's task functions alike."""
+    import base64
+
+    from item_library import publish_items
+    from std_factories import make_item
+
+    from tongyuan.config import ENV_PII_KEY, load_settings
+    from tongyuan.db import upgrade
+
+    monkeypatch.setenv(ENV_PII_KEY, base64.b64encode(bytes(range(32))).decode())  # a test key
+    settings = load_settings()
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+    publish_items(settings, settings.home / "items-in", [make_item()])
+    _install_boom(site)
+    return settings
+
+
+def _deliver_case(topology: Path) -> None:
+    from std_factories import AUTHORITY, make_case
+
+    from standards.formats import write_records
+
+    write_records(topology.parent / "drops" / AUTHORITY / "cases_001.xml", [make_case()])
+
+
+def _stored_cases(settings) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from tongyuan.db import make_engine
+    from tongyuan.libraries.cases import CaseRow
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(CaseRow)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_ingest_of_a_healthy_department_runs_beside_a_broken_package(hub, tmp_path):
+    from std_factories import AUTHORITY
+
+    topology = _two_departments(tmp_path)
+    _deliver_case(topology)
+    topo = load_topology(topology, home=hub.home)
+    (broken,) = [d for d in topo.case_departments if d.problems]
+    assert broken.code == BROKEN and "config server unreachable" in broken.problems[0]
+    assert not topo.case_department(AUTHORITY).problems
+
+    ok = runner.invoke(app, ["ingest", AUTHORITY, "-t", str(topology)], terminal_width=400)
+    assert ok.exit_code == 0, ok.output
+    assert _stored_cases(hub) == 1
+
+    # The broken one alone, then all: the healthy one ingested, the broken one named
+    # with its package's problem, exit 1, no traceback.
+    for args in ([BROKEN], []):
+        result = runner.invoke(app, ["ingest", *args, "-t", str(topology)], terminal_width=400)
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert f"{BROKEN} failed" in result.output
+        assert "(departments[0].cases.adapter): cannot import adapter module" in result.output
+        assert "RuntimeError: config server unreachable at import" in result.output
+    assert "committed" in result.output  # the healthy department ran too
+
+    checked = runner.invoke(app, ["sync", "check", "-t", str(topology)], terminal_width=400)
+    assert checked.exit_code == 2, checked.output
+    assert "departments[0].cases.adapter: cannot import adapter module" in checked.output
+    assert "— OK" not in checked.output
+
+
+def test_the_dag_maps_every_department_and_only_the_broken_task_fails(
+    hub, tmp_path, monkeypatch: pytest.MonkeyPatch
+):  # type: ignore[no-untyped-def]
+    import logging
+
+    from std_factories import AUTHORITY
+
+    from tongyuan.orchestration import tasks
+
+    # The task functions point the hub's logger at the task's stderr: undone after.
+    hub_log = logging.getLogger("tongyuan")
+    monkeypatch.setattr(hub_log, "propagate", hub_log.propagate)
+    monkeypatch.setattr(hub_log, "handlers", list(hub_log.handlers))
+    topology = _two_departments(tmp_path)
+    _deliver_case(topology)
+    path = str(topology)
+    assert tasks.case_departments_due(path, run_type="manual", logical_date=None) == [
+        BROKEN, AUTHORITY,
+    ]  # fmt: skip
+    assert tasks.case_schedules(tasks.load(path)) == [tasks.DEFAULT_CASE_SCHEDULE]
+    done = tasks.ingest_cases(path, AUTHORITY)
+    assert done["counts"]["added"] == 1 and _stored_cases(hub) == 1
+    named = r"ingest 114403000040578006 failed: .*cases\.adapter\): cannot import adapter module"
+    with pytest.raises(tasks.StepFailed, match=named):
+        tasks.ingest_cases(path, BROKEN)
+
+
+def test_a_broken_department_item_package_fails_its_sync_only(hub, tmp_path):
+    topology = _two_departments(tmp_path, broken_items=True)
+    result = runner.invoke(app, ["sync", "items", "-t", str(topology)], terminal_width=400)
+    assert result.exit_code == 1, result.output
+    assert f"sync {BROKEN}: failed" in result.output
+    assert "(departments[0].source.adapter): cannot import adapter module" in result.output
+    assert "sync 440305: committed" in result.output  # the node itself still syncs
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_mistake_in_the_file_still_refuses_the_whole_topology(hub, tmp_path):
+    from std_factories import AUTHORITY
+
+    topology = _two_departments(tmp_path, bad_code=True)
+    with pytest.raises(TopologyError) as info:
+        load_topology(topology, home=hub.home)
+    problems = dict(info.value.problems)
+    assert "check character" in problems["departments[1].code"]
+    assert "cannot import adapter module" in problems["departments[0].cases.adapter"]
+    result = runner.invoke(app, ["ingest", AUTHORITY, "-t", str(topology)], terminal_width=400)
+    assert result.exit_code == 2, result.output
+    assert "departments[1].code" in result.output and "invalid topology" in result.output

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from dagbags import load_dagbag
+from item_library import publish_items
 from sqlalchemy import create_engine, func, select, text
 from std_factories import PERSON, make_case, make_item, make_material
 
@@ -22,7 +23,6 @@ from tongyuan.libraries.case_timeliness import CaseTimeliness
 from tongyuan.libraries.cases import CaseRow
 from tongyuan.libraries.materials import MaterialRow
 from tongyuan.libraries.quarantine import QuarantineEntry
-from tongyuan.loading import Loader
 from tongyuan.orchestration import run_dag
 from tongyuan.orchestration.airflow_home import repo_dags_folder
 from tongyuan.orchestration.tasks import (
@@ -94,16 +94,40 @@ def test_which_departments_a_run_takes() -> None:
         case_departments_due(topology, run_type="manual", logical_date=None, departments=["x"])
 
 
+def test_a_broken_department_package_leaves_the_dag_and_its_mapping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One department's adapter that does not import must not stop the DAG file from
+    parsing (it loads the topology) nor the list its ingest maps over."""
+    outbox = tmp_path / "outbox"
+    topology = tmp_path / "t.yaml"
+    topology.write_text(
+        f"""name: t
+nodes:
+  - code: "440300"
+    source: {{adapter: files, config: {{path: "{outbox}", streams: {{items: {{kind: item}}}}}}}}
+departments:
+  - name: 坏包部门
+    code: "{DEPT}"
+    node: "440300"
+    cases: {{adapter: "no_such_department_module:Cases"}}
+    case_schedule: "15 * * * *"
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("AIRFLOW_VAR_TONGYUAN_TOPOLOGY", raising=False)
+    monkeypatch.setenv(ENV_TOPOLOGY, str(topology))
+    bag = load_dagbag(monkeypatch, DAG_FILE)
+    assert bag.import_errors == {}
+    timetable = bag.dags["case_ingest"].timetable
+    assert {t.expression for t in timetable.timetable.timetables} == {"15 * * * *"}
+    due = case_departments_due(str(topology), run_type="manual", logical_date=None)
+    assert due == [DEPT]
+
+
 def _publish_item(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Load the item the factories' cases are handled under."""
-    items = tmp_path / "items"
-    items.mkdir()
-    write_records(items / "items.xml", [make_item()])
-    loader = Loader(settings)
-    try:
-        assert not loader.load([items]).failed
-    finally:
-        loader.close()
+    publish_items(settings, tmp_path / "items", [make_item()])
 
 
 @pytest.mark.slow

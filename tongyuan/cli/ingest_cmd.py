@@ -54,11 +54,13 @@ def ingest(
     quarantined with every rule they broke; deadlines (working days) are recomputed.
     A department marked signing: true must deliver a signed manifest, verified before
     anything is read. Exit 0 when every department committed (or dry-ran), 1 when one
-    failed or its delivery was rejected, 2 for a topology that does not load, an
-    unknown department or a library database that cannot be used (unreachable, login
-    refused, another application's tables; for --dry-run also one not migrated to the
-    current schema: run `tongyuan db upgrade`), 3 when another ingest of a department
-    was running (that department skipped, the others ingested; run it again later).
+    failed, its delivery was rejected or its adapter package is broken (the others are
+    still ingested; `tongyuan sync check` lists the problem), 2 for a topology that does
+    not load, an unknown department or a library database that cannot be used
+    (unreachable, login refused, another application's tables; for --dry-run also one
+    not migrated to the current schema: run `tongyuan db upgrade`), 3 when another
+    ingest of a department was running (that department skipped, the others ingested;
+    run it again later).
     """
     from tongyuan.cli.sync_cmd import resolve_topology_path
     from tongyuan.db import upgrade

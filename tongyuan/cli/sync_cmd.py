@@ -173,7 +173,9 @@ def check(
 
     Run it after every edit: unknown region codes, parents at the wrong level, cycles,
     duplicate nodes, unknown adapters, bad adapter configuration and cron schedules are
-    all reported at once, each with its place in the file.
+    all reported at once, each with its place in the file. A department whose adapter
+    package is broken is reported the same way (exit 2), though the rest of the topology
+    still runs.
     """
     from tongyuan.config import load_settings
     from tongyuan.topology import TopologyError, load_topology
@@ -184,6 +186,17 @@ def check(
     except (TopologyError, FileNotFoundError) as exc:
         err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}", soft_wrap=True)
         raise typer.Exit(2) from None
+    if topo.adapter_problems:
+        # The topology loads for the other departments, but a check is not "OK" while
+        # one department's adapter package is broken: same lines, same exit as before.
+        problem = TopologyError(str(path), topo.adapter_problems)
+        err_console.print(
+            f"[red]error:[/red] {shown(str(problem), newlines=True)}\n"
+            "  (the other departments and nodes still sync and ingest; these departments "
+            "fail until their adapter packages are fixed)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     departments = [*topo.departments, *topo.case_only_departments]
     cases = sum(1 for d in departments if d.cases is not None)
     console.print(

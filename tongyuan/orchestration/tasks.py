@@ -490,7 +490,9 @@ def ingest_cases(topology: str, department: str) -> StepResult:
 
     Returns ``{"batch_ids": […], "counts": {…}}``. A failed pull (system unreachable,
     database error) raises so that Airflow retries; a rejected delivery is recorded as a
-    failed batch by the engine and counted (``rejected``), and the run goes on.
+    failed batch by the engine and counted (``rejected``), and the run goes on. A
+    department whose adapter package was broken when the topology loaded fails here
+    with that problem (the topology still loads, so the other mapped tasks run).
     """
     from tongyuan.ingest import ingest_department
 

@@ -2,7 +2,10 @@
 
 Objects here are already validated (see :mod:`tongyuan.topology.validate`): every parent
 exists, the tree has one root and no cycle, every adapter is known and its configuration
-accepted. Code that receives a :class:`Topology` never re-checks any of that.
+accepted. Code that receives a :class:`Topology` never re-checks any of that. The one
+exception is a department's adapter whose installed package was broken when the file was
+checked: its reference carries the problem (``AdapterRef.problem``) and refuses to open,
+so that department fails with it while the others run.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ class AdapterRef:
     fallbacks for ``env:NAME`` references (an embedded SQLite URL), used only when the
     variable is not set. ``snapshot`` says every read that delivers anything delivers the
     system's full list, so an item absent from it was withdrawn (the sync engine cancels
-    it); incremental streams leave it false.
+    it); incremental streams leave it false. ``problem`` is ``(place in the file,
+    message)`` when a department's adapter package failed its checks (did not import,
+    failed while built, streams() raised, its name unknown or ambiguous): :meth:`open`
+    raises it instead of running code whose streams were never checked.
     """
 
     adapter: str
@@ -37,6 +43,7 @@ class AdapterRef:
     base_dir: Path | None = field(default=None, compare=False)
     env_defaults: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     snapshot: bool = False
+    problem: tuple[str, str] | None = None
 
     def resolve_secret(self, ref: str):  # type: ignore[no-untyped-def]
         """Resolve ``env:``/``airflow:`` references; the environment wins over the defaults."""
@@ -51,9 +58,17 @@ class AdapterRef:
     def open(self):  # type: ignore[no-untyped-def]
         """A ready adapter instance (Source or Sink); nothing is connected yet.
 
-        Raises :class:`adapters.sdk.AdapterError` (ConfigError for configuration).
+        Raises :class:`adapters.sdk.AdapterError` (ConfigError for configuration; a plain
+        AdapterError with the problem found when the topology was loaded for a broken
+        department package).
         """
         from adapters.sdk.registry import load_adapter
+
+        if self.problem is not None:
+            from adapters.sdk import AdapterError
+
+            where, message = self.problem
+            raise AdapterError(f"the department's adapter is unusable ({where}): {message}")
 
         cls = load_adapter(self.adapter)
         if isinstance(self.config, Path):
@@ -106,6 +121,13 @@ class Department:
     case_schedule: str | None = None
     signing: bool = False
 
+    @property
+    def problems(self) -> list[str]:
+        """Why this department's adapters cannot run (``place: message``); empty when
+        they can. Set only for package problems; see :mod:`tongyuan.topology.validate`."""
+        refs = (self.source, self.cases)
+        return [f"{r.problem[0]}: {r.problem[1]}" for r in refs if r and r.problem]
+
 
 @dataclass(frozen=True, slots=True)
 class Topology:
@@ -127,6 +149,10 @@ class Topology:
     # Where the certificates that signed deliveries are checked against (anchors/,
     # intermediates/, crls/); None: the hub's default (see tongyuan.ingest.signed).
     trust_dir: Path | None = None
+    # ``(place in the file, message)`` of every department adapter whose package failed
+    # its checks, in file order: those departments fail when run, the others do not.
+    # ``tongyuan sync check`` lists them and exits 2.
+    adapter_problems: list[tuple[str, str]] = field(default_factory=list)
 
     def node(self, code: str) -> Node:
         """The node with this region code; KeyError names the topology's codes if absent."""

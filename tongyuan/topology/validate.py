@@ -11,13 +11,24 @@ the code), each parent (present, and the one the code's structure names — a di
 hangs under its own city), duplicates, cycles, exactly one root, adapters (known, the right
 kind, configuration accepted, the stream offered and yielding items), cron schedules,
 departments (USCC, node), and the non-secret environment defaults.
+
+Two kinds of problem, two outcomes. What the file says — its YAML, keys, codes, tree,
+schedules, secrets, adapter configuration, stream names — refuses the whole topology.
+What a department's installed adapter package does — its name resolves to no installed
+adapter or to two, its module fails to import, its class is no adapter or fails while
+built, its ``streams()`` raises — makes only that adapter reference unusable: the
+topology loads with the reference marked (:attr:`AdapterRef.problem`, listed in
+:attr:`Topology.adapter_problems`), so one department's broken wheel does not stop every
+other department's ingestion; ``sync check`` still lists the problem and exits 2, and
+running the department fails with it. A node's adapters are the tree itself and stay
+strict: their package problems refuse the topology as before.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +104,16 @@ class _Context:
     base_dir: Path
     env_defaults: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Problems of departments' adapter packages: they mark one reference unusable.
+    broken: list[Problem] = field(default_factory=list)
 
     def add(self, where: str, message: str) -> None:
         self.problems.append((where, message))
+
+    def add_code(self, where: str, message: str, *, department: bool) -> None:
+        """A problem of an adapter's installed code: a department's marks its reference
+        unusable (the rest of the topology still loads), a node's refuses the topology."""
+        (self.broken if department else self.problems).append((where, message))
 
 
 def build_topology(
@@ -149,7 +167,7 @@ def build_topology(
     departments = _departments(data.get("departments"), skeletons, ctx)
     trust_dir = _trust_dir(data.get("trust_dir"), ctx)
     if ctx.problems:
-        raise TopologyError(source, sorted(ctx.problems, key=_file_order))
+        raise TopologyError(source, sorted(ctx.problems + ctx.broken, key=_file_order))
     return Topology(
         name=name,
         nodes=nodes,
@@ -159,6 +177,7 @@ def build_topology(
         home=home,
         case_only_departments=[d for d in departments if d.source is None],
         trust_dir=trust_dir,
+        adapter_problems=sorted(ctx.broken, key=_file_order),
     )
 
 
@@ -375,10 +394,13 @@ def _ref(
     *,
     want_items: bool = False,
     want_kind: str | None = None,
+    department: bool = False,
 ) -> tuple[AdapterRef | None, list[str] | None]:
     """An adapter reference, with the adapter loaded and its configuration checked.
 
-    Also returns the stream names a source offers (None for a sink or on a problem).
+    Also returns the stream names a source offers (None for a sink or on a problem). A
+    department's reference whose package is broken comes back marked with its problem
+    (see the module's docstring), without streams.
     """
     if not isinstance(raw, Mapping):
         ctx.add(where, "give {adapter: NAME, config: {...} or FILE, stream: items}")
@@ -401,9 +423,15 @@ def _ref(
     if config is None:
         return None, None
     ref = AdapterRef(adapter.strip(), config, stream, base_dir, ctx.env_defaults, snapshot)
-    before = len(ctx.problems)
-    offered = _check_adapter(ref, where, role, ctx, want_kind="item" if want_items else want_kind)
-    return (ref if len(ctx.problems) == before else None), offered
+    before, broken_before = len(ctx.problems), len(ctx.broken)
+    offered = _check_adapter(
+        ref, where, role, ctx, want_kind="item" if want_items else want_kind, department=department
+    )
+    if len(ctx.problems) != before:
+        return None, offered
+    if len(ctx.broken) != broken_before:
+        return replace(ref, problem=ctx.broken[-1]), None
+    return ref, offered
 
 
 def _config(
@@ -461,24 +489,36 @@ def _expand(value: Any, home: Path, code: str | None) -> Any:
 
 
 def _check_adapter(
-    ref: AdapterRef, where: str, role: str, ctx: _Context, *, want_kind: str | None
+    ref: AdapterRef,
+    where: str,
+    role: str,
+    ctx: _Context,
+    *,
+    want_kind: str | None,
+    department: bool = False,
 ) -> list[str] | None:
-    """Load the adapter, check its configuration; return the source's stream names."""
+    """Load the adapter, check its configuration; return the source's stream names.
+
+    What the installed code does wrong is reported through ``ctx.add_code`` (a
+    department's: its reference only); what the file says wrong through ``ctx.add``.
+    """
     from adapters.sdk import AdapterCodeError, AdapterError, ConfigError, Sink, Source
     from adapters.sdk.registry import available_adapters, load_adapter
 
     known = available_adapters()
     if ref.adapter not in known and ":" not in ref.adapter:
-        ctx.add(
+        # A typo and a package not installed on this machine look alike here.
+        ctx.add_code(
             f"{where}.adapter",
             f"unknown adapter {ref.adapter!r} (known: {', '.join(sorted(known))}; or "
             "module:Class, or install the department's adapter package)",
+            department=department,
         )
         return None
     try:
         cls = load_adapter(ref.adapter)
-    except AdapterError as exc:
-        ctx.add(f"{where}.adapter", str(exc))
+    except AdapterError as exc:  # import failed, two providers, not an adapter class
+        ctx.add_code(f"{where}.adapter", str(exc), department=department)
         return None
     wanted = Source if role == "source" else Sink
     if not issubclass(cls, wanted):
@@ -491,7 +531,7 @@ def _check_adapter(
             ctx.add(f"{where}.config" + (f".{path}" if path else ""), message)
         return None
     except AdapterCodeError as exc:  # the class itself failed, not its configuration
-        ctx.add(f"{where}.adapter", str(exc))
+        ctx.add_code(f"{where}.adapter", str(exc), department=department)
         return None
     except AdapterError as exc:
         ctx.add(f"{where}.config", str(exc))
@@ -504,9 +544,10 @@ def _check_adapter(
         ctx.add(f"{where}.config", str(exc))
         return None
     except Exception as exc:  # a department's own code: a problem line, not a traceback
-        ctx.add(
+        ctx.add_code(
             f"{where}.adapter",
             f"adapter {ref.adapter!r}: streams() raised {type(exc).__name__}: {exc}",
+            department=department,
         )
         return None
     if ref.stream not in specs:
@@ -625,7 +666,9 @@ def _departments(raw: object, nodes: Mapping[str, object], ctx: _Context) -> lis
         if raw_cases is not None:
             if isinstance(raw_cases, Mapping) and "stream" not in raw_cases:
                 raw_cases = {**raw_cases, "stream": "cases"}
-            cases, _ = _ref(raw_cases, f"{where}.cases", node, "source", ctx, want_kind="case")
+            cases, _ = _ref(
+                raw_cases, f"{where}.cases", node, "source", ctx, want_kind="case", department=True
+            )
         if raw_source is None:
             if raw_cases is None:
                 ctx.add(
@@ -634,7 +677,9 @@ def _departments(raw: object, nodes: Mapping[str, object], ctx: _Context) -> lis
                     "item system, cases: for its case system)",
                 )
         else:
-            source, streams_offered = _ref(raw_source, f"{where}.source", node, "source", ctx)
+            source, streams_offered = _ref(
+                raw_source, f"{where}.source", node, "source", ctx, department=True
+            )
         case_schedule = item.get("case_schedule")
         if case_schedule is not None:
             if raw_cases is None:
