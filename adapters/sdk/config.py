@@ -61,16 +61,10 @@ SecretResolver = Callable[[str], SecretStr]
 
 
 def _airflow_secret(conn_id: str) -> SecretStr:
-    """An Airflow Connection's URI (with its password) — imported lazily, Airflow is big."""
-    try:
-        from airflow.sdk import BaseHook  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - older layout
-        from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except Exception as exc:  # Airflow raises its own not-found type per version
-        raise AdapterError(f"Airflow connection {conn_id!r} not found: {exc}") from None
-    return SecretStr(conn.get_uri())
+    """An Airflow Connection's URI (with its password), see :mod:`adapters.sdk.airflow_secrets`."""
+    from adapters.sdk.airflow_secrets import connection_uri
+
+    return SecretStr(connection_uri(conn_id))
 
 
 def resolve_secret(ref: str, environ: Mapping[str, str] | None = None) -> SecretStr:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from adapters.sdk.airflow_secrets import use_airflow_environment
 from tongyuan.config import ENV_DATABASE_URL, ENV_HOME, ConfigError, Settings, load_settings
 from tongyuan.logs import configure_logging
 from tongyuan.orchestration.tasks import ENV_TOPOLOGY
@@ -92,7 +93,16 @@ def settings_and_logging(*, read_only: bool = False) -> Settings:
         raise typer.Exit(EXIT_BAD_DATABASE) from None
     settings.ensure_dirs()
     configure_logging(settings.logs_dir)
+    use_airflow_environment(lambda: _hub_airflow_environment(settings))
     return settings
+
+
+def _hub_airflow_environment(settings: Settings) -> dict[str, str]:
+    """The hub's embedded Airflow (its home, its metadata database): where an
+    ``airflow:CONN_ID`` of the topology is looked up when the shell names no Airflow."""
+    from tongyuan.orchestration.airflow_home import airflow_home
+
+    return airflow_home(settings).environ()
 
 
 # The library database cannot be used: unreachable, refused the login, not UTF8, holding
