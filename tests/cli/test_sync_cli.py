@@ -229,6 +229,21 @@ def test_check_prints_every_departments_item_and_case_systems() -> None:
     ) in result.output
 
 
+def test_check_prints_the_default_case_schedule_airflow_uses(tmp_path: Path) -> None:
+    """A case system without case_schedule is ingested by case_ingest every half hour."""
+    topology = tmp_path / "no-case-schedule.yaml"
+    text = example_path("lanzhou").read_text(encoding="utf-8")
+    assert '    case_schedule: "0 * * * *"\n' in text
+    topology.write_text(text.replace('    case_schedule: "0 * * * *"\n', ""), encoding="utf-8")
+    result = runner.invoke(app, ["sync", "check", "-t", str(topology)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert (
+        "      cases: source files, stream cases, schedule */30 * * * * (the default: no "
+        "case_schedule given), signed deliveries\n"
+    ) in result.output
+    assert "manual runs only" not in result.output
+
+
 def test_check_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(

@@ -34,6 +34,17 @@ ITEMS_EPILOG = (
 # Another real `sync items` of the hub holds the sync lock: nothing done, run again later.
 EXIT_BUSY = 3
 
+
+def _case_schedule_text(case_schedule: str | None) -> str:
+    """When the case_ingest DAG ingests a department: its own cron, else the DAG's default
+    (a department without one is still ingested, every half hour, not by hand only)."""
+    from tongyuan.orchestration.tasks import DEFAULT_CASE_SCHEDULE
+
+    if case_schedule:
+        return f"schedule {case_schedule}"
+    return f"schedule {DEFAULT_CASE_SCHEDULE} (the default: no case_schedule given)"
+
+
 app = typer.Typer(
     help="Item sync between the levels (district ⇄ city ⇄ province).",
     epilog="Example: [bold]tongyuan sync items --dry-run[/bold]",
@@ -228,11 +239,7 @@ def check(
                     f"streams {shown(', '.join(dept.streams), markup=False)}"
                 )
             if dept.cases is not None:
-                when = (
-                    f"schedule {dept.case_schedule}"
-                    if dept.case_schedule
-                    else "manual runs only (tongyuan ingest)"
-                )
+                when = _case_schedule_text(dept.case_schedule)
                 signed = ", signed deliveries" if dept.signing else ""
                 lines.append(
                     f"{pad}  cases: source {shown(dept.cases.adapter, markup=False)}, stream "
