@@ -419,7 +419,54 @@ def _settings():  # type: ignore[no-untyped-def]
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler.addFilter(MaskingFilter())
         hub.addHandler(handler)
+    _require_schema(settings)
     return settings
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The libraries are not at this version's schema; retrying cannot help."""
+
+
+def _require_schema(settings: Any) -> None:
+    """The library schema must be at this version's head before a task touches it.
+
+    Tasks never migrate (workers of several versions may share one database; upgrading
+    is the operator's step, ``tongyuan db upgrade``). Without this check a task ran on an
+    older schema, wrote what fitted, and failed on the first row that needed the new one
+    with a constraint error and a long traceback, three retries over. An older schema
+    fails the task at once, without retries, in one line; a database that cannot be
+    reached fails it in one line naming the database (password hidden), and is retried.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from adapters.sdk.db_url import safe_url_text
+    from tongyuan.db import current_revision, head_revision
+    from tongyuan.db.errors import describe_error
+
+    where = safe_url_text(settings.database_url)
+    try:
+        revision = current_revision(settings.database_url)
+    except SQLAlchemyError as exc:
+        raise StepFailed(
+            f"the library database at {where} cannot be used: {describe_error(exc)}; "
+            "check TONGYUAN_DATABASE_URL"
+        ) from None
+    head = head_revision()
+    if revision != head:
+        message = (
+            f"the library schema in the database at {where} is at revision "
+            f"{revision or 'none (empty)'}, not {head}: run `tongyuan db upgrade` first"
+        )
+        raise _no_retry(message)
+
+
+def _no_retry(message: str) -> Exception:
+    """Airflow's exception that fails a task without retries, when running under it."""
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # outside Airflow (the functions are plain Python)
+        return SchemaNotCurrent(message)
+    return AirflowFailException(message)
 
 
 def _step(what: str, result: Any) -> StepResult:
