@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -404,13 +405,42 @@ def test_a_cancellation_record_becomes_a_tombstone(hub: Settings, root: Path) ->
         assert history[-1].status == "cancelled"
 
 
+# What happened to each copy read: every read copy lands in exactly one of these.
+_OUTCOMES = ("unchanged", "added", "changed", "cancelled", "held", "refused", "judged",
+             "quarantined")  # fmt: skip
+
+
+def _each_read_counted(counts: dict[str, int]) -> bool:
+    return counts["read"] == sum(counts[name] for name in _OUTCOMES)
+
+
+def test_a_cancelled_copy_read_again_with_only_its_update_time_changed_is_unchanged(
+    hub: Settings, root: Path
+) -> None:
+    """A department system bumps GXSJ on a cancelled row: the copy's hash changes, the
+    library has nothing left to cancel. It was read, so it is counted (was: read 1 and
+    every outcome 0)."""
+    topo = make_topology(root)
+    drop(root, NANSHAN, ITEMS[NANSHAN])
+    sync_node(hub, topo, NANSHAN)
+    cancelled = changed(ITEMS[NANSHAN][5], status=ReviewStatus.CANCELLED,
+                        updated_at=datetime(2026, 3, 2, 9, tzinfo=UTC))  # fmt: skip
+    drop(root, NANSHAN, [cancelled])
+    assert sync_node(hub, topo, NANSHAN).counts["cancelled"] == 1
+    drop(root, NANSHAN, [changed(cancelled, updated_at=datetime(2026, 3, 3, 9, tzinfo=UTC))])
+    again = sync_node(hub, topo, NANSHAN).counts
+    assert (again["read"], again["unchanged"], again["cancelled"]) == (1, 1, 0)
+    assert _each_read_counted(again)
+
+
 def test_a_non_owner_cancellation_is_a_status_finding(hub: Settings, root: Path) -> None:
     topo = make_topology(root)
     theirs = ITEMS[NANSHAN][0]
     drop(root, NANSHAN, [theirs])
     drop(root, CITY, [changed(theirs, status=ReviewStatus.CANCELLED)])
     sync_node(hub, topo, NANSHAN)
-    sync_node(hub, topo, CITY)
+    judged = sync_node(hub, topo, CITY).counts
+    assert (judged["read"], judged["judged"]) == (1, 1) and _each_read_counted(judged)
     for session in _session(hub):
         assert current_item(session, theirs.impl_code) is not None
     [finding] = _findings(hub)

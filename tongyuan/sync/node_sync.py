@@ -516,7 +516,11 @@ class ItemSyncWriter:
         self.prior[impl] = (digest, status)
         previous_status = prior[1] if prior is not None else None
         if status == CANCELLED:
-            self._withdraw(session, batch, item)
+            withdrawn = self._withdraw(session, batch, item)
+            if withdrawn != "cancelled":
+                # Read, so counted: a cancelled copy re-read with only its update time
+                # changed (already a tombstone), or another system's item (judged).
+                self.result.bump(withdrawn)
             outcome = "cancelled"
         elif status != PUBLISHED:
             self.result.bump("held")
@@ -841,25 +845,32 @@ class ItemSyncWriter:
                         other={"status": data["status"]},
                     )  # fmt: skip
 
-    def _withdraw(self, session: Session, batch: Batch, item: Item) -> None:
-        """The system no longer offers the item: a tombstone if it is the item's authority."""
+    def _withdraw(self, session: Session, batch: Batch, item: Item) -> str:
+        """The system no longer offers the item: a tombstone if it is the item's authority.
+
+        Returns what it came to: ``cancelled`` (counted here, also for an item gone from
+        a snapshot), ``unchanged`` (nothing in the library to cancel, or already
+        cancelled) or ``judged`` (another system's item: a status finding).
+        """
         impl = item.impl_code
         current = self._current(session, impl)
         authority = self._authority(session, item, current)
         # A copy that is not published any more is not judged on its base elements.
         self.findings.resolve_all(batch, self.now, impl, self.system, scopes=("base",))
         if current is None or authority is None:
-            return
+            return "unchanged"
         if authority == self.system:
             before = dict(current.data)
+            outcome = "unchanged"
             if cancel_item(session, batch.id, impl, source=self.label, now=self.now):
+                outcome = "cancelled"
                 self.result.bump("cancelled")
                 self._record("cancelled", current.as_record(), before)
                 self._rejudge_item(session, batch, item, tombstone=True)
             self.findings.resolve_all(
                 batch, self.now, impl, self.system, scopes=("implementation", "status")
             )
-            return
+            return outcome
         self.findings.resolve_all(batch, self.now, impl, self.system, scopes=("implementation",))
         owner_status = CANCELLED if current.is_tombstone else PUBLISHED
         self.findings.judge(
@@ -867,6 +878,7 @@ class ItemSyncWriter:
             owner_node=authority, other_node=self.system, owner={"status": owner_status},
             other={"status": CANCELLED},
         )  # fmt: skip
+        return "judged"
 
     def _record(self, kind: str, item: Item, before: Mapping[str, Any] | None) -> None:
         if kind == "cancelled":

@@ -38,8 +38,10 @@ class NodeSyncResult:
     caused them). ``held`` counts copies waiting in the review workflow (not published,
     not in the library); ``refused`` published copies that skipped a reviewer (held, the
     library keeps the last legal version); ``judged`` changed copies of items another
-    system owns (compared, never written); ``unchanged`` copies whose content hash
-    matched and cost nothing.
+    system owns (compared, never written; a cancellation of one too); ``unchanged``
+    copies whose content hash matched and cost nothing, and cancelled copies with
+    nothing left to cancel. Every copy read lands in exactly one of these outcomes (or
+    ``quarantined``); the other counts are about what the copies caused.
     """
 
     node: str
