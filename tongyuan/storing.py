@@ -7,7 +7,7 @@ judged and stored the same way whatever brought it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,7 +135,11 @@ class RecordStore:
         conflict = known_conflict
         if conflict is None:
             try:
-                outcome = self._write_raced(session, batch_id, record, source, now, base_dir)
+                outcome = write_retrying_races(
+                    session,
+                    record,
+                    lambda: self._write(session, batch_id, record, source, now, base_dir),
+                )
             except MaterialRejected as exc:
                 return self._quarantine(
                     session, batch_id, counts, kind, location, raw, [*findings, *exc.findings],
@@ -161,43 +165,6 @@ class RecordStore:
         else:
             counts.unchanged += 1
         return outcome
-
-    def _write_raced(
-        self,
-        session: Session,
-        batch_id: str,
-        record: StandardRecord,
-        source: str,
-        now: datetime,
-        base_dir: Path | None,
-    ) -> str:
-        """:meth:`_write` in a savepoint, again after a unique index refused it.
-
-        On PostgreSQL another transaction (another department's ingest, a file load) may
-        insert the same key or serial uncommitted while this one looks it up and finds
-        nothing; this insert then waits for that transaction and is refused by the unique
-        index once it commits. Under READ COMMITTED the next statement sees the commit,
-        so the write is tried again and the record judged as it would have been had the
-        other commit come first (another department's case: ``case.owner.mismatch``;
-        the same delivery: ``unchanged``). A refusal on every attempt is a
-        :class:`WriteRefused`, quarantined as ``library.conflict``, never a failure of
-        the whole batch. Other integrity errors are bugs and propagate.
-        """
-        for attempt in range(1, _WRITE_ATTEMPTS + 1):
-            try:
-                with session.begin_nested():
-                    return self._write(session, batch_id, record, source, now, base_dir)
-            except IntegrityError as exc:
-                if not is_unique_violation(exc):
-                    raise
-                if attempt == _WRITE_ATTEMPTS:
-                    raise WriteRefused(
-                        f"{_record_label(record)}: the library's unique index refused the write "
-                        f"{_WRITE_ATTEMPTS} times, each time after another transaction stored "
-                        f"the same key ({describe_error(exc)}); replay it once the other "
-                        "writer has finished"
-                    ) from exc
-        raise AssertionError("unreachable")
 
     def _write(
         self,
@@ -264,6 +231,35 @@ class RecordStore:
         counts.quarantined += 1
         counts.rules.update({f.rule for f in errors})
         return "quarantined"
+
+
+def write_retrying_races(session: Session, record: StandardRecord, write: Callable[[], str]) -> str:
+    """``write`` (of ``record``) in a savepoint, again after a unique index refused it.
+
+    On PostgreSQL another transaction (another department's ingest, a file load) may
+    insert the same key or serial uncommitted while this one looks it up and finds
+    nothing; this insert then waits for that transaction and is refused by the unique
+    index once it commits. Under READ COMMITTED the next statement sees the commit, so
+    the write is tried again and the record judged as it would have been had the other
+    commit come first (another department's case: ``case.owner.mismatch``). A refusal
+    on every attempt is a :class:`WriteRefused`, quarantined as ``library.conflict``,
+    never a failure of the whole batch. Other integrity errors are bugs and propagate.
+    """
+    for attempt in range(1, _WRITE_ATTEMPTS + 1):
+        try:
+            with session.begin_nested():
+                return write()
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            if attempt == _WRITE_ATTEMPTS:
+                raise WriteRefused(
+                    f"{_record_label(record)}: the library's unique index refused the write "
+                    f"{_WRITE_ATTEMPTS} times, each time after another transaction stored "
+                    f"the same key ({describe_error(exc)}); replay it once the other "
+                    "writer has finished"
+                ) from exc
+    raise AssertionError("unreachable")
 
 
 # Each refusal means another transaction committed the key meanwhile: a few are plenty.

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from ingest_world import DEPT, World, make_world, topology_yaml
+from ingest_world import DEPT, World
 from sqlalchemy import event, select, update
 from std_factories import at, make_case, make_item
+from two_departments import OTHER, two_departments
 
 from standards.codes.enums import CaseState, ReviewStatus
 from standards.formats import write_records
-from standards.identifiers import make_impl_code, uscc_check_char
+from standards.identifiers import make_impl_code
 from standards.records import CaseEvent
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
@@ -28,32 +29,6 @@ from tongyuan.libraries.items import cancel_item
 from tongyuan.libraries.quarantine import QuarantineEntry
 from tongyuan.loading import Loader
 from tongyuan.quarantine.replay import replay_ids
-from tongyuan.topology import load_topology
-
-OTHER17 = "11440305" + "007520000"
-OTHER = OTHER17 + uscc_check_char(OTHER17)  # a second department of the same node
-
-
-def _two_departments(settings: Settings, tmp: Path) -> World:
-    """The usual world plus a second department with a drop folder of its own."""
-    world = make_world(settings, tmp)
-    second = f"""\
-  - name: 深圳市南山区人力资源局
-    code: "{OTHER}"
-    node: "440305"
-    cases:
-      adapter: files
-      config:
-        path: "{{home}}/drops/{OTHER}"
-        streams:
-          cases: {{kind: case, patterns: ["cases_*.xml"]}}
-        settle_seconds: 0
-"""
-    path = tmp / "topology2.yaml"
-    path.write_text(topology_yaml() + second, encoding="utf-8")
-    world.topology = load_topology(path, home=settings.home)
-    (settings.home / "drops" / OTHER).mkdir(parents=True, exist_ok=True)
-    return world
 
 
 def _ingest(world: World, dept: str, *cases) -> IngestResult:  # type: ignore[no-untyped-def]
@@ -100,7 +75,7 @@ def _open(world: World, *, decided: bool = False, **over):  # type: ignore[no-un
 
 @pytest.fixture
 def two(hub: Settings, tmp_path: Path) -> World:
-    return _two_departments(hub, tmp_path)
+    return two_departments(hub, tmp_path)
 
 
 def test_another_department_cannot_change_a_stored_case(two: World) -> None:

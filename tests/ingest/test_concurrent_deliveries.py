@@ -20,14 +20,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from ingest_world import DEPT, World, make_world, topology_yaml
+from ingest_world import DEPT, World
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from std_factories import at, make_case
+from two_departments import OTHER, two_departments
 
 from standards.codes.enums import CaseState
 from standards.formats import write_records
-from standards.identifiers import uscc_check_char
 from standards.identifiers.case_serial import format_case_serial
 from standards.records import Case, CaseEvent
 from tongyuan import storing
@@ -37,35 +37,10 @@ from tongyuan.ingest import ingest_department
 from tongyuan.ingest.engine import COUNT_NAMES, IngestResult
 from tongyuan.libraries.cases import CaseRow
 from tongyuan.libraries.quarantine import QuarantineEntry
-from tongyuan.topology import load_topology
 
 POSTGRES_ONLY = pytest.mark.parametrize(
     "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
 )
-
-OTHER17 = "11440305" + "007520000"
-OTHER = OTHER17 + uscc_check_char(OTHER17)
-
-
-def _two_departments(settings: Settings, tmp: Path) -> World:
-    world = make_world(settings, tmp)
-    second = f"""\
-  - name: 深圳市南山区人力资源局
-    code: "{OTHER}"
-    node: "440305"
-    cases:
-      adapter: files
-      config:
-        path: "{{home}}/drops/{OTHER}"
-        streams:
-          cases: {{kind: case, patterns: ["cases_*.xml"]}}
-        settle_seconds: 0
-"""
-    path = tmp / "topology2.yaml"
-    path.write_text(topology_yaml() + second, encoding="utf-8")
-    world.topology = load_topology(path, home=settings.home)
-    (settings.home / "drops" / OTHER).mkdir(parents=True, exist_ok=True)
-    return world
 
 
 def _cases(count: int, *, serials: bool) -> list[Case]:
@@ -164,7 +139,7 @@ def _adds_up(result: IngestResult) -> bool:
 def test_the_later_of_two_departments_delivering_the_same_cases_quarantines_them(
     hub: Settings, tmp_path: Path, serials: bool
 ) -> None:
-    world = _two_departments(hub, tmp_path)
+    world = two_departments(hub, tmp_path)
     cases = _cases(5, serials=serials)
     _deliver(world, DEPT, cases)
     _deliver(world, OTHER, cases)
@@ -181,11 +156,15 @@ def test_the_later_of_two_departments_delivering_the_same_cases_quarantines_them
     assert world.count(QuarantineEntry, QuarantineEntry.rule == "case.owner.mismatch") == 5
 
 
-def _refused(message: str) -> Callable[..., str]:
+def _ingest_refused(world: World, monkeypatch: pytest.MonkeyPatch, message: str) -> IngestResult:
+    """Two cases ingested while every write of a case raises ``IntegrityError(message)``."""
+
     def write_case(*args: object, **kwargs: object) -> str:
         raise IntegrityError("INSERT INTO cases …", {}, sqlite3.IntegrityError(message))
 
-    return write_case
+    monkeypatch.setattr(storing, "write_case", write_case)
+    _deliver(world, DEPT, _cases(2, serials=False))
+    return ingest_department(world.settings, world.topology, DEPT)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -193,9 +172,7 @@ def test_a_write_a_unique_index_refuses_every_time_is_quarantined_not_the_batch(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A refusal that does not go away on a retry costs its record, counted once."""
-    monkeypatch.setattr(storing, "write_case", _refused("UNIQUE constraint failed: cases.serial"))
-    _deliver(world, DEPT, _cases(2, serials=False))
-    result = ingest_department(world.settings, world.topology, DEPT)
+    result = _ingest_refused(world, monkeypatch, "UNIQUE constraint failed: cases.serial")
     assert result.status == "committed", result.error
     assert (result.read, result.quarantined) == (2, 2) and _adds_up(result)
     assert result.rules == {"library.conflict": 2}
@@ -209,8 +186,6 @@ def test_an_integrity_error_other_than_a_unique_one_still_fails_the_batch(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Only a unique index is retried: any other refusal is a bug and must show."""
-    monkeypatch.setattr(storing, "write_case", _refused("NOT NULL constraint failed: cases.x"))
-    _deliver(world, DEPT, _cases(1, serials=False))
-    result = ingest_department(world.settings, world.topology, DEPT)
+    result = _ingest_refused(world, monkeypatch, "NOT NULL constraint failed: cases.x")
     assert result.status == "failed"
     assert result.error is not None and "NOT NULL" in result.error
