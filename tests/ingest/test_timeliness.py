@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from case_histories import case_with, point_cli, t
 from ingest_world import DEPT, World
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,12 +26,7 @@ from tongyuan.libraries.case_timeliness import CaseTimeliness
 from tongyuan.libraries.cases import CaseRow
 from tongyuan.report import build_report
 
-CST = timezone(timedelta(hours=8))
 CAL = WorkCalendar.default()
-
-
-def t(month: int, day: int, hour: int = 10, year: int = 2026) -> datetime:
-    return datetime(year, month, day, hour, tzinfo=CST)
 
 
 # Accepted Friday 13 Feb 2026, 3 working days: Sat 14 Feb is a 调休 working day (1), the
@@ -148,32 +144,17 @@ def test_special_procedure_days_do_not_count_toward_the_limit() -> None:
     assert (late.deadline, late.status) == (date(2026, 3, 9), "done_late")
 
 
-def _case(no: str, events: list[CaseEvent], **over):  # type: ignore[no-untyped-def]
-    accepted = next((e.at for e in events if e.state is S.ACCEPTED), None)
-    decided = next((e.at for e in events if e.state.is_done), None)
-    return make_case(
-        serial=None, dept_case_no=no, events=events, accepted_at=accepted,
-        decided_at=decided, delivered_at=None, **({"promised_limit_days": 3} | over),
-    )  # fmt: skip
-
-
-def _env(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TONGYUAN_HOME", str(world.settings.home))
-    monkeypatch.setenv("TONGYUAN_DATABASE_URL", world.settings.database_url)
-    monkeypatch.setenv("TONGYUAN_PII_KEY", world.settings.pii_key_b64 or "")
-
-
 def test_ingest_stores_timeliness_and_the_cli_lists_overdue_cases_masked(
     world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     world.deliver("cases_001.xml", [
-        _case("T-DONE", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
+        case_with("T-DONE", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
                          CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
                          CaseEvent(state=S.DONE_APPROVED, at=t(2, 24))]),
-        _case("T-LATE", [CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
+        case_with("T-LATE", [CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
                          CaseEvent(state=S.DONE_APPROVED, at=t(2, 26))]),
-        _case("T-OPEN", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
+        case_with("T-OPEN", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
                          CaseEvent(state=S.ACCEPTED, at=t(2, 24))]),
         # A bad case: its quarantine finding names the applicant's ID (masked everywhere).
         make_case(serial=None, dept_case_no="T-BAD", decided_at=None),
@@ -187,7 +168,7 @@ def test_ingest_stores_timeliness_and_the_cli_lists_overdue_cases_masked(
     assert rows["T-DONE"] == "done" and rows["T-LATE"] == "done_late"
     assert rows["T-OPEN"] == "overdue"  # accepted in February with 3 days: past by now
 
-    _env(world, monkeypatch)
+    point_cli(world, monkeypatch)
     runner = CliRunner()
     listed = runner.invoke(app, ["cases", "overdue", "--json", "--prereview"])
     assert listed.exit_code == 0, listed.output
@@ -221,9 +202,9 @@ def test_overdue_lists_department_numbers_escaped(
     """A department's case number is free text: Rich markup in it must not crash the
     listing, and a C1 control (U+009B, a one-character CSI) is shown escaped."""
     number = "AB[/x]\x9b2J-1"
-    world.deliver("cases_001.xml", [_case(number, [CaseEvent(state=S.ACCEPTED, at=ACCEPTED)])])
+    world.deliver("cases_001.xml", [case_with(number, [CaseEvent(state=S.ACCEPTED, at=ACCEPTED)])])
     assert ingest_department(world.settings, world.topology, DEPT).added == 1
-    _env(world, monkeypatch)
+    point_cli(world, monkeypatch)
     out = CliRunner().invoke(app, ["cases", "overdue", "--prereview"], terminal_width=300)
     assert out.exit_code == 0, out.output
     # Unescaped, "[/x]" raised MarkupError and the raw CSI reached the terminal.
@@ -234,13 +215,13 @@ def test_overdue_exits_3_when_the_calendar_does_not_know_a_year(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.deliver("cases_001.xml", [
-        _case("T-2031", [CaseEvent(state=S.ACCEPTED, at=t(3, 3, year=2031))]),
+        case_with("T-2031", [CaseEvent(state=S.ACCEPTED, at=t(3, 3, year=2031))]),
     ])  # fmt: skip
     result = ingest_department(world.settings, world.topology, DEPT)
     assert result.added == 1 and any("2031" in p for p in result.problems)
     (status,) = world.query(select(CaseTimeliness.status, CaseTimeliness.problem))
     assert status[0] == "unknown" and "2031" in status[1]
-    _env(world, monkeypatch)
+    point_cli(world, monkeypatch)
     out = CliRunner().invoke(app, ["cases", "overdue", "--json"])
     assert out.exit_code == 3
     assert json.loads(out.stdout)["deadline_unknown"] == 1
@@ -258,8 +239,8 @@ def test_a_deadline_the_calendar_cannot_compute_fails_its_own_quality_rule(
     from tongyuan.quality import run_quality
 
     world.deliver("cases_001.xml", [
-        _case("T-2027", [CaseEvent(state=S.ACCEPTED, at=t(12, 30))]),
-        _case("T-DONE", [CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
+        case_with("T-2027", [CaseEvent(state=S.ACCEPTED, at=t(12, 30))]),
+        case_with("T-DONE", [CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
                          CaseEvent(state=S.DONE_APPROVED, at=t(2, 24))]),
     ])  # fmt: skip
     assert ingest_department(world.settings, world.topology, DEPT).added == 2
@@ -311,7 +292,7 @@ def test_a_case_still_in_a_special_procedure_is_judged_as_of_its_stored_deadline
     from tongyuan.quality import run_quality
 
     paused = [CaseEvent(state=S.ACCEPTED, at=t(3, 2)), CaseEvent(state=S.SPECIAL_START, at=t(3, 3))]
-    world.deliver("cases_001.xml", [_case("P-ON-TIME", paused), _case("P-LATE", paused)])
+    world.deliver("cases_001.xml", [case_with("P-ON-TIME", paused), case_with("P-LATE", paused)])
     assert ingest_department(world.settings, world.topology, DEPT).added == 2
     engine = make_engine(world.settings.database_url)
     try:
@@ -334,12 +315,12 @@ def test_a_cut_overdue_list_says_so_with_the_true_total(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.deliver("cases_001.xml", [
-        _case("T-LATE", [CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
+        case_with("T-LATE", [CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
                          CaseEvent(state=S.DONE_APPROVED, at=t(2, 26))]),
-        _case("T-OPEN", [CaseEvent(state=S.ACCEPTED, at=t(2, 24))]),
+        case_with("T-OPEN", [CaseEvent(state=S.ACCEPTED, at=t(2, 24))]),
     ])  # fmt: skip
     assert ingest_department(world.settings, world.topology, DEPT).added == 2
-    _env(world, monkeypatch)
+    point_cli(world, monkeypatch)
     runner = CliRunner()
     listed = runner.invoke(app, ["cases", "overdue", "--json", "--limit", "1"])
     assert listed.exit_code == 0, listed.output
@@ -358,8 +339,10 @@ def test_a_bad_calendar_file_is_one_line_naming_it_not_a_traceback(
 ) -> None:
     """`cases overdue` printed a ~90-line traceback (exit 1) and `ingest` the problems
     with literal \\n sequences; both now say it in one line naming the file."""
-    world.deliver("cases_001.xml", [_case("T-OPEN", [CaseEvent(state=S.ACCEPTED, at=t(2, 24))])])
-    _env(world, monkeypatch)
+    world.deliver(
+        "cases_001.xml", [case_with("T-OPEN", [CaseEvent(state=S.ACCEPTED, at=t(2, 24))])]
+    )
+    point_cli(world, monkeypatch)
     bad = tmp_path / "calendar.yaml"
     bad.write_text("years:\n  2027: {}\n  0x7EB: {}\n", encoding="utf-8")
     monkeypatch.setenv("TONGYUAN_CALENDAR_FILE", str(bad))
@@ -382,14 +365,14 @@ def test_a_quality_run_as_of_a_past_day_judges_cases_as_they_stood_then(world: W
 
     world.deliver("cases_001.xml", [
         # Due 25 Feb, decided 26 Feb: on time as of 24 Feb, late from 26 Feb.
-        _case("T-LATE", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
+        case_with("T-LATE", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
                          CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
                          CaseEvent(state=S.DONE_APPROVED, at=t(2, 26))]),
         # Received 2 Mar, accepted 3 Mar (预审 due 4 Mar), still open: late from 9 Mar.
-        _case("T-MARCH", [CaseEvent(state=S.RECEIVED, at=t(3, 2)),
+        case_with("T-MARCH", [CaseEvent(state=S.RECEIVED, at=t(3, 2)),
                           CaseEvent(state=S.ACCEPTED, at=t(3, 3))]),
         # Received Thu 12 Feb, 预审 due Sat 14 Feb (调休), next step 26 Feb: late from 15 Feb.
-        _case("T-PRE", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
+        case_with("T-PRE", [CaseEvent(state=S.RECEIVED, at=t(2, 12)),
                         CaseEvent(state=S.ACCEPTED, at=t(2, 26)),
                         CaseEvent(state=S.DONE_APPROVED, at=t(2, 27))]),
     ])  # fmt: skip
@@ -416,10 +399,10 @@ def test_an_unknown_prereview_due_date_exits_3_and_fails_deadline_unknown(
     from tongyuan.quality import run_quality
 
     world.deliver(
-        "cases_001.xml", [_case("T-PRE-2027", [CaseEvent(state=S.RECEIVED, at=t(12, 30))])]
+        "cases_001.xml", [case_with("T-PRE-2027", [CaseEvent(state=S.RECEIVED, at=t(12, 30))])]
     )
     assert ingest_department(world.settings, world.topology, DEPT).added == 1
-    _env(world, monkeypatch)
+    point_cli(world, monkeypatch)
     out = CliRunner().invoke(app, ["cases", "overdue", "--json"])
     assert out.exit_code == 3, out.output
     document = json.loads(out.stdout)

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from standards.codes.enums import CaseState
@@ -168,6 +168,17 @@ class TimelinessCounts:
     prereview_unknown: int = 0
     problems: list[str] = field(default_factory=list)  # distinct calendar problems
 
+    def add(self, result: Timeliness) -> None:
+        """Count one case's timeliness."""
+        self.cases += 1
+        self.overdue += bool(result.overdue)
+        self.prereview_late += bool(result.prereview_late)
+        self.unknown += result.status == "unknown"
+        self.prereview_unknown += result.prereview_unknown
+        for problem in result.problems:
+            if problem not in self.problems:
+                self.problems.append(problem)
+
 
 def hub_today() -> date:
     """Today in the hub's time zone: the day deadlines are judged against."""
@@ -181,7 +192,14 @@ def recompute(
     today: date | None = None,
     calendar: WorkCalendar | None = None,
 ) -> TimelinessCounts:
-    """Recompute and store the timeliness of these cases (in the caller's transaction)."""
+    """Recompute and store the timeliness of these cases (in the caller's transaction).
+
+    A chunk of cases at a time, read as plain columns (no case loaded as an object): the
+    daily ``cases overdue`` goes over every case, and loading each case and its row as
+    ORM objects cost three times as much (31 s instead of 11 s for 200,000 cases on two
+    cores). Only rows whose values changed are rewritten; the others only get ``as_of``
+    moved to ``today``, one statement a chunk, so a second run the same day writes nothing.
+    """
     today = today or hub_today()
     calendar = calendar or WorkCalendar.default()
     counts = TimelinessCounts()
@@ -189,45 +207,17 @@ def recompute(
     limits: dict[str, int | None] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        rows = list(session.scalars(select(CaseRow).where(CaseRow.id.in_(chunk))))
-        events: dict[int, list[tuple[CaseState, datetime]]] = {r.id: [] for r in rows}
-        for case_id, state, at in session.execute(
-            select(CaseEventRow.case_id, CaseEventRow.state, CaseEventRow.at)
-            .where(CaseEventRow.case_id.in_(chunk))
-            .order_by(CaseEventRow.case_id, CaseEventRow.seq)
-        ):
-            events[case_id].append((CaseState(state), at))
-        missing = {r.impl_code for r in rows if r.impl_code not in limits}
-        if missing:
-            found = {
-                code: days
-                for code, days in session.execute(
-                    select(ItemVersion.impl_code, ItemVersion.promised_limit_days).where(
-                        ItemVersion.impl_code.in_(missing), ItemVersion.valid_to.is_(None)
-                    )
-                )
-            }
-            limits.update({code: found.get(code) for code in missing})
-        stored = {
-            t.case_id: t
-            for t in session.scalars(
-                select(CaseTimeliness).where(CaseTimeliness.case_id.in_(chunk))
-            )
-        }
-        for row in rows:
-            limit = row.data.get("promised_limit_days")
-            if limit is None:
-                limit = limits.get(row.impl_code)
-            result = assess(events[row.id], limit_days=limit, today=today, calendar=calendar)
-            _store(session, stored.get(row.id), row.id, result, today)
-            counts.cases += 1
-            counts.overdue += bool(result.overdue)
-            counts.prereview_late += bool(result.prereview_late)
-            counts.unknown += result.status == "unknown"
-            counts.prereview_unknown += result.prereview_unknown
-            for problem in result.problems:
-                if problem not in counts.problems:
-                    counts.problems.append(problem)
+        cases = _case_limits(session, chunk)
+        _item_limits(session, {code for _, code, _ in cases}, limits)
+        histories = _histories(session, chunk)
+        writes = _Writes(today, _stored_rows(session, chunk))
+        for case_id, impl_code, own_limit in cases:
+            limit = own_limit if own_limit is not None else limits.get(impl_code)
+            history = histories.get(case_id, [])
+            result = assess(history, limit_days=limit, today=today, calendar=calendar)
+            writes.note(case_id, result)
+            counts.add(result)
+        writes.apply(session)
     session.flush()
     return counts
 
@@ -244,19 +234,120 @@ def recompute_all(session: Session, **kwargs: object) -> TimelinessCounts:
     return recompute(session, ids, **kwargs)  # type: ignore[arg-type]
 
 
-def _store(
-    session: Session, row: CaseTimeliness | None, case_id: int, result: Timeliness, today: date
-) -> None:
-    if row is None:
-        row = CaseTimeliness(case_id=case_id)
-        session.add(row)
-    row.status = result.status
-    row.overdue = result.overdue
-    row.limit_days = result.limit_days
-    row.deadline = result.deadline
-    row.received_at = result.received_at
-    row.prereview_deadline = result.prereview_deadline
-    row.prereview_at = result.prereview_at
-    row.prereview_late = result.prereview_late
-    row.as_of = today
-    row.problem = "; ".join(result.problems) or None
+# The columns of a timeliness row that assess() decides, in this order; ``as_of`` apart.
+_VALUES: tuple[str, ...] = (
+    "status", "overdue", "limit_days", "deadline", "received_at", "prereview_deadline",
+    "prereview_at", "prereview_late", "problem",
+)  # fmt: skip
+_T = CaseTimeliness.__table__
+
+
+def _case_limits(session: Session, chunk: list[int]) -> list[tuple[int, str, int | None]]:
+    """(id, 实施编码, the case's own promised limit) of these cases, by id; the limit is
+    read out of the stored document in the database, the document itself never loaded."""
+    own_limit = CaseRow.data["promised_limit_days"]
+    query = select(CaseRow.id, CaseRow.impl_code, own_limit).where(CaseRow.id.in_(chunk))
+    return [(row[0], row[1], row[2]) for row in session.execute(query.order_by(CaseRow.id))]
+
+
+def _item_limits(session: Session, codes: set[str], limits: dict[str, int | None]) -> None:
+    """Add the promised limit of the current version of each item not looked up yet."""
+    missing = codes - limits.keys()
+    if not missing:
+        return
+    current = select(ItemVersion.impl_code, ItemVersion.promised_limit_days).where(
+        ItemVersion.impl_code.in_(missing), ItemVersion.valid_to.is_(None)
+    )
+    found = {code: days for code, days in session.execute(current)}
+    limits.update({code: found.get(code) for code in missing})
+
+
+def _histories(session: Session, chunk: list[int]) -> dict[int, list[tuple[CaseState, datetime]]]:
+    """Each case's events (state, time), oldest first."""
+    histories: dict[int, list[tuple[CaseState, datetime]]] = {}
+    for case_id, state, at in session.execute(
+        select(CaseEventRow.case_id, CaseEventRow.state, CaseEventRow.at)
+        .where(CaseEventRow.case_id.in_(chunk))
+        .order_by(CaseEventRow.case_id, CaseEventRow.seq)
+    ):
+        histories.setdefault(case_id, []).append((CaseState(state), at))
+    return histories
+
+
+_Stored = tuple[tuple[object, ...], date]
+
+
+def _stored_rows(session: Session, chunk: list[int]) -> dict[int, _Stored]:
+    """The timeliness rows these cases have: their values (as :func:`_stored_values`)
+    and the day they are as of."""
+    columns = [_T.c[name] for name in _VALUES]
+    query = select(_T.c.case_id, _T.c.as_of, *columns).where(_T.c.case_id.in_(chunk))
+    return {row[0]: (tuple(row[2:]), row[1]) for row in session.execute(query)}
+
+
+def _stored_values(result: Timeliness) -> tuple[object, ...]:
+    """What a timeliness row stores of ``result``, in :data:`_VALUES` order."""
+    return (
+        result.status,
+        result.overdue,
+        result.limit_days,
+        result.deadline,
+        result.received_at,
+        result.prereview_deadline,
+        result.prereview_at,
+        result.prereview_late,
+        "; ".join(result.problems) or None,
+    )
+
+
+class _Writes:
+    """The writes one chunk needs: new rows, rows whose values changed, and rows that
+    only move to a new ``as_of``."""
+
+    def __init__(self, today: date, stored: dict[int, _Stored]) -> None:
+        self.today = today
+        self.stored = stored
+        self.inserts: list[dict[str, object]] = []
+        self.updates: list[dict[str, object]] = []
+        self.dated: list[int] = []
+
+    def note(self, case_id: int, result: Timeliness) -> None:
+        values = _stored_values(result)
+        before = self.stored.get(case_id)
+        if before is None:
+            self.inserts.append({"case_id": case_id, "as_of": self.today, **_named(values)})
+        elif before[0] != values:
+            self.updates.append({"b_case_id": case_id, "as_of": self.today, **_named(values)})
+        elif before[1] != self.today:
+            self.dated.append(case_id)
+
+    def apply(self, session: Session) -> None:
+        """Run the writes (executemany), then drop any stale copy of a rewritten row the
+        session holds as an object."""
+        if self.inserts:
+            session.execute(insert(_T), self.inserts)
+        if self.updates:
+            where = _T.c.case_id == bindparam("b_case_id")
+            session.execute(update(_T).where(where), self.updates)
+        if self.dated:
+            dated = update(_T).where(_T.c.case_id.in_(self.dated)).values(as_of=self.today)
+            session.execute(dated)
+        written = [row["case_id"] for row in self.inserts]
+        written += [row["b_case_id"] for row in self.updates] + self.dated
+        _expire_loaded(session, written)
+
+
+def _named(values: tuple[object, ...]) -> dict[str, object]:
+    return dict(zip(_VALUES, values, strict=True))
+
+
+def _expire_loaded(session: Session, case_ids: list[int]) -> None:
+    """Expire the CaseTimeliness objects of these cases the session holds, so a later
+    read through the ORM sees the rows as written, not as they were loaded."""
+    if not session.identity_map:
+        return
+    mapper = inspect(CaseTimeliness)
+    for case_id in case_ids:
+        loaded = session.identity_map.get(mapper.identity_key_from_primary_key((case_id,)))
+        if loaded is not None:
+            session.expire(loaded)

@@ -3,7 +3,9 @@
 One row per case, recomputed whenever the case is ingested and by ``tongyuan cases
 overdue`` (an open case becomes overdue by the calendar alone, with no new event). A
 deadline the working-day calendar cannot compute (the year's holiday schedule is not
-known) is stored as ``None`` with the reason in ``problem``, never guessed.
+known) is stored as ``None`` with the reason in ``problem``, never guessed. ``as_of`` is
+the day the row was last computed as of (a recompute whose values did not change only
+moves it).
 """
 
 from __future__ import annotations
