@@ -2,7 +2,12 @@
 
 Shape:
 
-    run_suites → write_report   (outlet of run_suites: tongyuan://quality/runs)
+    refresh_timeliness → run_suites → write_report   (outlet of run_suites:
+                                                     tongyuan://quality/runs)
+
+``refresh_timeliness`` judges every case's deadline again as of today (as ``tongyuan
+cases overdue`` does), so cases turn overdue in the stored rows the day they do, not
+only when their department delivers them again.
 
 Runs daily (06:00 Beijing time) and whenever the item, case or material library asset
 announces a change (item_sync, case_ingest). Each task is one call into
@@ -23,6 +28,11 @@ ITEM_LIBRARY = Asset(tasks.ITEM_LIBRARY_URI, group="tongyuan")
 CASE_LIBRARY = Asset(tasks.CASE_LIBRARY_URI, group="tongyuan")
 MATERIAL_LIBRARY = Asset(tasks.MATERIAL_LIBRARY_URI, group="tongyuan")
 QUALITY_RUNS = Asset(tasks.QUALITY_RUNS_URI, group="tongyuan")
+
+
+@task(retries=1)
+def refresh_timeliness() -> dict:
+    return tasks.refresh_timeliness()
 
 
 @task(outlets=[QUALITY_RUNS], retries=1)
@@ -53,7 +63,9 @@ def write_report(run: dict) -> dict:
     },
 )
 def quality() -> None:
-    write_report(run_suites())
+    suites = run_suites()
+    refresh_timeliness() >> suites
+    write_report(suites)
 
 
 quality()

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import ast
 import base64
+from datetime import timedelta
 
 import pytest
 from dagbags import load_dagbag
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tongyuan.config import load_settings
 from tongyuan.db import make_engine, upgrade
 from tongyuan.generate.dataset import generate_dataset
+from tongyuan.ingest.timeliness import hub_today
+from tongyuan.libraries.case_timeliness import CaseTimeliness
+from tongyuan.libraries.cases import CaseRow
 from tongyuan.libraries.quality import QualityResult, QualityRun
 from tongyuan.loading import Loader
 from tongyuan.orchestration import run_dag
@@ -41,8 +45,9 @@ def dag(monkeypatch: pytest.MonkeyPatch):
     return bag.dags["quality"]
 
 
-def test_runs_the_suites_then_the_report(dag) -> None:
-    assert set(dag.task_ids) == {"run_suites", "write_report"}
+def test_refreshes_deadlines_then_runs_the_suites_then_the_report(dag) -> None:
+    assert set(dag.task_ids) == {"refresh_timeliness", "run_suites", "write_report"}
+    assert dag.get_task("run_suites").upstream_task_ids == {"refresh_timeliness"}
     assert dag.get_task("write_report").upstream_task_ids == {"run_suites"}
     (outlet,) = dag.get_task("run_suites").outlets
     assert outlet.uri == QUALITY_RUNS_URI
@@ -67,7 +72,7 @@ def test_task_bodies_are_one_call_into_tongyuan() -> None:
         if isinstance(fn, ast.FunctionDef)
         and any(ast.unparse(d).startswith("task") for d in fn.decorator_list)
     }
-    assert set(bodies) == {"run_suites", "write_report"}
+    assert set(bodies) == {"refresh_timeliness", "run_suites", "write_report"}
     for name, body in bodies.items():
         assert len(body) == 1 and isinstance(body[0], ast.Return), name
         assert ast.unparse(body[0].value.func).startswith("tasks."), name
@@ -87,11 +92,23 @@ def test_a_real_run_stores_the_history_and_writes_the_report(tmp_path, monkeypat
     finally:
         loader.close()
 
+    # Yesterday's rows: the run must judge every case again as of its own day.
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                CaseTimeliness.__table__.update().values(as_of=hub_today() - timedelta(days=1))
+            )
+    finally:
+        engine.dispose()
+
     outcome = run_dag(settings, "quality", conf={"suites": ["completeness", "rules"]})
 
     assert outcome.succeeded, outcome.errors
     (run_task,) = [t for t in outcome.tasks if t.task_id == "run_suites"]
     assert set(run_task.result) == {"run_id", "status", "counts"}
+    (refresh,) = [t for t in outcome.tasks if t.task_id == "refresh_timeliness"]
+    assert set(refresh.result) == {"counts"}  # counts only: no case crosses XCom
     assert [e["uri"] for e in outcome.asset_events] == [QUALITY_RUNS_URI]
     engine = make_engine(settings.database_url)
     try:
@@ -102,6 +119,10 @@ def test_a_real_run_stores_the_history_and_writes_the_report(tmp_path, monkeypat
                 session.scalars(select(QualityResult.suite).where(QualityResult.run_id == run.id))
             )
             assert suites == {"completeness", "rules"}
+            stored = session.scalar(select(func.count()).select_from(CaseRow))
+            assert stored and refresh.result["counts"]["checked"] == stored
+            as_of = set(session.scalars(select(CaseTimeliness.as_of)))
+            assert as_of == {hub_today()}  # every case judged as of the run's day
     finally:
         engine.dispose()
     assert (settings.reports_dir / "gx" / "index.html").is_file()

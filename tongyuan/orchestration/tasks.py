@@ -578,6 +578,32 @@ QUALITY_RUNS_URI = "tongyuan://quality/runs"
 QUALITY_DAILY_SCHEDULE = "0 6 * * *"
 
 
+def refresh_timeliness() -> StepResult:
+    """Every case's deadline judged again as of today (what ``tongyuan cases overdue``
+    does first), so the stored overdue flags move with the calendar and not only when a
+    case is delivered again. Counts only cross XCom, never a case.
+    """
+    from tongyuan.db import make_engine, make_session_factory
+    from tongyuan.ingest.timeliness import recompute_all
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            counts = recompute_all(session)
+    finally:
+        engine.dispose()
+    return {
+        "counts": {
+            "checked": counts.cases,
+            "overdue": counts.overdue,
+            "prereview_late": counts.prereview_late,
+            "deadline_unknown": counts.unknown,
+            "prereview_deadline_unknown": counts.prereview_unknown,
+        }
+    }
+
+
 def quality_run(suites: Sequence[str] | None = None, scope: str = "all") -> StepResult:
     """Run the quality suites; ``{"run_id", "status", "counts"}`` — nothing else to XCom.
 
