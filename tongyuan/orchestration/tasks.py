@@ -137,9 +137,9 @@ def topology_variable() -> str | None:
     if value is not None or getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
         return value
     try:
-        from airflow.secrets.metastore import MetastoreBackend
+        from adapters.sdk.airflow_secrets import metastore_variable
 
-        return MetastoreBackend().get_variable(TOPOLOGY_VARIABLE)
+        return metastore_variable(TOPOLOGY_VARIABLE)
     except Exception as exc:  # no metadata database here (a bare import of the DAG file)
         log.debug("Variable %s not read from the metadata database: %s", TOPOLOGY_VARIABLE, exc)
         return None
