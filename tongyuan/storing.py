@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import and_, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,10 +27,10 @@ from tongyuan.db.errors import describe_error
 from tongyuan.ingest.library_checks import CaseLibraryChecks
 from tongyuan.ingest.timeliness import TimelinessCounts, recompute_batch
 from tongyuan.libraries.case_owners import department_of_source
-from tongyuan.libraries.cases import CaseHistoryConflict, write_case
-from tongyuan.libraries.items import write_item
-from tongyuan.libraries.licenses import write_license
-from tongyuan.libraries.materials import write_material
+from tongyuan.libraries.cases import CaseHistoryConflict, CaseRow, write_case
+from tongyuan.libraries.items import ItemVersion, write_item
+from tongyuan.libraries.licenses import LicenseRow, write_license
+from tongyuan.libraries.materials import MaterialRow, write_material
 from tongyuan.libraries.quarantine import QuarantineRequest, add_quarantined_many
 from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.licensing.files import attach_license_files, store_license_files
@@ -234,40 +235,73 @@ class RecordStore:
 
 
 def write_retrying_races(session: Session, record: StandardRecord, write: Callable[[], str]) -> str:
-    """``write`` (of ``record``) in a savepoint, again after a unique index refused it.
+    """``write`` (of ``record``) in a savepoint, again after a unique index refused it
+    where another transaction may have caused that.
 
     On PostgreSQL another transaction (another department's ingest, a file load) may
     insert the same key or serial uncommitted while this one looks it up and finds
     nothing; this insert then waits for that transaction and is refused by the unique
     index once it commits. Under READ COMMITTED the next statement sees the commit, so
     the write is tried again and the record judged as it would have been had the other
-    commit come first (another department's case: ``case.owner.mismatch``). A refusal
-    on every attempt is a :class:`WriteRefused`, quarantined as ``library.conflict``,
-    never a failure of the whole batch. Other integrity errors are bugs and propagate.
+    commit come first (another department's case: ``case.owner.mismatch``).
+
+    On SQLite (one writer at a time, ``BEGIN IMMEDIATE``) no other transaction can
+    commit in between: a refusal is a bug of the hub, and the IntegrityError fails the
+    batch at once. On PostgreSQL a refusal on every attempt fails it too, unless rows
+    holding the record's key or serial appeared after the first refusal, committed by
+    other transactions while this one retried: that record alone is then a
+    :class:`WriteRefused` (quarantined as ``library.conflict``), saying so. Other
+    integrity errors are bugs and propagate.
     """
-    for attempt in range(1, _WRITE_ATTEMPTS + 1):
+    attempts = 1 if session.get_bind().dialect.name == "sqlite" else _WRITE_ATTEMPTS
+    first_seen: frozenset[str] = frozenset()
+    for attempt in range(1, attempts + 1):
         try:
             with session.begin_nested():
                 return write()
         except IntegrityError as exc:
-            if not is_unique_violation(exc):
+            if not is_unique_violation(exc) or attempts == 1:
                 raise
-            if attempt == _WRITE_ATTEMPTS:
-                raise WriteRefused(
-                    f"{_record_label(record)}: the library's unique index refused the write "
-                    f"{_WRITE_ATTEMPTS} times, each time after another transaction stored "
-                    f"the same key ({describe_error(exc)}); replay it once the other "
-                    "writer has finished"
-                ) from exc
+            if attempt == 1:
+                # What the refusal's cause committed; a race adds holders after this.
+                first_seen = key_holders(session, record)
+            elif attempt == attempts:
+                if key_holders(session, record) - first_seen:
+                    raise WriteRefused(
+                        f"{_record_label(record)}: the library's unique index refused the "
+                        f"write on each of {attempts} attempts, and other transactions "
+                        "committed rows holding its key or serial while it retried "
+                        f"({describe_error(exc)}); replay it once those writers have finished"
+                    ) from exc
+                raise
     raise AssertionError("unreachable")
 
 
-# Each refusal means another transaction committed the key meanwhile: a few are plenty.
+# Each refusal of a raced write means another transaction committed the key meanwhile.
 _WRITE_ATTEMPTS = 3
+
+# The library row of each kind of record, looked up by the record's natural key.
+_ROWS: dict[type[StandardRecord], Any] = {
+    Case: CaseRow, Item: ItemVersion, Material: MaterialRow, License: LicenseRow,
+}  # fmt: skip
 
 
 class WriteRefused(ValueError):
-    """The library's unique index refused a record on every attempt (see _write_raced)."""
+    """Unique indexes refused a record on every attempt while other transactions kept
+    committing rows holding its key (see :func:`write_retrying_races`)."""
+
+
+def key_holders(session: Session, record: StandardRecord) -> frozenset[str]:
+    """The library rows this transaction sees holding ``record``'s natural key (or, for a
+    case, the serial it brings), by primary key: rows another transaction committed
+    since an earlier look are the ones not in that look's answer."""
+    row = _ROWS[type(record)]
+    (identity,) = inspect(row).primary_key
+    held = and_(*(getattr(row, name) == getattr(record, name) for name in record.primary_key))
+    if isinstance(record, Case) and record.serial is not None:
+        held = or_(held, CaseRow.serial == record.serial)
+    found = session.execute(select(identity).where(held).execution_options(autoflush=False))
+    return frozenset(str(value) for value in found.scalars())
 
 
 def is_unique_violation(exc: IntegrityError) -> bool:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 from ingest_world import DEPT, World
-from sqlalchemy import select, text
+from pg_locks import wait_for_a_lock_wait
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from std_factories import at, make_case
 from two_departments import OTHER, two_departments
@@ -32,11 +33,15 @@ from standards.identifiers.case_serial import format_case_serial
 from standards.records import Case, CaseEvent
 from tongyuan import storing
 from tongyuan.config import Settings
-from tongyuan.db import make_engine
+from tongyuan.db import make_engine, make_session_factory
 from tongyuan.ingest import ingest_department
 from tongyuan.ingest.engine import COUNT_NAMES, IngestResult
+from tongyuan.libraries.batches import open_batch
 from tongyuan.libraries.cases import CaseRow
+from tongyuan.libraries.cases import write_case as write_case_for_real
 from tongyuan.libraries.quarantine import QuarantineEntry
+from tongyuan.libraries.serials import DbSerialAllocator
+from tongyuan.privacy import PiiProtector
 
 POSTGRES_ONLY = pytest.mark.parametrize(
     "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -65,28 +70,6 @@ def _deliver(world: World, dept: str, cases: list[Case]) -> None:
     drop = world.settings.home / "drops" / dept
     write_records(drop / ".cases_1.xml", cases)
     (drop / ".cases_1.xml").replace(drop / "cases_1.xml")
-
-
-def _wait_for_a_lock_wait(url: str, done: threading.Event) -> str | None:
-    """The statement of a backend of this database waiting for a lock (the second
-    ingest's insert), once there is one; None if the second ingest ended first."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            while not done.is_set():
-                waiting = conn.execute(
-                    text(
-                        "SELECT query FROM pg_stat_activity WHERE datname = "
-                        "current_database() AND wait_event_type = 'Lock'"
-                    )
-                ).scalar()
-                conn.rollback()
-                if waiting is not None:
-                    return str(waiting)
-                done.wait(0.05)
-            return None
-    finally:
-        engine.dispose()
 
 
 def _race(world: World, first: str, second: str) -> tuple[IngestResult, IngestResult]:
@@ -119,7 +102,7 @@ def _race(world: World, first: str, second: str) -> tuple[IngestResult, IngestRe
     assert held.wait(120), "the first ingest never reached its commit"
     two = threading.Thread(target=run, args=("second", second, None))
     two.start()
-    waiting = _wait_for_a_lock_wait(world.settings.database_url, second_done)
+    waiting = wait_for_a_lock_wait(world.settings.database_url, second_done)
     release.set()
     one.join(120)
     two.join(120)
@@ -156,29 +139,85 @@ def test_the_later_of_two_departments_delivering_the_same_cases_quarantines_them
     assert world.count(QuarantineEntry, QuarantineEntry.rule == "case.owner.mismatch") == 5
 
 
-def _ingest_refused(world: World, monkeypatch: pytest.MonkeyPatch, message: str) -> IngestResult:
-    """Two cases ingested while every write of a case raises ``IntegrityError(message)``."""
+def _ingest_refused(
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    message: str,
+    *,
+    cases: int = 2,
+    meanwhile: Callable[[int], None] = lambda attempt: None,
+) -> tuple[IngestResult, list[int]]:
+    """``cases`` cases ingested while every write of a case raises
+    ``IntegrityError(message)``, ``meanwhile(n)`` run before the n-th write; the result
+    and how many writes were tried."""
+    tried: list[int] = []
 
     def write_case(*args: object, **kwargs: object) -> str:
+        tried.append(len(tried) + 1)
+        meanwhile(len(tried))
         raise IntegrityError("INSERT INTO cases …", {}, sqlite3.IntegrityError(message))
 
     monkeypatch.setattr(storing, "write_case", write_case)
-    _deliver(world, DEPT, _cases(2, serials=False))
-    return ingest_department(world.settings, world.topology, DEPT)
+    _deliver(world, DEPT, _cases(cases, serials=False))
+    return ingest_department(world.settings, world.topology, DEPT), tried
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_a_write_a_unique_index_refuses_every_time_is_quarantined_not_the_batch(
+def _store_elsewhere(settings: Settings, case: Case) -> None:
+    """``case`` written and committed by another transaction (as another ingest would)."""
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            batch = open_batch(session, "load.file", "elsewhere")
+            write_case_for_real(
+                session, batch.id, case, protector=PiiProtector(settings.pii_key()),
+                allocator=DbSerialAllocator(engine),
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_write_a_unique_index_refuses_every_time_fails_the_batch(
+    world: World, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """SQLite has one writer: a unique refusal there cannot be a race, it is a bug and
+    fails the batch at once. PostgreSQL retries (a race is possible), and when no other
+    transaction stored the key meanwhile the refusal fails the batch too: it was never
+    quarantined with a story of another writer nobody saw."""
+    result, tried = _ingest_refused(world, monkeypatch, "UNIQUE constraint failed: cases.serial")
+    assert result.status == "failed"
+    assert result.error is not None and "UNIQUE constraint failed: cases.serial" in result.error
+    assert tried == ([1] if backend == "sqlite" else [1, 2, 3])
+    assert world.count(QuarantineEntry) == 0 and world.count(CaseRow) == 0
+
+
+@POSTGRES_ONLY
+def test_a_write_refused_while_other_transactions_commit_its_key_is_quarantined_saying_so(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A refusal that does not go away on a retry costs its record, counted once."""
-    result = _ingest_refused(world, monkeypatch, "UNIQUE constraint failed: cases.serial")
+    """Refused on every attempt, and between them another transaction committed the case's
+    key: that record alone is quarantined, the message saying what happened."""
+    (case,) = _cases(1, serials=False)
+
+    def meanwhile(attempt: int) -> None:
+        if attempt == 2:
+            _store_elsewhere(world.settings, case)
+
+    result, tried = _ingest_refused(
+        world, monkeypatch, "UNIQUE constraint failed: cases.source_system", cases=1,
+        meanwhile=meanwhile,
+    )  # fmt: skip
+    assert tried == [1, 2, 3]
     assert result.status == "committed", result.error
-    assert (result.read, result.quarantined) == (2, 2) and _adds_up(result)
-    assert result.rules == {"library.conflict": 2}
+    assert (result.read, result.quarantined) == (1, 1) and _adds_up(result)
+    assert result.rules == {"library.conflict": 1}
     entry = world.query(select(QuarantineEntry).limit(1))[0][0]
-    assert "unique index refused the write 3 times" in entry.message
+    assert "refused the write on each of 3 attempts" in entry.message
+    assert "other transactions committed rows holding its key" in entry.message
     assert "case SZ-SCJGJ/SHARED-0000" in entry.message
+    assert world.count(CaseRow) == 1  # the other transaction's
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -186,6 +225,6 @@ def test_an_integrity_error_other_than_a_unique_one_still_fails_the_batch(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Only a unique index is retried: any other refusal is a bug and must show."""
-    result = _ingest_refused(world, monkeypatch, "NOT NULL constraint failed: cases.x")
-    assert result.status == "failed"
+    result, tried = _ingest_refused(world, monkeypatch, "NOT NULL constraint failed: cases.x")
+    assert result.status == "failed" and tried == [1]
     assert result.error is not None and "NOT NULL" in result.error
