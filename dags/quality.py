@@ -3,11 +3,16 @@
 Shape:
 
     refresh_timeliness → run_suites → write_report   (outlet of run_suites:
-                                                     tongyuan://quality/runs)
+           │                                         tongyuan://quality/runs)
+           └→ refresh_failed   (only when the refresh failed)
 
 ``refresh_timeliness`` judges every case's deadline again as of today (as ``tongyuan
 cases overdue`` does), so cases turn overdue in the stored rows the day they do, not
-only when their department delivers them again.
+only when their department delivers them again. It commits a chunk of cases at a time
+and never overwrites what an ingest running beside it stores. The suites and the report
+do not need it to succeed (``run_suites`` runs once it is done, whatever its state: a
+deadlock or a bad calendar file must not cost the day's quality run); ``refresh_failed``
+then fails too, so the run ends failed and the refresh's own failure stays in view.
 
 Runs daily (06:00 Beijing time) and whenever the item, case or material library asset
 announces a change (item_sync, case_ingest). Each task is one call into
@@ -35,7 +40,7 @@ def refresh_timeliness() -> dict:
     return tasks.refresh_timeliness()
 
 
-@task(outlets=[QUALITY_RUNS], retries=1)
+@task(outlets=[QUALITY_RUNS], retries=1, trigger_rule="all_done")
 def run_suites(params=None) -> dict:
     return tasks.quality_run(params["suites"], params["scope"])
 
@@ -43,6 +48,11 @@ def run_suites(params=None) -> dict:
 @task(retries=1)
 def write_report(run: dict) -> dict:
     return tasks.quality_report()
+
+
+@task(trigger_rule="one_failed", retries=0)
+def refresh_failed() -> None:
+    return tasks.timeliness_refresh_failed()
 
 
 @dag(
@@ -64,7 +74,9 @@ def write_report(run: dict) -> dict:
 )
 def quality() -> None:
     suites = run_suites()
-    refresh_timeliness() >> suites
+    refresh = refresh_timeliness()
+    refresh >> suites
+    refresh >> refresh_failed()
     write_report(suites)
 
 

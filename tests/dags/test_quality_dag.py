@@ -46,8 +46,16 @@ def dag(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_refreshes_deadlines_then_runs_the_suites_then_the_report(dag) -> None:
-    assert set(dag.task_ids) == {"refresh_timeliness", "run_suites", "write_report"}
+    assert set(dag.task_ids) == {
+        "refresh_timeliness", "run_suites", "write_report", "refresh_failed",
+    }  # fmt: skip
     assert dag.get_task("run_suites").upstream_task_ids == {"refresh_timeliness"}
+    # A failed refresh does not stop the suites, which do not need the calendar; the
+    # run still ends failed through refresh_failed, which runs only then.
+    assert dag.get_task("run_suites").trigger_rule == "all_done"
+    assert dag.get_task("write_report").trigger_rule == "all_success"
+    assert dag.get_task("refresh_failed").upstream_task_ids == {"refresh_timeliness"}
+    assert dag.get_task("refresh_failed").trigger_rule == "one_failed"
     assert dag.get_task("write_report").upstream_task_ids == {"run_suites"}
     (outlet,) = dag.get_task("run_suites").outlets
     assert outlet.uri == QUALITY_RUNS_URI
@@ -72,14 +80,14 @@ def test_task_bodies_are_one_call_into_tongyuan() -> None:
         if isinstance(fn, ast.FunctionDef)
         and any(ast.unparse(d).startswith("task") for d in fn.decorator_list)
     }
-    assert set(bodies) == {"refresh_timeliness", "run_suites", "write_report"}
+    assert set(bodies) == {"refresh_timeliness", "run_suites", "write_report", "refresh_failed"}
     for name, body in bodies.items():
         assert len(body) == 1 and isinstance(body[0], ast.Return), name
         assert ast.unparse(body[0].value.func).startswith("tasks."), name
 
 
-@pytest.mark.slow
-def test_a_real_run_stores_the_history_and_writes_the_report(tmp_path, monkeypatch) -> None:
+def _loaded_hub(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """The hub of this test's TONGYUAN_HOME, with a small generated library loaded."""
     monkeypatch.setenv("TONGYUAN_PII_KEY", base64.b64encode(bytes(range(32))).decode())
     settings = load_settings()
     settings.ensure_dirs()
@@ -91,6 +99,12 @@ def test_a_real_run_stores_the_history_and_writes_the_report(tmp_path, monkeypat
         loader.load([data], relative_to=data)
     finally:
         loader.close()
+    return settings
+
+
+@pytest.mark.slow
+def test_a_real_run_stores_the_history_and_writes_the_report(tmp_path, monkeypatch) -> None:
+    settings = _loaded_hub(tmp_path, monkeypatch)
 
     # Yesterday's rows: the run must judge every case again as of its own day.
     engine = make_engine(settings.database_url)
@@ -105,6 +119,8 @@ def test_a_real_run_stores_the_history_and_writes_the_report(tmp_path, monkeypat
     outcome = run_dag(settings, "quality", conf={"suites": ["completeness", "rules"]})
 
     assert outcome.succeeded, outcome.errors
+    (watcher,) = [t for t in outcome.tasks if t.task_id == "refresh_failed"]
+    assert watcher.state == "skipped"  # runs only when the refresh failed
     (run_task,) = [t for t in outcome.tasks if t.task_id == "run_suites"]
     assert set(run_task.result) == {"run_id", "status", "counts"}
     (refresh,) = [t for t in outcome.tasks if t.task_id == "refresh_timeliness"]
@@ -126,4 +142,29 @@ def test_a_real_run_stores_the_history_and_writes_the_report(tmp_path, monkeypat
     finally:
         engine.dispose()
     assert (settings.reports_dir / "gx" / "index.html").is_file()
+    assert (settings.reports_dir / "index.html").is_file()
+
+
+@pytest.mark.slow
+def test_a_failed_refresh_still_runs_the_suites_and_the_report_and_fails_the_run(
+    tmp_path, monkeypatch
+) -> None:
+    """The suites do not need the calendar: a refresh that cannot run (here a calendar
+    file that cannot be read) must not cost the day's quality run and report, and the
+    run must still end failed, naming the refresh."""
+    settings = _loaded_hub(tmp_path, monkeypatch)
+    monkeypatch.setenv("TONGYUAN_CALENDAR_FILE", str(tmp_path / "no-such-calendar.yaml"))
+
+    outcome = run_dag(settings, "quality", conf={"suites": ["completeness"]}, check=False)
+
+    states = {t.task_id: t.state for t in outcome.tasks}
+    assert states == {
+        "refresh_timeliness": "failed",
+        "run_suites": "success",
+        "write_report": "success",
+        "refresh_failed": "failed",
+    }
+    assert outcome.state == "failed"
+    assert "no-such-calendar.yaml" in " ".join(outcome.errors)
+    assert [e["uri"] for e in outcome.asset_events] == [QUALITY_RUNS_URI]
     assert (settings.reports_dir / "index.html").is_file()

@@ -10,6 +10,7 @@ cases on two cores).
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from case_histories import case_with, point_cli, t
 from ingest_world import DEPT, World
+from pg_locks import wait_for_a_lock_wait
 from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -39,11 +41,13 @@ from tongyuan.ingest.timeliness import (
     hub_today,
     recompute,
     recompute_all,
+    refresh_all,
 )
 from tongyuan.libraries.case_timeliness import TIMELINESS_STATUSES, CaseTimeliness
 from tongyuan.libraries.cases import CaseEventRow, CaseRow
 from tongyuan.libraries.items import ItemVersion
 from tongyuan.libraries.quarantine import QuarantineEntry
+from tongyuan.orchestration import tasks
 
 TODAY = date(2026, 3, 20)  # a Friday
 LATER = date(2026, 4, 10)  # three weeks on: open cases turned overdue by the calendar alone
@@ -378,3 +382,102 @@ def test_a_row_the_session_holds_is_read_as_rewritten(world: World) -> None:
         assert held is not None and held.status == "open"
         recompute(session, [case_id], today=TODAY)
         assert (held.status, held.as_of, held.overdue) == ("overdue", TODAY, True)
+
+
+@pytest.mark.parametrize("day", [TODAY, LATER])
+def test_the_refresh_committing_per_chunk_stores_what_the_per_case_recompute_did(
+    world: World, day: date
+) -> None:
+    """The quality DAG's refresh (a chunk per transaction) leaves the rows the reference
+    leaves, and counts every case."""
+    _every_status(world)
+    before = _stale(world)
+    with _session(world) as session:
+        expected = _reference_recompute_all(session, today=day)
+        reference = _rows(session)
+    _restore(world, before)
+    with _engine(world) as engine:
+        counts = refresh_all(make_session_factory(engine), today=day)
+    with _session(world) as session:
+        assert _rows(session) == reference
+    assert counts == expected
+
+
+POSTGRES_ONLY = pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@POSTGRES_ONLY
+def test_the_dag_refresh_beside_an_ingest_changing_a_case_keeps_the_ingests_row(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest changes case OPEN (its decision arrives) and stores its new timeliness
+    while the quality DAG's refresh runs; the refresh must not overwrite that row with
+    values judged from the history it read before the ingest committed.
+
+    Deterministic: the ingest-like transaction is held open until PostgreSQL shows the
+    refresh (in a thread) waiting for one of its locks, then commits."""
+    _every_status(world)
+    point_cli(world, monkeypatch)
+    today = hub_today()
+    decided = t(3, 19)  # OPEN decided on time: done, where the old history says overdue
+    with _session(world) as session:  # yesterday's row, judged before OPEN was due
+        session.execute(
+            update(CaseTimeliness.__table__)
+            .where(
+                CaseTimeliness.case_id
+                == select(CaseRow.id).where(CaseRow.dept_case_no == "OPEN").scalar_subquery()
+            )
+            .values(status="open", overdue=False, as_of=today - timedelta(days=1))
+        )
+    engine = make_engine(world.settings.database_url)
+    held = make_session_factory(engine)()
+    try:
+        held.begin()
+        row = held.scalars(select(CaseRow).where(CaseRow.dept_case_no == "OPEN")).one()
+        row.current_state, row.decided_at = S.DONE_APPROVED.value, decided
+        held.flush()  # as write_case: the case row first, then its new events
+        held.add(CaseEventRow(case_id=row.id, seq=3, state=S.DONE_APPROVED.value, at=decided,
+                              batch_id=row.batch_id))  # fmt: skip
+        recompute(held, [row.id], today=today)
+        case_id = row.id
+
+        done, results, errors = threading.Event(), [], []
+
+        def refresh() -> None:
+            try:
+                results.append(tasks.refresh_timeliness())
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=refresh)
+        thread.start()
+        waiting = wait_for_a_lock_wait(world.settings.database_url, done)
+        held.commit()
+        thread.join(120)
+    finally:
+        held.close()
+        engine.dispose()
+    assert not errors, errors
+    assert waiting is not None, "the refresh never waited for the ingest"
+    assert results[0]["counts"]["checked"] == 16
+    with _session(world) as session:
+        history = [
+            (S(state), at)
+            for state, at in session.execute(
+                select(CaseEventRow.state, CaseEventRow.at)
+                .where(CaseEventRow.case_id == case_id)
+                .order_by(CaseEventRow.seq)
+            )
+        ]
+        stored = session.get(CaseTimeliness, case_id)
+        assert stored is not None
+        expected = assess(history, limit_days=3, today=today, calendar=WorkCalendar.default())
+        assert expected.status == "done" and stored.as_of == today
+        fields = ("status", "overdue", "limit_days", "deadline", "received_at",
+                  "prereview_deadline", "prereview_at", "prereview_late")  # fmt: skip
+        assert {f: getattr(stored, f) for f in fields} == {f: getattr(expected, f) for f in fields}
+        assert stored.problem is None and not expected.problems

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import bindparam, insert, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from standards.codes.enums import CaseState
 from standards.workdays import CalendarUnknown, WorkCalendar
@@ -199,39 +199,106 @@ def recompute(
     ORM objects cost three times as much (31 s instead of 11 s for 200,000 cases on two
     cores). Only rows whose values changed are rewritten; the others only get ``as_of``
     moved to ``today``, one statement a chunk, so a second run the same day writes nothing.
+
+    On PostgreSQL each chunk's case rows are locked first, in id order (see
+    :func:`_lock_cases`): a case another transaction is changing is read once that
+    transaction committed, so its fresher row is never overwritten from the old history.
     """
-    today = today or hub_today()
-    calendar = calendar or WorkCalendar.default()
-    counts = TimelinessCounts()
-    ids = list(case_ids)
-    limits: dict[str, int | None] = {}
+    judge = _Judge(today or hub_today(), calendar or WorkCalendar.default())
+    ids = sorted(case_ids)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        cases = _case_limits(session, chunk)
-        _item_limits(session, {code for _, code, _ in cases}, limits)
-        histories = _histories(session, chunk)
-        writes = _Writes(today, _stored_rows(session, chunk))
-        for case_id, impl_code, own_limit in cases:
-            limit = own_limit if own_limit is not None else limits.get(impl_code)
-            history = histories.get(case_id, [])
-            result = assess(history, limit_days=limit, today=today, calendar=calendar)
-            writes.note(case_id, result)
-            counts.add(result)
-        writes.apply(session)
+        judge.chunk(session, _lock_cases(session, chunk, skip_locked=False))
     session.flush()
-    return counts
+    return judge.counts
+
+
+def refresh_all(
+    sessions: sessionmaker[Session],
+    *,
+    today: date | None = None,
+    calendar: WorkCalendar | None = None,
+) -> TimelinessCounts:
+    """Every case judged again as of ``today``, a chunk per transaction, beside ingests.
+
+    For the quality DAG, which runs after every library change, i.e. while departments'
+    ingests write cases. Committing per chunk keeps what is locked small and short. On
+    PostgreSQL a chunk locks its case rows ``SKIP LOCKED``: it never waits while holding
+    locks, so it cannot deadlock with an ingest that locks the same cases in its delivery
+    order. A skipped case (being changed by another transaction) is then judged alone, in
+    a transaction that waits for that one to commit and holds nothing while it waits, so
+    its row is computed from the history that transaction left. SQLite has one writer:
+    each chunk's ``BEGIN IMMEDIATE`` is the lock.
+    """
+    judge = _Judge(today or hub_today(), calendar or WorkCalendar.default())
+    with sessions() as session:
+        ids = list(session.scalars(select(CaseRow.id).order_by(CaseRow.id)))
+    busy: list[int] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        with sessions.begin() as session:
+            locked = _lock_cases(session, chunk, skip_locked=True)
+            busy += sorted(set(chunk) - set(locked))
+            judge.chunk(session, locked)
+    for case_id in busy:
+        with sessions.begin() as session:
+            judge.chunk(session, _lock_cases(session, [case_id], skip_locked=False))
+    return judge.counts
 
 
 def recompute_batch(session: Session, batch_id: str, **kwargs: object) -> TimelinessCounts:
-    """Recompute the cases a batch wrote (added or changed)."""
-    ids = session.scalars(select(CaseRow.id).where(CaseRow.batch_id == batch_id)).all()
-    return recompute(session, ids, **kwargs)  # type: ignore[arg-type]
+    """Recompute the cases a batch wrote (added or changed), in id order."""
+    query = select(CaseRow.id).where(CaseRow.batch_id == batch_id).order_by(CaseRow.id)
+    return recompute(session, session.scalars(query).all(), **kwargs)  # type: ignore[arg-type]
 
 
 def recompute_all(session: Session, **kwargs: object) -> TimelinessCounts:
     """Recompute every case: open cases turn overdue by the calendar alone."""
     ids = session.scalars(select(CaseRow.id).order_by(CaseRow.id)).all()
     return recompute(session, ids, **kwargs)  # type: ignore[arg-type]
+
+
+class _Judge:
+    """Judges chunks of cases as of one day, with one calendar, and counts them."""
+
+    def __init__(self, today: date, calendar: WorkCalendar) -> None:
+        self.today = today
+        self.calendar = calendar
+        self.counts = TimelinessCounts()
+        self.limits: dict[str, int | None] = {}
+
+    def chunk(self, session: Session, chunk: list[int]) -> None:
+        """Judge these cases (ascending ids) and write their rows, in id order."""
+        if not chunk:
+            return
+        cases = _case_limits(session, chunk)
+        _item_limits(session, {code for _, code, _ in cases}, self.limits)
+        histories = _histories(session, chunk)
+        writes = _Writes(self.today, _stored_rows(session, chunk))
+        for case_id, impl_code, own_limit in cases:
+            limit = own_limit if own_limit is not None else self.limits.get(impl_code)
+            history = histories.get(case_id, [])
+            result = assess(history, limit_days=limit, today=self.today, calendar=self.calendar)
+            writes.note(case_id, result)
+            self.counts.add(result)
+        writes.apply(session)
+
+
+def _lock_cases(session: Session, chunk: list[int], *, skip_locked: bool) -> list[int]:
+    """The ids of ``chunk`` (ascending) whose case rows this transaction now holds locked.
+
+    PostgreSQL: ``SELECT … FOR UPDATE`` in id order, before anything of the cases is
+    read. Every writer of a case (ingest, load, replay) updates its row before it adds
+    events or timeliness, so the histories read after this are final until commit, and
+    every writer of a timeliness row holds its case's lock. ``skip_locked`` leaves out
+    the cases another transaction holds instead of waiting. SQLite: ``chunk`` (its
+    transactions begin IMMEDIATE; there is no other writer).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return chunk
+    query = select(CaseRow.id).where(CaseRow.id.in_(chunk)).order_by(CaseRow.id)
+    query = query.with_for_update(skip_locked=skip_locked)
+    return list(session.scalars(query))
 
 
 # The columns of a timeliness row that assess() decides, in this order; ``as_of`` apart.

@@ -582,15 +582,22 @@ def refresh_timeliness() -> StepResult:
     """Every case's deadline judged again as of today (what ``tongyuan cases overdue``
     does first), so the stored overdue flags move with the calendar and not only when a
     case is delivered again. Counts only cross XCom, never a case.
+
+    It runs beside ingests (the quality DAG follows every library change): a chunk of
+    cases per transaction, each case read once no other transaction is changing it
+    (:func:`tongyuan.ingest.timeliness.refresh_all`). A calendar file that cannot be used
+    fails it at once, without retries, in one line naming the file.
     """
+    from standards.workdays import CalendarFileError
     from tongyuan.db import make_engine, make_session_factory
-    from tongyuan.ingest.timeliness import recompute_all
+    from tongyuan.ingest.timeliness import refresh_all
 
     settings = _settings()
     engine = make_engine(settings.database_url)
     try:
-        with make_session_factory(engine).begin() as session:
-            counts = recompute_all(session)
+        counts = refresh_all(make_session_factory(engine))
+    except CalendarFileError as exc:  # the operator's file: a retry reads the same one
+        raise _no_retry(str(exc)) from None
     finally:
         engine.dispose()
     return {
@@ -602,6 +609,19 @@ def refresh_timeliness() -> StepResult:
             "prereview_deadline_unknown": counts.prereview_unknown,
         }
     }
+
+
+def timeliness_refresh_failed() -> None:
+    """Fails the quality DAG's run when its timeliness refresh failed.
+
+    The suites and the report run after a failed refresh (they do not need it), so the
+    run's last tasks succeed and Airflow would call the run a success; this task, run
+    only when the refresh failed, ends it failed instead.
+    """
+    raise _no_retry(
+        "the timeliness refresh failed (see refresh_timeliness's log); the quality suites "
+        "ran without it, on the timeliness rows as of their last refresh"
+    )
 
 
 def quality_run(suites: Sequence[str] | None = None, scope: str = "all") -> StepResult:
