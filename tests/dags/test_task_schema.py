@@ -25,8 +25,35 @@ def test_an_older_schema_fails_the_task_at_once_without_retries(
     with pytest.raises(AirflowFailException) as info:
         tasks.quality_run()
     message = str(info.value)
-    assert "at revision 0011, not" in message and "tongyuan db upgrade" in message
-    assert "\n" not in message
+    assert "at revision 0011, older than this worker's" in message
+    assert "run `tongyuan db upgrade` first" in message and "\n" not in message
+
+
+def test_a_newer_schema_says_this_worker_is_the_side_behind(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker of an older version on a database a newer Tongyuan upgraded: upgrading
+    the database cannot help (it is ahead); the worker's Tongyuan must be upgraded."""
+    from airflow.sdk.exceptions import AirflowFailException
+    from sqlalchemy import text
+
+    from tongyuan.db import make_engine
+    from tongyuan.db.migrate import VERSION_TABLE
+
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '0099'"))
+    finally:
+        engine.dispose()
+    _hub_env(monkeypatch, settings, settings.database_url)
+    with pytest.raises(AirflowFailException) as info:
+        tasks.quality_run()
+    message = str(info.value)
+    assert "at revision 0099, which this worker's Tongyuan" in message
+    assert "does not know" in message and "upgrade Tongyuan on this worker" in message
+    assert "run `tongyuan db upgrade` first" not in message and "\n" not in message
 
 
 def test_an_empty_database_is_named_as_such(settings: Settings, monkeypatch) -> None:

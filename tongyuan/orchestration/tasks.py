@@ -434,8 +434,10 @@ def _require_schema(settings: Any) -> None:
     is the operator's step, ``tongyuan db upgrade``). Without this check a task ran on an
     older schema, wrote what fitted, and failed on the first row that needed the new one
     with a constraint error and a long traceback, three retries over. An older schema
-    fails the task at once, without retries, in one line; a database that cannot be
-    reached fails it in one line naming the database (password hidden), and is retried.
+    fails the task at once, without retries, in one line; so does a newer one (a worker
+    left at an older version), saying that this worker's Tongyuan is the side behind. A
+    database that cannot be reached fails it in one line naming the database (password
+    hidden), and is retried.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -452,12 +454,36 @@ def _require_schema(settings: Any) -> None:
             "check TONGYUAN_DATABASE_URL"
         ) from None
     head = head_revision()
-    if revision != head:
+    if revision == head:
+        return
+    if revision is not None and not _known_revisions(revision):
+        from tongyuan import __version__
+
+        message = (
+            f"the library schema in the database at {where} is at revision {revision}, "
+            f"which this worker's Tongyuan {__version__} (schema {head}) does not know: "
+            "the database was upgraded by a newer Tongyuan; upgrade Tongyuan on this "
+            "worker to that version (the database is not behind: do not run "
+            "`tongyuan db upgrade` or downgrade it for this worker)"
+        )
+    else:
         message = (
             f"the library schema in the database at {where} is at revision "
-            f"{revision or 'none (empty)'}, not {head}: run `tongyuan db upgrade` first"
+            f"{revision or 'none (empty)'}, older than this worker's {head}: "
+            "run `tongyuan db upgrade` first"
         )
-        raise _no_retry(message)
+    raise _no_retry(message)
+
+
+def _known_revisions(revision: str) -> bool:
+    """Whether this version's migrations know every head of ``revision`` (a database at
+    one they do not know was upgraded by a newer Tongyuan than this worker's)."""
+    from alembic.script import ScriptDirectory
+
+    from tongyuan.db.migrate import alembic_config
+
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    return set(revision.split(",")) <= known
 
 
 def _no_retry(message: str) -> Exception:
