@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from case_histories import case_with, point_cli, t
 from ingest_world import DEPT, World
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from std_factories import PERSON, make_case
 from typer.testing import CliRunner
@@ -413,3 +413,61 @@ def test_an_unknown_prereview_due_date_exits_3_and_fails_deadline_unknown(
     )
     summary = run_quality(world.settings, suites=["timeliness"], as_of=date(2027, 1, 10))
     assert summary.failed_by_rule()[("deadline.unknown", "case")] == 1
+
+
+def test_each_rule_leaves_out_only_the_cases_it_cannot_judge(world: World) -> None:
+    """One unknown condition was taken out of both rules' evaluated counts: a case whose
+    预审 was judged but whose deadline is unknown left case.prereview.late too, and one
+    whose 预审 due date is unknown (not accepted, so not overdue) left case.overdue."""
+    from tongyuan.quality import run_quality
+
+    world.deliver("cases_001.xml", [
+        # 接件 Mon 28 Dec, 受理 the next day: 预审 on time (due 30 Dec); the 3-working-day
+        # deadline falls in 2027, which the calendar does not know.
+        case_with("DEADLINE-UNKNOWN", [CaseEvent(state=S.RECEIVED, at=t(12, 28)),
+                                   CaseEvent(state=S.ACCEPTED, at=t(12, 29))]),
+        # 接件 31 Dec, not accepted: not overdue (no deadline runs), 预审 due in 2027.
+        case_with("PRE-UNKNOWN", [CaseEvent(state=S.RECEIVED, at=t(12, 31))]),
+    ])  # fmt: skip
+    assert ingest_department(world.settings, world.topology, DEPT).added == 2
+    summary = run_quality(world.settings, suites=["timeliness"], as_of=date(2027, 1, 10))
+    judged = {r.rule: (r.evaluated, r.failed) for r in summary.rules if r.kind == "case"}
+    assert judged["case.overdue"] == (1, 0)  # PRE-UNKNOWN
+    assert judged["case.prereview.late"] == (1, 0)  # DEADLINE-UNKNOWN
+    assert judged["deadline.unknown"] == (2, 2)
+
+
+def test_an_emptied_acceptance_or_decision_time_is_read_from_the_history(world: World) -> None:
+    """case.overdue read 受理 and 办结 from the case's columns: a case decided on time whose
+    decided_at was emptied was late for ever, an open case past its deadline whose
+    accepted_at was emptied never late (completeness reports both columns missing)."""
+    from tongyuan.libraries.quality import QualityResult
+    from tongyuan.quality import run_quality
+
+    world.deliver("cases_001.xml", [
+        # Accepted 2 Mar, 3 working days: due 5 Mar.
+        case_with("DONE-ON-TIME", [CaseEvent(state=S.ACCEPTED, at=t(3, 2)),
+                               CaseEvent(state=S.DONE_APPROVED, at=t(3, 4))]),
+        case_with("OPEN-LATE", [CaseEvent(state=S.ACCEPTED, at=t(3, 2))]),
+    ])  # fmt: skip
+    assert ingest_department(world.settings, world.topology, DEPT).added == 2
+    engine = make_engine(world.settings.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            no = CaseRow.dept_case_no
+            session.execute(update(CaseRow).where(no == "DONE-ON-TIME").values(decided_at=None))
+            session.execute(update(CaseRow).where(no == "OPEN-LATE").values(accepted_at=None))
+            late_serial = session.scalar(select(CaseRow.serial).where(no == "OPEN-LATE"))
+        summary = run_quality(world.settings, suites=["timeliness"], as_of=date(2026, 3, 20))
+        assert summary.failed_by_rule()[("case.overdue", "case")] == 1
+        with Session(engine) as session:
+            keys = session.scalar(
+                select(QualityResult.failing_keys).where(
+                    QualityResult.run_id == summary.run_id,
+                    QualityResult.expectation == "case.overdue",
+                    QualityResult.grain == "total",
+                )
+            )
+    finally:
+        engine.dispose()
+    assert keys == [late_serial]

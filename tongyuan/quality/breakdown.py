@@ -38,13 +38,27 @@ def _escape_braces(sql: str) -> str:
     return sql.replace("{", "{{").replace("}", "}}")
 
 
+def unjudged_positions(checks: Sequence[Check]) -> list[int | None]:
+    """Where :func:`failing_query` flags the records each check cannot judge (its
+    ``unjudged`` condition), after the checks' own positions; None for a check without."""
+    positions: list[int | None] = []
+    following = len(checks)
+    for check in checks:
+        positions.append(following if check.unjudged is not None else None)
+        following += check.unjudged is not None
+    return positions
+
+
 def failing_query(checks: Sequence[Check]) -> str:
     """Over ``{batch}``: (position, region, level, department, key, group count) per failure.
 
     ``position`` is the check's place in ``checks``; at most the cap of keys per check and
     group, the first in key order; ``group count`` is the check's failures in the group.
+    The records a check cannot judge are flagged at its :func:`unjudged_positions` place,
+    one row per group (only the count is wanted).
     """
     conditions = [_escape_braces(c.condition) for c in checks]
+    conditions += [_escape_braces(c.unjudged) for c in checks if c.unjudged is not None]
     flags = ", ".join(
         f"CASE WHEN {cond} THEN 1 ELSE 0 END AS failed_{i}" for i, cond in enumerate(conditions)
     )
@@ -63,7 +77,8 @@ def failing_query(checks: Sequence[Check]) -> str:
         "u.department AS department, u.record_key AS record_key, "
         f"ROW_NUMBER() OVER ({partition} ORDER BY u.record_key) AS rank_in_group, "
         f"COUNT(*) OVER ({partition}) AS group_count FROM ({per_check}) u) ranked "
-        f"WHERE rank_in_group <= {FAILING_KEYS_CAP}"
+        f"WHERE rank_in_group <= {FAILING_KEYS_CAP} "
+        f"AND (position < {len(checks)} OR rank_in_group = 1)"
     )
 
 

@@ -78,10 +78,10 @@ class Check:
     population: Population
     condition: str  # true for a failing row of the population
     expectation: str  # custom GX expectation class name
-    # A rule of the same population whose failing records this rule cannot judge: they
-    # are left out of this rule's evaluated count (an unknown deadline is neither on
-    # time nor late, so it must not raise the overdue rule's pass rate).
-    unjudged_by: str | None = None
+    # True for a record this rule cannot judge: left out of the rule's evaluated count
+    # (an unknown deadline is neither on time nor late, so it must not raise the overdue
+    # rule's pass rate). Counted per group in the population's failing query.
+    unjudged: str | None = None
 
     @property
     def title(self) -> str:

@@ -93,10 +93,14 @@ class ExpectNoFailingRecords(BatchExpectation):
     condition: str = pydantic.Field(description="SQL predicate true for a failing record")
     failing_query: str
     rule_position: int
+    # Where the query flags the records this rule cannot judge (None: it judges all).
+    unjudged_position: int | None = None
 
     rule_family: ClassVar[str] = "library rule"
     metric_dependencies: ClassVar[tuple[str, ...]] = (METRIC,)
-    success_keys: ClassVar[tuple[str, ...]] = ("failing_query", "rule_position")
+    success_keys: ClassVar[tuple[str, ...]] = (
+        "failing_query", "rule_position", "unjudged_position",
+    )  # fmt: skip
     domain_keys: ClassVar[tuple[str, ...]] = ("batch_id", "row_condition", "condition_parser")
 
     def _validate(
@@ -106,17 +110,22 @@ class ExpectNoFailingRecords(BatchExpectation):
         execution_engine: Any = None,
     ) -> dict[str, Any]:
         groups: dict[tuple[str | None, str | None, str | None], list[Any]] = {}
+        unjudged: dict[tuple[str | None, str | None, str | None], int] = {}
         for position, region, level, department, key, count in metrics[METRIC]:
             if position == self.rule_position:
                 group = groups.setdefault((region, level, department), [count, []])
                 group[1].append(shown_key(key))
+            elif position == self.unjudged_position:
+                unjudged[(region, level, department)] = count
         failed = sum(count for count, _ in groups.values())
         return {
             "success": failed == 0,
             "result": {
                 "observed_value": failed,
                 "details": {
-                    "groups": [[*group, count, keys] for group, (count, keys) in groups.items()]
+                    "groups": [[*group, count, keys] for group, (count, keys) in groups.items()],
+                    # Records per group the rule could not judge (not evaluated).
+                    "unjudged": [[*group, count] for group, count in unjudged.items()],
                 },
             },
         }

@@ -216,7 +216,9 @@ def cases(ctx: SuiteContext) -> Population:
 
 def case_times(ctx: SuiteContext) -> Population:
     """The cases that existed on the run's day (an event on or before it), for the
-    timeliness rules, with the day each case ended without a decision (``ended_at``).
+    timeliness rules, with the day each case ended without a decision (``ended_at``) and
+    its 受理 and 办结 times as its history has them (``accepted_event_at``,
+    ``decided_event_at``).
 
     A quality run ``--as-of`` a past day counted cases that did not exist yet that day;
     the rules judge each case by its events up to that day (:mod:`..suites.timeliness`).
@@ -232,13 +234,26 @@ def case_times(ctx: SuiteContext) -> Population:
         f"CASE WHEN c.current_state IN {ENDED} THEN (SELECT MAX(z.at) FROM case_events z "
         f"WHERE z.case_id = c.id AND z.state IN {ENDED}) END AS ended_at",
     )
+    # 受理 and 办结 as the history says (its first such event, as the deadline was
+    # computed): ingestion keeps the columns equal to it, but a column emptied behind the
+    # hub's back (completeness: accepted_unrecorded) must not make a case never late, or
+    # one decided on time late for ever. The history is read only where the column is empty.
+    first = (
+        "(SELECT e.at FROM case_events e WHERE e.case_id = c.id AND e.state {} "
+        "ORDER BY e.seq LIMIT 1)"
+    )
+    times = Derived(
+        ("accepted_event_at", "decided_event_at"),
+        f"COALESCE(c.accepted_at, {first.format('= ' + ACCEPTED)}) AS accepted_event_at, "
+        f"COALESCE(c.decided_at, {first.format('IN ' + DECIDED)}) AS decided_event_at",
+    )
     return Population(
         "case_times",
         "case",
         whole.columns,
         whole.source,
         f"{whole.where} AND {existed}",
-        (*whole.derived, ended),
+        (*whole.derived, ended, times),
     )
 
 

@@ -222,6 +222,8 @@ class Outcome:
     failed: int
     failures: dict[breakdown.Group, int]
     keys: dict[breakdown.Group, list[str]]
+    # Records per group the check could not judge (its ``unjudged`` condition).
+    unjudged: dict[breakdown.Group, int]
 
 
 def _run(
@@ -282,7 +284,9 @@ def _suite_name(check: Check) -> str:
     return f"{check.suite}.{check.population.name}"
 
 
-def _expectation(check: Check, index: int, query: str, position: int) -> Any:
+def _expectation(
+    check: Check, index: int, query: str, position: int, unjudged_position: int | None
+) -> Any:
     from tongyuan.quality.expectations import CUSTOM
 
     meta = {
@@ -296,6 +300,7 @@ def _expectation(check: Check, index: int, query: str, position: int) -> Any:
         condition=check.condition,
         failing_query=query,
         rule_position=position,
+        unjudged_position=unjudged_position,
         description=check.title,
         meta=meta,
     )
@@ -339,6 +344,13 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
         for name, indexes in by_population.items()
     }
     position = {i: p for indexes in by_population.values() for p, i in enumerate(indexes)}
+    unjudged_at = {
+        i: at
+        for indexes in by_population.values()
+        for i, at in zip(
+            indexes, breakdown.unjudged_positions([checks[i] for i in indexes]), strict=True
+        )
+    }
 
     sources: dict[int, Any] = {}
     batches: dict[str, Any] = {}
@@ -357,7 +369,9 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
             suites[name] = (context.suites.add(gx.ExpectationSuite(name=name)), population.name)
             lanes.setdefault(lane, []).append(name)
         suites[name][0].add_expectation(
-            _expectation(check, index, queries[population.name], position[index])
+            _expectation(
+                check, index, queries[population.name], position[index], unjudged_at[index]
+            )
         )
     checkpoints = [
         context.checkpoints.add(
@@ -393,11 +407,13 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
                 problems.append(f"{checks[index].rule} ({checks[index].kind}): {message}")
                 continue
             res = outcome.result or {}
-            groups = (res.get("details") or {}).get("groups", [])
+            details = res.get("details") or {}
+            groups = details.get("groups", [])
             outcomes[index] = Outcome(
                 failed=int(res.get("observed_value") or 0),
                 failures={breakdown.group_of(g): int(g[3]) for g in groups},
                 keys={breakdown.group_of(g): [str(k) for k in g[4]] for g in groups},
+                unjudged={breakdown.group_of(g): int(g[3]) for g in details.get("unjudged", [])},
             )
     if problems:
         raise QualityError("GX could not evaluate: " + "; ".join(problems))
@@ -410,13 +426,11 @@ def _breakdown(
     evaluated: dict[str, dict[breakdown.Group, int]],
 ) -> list[ResultRow]:
     rows: list[ResultRow] = []
-    position = {(c.population.name, c.rule): i for i, c in enumerate(checks)}
     for index, check in enumerate(checks):
         outcome = outcomes[index]
         groups = evaluated[check.population.name]
-        unjudged = position.get((check.population.name, check.unjudged_by or ""))
-        if unjudged is not None:
-            left_out = outcomes[unjudged].failures
+        if outcome.unjudged:
+            left_out = outcome.unjudged
             groups = {
                 g: max(n - left_out.get(g, 0), outcome.failures.get(g, 0))
                 for g, n in groups.items()
