@@ -95,8 +95,9 @@ def test_pg_helper_reports_missing_binaries(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_0013_masks_again_the_keys_older_runs_stored(db_url: str) -> None:
-    """Keys cut before masking kept 17 digits of an ID; older masks of short IDs kept 8
-    of 9 characters. Upgrading masks every stored key as current runs would."""
+    """Keys cut before masking kept up to 17 digits of an ID (also written in full-width
+    digits, in groups, split by a hidden character, or a legacy 15-digit one's first
+    14). Upgrading masks every stored key as current runs would."""
     import sqlalchemy as sa
 
     from standards.privacy import mask_text
@@ -105,6 +106,12 @@ def test_0013_masks_again_the_keys_older_runs_stored(db_url: str) -> None:
     head17 = "联系人身份证号码为如下号码请核对后办理事项44030519850312001…"
     whole = "SZNS/1 applicant 440305198503120017"
     kept = "440300/4403**********0017 already masked"
+    heads = [
+        "依据 ４４０３０５１９８５０３１２００１…",  # full-width digits
+        "身份证 440305 19850312 001…",
+        "身份证 440305\u200b1985031200…",
+        "旧号 44030585031200…",
+    ]
     engine = make_engine(db_url)
     try:
         with engine.begin() as connection:
@@ -124,7 +131,7 @@ def test_0013_masks_again_the_keys_older_runs_stored(db_url: str) -> None:
                 results.insert().values(
                     run_id="r1", suite="consistency", expectation="x", title_zh="x",
                     grain="total", kind="item", evaluated=3, failed=3, pass_rate=0.0,
-                    failing_keys=[head17, whole, kept, 7],
+                    failing_keys=[head17, whole, kept, 7, *heads],
                 )
             )  # fmt: skip
         engine.dispose()
@@ -139,5 +146,8 @@ def test_0013_masks_again_the_keys_older_runs_stored(db_url: str) -> None:
         engine.dispose()
     assert stored[0].endswith("4403*************…") and "44030519" not in stored[0]
     assert stored[1] == mask_text(whole) and "198503120017" not in stored[1]
-    assert stored[2:] == [kept, 7]
+    assert stored[2:4] == [kept, 7]
+    for before, after in zip(heads, stored[4:], strict=True):
+        digits = "".join(str(int(c)) for c in after if c.isdigit())
+        assert digits == "4403" and after.endswith("*…"), (before, after)
     downgrade(db_url, "0012")  # nothing to undo, and no error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,6 +14,7 @@ from standards.identifiers import (
     uscc_check_char,
 )
 from standards.privacy import (
+    HIDDEN_CHARACTERS,
     contains_citizen_id,
     could_be_citizen_id,
     could_be_embedded_citizen_id,
@@ -235,7 +237,16 @@ def test_no_masked_id_length_shows_more_than_a_third_below_18(length: int) -> No
     assert shown <= (8 if length >= 18 else length / 3)
 
 
-@pytest.mark.parametrize("hidden", ["\u200b", "\u202e", "\u2066", "\ufeff", "\u00ad", "\x07"])
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "\u200b", "\u202e", "\u2066", "\ufeff", "\u00ad", "\x07",
+        # invisible operators, combining grapheme joiner, variation selectors, Mongolian
+        # vowel separator, tags, Hangul fillers
+        "\u2061", "\u2062", "\u2063", "\u2064", "\u034f", "\ufe00", "\ufe0f", "\U000e0100",
+        "\u180e", "\U000e0001", "\U000e0041", "\u3164", "\uffa0", "\u115f",
+    ],
+)  # fmt: skip
 def test_an_id_split_by_a_character_that_does_not_show_is_masked(hidden: str) -> None:
     """A log line or message reads as the ID to whoever sees it; the hidden character
     stays where it was."""
@@ -247,9 +258,91 @@ def test_an_id_split_by_a_character_that_does_not_show_is_masked(hidden: str) ->
 
 
 def test_the_head_of_an_id_a_cut_ended_is_masked() -> None:
-    for digits in range(8, 18):
+    for digits in range(13, 18):
         masked = mask_text(f"法律依据请核对{VALID_ID[:digits]}…")
         assert masked.endswith(VALID_ID[:4] + "*" * (digits - 4) + "…"), masked
+    # 12 digits or fewer: what public codes cut the same way show too (below)
+    for digits in range(8, 13):
+        assert mask_text(f"依据{VALID_ID[:digits]}…") == f"依据{VALID_ID[:digits]}…"
     # a public code cut the same way is not an ID head, and no cut means no head
     assert mask_text("114403000040578006…") == "114403000040578006…"
     assert mask_text(f"号 {VALID_ID[:17]} 号") == f"号 {VALID_ID[:17]} 号"
+
+
+FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # typed with a Chinese input method
+        ("依据 " + VALID_ID[:17].translate(FULL_WIDTH) + "…", "依据 １１０１" + "*" * 13 + "…"),
+        # in 6-8-4 groups, cut in the last group or the middle one
+        ("身份证 110105 19491231 002…", "身份证 1101" + "*" * 15 + "…"),
+        ("身份证 110105-19491231-00…", "身份证 1101" + "*" * 14 + "…"),
+        ("身份证 110105 1949123…", "身份证 1101" + "*" * 10 + "…"),
+        ("身份证 110105\u00a019491231\u00a0002…", "身份证 1101" + "*" * 15 + "…"),
+        # legacy 15 digits: region + YYMMDD + 2 of the 3 sequence digits
+        ("旧号 11010549123100…", "旧号 1101" + "*" * 10 + "…"),
+        ("旧号 1101054912310…", "旧号 1101" + "*" * 9 + "…"),
+        # glued to the letters of a material number
+        ("材料 CL" + VALID_ID[:17] + "…", "材料 CL1101" + "*" * 13 + "…"),
+        # a trailing separator before the cut
+        ("号 110105 19491231 …", "号 1101" + "*" * 12 + "…"),
+    ],
+)
+def test_a_cut_id_head_is_masked_however_it_is_written(text: str, shown: str) -> None:
+    assert mask_text(text) == shown
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u2062", "\ufe0f", "\U000e0041"])
+def test_a_cut_id_head_split_by_a_hidden_character_is_masked(hidden: str) -> None:
+    for at in range(1, 17):
+        text = f"号 {VALID_ID[:at]}{hidden}{VALID_ID[at:17]}…"
+        masked = mask_text(text)
+        assert hidden in masked and len(masked) == len(text), (at, masked)
+        shown_digits = [c for c in masked.replace(hidden, "") if c.isdigit()]
+        assert "".join(shown_digits) == "1101", (at, masked)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "乡 511321200001…",  # 12-digit area code, township 200: 2000-01 as year and month
+        "村 110119190101…",  # 延庆, township 190
+        "区划 31012019…",  # 奉贤 310120 and the start of a year
+        "代码 12500119200…",  # an all-digit USCC of 南川 500119, cut
+        "实施编码 1150012019…",  # 璧山 500120
+        "电话 13812019…",
+        "电话 13812019931…",  # 11 digits: no ID head is that short
+        "号 1101051949130…",  # month 13
+        "号 11010519491232…",  # day 32
+        "号 1101190000123…",  # 延庆, no date after the region
+        "流水 9" + VALID_ID[:17] + "…",  # digits before it: a longer number's middle
+    ],
+)
+def test_public_codes_cut_by_an_ellipsis_are_no_id_heads(text: str) -> None:
+    assert mask_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["乡 5113212000010…", "号 1101051949123…", "号 1101054912310…"],
+)
+def test_a_head_long_enough_and_shaped_as_an_id_is_masked(text: str) -> None:
+    """The other side of the line: 13 digits with a date's shape after the region are
+    masked even where they might be a public code (the side to err on)."""
+    masked = mask_text(text)
+    assert masked != text and masked.count("*") == len(text.split()[1]) - 5, masked
+
+
+def test_every_format_character_and_control_is_hidden_and_nothing_that_shows() -> None:
+    """By Unicode category over every code point (the pattern is built from the planes
+    that hold such characters): all Cf, the Cc other than tab and line ends."""
+    for point in range(0x110000):
+        char = chr(point)
+        category = unicodedata.category(char)
+        if category == "Cf" or (category == "Cc" and char not in "\t\n\r"):
+            assert HIDDEN_CHARACTERS.fullmatch(char), hex(point)
+    for char in ["a", "中", "１", " ", "\u00a0", "\u3000", "\t", "\n", "\r", "\u0301", "…"]:
+        assert not HIDDEN_CHARACTERS.fullmatch(char), repr(char)

@@ -10,10 +10,12 @@ same thing. Two things are done to every value:
   angle brackets: the PDF's font, Adobe-GB1, has them). Left in,
   an RLO in an issuer's or an item's name reversed the text after it, so that a value
   appeared to belong to another system (``440000=甲 ≠ 440304=乙`` read backwards), in
-  the browser, in Excel and WPS, and in the PDF. Other invisible characters that can
-  split or hide text (zero-width space and joiners, word joiner, BOM, soft hyphen, and
-  C0/C1 control characters other than tab and line ends) are shown the same way: a
-  name that carries them was not typed by a person, and an auditor should see that.
+  the browser, in Excel and WPS, and in the PDF. Every other character that does not
+  show (:data:`standards.privacy.HIDDEN_CHARACTERS`: all Unicode format characters —
+  zero-width space and joiners, word joiner, invisible operators, BOM, soft hyphen,
+  tags —, control characters other than tab and line ends, variation selectors, the
+  combining grapheme joiner and the Hangul fillers) is shown the same way: a name that
+  carries them was not typed by a person, and an auditor should see that.
 """
 
 from __future__ import annotations
