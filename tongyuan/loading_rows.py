@@ -32,9 +32,9 @@ from standards.validation.batch import UniqueKey
 from standards.workdays import WorkCalendar
 from tongyuan.ingest.timeliness import Timeliness, assess
 from tongyuan.ledger.digests import BY_TABLE, _text
-from tongyuan.libraries.base import UtcDateTime, record_json_hash, to_utc
+from tongyuan.libraries.base import UtcDateTime, to_utc
 from tongyuan.libraries.case_timeliness import CaseTimeliness
-from tongyuan.libraries.cases import CaseEventRow, CaseRow, _stored_data
+from tongyuan.libraries.cases import CaseEventRow, CaseRow, _stored_data, case_content_hash
 from tongyuan.libraries.protected import protect_id
 from tongyuan.privacy import PiiProtector
 
@@ -425,7 +425,7 @@ class CasePreparer:
             "delivered_at": case.delivered_at,
             "promised_deadline": case.promised_deadline,
             "region_code": case.region_code,
-            "content_hash": record_json_hash({"case": data, "events": docs}),
+            "content_hash": case_content_hash(data, protected, docs),
             "batch_id": ctx.batch_id,
             "data": data,
             "updated_at": ctx.updated_at,

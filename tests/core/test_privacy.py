@@ -71,6 +71,11 @@ def test_mask_payload_masks_id_fields_and_free_text() -> None:
     assert "4403**********123X" in masked["note"]
     assert masked["list"][0]["holder_id"] == "4403**********123X"
     assert masked["count"] == 3
+    # Shown again (a stored masked payload is masked again at display): the same, and a
+    # mask of an older version (E123*5678, 8 of 9 characters) as today's.
+    assert mask_payload(masked) == masked
+    older = {**masked, "applicant": {"id_number": "E123*5678", "name": "李四"}}
+    assert mask_payload(older) == masked
 
 
 def test_from_settings_uses_the_installation_key(settings: Settings) -> None:

@@ -154,6 +154,31 @@ def test_show_has_location_rules_and_a_masked_payload(cli, scenario):
     assert "--reveal" not in cli("quarantine", "show", "--help").output
 
 
+def test_show_masks_a_payload_stored_with_an_older_mask_again(cli, scenario, hub):
+    """Entries quarantined before short IDs showed at most a third hold a passport as
+    E123*5678 (8 of 9 characters); shown, it is masked as today."""
+    from tongyuan.libraries.quarantine import QuarantineEntry
+
+    entry_id = json.loads(cli("quarantine", "list", "--json").output)[0]["id"]
+    engine = make_engine(hub.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            entry = session.get(QuarantineEntry, entry_id)
+            # a personal column of the mapping, an ID field, and an ID field nested deeper
+            older = {"SQR_ZJHM": "E123*5678", "holder_id": "H987*4321",
+                     "more": {"id_number": "C123*6789"}}  # fmt: skip
+            entry.payload_masked = {**entry.payload_masked, **older}
+    finally:
+        engine.dispose()
+    detail = json.loads(cli("quarantine", "show", str(entry_id), "--json").output)
+    payload = detail["payload"]
+    assert (payload["SQR_ZJHM"], payload["holder_id"], payload["more"]["id_number"]) == (
+        "E******78", "H******21", "C******89",
+    )  # fmt: skip
+    text = cli("quarantine", "show", str(entry_id)).output
+    assert "E******78" in text and "E123" not in text and "4321" not in text
+
+
 def test_replay_cli_needs_a_selection_then_resolves_after_the_fix(cli, scenario):
     assert cli("quarantine", "replay").exit_code == 2
     dry = cli("quarantine", "replay", "--rule", "mapping.code", "--dry-run", "--json")

@@ -18,6 +18,7 @@ from tongyuan.ingest.timeliness import TimelinessCounts, hub_today, recompute_al
 from tongyuan.libraries.base import local_date
 from tongyuan.libraries.case_timeliness import CaseTimeliness
 from tongyuan.libraries.cases import CaseRow
+from tongyuan.libraries.protected import shown_mask
 
 
 @dataclass(slots=True)
@@ -74,7 +75,8 @@ def _row(case: CaseRow, t: CaseTimeliness) -> dict[str, Any]:
         "deadline": t.deadline.isoformat() if t.deadline else None,
         "status": t.status,
         "prereview_deadline": t.prereview_deadline.isoformat() if t.prereview_deadline else None,
-        "applicant": case.applicant_id_masked,
+        # masked again: rows stored before at-most-a-third hold E123*5678
+        "applicant": shown_mask(case.applicant_id_masked, case.applicant_id_type),
     }
 
 

@@ -47,7 +47,7 @@ from tongyuan.libraries.base import (
     utcnow,
 )
 from tongyuan.libraries.case_owners import CaseOwner, case_owner
-from tongyuan.libraries.protected import protect_id
+from tongyuan.libraries.protected import ProtectedId, protect_id
 from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.privacy import PiiProtector
 
@@ -128,6 +128,19 @@ def _stored_data(case: Case, id_hash: str, id_masked: str) -> dict[str, Any]:
     applicant["id_hash"] = id_hash
     applicant["id_masked"] = id_masked
     return data
+
+
+def case_content_hash(
+    data: dict[str, Any], protected: ProtectedId, events: list[dict[str, Any]]
+) -> str:
+    """The content hash of a stored case document and its events' documents.
+
+    The applicant's ID is hashed in its hash form, not as displayed
+    (:mod:`tongyuan.libraries.protected`): a case stored before the display mask changed
+    and delivered again unchanged stays unchanged.
+    """
+    applicant = {**data["applicant"], "id_masked": protected.hash_form}
+    return record_json_hash({"case": {**data, "applicant": applicant}, "events": events})
 
 
 def find_case(session: Session, source_system: str, dept_case_no: str) -> CaseRow | None:
@@ -248,7 +261,7 @@ def write_case(
     applicant = case.applicant
     protected = protect_id(protector, applicant.id_number, applicant.id_type)
     data = _stored_data(case, protected.hash, protected.masked)
-    content_hash = record_json_hash({"case": data, "events": [_event_doc(e) for e in case.events]})
+    content_hash = case_content_hash(data, protected, [_event_doc(e) for e in case.events])
     if row is not None and row.content_hash == content_hash:
         return "unchanged"
 

@@ -69,7 +69,11 @@ def write_license(
     protected = protect_id(protector, license.holder_id, license.holder_id_type)
     data = license.model_dump(mode="json", exclude_none=True, exclude={"holder_id"})
     data["holder_id_masked"] = protected.masked
-    content_hash = json_hash({**data, "holder_id_hash": protected.hash})
+    # The holder in the hash form, not as displayed (tongyuan.libraries.protected): an
+    # unchanged licence stored before the display mask changed stays unchanged and keeps
+    # its signature verdict.
+    hashed = {**data, "holder_id_masked": protected.hash_form, "holder_id_hash": protected.hash}
+    content_hash = json_hash(hashed)
     row = session.get(LicenseRow, license.identifier)
     if row is not None and row.content_hash == content_hash:
         return "unchanged"

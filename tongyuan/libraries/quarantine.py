@@ -225,7 +225,6 @@ class _Hashed:
         """Every column of a new entry (the same keys for every entry: one executemany)."""
         request = self.request
         origin, location = request.origin, request.location
-        personal = frozenset((origin or {}).get("personal_columns") or ())
         return {
             "batch_id": request.batch_id,
             "kind": request.kind,
@@ -234,7 +233,7 @@ class _Hashed:
             "line": location.line,
             "payload_enc": protector.encrypt(self.text),
             "payload_hash": self.payload_hash,
-            "payload_masked": _mask_columns(mask_payload(request.payload), personal),
+            "payload_masked": displayed_payload(request.payload, origin),
             **_rule_columns(request.findings, self.rules),
             "status": "open",
             "replay_count": 0,
@@ -288,6 +287,20 @@ def _storable(request: QuarantineRequest) -> QuarantineRequest:
         payload=escape_surrogates(request.payload),
         findings=findings,
     )
+
+
+def displayed_payload(payload: Any, origin: dict[str, Any] | None) -> Any:
+    """A payload fit for display: ID fields and IDs in text masked
+    (:func:`tongyuan.privacy.mask_payload`), and the source columns the mapping names
+    personal (``origin["personal_columns"]``).
+
+    Made when an entry is stored (``payload_masked``) and made again of that stored copy
+    whenever it is shown: masking only stars, so a masked payload stays as it is, except
+    where masks differ now (entries stored before at-most-a-third hold a passport as
+    ``E123*5678``, shown ``E******78``).
+    """
+    personal = frozenset((origin or {}).get("personal_columns") or ())
+    return _mask_columns(mask_payload(payload), personal)
 
 
 def _mask_columns(value: Any, columns: frozenset[str]) -> Any:

@@ -2,8 +2,10 @@
 
 Only masked data leaves here. The payload shown is the masked copy stored at quarantine
 time (ID fields, ID-shaped text and the source columns the mapping names personal are
-masked), passed once more through :func:`~standards.privacy.mask_text` so that a number
-that merely looks like a citizen ID — in any field, of any type — is masked too. There is
+masked), masked again as entries are masked today (an entry stored before short IDs
+showed at most a third still holds ``E123*5678``) and passed once more through
+:func:`~standards.privacy.mask_text` so that a number that merely looks like a citizen
+ID — in any field, of any type — is masked too. There is
 deliberately no way to reveal the clear payload: replay decrypts it inside the hub only.
 """
 
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 from standards.privacy import mask_text
 from standards.validation.rules import RULES, rule_title
 from tongyuan.libraries.batches import Batch
-from tongyuan.libraries.quarantine import QuarantineEntry, ReplayOutcome
+from tongyuan.libraries.quarantine import QuarantineEntry, ReplayOutcome, displayed_payload
 from tongyuan.quarantine.selection import Selection, batch_sources, select_entries
 
 # Origin keys safe to show: the configuration itself stays encrypted.
@@ -115,7 +117,7 @@ def entry_detail(session: Session, entry_id: int) -> dict[str, Any]:
             }
             for r in entry.rules or []
         ],
-        "payload": entry.payload_masked,
+        "payload": displayed_payload(entry.payload_masked, entry.origin),
         "replay_count": entry.replay_count,
         "resolved_batch_id": entry.resolved_batch_id,
         "created_at": entry.created_at.isoformat(timespec="seconds"),
