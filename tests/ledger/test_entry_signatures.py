@@ -3,6 +3,7 @@ their own; only the hub can sign it. Unsigned entries from before signing stay v
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -16,7 +17,7 @@ from tongyuan.ledger import verify_ledger, write_checkpoint
 from tongyuan.ledger.checkpoints import CheckpointRefused
 from tongyuan.ledger.digests import BY_TABLE, records_hash
 from tongyuan.ledger.entries import compute_entry_hash
-from tongyuan.ledger.hubkey import public_key_path
+from tongyuan.ledger.hubkey import private_key_path, public_key_path
 from tongyuan.libraries.base import utcnow
 from tongyuan.libraries.ledger import LedgerEntry
 from tongyuan.loading import Loader
@@ -237,4 +238,39 @@ def test_a_new_hub_gets_no_checkpoint_from_db_upgrade(
 ):
     code, output = _db_upgrade(hub_settings, monkeypatch)
     assert code == 0 and "ledger:" not in output, output
+    assert scalar(ledger_engine, "SELECT count(*) FROM ledger_checkpoints") == 0
+
+
+def test_db_upgrade_under_another_home_makes_no_hub_key_and_leaves_pinning_to_the_hub(
+    hub_settings: Settings, ledger_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path
+):
+    """A deploy user, CI or a DBA's machine upgrading the shared database has no hub key:
+    none is made there (it would sign with a key the hub does not have), nothing is
+    signed, and the hub's first batch pins the entries with its own key."""
+    item_batch(ledger_engine, hub_settings, "一")
+    _make_legacy(ledger_engine)
+    elsewhere = dataclasses.replace(hub_settings, home=tmp_path / "dba-home")
+    code, output = _db_upgrade(elsewhere, monkeypatch)
+    assert code == 0, output
+    assert "not pinned here" in output and "first batch pins them" in output
+    assert len(output.strip().splitlines()) == 2, output  # the revision, then one line
+    assert not private_key_path(elsewhere).exists()
+    assert scalar(ledger_engine, "SELECT count(*) FROM ledger_checkpoints") == 0
+    item_batch(ledger_engine, hub_settings, "二")  # the hub itself
+    assert scalar(ledger_engine, "SELECT seq FROM ledger_checkpoints") == 1
+    assert verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings)).ok
+
+
+def test_db_upgrade_with_an_unusable_hub_key_says_so_in_one_line(
+    hub_settings: Settings, ledger_engine: Engine, monkeypatch: pytest.MonkeyPatch
+):
+    item_batch(ledger_engine, hub_settings, "一")
+    _make_legacy(ledger_engine)
+    key = private_key_path(hub_settings)
+    key.write_text("not a key\n", encoding="ascii")
+    code, output = _db_upgrade(hub_settings, monkeypatch)
+    assert code == 1, output
+    assert "Traceback" not in output and "ledger not pinned" in output, output
+    assert "the hub key could not be used" in output and str(key) in output
+    assert len(output.strip().splitlines()) == 2, output
     assert scalar(ledger_engine, "SELECT count(*) FROM ledger_checkpoints") == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -38,17 +39,44 @@ def upgrade(
 def _pin_legacy_ledger(settings: Settings) -> None:
     """A checkpoint over unsigned entries an older version wrote (docs/ledger.md §6):
     written here, no entry can be slipped in among them between the upgrade and the
-    first batch. Exit 1 when they do not verify, as ``ledger checkpoint`` does."""
-    from tongyuan.db import make_engine, make_session_factory
-    from tongyuan.ledger.append import pin_legacy_entries
-    from tongyuan.ledger.checkpoints import CheckpointRefused
+    first batch. Exit 1 when they do not verify, as ``ledger checkpoint`` does, or when
+    the hub's key cannot be used.
 
+    Only signed with a hub key that already exists and can be read: ``db upgrade`` also
+    runs under other homes (a deploy user, CI, a DBA's machine pointed at the shared
+    PostgreSQL), where making a key would sign the ledger with a key the hub does not
+    have, and as root would leave a key file the service user cannot read. There the
+    hub's first batch pins them instead (docs/ledger.md §6).
+    """
+    from tongyuan.db import make_engine, make_session_factory
+    from tongyuan.ledger.append import pin_legacy_entries, unpinned_legacy_seq
+    from tongyuan.ledger.checkpoints import CheckpointRefused
+    from tongyuan.ledger.hubkey import HubKeyError, private_key_path
+
+    key = private_key_path(settings)
     engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine).begin() as session:
+            unpinned = unpinned_legacy_seq(session)
+            if unpinned is None:
+                return
+            if not (key.is_file() and os.access(key, os.R_OK)):
+                console.print(
+                    f"ledger: unsigned entries up to seq {unpinned} not pinned here: no "
+                    f"readable hub key at {shown(str(key))}; the hub's first batch pins them",
+                    soft_wrap=True,
+                )
+                return
             pinned = pin_legacy_entries(session, settings)
     except CheckpointRefused as exc:
         err_console.print(f"[red]ledger not pinned:[/red] {shown(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except (HubKeyError, OSError) as exc:
+        err_console.print(
+            f"[red]ledger not pinned:[/red] the hub key could not be used: {shown(str(exc))} "
+            "(the schema upgrade itself is done)",
+            soft_wrap=True,
+        )
         raise typer.Exit(1) from None
     finally:
         engine.dispose()

@@ -231,10 +231,18 @@ def pin_legacy_entries(session: Session, settings: Settings) -> int | None:
     entries do not verify."""
     from tongyuan.ledger.checkpoints import write_checkpoint
 
+    if unpinned_legacy_seq(session) is None:
+        return None
+    return write_checkpoint(session, settings).seq
+
+
+def unpinned_legacy_seq(session: Session) -> int | None:
+    """The seq :func:`pin_legacy_entries` would pin (the chain ends in unsigned entries
+    no checkpoint pins), or None; reads only, and needs no key."""
     head = session.get(LedgerHead, HEAD_ID)
     if head is None or not head.seq or not _unpinned_unsigned_head(session, head):
         return None
-    return write_checkpoint(session, settings).seq
+    return head.seq
 
 
 def _checkpoint(session: Session, settings: Settings, why: str) -> None:
