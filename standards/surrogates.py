@@ -29,16 +29,50 @@ def escape_text(text: str) -> str:
     return SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def escape_surrogates(value: Any) -> Any:
+def escape_surrogates(value: Any, renamed: list[tuple[str, str]] | None = None) -> Any:
     """A copy of plain data (dicts, lists, strings) with every lone surrogate escaped, in
-    keys and values; other values are returned as they are."""
+    keys and values; other values are returned as they are.
+
+    A key whose escaped form is another key of the same mapping (``"\udcb0"`` beside a
+    key written ``"\\udcb0"``) would overwrite that key's value; it is stored as
+    ``\udcb0 (lone surrogate)`` instead, so both values are kept. Each such renaming is
+    appended to ``renamed`` as ``(field path, stored key)`` for the finding to say so.
+    """
+    return _escaped(value, "", renamed if renamed is not None else [])
+
+
+def _escaped(value: Any, path: str, renamed: list[tuple[str, str]]) -> Any:
     if isinstance(value, str):
         return escape_text(value) if has_surrogate(value) else value
     if isinstance(value, Mapping):
-        return {escape_surrogates(k): escape_surrogates(v) for k, v in value.items()}
+        taken = {k for k in value if not (isinstance(k, str) and has_surrogate(k))}
+        out: dict[Any, Any] = {}
+        for key, child in value.items():
+            name = key
+            if isinstance(key, str) and has_surrogate(key):
+                name = _free_key(escape_text(key), taken)
+                if name != escape_text(key):
+                    renamed.append((_joined(path, escape_text(key)), name))
+                taken.add(name)
+            out[name] = _escaped(child, _joined(path, str(name)), renamed)
+        return out
     if isinstance(value, list | tuple):
-        return [escape_surrogates(v) for v in value]
+        return [_escaped(v, _joined(path, str(i)), renamed) for i, v in enumerate(value)]
     return value
+
+
+def _free_key(escaped: str, taken: set[Any]) -> str:
+    """``escaped``, or when the mapping already has that key, a marked name it has not."""
+    if escaped not in taken:
+        return escaped
+    name, n = f"{escaped} (lone surrogate)", 2
+    while name in taken:
+        name, n = f"{escaped} (lone surrogate {n})", n + 1
+    return name
+
+
+def _joined(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
 
 
 def first_surrogate(value: Any, path: str = "") -> tuple[str, str] | None:

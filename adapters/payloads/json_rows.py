@@ -27,7 +27,12 @@ from adapters.payloads.problems import PayloadProblem
 from standards.formats.errors import UnreadableInput, UnsafeInput
 from standards.formats.limits import ParseLimits
 from standards.records import SourceLocation
-from standards.surrogates import describe_surrogate, escape_surrogates, first_surrogate
+from standards.surrogates import (
+    describe_surrogate,
+    escape_surrogates,
+    escape_text,
+    first_surrogate,
+)
 
 JsonRow = tuple[dict[str, Any] | PayloadProblem, SourceLocation]
 
@@ -80,7 +85,18 @@ def surrogate_problem(row: dict[str, Any], where: str) -> PayloadProblem | None:
     if found is None:
         return None
     message, field = found
-    return PayloadProblem("mapping.encoding", message, escape_surrogates(row), field)
+    renamed: list[tuple[str, str]] = []
+    kept = escape_surrogates(row, renamed)
+    return PayloadProblem("mapping.encoding", message + _renamed_text(renamed), kept, field)
+
+
+def _renamed_text(renamed: list[tuple[str, str]]) -> str:
+    """What the finding says of keys stored under another name (their escaped name was
+    already a key of the row, whose value is kept too)."""
+    if not renamed:
+        return ""
+    keys = "; ".join(f'key {path} is kept as "{name}"' for path, name in renamed)
+    return f"; {keys}: its escaped name is another key of the row"
 
 
 def iter_json_rows(
@@ -125,16 +141,24 @@ def iter_json_rows(
             where = f"{file}, {records_path or 'document'}[{index - 1}]"
             yield surrogate_problem(row, where) or row, location
         else:
-            text = json.dumps(row, ensure_ascii=False)
-            where = f"{records_path}[{index - 1}]" if records_path else f"[{index - 1}]"
-            yield (
-                PayloadProblem.from_bytes(
-                    "payload.malformed",
-                    f"{file}: {where} is {_json_type(row)}, not an object",
-                    text.encode("utf-8"),
-                ),
-                location,
-            )
+            yield _not_an_object(row, file, records_path, index), location
+
+
+def _not_an_object(row: Any, file: str, records_path: str, index: int) -> PayloadProblem:
+    """The problem standing in for an array entry that is no object, kept as JSON text.
+
+    A lone surrogate in it is written back as the escape it arrived as (``\\udcb0``), so
+    the text can be stored; the rule stays payload.malformed (the entry's shape is wrong
+    first, as for a JSON line that is no object) and the message names the character.
+    """
+    where = f"{records_path}[{index - 1}]" if records_path else f"[{index - 1}]"
+    message = f"{file}: {where} is {_json_type(row)}, not an object"
+    text = json.dumps(row, ensure_ascii=False)
+    hit = first_surrogate(row)
+    if hit is not None:
+        text = escape_text(text)  # JSON's own escape: the entry as the sender wrote it
+        message += f"; it also holds {describe_surrogate(hit[1])}, a lone surrogate escape"
+    return PayloadProblem.from_bytes("payload.malformed", message, text.encode("utf-8"))
 
 
 def read_json_document(

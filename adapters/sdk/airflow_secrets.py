@@ -34,8 +34,11 @@ log = logging.getLogger(__name__)
 # when the process names no Airflow of its own (see use_airflow_environment).
 _default_environment: Callable[[], Mapping[str, str]] | None = None
 
-# Variables that say which Airflow (and so which metadata database) a process uses.
-_AIRFLOW_CHOICE = ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+# Variables that say which Airflow (and so which metadata database) a process uses: its
+# home, its configuration file, and the metadata database in any of the forms Airflow
+# reads (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, …_CMD, …_SECRET).
+_AIRFLOW_CHOICE = ("AIRFLOW_HOME", "AIRFLOW_CONFIG")
+_METADATA_DB_PREFIX = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
 
 
 @dataclass(slots=True)
@@ -86,17 +89,27 @@ def logging_kept() -> Iterator[None]:
 
 def use_airflow_environment(provider: Callable[[], Mapping[str, str]] | None) -> None:
     """The Airflow environment to apply, before Airflow's first import, in a process
-    whose environment names no Airflow (neither ``AIRFLOW_HOME`` nor a metadata
-    database): the hub's own, so the CLI reads the connections its Airflow holds instead
-    of looking in an empty ``~/airflow``."""
+    whose environment names no Airflow (no ``AIRFLOW_HOME``, ``AIRFLOW_CONFIG`` nor
+    metadata database, see :func:`_names_airflow`): the hub's own, so the CLI reads the
+    connections its Airflow holds instead of looking in an empty ``~/airflow``."""
     global _default_environment
     _default_environment = provider
+
+
+def _names_airflow(environ: Mapping[str, str]) -> bool:
+    """Whether an environment names its Airflow: a home, a configuration file, or the
+    metadata database (plain, ``_CMD`` or ``_SECRET``). Then the hub's own is not applied:
+    its plain ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` would beat the shell's ``_CMD`` /
+    ``_SECRET`` or configuration file, and lookups would go to the hub's database."""
+    return any(environ.get(name) for name in _AIRFLOW_CHOICE) or any(
+        name.startswith(_METADATA_DB_PREFIX) and value for name, value in environ.items()
+    )
 
 
 def _prepare_environment() -> None:
     if "airflow" in sys.modules or _default_environment is None:
         return
-    if any(os.environ.get(name) for name in _AIRFLOW_CHOICE):
+    if _names_airflow(os.environ):
         return
     os.environ.update(_default_environment())
 

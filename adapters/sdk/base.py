@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from adapters.sdk.config import AdapterConfig, SecretResolver, resolve_secret
+from adapters.sdk.department_code import department_code, failure_text
 from adapters.sdk.errors import AdapterCodeError, AdapterError
 
 
@@ -46,15 +47,20 @@ class ConfiguredAdapter:
         Configuration problems raise ConfigError. Anything else a department's class
         raises while it is built (its ``__init__``, a validator of its own) is its own
         code going wrong: it becomes one AdapterCodeError naming the class, so a command
-        checking many departments reports it as a problem line instead of a traceback.
+        checking many departments reports it as a problem line instead of a traceback —
+        a SystemExit or a KeyboardInterrupt of its own included (a real Ctrl-C still
+        stops the command, see :mod:`adapters.sdk.department_code`).
         """
-        try:
-            config = cls.Config.load(data, source=source)
-            return cls(config, base_dir=base_dir, secrets=secrets)
-        except AdapterError:
-            raise
-        except Exception as exc:
-            raise AdapterCodeError(
-                f"adapter {cls.__module__}:{cls.__qualname__} cannot be created from its "
-                f"configuration: {type(exc).__name__}: {exc}"
-            ) from exc
+        with department_code() as failed:
+            try:
+                config = cls.Config.load(data, source=source)
+                return cls(config, base_dir=base_dir, secrets=secrets)
+            except AdapterError:
+                raise
+            except BaseException as exc:  # a SystemExit too: it must not end the hub
+                if not failed(exc):
+                    raise
+                raise AdapterCodeError(
+                    f"adapter {cls.__module__}:{cls.__qualname__} cannot be created from "
+                    f"its configuration: {failure_text(exc)}"
+                ) from exc

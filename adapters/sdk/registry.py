@@ -15,9 +15,9 @@ department. When two packages declare the same other name, that name is refused 
 it is used (``adapter list``, ``pull``, ``adapter check``, the topology checks) with
 both providers named: picking one by install order would run another department's code
 under this name and share its stored state. A department package is the department's
-own code: whatever it raises on import or while the class is built is reported as an
-:class:`AdapterError` naming the adapter, never as a traceback that stops the hub's
-other work.
+own code: whatever it raises on import or while the class is built (a SystemExit
+included) is reported as an :class:`AdapterError` naming the adapter, never as a
+traceback — or an exit — that stops the hub's other work.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
+from adapters.sdk.department_code import department_code, failure_text
 from adapters.sdk.errors import AdapterCodeError, AdapterError
 from adapters.sdk.sink import Sink
 from adapters.sdk.source import Source
@@ -133,8 +134,9 @@ def load_adapter(ref: str) -> type[Source] | type[Sink]:
     """The adapter class for a registered name or a ``module:Class`` reference.
 
     Raises AdapterError for an unknown or ambiguous name, a module that cannot be imported
-    (whatever it raises: ImportError, SyntaxError, RuntimeError …), or a target that is
-    not a Source or Sink subclass.
+    (whatever it raises: ImportError, SyntaxError, RuntimeError …, also SystemExit from a
+    ``sys.exit()`` or ``argparse`` at import — see :mod:`adapters.sdk.department_code`),
+    or a target that is not a Source or Sink subclass.
     """
     entries = [entry for entry in adapter_entries() if entry.name == ref]
     if entries and entries[0].conflict is not None:  # a built-in comes first, unmarked
@@ -145,12 +147,15 @@ def load_adapter(ref: str) -> type[Source] | type[Sink]:
         raise AdapterError(f"unknown adapter {ref!r}: give module:Class or one of {known}")
     module_name, class_name = target.split(":")
     named = f" (adapter {ref!r} of {entries[0].provider})" if entries else ""
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # the department's own code: anything may come out of it
-        raise AdapterCodeError(
-            f"cannot import adapter module {module_name!r}{named}: {_error_text(exc)}"
-        ) from None
+    with department_code() as failed:
+        try:
+            module = importlib.import_module(module_name)
+        except BaseException as exc:  # the department's code: even sys.exit() at import
+            if not failed(exc):
+                raise
+            raise AdapterCodeError(
+                f"cannot import adapter module {module_name!r}{named}: {_error_text(exc)}"
+            ) from None
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, Source | Sink)):
         raise AdapterError(f"{target}{named} is not a Source or Sink subclass")
@@ -162,7 +167,7 @@ def _error_text(exc: BaseException) -> str:
     ImportError keeps its plain text as before (``No module named 'x'``)."""
     if isinstance(exc, ImportError):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    return failure_text(exc)
 
 
 __all__ = [

@@ -282,10 +282,13 @@ def test_the_scaffold_refuses_builtin_names(tmp_path, name):
 BROKEN = "114403000040578006"  # the department whose package raises on import
 
 
-def _two_departments(tmp_path: Path, *, broken_items: bool = False, bad_code: bool = False) -> Path:
-    """Department 0 uses the package raising on import (for its cases, or its items with
-    ``broken_items``), department 1 (the factories' authority) the built-in ``files`` on
-    its own drop; ``bad_code`` gives department 1 a USCC failing its check character."""
+def _two_departments(
+    tmp_path: Path, *, broken_items: bool = False, bad_code: bool = False, broken: str = "boom-t"
+) -> Path:
+    """Department 0 uses the package raising on import (``broken`` names it; for its
+    cases, or its items with ``broken_items``), department 1 (the factories' authority)
+    the built-in ``files`` on its own drop; ``bad_code`` gives department 1 a USCC
+    failing its check character."""
     from std_factories import AUTHORITY
 
     outbox = tmp_path / "systems" / "440305" / "outbox"
@@ -298,7 +301,7 @@ def _two_departments(tmp_path: Path, *, broken_items: bool = False, bad_code: bo
         return (f'{{adapter: files, config: {{path: "{drops[code]}", settle_seconds: 0, '
                 f"streams: {{{kind}s: {{kind: {kind}}}}}}}, stream: {kind}s}}")  # fmt: skip
 
-    boom = "{adapter: boom-t, config: {path: x}, stream: items}"
+    boom = f"{{adapter: {broken}, config: {{path: x}}, stream: items}}"
     first = f"source: {boom}" if broken_items else f"cases: {boom}"
     healthy = AUTHORITY[:-1] + ("0" if AUTHORITY[-1] != "0" else "1") if bad_code else AUTHORITY
     path = tmp_path / "two.yaml"
@@ -441,3 +444,152 @@ def test_a_mistake_in_the_file_still_refuses_the_whole_topology(hub, tmp_path):
     result = runner.invoke(app, ["ingest", AUTHORITY, "-t", str(topology)], terminal_width=400)
     assert result.exit_code == 2, result.output
     assert "departments[1].code" in result.output and "invalid topology" in result.output
+
+
+# -- what else a department's code may raise ---------------------------------------------
+
+HEALTHY = "12440300MB2D7543XL"  # department 1 of _topology, on the built-in files
+
+
+def _subclass(body: str) -> str:
+    return f"""
+from adapters.builtin.files import FilesSource
+from adapters.sdk import AdapterError, ConfigError, ConnectionCheckError
+
+class RCases(FilesSource):
+{textwrap.indent(textwrap.dedent(body), "    ")}
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "said"),
+    [
+        ("down-t", "def streams(self):\n    raise ConnectionCheckError('catalogue service down')",
+         "streams() raised ConnectionCheckError: catalogue service down"),
+        ("licence-t", "def __init__(self, *a, **k):\n    raise AdapterError('licence server down')",
+         "adapter 'licence-t' cannot be created: AdapterError: licence server down"),
+        ("exit-s-t", "def streams(self):\n    raise SystemExit(0)",
+         "streams() raised SystemExit: 0 (it tried to end the process"),
+        ("exit-i-t", "def __init__(self, *a, **k):\n    raise SystemExit(3)",
+         "cannot be created from its configuration: SystemExit: 3 (it tried to end"),
+        ("intr-t", "def streams(self):\n    raise KeyboardInterrupt",
+         "streams() raised KeyboardInterrupt (raised by the package itself"),
+        ("genexit-t", "def streams(self):\n    raise GeneratorExit",
+         "streams() raised GeneratorExit"),
+    ],
+)  # fmt: skip
+def test_an_adapter_error_or_exit_of_department_code_marks_its_reference_only(
+    site, tmp_path, name, body, said
+):
+    """Before, an AdapterError from the class (a catalogue service down) refused the whole
+    topology as a `.config` problem, and a SystemExit / KeyboardInterrupt escaped."""
+    module = name.replace("-", "_") + "_adapter"
+    install(site, f"tongyuan-adapter-{name}", module, name, _subclass(body), "RCases")
+    topo = load_topology(_topology(tmp_path, [name, "files"]), home=tmp_path)
+    problems = dict(topo.adapter_problems)
+    assert list(problems) == ["departments[0].cases.adapter"]
+    assert said in problems["departments[0].cases.adapter"]
+    assert not topo.case_department(HEALTHY).problems
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "where"),
+    [
+        ("pass", "bogus: 1\n", "departments[0].cases.config.bogus"),  # Config.load refuses
+        ("def __init__(self, *a, **k):\n    raise ConfigError('RCases', [('path', 'no')])", "",
+         "departments[0].cases.config.path"),
+    ],
+)  # fmt: skip
+def test_a_config_error_stays_the_file_s_problem(site, tmp_path, body, extra, where):
+    """What the configuration says wrong refuses the whole topology, whoever finds it."""
+    name = f"cfg-{where.rsplit('.', 1)[1]}-t"  # one module per case: imports are cached
+    module = name.replace("-", "_") + "_adapter"
+    install(site, f"tongyuan-adapter-{name}", module, name, _subclass(body), "RCases")
+    topology = _topology(tmp_path, [name])
+    config = tmp_path / "cases.yaml"  # the file _topology's departments name
+    config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    with pytest.raises(TopologyError) as info:
+        load_topology(topology, home=tmp_path)
+    problems = dict(info.value.problems)
+    assert where in problems, problems
+    assert not any(where.endswith(".adapter") for where in problems)
+
+
+@pytest.mark.parametrize(
+    ("name", "module_text", "said"),
+    [
+        ("exit0-t", "import sys\nsys.exit(0)\n", "SystemExit: 0 (it tried to end the process"),
+        ("argp-t", "import argparse\nargparse.ArgumentParser().parse_args(['--nope'])\n",
+         "SystemExit: 2 (it tried to end the process"),
+        ("kbd-t", "raise KeyboardInterrupt\n", "KeyboardInterrupt (raised by the package itself"),
+    ],
+)  # fmt: skip
+def test_a_package_exiting_at_import_is_an_adapter_error(site, name, module_text, said):
+    module = name.replace("-", "_") + "_adapter"
+    install(site, f"tongyuan-adapter-{name}", module, name, module_text, "Cases")
+    with pytest.raises(AdapterCodeError, match=f"cannot import adapter module '{module}.source'"):
+        load_adapter(name)
+    with pytest.raises(AdapterCodeError) as info:  # not cached as imported: fails again
+        load_adapter(name)
+    assert said in str(info.value)
+
+
+def test_a_real_ctrl_c_during_an_import_still_stops_the_command(site):
+    """Only a KeyboardInterrupt the package raised itself is its failure; one a SIGINT
+    raised while its module was importing is the operator's Ctrl-C, and propagates."""
+    install(site, "tongyuan-adapter-ctrlc-t", "ctrlc_t_adapter", "ctrlc-t",
+            "import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\n",
+            "Cases")  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        load_adapter("ctrlc-t")
+
+
+def test_sync_check_and_ingest_beside_a_package_calling_sys_exit_at_import(hub, site, tmp_path):
+    """Before, `sync check` and `ingest` ended with exit 0 and no output at all."""
+    from std_factories import AUTHORITY
+
+    install(site, "tongyuan-adapter-exit-t", "exit_t_adapter", "exit-t",
+            "import sys\nsys.exit(0)\n", "ExitCases")  # fmt: skip
+    topology = _two_departments(tmp_path, broken="exit-t")
+    _deliver_case(topology)
+    checked = runner.invoke(app, ["sync", "check", "-t", str(topology)], terminal_width=400)
+    assert checked.exit_code == 2, checked.output
+    assert "departments[0].cases.adapter: cannot import adapter module 'exit_t_adapter" in (
+        checked.output
+    )
+    assert "SystemExit: 0" in checked.output
+
+    result = runner.invoke(app, ["ingest", "-t", str(topology)], terminal_width=400)
+    assert result.exit_code == 1, result.output
+    assert f"{BROKEN} failed" in result.output and "SystemExit: 0" in result.output
+    assert "committed" in result.output and _stored_cases(hub) == 1  # the healthy one ran
+    assert not load_topology(topology, home=hub.home).case_department(AUTHORITY).problems
+
+
+# -- what the file says is checked though the adapter cannot be loaded --------------------
+
+
+@pytest.mark.parametrize("adapter", ["filez", "boom-t"])
+def test_a_literal_secret_refuses_the_topology_though_the_adapter_is_unusable(
+    site, tmp_path, adapter
+):
+    """Before, a misspelt adapter (or a broken package) hid a password written into the
+    department's configuration: the topology loaded with only the adapter line."""
+    _install_boom(site)
+    topology = _topology(tmp_path, [adapter])
+    text = topology.read_text(encoding="utf-8")
+    config = str(tmp_path / "cases.yaml")
+    inline = ('{path: x, auth: {password: "hunter2"}, url: "postgresql://u:pw9@db/cases", '
+              'token: "env:DEPT_TOKEN", dsn: "host=db dbname=cases"}')  # fmt: skip
+    topology.write_text(text.replace(f"config: {config}", f"config: {inline}"), encoding="utf-8")
+    with pytest.raises(TopologyError) as info:
+        load_topology(topology, home=tmp_path)
+    problems = dict(info.value.problems)
+    assert sorted(problems) == [
+        "departments[0].cases.adapter",
+        "departments[0].cases.config.auth.password",
+        "departments[0].cases.config.url",
+    ]
+    refused = problems["departments[0].cases.config.url"]
+    assert "secrets are not written into configuration files" in refused
+    assert "hunter2" not in str(info.value) and "pw9" not in str(info.value)

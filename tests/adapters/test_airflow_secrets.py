@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.sdk import airflow_secrets
 from adapters.sdk.airflow_secrets import logging_kept
 from tongyuan.config import ENV_HOME, load_settings
 from tongyuan.orchestration import airflow_home
@@ -123,3 +124,38 @@ def test_logging_kept_undoes_what_an_import_does_to_logging() -> None:
     assert (root.level, list(root.handlers), hub.propagate, hub.disabled) == before
     assert warnings.showwarning is showwarning
     assert logging.getLogger("tongyuan.kept.new").handlers  # made inside: kept as made
+
+
+HUB_AIRFLOW = {
+    "AIRFLOW_HOME": "/hub/airflow",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////hub/airflow/airflow.db",
+}
+
+
+@pytest.mark.parametrize(
+    "shell",
+    [
+        {"AIRFLOW_HOME": "/srv/airflow"},
+        {"AIRFLOW_CONFIG": "/etc/airflow/airflow.cfg"},
+        {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql://airflow@db/airflow"},
+        {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD": "cat /run/secrets/airflow-db"},
+        {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET": "airflow/metadata-db"},
+        {},  # names none: the hub's own Airflow is used
+    ],
+)
+def test_the_hub_s_airflow_is_used_only_when_the_shell_names_none(
+    monkeypatch: pytest.MonkeyPatch, shell: dict[str, str]
+) -> None:
+    """A shell naming its Airflow by its configuration file or a _CMD/_SECRET metadata
+    database was taken for one naming none: the hub's plain SQL_ALCHEMY_CONN then beat
+    them, and connections were looked up in the hub's SQLite database."""
+    for name in [*os.environ, *HUB_AIRFLOW]:
+        if name.startswith("AIRFLOW"):
+            monkeypatch.delenv(name, raising=False)
+    for name, value in shell.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delitem(sys.modules, "airflow", raising=False)  # not imported yet
+    monkeypatch.setattr(airflow_secrets, "_default_environment", lambda: HUB_AIRFLOW)
+    airflow_secrets._prepare_environment()
+    applied = {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW")}
+    assert applied == (shell or HUB_AIRFLOW)

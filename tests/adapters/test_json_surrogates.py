@@ -193,3 +193,42 @@ def test_the_quarantine_stores_what_no_reader_checked(session, protector) -> Non
     added = entry.rules[-1]
     assert (added["rule"], added["field"]) == ("mapping.encoding", "SQRMC")
     assert "f\\udcb0.csv, record 4: SQRMC holds U+DCB0" in added["message"]
+
+
+@pytest.mark.parametrize(
+    ("document", "records_path", "where", "raw"),
+    [
+        (b'[{"a":1}, "\\udcb0"]', "", "[1] is a string", '"\\udcb0"'),
+        (b'{"d":[{"a":1}, ["x\\ud800\xe6\x9d\x8e"]]}', "d", "d[1] is an array", '["x\\ud800李"]'),
+    ],
+)
+def test_an_array_entry_that_is_no_object_with_a_surrogate_is_its_own_problem(
+    document: bytes, records_path: str, where: str, raw: str
+) -> None:
+    """Before, encoding the entry's text raised UnicodeEncodeError for the whole page."""
+    rows = list(iter_json_rows(document, records_path=records_path, source="page"))
+    assert rows[0][0] == {"a": 1}
+    problem = rows[1][0]
+    assert isinstance(problem, PayloadProblem) and problem.rule == "payload.malformed"
+    assert f"page: {where}, not an object; it also holds U+D" in problem.message
+    assert problem.raw["_raw_text"] == raw  # the escape as it was sent; storable
+    parsed = json.loads(document)
+    assert json.loads(problem.raw["_raw_text"]) == (parsed[records_path] if records_path
+                                                    else parsed)[1]  # fmt: skip
+
+
+def test_an_escaped_key_beside_the_key_it_spells_keeps_both_values() -> None:
+    """``"\\udcb0"`` escaped is the six characters of the other key: before, one value
+    overwrote the other in the stored payload without a word."""
+    renamed: list[tuple[str, str]] = []
+    kept = escape_surrogates({"\udcb0": 1, "\\udcb0": 2}, renamed)
+    assert kept == {"\\udcb0 (lone surrogate)": 1, "\\udcb0": 2}
+    assert renamed == [("\\udcb0", "\\udcb0 (lone surrogate)")]
+    nested = escape_surrogates([{"a": {"\\udcb0": 2, "\udcb0": 1, "\\udcb0 (lone surrogate)": 3}}])
+    assert nested == [{"a": {"\\udcb0": 2, "\\udcb0 (lone surrogate 2)": 1,
+                             "\\udcb0 (lone surrogate)": 3}}]  # fmt: skip
+
+    ((problem, _),) = list(iter_json_rows(b'[{"\\udcb0":1, "\\\\udcb0":2}]', records_path=""))
+    assert isinstance(problem, PayloadProblem) and problem.rule == "mapping.encoding"
+    assert problem.raw == {"\\udcb0 (lone surrogate)": 1, "\\udcb0": 2}
+    assert 'key \\udcb0 is kept as "\\udcb0 (lone surrogate)"' in problem.message

@@ -15,13 +15,17 @@ departments (USCC, node), and the non-secret environment defaults.
 Two kinds of problem, two outcomes. What the file says — its YAML, keys, codes, tree,
 schedules, secrets, adapter configuration, stream names — refuses the whole topology.
 What a department's installed adapter package does — its name resolves to no installed
-adapter or to two, its module fails to import, its class is no adapter or fails while
-built, its ``streams()`` raises — makes only that adapter reference unusable: the
+adapter or to two, its module fails to import (even with ``sys.exit()``), its class is
+no adapter or fails while built, its ``streams()`` raises (a ConnectionCheckError from
+a catalogue that is down included) — makes only that adapter reference unusable: the
 topology loads with the reference marked (:attr:`AdapterRef.problem`, listed in
 :attr:`Topology.adapter_problems`), so one department's broken wheel does not stop every
 other department's ingestion; ``sync check`` still lists the problem and exits 2, and
-running the department fails with it. A node's adapters are the tree itself and stay
-strict: their package problems refuse the topology as before.
+running the department fails with it. A ConfigError the class raises stays the file's
+problem. Without a usable class its configuration cannot be checked against the
+adapter's model, but a literal secret in it still refuses the topology. A node's
+adapters are the tree itself and stay strict: their package problems refuse the
+topology as before.
 """
 
 from __future__ import annotations
@@ -500,10 +504,13 @@ def _check_adapter(
     """Load the adapter, check its configuration; return the source's stream names.
 
     What the installed code does wrong is reported through ``ctx.add_code`` (a
-    department's: its reference only); what the file says wrong through ``ctx.add``.
+    department's: its reference only); what the file says wrong through ``ctx.add``. A
+    ConfigError is the configuration's problem wherever the class raises it; any other
+    AdapterError its code raises while built or listing its streams (a catalogue service
+    down: ConnectionCheckError) is the installed code's, like an exception.
     """
-    from adapters.sdk import AdapterCodeError, AdapterError, ConfigError, Sink, Source
-    from adapters.sdk.registry import available_adapters, load_adapter
+    from adapters.sdk import Sink, Source
+    from adapters.sdk.registry import available_adapters
 
     known = available_adapters()
     if ref.adapter not in known and ":" not in ref.adapter:
@@ -514,41 +521,20 @@ def _check_adapter(
             "module:Class, or install the department's adapter package)",
             department=department,
         )
+        _check_without_class(ref, where, ctx)
         return None
-    try:
-        cls = load_adapter(ref.adapter)
-    except AdapterError as exc:  # import failed, two providers, not an adapter class
-        ctx.add_code(f"{where}.adapter", str(exc), department=department)
+    cls = _load(ref, where, ctx, department=department)
+    if cls is None:
         return None
     wanted = Source if role == "source" else Sink
     if not issubclass(cls, wanted):
         ctx.add(f"{where}.adapter", f"{ref.adapter!r} is a {_role_of(cls)}, not a {role}")
         return None
-    try:
-        adapter = ref.open()
-    except ConfigError as exc:
-        for path, message in exc.problems:
-            ctx.add(f"{where}.config" + (f".{path}" if path else ""), message)
-        return None
-    except AdapterCodeError as exc:  # the class itself failed, not its configuration
-        ctx.add_code(f"{where}.adapter", str(exc), department=department)
-        return None
-    except AdapterError as exc:
-        ctx.add(f"{where}.config", str(exc))
-        return None
+    adapter = _open(ref, where, ctx, department=department)
     if not isinstance(adapter, Source):
         return None
-    try:
-        specs = {spec.name: spec for spec in adapter.streams()}
-    except AdapterError as exc:
-        ctx.add(f"{where}.config", str(exc))
-        return None
-    except Exception as exc:  # a department's own code: a problem line, not a traceback
-        ctx.add_code(
-            f"{where}.adapter",
-            f"adapter {ref.adapter!r}: streams() raised {type(exc).__name__}: {exc}",
-            department=department,
-        )
+    specs = _streams(adapter, ref, where, ctx, department=department)
+    if specs is None:
         return None
     if ref.stream not in specs:
         ctx.add(
@@ -569,6 +555,97 @@ def _check_adapter(
         )
         return None
     return list(specs)
+
+
+def _load(ref: AdapterRef, where: str, ctx: _Context, *, department: bool) -> type | None:
+    """The adapter's class; None (the problem added) when its package cannot give one."""
+    from adapters.sdk import AdapterError
+    from adapters.sdk.registry import load_adapter
+
+    try:
+        return load_adapter(ref.adapter)
+    except AdapterError as exc:  # import failed, two providers, not an adapter class
+        ctx.add_code(f"{where}.adapter", str(exc), department=department)
+        _check_without_class(ref, where, ctx)
+        return None
+
+
+def _open(ref: AdapterRef, where: str, ctx: _Context, *, department: bool) -> object | None:
+    """The adapter built from its configuration; None (the problem added) when it cannot
+    be: a ConfigError is the file's, anything else the installed code's."""
+    from adapters.sdk import AdapterCodeError, AdapterError, ConfigError
+
+    try:
+        return ref.open()
+    except ConfigError as exc:
+        for path, message in exc.problems:
+            ctx.add(f"{where}.config" + (f".{path}" if path else ""), message)
+    except AdapterCodeError as exc:  # the class itself failed, not its configuration
+        ctx.add_code(f"{where}.adapter", str(exc), department=department)
+    except AdapterError as exc:  # its own check failed (a licence server down …)
+        message = f"adapter {ref.adapter!r} cannot be created: {type(exc).__name__}: {exc}"
+        ctx.add_code(f"{where}.adapter", message, department=department)
+    return None
+
+
+def _streams(
+    adapter: Any, ref: AdapterRef, where: str, ctx: _Context, *, department: bool
+) -> dict[str, Any] | None:
+    """The source's streams by name; None (the problem added) when ``streams()`` fails.
+
+    ``streams()`` is the department's code: a catalogue it asks being down
+    (ConnectionCheckError), even a SystemExit, marks its reference, not the topology.
+    """
+    from adapters.sdk import ConfigError
+    from adapters.sdk.department_code import department_code, failure_text
+
+    with department_code() as failed:
+        try:
+            return {spec.name: spec for spec in adapter.streams()}
+        except ConfigError as exc:  # a mapping file the configuration names, say
+            ctx.add(f"{where}.config", str(exc))
+        except BaseException as exc:
+            if not failed(exc):
+                raise
+            message = f"adapter {ref.adapter!r}: streams() raised {failure_text(exc)}"
+            ctx.add_code(f"{where}.adapter", message, department=department)
+    return None
+
+
+# Configuration keys that hold a secret in every adapter the hub knows (sql ``url`` is
+# caught by its password; http ``token``/``password``, sftp ``password`` …).
+_SECRET_KEYS = frozenset(
+    {"password", "passwd", "pwd", "passphrase", "private_key_passphrase", "token",
+     "access_token", "secret", "client_secret", "api_key", "apikey"}
+)  # fmt: skip
+
+
+def _check_without_class(ref: AdapterRef, where: str, ctx: _Context) -> None:
+    """What can be checked of a configuration whose adapter is unknown or unusable here:
+    no literal secret in it. A file problem, so it refuses the topology as it would with
+    the adapter installed (its model, streams and kinds cannot be checked without it)."""
+    if not isinstance(ref.config, Mapping):  # pragma: no cover - _config reads files
+        return
+    from adapters.sdk.config import is_secret_ref
+
+    stack: list[tuple[Any, str]] = [(ref.config, f"{where}.config")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, Mapping):
+            stack.extend((v, f"{path}.{k}") for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}.{i}") for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and value.strip() and not is_secret_ref(value.strip()):
+            key = path.rsplit(".", 1)[-1].lower()
+            if key in _SECRET_KEYS or _has_password(value):
+                ctx.add(path, _NO_LITERAL_SECRETS)
+
+
+_NO_LITERAL_SECRETS = (
+    "secrets are not written into configuration files; give a reference instead: "
+    "'env:VARIABLE_NAME' or 'airflow:CONNECTION_ID' (checked though the adapter cannot be "
+    "loaded here)"
+)
 
 
 def _role_of(cls: type) -> str:
