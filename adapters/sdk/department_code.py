@@ -11,7 +11,9 @@ the package raised itself as the package failing, like any exception.
 
 A real Ctrl-C must still stop the command. While department code runs, SIGINT goes
 through a handler that notes it and then does what the process's handler did; a
-KeyboardInterrupt seen after that note propagates. Where no note can be taken (a SIGINT
+KeyboardInterrupt seen after that note propagates, and so does a Ctrl-C the package turned
+into something else (``except KeyboardInterrupt: sys.exit(1)``): after the note, whatever
+the code raised becomes a KeyboardInterrupt. Where no note can be taken (a SIGINT
 handler set outside Python) every KeyboardInterrupt propagates, as before.
 """
 
@@ -39,9 +41,19 @@ class _Watch:
 
     def failed(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the department code failing (to report), not a Ctrl-C or
-        another signal of the process's own (to let through)."""
+        another signal of the process's own (to let through).
+
+        After a SIGINT, whatever came out is the Ctrl-C: a package catching the
+        KeyboardInterrupt and turning it into ``sys.exit(1)`` or an exception of its own
+        would otherwise be reported as its failure while the hub carried on. Raises
+        KeyboardInterrupt (chained to ``exc``) then.
+        """
+        if self.signalled:
+            if isinstance(exc, KeyboardInterrupt):
+                return False
+            raise KeyboardInterrupt from exc
         if isinstance(exc, KeyboardInterrupt):
-            return self.can_tell and not self.signalled
+            return self.can_tell
         return isinstance(exc, _FAILURES)
 
 

@@ -544,6 +544,24 @@ def test_a_real_ctrl_c_during_an_import_still_stops_the_command(site):
         load_adapter("ctrlc-t")
 
 
+@pytest.mark.parametrize(
+    ("name", "handling"),
+    [("ctrlc-exit-t", "import sys\n    sys.exit(1)"),
+     ("ctrlc-error-t", "raise RuntimeError('interrupted')")],
+)  # fmt: skip
+def test_a_real_ctrl_c_the_package_turns_into_an_exit_still_stops_the_command(site, name, handling):
+    """Before, a package catching the Ctrl-C (``except KeyboardInterrupt: sys.exit(1)``)
+    was reported as failing with SystemExit and the hub carried on with the next one."""
+    module = name.replace("-", "_") + "_adapter"
+    text = (
+        "import os, signal, time\ntry:\n    os.kill(os.getpid(), signal.SIGINT)\n"
+        f"    time.sleep(5)\nexcept KeyboardInterrupt:\n    {handling}\n"
+    )
+    install(site, f"tongyuan-adapter-{name}", module, name, text, "Cases")
+    with pytest.raises(KeyboardInterrupt):
+        load_adapter(name)
+
+
 def test_sync_check_and_ingest_beside_a_package_calling_sys_exit_at_import(hub, site, tmp_path):
     """Before, `sync check` and `ingest` ended with exit 0 and no output at all."""
     from std_factories import AUTHORITY
