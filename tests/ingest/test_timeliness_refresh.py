@@ -23,7 +23,8 @@ from ingest_world import DEPT, World
 from pg_locks import wait_for_a_lock_wait
 from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from standards.codes.enums import CaseState as S
@@ -245,10 +246,17 @@ def _restore(world: World, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(table), [{c.name: r[c.name] for c in _COLUMNS} for r in rows])
 
 
+def _reference_refresh_all(sessions: sessionmaker[Session], **kwargs: Any) -> TimelinessCounts:
+    """The per-case reference recompute, as `cases overdue` calls its refresh."""
+    with sessions.begin() as session:
+        return _reference_recompute_all(session, **kwargs)
+
+
 def _each_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """ "reference", then "bulk", with `cases overdue` recomputing through that path."""
-    for name, refresh in (("reference", _reference_recompute_all), ("bulk", recompute_all)):
-        monkeypatch.setattr(overdue_module, "recompute_all", refresh)
+    """ "reference", then "bulk" (the DAG's chunked refresh), with `cases overdue`
+    refreshing through that path."""
+    for name, refresh in (("reference", _reference_refresh_all), ("bulk", refresh_all)):
+        monkeypatch.setattr(overdue_module, "refresh_all", refresh)
         yield name
 
 
@@ -481,3 +489,53 @@ def test_the_dag_refresh_beside_an_ingest_changing_a_case_keeps_the_ingests_row(
                   "prereview_deadline", "prereview_at", "prereview_late")  # fmt: skip
         assert {f: getattr(stored, f) for f in fields} == {f: getattr(expected, f) for f in fields}
         assert stored.problem is None and not expected.problems
+
+
+@POSTGRES_ONLY
+def test_cases_overdue_waiting_for_a_busy_case_holds_no_other_case(world: World) -> None:
+    """`cases overdue` beside an ingest holding the last case: while it waits for that
+    one, every other case is free (its chunk committed, SKIP LOCKED), so an ingest
+    changing cases in another order neither deadlocks with it nor waits for it. It used
+    to lock every case in id order in one transaction, holding them while it waited."""
+    _every_status(world)
+    url = world.settings.database_url
+    engine = make_engine(url)
+    held = make_session_factory(engine)()
+    free: list[int] | None = None
+    try:
+        held.begin()
+        ids = list(held.scalars(select(CaseRow.id).order_by(CaseRow.id)))
+        held.execute(select(CaseRow.id).where(CaseRow.id == ids[-1]).with_for_update())
+        done, results, errors = threading.Event(), [], []
+
+        def listing() -> None:
+            try:
+                with _session(world) as session:
+                    results.append(overdue_cases(session, today=TODAY).counts.cases)
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=listing)
+        thread.start()
+        waiting = wait_for_a_lock_wait(url, done)
+        other = make_session_factory(engine)()
+        try:  # another ingest, changing the first case: it must not have to wait
+            other.begin()
+            first = select(CaseRow.id).where(CaseRow.id == ids[0]).with_for_update(nowait=True)
+            free = list(other.scalars(first))
+        except DBAPIError:
+            free = None
+        finally:
+            other.rollback()
+            other.close()
+        held.commit()
+        thread.join(120)
+    finally:
+        held.close()
+        engine.dispose()
+    assert not errors, errors
+    assert waiting is not None, "cases overdue never waited for the held case"
+    assert free == [ids[0]], "cases overdue held the other cases while it waited"
+    assert results == [16]

@@ -11,10 +11,12 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from standards.codes.enums import CaseState
-from tongyuan.ingest.timeliness import TimelinessCounts, hub_today, recompute_all
+from tongyuan.db import make_session_factory
+from tongyuan.ingest.timeliness import TimelinessCounts, hub_today, refresh_all
 from tongyuan.libraries.base import local_date
 from tongyuan.libraries.case_timeliness import CaseTimeliness
 from tongyuan.libraries.cases import CaseRow
@@ -87,9 +89,20 @@ def overdue_cases(
     include_prereview: bool = False,
     limit: int = 200,
 ) -> OverdueReport:
-    """Recompute every case's timeliness, then list the overdue ones (oldest deadline first)."""
+    """Refresh every case's timeliness, then list the overdue ones (oldest deadline first).
+
+    The refresh is :func:`refresh_all`'s, as the quality DAG's: a chunk per transaction of
+    its own, case rows locked ``SKIP LOCKED`` (a busy case judged alone afterwards), so
+    `cases overdue` beside an ingest neither deadlocks with it nor makes it wait for every
+    case. One transaction locking all cases in id order, each chunk's locks held while it
+    waited for the next, did both. ``session`` then only reads the list, after the refresh
+    committed: it must hold no uncommitted writes (they would not be judged) and, on
+    SQLite, no open transaction (the refresh's writer would wait for it).
+    """
     today = today or hub_today()
-    counts = recompute_all(session, today=today)
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    counts = refresh_all(make_session_factory(engine), today=today)
     report = OverdueReport(
         as_of=today, counts=counts, limit=limit, include_prereview=include_prereview
     )
