@@ -37,7 +37,9 @@ from adapters.sdk.config import AdapterConfig, SecretRef, is_secret_ref
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 # A header or parameter name is a credential's when it contains one of these ...
-_CREDENTIAL_PARTS = ("token", "secret", "password", "passwd", "signature", "credential")
+_CREDENTIAL_PARTS = (
+    "token", "secret", "password", "passwd", "passphrase", "signature", "credential",
+)  # fmt: skip
 # ... or has one of these as a word (X-Api-Key, appKey, sign, auth, ak/sk, ticket, jwt):
 # "key" alone would also catch "keyword", "sk" would catch "task", so the short ones
 # must stand as whole words (case-insensitive) ...
@@ -49,19 +51,25 @@ _CREDENTIAL_WORDS = frozenset(
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
-def credential_name(name: str) -> bool:
+def credential_name(name: str, *, bare_key: bool = True) -> bool:
     """Whether a header or query parameter of this name carries a credential.
 
     Gateways put API keys, app secrets and tokens in headers (``X-Api-Key``,
     ``AppSecret``) or the query (``access_token``, ``key``): written literally into the
     configuration they would end up in files, version control and logs.
+
+    The topology check asks the same of configuration keys (one list for both), with
+    ``bare_key=False``: there ``key`` as a word alone names a column or a file (the sql
+    adapter's ``key``/``parent_key``, sftp's ``private_key``), while ``api_key``,
+    ``access_key`` and ``appKey`` still count.
     """
     lowered = name.lower()
     if any(part in lowered for part in _CREDENTIAL_PARTS):
         return True
     words = [word.lower() for word in _WORDS.findall(name)]
     pairs = [first + second for first, second in pairwise(words)]
-    return any(word in _CREDENTIAL_WORDS for word in words + pairs)
+    known = _CREDENTIAL_WORDS if bare_key else _CREDENTIAL_WORDS - {"key"}
+    return any(word in known for word in words + pairs)
 
 
 def _no_line_break(name: str, value: str) -> None:

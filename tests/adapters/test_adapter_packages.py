@@ -611,3 +611,30 @@ def test_a_literal_secret_refuses_the_topology_though_the_adapter_is_unusable(
     refused = problems["departments[0].cases.config.url"]
     assert "secrets are not written into configuration files" in refused
     assert "hunter2" not in str(info.value) and "pw9" not in str(info.value)
+
+
+def test_the_http_adapter_s_credential_names_are_literal_secrets_without_the_adapter(
+    site, tmp_path
+):
+    """Before, the check without the adapter's class knew a narrower list of its own:
+    ``ak``, ``AppSecret``, ``X-Api-Key`` … written literally under a broken package's
+    configuration loaded. A column (``key``, ``parent_key``) or key file stays allowed."""
+    _install_boom(site)
+    topology = _topology(tmp_path, ["boom-t"])
+    text = topology.read_text(encoding="utf-8")
+    config = str(tmp_path / "cases.yaml")
+    inline = ('{path: x, ak: "AK9f3", headers: {AppSecret: "s3cr3t", X-Api-Key: "k77", '
+              'X-Session-Id: "sid1"}, access_key: "env:DEPT_AK", key: case_id, '
+              'parent_key: id, private_key: id_ed25519}')  # fmt: skip
+    topology.write_text(text.replace(f"config: {config}", f"config: {inline}"), encoding="utf-8")
+    with pytest.raises(TopologyError) as info:
+        load_topology(topology, home=tmp_path)
+    problems = dict(info.value.problems)
+    assert sorted(problems) == [
+        "departments[0].cases.adapter",
+        "departments[0].cases.config.ak",
+        "departments[0].cases.config.headers.AppSecret",
+        "departments[0].cases.config.headers.X-Api-Key",
+        "departments[0].cases.config.headers.X-Session-Id",
+    ]
+    assert not any(secret in str(info.value) for secret in ("AK9f3", "s3cr3t", "k77", "sid1"))

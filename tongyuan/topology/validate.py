@@ -612,20 +612,13 @@ def _streams(
     return None
 
 
-# Configuration keys that hold a secret in every adapter the hub knows (sql ``url`` is
-# caught by its password; http ``token``/``password``, sftp ``password`` …).
-_SECRET_KEYS = frozenset(
-    {"password", "passwd", "pwd", "passphrase", "private_key_passphrase", "token",
-     "access_token", "secret", "client_secret", "api_key", "apikey"}
-)  # fmt: skip
-
-
 def _check_without_class(ref: AdapterRef, where: str, ctx: _Context) -> None:
     """What can be checked of a configuration whose adapter is unknown or unusable here:
     no literal secret in it. A file problem, so it refuses the topology as it would with
     the adapter installed (its model, streams and kinds cannot be checked without it)."""
     if not isinstance(ref.config, Mapping):  # pragma: no cover - _config reads files
         return
+    from adapters.builtin.http_config import credential_name
     from adapters.sdk.config import is_secret_ref
 
     stack: list[tuple[Any, str]] = [(ref.config, f"{where}.config")]
@@ -636,8 +629,10 @@ def _check_without_class(ref: AdapterRef, where: str, ctx: _Context) -> None:
         elif isinstance(value, list):
             stack.extend((v, f"{path}.{i}") for i, v in reversed(list(enumerate(value))))
         elif isinstance(value, str) and value.strip() and not is_secret_ref(value.strip()):
-            key = path.rsplit(".", 1)[-1].lower()
-            if key in _SECRET_KEYS or _has_password(value):
+            # The http adapter's credential names (ak, AppSecret, X-Api-Key, ticket …):
+            # one list, not a narrower one of its own that missed them.
+            key = path.rsplit(".", 1)[-1]
+            if credential_name(key, bare_key=False) or _has_password(value):
                 ctx.add(path, _NO_LITERAL_SECRETS)
 
 
