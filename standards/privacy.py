@@ -365,6 +365,11 @@ def _hidden_class() -> str:
         - {ord(char) for char in _SHOWN_CONTROLS}
         | {c for low, high in _IGNORABLE_NOT_FORMAT for c in range(low, high + 1)}
     )
+    return _character_class(points)
+
+
+def _character_class(points: list[int]) -> str:
+    """A regex character class of these code points (ascending), as ranges."""
     ranges: list[list[int]] = []
     for point in points:
         if ranges and point == ranges[-1][1] + 1:
@@ -375,6 +380,32 @@ def _hidden_class() -> str:
 
 
 HIDDEN_CHARACTERS = re.compile(_hidden_class())
+
+# The hidden characters a report shows as their code point (``〈U+202E〉``): those that
+# only hide or reorder text, so that a value carrying one was not typed by a person —
+# direction controls (U+061C, U+200E/F, U+202A–202E, U+2066–2069), zero-width space and
+# joiners U+200B–200D, word joiner and invisible operators U+2060–2064, BOM U+FEFF,
+# soft hyphen, U+034F, the Hangul fillers U+3164 and U+FFA0, tags U+E0000–E007F and the
+# control characters other than tab and line ends. Not the rest of HIDDEN_CHARACTERS,
+# which only detection (mask_text) needs: they are part of what people write and show
+# as such — variation selectors (the emoji one U+FE0F in ❤️; U+E0100–E01EF pick the
+# glyph of a rare character in a Chinese name), the Mongolian variation selectors and
+# vowel separator U+180B–180F in Mongolian names, and the Arabic, Syriac and Kaithi
+# marks that are drawn (U+0600–0605, U+06DD, U+070F, U+08E2, U+110BD, U+110CD).
+_SHOWN_AS_CODE_POINT_RANGES = (
+    (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x034F, 0x034F),
+    (0x061C, 0x061C), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064),
+    (0x2066, 0x2069), (0x3164, 0x3164), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0),
+    (0xE0000, 0xE007F),
+)  # fmt: skip
+SHOWN_AS_CODE_POINT = re.compile(
+    _character_class(
+        sorted(
+            {c for low, high in _SHOWN_AS_CODE_POINT_RANGES for c in range(low, high + 1)}
+            - {ord(char) for char in _SHOWN_CONTROLS}
+        )
+    )
+)
 
 # The head of a citizen ID cut off by an ellipsis ("…"), matched on the folded text: the
 # region, then a birth date and a sequence as far as they are written, with one space or

@@ -113,7 +113,21 @@ def _rule_by_department(hub, departments: list[str], keys: list[str]) -> None:
         ("440000=11010519…", "440000=11010519…"),
         # invisible operators, variation selectors, tags, Hangul fillers: hidden too
         ("号 11010519\u2062491231002X 号", "号 1101****〈U+2062〉******002X 号"),
-        ("a\ufe0f\u034f\U000e0041\u3164b", "a〈U+FE0F〉〈U+034F〉〈U+E0041〉〈U+3164〉b"),
+        (
+            "a\u034f\U000e0041\u3164\u00ad\ufeff\u2060b",
+            "a〈U+034F〉〈U+E0041〉〈U+3164〉〈U+00AD〉〈U+FEFF〉〈U+2060〉b",
+        ),
+        ("x\x85\x7f\x0cy", "x〈U+0085〉〈U+007F〉〈U+000C〉y"),
+        # Characters people write are shown as written (emoji, a rare character's
+        # ideographic variation selector, Mongolian, Arabic/Syriac marks that are drawn)
+        ("❤️ 张\U000e0100三 ᠮᠣᠩ\u180bᠭᠣᠯ", "❤️ 张\U000e0100三 ᠮᠣᠩ\u180bᠭᠣᠯ"),
+        (
+            "ᠮᠣᠩ\u180e\u180c\u180d\u180f ٣\u0600\u0605\u06dd\u070f\u08e2\U000110bd",
+            "ᠮᠣᠩ\u180e\u180c\u180d\u180f ٣\u0600\u0605\u06dd\u070f\u08e2\U000110bd",
+        ),
+        # ... but an ID split by one is still masked
+        ("1101\ufe0f0519491231002X", "1101\ufe0f**********002X"),
+        ("号 11010519\u180e491231002X", "号 1101****\u180e******002X"),
         ("1144030000405780063000100137005…", "1144030000405780063000100137005…"),
         ("运行 2026…", "运行 2026…"),
     ],

@@ -15,6 +15,7 @@ from standards.identifiers import (
 )
 from standards.privacy import (
     HIDDEN_CHARACTERS,
+    SHOWN_AS_CODE_POINT,
     contains_citizen_id,
     could_be_citizen_id,
     could_be_embedded_citizen_id,
@@ -346,3 +347,22 @@ def test_every_format_character_and_control_is_hidden_and_nothing_that_shows() -
             assert HIDDEN_CHARACTERS.fullmatch(char), hex(point)
     for char in ["a", "中", "１", " ", "\u00a0", "\u3000", "\t", "\n", "\r", "\u0301", "…"]:
         assert not HIDDEN_CHARACTERS.fullmatch(char), repr(char)
+
+
+def test_only_characters_that_merely_hide_are_shown_as_code_points() -> None:
+    """The report's ``〈U+…〉`` set is within the hidden ones and leaves out what people
+    write: variation selectors, Mongolian selectors and separator, drawn Arabic marks."""
+    for point in range(0x110000):
+        if SHOWN_AS_CODE_POINT.fullmatch(chr(point)):
+            assert HIDDEN_CHARACTERS.fullmatch(chr(point)), hex(point)
+    written = [0xFE0F, 0xFE00, 0xE0100, 0xE01EF, 0x180B, 0x180C, 0x180D, 0x180E, 0x180F,
+               0x0600, 0x0605, 0x06DD, 0x070F, 0x08E2, 0x110BD, 0x115F, 0x9, 0xA, 0xD]  # fmt: skip
+    for point in written:
+        assert not SHOWN_AS_CODE_POINT.fullmatch(chr(point)), hex(point)
+    hiding = [0x061C, 0x200B, 0x200D, 0x200E, 0x202E, 0x2060, 0x2064, 0x2066, 0x2069,
+              0xFEFF, 0xAD, 0x34F, 0x3164, 0xFFA0, 0xE0001, 0xE007F, 0x0, 0x1B, 0x7F, 0x85,
+              0x9F]  # fmt: skip
+    for point in hiding:
+        assert SHOWN_AS_CODE_POINT.fullmatch(chr(point)), hex(point)
+    for point in written[:-3]:  # an ID split by any of them is still masked
+        assert mask_text(f"1101{chr(point)}0519491231002X").endswith("**********002X")

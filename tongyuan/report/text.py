@@ -10,17 +10,20 @@ same thing. Two things are done to every value:
   angle brackets: the PDF's font, Adobe-GB1, has them). Left in,
   an RLO in an issuer's or an item's name reversed the text after it, so that a value
   appeared to belong to another system (``440000=甲 ≠ 440304=乙`` read backwards), in
-  the browser, in Excel and WPS, and in the PDF. Every other character that does not
-  show (:data:`standards.privacy.HIDDEN_CHARACTERS`: all Unicode format characters —
-  zero-width space and joiners, word joiner, invisible operators, BOM, soft hyphen,
-  tags —, control characters other than tab and line ends, variation selectors, the
-  combining grapheme joiner and the Hangul fillers) is shown the same way: a name that
-  carries them was not typed by a person, and an auditor should see that.
+  the browser, in Excel and WPS, and in the PDF. The other characters that only hide
+  (:data:`standards.privacy.SHOWN_AS_CODE_POINT`: zero-width space and joiners, word
+  joiner, invisible operators, BOM, soft hyphen, U+034F, the Hangul fillers U+3164 and
+  U+FFA0, tags, control characters other than tab and line ends) are shown the same
+  way: a name that carries them was not typed by a person, and an auditor should see
+  that. Characters people do write are left as they are, though masking still reads an
+  ID across them: variation selectors (emoji U+FE0F; U+E0100–E01EF, a rare character's
+  glyph in a Chinese name), the Mongolian ones U+180B–180F, and Arabic, Syriac and
+  Kaithi marks that are drawn (U+0600–0605, U+06DD, U+070F, U+08E2, U+110BD).
 """
 
 from __future__ import annotations
 
-from standards.privacy import HIDDEN_CHARACTERS, mask_text
+from standards.privacy import SHOWN_AS_CODE_POINT, mask_text
 
 
 def visible(char: str) -> str:
@@ -30,4 +33,4 @@ def visible(char: str) -> str:
 
 def shown_text(value: str) -> str:
     """``value`` as the report shows it: IDs masked, hidden characters made visible."""
-    return HIDDEN_CHARACTERS.sub(lambda m: visible(m.group()), mask_text(value))
+    return SHOWN_AS_CODE_POINT.sub(lambda m: visible(m.group()), mask_text(value))
