@@ -410,20 +410,27 @@ SHOWN_AS_CODE_POINT = re.compile(
 # The head of a citizen ID cut off by an ellipsis ("…"), matched on the folded text: the
 # region, then a birth date and a sequence as far as they are written, with one space or
 # hyphen allowed between the groups; letters may come before it (``CL`` + the holder's
-# ID, a material number cut), digits may not. At least 13 digits: region + YYYYMM + the
-# first digit of the day of an 18-character ID, or region + YYMMDD + one sequence digit
-# of a legacy 15-digit one. Shorter heads are left, because 12 digits are what public
-# codes cut the same way show too: a 12-digit area code with a township numbered 190–209
-# (``511321200001``), an all-digit USCC or 实施编码 of a district whose county code is 19
-# or 20 (延庆 110119, 奉贤 310120: ``31012019…``), a phone number (``13812019…``); and
-# the digits after the century must fit a month and day, as far as present.
+# ID, a material number cut), digits may not. The house rule is to err on the side of
+# masking: from 10 digits when the region starts with a real province code (GB/T 2260:
+# 11–15, 21–23, 31–37, 41–46, 50–54, 61–65, 71, 81, 82) and a year 19xx/20xx follows,
+# the month 01–12 as far as written (region + YYYY, + the month's first digit, + MM);
+# from 13 digits whatever the region: region + YYYYMM + the first digit of the day of
+# an 18-character ID, or region + YYMMDD + one sequence digit of a legacy 15-digit one.
+# The price: public codes cut after 10–12 digits with that shape are starred in display
+# too — a 12-digit area code with a township numbered 190–209 (``511321200001…``), a
+# 实施编码 of a district whose county code is 19 or 20 (璧山 500120: ``1150012019…``), a
+# phone number cut after its 11 digits. 8 or 9 digits are left (延庆 110119, 奉贤 310120:
+# ``31012019…``, ``13812019…``), and so is a head whose month or day cannot be one.
+_PROVINCE = "(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[12])"
 _MONTH = "(?:0[1-9]|1[0-2])"
 _DAY = "(?:0[1-9]|[12][0-9]|3[01])"
 _CUT_ID_HEAD = re.compile(
-    r"(?<![0-9])[0-9]{4}(?:"
+    r"(?<![0-9])(?:"
+    rf"{_PROVINCE}[0-9]{{4}}[ -]?(?:19|20)[0-9]{{2}}(?:{_MONTH}|[01])?"
+    r"|[0-9]{4}(?:"
     rf"[0-9]{{2}}[ -]?(?:19|20)[0-9]{{2}}{_MONTH}(?:[0-3]|{_DAY}(?:[ -]?[0-9]{{1,3}})?)"
     rf"|[0-9]{{2}}[ -]?[0-9]{{2}}{_MONTH}{_DAY}[ -]?[0-9]{{1,2}}"
-    r")[ -]?(?=…)"
+    r"))[ -]?(?=…)"
 )
 _CUT_KEEPS = _KEEP_HEAD
 

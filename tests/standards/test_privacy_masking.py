@@ -262,8 +262,12 @@ def test_the_head_of_an_id_a_cut_ended_is_masked() -> None:
     for digits in range(13, 18):
         masked = mask_text(f"法律依据请核对{VALID_ID[:digits]}…")
         assert masked.endswith(VALID_ID[:4] + "*" * (digits - 4) + "…"), masked
-    # 12 digits or fewer: what public codes cut the same way show too (below)
-    for digits in range(8, 13):
+    # 10-12 digits: a province code, then a year 19xx/20xx and the month as far as
+    # written are masked (the side to err on); 8 or 9 digits are left (below)
+    for digits in range(10, 13):
+        masked = mask_text(f"依据{VALID_ID[:digits]}…")
+        assert masked == f"依据{VALID_ID[:4]}" + "*" * (digits - 4) + "…", masked
+    for digits in range(8, 10):
         assert mask_text(f"依据{VALID_ID[:digits]}…") == f"依据{VALID_ID[:digits]}…"
     # a public code cut the same way is not an ID head, and no cut means no head
     assert mask_text("114403000040578006…") == "114403000040578006…"
@@ -309,13 +313,15 @@ def test_a_cut_id_head_split_by_a_hidden_character_is_masked(hidden: str) -> Non
 @pytest.mark.parametrize(
     "text",
     [
-        "乡 511321200001…",  # 12-digit area code, township 200: 2000-01 as year and month
-        "村 110119190101…",  # 延庆, township 190
-        "区划 31012019…",  # 奉贤 310120 and the start of a year
-        "代码 12500119200…",  # an all-digit USCC of 南川 500119, cut
-        "实施编码 1150012019…",  # 璧山 500120
+        "区划 31012019…",  # 奉贤 310120 and the start of a year: 8 digits
         "电话 13812019…",
-        "电话 13812019931…",  # 11 digits: no ID head is that short
+        "号 110105194…",  # 9 digits
+        "号 4403051985130…",  # month 13
+        "号 440305198513…",
+        "号 44030519852…",  # a month's first digit cannot be 2
+        "号 1103051885…",  # year 1885
+        "号 0003051985…",  # no province 00
+        "号 9103051985…",  # no province 91
         "号 1101051949130…",  # month 13
         "号 11010519491232…",  # day 32
         "号 1101190000123…",  # 延庆, no date after the region
@@ -328,7 +334,20 @@ def test_public_codes_cut_by_an_ellipsis_are_no_id_heads(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["乡 5113212000010…", "号 1101051949123…", "号 1101054912310…"],
+    [
+        "乡 5113212000010…",
+        "号 1101051949123…",
+        "号 1101054912310…",
+        # 10-12 digits: a province code and a year (month) shape are enough, public codes
+        # cut the same way included (the trade-off documented in docs/operations.md)
+        "号 440305198503…",
+        "乡 511321200001…",  # 12-digit area code, township 200: 2000-01 as year and month
+        "村 110119190101…",  # 延庆, township 190
+        "代码 12500119200…",  # an all-digit USCC of 南川 500119, cut
+        "实施编码 1150012019…",  # 璧山 500120
+        "电话 13812019931…",  # a phone number cut after its 11 digits
+        "号 8203051985…",  # Macao, 10 digits
+    ],
 )
 def test_a_head_long_enough_and_shaped_as_an_id_is_masked(text: str) -> None:
     """The other side of the line: 13 digits with a date's shape after the region are
