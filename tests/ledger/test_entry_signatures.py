@@ -17,7 +17,7 @@ from tongyuan.ledger import verify_ledger, write_checkpoint
 from tongyuan.ledger.checkpoints import CheckpointRefused
 from tongyuan.ledger.digests import BY_TABLE, records_hash
 from tongyuan.ledger.entries import compute_entry_hash
-from tongyuan.ledger.hubkey import private_key_path, public_key_path
+from tongyuan.ledger.hubkey import load_hub_key, private_key_path, public_key_path
 from tongyuan.libraries.base import utcnow
 from tongyuan.libraries.ledger import LedgerEntry
 from tongyuan.loading import Loader
@@ -258,6 +258,55 @@ def test_db_upgrade_under_another_home_makes_no_hub_key_and_leaves_pinning_to_th
     assert scalar(ledger_engine, "SELECT count(*) FROM ledger_checkpoints") == 0
     item_batch(ledger_engine, hub_settings, "二")  # the hub itself
     assert scalar(ledger_engine, "SELECT seq FROM ledger_checkpoints") == 1
+    assert verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings)).ok
+
+
+def _older_version_checkpoint(engine: Engine, settings: Settings, *, seq: int) -> None:
+    """A checkpoint as versions before entry signatures wrote it (chained, without the
+    signed-entries promise), over the legacy entry ``seq``, with the hub key."""
+    from tongyuan.ledger.checkpoints import checkpoint_link, checkpoint_statement
+    from tongyuan.ledger.hubkey import ALGORITHM, sign_statement
+    from tongyuan.libraries.ledger import LedgerCheckpoint
+
+    key = load_hub_key(settings)
+    with make_session_factory(engine).begin() as session:
+        entry_hash = session.scalar(
+            text(f"SELECT entry_hash FROM ledger_entries WHERE seq = {seq}")
+        )
+        at = utcnow()
+        statement = checkpoint_statement(
+            seq, entry_hash, at, key.key_id, number=1, previous=checkpoint_link(None)
+        )
+        session.add(
+            LedgerCheckpoint(
+                seq=seq, entry_hash=entry_hash, created_at=at, algorithm=ALGORITHM,
+                key_id=key.key_id, public_key=key.public_pem,
+                signature=sign_statement(key, statement),
+            )
+        )  # fmt: skip
+
+
+def test_db_upgrade_under_a_home_with_another_key_leaves_pinning_to_the_hub(
+    hub_settings: Settings, ledger_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path
+):
+    """A home that has a key of its own (an old CI run's, a copied home) signed the
+    checkpoint with a key the hub does not hold: the ledger records the hub's (its
+    checkpoint an older version wrote), so that home leaves the pinning to the hub."""
+    item_batch(ledger_engine, hub_settings, "一")
+    item_batch(ledger_engine, hub_settings, "二")
+    _make_legacy(ledger_engine)
+    _older_version_checkpoint(ledger_engine, hub_settings, seq=1)
+    elsewhere = dataclasses.replace(hub_settings, home=tmp_path / "old-ci-home")
+    load_hub_key(elsewhere)  # a key of its own, readable there
+    code, output = _db_upgrade(elsewhere, monkeypatch)
+    assert code == 0, output
+    assert "not pinned here" in output and "not the hub key the ledger records" in output
+    assert "first batch pins them" in output
+    assert len(output.strip().splitlines()) == 2, output  # the revision, then one line
+    assert scalar(ledger_engine, "SELECT count(*) FROM ledger_checkpoints") == 1
+    code, output = _db_upgrade(hub_settings, monkeypatch)  # the hub's own key: pinned
+    assert code == 0 and "unsigned entries up to seq 2" in output, output
+    assert scalar(ledger_engine, "SELECT max(seq) FROM ledger_checkpoints") == 2
     assert verify_ledger(ledger_engine, trusted_keys=_hub_pem(hub_settings)).ok
 
 

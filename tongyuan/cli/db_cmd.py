@@ -45,13 +45,15 @@ def _pin_legacy_ledger(settings: Settings) -> None:
     Only signed with a hub key that already exists and can be read: ``db upgrade`` also
     runs under other homes (a deploy user, CI, a DBA's machine pointed at the shared
     PostgreSQL), where making a key would sign the ledger with a key the hub does not
-    have, and as root would leave a key file the service user cannot read. There the
-    hub's first batch pins them instead (docs/ledger.md §6).
+    have, and as root would leave a key file the service user cannot read. A key that
+    exists there (an old CI run's, a copied home's) signs only when it is the one the
+    ledger already records (its latest checkpoint's key_id). Otherwise the hub's first
+    batch pins them instead (docs/ledger.md §6).
     """
     from tongyuan.db import make_engine, make_session_factory
     from tongyuan.ledger.append import pin_legacy_entries, unpinned_legacy_seq
-    from tongyuan.ledger.checkpoints import CheckpointRefused
-    from tongyuan.ledger.hubkey import HubKeyError, private_key_path
+    from tongyuan.ledger.checkpoints import CheckpointRefused, recorded_key_id
+    from tongyuan.ledger.hubkey import HubKeyError, key_id_at, private_key_path
 
     key = private_key_path(settings)
     engine = make_engine(settings.database_url)
@@ -60,11 +62,16 @@ def _pin_legacy_ledger(settings: Settings) -> None:
             unpinned = unpinned_legacy_seq(session)
             if unpinned is None:
                 return
+            where = shown(str(key))
             if not (key.is_file() and os.access(key, os.R_OK)):
-                console.print(
-                    f"ledger: unsigned entries up to seq {unpinned} not pinned here: no "
-                    f"readable hub key at {shown(str(key))}; the hub's first batch pins them",
-                    soft_wrap=True,
+                _not_pinned_here(unpinned, f"no readable hub key at {where}")
+                return
+            recorded = recorded_key_id(session)
+            if recorded is not None and key_id_at(key) != recorded:
+                _not_pinned_here(
+                    unpinned,
+                    f"the key at {where} is not the hub key the ledger records "
+                    f"(key_id {recorded[:16]}…)",
                 )
                 return
             pinned = pin_legacy_entries(session, settings)
@@ -85,6 +92,15 @@ def _pin_legacy_ledger(settings: Settings) -> None:
             f"ledger: checkpoint signed over the unsigned entries up to seq {pinned} "
             "(written before entries were signed)"
         )
+
+
+def _not_pinned_here(unpinned: int, why: str) -> None:
+    """The one line saying the legacy entries are left to the hub's first batch (exit 0)."""
+    console.print(
+        f"ledger: unsigned entries up to seq {unpinned} not pinned here: {why}; "
+        "the hub's first batch pins them",
+        soft_wrap=True,
+    )
 
 
 @app.command(epilog="Example: [bold]tongyuan db downgrade base[/bold]")

@@ -174,6 +174,14 @@ def _first_signed_before(session: Session, seq: int) -> int | None:
     return found
 
 
+def recorded_key_id(session: Session) -> str | None:
+    """The key_id of the ledger's latest checkpoint — the hub key the ledger already
+    records — or None when it has no checkpoint yet."""
+    return session.scalar(
+        select(LedgerCheckpoint.key_id).order_by(LedgerCheckpoint.id.desc()).limit(1)
+    )
+
+
 def write_checkpoint(session: Session, settings: Settings) -> LedgerCheckpoint:
     """Sign the current head of the chain with the hub key; flushed, not committed.
 

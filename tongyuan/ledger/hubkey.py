@@ -92,17 +92,29 @@ def _create(path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_hub_key(settings: Settings) -> HubKey:
-    """The hub key, created on first use; its public half is (re)exported every time."""
-    path = private_key_path(settings)
-    if not path.exists():
-        _create(path)
+def _read_private(path: Path) -> Ed25519PrivateKey:
     try:
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
         raise HubKeyError(f"cannot read the hub ledger key {path}: {exc}") from exc
     if not isinstance(private, Ed25519PrivateKey):
         raise HubKeyError(f"{path} is not an Ed25519 private key")
+    return private
+
+
+def key_id_at(path: Path) -> str:
+    """The key_id of the existing key file at ``path``, read only: nothing is created or
+    exported. ``db upgrade`` asks it under homes that may not be the hub's (a copied
+    home, an old CI run's) before signing with the key there."""
+    return public_key_id(_public_pem(_read_private(path)))
+
+
+def load_hub_key(settings: Settings) -> HubKey:
+    """The hub key, created on first use; its public half is (re)exported every time."""
+    path = private_key_path(settings)
+    if not path.exists():
+        _create(path)
+    private = _read_private(path)
     public_pem = _public_pem(private)
     exported = public_key_path(settings)
     if not exported.exists() or exported.read_text(encoding="ascii") != public_pem:
