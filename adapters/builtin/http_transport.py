@@ -43,8 +43,8 @@ log = logging.getLogger("adapters.builtin.http")
 
 T = TypeVar("T")
 
-#: Query parameter names whose values are masked in URLs shown to people.
-# Every name http_config.credential_name accepts as a credential contains one of these.
+#: Parts of query parameter names whose values are masked in URLs shown to people,
+# besides every name http_config.credential_name accepts (see _sensitive_param).
 _SENSITIVE_PARAM_PARTS = (
     "token", "key", "secret", "password", "passwd", "sig", "auth", "pwd", "credential",
 )  # fmt: skip
@@ -71,25 +71,32 @@ def safe_url(url: str | httpx.URL) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode(
-            [
-                (k, "***" if any(s in k.lower() for s in _SENSITIVE_PARAM_PARTS) else v)
-                for k, v in pairs
-            ],
+            [(k, "***" if _sensitive_param(k) else v) for k, v in pairs],
             safe="*:,",
         )
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+def _sensitive_param(name: str) -> bool:
+    """Whether a query parameter's value is hidden when a URL is shown: every name the
+    configuration treats as a credential (``ak``, ``ticket``, ``X-Session-Id`` …, see
+    :func:`credential_name`) and any name holding one of the sensitive parts."""
+    return credential_name(name) or any(s in name.lower() for s in _SENSITIVE_PARAM_PARTS)
+
+
 _USERINFO = re.compile(r"(?<=//)[^/@\s]*@")
-_CREDENTIAL_PARAM = re.compile(
-    r"([?&;][^=&\s]*(?:" + "|".join(_SENSITIVE_PARAM_PARTS) + r")[^=&\s]*=)[^&\s\"'>]*",
-    re.IGNORECASE,
-)
+_PARAM = re.compile(r"([?&;])([^=&\s]*)=([^&\s\"'>]*)")
 
 
 def redact_text(text: str) -> str:
     """Free text (a log line) with URL user info dropped and credential parameters masked."""
-    return _CREDENTIAL_PARAM.sub(r"\1***", _USERINFO.sub("", text))
+
+    def hidden(match: re.Match[str]) -> str:
+        if not _sensitive_param(match.group(2)):
+            return match.group(0)
+        return f"{match.group(1)}{match.group(2)}=***"
+
+    return _PARAM.sub(hidden, _USERINFO.sub("", text))
 
 
 class _RedactCredentials(logging.Filter):

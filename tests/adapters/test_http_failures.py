@@ -336,3 +336,16 @@ def test_timeout_bounds_the_whole_response_of_a_trickling_server() -> None:
     message = str(info.value)
     assert "no complete response within 1 s" in message
     assert f"127.0.0.1:{port}/api/cases" in message and "t0k3n-trickle" not in message
+
+
+@pytest.mark.parametrize("name", ["ak", "sk", "ticket", "jwt", "X-Session-Id", "passphrase"])
+def test_every_credential_name_the_configuration_refuses_is_hidden_in_shown_urls(name):
+    """The configuration refuses these as literals; a next-page link or an endpoint's own
+    query may still carry one, and must not show it in a message or a log line."""
+    from adapters.builtin.http_transport import redact_text, safe_url
+
+    url = f"https://api.example/cases?{name}=SECRET-VALUE&page=2&task=7"
+    assert "SECRET-VALUE" not in safe_url(url)
+    assert "page=2" in safe_url(url) and "task=7" in safe_url(url)
+    line = redact_text(f"GET {url} 200")
+    assert "SECRET-VALUE" not in line and "page=2" in line and "task=7" in line
