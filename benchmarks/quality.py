@@ -519,6 +519,55 @@ def _blank(series: Any) -> Any:
     return series.isna() | (series.astype(str).str.strip() == "")
 
 
+def _local_day(series: Any) -> Any:
+    """The Beijing day of stored UTC timestamps (naive text on SQLite), as dates."""
+    import pandas as pd
+
+    stamps = pd.to_datetime(series, errors="coerce", utc=True)
+    return stamps.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None).dt.normalize()
+
+
+def _late_cases(cases: Any, events: Any, timeliness: Any, day: Any) -> int:
+    """``case.overdue`` as tongyuan.quality.suites.timeliness judges it: cases that existed
+    on the run's day (an event by then), accepted by then, decided or ended without a
+    decision after their deadline by then, or still open then past it (a case in 特别程序
+    only if late when its deadline was computed). 受理 and 办结 as the history has them."""
+    import pandas as pd
+
+    ev = events.assign(day=_local_day(events["at"]))
+    existed = set(ev.loc[ev["day"] <= day, "case_id"])
+    ended_states = ["2", "4", "5", "14", "15"]
+    decided_states = ["11", "12", "13"]
+    by_case = [
+        ev[ev["state"] == "3"].groupby("case_id")["day"].first().rename("acc_day"),
+        ev[ev["state"].isin(decided_states)].groupby("case_id")["day"].first().rename("dec_day"),
+        ev[ev["state"].isin(ended_states)].groupby("case_id")["day"].max().rename("end_day"),
+    ]
+    c = cases[["id", "current_state", "accepted_at", "decided_at"]].merge(
+        timeliness[["case_id", "deadline", "as_of"]], left_on="id", right_on="case_id", how="left"
+    )
+    for days in by_case:
+        c = c.merge(days, left_on="id", right_index=True, how="left")
+    accepted = _local_day(c["accepted_at"]).fillna(c["acc_day"])
+    decided = _local_day(c["decided_at"]).fillna(c["dec_day"])
+    ended = c["end_day"].where(c["current_state"].isin(ended_states))
+    deadline = pd.to_datetime(c["deadline"], errors="coerce")
+    as_of = pd.to_datetime(c["as_of"], errors="coerce")
+    paused = (c["current_state"] == "9") & (deadline >= as_of)
+    decided_by, ended_by = decided <= day, ended <= day
+    late = (
+        deadline.notna()
+        & (accepted <= day)
+        & (
+            (decided_by & (decided > deadline))
+            | (~decided_by & ended_by & (ended > deadline))
+            | (~decided_by & ~ended_by & (deadline < day) & ~paused)
+        )
+        & c["id"].isin(existed)
+    )
+    return int(late.sum())
+
+
 def _before(series: Any, day: Any) -> Any:
     """Dates (ISO text on SQLite, dates on PostgreSQL) before ``day``; missing is not."""
     import pandas as pd
@@ -674,17 +723,7 @@ def run_pandas_suites(url: str, *, as_of: date) -> dict[str, int]:
     before[has_prev] = events.loc[has_prev, "at"] < prev_at[has_prev]
     counts["case.events.order/case"] = len(set(events.loc[before, "case_id"]) & known)
 
-    tl = cases[["id", "current_state"]].merge(
-        t["case_timeliness"], left_on="id", right_on="case_id", how="left"
-    )
-    paused = (tl["current_state"] == "9") & (
-        pd.to_datetime(tl["deadline"], errors="coerce")
-        >= pd.to_datetime(tl["as_of"], errors="coerce")
-    )
-    late = tl["status"].isin(["overdue", "done_late"]) | (
-        (tl["status"] == "open") & _before(tl["deadline"], day) & ~paused
-    )
-    counts["case.overdue/case"] = int(late.sum())
+    counts["case.overdue/case"] = _late_cases(cases, events, t["case_timeliness"], day)
     claims = t["item_claims"]
     counts["claim.overdue/claim"] = int(
         (
