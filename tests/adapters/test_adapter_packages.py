@@ -587,22 +587,28 @@ def test_sync_check_and_ingest_beside_a_package_calling_sys_exit_at_import(hub, 
 # -- what the file says is checked though the adapter cannot be loaded --------------------
 
 
+def _refused_with_inline_config(site, tmp_path, adapter: str, inline: str) -> TopologyError:
+    """The topology's department configuration replaced by ``inline``, loaded: refused."""
+    _install_boom(site)
+    topology = _topology(tmp_path, [adapter])
+    text = topology.read_text(encoding="utf-8")
+    config = str(tmp_path / "cases.yaml")
+    topology.write_text(text.replace(f"config: {config}", f"config: {inline}"), encoding="utf-8")
+    with pytest.raises(TopologyError) as info:
+        load_topology(topology, home=tmp_path)
+    return info.value
+
+
 @pytest.mark.parametrize("adapter", ["filez", "boom-t"])
 def test_a_literal_secret_refuses_the_topology_though_the_adapter_is_unusable(
     site, tmp_path, adapter
 ):
     """Before, a misspelt adapter (or a broken package) hid a password written into the
     department's configuration: the topology loaded with only the adapter line."""
-    _install_boom(site)
-    topology = _topology(tmp_path, [adapter])
-    text = topology.read_text(encoding="utf-8")
-    config = str(tmp_path / "cases.yaml")
     inline = ('{path: x, auth: {password: "hunter2"}, url: "postgresql://u:pw9@db/cases", '
               'token: "env:DEPT_TOKEN", dsn: "host=db dbname=cases"}')  # fmt: skip
-    topology.write_text(text.replace(f"config: {config}", f"config: {inline}"), encoding="utf-8")
-    with pytest.raises(TopologyError) as info:
-        load_topology(topology, home=tmp_path)
-    problems = dict(info.value.problems)
+    refusal = _refused_with_inline_config(site, tmp_path, adapter, inline)
+    problems = dict(refusal.problems)
     assert sorted(problems) == [
         "departments[0].cases.adapter",
         "departments[0].cases.config.auth.password",
@@ -610,7 +616,7 @@ def test_a_literal_secret_refuses_the_topology_though_the_adapter_is_unusable(
     ]
     refused = problems["departments[0].cases.config.url"]
     assert "secrets are not written into configuration files" in refused
-    assert "hunter2" not in str(info.value) and "pw9" not in str(info.value)
+    assert "hunter2" not in str(refusal) and "pw9" not in str(refusal)
 
 
 def test_the_http_adapter_s_credential_names_are_literal_secrets_without_the_adapter(
@@ -619,17 +625,11 @@ def test_the_http_adapter_s_credential_names_are_literal_secrets_without_the_ada
     """Before, the check without the adapter's class knew a narrower list of its own:
     ``ak``, ``AppSecret``, ``X-Api-Key`` … written literally under a broken package's
     configuration loaded. A column (``key``, ``parent_key``) or key file stays allowed."""
-    _install_boom(site)
-    topology = _topology(tmp_path, ["boom-t"])
-    text = topology.read_text(encoding="utf-8")
-    config = str(tmp_path / "cases.yaml")
     inline = ('{path: x, ak: "AK9f3", headers: {AppSecret: "s3cr3t", X-Api-Key: "k77", '
               'X-Session-Id: "sid1"}, access_key: "env:DEPT_AK", key: case_id, '
               'parent_key: id, private_key: id_ed25519}')  # fmt: skip
-    topology.write_text(text.replace(f"config: {config}", f"config: {inline}"), encoding="utf-8")
-    with pytest.raises(TopologyError) as info:
-        load_topology(topology, home=tmp_path)
-    problems = dict(info.value.problems)
+    refusal = _refused_with_inline_config(site, tmp_path, "boom-t", inline)
+    problems = dict(refusal.problems)
     assert sorted(problems) == [
         "departments[0].cases.adapter",
         "departments[0].cases.config.ak",
@@ -637,4 +637,4 @@ def test_the_http_adapter_s_credential_names_are_literal_secrets_without_the_ada
         "departments[0].cases.config.headers.X-Api-Key",
         "departments[0].cases.config.headers.X-Session-Id",
     ]
-    assert not any(secret in str(info.value) for secret in ("AK9f3", "s3cr3t", "k77", "sid1"))
+    assert not any(secret in str(refusal) for secret in ("AK9f3", "s3cr3t", "k77", "sid1"))
