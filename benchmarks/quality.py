@@ -154,7 +154,12 @@ def _case_rows(
             if i % 1000 == 11:
                 serial = serial[:-1] + "A"  # planted: malformed serial
             t0 = (i // 10_000) * 86_400 + (i % 10_000)
-            received, accepted, decided = _ts(t0), _ts(t0 + 3_600), _ts(t0 + 5 * 86_400)
+            # Planted: accepted after the 预审 due date (day + 2); decided after the
+            # deadline (day + 20).
+            accept_after = 4 * 86_400 if i % 1000 == 29 else 3_600
+            decide_after = 25 * 86_400 if i % 1000 == 23 else 5 * 86_400
+            received, accepted = _ts(t0), _ts(t0 + accept_after)
+            decided = _ts(t0 + decide_after)
             c_rows.append(
                 (
                     case_id,
@@ -187,14 +192,21 @@ def _case_rows(
                 (case_id * 3, case_id, 3, "11", decided, _BATCH),
             ]
             status = "done_late" if i % 1000 == 23 else "done"
+            deadline: str | None = (day + timedelta(days=20)).isoformat()
+            prereview_due: str | None = (day + timedelta(days=2)).isoformat()
+            if i % 1000 == 31:  # planted: a deadline and a 预审 due date not computable
+                status, deadline, prereview_due = "unknown", None, None
             t_rows.append(
                 (
                     case_id,
                     status,
                     status == "done_late",
                     20,
-                    (day + timedelta(days=20)).isoformat(),
+                    deadline,
                     AS_OF.isoformat(),
+                    received,
+                    prereview_due,
+                    accepted,
                 )
             )
         yield c_rows, e_rows, t_rows
@@ -277,7 +289,17 @@ CASE_COLS = (
     "updated_at",
 )
 EVENT_COLS = ("id", "case_id", "seq", "state", "at", "batch_id")
-TIMELINESS_COLS = ("case_id", "status", "overdue", "limit_days", "deadline", "as_of")
+TIMELINESS_COLS = (
+    "case_id",
+    "status",
+    "overdue",
+    "limit_days",
+    "deadline",
+    "as_of",
+    "received_at",
+    "prereview_deadline",
+    "prereview_at",
+)
 LICENSE_COLS = (
     "identifier",
     "type_name",
@@ -527,11 +549,18 @@ def _local_day(series: Any) -> Any:
     return stamps.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None).dt.normalize()
 
 
-def _late_cases(cases: Any, events: Any, timeliness: Any, day: Any) -> int:
-    """``case.overdue`` as tongyuan.quality.suites.timeliness judges it: cases that existed
-    on the run's day (an event by then), accepted by then, decided or ended without a
-    decision after their deadline by then, or still open then past it (a case in 特别程序
-    only if late when its deadline was computed). 受理 and 办结 as the history has them."""
+def _case_timeliness(cases: Any, events: Any, timeliness: Any, day: Any) -> dict[str, int]:
+    """The case rules of the timeliness suite as tongyuan.quality.suites.timeliness judges
+    them, over the cases that existed on the run's day (an event by then):
+
+    * ``case.overdue``: accepted by then, decided or ended without a decision after the
+      deadline by then, or still open then past it (a case in 特别程序 only if late when
+      its deadline was computed); 受理 and 办结 as the history has them;
+    * ``case.prereview.late``: received by then, the 预审 step after its due date by then,
+      or not come by then with the due date passed;
+    * ``deadline.unknown``: a deadline running by then (accepted) the calendar could not
+      compute, or a 预审 due date running by then (received) likewise.
+    """
     import pandas as pd
 
     ev = events.assign(day=_local_day(events["at"]))
@@ -543,29 +572,44 @@ def _late_cases(cases: Any, events: Any, timeliness: Any, day: Any) -> int:
         ev[ev["state"].isin(decided_states)].groupby("case_id")["day"].first().rename("dec_day"),
         ev[ev["state"].isin(ended_states)].groupby("case_id")["day"].max().rename("end_day"),
     ]
+    columns = ["case_id", "status", "deadline", "as_of", "received_at", "prereview_deadline"]
     c = cases[["id", "current_state", "accepted_at", "decided_at"]].merge(
-        timeliness[["case_id", "deadline", "as_of"]], left_on="id", right_on="case_id", how="left"
+        timeliness[[*columns, "prereview_at"]], left_on="id", right_on="case_id", how="left"
     )
     for days in by_case:
         c = c.merge(days, left_on="id", right_index=True, how="left")
+    c = c[c["id"].isin(existed)]
     accepted = _local_day(c["accepted_at"]).fillna(c["acc_day"])
     decided = _local_day(c["decided_at"]).fillna(c["dec_day"])
     ended = c["end_day"].where(c["current_state"].isin(ended_states))
     deadline = pd.to_datetime(c["deadline"], errors="coerce")
     as_of = pd.to_datetime(c["as_of"], errors="coerce")
     paused = (c["current_state"] == "9") & (deadline >= as_of)
-    decided_by, ended_by = decided <= day, ended <= day
+    decided_by, ended_by, accepted_by = decided <= day, ended <= day, accepted <= day
     late = (
         deadline.notna()
-        & (accepted <= day)
+        & accepted_by
         & (
             (decided_by & (decided > deadline))
             | (~decided_by & ended_by & (ended > deadline))
             | (~decided_by & ~ended_by & (deadline < day) & ~paused)
         )
-        & c["id"].isin(existed)
     )
-    return int(late.sum())
+    received_by = _local_day(c["received_at"]) <= day
+    pre_due = pd.to_datetime(c["prereview_deadline"], errors="coerce")
+    pre_day = _local_day(c["prereview_at"])
+    pre_by = pre_day <= day
+    pre_late = (
+        pre_due.notna()
+        & received_by
+        & ((pre_by & (pre_day > pre_due)) | (~pre_by & (pre_due < day)))
+    )
+    unknown = ((c["status"] == "unknown") & accepted_by) | (pre_due.isna() & received_by)
+    return {
+        "case.overdue/case": int(late.sum()),
+        "case.prereview.late/case": int(pre_late.sum()),
+        "deadline.unknown/case": int(unknown.sum()),
+    }
 
 
 def _before(series: Any, day: Any) -> Any:
@@ -723,7 +767,7 @@ def run_pandas_suites(url: str, *, as_of: date) -> dict[str, int]:
     before[has_prev] = events.loc[has_prev, "at"] < prev_at[has_prev]
     counts["case.events.order/case"] = len(set(events.loc[before, "case_id"]) & known)
 
-    counts["case.overdue/case"] = _late_cases(cases, events, t["case_timeliness"], day)
+    counts.update(_case_timeliness(cases, events, t["case_timeliness"], day))
     claims = t["item_claims"]
     counts["claim.overdue/claim"] = int(
         (

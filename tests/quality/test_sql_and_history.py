@@ -47,6 +47,51 @@ def test_non_digit_test_and_json_members(engine: Engine) -> None:
         d.json_text("data; DROP TABLE cases", "name")
 
 
+def test_happened_by_a_day_is_the_hub_local_day_of_the_stored_time(engine: Engine) -> None:
+    """The timeliness rules compare stored UTC times with one literal (the end of the
+    Beijing day) instead of a date function per row; it must agree with the hub's local
+    day (``local_date``) at every edge, on both backends. (SQLite's ``date(at, '+8
+    hours')`` rounds 23:59:59.999999 up to the next day: the literal does not.)"""
+    from sqlalchemy import Column, Integer, MetaData, Table, insert
+
+    from tongyuan.libraries.base import UtcDateTime, local_date
+
+    table = Table(
+        "happened_probe",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("at", UtcDateTime),
+    )
+    table.create(engine)
+    try:
+        times = [
+            datetime(2026, 6, 30, 15, 59, 59, 999999, tzinfo=UTC),  # 23:59:59.999999 local
+            datetime(2026, 6, 30, 16, 0, tzinfo=UTC),  # midnight local: the next day
+            datetime(2026, 6, 29, 16, 0, tzinfo=UTC),  # the day's first instant
+            datetime(2026, 6, 29, 15, 59, 59, tzinfo=UTC),
+            datetime(2026, 7, 1, 3, 0, tzinfo=UTC),
+            None,
+        ]
+        day = date(2026, 6, 30)
+        d = Dialect(engine.dialect.name)
+        by, local_day = d.happened_by("at", day), d.local_day_of("at")
+        with engine.begin() as connection:
+            connection.execute(insert(table), [{"id": i, "at": at} for i, at in enumerate(times)])
+            rows = connection.execute(
+                text(
+                    f"SELECT CASE WHEN {by} THEN 1 ELSE 0 END, {local_day} "
+                    "FROM happened_probe ORDER BY id"
+                )
+            ).all()
+        expected = [int(at is not None and local_date(at) <= day) for at in times]
+        assert [r[0] for r in rows] == expected == [1, 0, 1, 1, 0, 0]
+        # The local day the rules compare with deadlines agrees too (as text on SQLite).
+        days = [None if r[1] is None else str(r[1]) for r in rows]
+        assert days == [None if at is None else local_date(at).isoformat() for at in times]
+    finally:
+        table.drop(engine)
+
+
 def test_dialects_and_literals() -> None:
     with pytest.raises(ValueError, match="sqlite or postgresql"):
         Dialect("mysql")
@@ -101,3 +146,20 @@ def test_the_json_pass_rate_never_rounds_to_one_with_a_failure_or_to_zero_with_a
     assert 0.999999 < rates[0] < 1.0
     assert 0.0 < rates[1] < 0.000001
     assert rates[2] == 0.75
+
+
+def test_a_narrowed_population_counts_the_whole_less_what_it_leaves_out() -> None:
+    """case_times' records per group are the cases' less those without an event by the
+    day; a group left with none is not a group at all (no 0-record row, no rate)."""
+    from concurrent.futures import Future
+
+    from tongyuan.quality.runner import _results
+
+    whole: Future[dict] = Future()
+    less: Future[dict] = Future()
+    whole.set_result({("440300", "2", "X"): 3, ("440303", "3", "Y"): 1})
+    less.set_result({("440300", "2", "X"): 1, ("440303", "3", "Y"): 1})
+    assert _results({"case_times": (whole, less), "cases": (whole, None)}) == {
+        "case_times": {("440300", "2", "X"): 2},
+        "cases": {("440300", "2", "X"): 3, ("440303", "3", "Y"): 1},
+    }

@@ -50,6 +50,26 @@ class Population:
     source: str  # FROM … (with the joins every row needs)
     where: str
     derived: tuple[Derived, ...] = ()
+    # A population that is another's records less a few (``case_times``: the cases that
+    # existed on the run's day) names it and the predicate of the records it leaves out.
+    # Its records per group are then the other's counts less the left-out ones, so the
+    # grouped count over every record is made once for both.
+    narrows: Population | None = None
+    left_out: str | None = None
+
+    @property
+    def counted_from(self) -> Population:
+        """The population whose records per group this one's count starts from."""
+        return self.narrows or self
+
+    def left_out_records(self) -> Population:
+        """The records of :attr:`narrows` this population leaves out (none if it narrows
+        nothing)."""
+        if self.narrows is None or self.left_out is None:
+            raise ValueError(f"population {self.name} narrows no other")
+        whole = self.narrows
+        where = f"{whole.where} AND {self.left_out}"
+        return Population(f"{self.name}.left_out", self.kind, whole.columns, whole.source, where)
 
     @property
     def sql(self) -> str:

@@ -246,21 +246,27 @@ def _run(
         reader = make_engine(settings.database_url, sqlite_begin="DEFERRED")
         try:
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="quality-groups") as pool:
-                # Populations over the same records (cases, case steps) share one count.
+                # Populations over the same records (cases, case steps) share one count;
+                # one narrowing another (case times) subtracts the records it leaves out.
                 counts: dict[str, Future[dict[breakdown.Group, int]]] = {}
-                evaluated: dict[str, Future[dict[breakdown.Group, int]]] = {}
+                evaluated: dict[str, _Counted] = {}
                 for check in checks:
                     pop = check.population
                     if pop.name not in evaluated:
-                        base = pop.sql_for([])
+                        base = pop.counted_from.sql_for([])
                         if base not in counts:
-                            counts[base] = pool.submit(_evaluated, reader, pop)
-                        evaluated[pop.name] = counts[base]
+                            counts[base] = pool.submit(_evaluated, reader, pop.counted_from)
+                        less = None
+                        if pop.narrows is not None:
+                            less = pool.submit(_evaluated, reader, pop.left_out_records())
+                        evaluated[pop.name] = (counts[base], less)
                 try:
                     outcomes, docs = run_checkpoint(settings, checks)
                 except BaseException:
-                    for future in counts.values():
-                        future.cancel()
+                    for counted in evaluated.values():
+                        for future in counted:
+                            if future is not None:
+                                future.cancel()
                     raise
                 rows += _breakdown(checks, outcomes, _results(evaluated))
         finally:
@@ -276,8 +282,22 @@ def _evaluated(engine: Engine, population: Population) -> dict[breakdown.Group, 
         return breakdown.evaluated_by_group(connection, population)
 
 
-def _results(futures: dict[str, Future[Any]]) -> dict[str, Any]:
-    return {key: future.result() for key, future in futures.items()}
+_Counted = tuple[Future[dict[breakdown.Group, int]], Future[dict[breakdown.Group, int]] | None]
+"""Records per group of a population: a count, less an optional count of records left out."""
+
+
+def _results(counted: dict[str, _Counted]) -> dict[str, dict[breakdown.Group, int]]:
+    results: dict[str, dict[breakdown.Group, int]] = {}
+    for name, (whole, less) in counted.items():
+        groups = dict(whole.result())
+        for group, left_out in (less.result() if less is not None else {}).items():
+            remaining = groups.get(group, 0) - left_out
+            if remaining > 0:
+                groups[group] = remaining
+            else:
+                groups.pop(group, None)
+        results[name] = groups
+    return results
 
 
 def _suite_name(check: Check) -> str:
@@ -343,6 +363,13 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
         name: breakdown.failing_query([checks[i] for i in indexes])
         for name, indexes in by_population.items()
     }
+    # Each query asset selects only the derived columns its checks read: the rest (the
+    # case population's serial-repeat count, its event lookups) would be computed for
+    # every row and thrown away — SQLite keeps a LEFT JOIN whose columns go unused.
+    mentioned = {
+        name: [c for i in indexes for c in (checks[i].condition, checks[i].unjudged) if c]
+        for name, indexes in by_population.items()
+    }
     position = {i: p for indexes in by_population.values() for p, i in enumerate(indexes)}
     unjudged_at = {
         i: at
@@ -362,7 +389,8 @@ def run_checkpoint(settings: Settings, checks: Sequence[Check]) -> tuple[dict[in
             name = "libraries" if not sources else f"libraries-{len(sources)}"
             sources[lane] = add_libraries_source(context, settings.database_url, name)
         if population.name not in batches:
-            asset = sources[lane].add_query_asset(population.name, query=population.sql)
+            query = population.sql_for(mentioned[population.name])
+            asset = sources[lane].add_query_asset(population.name, query=query)
             batches[population.name] = asset.add_batch_definition_whole_table("all")
         name = _suite_name(check)
         if name not in suites:

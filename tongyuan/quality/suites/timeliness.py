@@ -30,6 +30,8 @@ dates a copy had before its last change are not stored (docs/auditors.md).
 
 from __future__ import annotations
 
+from datetime import date
+
 from standards.codes.enums import CaseState
 from tongyuan.quality import populations
 from tongyuan.quality.checks import Check, SuiteContext
@@ -44,54 +46,56 @@ _DONE = "('11', '12', '13')"
 _ENDED = "('2', '4', '5', '14', '15')"
 
 
-def _by(d: Dialect, column: str, day: str) -> str:
-    """``column`` (a UTC timestamp) happened on or before the hub-local ``day``."""
-    return f"({column} IS NOT NULL AND {d.local_day_of(column)} <= {day})"
+def _by(d: Dialect, column: str, as_of: date) -> str:
+    """``column`` (a UTC timestamp) happened on or before the hub-local day ``as_of``."""
+    return f"({d.happened_by(column, as_of)})"
 
 
-def _not_by(d: Dialect, column: str, day: str) -> str:
-    """``column`` had not happened yet by the end of the hub-local ``day``."""
-    return f"({column} IS NULL OR {d.local_day_of(column)} > {day})"
+def _not_by(d: Dialect, column: str, as_of: date) -> str:
+    """``column`` had not happened yet by the end of the hub-local day ``as_of``."""
+    return f"({column} IS NULL OR NOT {d.happened_by(column, as_of)})"
 
 
-def _late_case(d: Dialect, day: str) -> str:
-    """Late as the case stood on ``day``: decided, or ended without a decision, after its
+def _late_case(d: Dialect, as_of: date) -> str:
+    """Late as the case stood on ``as_of``: decided, or ended without a decision, after its
     deadline by then, or still open then past it. A case still in 特别程序 has its clock
     stopped since its deadline was computed (timeliness_as_of): it is late only if it
     was late by then already. 受理 and 办结 are read as the history has them (the
     columns, or the events where a column was emptied)."""
     paused = f"(current_state = '{CaseState.SPECIAL_START.value}' AND deadline >= timeliness_as_of)"
-    decided = "decided_event_at"
+    decided, day = "decided_event_at", date_literal(as_of)
     return (
-        f"deadline IS NOT NULL AND {_by(d, 'accepted_event_at', day)} AND ("
-        f"({_by(d, decided, day)} AND {d.local_day_of(decided)} > deadline) "
-        f"OR ({_not_by(d, decided, day)} AND {_by(d, 'ended_at', day)} "
+        f"deadline IS NOT NULL AND {_by(d, 'accepted_event_at', as_of)} AND ("
+        f"({_by(d, decided, as_of)} AND {d.local_day_of(decided)} > deadline) "
+        f"OR ({_not_by(d, decided, as_of)} AND {_by(d, 'ended_at', as_of)} "
         f"AND {d.local_day_of('ended_at')} > deadline) "
-        f"OR ({_not_by(d, decided, day)} AND {_not_by(d, 'ended_at', day)} "
+        f"OR ({_not_by(d, decided, as_of)} AND {_not_by(d, 'ended_at', as_of)} "
         f"AND deadline < {day} AND NOT {paused}))"
     )
 
 
-def _late_prereview(d: Dialect, day: str) -> str:
-    """预审 late as of ``day``: the step after 接件 came after its due date by then, or had
+def _late_prereview(d: Dialect, as_of: date) -> str:
+    """预审 late as of ``as_of``: the step after 接件 came after its due date by then, or had
     not come by then and the due date had passed."""
+    day = date_literal(as_of)
     return (
-        f"prereview_deadline IS NOT NULL AND {_by(d, 'received_at', day)} AND ("
-        f"({_by(d, 'prereview_at', day)} AND {d.local_day_of('prereview_at')} > prereview_deadline)"
-        f" OR ({_not_by(d, 'prereview_at', day)} AND prereview_deadline < {day}))"
+        f"prereview_deadline IS NOT NULL AND {_by(d, 'received_at', as_of)} AND ("
+        f"({_by(d, 'prereview_at', as_of)} "
+        f"AND {d.local_day_of('prereview_at')} > prereview_deadline)"
+        f" OR ({_not_by(d, 'prereview_at', as_of)} AND prereview_deadline < {day}))"
     )
 
 
-def _unknown_deadline(d: Dialect, day: str) -> str:
-    """The case's deadline was running on ``day`` (accepted by then) and the calendar
+def _unknown_deadline(d: Dialect, as_of: date) -> str:
+    """The case's deadline was running on ``as_of`` (accepted by then) and the calendar
     could not compute it: ``case.overdue`` cannot judge the case."""
-    return f"(timeliness_status = 'unknown' AND {_by(d, 'accepted_event_at', day)})"
+    return f"(timeliness_status = 'unknown' AND {_by(d, 'accepted_event_at', as_of)})"
 
 
-def _unknown_prereview(d: Dialect, day: str) -> str:
-    """The 预审 due date was running on ``day`` (received by then) and the calendar could
+def _unknown_prereview(d: Dialect, as_of: date) -> str:
+    """The 预审 due date was running on ``as_of`` (received by then) and the calendar could
     not compute it: ``case.prereview.late`` cannot judge the case."""
-    return f"(prereview_deadline IS NULL AND {_by(d, 'received_at', day)})"
+    return f"(prereview_deadline IS NULL AND {_by(d, 'received_at', as_of)})"
 
 
 def checks(ctx: SuiteContext) -> list[Check]:
@@ -100,15 +104,15 @@ def checks(ctx: SuiteContext) -> list[Check]:
     timeliness_table = "case_timeliness" in ctx.tables
     cases = populations.case_times(ctx)
     if timeliness_table:
-        late_case = _late_case(d, day)
+        late_case = _late_case(d, ctx.as_of)
     else:
         late_case = (
             f"promised_deadline IS NOT NULL AND ((current_state IN {_DONE} AND decided_at IS "
             f"NOT NULL AND {d.day_of('decided_at')} > promised_deadline) OR (current_state "
             f"NOT IN {_DONE} AND current_state NOT IN {_ENDED} AND promised_deadline < {day}))"
         )
-    completed = _not_by(d, "completed_at", day)
-    not_cancelled = _not_by(d, "cancelled_at", day)
+    completed = _not_by(d, "completed_at", ctx.as_of)
+    not_cancelled = _not_by(d, "cancelled_at", ctx.as_of)
     late_claim = f"deadline IS NOT NULL AND deadline < {day} AND {completed} AND {not_cancelled}"
     late_review = (
         "status NOT IN ('published', 'cancelled') AND "
@@ -126,16 +130,16 @@ def checks(ctx: SuiteContext) -> list[Check]:
     # Each rule leaves out of its evaluated count the records it cannot judge: its own
     # deadline unknown, not the other rule's (a case whose 预审 was judged stays in
     # case.prereview.late when only its deadline is unknown, and the other way round).
-    unknown_deadline = _unknown_deadline(d, day) if timeliness_table else None
+    unknown_deadline = _unknown_deadline(d, ctx.as_of) if timeliness_table else None
     checks = [
         Check(SUITE, "case.overdue", cases, late_case, EXPECTATION, unknown_deadline),
         Check(SUITE, "claim.overdue", claims, late_claim, EXPECTATION, unknown_claim),
         Check(SUITE, "review.overdue", reviews, late_review, EXPECTATION, unknown_review),
     ]
     if timeliness_table:
-        unknown_prereview = _unknown_prereview(d, day)
+        unknown_prereview = _unknown_prereview(d, ctx.as_of)
         checks += [
-            Check(SUITE, PREREVIEW_LATE, cases, _late_prereview(d, day), EXPECTATION,
+            Check(SUITE, PREREVIEW_LATE, cases, _late_prereview(d, ctx.as_of), EXPECTATION,
                   unknown_prereview),
             Check(SUITE, UNKNOWN, cases, f"{unknown_deadline} OR {unknown_prereview}",
                   EXPECTATION_KNOWN),
