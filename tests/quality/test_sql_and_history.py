@@ -163,3 +163,16 @@ def test_a_narrowed_population_counts_the_whole_less_what_it_leaves_out() -> Non
         "case_times": {("440300", "2", "X"): 2},
         "cases": {("440300", "2", "X"): 3, ("440303", "3", "Y"): 1},
     }
+
+
+def test_a_run_stores_the_day_it_judged_timeliness_as_of(engine: Engine) -> None:
+    """The report counts working days late as of this day (``--as-of``), not the start."""
+    from sqlalchemy.orm import Session
+
+    from tongyuan.libraries.quality import QualityRun
+    from tongyuan.quality.history import start_run
+
+    run = start_run(engine, suites=["timeliness"], scope="all", as_of=date(2025, 10, 13))
+    with Session(engine) as session:
+        stored = session.get(QualityRun, run.id)
+        assert stored is not None and stored.as_of == date(2025, 10, 13)

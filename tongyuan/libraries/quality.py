@@ -17,10 +17,10 @@ Great Expectations objects, so everything a scorecard or a trend needs is stored
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tongyuan.libraries.base import Base, JsonDoc, UtcDateTime, new_id
@@ -46,6 +46,9 @@ class QualityRun(Base):
     pass_rate: Mapped[float | None] = mapped_column(Float)
     data_docs_path: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    # The hub-local day timeliness and validity were judged as of (``--as-of``); None for
+    # runs stored before migration 0014.
+    as_of: Mapped[date | None] = mapped_column(Date)
 
 
 class QualityResult(Base):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -59,10 +59,21 @@ def masked_keys(keys: Iterable[object]) -> list[str]:
     return out
 
 
-def start_run(engine: Engine, *, suites: Sequence[str], scope: str) -> QualityRun:
-    """Record a run as ``running`` and commit, so it is visible even if the run dies."""
+def start_run(
+    engine: Engine, *, suites: Sequence[str], scope: str, as_of: date | None = None
+) -> QualityRun:
+    """Record a run as ``running`` and commit, so it is visible even if the run dies.
+
+    ``as_of`` (the day timeliness is judged as of) is kept so that the report counts the
+    working days a case was late as of the same day the run judged it.
+    """
     run = QualityRun(
-        id=new_id(), started_at=utcnow(), suite=",".join(suites), scope=scope, status="running"
+        id=new_id(),
+        started_at=utcnow(),
+        suite=",".join(suites),
+        scope=scope,
+        status="running",
+        as_of=as_of,
     )
     with Session(engine, expire_on_commit=False) as session, session.begin():
         session.add(run)

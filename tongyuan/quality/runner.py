@@ -159,7 +159,7 @@ def run_quality(
     day = as_of or hub_today()
     engine = make_engine(settings.database_url)
     try:
-        run = start_run(engine, suites=chosen, scope=scope)
+        run = start_run(engine, suites=chosen, scope=scope, as_of=day)
         try:
             rows, docs = _run(settings, engine, chosen, scope, day, files_and_ledger)
         except Exception as exc:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from tongyuan.config import Settings
+from tongyuan.report.case_details import attach_case_details
 from tongyuan.report.data import (
     REPORT_TIMEZONE,
     ReportDataError,
@@ -81,10 +82,11 @@ def build_report(
     try:
         history = load_history(engine)
         names = department_names(engine, departments_of(history), known=topology_names(topology))
+        model: ReportModel = build_model(history, department_names=names)
+        attach_case_details(model, engine)
     finally:
         if own:
             engine.dispose()
-    model: ReportModel = build_model(history, department_names=names)
     generated_at = (now or datetime.now(REPORT_TIMEZONE)).astimezone(REPORT_TIMEZONE)
     stamp = generated_at.strftime("%Y-%m-%d %H:%M（北京时间）")
     reports_dir, exports_dir = settings.reports_dir, settings.exports_dir

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,16 @@ class RunInfo:
     scope: str
     status: str
     docs_path: str | None = None
+    as_of: date | None = None  # the day timeliness was judged as of (migration 0014)
+
+    @property
+    def judged_on(self) -> date | None:
+        """The day the run judged timeliness as of: as stored, else (runs stored before
+        it was) the Beijing day the run started, what ``--as-of`` defaults to."""
+        if self.as_of is not None:
+            return self.as_of
+        when = self.started_at or self.finished_at
+        return when.astimezone(REPORT_TIMEZONE).date() if when else None
 
     @property
     def label(self) -> str:
@@ -198,6 +208,14 @@ def _utc(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _date(value: Any) -> date | None:
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
+
+
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -254,6 +272,7 @@ def load_history(engine: Engine) -> QualityHistory:
                     scope=_clean(row["scope"]) or "",
                     status=_clean(row["status"]) or "",
                     docs_path=_docs_path(row, run_columns),
+                    as_of=_date(row["as_of"]) if "as_of" in run_columns else None,
                 )
             )
             if row["finished_at"] is not None and row["status"] not in UNSCORED_STATUSES:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import xlsxwriter
 
+from tongyuan.report.case_details import ALL_DETAIL_COLUMNS
 from tongyuan.report.data import NO_RUNS_TIME
 from tongyuan.report.summary import ReportModel, kind_label
 from tongyuan.report.text import shown_text
@@ -38,7 +39,17 @@ RESULT_HEADER = (
     "不通过数",
     "通过率",
 )
-FAILING_HEADER = ("规则编号", "规则名称", "记录类型", "记录键", "行政区划", "行使层级", "部门")
+# The detail columns (办件详情 of the case timeliness rules) follow, empty for other rules.
+FAILING_HEADER = (
+    "规则编号",
+    "规则名称",
+    "记录类型",
+    "记录键",
+    "行政区划",
+    "行使层级",
+    "部门",
+    *ALL_DETAIL_COLUMNS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +99,16 @@ def result_rows(model: ReportModel) -> list[tuple[Cell, ...]]:
 
 def failing_rows(model: ReportModel) -> list[tuple[Cell, ...]]:
     return [
-        (e.expectation, e.title, kind_label(e.kind), r.key, r.region, r.level, r.department)
+        (
+            e.expectation,
+            e.title,
+            kind_label(e.kind),
+            r.key,
+            r.region,
+            r.level,
+            r.department,
+            *[r.detail(column) for column in ALL_DETAIL_COLUMNS],
+        )
         for e in model.expectations
         for r in e.records
     ]

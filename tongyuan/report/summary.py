@@ -36,12 +36,22 @@ class Tally:
         return pooled_rate(self.evaluated, self.failed)
 
 
+DetailValue = str | int | None
+
+
 @dataclass(frozen=True, slots=True)
 class FailingRecord:
     key: str
     region: str
     level: str
     department: str
+    # (column, value) explaining why the record is listed, in the rule's detail columns
+    # (:mod:`tongyuan.report.case_details`); empty for the other rules.
+    details: tuple[tuple[str, DetailValue], ...] = ()
+
+    def detail(self, column: str) -> DetailValue:
+        """The value of one detail column, None if this record has no such column."""
+        return next((value for name, value in self.details if name == column), None)
 
 
 KIND_LABELS = {
@@ -77,6 +87,8 @@ class ExpectationSummary:
     run: RunInfo
     tally: Tally
     records: list[FailingRecord] = field(default_factory=list)
+    # Headings of the records' detail columns, looked up when the report is built.
+    detail_columns: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
