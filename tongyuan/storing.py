@@ -35,6 +35,7 @@ from tongyuan.libraries.quarantine import QuarantineRequest, add_quarantined_man
 from tongyuan.libraries.serials import DbSerialAllocator
 from tongyuan.licensing.files import attach_license_files, store_license_files
 from tongyuan.materials.intake import MaterialRejected, admit_material_file
+from tongyuan.materials.kept import keep_material_file, with_kept_file
 from tongyuan.privacy import PiiProtector
 
 
@@ -109,6 +110,7 @@ class RecordStore:
         base_dir: Path | None = None,
         origin: dict[str, Any] | None = None,
         known_conflict: ValueError | None = None,
+        material_file: Path | None = None,
     ) -> str:
         """Store one record or quarantine it; returns the outcome (added, …, quarantined).
 
@@ -123,6 +125,10 @@ class RecordStore:
         ``library.conflict``. A caller that already knows the write would conflict (a bulk
         load that looked the serials up) passes that error as ``known_conflict``: the
         record is quarantined as if the write had raised it, without trying.
+
+        ``material_file`` is a material's file itself (a replay's kept copy,
+        :mod:`tongyuan.materials.kept`) instead of ``file`` under ``base_dir``. A material
+        quarantined with its file there and verified keeps a copy of it for the replay.
         """
         if isinstance(record, Case):
             findings = [*findings, *self.case_checks.check(session, batch_id, record)]
@@ -131,20 +137,23 @@ class RecordStore:
         errors = [f for f in findings if f.severity is Severity.ERROR]
         if record is None or errors:
             return self._quarantine(
-                session, batch_id, counts, kind, location, raw, findings, origin=origin
-            )
+                session, batch_id, counts, kind, location, raw, findings, origin=origin,
+                kept=(record, base_dir, material_file),
+            )  # fmt: skip
         conflict = known_conflict
         if conflict is None:
             try:
                 outcome = write_retrying_races(
                     session,
                     record,
-                    lambda: self._write(session, batch_id, record, source, now, base_dir),
+                    lambda: self._write(
+                        session, batch_id, record, source, now, base_dir, material_file
+                    ),
                 )
             except MaterialRejected as exc:
                 return self._quarantine(
                     session, batch_id, counts, kind, location, raw, [*findings, *exc.findings],
-                    origin=origin,
+                    origin=origin, kept=(record, base_dir, material_file),
                 )  # fmt: skip
             except ValueError as exc:
                 conflict = exc
@@ -157,7 +166,7 @@ class RecordStore:
             )
             return self._quarantine(
                 session, batch_id, counts, kind, location, raw, [*findings, finding],
-                origin=origin,
+                origin=origin, kept=(record, base_dir, material_file),
             )  # fmt: skip
         if outcome == "added":
             counts.added += 1
@@ -175,6 +184,7 @@ class RecordStore:
         source: str,
         now: datetime,
         base_dir: Path | None,
+        material_file: Path | None = None,
     ) -> str:
         if isinstance(record, Item):
             return write_item(session, batch_id, record, source=source, now=now)
@@ -186,7 +196,7 @@ class RecordStore:
                 department=department_of_source(source),
             )  # fmt: skip
         if isinstance(record, Material):
-            path = _material_path(record, base_dir)
+            path = material_file or _material_path(record, base_dir)
             admitted = admit_material_file(self.settings, session, path, record)
             outcome = write_material(
                 session, batch_id, record, protector=self.protector, sha256=admitted.sha256,
@@ -222,8 +232,18 @@ class RecordStore:
         findings: list[Finding],
         *,
         origin: dict[str, Any] | None = None,
+        kept: tuple[StandardRecord | None, Path | None, Path | None] = (None, None, None),
     ) -> str:
+        """Quarantine one record; ``kept`` is (record, base_dir, material_file) of a
+        material whose verified file is kept for its replay (tongyuan.materials.kept)."""
         errors = [f for f in findings if f.severity is Severity.ERROR] or findings
+        record, base_dir, material_file = kept
+        if isinstance(record, Material):
+            sha256, problems = keep_material_file(
+                self.settings, session, record, errors, base_dir=base_dir,
+                source_path=material_file,
+            )  # fmt: skip
+            errors, origin = [*errors, *problems], with_kept_file(origin, sha256)
         request = QuarantineRequest(batch_id, kind, location, raw, errors, origin)
         if self._held is not None:
             self._held.append(request)

@@ -144,6 +144,8 @@ def show(
             + (f", mapping {shown(str(mapping.get('file')))}" if mapping.get("file") else ""),
             soft_wrap=True,
         )
+        if origin.get("kept_file"):
+            console.print(f"material file kept for replay: sha256 {origin['kept_file']}")
     console.print(f"[bold]rules broken ({len(detail['rules'])})[/bold]")
     for r in detail["rules"]:
         where = f" [{shown(str(r['field']))}]" if r["field"] else ""
@@ -177,7 +179,8 @@ def replay(
             "--files-dir",
             exists=True,
             file_okay=False,
-            help="Folder holding material files (default: the one recorded with the entry).",
+            help="Folder holding material files the hub kept no copy of (default: the one "
+            "recorded with the entry).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,

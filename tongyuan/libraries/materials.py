@@ -69,10 +69,11 @@ class MaterialRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-def blob_path(settings: Settings, sha256: str) -> Path:
+def blob_path(settings: Settings, sha256: str, root: Path | None = None) -> Path:
+    """Where content ``sha256`` lives under ``root`` (the blob store unless given)."""
     if not _SHA256.match(sha256):
         raise BlobStoreError(f"not a lower-case sha256 hex digest: {sha256!r}")
-    return settings.blobs_dir / sha256[:2] / sha256[2:4] / sha256
+    return (root or settings.blobs_dir) / sha256[:2] / sha256[2:4] / sha256
 
 
 def _fsync_dir(path: Path) -> None:
@@ -88,8 +89,13 @@ def store_blob(
     source_path: Path | str,
     expected_sha256: str | None = None,
     max_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+    *,
+    root: Path | None = None,
 ) -> tuple[str, int]:
-    """Copy a file into the store; returns its (sha256, size). Idempotent by content."""
+    """Copy a file into the store; returns its (sha256, size). Idempotent by content.
+
+    ``root`` is another content-addressed area of the store with the same layout (the
+    files kept for quarantined materials, :mod:`tongyuan.materials.kept`)."""
     source = Path(source_path)
     if expected_sha256 is not None:
         expected_sha256 = expected_sha256.strip().lower()
@@ -114,7 +120,7 @@ def store_blob(
             raise BlobStoreError(
                 f"{source}: content sha256 is {sha256}, the manifest says {expected_sha256}"
             )
-        target = blob_path(settings, sha256)
+        target = blob_path(settings, sha256, root)
         if target.exists() and target.stat().st_size == size:
             # Same content already stored. Touched: a batch that copied it in and rolls
             # back leaves a file another batch has used (tongyuan.materials.pending_blobs).

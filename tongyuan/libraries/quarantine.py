@@ -109,6 +109,7 @@ def add_quarantined(
     existing = _open_entries(session, [hashed.payload_hash]).get(hashed.payload_hash)
     if existing is not None:
         _refresh_rules(session, existing, request.findings, hashed.rules)
+        _adopt_kept_file(session, existing, request.origin, protector)
         return existing.id
     (entry_id,) = _insert(session, [hashed.entry_values(protector, utcnow())], returning=True)
     return entry_id
@@ -137,6 +138,7 @@ def add_quarantined_many(
         entry = existing.get(hashed.payload_hash)
         if entry is not None:
             _refresh_rules(session, entry, findings, rules)
+            _adopt_kept_file(session, entry, hashed.request.origin, protector)
         elif hashed.payload_hash in new:
             values = new[hashed.payload_hash]
             if values["rules"] != rules:
@@ -192,6 +194,29 @@ def _refresh_rules(
         return
     for name, value in _rule_columns(findings, rules).items():
         setattr(entry, name, value)
+    entry.updated_at = utcnow()
+    session.flush()
+
+
+# The origin key naming a material's kept file (tongyuan.materials.kept.ORIGIN_KEY).
+KEPT_FILE = "kept_file"
+
+
+def _adopt_kept_file(
+    session: Session,
+    entry: QuarantineEntry,
+    origin: dict[str, Any] | None,
+    protector: PiiProtector,
+) -> None:
+    """A repeat of an open entry whose delivery kept the material's file, when the entry
+    kept none (its first delivery's file was missing): the entry takes the new origin,
+    so the kept copy is named and a replay finds it."""
+    kept = (origin or {}).get(KEPT_FILE)
+    if kept is None or (entry.origin or {}).get(KEPT_FILE) == kept:
+        return
+    assert origin is not None
+    entry.origin = {k: v for k, v in origin.items() if k != "config"}
+    entry.origin_enc = protector.encrypt(canonical_json(origin))
     entry.updated_at = utcnow()
     session.flush()
 

@@ -49,6 +49,7 @@ from tongyuan.libraries.quarantine import (
     quarantined_payload,
 )
 from tongyuan.libraries.serials import DbSerialAllocator
+from tongyuan.materials.kept import kept_copy, release_kept_file
 from tongyuan.privacy import PiiProtector
 from tongyuan.quarantine.origin import (
     FORM_SOURCE,
@@ -276,7 +277,9 @@ class Replayer:
                 base_dir = candidate.parent
         record, findings = to_record(RawRecord(entry.kind, location, dict(payload)))
         if record is not None:
-            findings = findings + check_record(record, self.options, base_dir=base_dir)
+            # A kept copy of the file is admitted instead of the folder's (judged there).
+            files_at = None if kept_copy(self.settings, origin, record) else base_dir
+            findings = findings + check_record(record, self.options, base_dir=files_at)
         return payload, record, findings, base_dir, origin
 
     def _replay_one(
@@ -302,7 +305,7 @@ class Replayer:
             if newer is not None:
                 # Fixed at the source and delivered again since: the old row is obsolete.
                 message = f"the library holds a later delivery of this record (batch {newer})"
-                self._close(session, batch, entry, "superseded", message)
+                self._close(session, batch, entry, "superseded", message, self.settings)
                 return EntryOutcome(entry.id, "superseded", message=message)
             findings = findings + uniqueness[entry.batch_id].check(record, location)
         context = sorted(DELIVERY_RULES.intersection(r["rule"] for r in entry.rules))
@@ -328,22 +331,30 @@ class Replayer:
             now=now,
             base_dir=base_dir,
             origin=origin,
+            material_file=kept_copy(self.settings, origin, record),
         )
         if outcome == "added" and isinstance(record, Case):
             # Stored first by this replay: it belongs to the department whose delivery it
             # came from, the one the store checked it against.
             owners.add(record.source_system, record.dept_case_no, department_of_source(source))
         if outcome in ACCEPTED:
-            self._close(session, batch, entry, outcome, None)
+            self._close(session, batch, entry, outcome, None, self.settings)
             return EntryOutcome(entry.id, outcome)
         session.refresh(entry)  # the store updated its rules in place
         return self._still_open(session, batch, entry, "quarantined", entry.rules, entry.message)
 
     @staticmethod
     def _close(
-        session: Session, batch: Batch, entry: QuarantineEntry, outcome: str, message: str | None
+        session: Session,
+        batch: Batch,
+        entry: QuarantineEntry,
+        outcome: str,
+        message: str | None,
+        settings: Settings,
     ) -> None:
-        """Resolve the entry in the transaction that stored (or found) its record."""
+        """Resolve the entry in the transaction that stored (or found) its record; a
+        material file kept for it goes once that transaction committed."""
+        release_kept_file(settings, session, entry.origin)
         entry.status = "resolved"
         entry.resolved_batch_id = batch.id
         entry.replay_count += 1
@@ -424,6 +435,7 @@ def discard(settings: Settings, ids: Sequence[int], *, reason: str) -> ReplaySum
             message = mask_text(reason.strip())
             now = datetime.now(UTC)
             for entry in todo:
+                release_kept_file(settings, session, entry.origin)
                 entry.status = "discarded"
                 entry.updated_at = now
                 session.add(

@@ -25,7 +25,9 @@ from tongyuan.libraries.quarantine import QuarantineEntry, ReplayOutcome, displa
 from tongyuan.quarantine.selection import Selection, batch_sources, select_entries
 
 # Origin keys safe to show: the configuration itself stays encrypted.
-_SHOWN_ORIGIN = ("path", "source", "stream", "adapter", "form", "mapping", "files_dir")
+_SHOWN_ORIGIN = (
+    "path", "source", "stream", "adapter", "form", "mapping", "files_dir", "kept_file",
+)  # fmt: skip
 
 STATUS_MEANINGS = {
     "open": "waiting for a fix; replay it once the source or mapping is corrected",
