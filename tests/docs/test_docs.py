@@ -63,3 +63,16 @@ def test_every_command_has_help_with_an_example(command):
     result = runner.invoke(app, [*command, "--help"], terminal_width=200)
     assert result.exit_code == 0
     assert re.search(r"Examples?:", result.output), f"{' '.join(command)} --help has no example"
+
+
+def test_the_calendar_file_example_in_operations_md_is_accepted(tmp_path: Path) -> None:
+    """The documented way to add a year must load: a copied example that the placeholder
+    rule refuses stops every calendar-dependent command."""
+    from standards.workdays import load_override_file
+
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    example = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "years:" in b)
+    path = tmp_path / "calendar.yaml"
+    path.write_text(example, encoding="utf-8")
+    schedule = load_override_file(path)[2027]
+    assert schedule.source.startswith("国办发明电")

@@ -42,8 +42,11 @@ PEOPLE = [PERSON, citizen_id("44030519900101002"), citizen_id("11010519491231002
 
 @pytest.fixture
 def cli(hub, monkeypatch):
+    from tongyuan.cli import common
+
     monkeypatch.setenv(ENV_DATABASE_URL, hub.database_url)
     monkeypatch.setenv(ENV_PII_KEY, hub.pii_key_b64)
+    monkeypatch.setattr(common.console, "_width", 200)  # rich ignores the runner's width
 
     def invoke(*args: str, stdin: str | None = None):
         return runner.invoke(app, list(args), input=stdin, terminal_width=200)
@@ -135,6 +138,26 @@ def test_list_filters_and_json(cli, scenario):
     assert json.loads(cli("quarantine", "list", "--status", "resolved", "--json").output) == []
     bad = cli("quarantine", "list", "--status", "bogus")
     assert bad.exit_code == 2 and "unknown status" in bad.output
+
+
+def test_list_keeps_source_and_where_at_80_columns(hub, monkeypatch, scenario):
+    """At the default terminal width the source and where columns shrank to nothing."""
+    from tongyuan.cli import common
+
+    monkeypatch.setenv(ENV_DATABASE_URL, hub.database_url)
+    monkeypatch.setenv(ENV_PII_KEY, hub.pii_key_b64)
+    monkeypatch.setattr(common.console, "_width", 80)
+    out = runner.invoke(app, ["quarantine", "list"], terminal_width=80)
+    assert out.exit_code == 0, out.output
+    assert max(len(line) for line in out.output.splitlines()) <= 80
+    header = next(line for line in out.output.splitlines() if "status" in line)
+    assert all(name in header for name in ("source", "where", "replays"))
+    rows = [line.split("│") for line in out.output.splitlines() if line.startswith("│")]
+    # Cell 0 is before the first border: source is cell 6, where cell 7 (folded cells
+    # continue on the lines below).
+    source = "".join(cells[6].strip() for cells in rows)
+    where = "".join(cells[7].strip() for cells in rows)
+    assert "sz-market" in source and "cases_20260302.csv#2" in where.replace(" ", "")
 
 
 def test_show_has_location_rules_and_a_masked_payload(cli, scenario):

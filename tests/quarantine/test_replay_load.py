@@ -192,3 +192,23 @@ def test_a_record_with_a_character_xml_cannot_carry_is_quarantined_on_each_backe
     entry = in_session(lambda s: s.scalars(select(QuarantineEntry)).one())
     assert entry.rule == "schema.xml_char"
     assert "item_name" in json.dumps(entry.rules, ensure_ascii=False) + entry.message
+
+
+def test_show_prints_the_folder_a_loaded_material_is_looked_for_in(
+    hub, in_session, tmp_path: Path, monkeypatch
+):
+    """docs/quarantine.md says `quarantine show` prints files_dir: only --json had it, and
+    the text said "adapter None stream None" for a record no adapter pulled."""
+    from typer.testing import CliRunner
+
+    from tongyuan.cli import app
+    from tongyuan.config import ENV_DATABASE_URL, ENV_PII_KEY
+
+    drop = _material_quarantined_for_its_file(hub, tmp_path)
+    entry_id = in_session(lambda s: s.scalars(select(QuarantineEntry.id)).one())
+    monkeypatch.setenv(ENV_DATABASE_URL, hub.database_url)
+    monkeypatch.setenv(ENV_PII_KEY, hub.pii_key_b64)
+    out = CliRunner().invoke(app, ["quarantine", "show", str(entry_id)], terminal_width=400)
+    assert out.exit_code == 0, out.output
+    assert f"files_dir {(drop / 'materials').resolve()}" in out.output
+    assert "None" not in out.output

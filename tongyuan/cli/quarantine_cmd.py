@@ -89,11 +89,16 @@ def list_(
         _print_json([row.as_dict() for row in rows])
         return
     table = Table(title=f"quarantine ({len(rows)} entries, {selection.describe()})")
+    # At 80 columns the long rule ids squeezed source and where to nothing: those two keep
+    # a floor and fold, as does the rule id (a wrapped id still reads; a hidden one not).
+    folded = {"rule": 10, "source": 8, "where": 10}
     for column in ("id", "status", "kind", "rule", "rules", "source", "where", "replays"):
         table.add_column(
             column,
             justify="right" if column in ("id", "rules", "replays") else "left",
-            no_wrap=column not in ("source", "where"),
+            no_wrap=column not in folded,
+            overflow="fold" if column in folded else "ellipsis",
+            min_width=folded.get(column, len(column)),
         )
     for row in rows:
         where = f"{row.file}#{row.record}" + (f" line {row.line}" if row.line else "")
@@ -139,11 +144,20 @@ def show(
     if detail["origin"]:
         origin = detail["origin"]
         mapping = origin.get("mapping") or {}
-        console.print(
-            f"adapter {shown(str(origin.get('adapter')))} stream {origin.get('stream')}"
-            + (f", mapping {shown(str(mapping.get('file')))}" if mapping.get("file") else ""),
-            soft_wrap=True,
-        )
+        # A record from an adapter names it, its stream and mapping; one from a file load
+        # has none of them (it printed "adapter None stream None").
+        pulled = [
+            f"{label} {shown(str(origin[key]))}"
+            for label, key in (("adapter", "adapter"), ("stream", "stream"))
+            if origin.get(key)
+        ]
+        if mapping.get("file"):
+            pulled.append(f"mapping {shown(str(mapping['file']))}")
+        if pulled:
+            console.print(", ".join(pulled), soft_wrap=True)
+        if origin.get("files_dir"):
+            # Where replay looks for the material files (docs/quarantine.md, Replay).
+            console.print(f"files_dir {shown(str(origin['files_dir']))}", soft_wrap=True)
         if origin.get("kept_file"):
             console.print(f"material file kept for replay: sha256 {origin['kept_file']}")
     console.print(f"[bold]rules broken ({len(detail['rules'])})[/bold]")
