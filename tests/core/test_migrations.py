@@ -151,3 +151,39 @@ def test_0013_masks_again_the_keys_older_runs_stored(db_url: str) -> None:
         digits = "".join(str(int(c)) for c in after if c.isdigit())
         assert digits == "4403" and after.endswith("*…"), (before, after)
     downgrade(db_url, "0012")  # nothing to undo, and no error
+
+
+def test_0014_down_and_up_keeps_every_stored_quality_result(db_url: str) -> None:
+    """0014's downgrade rebuilt quality_runs on SQLite (batch mode); with foreign keys on,
+    dropping the old table deleted every quality_results row through its cascade."""
+    import sqlalchemy as sa
+
+    downgrade(db_url, "0013")
+    engine = make_engine(db_url)
+    counts = "SELECT (SELECT COUNT(*) FROM quality_runs), (SELECT COUNT(*) FROM quality_results)"
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO quality_runs (id, started_at, suite, scope, status) "
+                    "VALUES ('r14', '2026-01-01 00:00:00', 'timeliness', 'all', 'passed')"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO quality_results (run_id, suite, expectation, title_zh, grain, "
+                    "kind, evaluated, failed, pass_rate, failing_keys) VALUES ('r14', "
+                    "'timeliness', 'x', 'x', 'total', 'case', 1, 0, 1.0, '[]')"
+                )
+            )
+        engine.dispose()
+        upgrade(db_url)
+        downgrade(db_url, "0013")
+        with engine.connect() as connection:
+            assert tuple(connection.execute(sa.text(counts)).one()) == (1, 1)
+        engine.dispose()
+        upgrade(db_url)
+        with engine.connect() as connection:
+            assert tuple(connection.execute(sa.text(counts)).one()) == (1, 1)
+    finally:
+        engine.dispose()

@@ -29,5 +29,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("quality_runs") as batch:
-        batch.drop_column("as_of")
+    # Not batch mode: on SQLite it rebuilds quality_runs (copy, DROP, rename), and with
+    # foreign keys on, dropping the old table cascades to every quality_results row.
+    # SQLite ≥ 3.35 drops a column in place.
+    op.drop_column("quality_runs", "as_of")
