@@ -30,10 +30,12 @@ from tongyuan.libraries.quality import QualityRun
 from tongyuan.report import build_report
 from tongyuan.report.case_details import (
     ALL_DETAIL_COLUMNS,
+    CALENDAR_DAYS_LATE,
     DAYS_LATE,
     PREREVIEW_DEADLINE,
     PROBLEM,
     StoredCase,
+    calendar_days_late,
     working_days_late,
 )
 
@@ -128,9 +130,17 @@ def test_working_days_late_skip_the_national_day_holiday():
     # Still open on the run's day: late Oct 9, 10, 11 (调休 Saturday) and 13.
     opened = StoredCase(**{**_fields(case), "state": "8", "decided_at": None})
     assert working_days_late(opened, AS_OF, calendar) == 4
-    # Decided after the day judged: open that day, 1–8 Oct all holidays.
+    # Decided after the day judged: open that day, 1–8 Oct all holidays — listed as
+    # late (the rule judges by the day) with 0 working days and 8 calendar days.
     assert working_days_late(case, date(2025, 10, 8), calendar) == 0
+    assert calendar_days_late(case, date(2025, 10, 8)) == 8
     assert working_days_late(opened, date(2025, 9, 30), calendar) == 0
+    assert calendar_days_late(opened, date(2025, 9, 30)) == 0
+    # A Friday deadline judged on the Sunday: late by two days off only.
+    friday = StoredCase(**{**_fields(opened), "deadline": date(2025, 11, 14)})
+    assert working_days_late(friday, date(2025, 11, 16), calendar) == 0
+    assert calendar_days_late(friday, date(2025, 11, 16)) == 2
+    assert calendar_days_late(case, AS_OF) == 9  # decided 9 Oct
 
 
 def _fields(case: StoredCase) -> dict:
@@ -144,7 +154,7 @@ def test_drill_down_shows_why_each_case_is_listed(hub, protector):
 
     overdue = pages["timeliness--case.overdue--case.html"]
     for heading in ("事项名称或实施编码", "受理时间（北京时间）", "办结时间或办件状态",
-                    "法定/承诺期限", "超期工作日数"):  # fmt: skip
+                    "法定/承诺期限", "超期工作日数", "超期自然日数"):  # fmt: skip
         assert f">{heading}</th>" in overdue
     late = _row_cells(overdue, serials["late"])
     assert late[5:] == [
@@ -153,6 +163,7 @@ def test_drill_down_shows_why_each_case_is_listed(hub, protector):
         "<bdi>2025-10-09 10:00</bdi>",
         "<bdi>2025-09-30</bdi>",
         "1",
+        "9",
     ]
     still_open = _row_cells(overdue, serials["open"])
     assert still_open[7] == "<bdi>部门开始办理</bdi>" and still_open[9] == "4"
@@ -182,6 +193,7 @@ def test_exports_carry_the_case_details(hub, protector):
     by_key = {row["记录键"]: row for row in rows}
     assert by_key[serials["late"]][DAYS_LATE] == "1"
     assert by_key[serials["open"]][DAYS_LATE] == "4"
+    assert by_key[serials["open"]][CALENDAR_DAYS_LATE] == "13"  # 30 Sep → 13 Oct
     assert by_key[serials["prereview"]][PREREVIEW_DEADLINE] == "2025-10-09"
     assert "4403**********" in by_key[serials["unknown"]][PROBLEM]
     assert PERSON not in text and "张伟" not in text and "\u202e" not in text

@@ -1,8 +1,10 @@
 """The auditor report: a static site, exports and a PDF from the stored quality history.
 
 ``build_report`` reads ``quality_runs``/``quality_results`` (never Great Expectations
-objects, so GX is not imported), and writes ``reports/index.html`` with drill-down
-pages, ``reports/summary.pdf``, and CSV/XLSX files under ``exports/``.
+objects, so GX is not imported) and, for the drill-down of the case timeliness rules,
+the listed cases as the case library holds them now (:mod:`.case_details`), and writes
+``reports/index.html`` with drill-down pages, ``reports/summary.pdf``, and CSV/XLSX files
+under ``exports/``.
 """
 
 from __future__ import annotations

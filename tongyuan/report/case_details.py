@@ -42,6 +42,7 @@ ACCEPTED = "受理时间（北京时间）"
 DECIDED = "办结时间或办件状态"
 DEADLINE = "法定/承诺期限"
 DAYS_LATE = "超期工作日数"
+CALENDAR_DAYS_LATE = "超期自然日数"
 RECEIVED = "接件时间（北京时间）"
 PREREVIEW_DEADLINE = "预审期限"
 PROBLEM = "期限无法计算的原因"
@@ -50,14 +51,16 @@ NOT_FOUND = "库中未找到该办件"
 _COMMON = (ITEM, ACCEPTED, DECIDED, DEADLINE)
 # Columns per (suite, rule, record kind) the drill-down explains.
 DETAIL_COLUMNS: dict[tuple[str, str, str], tuple[str, ...]] = {
-    ("timeliness", "case.overdue", "case"): (*_COMMON, DAYS_LATE),
+    ("timeliness", "case.overdue", "case"): (*_COMMON, DAYS_LATE, CALENDAR_DAYS_LATE),
     ("timeliness", "case.prereview.late", "case"): (*_COMMON, RECEIVED, PREREVIEW_DEADLINE),
     ("timeliness", "deadline.unknown", "case"): (*_COMMON, PROBLEM),
 }
 # Every detail column once, in this order: the exports' extra columns (one file, all rules).
 ALL_DETAIL_COLUMNS: tuple[str, ...] = (
-    *_COMMON, DAYS_LATE, RECEIVED, PREREVIEW_DEADLINE, PROBLEM,
+    *_COMMON, DAYS_LATE, CALENDAR_DAYS_LATE, RECEIVED, PREREVIEW_DEADLINE, PROBLEM,
 )  # fmt: skip
+# Columns holding numbers (sorted as numbers, written as numbers in the workbook).
+NUMERIC_COLUMNS: frozenset[str] = frozenset({DAYS_LATE, CALENDAR_DAYS_LATE})
 
 _CHUNK = 500
 _ENDED_STATES = frozenset(s.value for s in CaseState if s.is_final)
@@ -97,19 +100,34 @@ def state_label(code: str) -> str:
         return code
 
 
+def _late_until(case: StoredCase, as_of: date) -> date:
+    """The day lateness is counted to: the case's decision, or its ending without one,
+    when that was by ``as_of``; else ``as_of`` (still open that day)."""
+    stops = [d for d in (_local(case.decided_at), _local(case.ended_at)) if d and d <= as_of]
+    return stops[0] if stops else as_of
+
+
+def calendar_days_late(case: StoredCase, as_of: date | None) -> int | None:
+    """Calendar days past the deadline as of ``as_of``: what ``case.overdue`` judges by
+    (a day past the deadline is late, whatever day it is). 0 when not past it."""
+    if case.deadline is None or as_of is None:
+        return None
+    return max((_late_until(case, as_of) - case.deadline).days, 0)
+
+
 def working_days_late(
     case: StoredCase, as_of: date | None, calendar: WorkCalendar | None
 ) -> int | None:
-    """Working days past the deadline as of ``as_of``, as ``case.overdue`` judged it.
+    """Working days past the deadline as of ``as_of``, counted to the same day as
+    :func:`calendar_days_late`.
 
-    Up to the day the case was decided, or ended without a decision, when that was by
-    ``as_of``; else up to ``as_of`` (still open that day). 0 when not past the deadline;
-    None when it cannot be counted (no deadline, no day, a year the calendar lacks).
+    0 when not past the deadline, and also for a case late only by days off (a Friday
+    deadline judged on the Sunday): ``case.overdue`` lists it, and the calendar days say
+    why. None when it cannot be counted (no deadline, no day, a year the calendar lacks).
     """
     if case.deadline is None or as_of is None or calendar is None:
         return None
-    stops = [d for d in (_local(case.decided_at), _local(case.ended_at)) if d and d <= as_of]
-    stop = stops[0] if stops else as_of
+    stop = _late_until(case, as_of)
     if stop <= case.deadline:
         return 0
     try:
@@ -119,7 +137,10 @@ def working_days_late(
 
 
 def _values(
-    columns: Sequence[str], case: StoredCase | None, days_late: int | None
+    columns: Sequence[str],
+    case: StoredCase | None,
+    as_of: date | None,
+    calendar: WorkCalendar | None,
 ) -> tuple[tuple[str, DetailValue], ...]:
     if case is None:
         return tuple((c, NOT_FOUND if c == ITEM else None) for c in columns)
@@ -129,7 +150,8 @@ def _values(
         ACCEPTED: shown_time(case.accepted_at),
         DECIDED: decided,
         DEADLINE: case.deadline.isoformat() if case.deadline else None,
-        DAYS_LATE: days_late,
+        DAYS_LATE: working_days_late(case, as_of, calendar),
+        CALENDAR_DAYS_LATE: calendar_days_late(case, as_of),
         RECEIVED: shown_time(case.received_at),
         PREREVIEW_DEADLINE: (
             case.prereview_deadline.isoformat() if case.prereview_deadline else None
@@ -178,11 +200,7 @@ def attach_case_details(model: ReportModel, engine: Engine) -> None:
         e.records = [
             replace(
                 r,
-                details=_values(
-                    columns,
-                    found := cases.get(r.key),
-                    working_days_late(found, as_of, calendar) if found else None,
-                ),
+                details=_values(columns, cases.get(r.key), as_of, calendar),
             )
             for r in e.records
         ]

@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from tongyuan.report.case_details import DAYS_LATE
+from tongyuan.report.case_details import DAYS_LATE, NUMERIC_COLUMNS
 from tongyuan.report.charts import line_chart
 from tongyuan.report.summary import NamedCode, ReportModel, kind_label
 from tongyuan.report.text import shown_text
@@ -225,6 +225,7 @@ def write_pages(
             regions=regions,
             page_truncated=len(e.records) > PAGE_ROWS,
             days_late=DAYS_LATE,
+            numeric_columns=NUMERIC_COLUMNS,
             exports_rel="../" + exports_rel,
         )
         pages.append(_write(failures_dir / f"{e.slug}.html", html))
