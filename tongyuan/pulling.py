@@ -184,7 +184,9 @@ def pull(
     """Read ``stream`` from ``source`` incrementally and store it; never raises for data.
 
     Adapter or database failures end the pull as a failed batch with the reason (the
-    state is not advanced, nothing is acknowledged) and are returned, not raised.
+    state is not advanced, nothing is acknowledged) and are returned, not raised. A
+    SystemExit (or GeneratorExit, or a KeyboardInterrupt of its own) from the source's
+    code is such a failure too (adapters.sdk.contract); a real Ctrl-C is raised.
 
     ``writer`` replaces the default check-and-store of each record (the item sync uses
     this); ``dry_run`` runs the same code in a transaction that is always rolled back,
@@ -222,7 +224,7 @@ def pull(
         else:
             with sessions() as reading:
                 state = load_state(reading, source_name, stream)
-        read = source.read(stream, state)
+        read = contract.open(source, state)
         started = now or datetime.now(UTC)
         # A pull streams up to millions of records: see tongyuan.collection.
         with bulk_collection():
@@ -255,7 +257,7 @@ def pull(
         if not dry_run:
             if checkpoint is not None:
                 checkpoint("after_commit")
-            read.commit()
+            contract.commit(read)
     except Exception as exc:
         # The short form: a database error's own text carries the statement and what the
         # driver quotes of the row (PostgreSQL's DETAIL: the key's values), so the log
@@ -274,7 +276,7 @@ def pull(
                 result.batch_id = batch.id
     finally:
         if read is not None:
-            read.close()
+            contract.close(read)
         if session is None:
             engine.dispose()
     log.info(
@@ -314,12 +316,12 @@ def _write_stream(
     """
     batch = open_batch(session, batch_kind, label, meta={"kind": kind, **(batch_meta or {})})
     writer.begin(session, batch, started)
-    for index, item in enumerate(read, start=1):
-        writer.write(session, batch, contract.envelope(item, index), result)
+    for envelope in contract.envelopes(read):
+        writer.write(session, batch, envelope, result)
     if verify_read is not None:
         verify_read(read)
     writer.finish(session, batch, result)
-    result.state = contract.state(read.state())
+    result.state = contract.read_state(read)
     save_state(session, source_name, stream, result.state, batch_id=batch.id)
     close_batch(
         session,

@@ -36,6 +36,7 @@ from adapters.builtin.http_read import HttpStream, HttpStreamRead
 from adapters.builtin.http_transport import HttpTransport, Response
 from adapters.mapping import Mapping as FieldMapping
 from adapters.sdk.config import SecretResolver, is_secret_ref
+from adapters.sdk.department_code import package_file
 from adapters.sdk.errors import AdapterError, ConfigError, ConnectionCheckError
 from adapters.sdk.source import Source, State, StreamSpec
 from standards.records import RECORD_KINDS
@@ -97,6 +98,8 @@ class HttpSource(Source):
             try:
                 resolved[name] = self._resolve(name, conf, use_class=name == default)
             except ConfigError as exc:
+                if package_file(type(self), exc.source) is not None:
+                    raise  # a mapping the department's package ships: its failure, as is
                 if exc.source == _WHERE:
                     problems.extend(exc.problems)
                 else:  # a mapping file or a class attribute: say which, and where in it

@@ -54,7 +54,7 @@ from standards.formats.layout import PERSONAL_ID_FIELDS
 from standards.formats.raw import RawRecord
 from standards.privacy import mask_id, mask_text
 from standards.records import RECORD_KINDS, SourceLocation, StandardRecord
-from standards.safe_yaml import MAX_BYTES
+from standards.safe_yaml import MAX_BYTES, problem_and_line
 from standards.validation import Finding
 
 _MAX_ECHO = 60
@@ -1194,7 +1194,10 @@ class Mapping:
         try:
             data, duplicates = load_yaml(text, str(path))
         except yaml.YAMLError as exc:
-            raise ConfigError(str(path), [("", f"not valid YAML: {exc}")]) from None
+            # The problem and its line, without PyYAML's mark lines: it reads as one line.
+            problem, line = problem_and_line(exc)
+            at = f"line {line}" if line is not None else ""
+            raise ConfigError(str(path), [(at, f"not valid YAML: {problem}")]) from None
         problems = [(f"line {line}", f"key {key!r} is given twice") for line, key in duplicates]
         if data is None or not isinstance(data, AbcMapping):
             raise ConfigError(str(path), [*problems, ("", "the top level must be a mapping")])

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from adapters.sdk.config import AdapterConfig, SecretResolver, resolve_secret
-from adapters.sdk.department_code import department_code, failure_text
+from adapters.sdk.department_code import department_code, failure_text, package_file_error
 from adapters.sdk.errors import AdapterCodeError, AdapterError
 
 
@@ -49,18 +49,34 @@ class ConfiguredAdapter:
         code going wrong: it becomes one AdapterCodeError naming the class, so a command
         checking many departments reports it as a problem line instead of a traceback —
         a SystemExit or a KeyboardInterrupt of its own included (a real Ctrl-C still
-        stops the command, see :mod:`adapters.sdk.department_code`).
+        stops the command, see :mod:`adapters.sdk.department_code`, also one the class
+        caught and turned into an AdapterError). So does a ConfigError about a file the
+        package ships (its own ``mapping.yaml`` broken): the operator's configuration is
+        not what is wrong, and the department's package alone is unusable.
         """
         with department_code() as failed:
             try:
                 config = cls.Config.load(data, source=source)
-                return cls(config, base_dir=base_dir, secrets=secrets)
-            except AdapterError:
-                raise
-            except BaseException as exc:  # a SystemExit too: it must not end the hub
-                if not failed(exc):
+            except BaseException as exc:
+                if not failed(exc) or isinstance(exc, AdapterError):
                     raise
-                raise AdapterCodeError(
-                    f"adapter {cls.__module__}:{cls.__qualname__} cannot be created from "
-                    f"its configuration: {failure_text(exc)}"
-                ) from exc
+                raise _code_error(cls, exc) from exc
+            try:
+                return cls(config, base_dir=base_dir, secrets=secrets)
+            except BaseException as exc:  # a SystemExit too: it must not end the hub
+                if not failed(exc):  # a real Ctrl-C, whatever the class made of it
+                    raise
+                shipped = package_file_error(cls, exc)  # its own mapping.yaml broken
+                if shipped is not None:
+                    raise shipped from exc
+                if isinstance(exc, AdapterError):  # a ConfigError: the configuration's
+                    raise
+                raise _code_error(cls, exc) from exc
+
+
+def _code_error(cls: type, exc: BaseException) -> AdapterCodeError:
+    """What the class raised while built, as one problem line naming it."""
+    return AdapterCodeError(
+        f"adapter {cls.__module__}:{cls.__qualname__} cannot be created from its "
+        f"configuration: {failure_text(exc)}"
+    )

@@ -12,18 +12,27 @@ is one :class:`~adapters.sdk.errors.AdapterCodeError` saying what and where::
 Such a mistake is a programming error, not a bad row: the pull fails as a whole (nothing
 of the batch is stored, the state is not advanced, nothing is acknowledged) and the next
 run reads the same data once the adapter is fixed. Bad *data* stays a finding.
+
+The source's code runs inside the hub's process: a SystemExit (a ``sys.exit()`` deep in a
+department's driver), a GeneratorExit or a KeyboardInterrupt it raises itself while it
+lists its streams or reads is its failure too, an AdapterCodeError like the others, and
+not the end of the whole run of every department. A real Ctrl-C still stops the command
+(:mod:`adapters.sdk.department_code`): :meth:`ReadContract.open` watches for one from
+``read()`` to :meth:`ReadContract.close`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from adapters.sdk.department_code import department_code, failure_text, package_file_error
 from adapters.sdk.envelope import Envelope
 from adapters.sdk.errors import AdapterCodeError, AdapterError
-from adapters.sdk.source import Source, StreamSpec
+from adapters.sdk.source import Source, State, StreamRead, StreamSpec
 from standards.records import RECORD_KINDS, SourceLocation
 from standards.surrogates import escape_surrogates, has_surrogate
 from standards.validation import Finding
@@ -40,15 +49,23 @@ def _type_name(value: object) -> str:
 
 def checked_spec(source: Source, stream: str) -> StreamSpec:
     """The spec of ``stream``: KeyError (the source's own message) when it has none,
-    AdapterCodeError when the spec it declares is not one the hub can store."""
-    try:
-        spec = source.stream(stream)
-    except (KeyError, AdapterError):
-        raise
-    except Exception as exc:  # the adapter's own streams(): name it, not a traceback
-        raise AdapterCodeError(
-            f"{_label(source)}: streams() raised {type(exc).__name__}: {exc}"
-        ) from exc
+    AdapterCodeError when the spec it declares is not one the hub can store, or when its
+    ``streams()`` raised (a SystemExit included) or found its package's own mapping file
+    broken."""
+    with department_code() as failed:
+        try:
+            spec = source.stream(stream)
+        except BaseException as exc:  # the adapter's own streams(): name it, not a traceback
+            if not failed(exc):  # a real Ctrl-C, whatever the source made of it
+                raise
+            shipped = package_file_error(type(source), exc)
+            if shipped is not None:  # a mapping file its package ships is broken
+                raise shipped from exc
+            if isinstance(exc, KeyError | AdapterError):
+                raise
+            raise AdapterCodeError(
+                f"{_label(source)}: streams() raised {failure_text(exc)}"
+            ) from exc
     if not isinstance(spec, StreamSpec):
         raise AdapterCodeError(
             f"{_label(source)}, stream {stream}: streams() gave {_type_name(spec)}, "
@@ -63,12 +80,90 @@ def checked_spec(source: Source, stream: str) -> StreamSpec:
 
 
 class ReadContract:
-    """The checks of one read of one stream: each envelope as it comes, then the state."""
+    """The checks of one read of one stream: each envelope as it comes, then the state.
+
+    With :meth:`open` … :meth:`close` the read's own calls (``read()``, its iteration,
+    ``state()``, ``commit()``, ``close()``) run as department code: what other than an
+    Exception they raise (a SystemExit) is an AdapterCodeError naming adapter and stream.
+    """
 
     def __init__(self, source: Source, spec: StreamSpec) -> None:
         self.label = f"{_label(source)}, stream {spec.name}"
         self.stream = spec.name
         self.record_type = RECORD_KINDS[spec.kind]
+        self._watch = ExitStack()
+        self._failed: Callable[[BaseException], bool] | None = None
+
+    def open(self, source: Source, state: State | None) -> StreamRead:
+        """``source.read(stream, state)``, watched until :meth:`close` for a real Ctrl-C
+        (one watch for the whole read, not a signal handler set per record)."""
+        self._failed = self._watch.enter_context(department_code())
+        try:
+            with self._department("read()"):
+                return source.read(self.stream, state)
+        except BaseException:
+            self._watch.close()
+            raise
+
+    def envelopes(self, read: StreamRead) -> Iterator[Envelope]:
+        """What ``read`` yields, each checked by :meth:`envelope`; the read raising other
+        than an Exception is an AdapterCodeError (an Exception, which fails the pull)."""
+        with self._department("iter()"):
+            items = iter(read)
+        index = 0
+        while True:
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            except BaseException as exc:  # inline, not _department: this runs per record
+                if not self._is_failure(exc) or isinstance(exc, Exception):
+                    raise
+                raise self._code_error(exc, "reading") from exc
+            index += 1
+            yield self.envelope(item, index)
+
+    def read_state(self, read: StreamRead) -> dict[str, Any]:
+        """``read.state()`` as :meth:`state` checks it."""
+        with self._department("state()"):
+            state = read.state()
+        return self.state(state)
+
+    def commit(self, read: StreamRead) -> None:
+        """``read.commit()``: the source acknowledges what the hub committed."""
+        with self._department("commit()"):
+            read.commit()
+
+    def close(self, read: StreamRead | None) -> None:
+        """``read.close()`` (when :meth:`open` gave one), then the Ctrl-C watch ends."""
+        try:
+            if read is not None:
+                with self._department("close()"):
+                    read.close()
+        finally:
+            self._watch.close()
+            self._failed = None
+
+    @contextmanager
+    def _department(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except BaseException as exc:
+            if not self._is_failure(exc) or isinstance(exc, Exception):
+                raise  # an Exception fails the pull as it is
+            raise self._code_error(exc, what) from exc
+
+    def _is_failure(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the source failing; False for a real Ctrl-C, and
+        KeyboardInterrupt raised instead when the source turned one into something else
+        (an Exception too). Outside open() … close() a KeyboardInterrupt, SystemExit …
+        is let through as before."""
+        if self._failed is None:
+            return isinstance(exc, Exception)
+        return self._failed(exc)
+
+    def _code_error(self, exc: BaseException, what: str) -> AdapterCodeError:
+        return AdapterCodeError(f"{self.label}: {what} raised {failure_text(exc)}")
 
     def envelope(self, item: object, index: int) -> Envelope:
         """``item`` (the ``index``-th the read yielded, from 1) as the hub may store it.

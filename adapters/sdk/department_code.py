@@ -14,18 +14,31 @@ through a handler that notes it and then does what the process's handler did; a
 KeyboardInterrupt seen after that note propagates, and so does a Ctrl-C the package turned
 into something else (``except KeyboardInterrupt: sys.exit(1)``): after the note, whatever
 the code raised becomes a KeyboardInterrupt. Where no note can be taken (a SIGINT
-handler set outside Python) every KeyboardInterrupt propagates, as before.
+handler set outside Python) every KeyboardInterrupt propagates, as before. An error
+raised while a KeyboardInterrupt was being handled (its ``__context__`` or ``__cause__``
+chain holds one) is a Ctrl-C turned into something else too, even with no note taken (a
+SIGINT handler of the package's own, a handler set outside Python): it propagates as the
+KeyboardInterrupt.
+
+A package's own files are its code as well: a ``mapping.yaml`` shipped inside its folder
+that is not valid YAML or maps onto an unknown standard field raises ConfigError while the
+class is built (or lists its streams), but the operator's configuration is not what is
+wrong. :func:`package_file_error` tells the two apart by where the file lies.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from adapters.sdk.errors import AdapterCodeError, ConfigError
 
 # What a package may raise that the hub reports as its failure (KeyboardInterrupt only
 # when no Ctrl-C arrived, see _Watch.failed).
@@ -45,16 +58,35 @@ class _Watch:
 
         After a SIGINT, whatever came out is the Ctrl-C: a package catching the
         KeyboardInterrupt and turning it into ``sys.exit(1)`` or an exception of its own
-        would otherwise be reported as its failure while the hub carried on. Raises
-        KeyboardInterrupt (chained to ``exc``) then.
+        (an AdapterError included) would otherwise be reported as its failure while the
+        hub carried on. Raises KeyboardInterrupt (chained to ``exc``) then, and also when
+        ``exc`` was raised while a KeyboardInterrupt was handled (see :func:`_interrupted`).
         """
-        if self.signalled:
-            if isinstance(exc, KeyboardInterrupt):
-                return False
-            raise KeyboardInterrupt from exc
         if isinstance(exc, KeyboardInterrupt):
-            return self.can_tell
+            return self.can_tell and not self.signalled
+        if self.signalled or _interrupted(exc):
+            raise KeyboardInterrupt from exc
         return isinstance(exc, _FAILURES)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is in what ``exc`` was raised from or while handling.
+
+    The Ctrl-C a package turned into an error of its own where the hub could not note the
+    SIGINT (the package set its own handler, or one was set outside Python): without this,
+    the operator's Ctrl-C became a problem line and the command went on.
+    """
+    seen: set[int] = set()
+    stack = [exc.__cause__, exc.__context__]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        stack += [current.__cause__, current.__context__]
+    return False
 
 
 def _watch_handler(watch: _Watch, previous: Callable[[int, FrameType | None], Any]):  # type: ignore[no-untyped-def]
@@ -106,4 +138,52 @@ def failure_text(exc: BaseException) -> str:
     return f"{text} ({why})" if why else text
 
 
-__all__ = ["department_code", "failure_text"]
+# The hub's own top-level packages: a file in them is never a department package's.
+_HUB_PACKAGES = frozenset({"adapters", "signing", "standards", "tongyuan"})
+
+
+def _package_folders(cls: type) -> list[Path]:
+    """The folders of the top-level package ``cls`` comes from; none for the hub's own
+    classes and for a single-file module (no folder of its own to ship files in)."""
+    top = cls.__module__.partition(".")[0]
+    if top in _HUB_PACKAGES:
+        return []
+    paths = getattr(sys.modules.get(top), "__path__", None) or []
+    return [Path(path).resolve() for path in paths]
+
+
+def package_file(cls: type, named: str) -> Path | None:
+    """The file ``named`` (a ConfigError's ``source``) when it lies inside the folder of
+    the department package ``cls`` comes from: a file it ships, not the operator's."""
+    folders = _package_folders(cls)
+    if not folders or not Path(named).is_absolute():
+        return None
+    path = Path(named).resolve()
+    return path if any(path.is_relative_to(folder) for folder in folders) else None
+
+
+def package_file_error(cls: type, exc: BaseException) -> AdapterCodeError | None:
+    """``exc`` as the package's failure when it is a ConfigError about a file inside the
+    package (its ``mapping.yaml`` broken); None for any other error, and for a ConfigError
+    that is the operator's configuration's problem.
+
+    One line naming the adapter, its package, the file and every problem in it, for the
+    problem line of ``sync check`` and a failed department's batch.
+    """
+    path = package_file(cls, exc.source) if isinstance(exc, ConfigError) else None
+    if path is None:
+        return None
+    assert isinstance(exc, ConfigError)
+    # One line: a message spread over lines (PyYAML's) is joined with spaces.
+    problems = "; ".join(
+        " ".join((f"{where}: {message}" if where else message).split())
+        for where, message in exc.problems
+    )
+    package = cls.__module__.partition(".")[0]
+    return AdapterCodeError(
+        f"adapter {cls.__module__}:{cls.__qualname__}: a file of its package {package!r} is "
+        f"broken: {path}: {problems}"
+    )
+
+
+__all__ = ["department_code", "failure_text", "package_file", "package_file_error"]

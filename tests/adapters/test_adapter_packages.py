@@ -8,6 +8,7 @@ Packages are "installed" as a folder on sys.path holding the package and its
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -38,6 +39,11 @@ def install(site: Path, dist: str, module: str, entry: str, source: str, cls: st
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("", encoding="utf-8")
     (package / "source.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    _dist_info(site, dist, module, entry, cls)
+
+
+def _dist_info(site: Path, dist: str, module: str, entry: str, cls: str) -> None:
+    """The ``*.dist-info`` in ``site`` declaring ``entry = module.source:cls``."""
     info = site / f"{dist.replace('-', '_')}-0.1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(
@@ -283,12 +289,17 @@ BROKEN = "114403000040578006"  # the department whose package raises on import
 
 
 def _two_departments(
-    tmp_path: Path, *, broken_items: bool = False, bad_code: bool = False, broken: str = "boom-t"
+    tmp_path: Path,
+    *,
+    broken_items: bool = False,
+    bad_code: bool = False,
+    broken: str = "boom-t",
+    broken_ref: str | None = None,
 ) -> Path:
     """Department 0 uses the package raising on import (``broken`` names it; for its
-    cases, or its items with ``broken_items``), department 1 (the factories' authority)
-    the built-in ``files`` on its own drop; ``bad_code`` gives department 1 a USCC
-    failing its check character."""
+    cases, or its items with ``broken_items``; ``broken_ref`` replaces its whole adapter
+    reference), department 1 (the factories' authority) the built-in ``files`` on its own
+    drop; ``bad_code`` gives department 1 a USCC failing its check character."""
     from std_factories import AUTHORITY
 
     outbox = tmp_path / "systems" / "440305" / "outbox"
@@ -301,7 +312,7 @@ def _two_departments(
         return (f'{{adapter: files, config: {{path: "{drops[code]}", settle_seconds: 0, '
                 f"streams: {{{kind}s: {{kind: {kind}}}}}}}, stream: {kind}s}}")  # fmt: skip
 
-    boom = f"{{adapter: {broken}, config: {{path: x}}, stream: items}}"
+    boom = broken_ref or f"{{adapter: {broken}, config: {{path: x}}, stream: items}}"
     first = f"source: {boom}" if broken_items else f"cases: {boom}"
     healthy = AUTHORITY[:-1] + ("0" if AUTHORITY[-1] != "0" else "1") if bad_code else AUTHORITY
     path = tmp_path / "two.yaml"
@@ -638,3 +649,183 @@ def test_the_http_adapter_s_credential_names_are_literal_secrets_without_the_ada
         "departments[0].cases.config.headers.X-Session-Id",
     ]
     assert not any(secret in str(refusal) for secret in ("AK9f3", "s3cr3t", "k77", "sid1"))
+
+
+# -- a package's own files, and what its read raises ---------------------------------------
+
+
+def _scaffolded(site: Path, tmp_path: Path, name: str, kind: str) -> tuple[Path, Path]:
+    """`tongyuan adapter new NAME --kind KIND`, installed into ``site`` with its entry
+    point: (its adapter.yaml, the mapping.yaml shipped inside its package)."""
+    import shutil
+
+    created = create_adapter_package(name, kind=kind, out=tmp_path)
+    shutil.move(created.root / created.module, site / created.module)
+    _dist_info(site, f"tongyuan-adapter-{name}", created.module, name, created.class_name)
+    config = created.root / "adapter.yaml"
+    if kind == "sql":  # the scaffold's reference, set only where the kit is run
+        config.write_text(config.read_text(encoding="utf-8").replace("env:", "env:T_"))
+    return config, site / created.module / "mapping.yaml"
+
+
+def _break(mapping: Path, breakage: str) -> None:
+    text = mapping.read_text(encoding="utf-8")
+    if breakage == "yaml":
+        mapping.write_text(text + "  bad: [unclosed\n", encoding="utf-8")
+    else:  # a standard field that does not exist
+        mapping.write_text(text.replace("item_name:", "item_nmae:"), encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["files", "sql", "http"])
+@pytest.mark.parametrize(
+    ("breakage", "said"),
+    [
+        ("yaml", r": line \d+: not valid YAML: while parsing a flow sequence: expected"),
+        ("field", r": fields\.item_nmae: 'item_nmae' is not a field of Case"),
+    ],
+)
+def test_a_package_s_own_broken_mapping_marks_its_department_only(
+    site, tmp_path, kind, breakage, said
+):
+    """Before, the ConfigError of the mapping.yaml shipped inside the package refused the
+    whole topology as the configuration's mistake: every department's ingest, `sync
+    check` and the DAG files stopped over one department's package."""
+    from std_factories import AUTHORITY
+
+    name = f"own-{kind}-{breakage}"
+    config, mapping = _scaffolded(site, tmp_path, name, kind)
+    _break(mapping, breakage)
+    topology = _two_departments(
+        tmp_path, broken_ref=f'{{adapter: {name}, config: "{config}", stream: cases}}'
+    )
+    topo = load_topology(topology, home=tmp_path)
+    problems = dict(topo.adapter_problems)
+    assert list(problems) == ["departments[0].cases.adapter"]
+    line = problems["departments[0].cases.adapter"]
+    module = name.replace("-", "_") + "_adapter"
+    assert re.search(
+        f"a file of its package '{module}' is broken: {re.escape(str(mapping))}{said}", line
+    ), line
+    assert "\n" not in line  # one problem line
+    assert not topo.case_department(AUTHORITY).problems
+
+    checked = runner.invoke(app, ["sync", "check", "-t", str(topology)], terminal_width=600)
+    assert checked.exit_code == 2, checked.output
+    assert f"departments[0].cases.adapter: adapter {module}.source:" in checked.output
+
+
+def test_ingest_runs_beside_a_package_whose_own_mapping_is_broken(hub, site, tmp_path):
+    from std_factories import AUTHORITY
+
+    config, mapping = _scaffolded(site, tmp_path, "own-ingest", "files")
+    _break(mapping, "field")
+    topology = _two_departments(
+        tmp_path, broken_ref=f'{{adapter: own-ingest, config: "{config}", stream: cases}}'
+    )
+    _deliver_case(topology)
+    result = runner.invoke(app, ["ingest", "-t", str(topology)], terminal_width=600)
+    assert result.exit_code == 1, result.output
+    assert f"{BROKEN} failed" in result.output and f"{mapping}: fields.item_nmae" in result.output
+    assert "committed" in result.output and _stored_cases(hub) == 1  # the healthy one ran
+    assert not load_topology(topology, home=hub.home).case_department(AUTHORITY).problems
+
+
+def test_a_mapping_file_the_configuration_names_still_refuses_the_topology(site, tmp_path):
+    """The operator's mapping file (named by the department's configuration, outside the
+    package) is the configuration's mistake, as before: the whole topology is refused."""
+    config, _ = _scaffolded(site, tmp_path, "own-ops", "files")
+    ops_mapping = tmp_path / "ops-mapping.yaml"
+    ops_mapping.write_text("kind: case\nfields: {a: [\n", encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f'streams: {{cases: {{patterns: ["*.csv"], mapping: "{ops_mapping}"}}}}\n',
+        encoding="utf-8",
+    )
+    topology = _two_departments(
+        tmp_path, broken_ref=f'{{adapter: own-ops, config: "{config}", stream: cases}}'
+    )
+    with pytest.raises(TopologyError) as info:
+        load_topology(topology, home=tmp_path)
+    problems = dict(info.value.problems)
+    assert "not valid YAML" in problems["departments[0].cases.config"]
+    assert not any(where.endswith(".adapter") for where in problems)
+
+
+EXITING_READ = """
+import sys
+
+from adapters.builtin.files import FilesSource
+from adapters.sdk import StreamRead
+
+
+class _Exiting(StreamRead):
+    def __iter__(self):
+        sys.exit(3)  # the department's driver ending "the program" mid-read
+        yield
+
+    def state(self):
+        return {}
+
+
+class ExitReadCases(FilesSource):
+    stream = "cases"
+    kind = "case"
+
+    def read(self, stream, state=None):
+        return _Exiting()
+"""
+
+
+def test_ingest_runs_beside_a_package_whose_read_calls_sys_exit(hub, site, tmp_path):
+    """Before, the SystemExit went through the pull's ``except Exception`` and ended the
+    ingest of every department (exit 3, the healthy one never ran)."""
+    from std_factories import AUTHORITY
+
+    install(site, "tongyuan-adapter-exitread-t", "exitread_t_adapter", "exitread-t",
+            EXITING_READ, "ExitReadCases")  # fmt: skip
+    drop = tmp_path / "drops" / BROKEN
+    topology = _two_departments(
+        tmp_path,
+        broken_ref=f'{{adapter: exitread-t, config: {{path: "{drop}", settle_seconds: 0}}, '
+        "stream: cases}",
+    )
+    assert not load_topology(topology, home=hub.home).case_department(BROKEN).problems
+    _deliver_case(topology)
+    result = runner.invoke(app, ["ingest", "-t", str(topology)], terminal_width=600)
+    assert result.exit_code == 1, result.output
+    assert f"{BROKEN} failed" in result.output
+    assert "reading raised SystemExit: 3 (it tried to end the process" in result.output
+    assert "committed" in result.output and _stored_cases(hub) == 1
+    assert load_topology(topology, home=hub.home).case_department(AUTHORITY) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "own_handler"),
+    [
+        ("ctrlc-adapter-t", ""),
+        ("ctrlc-own-t", "signal.signal(signal.SIGINT, signal.default_int_handler)\n"),
+    ],
+)
+def test_a_real_ctrl_c_the_class_turns_into_an_adapter_error_still_stops_the_command(
+    site, tmp_path, name, own_handler
+):
+    """Before, a class catching the operator's Ctrl-C while built and raising an
+    AdapterError came out as that AdapterError: a problem line of its department, and
+    the command went on. With a SIGINT handler of its own the hub cannot note the
+    SIGINT: the KeyboardInterrupt in the error's context says it."""
+    body = f"""
+        def __init__(self, *a, **k):
+            import os, signal, time
+            {own_handler}
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)
+            except KeyboardInterrupt:
+                raise AdapterError("interrupted while asking the licence server")
+    """
+    module = name.replace("-", "_") + "_adapter"
+    install(site, f"tongyuan-adapter-{name}", module, name, _subclass(body), "RCases")
+    with pytest.raises(KeyboardInterrupt):
+        load_topology(_topology(tmp_path, [name, "files"]), home=tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        load_adapter(name).from_config(_files_config(tmp_path))

@@ -5,6 +5,10 @@ stored — instead of a bare AttributeError / StatementError deep in the storing
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,14 +59,39 @@ def _yielded(mode: str) -> list[Any]:
     }.get(mode, [_good()])
 
 
+def _ctrl_c(handling: str) -> None:
+    """A real Ctrl-C (SIGINT to this process) while the source reads; ``handling`` is what
+    the source makes of the KeyboardInterrupt: nothing, or an exit or error of its own."""
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    except KeyboardInterrupt:
+        if handling == "exit":
+            sys.exit(1)
+        if handling == "error":
+            raise RuntimeError("interrupted") from None
+        raise
+
+
 class _Read(StreamRead):
     def __init__(self, mode: str) -> None:
         self.mode = mode
 
     def __iter__(self) -> Iterator[Envelope]:
+        if self.mode == "exit_iter":
+            yield _good()
+            sys.exit(3)  # a department's driver ending "the program" mid-read
+        if self.mode == "kbd_iter":
+            yield _good()
+            raise KeyboardInterrupt  # raised by the source itself: no Ctrl-C arrived
+        if self.mode.startswith("ctrl_c_"):
+            yield _good()
+            _ctrl_c(self.mode.removeprefix("ctrl_c_"))
         yield from _yielded(self.mode)
 
     def state(self) -> Any:
+        if self.mode == "exit_state":
+            raise SystemExit("state store gone")
         if self.mode == "datetime_state":
             return {"n": 1, "at": dt.datetime(2025, 1, 1)}
         if self.mode == "list_state":
@@ -83,6 +112,8 @@ class RogueSource(Source):
         pass
 
     def read(self, stream: str, state: dict[str, Any] | None = None) -> StreamRead:
+        if self.config.mode == "exit_read":
+            sys.exit(0)
         return _Read(self.config.mode)
 
 
@@ -134,6 +165,44 @@ def test_a_programming_error_fails_the_pull_naming_where(settings, mode, message
     assert result.error is not None
     assert LABEL in result.error and message in result.error, result.error
     assert _stored(settings) == (0, 0, None)  # nothing half-stored, state not advanced
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("exit_read", "read() raised SystemExit: 0 (it tried to end the process"),
+        ("exit_iter", "reading raised SystemExit: 3 (it tried to end the process"),
+        ("kbd_iter", "reading raised KeyboardInterrupt (raised by the package itself"),
+        ("exit_state", "state() raised SystemExit: state store gone"),
+    ],
+)
+def test_a_source_ending_the_process_fails_its_pull_only(settings, mode, message):
+    """Before, only Exception was caught: a SystemExit from the source's read ended the
+    whole run (every department's ingest) instead of failing this pull."""
+    before = signal.getsignal(signal.SIGINT)
+    result = _pull(settings, mode)
+    assert result.status == "failed"
+    assert result.error is not None and LABEL in result.error and message in result.error
+    assert _stored(settings) == (0, 0, None)
+    assert signal.getsignal(signal.SIGINT) is before  # the Ctrl-C watch is undone
+
+
+@pytest.mark.parametrize("handling", ["none", "exit", "error"])
+def test_a_real_ctrl_c_while_reading_still_stops_the_pull(settings, handling):
+    """The operator's Ctrl-C is no source failure, also when the source turns it into an
+    exit or an error of its own: it propagates, and nothing is stored."""
+    with pytest.raises(KeyboardInterrupt):
+        _pull(settings, f"ctrl_c_{handling}")
+    assert _stored(settings) == (0, 0, None)
+
+
+def test_a_stream_list_ending_the_process_is_named():
+    class Exiting(RogueSource):
+        def streams(self) -> list[StreamSpec]:
+            sys.exit(2)
+
+    with pytest.raises(AdapterCodeError, match=r"streams\(\) raised SystemExit: 2 \(it tried"):
+        checked_spec(Exiting(RogueConfig()), "cases")
 
 
 def test_a_correct_source_still_pulls(settings):

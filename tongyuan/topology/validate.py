@@ -594,22 +594,42 @@ def _streams(
     """The source's streams by name; None (the problem added) when ``streams()`` fails.
 
     ``streams()`` is the department's code: a catalogue it asks being down
-    (ConnectionCheckError), even a SystemExit, marks its reference, not the topology.
+    (ConnectionCheckError), even a SystemExit, marks its reference, not the topology; so
+    does a broken mapping file shipped inside its package (the ``files`` adapter loads
+    the mapping here). A mapping file the configuration names is the file's problem.
     """
-    from adapters.sdk import ConfigError
-    from adapters.sdk.department_code import department_code, failure_text
+    from adapters.sdk.department_code import department_code
 
     with department_code() as failed:
         try:
             return {spec.name: spec for spec in adapter.streams()}
-        except ConfigError as exc:  # a mapping file the configuration names, say
-            ctx.add(f"{where}.config", str(exc))
         except BaseException as exc:
-            if not failed(exc):
+            if not failed(exc):  # a real Ctrl-C, whatever the package made of it
                 raise
-            message = f"adapter {ref.adapter!r}: streams() raised {failure_text(exc)}"
-            ctx.add_code(f"{where}.adapter", message, department=department)
+            _streams_failed(exc, adapter, ref, where, ctx, department=department)
     return None
+
+
+def _streams_failed(
+    exc: BaseException,
+    adapter: Any,
+    ref: AdapterRef,
+    where: str,
+    ctx: _Context,
+    *,
+    department: bool,
+) -> None:
+    """Add the problem of a ``streams()`` that raised ``exc``: the configuration's for a
+    ConfigError about its own file, else the installed code's."""
+    from adapters.sdk import ConfigError
+    from adapters.sdk.department_code import failure_text, package_file_error
+
+    shipped = package_file_error(type(adapter), exc)
+    if shipped is None and isinstance(exc, ConfigError):  # a mapping file it names, say
+        ctx.add(f"{where}.config", str(exc))
+        return
+    message = str(shipped or f"adapter {ref.adapter!r}: streams() raised {failure_text(exc)}")
+    ctx.add_code(f"{where}.adapter", message, department=department)
 
 
 def _check_without_class(ref: AdapterRef, where: str, ctx: _Context) -> None:
