@@ -150,29 +150,64 @@ def test_the_json_pass_rate_never_rounds_to_one_with_a_failure_or_to_zero_with_a
 
 def test_a_narrowed_population_counts_the_whole_less_what_it_leaves_out() -> None:
     """case_times' records per group are the cases' less those without an event by the
-    day; a group left with none is not a group at all (no 0-record row, no rate)."""
+    day, both from one count; a group left with none is not a group at all (no 0-record
+    row, no rate)."""
     from concurrent.futures import Future
 
     from tongyuan.quality.runner import _results
 
-    whole: Future[dict] = Future()
-    less: Future[dict] = Future()
-    whole.set_result({("440300", "2", "X"): 3, ("440303", "3", "Y"): 1})
-    less.set_result({("440300", "2", "X"): 1, ("440303", "3", "Y"): 1})
-    assert _results({"case_times": (whole, less), "cases": (whole, None)}) == {
+    counted: Future[dict] = Future()
+    counted.set_result(
+        {
+            None: {("440300", "2", "X"): 3, ("440303", "3", "Y"): 1},
+            "case_times": {("440300", "2", "X"): 1, ("440303", "3", "Y"): 1},
+        }
+    )
+    assert _results({"case_times": (counted, "case_times"), "cases": (counted, None)}) == {
         "case_times": {("440300", "2", "X"): 2},
         "cases": {("440300", "2", "X"): 3, ("440303", "3", "Y"): 1},
     }
 
 
-def test_a_run_stores_the_day_it_judged_timeliness_as_of(engine: Engine) -> None:
-    """The report counts working days late as of this day (``--as-of``), not the start."""
-    from sqlalchemy.orm import Session
+def test_the_whole_and_what_a_narrowing_leaves_out_are_counted_in_one_snapshot(
+    engine: Engine, db_url: str
+) -> None:
+    """The two counts came from two connections: a case committed between them was
+    subtracted without having been counted. Now one read transaction holds both."""
+    from tongyuan.quality.checks import Population
+    from tongyuan.quality.runner import _evaluated
 
-    from tongyuan.libraries.quality import QualityRun
-    from tongyuan.quality.history import start_run
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE snap_probe (k INTEGER, old INTEGER)"))
+        connection.execute(text("INSERT INTO snap_probe VALUES (1, 1), (2, 0)"))
+    columns = "k AS record_key, 'r' AS region_code, '1' AS level, 'd' AS department"
+    whole = Population("whole", "case", columns, "snap_probe", "1 = 1")
+    narrowed = Population(
+        "narrowed", "case", columns, "snap_probe", "old = 0", narrows=whole, left_out="old = 1"
+    )
+    writes = 0
+    import tongyuan.quality.breakdown as breakdown
 
-    run = start_run(engine, suites=["timeliness"], scope="all", as_of=date(2025, 10, 13))
-    with Session(engine) as session:
-        stored = session.get(QualityRun, run.id)
-        assert stored is not None and stored.as_of == date(2025, 10, 13)
+    real = breakdown_evaluated = breakdown.evaluated_by_group
+
+    def count_then_write(connection, population):  # type: ignore[no-untyped-def]
+        nonlocal writes
+        result = real(connection, population)
+        if writes == 0:  # another writer commits a left-out row between the two counts
+            writes += 1
+            with engine.begin() as other:
+                other.execute(text("INSERT INTO snap_probe VALUES (3, 1)"))
+        return result
+
+    from tongyuan.db import make_engine
+
+    reader = make_engine(db_url, sqlite_begin="DEFERRED")  # as the runner reads
+    try:
+        breakdown.evaluated_by_group = count_then_write  # type: ignore[assignment]
+        counts = _evaluated(reader, whole, (narrowed,))
+    finally:
+        reader.dispose()
+        breakdown.evaluated_by_group = breakdown_evaluated  # type: ignore[assignment]
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE snap_probe"))
+    assert counts == {None: {("r", "1", "d"): 2}, "narrowed": {("r", "1", "d"): 1}}

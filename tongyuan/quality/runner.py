@@ -247,26 +247,36 @@ def _run(
         try:
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="quality-groups") as pool:
                 # Populations over the same records (cases, case steps) share one count;
-                # one narrowing another (case times) subtracts the records it leaves out.
-                counts: dict[str, Future[dict[breakdown.Group, int]]] = {}
-                evaluated: dict[str, _Counted] = {}
+                # one narrowing another (case times) subtracts the records it leaves out,
+                # counted in the same read transaction as the whole (one snapshot: a
+                # case committed between two reads would otherwise be subtracted without
+                # having been counted).
+                bases: dict[str, Population] = {}
+                narrowing: dict[str, dict[str, Population]] = {}
                 for check in checks:
                     pop = check.population
-                    if pop.name not in evaluated:
-                        base = pop.counted_from.sql_for([])
-                        if base not in counts:
-                            counts[base] = pool.submit(_evaluated, reader, pop.counted_from)
-                        less = None
-                        if pop.narrows is not None:
-                            less = pool.submit(_evaluated, reader, pop.left_out_records())
-                        evaluated[pop.name] = (counts[base], less)
+                    base = pop.counted_from.sql_for([])
+                    bases.setdefault(base, pop.counted_from)
+                    if pop.narrows is not None:
+                        narrowing.setdefault(base, {})[pop.name] = pop
+                counts = {
+                    base: pool.submit(
+                        _evaluated, reader, whole, tuple(narrowing.get(base, {}).values())
+                    )
+                    for base, whole in bases.items()
+                }
+                evaluated: dict[str, _Counted] = {
+                    check.population.name: (
+                        counts[check.population.counted_from.sql_for([])],
+                        check.population.name if check.population.narrows else None,
+                    )
+                    for check in checks
+                }
                 try:
                     outcomes, docs = run_checkpoint(settings, checks)
                 except BaseException:
-                    for counted in evaluated.values():
-                        for future in counted:
-                            if future is not None:
-                                future.cancel()
+                    for future in counts.values():
+                        future.cancel()
                     raise
                 rows += _breakdown(checks, outcomes, _results(evaluated))
         finally:
@@ -277,20 +287,38 @@ def _run(
     return rows, docs
 
 
-def _evaluated(engine: Engine, population: Population) -> dict[breakdown.Group, int]:
+_Groups = dict[breakdown.Group, int]
+
+
+def _evaluated(
+    engine: Engine, population: Population, narrowing: tuple[Population, ...] = ()
+) -> dict[str | None, _Groups]:
+    """Records per group of ``population`` (key None) and, for each population narrowing
+    it, of the records that one leaves out (key: its name), all in one snapshot."""
     with engine.connect() as connection:
-        return breakdown.evaluated_by_group(connection, population)
+        if narrowing and connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():  # SQLite: one DEFERRED read transaction, one snapshot
+            counts: dict[str | None, _Groups] = {
+                None: breakdown.evaluated_by_group(connection, population)
+            }
+            for narrower in narrowing:
+                left_out = narrower.left_out_records()
+                counts[narrower.name] = breakdown.evaluated_by_group(connection, left_out)
+    return counts
 
 
-_Counted = tuple[Future[dict[breakdown.Group, int]], Future[dict[breakdown.Group, int]] | None]
-"""Records per group of a population: a count, less an optional count of records left out."""
+_Counted = tuple[Future[dict[str | None, _Groups]], str | None]
+"""Records per group of a population: its base count, less the records it leaves out
+(the name they are counted under in the same result) when it narrows another."""
 
 
-def _results(counted: dict[str, _Counted]) -> dict[str, dict[breakdown.Group, int]]:
-    results: dict[str, dict[breakdown.Group, int]] = {}
-    for name, (whole, less) in counted.items():
-        groups = dict(whole.result())
-        for group, left_out in (less.result() if less is not None else {}).items():
+def _results(counted: dict[str, _Counted]) -> dict[str, _Groups]:
+    results: dict[str, _Groups] = {}
+    for name, (future, narrower) in counted.items():
+        counts = future.result()
+        groups = dict(counts[None])
+        for group, left_out in (counts[narrower] if narrower is not None else {}).items():
             remaining = groups.get(group, 0) - left_out
             if remaining > 0:
                 groups[group] = remaining
