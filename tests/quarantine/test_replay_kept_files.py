@@ -6,14 +6,17 @@ entry: the file is downloaded and verified, the hub's check of the holder ID ref
 the material, and the case citing it waits (``case.material.missing``). The staged copy
 is gone when the read ends; the hub keeps the file in ``<blobs>/quarantine/`` so that,
 once the mapping is fixed, the replay stores the material and then the case — with the
-file gone from the server too. Kept copies go when their entry is resolved or
-discarded, and a rolled-back transaction leaves none.
+file gone from the server too. A sweep removes the kept copies no open entry names once
+they are older than the grace period (tests/quarantine/test_kept_file_sweep.py): the
+tests here age the copy before closing its entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +35,7 @@ from tongyuan.config import Settings
 from tongyuan.db import make_engine
 from tongyuan.libraries.materials import MaterialRow, blob_path
 from tongyuan.libraries.quarantine import QuarantineEntry
-from tongyuan.materials.kept import kept_path, kept_root
+from tongyuan.materials.kept import KEPT_GRACE, kept_path, kept_root
 from tongyuan.pulling import pull
 from tongyuan.quality.files import check_material_files
 from tongyuan.quarantine.replay import discard, replay
@@ -111,6 +114,13 @@ def _kept_files(hub: Settings) -> list[Path]:
     return sorted(p for p in kept_root(hub).rglob("*") if p.is_file())
 
 
+def _age(hub: Settings) -> None:
+    """Every kept copy as if kept longer ago than the sweep's grace period."""
+    then = time.time() - 2 * KEPT_GRACE.total_seconds()
+    for path in _kept_files(hub):
+        os.utime(path, (then, then))
+
+
 def _entries(session: Session) -> list[QuarantineEntry]:
     return list(session.scalars(select(QuarantineEntry).order_by(QuarantineEntry.id)))
 
@@ -143,6 +153,7 @@ def test_a_quarantined_sftp_material_and_its_case_replay_from_the_kept_file(
     (drop / "files" / "a.pdf").unlink()
 
     (tmp_path / "materials.yaml").write_text(FIXED_MAPPING, encoding="utf-8")
+    _age(hub)
     summary = replay(hub, Selection(ids=(material_entry.id, case_entry.id)))
     assert [(o.outcome, o.rules) for o in summary.outcomes] == [("added", []), ("added", [])]
     assert in_session(lambda s: s.get(MaterialRow, "M-QY-1")).sha256 == SHA
@@ -164,9 +175,14 @@ def test_kept_files_go_with_a_discard_and_a_rollback_and_bad_files_are_not_kept(
     (tmp_path / "materials.yaml").write_text(MAPPING, encoding="utf-8")
     _deliver(drop, [_row("M-QY-1"), _row("M-BAD", sha256="0" * 64)])
     source = _sftp(sshd, drop, tmp_path)
-    # A dry run keeps the file while it runs and leaves nothing once rolled back.
+    # A dry run keeps the file while it runs; rolled back, the copy is named by no entry
+    # and goes at the first sweep once it is older than the grace period.
     assert _pull(hub, source, "materials", dry_run=True).quarantined == 2
-    assert _kept_files(hub) == []
+    assert _kept_files(hub) == [kept_path(hub, SHA)]
+    _age(hub)
+    assert _pull(hub, source, "materials", dry_run=True).quarantined == 2
+    assert _kept_files(hub) == [kept_path(hub, SHA)]  # kept again: touched, young
+    _age(hub)
     assert _pull(hub, source, "materials").quarantined == 2
     kept, bad = in_session(_entries)
     assert kept.origin["kept_file"] == SHA
@@ -177,6 +193,7 @@ def test_kept_files_go_with_a_discard_and_a_rollback_and_bad_files_are_not_kept(
     (tmp_path / "materials.yaml").write_text(FIXED_MAPPING, encoding="utf-8")
     assert replay(hub, Selection(ids=(kept.id,)), dry_run=True).accepted == 1
     assert _kept_files(hub) == [kept_path(hub, SHA)]
+    _age(hub)
     discard(hub, [kept.id], reason="withdrawn by the department")
     assert _kept_files(hub) == []
 
@@ -194,6 +211,7 @@ def test_an_entry_superseded_by_a_new_delivery_leaves_no_kept_file(
     _deliver(drop, [{**_row("M-QY-1"), "CLMC": "营业执照副本（新）"}], "materials_002.jsonl")
     assert _pull(hub, _sftp(sshd, drop, tmp_path), "materials").added == 1
     (entry,) = in_session(_entries)
+    _age(hub)
     assert [o.outcome for o in replay(hub, Selection(ids=(entry.id,))).outcomes] == ["superseded"]
     assert _kept_files(hub) == []
     assert blob_path(hub, SHA).read_bytes() == PDF  # the library's copy is untouched
@@ -214,5 +232,6 @@ def test_a_files_drop_material_replays_after_the_department_removed_the_file(
     (drop / "files" / "a.pdf").unlink()
     (tmp_path / "materials.yaml").write_text(FIXED_MAPPING, encoding="utf-8")
     (entry,) = in_session(_entries)
+    _age(hub)
     assert [o.outcome for o in replay(hub, Selection(ids=(entry.id,))).outcomes] == ["added"]
     assert blob_path(hub, SHA).read_bytes() == PDF and _kept_files(hub) == []

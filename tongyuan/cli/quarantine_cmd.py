@@ -115,9 +115,10 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
 ) -> None:
     """One entry: masked payload, source location, every rule it broke, its replays."""
+    from tongyuan.materials.kept import kept_copy_state
     from tongyuan.quarantine.views import entry_detail
 
-    _settings, engine, sessions = _session()
+    settings, engine, sessions = _session()
     try:
         with sessions() as session:
             detail = entry_detail(session, entry_id)
@@ -126,6 +127,8 @@ def show(
         raise typer.Exit(2) from None
     finally:
         engine.dispose()
+    # Whether the copy kept for replay is still there, and still this entry's.
+    detail["kept_copy"] = kept_copy_state(settings, detail["status"], detail["origin"])
     if as_json:
         _print_json(detail)
         return
@@ -158,8 +161,8 @@ def show(
         if origin.get("files_dir"):
             # Where replay looks for the material files (docs/quarantine.md, Replay).
             console.print(f"files_dir {shown(str(origin['files_dir']))}", soft_wrap=True)
-        if origin.get("kept_file"):
-            console.print(f"material file kept for replay: sha256 {origin['kept_file']}")
+        if detail["kept_copy"]:
+            console.print(detail["kept_copy"], soft_wrap=True)
     console.print(f"[bold]rules broken ({len(detail['rules'])})[/bold]")
     for r in detail["rules"]:
         where = f" [{shown(str(r['field']))}]" if r["field"] else ""

@@ -54,19 +54,33 @@ def check_stored_content(
                 "media_type",
             )
         )
+    findings.extend(unsafe_content(path, sniffed, limits, material.file))
+    return sniffed, findings
+
+
+def unsafe_content(
+    path: Path, sniffed: str | None, limits: MaterialLimits, label: str
+) -> list[Finding]:
+    """Findings about content no fix of a record or mapping makes fit: a hostile archive
+    (:func:`inspect_zip`) or a zip hidden behind another header (a polyglot).
+
+    Unlike a declared media type the content disagrees with, these are refused whatever
+    the record says, so a quarantined material's file failing them is not kept for its
+    replay either (:mod:`tongyuan.materials.kept`).
+    """
     if sniffed == ZIP:
-        findings.extend(inspect_zip(path, limits, label=material.file).findings)
-    elif hides_zip(path):
-        findings.append(
+        return list(inspect_zip(path, limits, label=label).findings)
+    if hides_zip(path):
+        return [
             Finding(
                 "material.media_type.mismatch",
-                f"file {material.file}: the content ends with a zip archive behind a "
+                f"file {label}: the content ends with a zip archive behind a "
                 f"{sniffed or 'non-zip'} header (a polyglot file, opened as an archive by "
                 "unzip tools): refused",
                 "media_type",
             )
-        )
-    return sniffed, findings
+        ]
+    return []
 
 
 def admit_material_file(

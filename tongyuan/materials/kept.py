@@ -16,34 +16,57 @@ offered for reuse and is not looked at by the integrity suite. The entry's origi
 it (``kept_file``: the digest). A file that failed its own checks (missing, unsafe path,
 size, sha256, size limit, a hostile archive) is not kept: the entry's rules say why.
 
+The copy is judged like an admitted file's: a hostile archive or a zip hidden behind
+another header (:func:`tongyuan.materials.intake.unsafe_content`) is not kept, and the
+entry gets the rule it broke. A declared media type the content disagrees with does not
+stop the keeping: a fixed mapping may declare the right one.
+
 A replay admits the kept copy like any delivered file (the checks of
-:func:`tongyuan.materials.intake.admit_material_file`), into the library's store. A kept
-file is removed once no open entry names it: its entry resolved (accepted, superseded)
-or discarded, or the transaction that kept it rolled back (a dry run, a failed batch).
-The removal happens when the outermost transaction has ended, and only for a file no
-committed open entry names and no other batch has touched since (as
-:mod:`tongyuan.materials.pending_blobs` does for the library's blobs).
+:func:`tongyuan.materials.intake.admit_material_file`), into the library's store.
+
+Kept copies are removed only by a sweep (:func:`sweep_kept_files`), never when an entry
+closes: one that no open entry names and that is older than :data:`KEPT_GRACE` by its
+modification time goes. Keeping content already kept touches the file, so a copy a
+batch still running has kept (its entry not committed yet) is fresh and stays; the grace
+is longer than any batch. Deciding when an entry closes raced with such a batch (the
+copy was deleted under it), cost one search of the open entries per file, and missed
+the copy an entry stopped naming when a replay re-kept another file. The sweep runs
+once per transaction that kept a file, at the end of a replay and of a discard, and with
+the daily quality run; it reads the names of all open entries' copies in one query.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
 
+from standards.privacy import mask_text
 from standards.records import Material
 from standards.validation.findings import Finding
 from standards.validation.material_files import check_material_file, safe_relative_path
 from tongyuan.config import Settings
 from tongyuan.libraries.materials import BlobStoreError, blob_path, store_blob
 from tongyuan.libraries.quarantine import KEPT_FILE, QuarantineEntry
+from tongyuan.materials.intake import unsafe_content
 from tongyuan.materials.limits import MaterialLimits
+from tongyuan.materials.sniff import sniff_file
+
+log = logging.getLogger(__name__)
 
 KEPT_FOLDER = "quarantine"  # under the blob store; no shard folder is named like it
 ORIGIN_KEY = KEPT_FILE  # in a quarantine entry's origin: the kept file's sha256
+# How old an unnamed kept copy must be before a sweep removes it: longer than any batch,
+# so that a copy a running batch kept (entry not committed yet) is never removed.
+KEPT_GRACE = timedelta(hours=24)
 
 # Findings that say the file itself is not what was delivered, or must not be kept.
 _NOT_KEPT = frozenset(
@@ -89,8 +112,10 @@ def keep_material_file(
 
     ``source_path`` is the file itself when it is known (a replay's kept copy), else it
     is ``material.file`` under ``base_dir``. The new findings say why a file that was not
-    judged yet could not be kept (missing, unsafe path, size, sha256, size limit); a
-    material whose findings already refuse its file, or with no folder known, keeps none.
+    judged yet could not be kept (missing, unsafe path, size, sha256, size limit, a
+    hostile archive); a material whose findings already refuse its file, or with no
+    folder known, keeps none. The hub failing to write its copy (a full disk) is no fault
+    of the department's: it is logged and the entry keeps no copy, with no rule.
     """
     if _file_refused(findings) or (source_path is None and base_dir is None):
         return None, []
@@ -107,17 +132,46 @@ def keep_material_file(
     target = kept_path(settings, material.sha256)
     existed = target.exists()
     try:
-        sha256, _ = store_blob(
-            settings, source_path, expected_sha256=material.sha256,
-            max_bytes=limits.max_file_bytes, root=kept_root(settings),
-        )  # fmt: skip
-    except (BlobStoreError, OSError) as exc:
+        sha256 = _copy(settings, source_path, material, limits)
+    except BlobStoreError as exc:
         # Changed since it was checked: the entry says so, and keeps no copy.
         message = f"file {material.file} could not be kept for replay: {exc}"
         return None, [Finding("material.file.sha256", message, "sha256")]
-    if not existed:
-        _note(session, target, sha256)
+    except OSError as exc:
+        log.warning(
+            "%s",
+            mask_text(
+                f"material {material.material_id}: its file {material.file} was not kept "
+                f"for replay in {kept_root(settings)}: {type(exc).__name__}: {exc}"
+            ),
+        )
+        return None, []
+    session.info[_SESSION_KEY] = settings  # this transaction's end sweeps the area
+    hazards = unsafe_content(target, sniff_file(target), limits, material.file)
+    if hazards:
+        if not existed:
+            target.unlink(missing_ok=True)
+        return None, hazards
     return sha256, []
+
+
+def _copy(settings: Settings, source: Path, material: Material, limits: MaterialLimits) -> str:
+    """Copy (or touch, when already kept) the file into the kept area; its sha256.
+
+    Tried twice: a sweep may set the kept copy aside between the store finding it and
+    touching it (FileNotFoundError), and the second try copies it anew.
+    """
+    for last in (False, True):
+        try:
+            sha256, _ = store_blob(
+                settings, source, expected_sha256=material.sha256,
+                max_bytes=limits.max_file_bytes, root=kept_root(settings),
+            )  # fmt: skip
+            return sha256
+        except FileNotFoundError:
+            if last:
+                raise
+    raise AssertionError("unreachable")
 
 
 def with_kept_file(origin: dict[str, Any] | None, sha256: str | None) -> dict[str, Any] | None:
@@ -149,52 +203,125 @@ def kept_copy(settings: Settings, origin: dict[str, Any] | None, material: Any) 
     return path
 
 
-def release_kept_file(settings: Settings, session: Session, origin: dict[str, Any] | None) -> None:
-    """The entry with this (displayable) origin leaves ``open``: its kept file goes once
-    the transaction has ended, unless another open entry still names it."""
+def kept_copy_state(settings: Settings, status: str, origin: dict[str, Any] | None) -> str | None:
+    """What ``quarantine show`` says of an entry's kept copy: None when it kept none.
+
+    Only an open entry's copy is there for its replay; a closed entry's is left to the
+    sweep, and a copy can be lost (removed by hand, a database restored without its
+    files), when the replay needs the file again.
+    """
     sha256 = (origin or {}).get(ORIGIN_KEY)
     if not isinstance(sha256, str):
-        return
+        return None
+    if status != "open":
+        return f"material file kept while the entry was open: sha256 {sha256} (not any more)"
     try:
-        path = kept_path(settings, sha256)
+        present = kept_path(settings, sha256).is_file()
     except BlobStoreError:
-        return
-    if path.exists():
-        _note(session, path, sha256)
+        present = False
+    if present:
+        return f"material file kept for replay: sha256 {sha256}"
+    return (
+        f"material file kept for replay: sha256 {sha256} — the copy is gone: a replay needs "
+        "the file delivered again or --files-dir"
+    )
 
 
-def _note(session: Session, path: Path, sha256: str) -> None:
-    session.info.setdefault(_SESSION_KEY, {})[sha256] = (path, path.stat().st_mtime_ns)
+def release_kept_file(settings: Settings, session: Session, origin: dict[str, Any] | None) -> None:
+    """The entry with this (displayable) origin leaves ``open``: the end of this
+    transaction sweeps, and its copy goes once no open entry names it and it is older
+    than :data:`KEPT_GRACE` (this sweep or a later one)."""
+    if isinstance((origin or {}).get(ORIGIN_KEY), str):
+        session.info[_SESSION_KEY] = settings
+
+
+def sweep_kept_files(settings: Settings, engine: Engine, *, grace: timedelta = KEPT_GRACE) -> int:
+    """Remove the kept copies no open entry names and older than ``grace``; how many.
+
+    One query reads the names of all open material entries' copies. A copy named by an
+    entry a running batch has not committed yet was touched by that batch when it kept
+    it, so it is younger than ``grace`` and stays. Never raises: a sweep that fails
+    leaves the files for the next one and says so in the log.
+    """
+    root = kept_root(settings)
+    if not root.is_dir():
+        return 0
+    try:
+        named = _named_copies(engine)
+        cutoff_ns = time.time_ns() - int(grace.total_seconds() * 1e9)
+        removed = 0
+        for path in _kept_files(root):
+            if path.name not in named and _remove_if_stale(settings, path, cutoff_ns):
+                removed += 1
+                _prune(path.parent, root)
+    except (OSError, SQLAlchemyError) as exc:
+        log.warning("%s", mask_text(f"sweep of {root} stopped: {type(exc).__name__}: {exc}"))
+        return 0
+    if removed:
+        log.info("removed %d kept material file(s) no open entry names from %s", removed, root)
+    return removed
+
+
+def _named_copies(engine: Engine) -> set[str]:
+    named = QuarantineEntry.origin[ORIGIN_KEY].as_string()
+    query = (
+        select(named)
+        .where(QuarantineEntry.kind == "material", QuarantineEntry.status == "open")
+        .where(named.is_not(None))
+        .distinct()
+    )
+    with engine.connect() as connection:
+        return set(connection.scalars(query))
+
+
+def _kept_files(root: Path) -> Iterator[Path]:
+    """The files of the kept area (``ab/cd/<sha256>``); other names are left alone."""
+    for first in _folders(root):
+        for second in _folders(first):
+            with os.scandir(second) as entries:
+                for entry in entries:
+                    if entry.is_file(follow_symlinks=False):
+                        yield Path(entry.path)
+
+
+def _folders(folder: Path) -> list[Path]:
+    with os.scandir(folder) as entries:
+        return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+
+
+def _remove_if_stale(settings: Settings, path: Path, cutoff_ns: int) -> bool:
+    """Remove ``path`` if it was last kept before ``cutoff_ns``.
+
+    It is first moved aside, then looked at: a batch that touched it before the move is
+    seen (the file is put back), and one that comes to touch it after finds it gone and
+    copies it anew (:func:`_copy`), so no batch is left naming a removed copy.
+    """
+    try:
+        if path.stat().st_mtime_ns >= cutoff_ns:
+            return False
+        aside = (
+            settings.blobs_dir / "tmp" / f"{path.name}.{os.getpid()}-{os.urandom(4).hex()}.swept"
+        )
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return False  # another sweep took it
+    if aside.stat().st_mtime_ns >= cutoff_ns:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(aside, path)  # a newer copy of the same content there is the same bytes
+        return False
+    aside.unlink()
+    return True
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _remove_unreferenced(session: Session, transaction: SessionTransaction) -> None:
+def _sweep_after_keeping(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that kept a file (a pull, an ingest, a load) sweeps when it ends."""
     if transaction.parent is not None:
         return  # a savepoint: the batch goes on
-    noted: dict[str, tuple[Path, int]] | None = session.info.pop(_SESSION_KEY, None)
-    if not noted:
-        return
-    named = QuarantineEntry.origin[ORIGIN_KEY].as_string()
-    with session.get_bind().connect() as connection:
-        for sha256, (path, mtime_ns) in noted.items():
-            referenced = connection.execute(
-                select(QuarantineEntry.id)
-                .where(QuarantineEntry.kind == "material", QuarantineEntry.status == "open")
-                .where(named == sha256)
-                .limit(1)
-            ).first()
-            try:
-                untouched = path.stat().st_mtime_ns == mtime_ns
-            except FileNotFoundError:
-                continue
-            if referenced is None and untouched:
-                path.unlink(missing_ok=True)
-                _prune(path.parent, kept_root_of(path))
-
-
-def kept_root_of(path: Path) -> Path:
-    """The kept area a kept file lies in (``quarantine/ab/cd/<sha256>``)."""
-    return path.parent.parent.parent
+    settings: Settings | None = session.info.pop(_SESSION_KEY, None)
+    if settings is not None:
+        sweep_kept_files(settings, session.get_bind())
 
 
 def _prune(folder: Path, root: Path) -> None:

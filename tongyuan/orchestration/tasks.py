@@ -655,12 +655,22 @@ def quality_run(suites: Sequence[str] | None = None, scope: str = "all") -> Step
 
     Defects found are the run's result, not a task failure; a run that could not produce
     trustworthy results (GX and the breakdown disagreeing, a database error) raises so
-    that Airflow retries it.
+    that Airflow retries it. It then sweeps the material files kept for quarantined
+    materials that no open entry names any more (:func:`tongyuan.materials.kept.sweep_kept_files`).
     """
+    from tongyuan.db import make_engine
+    from tongyuan.materials.kept import sweep_kept_files
     from tongyuan.quality import run_quality
 
     settings = _settings()
     summary = run_quality(settings, suites=list(suites) if suites else None, scope=scope or "all")
+    # The daily maintenance of the material files kept for quarantined materials: those
+    # of a dry run or a failed batch, on a hub where nothing is replayed, go here.
+    engine = make_engine(settings.database_url)
+    try:
+        sweep_kept_files(settings, engine)
+    finally:
+        engine.dispose()
     return {
         "run_id": summary.run_id,
         "status": summary.status,
