@@ -148,3 +148,16 @@ def session(engine: Engine) -> Iterator[Session]:
     factory = make_session_factory(engine)
     with factory() as result:
         yield result
+
+
+@pytest.fixture(scope="module")
+def sshd() -> Iterator[object]:
+    """An OpenSSH server on 127.0.0.1 with a temporary host key, for one test module
+    (tests/sshd.py: fails, not skips, under CI when sshd is missing)."""
+    from sshd import start_for_tests
+
+    server = start_for_tests()
+    try:
+        yield server
+    finally:
+        server.stop()

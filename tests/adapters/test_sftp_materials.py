@@ -13,13 +13,12 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sshd import SshServer, start_for_tests
+from sshd import SshServer
 from std_factories import AUTHORITY, make_case, make_item, make_material
 
 from adapters.builtin.sftp import SftpSource
@@ -38,15 +37,6 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 @pytest.fixture
 def backend() -> str:
     return "sqlite"  # the storing side is covered on both backends elsewhere
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[SshServer]:
-    server = start_for_tests()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

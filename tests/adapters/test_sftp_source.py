@@ -21,7 +21,7 @@ from typing import Any
 import paramiko
 import pytest
 from drop_listing import listing, tree
-from sshd import SshServer, start_for_tests
+from sshd import SshServer
 from std_factories import PERSON, make_case
 
 from adapters.builtin import sftp as sftp_module
@@ -29,15 +29,6 @@ from adapters.builtin.sftp import SftpHarness, SftpSource
 from adapters.sdk import AdapterError, ConfigError, ConnectionCheckError
 from standards.formats import write_records
 from standards.validation.record_checks import check_record
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[SshServer]:
-    server = start_for_tests()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

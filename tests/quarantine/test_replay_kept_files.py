@@ -18,14 +18,13 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sshd import SshServer, start_for_tests
+from sshd import SshServer
 from std_factories import AUTHORITY, make_case
 
 from adapters.builtin.files import FilesSource
@@ -67,15 +66,6 @@ FIXED_MAPPING = MAPPING.replace('"QY": "111"', '"QY": "001"')
 def _row(material_id: str, file: str = "files/a.pdf", sha256: str = SHA) -> dict[str, Any]:
     return {"CLBH": material_id, "CLMC": "营业执照副本", "ZTMC": "深圳市某某有限公司",
             "ZJLX": "QY", "ZJHM": AUTHORITY, "WJ": file, "SHA": sha256, "DX": len(PDF)}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[SshServer]:
-    server = start_for_tests()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _deliver(drop: Path, rows: list[dict[str, Any]], name: str = "materials_001.jsonl") -> None:
