@@ -211,3 +211,16 @@ def test_the_whole_and_what_a_narrowing_leaves_out_are_counted_in_one_snapshot(
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE snap_probe"))
     assert counts == {None: {("r", "1", "d"): 2}, "narrowed": {("r", "1", "d"): 1}}
+
+
+def test_a_run_stores_the_day_it_judged_timeliness_as_of(engine: Engine) -> None:
+    """The report counts working days late as of this day (``--as-of``), not the start."""
+    from sqlalchemy.orm import Session
+
+    from tongyuan.libraries.quality import QualityRun
+    from tongyuan.quality.history import start_run
+
+    run = start_run(engine, suites=["timeliness"], scope="all", as_of=date(2025, 10, 13))
+    with Session(engine) as session:
+        stored = session.get(QualityRun, run.id)
+        assert stored is not None and stored.as_of == date(2025, 10, 13)

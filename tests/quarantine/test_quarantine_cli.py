@@ -141,23 +141,41 @@ def test_list_filters_and_json(cli, scenario):
 
 
 def test_list_keeps_source_and_where_at_80_columns(hub, monkeypatch, scenario):
-    """At the default terminal width the source and where columns shrank to nothing."""
+    """At the default terminal width the source and where columns shrank to nothing, and
+    a long id, status and kind pushed the replay count off the edge."""
+    from sqlalchemy import text
+
     from tongyuan.cli import common
 
+    engine = make_engine(hub.database_url)
+    try:
+        with engine.begin() as connection:
+            first = connection.execute(text("SELECT MIN(id) FROM quarantine")).scalar_one()
+            connection.execute(
+                text(
+                    "UPDATE quarantine SET id = 12345, status = 'discarded', kind = 'material', "
+                    "replay_count = 17, rule = 'material.file.unsafe_path' WHERE id = :i"
+                ),
+                {"i": first},
+            )
+    finally:
+        engine.dispose()
     monkeypatch.setenv(ENV_DATABASE_URL, hub.database_url)
     monkeypatch.setenv(ENV_PII_KEY, hub.pii_key_b64)
     monkeypatch.setattr(common.console, "_width", 80)
     out = runner.invoke(app, ["quarantine", "list"], terminal_width=80)
     assert out.exit_code == 0, out.output
-    assert max(len(line) for line in out.output.splitlines()) <= 80
     header = next(line for line in out.output.splitlines() if "status" in line)
     assert all(name in header for name in ("source", "where", "replays"))
-    rows = [line.split("│") for line in out.output.splitlines() if line.startswith("│")]
-    # Cell 0 is before the first border: source is cell 6, where cell 7 (folded cells
-    # continue on the lines below).
-    source = "".join(cells[6].strip() for cells in rows)
-    where = "".join(cells[7].strip() for cells in rows)
+    rows = [line.split("│") for line in out.output.splitlines() if "│" in line]
+    # No outer border: source is cell 5, where cell 6, replays cell 7 (folded cells go on
+    # on the lines below).
+    (moved,) = [cells for cells in rows if cells[0].strip() == "12345"]
+    assert moved[1].strip() == "discarded" and moved[7].strip() == "17"
+    source = "".join(cells[5].strip() for cells in rows)
+    where = "".join(cells[6].strip() for cells in rows)
     assert "sz-market" in source and "cases_20260302.csv#2" in where.replace(" ", "")
+    assert "material.file.unsafe_path" in "".join(cells[3].strip() for cells in rows)
 
 
 def test_show_has_location_rules_and_a_masked_payload(cli, scenario):

@@ -88,10 +88,12 @@ def list_(
     if as_json:
         _print_json([row.as_dict() for row in rows])
         return
-    table = Table(title=f"quarantine ({len(rows)} entries, {selection.describe()})")
+    table = Table(
+        title=f"quarantine ({len(rows)} entries, {selection.describe()})", show_edge=False
+    )
     # At 80 columns the long rule ids squeezed source and where to nothing: those two keep
     # a floor and fold, as does the rule id (a wrapped id still reads; a hidden one not).
-    folded = {"rule": 10, "source": 8, "where": 10}
+    folded = {"rule": 8, "source": 6, "where": 8}
     for column in ("id", "status", "kind", "rule", "rules", "source", "where", "replays"):
         table.add_column(
             column,

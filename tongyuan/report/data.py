@@ -1,6 +1,7 @@
 """Reading the quality history for the report: runs and results, nothing of GX.
 
-The report reads only ``quality_runs`` and ``quality_results``. Both tables are reflected
+This module reads only ``quality_runs`` and ``quality_results`` (the case details of the
+timeliness rules are looked up apart, in :mod:`.case_details`). Both tables are reflected
 rather than imported from the quality package, so rendering never pulls Great
 Expectations in, and an extra column added by a later migration changes nothing here.
 Every string that leaves this module is passed through :func:`mask_text` (failing keys
