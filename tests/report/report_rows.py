@@ -4,7 +4,7 @@ and the known history most report tests start from."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -26,7 +26,9 @@ def add_run(
     status: str = "failed",
     finished: bool = True,
     data_docs_path: str | None = None,
+    as_of: date | None = None,
 ) -> None:
+    """One quality run; ``as_of`` is the day it judged (NULL: stored before 0014)."""
     started = BASE_TIME + timedelta(days=day)
     with Session(engine) as session, session.begin():
         session.add(
@@ -38,6 +40,7 @@ def add_run(
                 scope=scope,
                 status=status,
                 data_docs_path=data_docs_path,
+                as_of=as_of,
             )
         )
 

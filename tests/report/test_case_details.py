@@ -67,7 +67,13 @@ def _store(session: Session, protector, no: str, events, **over) -> str:
     return row.serial
 
 
-def _seed(hub, protector) -> dict[str, str]:
+# When the seeded run started: not AS_OF, the day it judged (a backdated run, listed apart
+# with its own drill-down pages), unless a test says otherwise.
+LATER_START = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+BACKDATED = f"asof-{AS_OF}--all--"
+
+
+def _seed(hub, protector, *, started: datetime = LATER_START) -> dict[str, str]:
     """Four cases and a timeliness run over them as of AS_OF; returns serials by role."""
     with Session(hub.engine) as session:
         # Accepted Mon 29 Sep, 1 working day: due Tue 30 Sep.
@@ -96,8 +102,8 @@ def _seed(hub, protector) -> dict[str, str]:
         session.add(
             QualityRun(
                 id=RUN,
-                started_at=datetime(2026, 11, 20, 1, 0, tzinfo=UTC),  # not the run's day
-                finished_at=datetime(2026, 11, 20, 1, 3, tzinfo=UTC),
+                started_at=started,
+                finished_at=started + timedelta(minutes=3),
                 suite="timeliness",
                 scope="all",
                 status="failed",
@@ -152,7 +158,7 @@ def test_drill_down_shows_why_each_case_is_listed(hub, protector):
     result = build_report(hub.settings)
     pages = {p.name: p.read_text("utf-8") for p in result.pages}
 
-    overdue = pages["timeliness--case.overdue--case.html"]
+    overdue = pages[f"{BACKDATED}timeliness--case.overdue--case.html"]
     for heading in ("事项名称或实施编码", "受理时间（北京时间）", "办结时间或办件状态",
                     "法定/承诺期限", "超期工作日数", "超期自然日数"):  # fmt: skip
         assert f">{heading}</th>" in overdue
@@ -170,11 +176,11 @@ def test_drill_down_shows_why_each_case_is_listed(hub, protector):
     assert 'id="details-note"' in overdue and "生成本报告时" in overdue and "2025-10-13" in overdue
     assert "<script>" not in overdue and "\u202e" not in overdue
 
-    prereview_page = pages["timeliness--case.prereview.late--case.html"]
+    prereview_page = pages[f"{BACKDATED}timeliness--case.prereview.late--case.html"]
     prereview = _row_cells(prereview_page, serials["prereview"])
     assert prereview[-2:] == ["<bdi>2025-09-29 10:00</bdi>", "<bdi>2025-10-09</bdi>"]
 
-    unknown_page = pages["timeliness--deadline.unknown--case.html"]
+    unknown_page = pages[f"{BACKDATED}timeliness--deadline.unknown--case.html"]
     unknown = _row_cells(unknown_page, serials["unknown"])
     assert unknown[8] == "—" and "&lt;b&gt;no schedule&lt;/b&gt;" in unknown[-1]
     assert "4403**********" in unknown[-1]
@@ -185,7 +191,8 @@ def test_drill_down_shows_why_each_case_is_listed(hub, protector):
 
 
 def test_exports_carry_the_case_details(hub, protector):
-    serials = _seed(hub, protector)
+    # The exports follow the headline: a run that judged the day it ran (AS_OF, Beijing).
+    serials = _seed(hub, protector, started=datetime(2025, 10, 13, 1, 0, tzinfo=UTC))
     exports = build_report(hub.settings).exports
     text = exports.failing_csv.read_text("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 from lxml import html
 from report_rows import AUTHORITY, CLEAR_ID, RUNS, add_rule, add_run, page_urls, seed_history
+from sqlalchemy import update
 
+from tongyuan.libraries.quality import QualityRun
 from tongyuan.report import build_report
 
 
@@ -128,6 +131,53 @@ def test_a_run_limited_to_one_region_is_shown_apart_not_in_the_headline(hub):
     assert (row.get("data-scope"), row.get("data-suite")) == ("440305", "timeliness")
     assert "南山区（440305）" in row.text_content()
     assert row.xpath('./td[@data-theme="timeliness"]')[0].text_content() == "91.0%"
+
+
+def test_a_backdated_run_is_listed_and_drilled_into_never_the_headline(hub):
+    """QA: `quality run --suite timeliness --as-of 2026-03-31`, run after today's full run,
+    replaced the headline 及时性 (98.3 % became March's 99.3 %), kept today's time in the
+    header and plotted March as today's point; no page said which day was judged."""
+    seed_history(hub.engine)
+    # run-c judged the day it ran (as stored since 0014); run-b stored none (before it).
+    with hub.engine.begin() as conn:
+        conn.execute(
+            update(QualityRun).where(QualityRun.id == "run-c").values(as_of=date(2026, 11, 22))
+        )
+    add_run(hub.engine, "run-march", day=5, suite="timeliness", as_of=date(2026, 3, 31))
+    add_rule(
+        hub.engine, "run-march", "timeliness", "case.overdue", [("440304", "3", None, 9, ["OLD-1"])]
+    )
+    result = build_report(hub.settings)
+    doc = _doc(result.index)
+    # The headline keeps run-c: 4 of 100 overdue, dated by run-c, three trend points.
+    assert _field(_rule_row(doc, "case.overdue"), "failed") == 4
+    cards = {c.get("data-theme"): c for c in doc.xpath('//div[@class="card"]')}
+    assert cards["timeliness"].xpath('.//div[@class="rate"]')[0].text == "96.0%"
+    meta = doc.xpath('//p[@class="meta"]')[0].text_content()
+    assert "2026-11-22 09:00" in meta and "基准日：2026-11-22" in meta
+    points = doc.xpath('//svg[@data-theme="timeliness"]//circle[@class="point"]')
+    assert len(points) == len(RUNS)
+    # The backdated run is listed apart with its 基准日, and can be drilled into.
+    [row] = doc.xpath('//table[@id="table-backdated"]/tbody/tr')
+    assert (row.get("data-as-of"), row.get("data-expectation")) == ("2026-03-31", "case.overdue")
+    assert _field(row, "failed") == 9
+    page = _doc(result.index.parent / row.xpath(".//a/@href")[0])
+    assert _field(page, "failed") == 9 and "OLD-1" in page.text_content()
+    assert page.xpath('//*[@data-field="judged-on"]')[0].text_content() == "2026-03-31"
+    # The headline's own drill-down of the rule is still run-c's.
+    headline = _doc(result.index.parent / _rule_row(doc, "case.overdue").xpath(".//a/@href")[0])
+    assert _field(headline, "failed") == 4
+    # The run log gives every run's 基准日: stored, or the Beijing day it started.
+    log = {
+        r.get("data-run"): r.xpath('./td[@data-field="judged-on"]')[0].text_content()
+        for r in doc.xpath('//table[@id="table-runs"]/tbody/tr')
+    }
+    assert log == {
+        "run-march": "2026-03-31（回溯）",
+        "run-c": "2026-11-22",
+        "run-b": "2026-11-21",
+        "run-a": "2026-11-20",
+    }
 
 
 def test_only_scoped_runs_give_no_headline_but_their_own_table(hub):

@@ -164,7 +164,7 @@ def _values(
 def _explained(model: ReportModel) -> list[ExpectationSummary]:
     return [
         e
-        for e in model.expectations
+        for e in [*model.expectations, *model.backdated]
         if (e.suite, e.expectation, e.kind) in DETAIL_COLUMNS and e.records
     ]
 

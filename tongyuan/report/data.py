@@ -72,6 +72,16 @@ class RunInfo:
         return when.astimezone(REPORT_TIMEZONE).date() if when else None
 
     @property
+    def backdated(self) -> bool:
+        """Whether the run judged another day than the Beijing day it started on
+        (``quality run --as-of`` a past day): such a run is listed, never the headline.
+        A run without a stored day (before migration 0014) judged the day it ran."""
+        when = self.started_at or self.finished_at
+        if self.as_of is None or when is None:
+            return False
+        return self.as_of != when.astimezone(REPORT_TIMEZONE).date()
+
+    @property
     def label(self) -> str:
         """Short time label for charts and tables, in Beijing time as auditors read it."""
         when = self.started_at or self.finished_at
@@ -123,18 +133,31 @@ class QualityHistory:
     all_runs: list[RunInfo] = field(default_factory=list)
 
     @property
+    def current_runs(self) -> list[RunInfo]:
+        """Scored runs that judged the day they ran, oldest first. A backdated run
+        (``--as-of`` a past day) started last but judged March: taken as the latest it
+        replaced today's scorecard, dated by today's time and plotted as today's point."""
+        return [run for run in self.runs if not run.backdated]
+
+    @property
     def whole_runs(self) -> list[RunInfo]:
-        """Scored runs over the whole topology, oldest first: what the headline shows."""
-        return [run for run in self.runs if is_whole(run)]
+        """Scored runs over the whole topology that judged the day they ran, oldest first:
+        what the headline and the trends show."""
+        return [run for run in self.current_runs if is_whole(run)]
 
     def _latest(self, runs: list[RunInfo]) -> dict[tuple[str, str], Latest]:
-        latest: dict[tuple[str, str], Latest] = {}
+        return {(scope, suite): found for (_, scope, suite), found in self._newest(runs).items()}
+
+    def _newest(self, runs: list[RunInfo]) -> dict[tuple[date | None, str, str], Latest]:
+        """Per (day judged, scope, suite), the newest of ``runs`` and its rows of it."""
+        latest: dict[tuple[date | None, str, str], Latest] = {}
         for run in runs:  # oldest first: later runs overwrite
             by_suite: dict[str, list[ResultRow]] = {}
             for row in self.results.get(run.id, []):
                 by_suite.setdefault(row.suite, []).append(row)
             for suite, rows in by_suite.items():
-                latest[(run.scope, suite)] = (run, rows)
+                key = (run.judged_on if run.backdated else None, run.scope, suite)
+                latest[key] = (run, rows)
         return latest
 
     def latest_by_suite(self) -> dict[str, Latest]:
@@ -149,10 +172,21 @@ class QualityHistory:
 
     def latest_scoped(self) -> dict[tuple[str, str], Latest]:
         """For every (scope, suite) of runs limited to a region, the newest run and its rows."""
-        return self._latest([run for run in self.runs if not is_whole(run)])
+        return self._latest([run for run in self.current_runs if not is_whole(run)])
+
+    def latest_backdated(self) -> dict[tuple[date | None, str, str], Latest]:
+        """For every (day judged, scope, suite) of backdated runs, the newest run and its
+        rows: listed apart with their 基准日 and drill-downs, never in the headline."""
+        return self._newest([run for run in self.runs if run.backdated])
 
     def latest_rows(self) -> list[ResultRow]:
         return [row for _, rows in self.latest_by_suite().values() for row in rows]
+
+    def shown_runs(self) -> set[str]:
+        """Ids of the runs whose rows the report shows in full (group rows, failing
+        keys): each suite's latest whole-topology run and each backdated day's newest."""
+        found = [*self.latest_by_suite().values(), *self.latest_backdated().values()]
+        return {run.id for run, _ in found}
 
     @property
     def as_of(self) -> datetime:
@@ -290,7 +324,7 @@ def load_history(engine: Engine) -> QualityHistory:
             # those latest runs only, so a long history does not grow the report's memory.
             totals = counted.where(results_t.c.grain == GRAIN_TOTAL)
             _add_rows(history, conn.execute(totals).mappings(), columns)
-            latest = sorted({run.id for run, _ in history.latest_by_suite().values()})
+            latest = sorted(history.shown_runs())
             for start in range(0, len(latest), 500):
                 groups = counted.where(
                     results_t.c.grain != GRAIN_TOTAL,
@@ -331,12 +365,14 @@ def _add_rows(history: QualityHistory, rows: Iterable[Any], columns: Sequence[st
 
 
 def _attach_failing_keys(conn: Connection, results_t: Table, history: QualityHistory) -> None:
-    """Failing keys only for the rows the drill-down shows: the latest run of each suite.
+    """Failing keys only for the rows the drill-downs show: the latest run of each suite
+    and the newest backdated run of each day and suite.
 
     Older runs feed the trend charts with their counts alone; their key lists (up to 1000
     per row) would only cost memory.
     """
-    shown = {row.id for row in history.latest_rows()}
+    runs = history.shown_runs()
+    shown = {row.id for run_id in runs for row in history.results.get(run_id, [])}
     if not shown:
         return
     keys: dict[int, tuple[str, ...]] = {}

@@ -201,6 +201,7 @@ def write_pages(
         scored_runs=len(model.history.runs),
         scoped=model.scoped,
         scoped_themes=ordered_themes(key for s in model.scoped for key in s.rates),
+        backdated=model.backdated,
         has_results=model.has_results,
         overall=model.overall,
         by_dimension=model.by_dimension,
@@ -212,7 +213,7 @@ def write_pages(
     )
     pages = [_write(reports_dir / "index.html", index)]
     page = env.get_template("failures.html.tmpl")
-    for e in model.expectations:
+    for e in [*model.expectations, *model.backdated]:
         if not e.tally.failed:
             continue
         records = e.records[:PAGE_ROWS]

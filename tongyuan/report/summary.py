@@ -92,8 +92,13 @@ class ExpectationSummary:
 
     @property
     def slug(self) -> str:
-        """File name of the drill-down page: suite and rule id, safe on every filesystem."""
-        raw = "--".join(part for part in (self.suite, self.expectation, self.kind) if part)
+        """File name of the drill-down page: suite and rule id, safe on every filesystem;
+        a backdated run's page also names its 基准日 and scope (``asof-2026-03-31--all--…``)
+        so that it never takes the place of the headline's page of the same rule."""
+        parts = (self.suite, self.expectation, self.kind)
+        if self.run.backdated:
+            parts = (f"asof-{self.run.judged_on}", self.run.scope or "all", *parts)
+        raw = "--".join(part for part in parts if part)
         return re.sub(r"[^A-Za-z0-9._-]+", "_", raw)
 
     @property
@@ -126,7 +131,8 @@ class ReportModel:
     """Everything the pages, exports and PDF show, computed once.
 
     The headline (scorecards, rule table, drill-downs, trends) reads whole-topology runs
-    only; runs limited to a region are in ``scoped``.
+    that judged the day they ran only; runs limited to a region are in ``scoped``, runs
+    judged as of another day (``--as-of``) in ``backdated``.
     """
 
     history: QualityHistory
@@ -136,6 +142,9 @@ class ReportModel:
     expectations: list[ExpectationSummary]
     trends: dict[str, list[tuple[RunInfo, Tally]]]
     scoped: list[ScopedRun] = field(default_factory=list)
+    # Rules of the newest backdated run (``--as-of`` a past day) per day, scope and
+    # suite: listed apart with their drill-downs, never in the figures above.
+    backdated: list[ExpectationSummary] = field(default_factory=list)
 
     @property
     def has_results(self) -> bool:
@@ -276,7 +285,9 @@ def _trends(history: QualityHistory) -> dict[str, list[tuple[RunInfo, Tally]]]:
 
 def departments_of(history: QualityHistory) -> list[str]:
     """Department codes the latest results are broken down by (to look their names up)."""
-    return sorted({row.department for row in history.latest_rows() if row.department})
+    shown = history.shown_runs()
+    rows = (row for run_id in shown for row in history.results.get(run_id, []))
+    return sorted({row.department for row in rows if row.department})
 
 
 def build_model(
@@ -290,26 +301,14 @@ def build_model(
     latest_rows: list[ResultRow] = []
     for run, rows in history.latest_by_suite().values():
         latest_rows.extend(rows)
-        for (suite, expectation, kind), group in _group_by_expectation(rows).items():
-            key = theme_of(suite, expectation)
-            tally = _tally(_rows_along(group, None))
-            overall[key] += tally
-            expectations.append(
-                ExpectationSummary(
-                    suite=suite,
-                    expectation=expectation,
-                    kind=kind,
-                    title=group[0].title,
-                    regulation=next((r.regulation for r in group if r.regulation), "") or "",
-                    theme=key,
-                    run=run,
-                    tally=tally,
-                    records=_records(group, names),
-                )
-            )
+        expectations.extend(_summaries(run, rows, names))
+    for e in expectations:
+        overall[e.theme] += e.tally
     themes = ordered_themes(overall)
     order = {t.key: i for i, t in enumerate(themes)}
     expectations.sort(key=lambda e: (order[e.theme], e.suite, e.expectation, e.kind))
+    by_day = sorted(history.latest_backdated().items(), key=lambda item: str(item[0]))
+    backdated = [e for _, (run, rows) in by_day for e in _summaries(run, rows, names)]
     grouped = _group_by_expectation(latest_rows)
     return ReportModel(
         history=history,
@@ -319,4 +318,25 @@ def build_model(
         expectations=expectations,
         trends=_trends(history),
         scoped=_scoped(history),
+        backdated=backdated,
     )
+
+
+def _summaries(
+    run: RunInfo, rows: list[ResultRow], names: Mapping[str, str]
+) -> list[ExpectationSummary]:
+    """One line per rule and record kind of one run's rows of one suite."""
+    return [
+        ExpectationSummary(
+            suite=suite,
+            expectation=expectation,
+            kind=kind,
+            title=group[0].title,
+            regulation=next((r.regulation for r in group if r.regulation), "") or "",
+            theme=theme_of(suite, expectation),
+            run=run,
+            tally=_tally(_rows_along(group, None)),
+            records=_records(group, names),
+        )
+        for (suite, expectation, kind), group in _group_by_expectation(rows).items()
+    ]
