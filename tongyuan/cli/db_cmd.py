@@ -29,11 +29,55 @@ def upgrade(
 
     settings = settings_and_logging()
     with database_errors(settings):
+        was_at = current_revision(settings.database_url)
         do_upgrade(settings.database_url, revision)
         now_at = current_revision(settings.database_url)
         console.print(f"database at revision {now_at}")
+        if _crossed(was_at, now_at, CLOSED_LATE_REVISION):
+            _timeliness_next_step(settings)
         if now_at == head_revision():
             _pin_legacy_ledger(settings)
+
+
+# Adds case_timeliness status closed_late; stored rows are judged again only by a refresh.
+CLOSED_LATE_REVISION = 12
+
+
+def _crossed(was_at: str | None, now_at: str | None, revision: int) -> bool:
+    """Whether the upgrade went from below ``revision`` to it or beyond (an empty
+    database has no stored rows to judge again: not crossed)."""
+
+    def highest(at: str | None) -> int:
+        return max((int(r) for r in (at or "").split(",") if r.isdigit()), default=0)
+
+    return was_at is not None and highest(was_at) < revision <= highest(now_at)
+
+
+def _timeliness_next_step(settings: Settings) -> None:
+    """One line after an upgrade across 0012: stored case statuses stay as judged before
+    it (a case ended without a decision after its deadline is still ``closed``, not
+    overdue) until a refresh; say how many rows that is and what refreshes them, or why
+    nothing needs to."""
+    from sqlalchemy import func, select
+
+    from tongyuan.db import make_engine
+    from tongyuan.libraries.case_timeliness import CaseTimeliness
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            closed = conn.scalar(select(func.count()).where(CaseTimeliness.status == "closed"))
+    finally:
+        engine.dispose()
+    if not closed:
+        console.print("timeliness: no stored case is closed without a decision; no refresh needed")
+        return
+    console.print(
+        f"next: run `tongyuan cases overdue` (or `tongyuan quality run`, which refreshes "
+        f"first) so that the {closed:,} cases stored as closed are judged again: one closed "
+        "after its deadline is overdue (closed_late) since 0012",
+        soft_wrap=True,
+    )
 
 
 def _pin_legacy_ledger(settings: Settings) -> None:

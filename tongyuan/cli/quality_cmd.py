@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from tongyuan.cli.common import console, database_errors, err_console, settings_and_logging
+from tongyuan.cli.common import (
+    console,
+    database_errors,
+    err_console,
+    require_migrated,
+    settings_and_logging,
+    shown,
+)
+
+if TYPE_CHECKING:
+    from tongyuan.config import Settings
 
 app = typer.Typer(
     help="Data quality suites (Great Expectations, run in the database) and their history.",
@@ -57,18 +67,34 @@ def run(
 ) -> None:
     """Run the quality suites, store the run in the history and write GX Data Docs.
 
+    With the timeliness suite (the default runs all), every case's stored deadline is
+    first judged again as of today, as the Airflow quality DAG's refresh_timeliness task
+    does (and ``tongyuan cases overdue``), so a run from a shell or cron counts what
+    turned overdue since the last refresh. ``--as-of`` does not change that refresh:
+    the stored rows are today's; the suite judges the past day from them.
+
     Exit 2 for a bad option or a library database that cannot be used (unreachable,
-    login refused, not migrated: one line naming it and the cause), 1 when the run
-    failed, or with --strict when any expectation failed.
+    login refused, schema not at this version's: one line naming it and the cause), 1
+    when the run failed, when the timeliness refresh failed (the suites still ran, on
+    the rows as of their last refresh), or with --strict when any expectation failed.
     """
     from tongyuan.quality import QualityError, run_quality
+    from tongyuan.quality.runner import resolve_suites
     from tongyuan.report.themes import format_rate, pooled_rate
 
     settings = settings_and_logging()
     day = _as_of(as_of)
     try:
+        chosen = resolve_suites(suite)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    # A run never migrates: an older schema is named, as by the other commands.
+    require_migrated(settings, why="`quality run` migrates nothing")
+    refreshed = _refresh_timeliness(settings) if "timeliness" in chosen else True
+    try:
         with database_errors(settings):
-            summary = run_quality(settings, suites=suite, scope=scope, as_of=day)
+            summary = run_quality(settings, suites=chosen, scope=scope, as_of=day)
     except ValueError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -108,5 +134,38 @@ def run(
             # Nothing in the libraries to check: no rate at all, as the report shows it.
             console.print(f"status: {summary.status} · nothing to check · pass rate {overall}")
         console.print(f"GX Data Docs: {summary.data_docs_path}")
-    if strict and summary.status != "passed":
+    if not refreshed or (strict and summary.status != "passed"):
         raise typer.Exit(1)
+
+
+def _refresh_timeliness(settings: Settings) -> bool:
+    """Judge every case's deadline again as of today before the timeliness suite reads
+    the stored rows (:func:`tongyuan.ingest.timeliness.refresh_all`, the function of the
+    quality DAG's refresh_timeliness task). After ``db upgrade`` across 0012 the stored
+    statuses stay stale until something refreshes them; CLI and cron runs under-reported
+    case.overdue. One line on stderr either way, so --json stays a single document on
+    stdout. False when the refresh failed (a calendar file that cannot be used): the
+    suites still run, as in the DAG, and the command exits 1 after them."""
+    from standards.workdays import CalendarFileError
+    from tongyuan.db import make_engine, make_session_factory
+    from tongyuan.ingest.timeliness import refresh_all
+
+    with database_errors(settings):
+        engine = make_engine(settings.database_url)
+        try:
+            counts = refresh_all(make_session_factory(engine))
+        except CalendarFileError as exc:
+            err_console.print(
+                f"[red]timeliness refresh failed:[/red] {shown(str(exc))}; the suites run "
+                "on the stored rows as of their last refresh",
+                soft_wrap=True,
+            )
+            return False
+        finally:
+            engine.dispose()
+    err_console.print(
+        f"timeliness refreshed as of today: {counts.cases:,} cases checked, "
+        f"{counts.overdue:,} overdue",
+        soft_wrap=True,
+    )
+    return True
