@@ -275,10 +275,12 @@ def pull(
                 )  # fmt: skip
                 result.batch_id = batch.id
     finally:
-        if read is not None:
-            contract.close(read)
-        if session is None:
-            engine.dispose()
+        try:
+            if read is not None:
+                _close(contract, read, result, label)
+        finally:
+            if session is None:
+                engine.dispose()
     log.info(
         "pull %s %s: read %d added %d changed %d unchanged %d quarantined %d",
         label,
@@ -290,6 +292,22 @@ def pull(
         result.quarantined,
     )
     return result
+
+
+def _close(contract: ReadContract, read: StreamRead, result: PullResult, label: str) -> None:
+    """``read.close()``, which runs after the pull decided (its batch committed or
+    recorded as failed, the source acknowledged): what it raises must neither undo that
+    nor end the caller's run of every other department. After a committed (or dry) run
+    it is a problem on the result, for the operator to see; after a failed one the first
+    error stays the pull's error. Either way it is logged, masked. A real Ctrl-C (a
+    KeyboardInterrupt) propagates."""
+    try:
+        contract.close(read)
+    except Exception as exc:
+        problem = describe_error(exc)
+        log.warning("pull %s: the source's close() failed: %s", label, problem)
+        if result.status != "failed":
+            result.problems.append(problem)
 
 
 def _write_stream(

@@ -25,11 +25,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from adapters.sdk.department_code import department_code, failure_text, package_file_error
+from adapters.sdk.department_code import (
+    Watch,
+    department_code,
+    failure_text,
+    package_file_error,
+)
 from adapters.sdk.envelope import Envelope
 from adapters.sdk.errors import AdapterCodeError, AdapterError
 from adapters.sdk.source import Source, State, StreamRead, StreamSpec
@@ -92,7 +97,7 @@ class ReadContract:
         self.stream = spec.name
         self.record_type = RECORD_KINDS[spec.kind]
         self._watch = ExitStack()
-        self._failed: Callable[[BaseException], bool] | None = None
+        self._failed: Watch | None = None
 
     def open(self, source: Source, state: State | None) -> StreamRead:
         """``source.read(stream, state)``, watched until :meth:`close` for a real Ctrl-C
@@ -124,22 +129,36 @@ class ReadContract:
             yield self.envelope(item, index)
 
     def read_state(self, read: StreamRead) -> dict[str, Any]:
-        """``read.state()`` as :meth:`state` checks it."""
+        """``read.state()`` as :meth:`state` checks it; KeyboardInterrupt instead when a
+        Ctrl-C was delivered into the read and it ended quietly (a driver catching it to
+        "cancel the query"): what it yielded is cut short and must not be committed."""
         with self._department("state()"):
             state = read.state()
+        self._raise_if_interrupted()
         return self.state(state)
 
     def commit(self, read: StreamRead) -> None:
-        """``read.commit()``: the source acknowledges what the hub committed."""
+        """``read.commit()``: the source acknowledges what the hub committed (not after a
+        Ctrl-C the read swallowed: the operator asked to stop)."""
+        self._raise_if_interrupted()
         with self._department("commit()"):
             read.commit()
 
     def close(self, read: StreamRead | None) -> None:
-        """``read.close()`` (when :meth:`open` gave one), then the Ctrl-C watch ends."""
+        """``read.close()`` (when :meth:`open` gave one), then the Ctrl-C watch ends.
+
+        What close() raises (an Exception included) is an AdapterCodeError naming adapter,
+        stream and close(): the pull has decided by then, and its caller reports it
+        without letting it end anything else. A real Ctrl-C propagates."""
         try:
             if read is not None:
-                with self._department("close()"):
-                    read.close()
+                try:
+                    with self._department("close()"):
+                        read.close()
+                except AdapterCodeError:
+                    raise
+                except Exception as exc:
+                    raise self._code_error(exc, "close()") from exc
         finally:
             self._watch.close()
             self._failed = None
@@ -152,6 +171,10 @@ class ReadContract:
             if not self._is_failure(exc) or isinstance(exc, Exception):
                 raise  # an Exception fails the pull as it is
             raise self._code_error(exc, what) from exc
+
+    def _raise_if_interrupted(self) -> None:
+        if self._failed is not None:
+            self._failed.raise_if_interrupted()
 
     def _is_failure(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the source failing; False for a real Ctrl-C, and

@@ -10,10 +10,13 @@ class, asking its ``streams()``) treat SystemExit, GeneratorExit and a KeyboardI
 the package raised itself as the package failing, like any exception.
 
 A real Ctrl-C must still stop the command. While department code runs, SIGINT goes
-through a handler that notes it and then does what the process's handler did; a
-KeyboardInterrupt seen after that note propagates, and so does a Ctrl-C the package turned
-into something else (``except KeyboardInterrupt: sys.exit(1)``): after the note, whatever
-the code raised becomes a KeyboardInterrupt. Where no note can be taken (a SIGINT
+through a handler that does what the process's handler did and notes it when that raised
+(the interrupt was delivered into the package's code; a handler that returns, a graceful
+shutdown's, interrupted nothing); a KeyboardInterrupt seen after that note propagates,
+and so does a Ctrl-C the package turned into something else (``except
+KeyboardInterrupt: sys.exit(1)``): after the note, whatever the code raised becomes a
+KeyboardInterrupt, and a read that swallowed it (``except KeyboardInterrupt: return``) is
+not committed (:meth:`Watch.raise_if_interrupted`). Where no note can be taken (a SIGINT
 handler set outside Python) every KeyboardInterrupt propagates, as before. An error
 raised while a KeyboardInterrupt was being handled (its ``__context__`` or ``__cause__``
 chain holds one) is a Ctrl-C turned into something else too, even with no note taken (a
@@ -41,22 +44,38 @@ from typing import Any
 from adapters.sdk.errors import AdapterCodeError, ConfigError
 
 # What a package may raise that the hub reports as its failure (KeyboardInterrupt only
-# when no Ctrl-C arrived, see _Watch.failed).
+# when no Ctrl-C arrived, see Watch.failed).
 _FAILURES: tuple[type[BaseException], ...] = (Exception, SystemExit, GeneratorExit)
 
 
 @dataclass(slots=True)
-class _Watch:
-    """Whether a SIGINT arrived while department code ran, and whether one could be seen."""
+class Watch:
+    """Whether a Ctrl-C was delivered into department code, and whether one could be seen.
+
+    Calling it is :meth:`failed`. ``signalled`` is set only when the process's own SIGINT
+    handler raised (Python's default one raises KeyboardInterrupt): a handler that returns
+    (a graceful shutdown noting the request for later) delivered no interrupt, and what
+    the department's code raises afterwards is still its own failure.
+    """
 
     can_tell: bool
     signalled: bool = False
+
+    def __call__(self, exc: BaseException) -> bool:
+        return self.failed(exc)
+
+    def raise_if_interrupted(self) -> None:
+        """Raise KeyboardInterrupt when a Ctrl-C was delivered into the department's code
+        and did not come out of it: a driver that caught it (``except KeyboardInterrupt:
+        return``) ended its read early, and that cut-short read must not be committed."""
+        if self.signalled:
+            raise KeyboardInterrupt
 
     def failed(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the department code failing (to report), not a Ctrl-C or
         another signal of the process's own (to let through).
 
-        After a SIGINT, whatever came out is the Ctrl-C: a package catching the
+        After a delivered SIGINT, whatever came out is the Ctrl-C: a package catching the
         KeyboardInterrupt and turning it into ``sys.exit(1)`` or an exception of its own
         (an AdapterError included) would otherwise be reported as its failure while the
         hub carried on. Raises KeyboardInterrupt (chained to ``exc``) then, and also when
@@ -89,34 +108,38 @@ def _interrupted(exc: BaseException) -> bool:
     return False
 
 
-def _watch_handler(watch: _Watch, previous: Callable[[int, FrameType | None], Any]):  # type: ignore[no-untyped-def]
+def _watch_handler(watch: Watch, previous: Callable[[int, FrameType | None], Any]):  # type: ignore[no-untyped-def]
     def handler(signum: int, frame: FrameType | None) -> Any:
-        watch.signalled = True
-        return previous(signum, frame)
+        try:
+            return previous(signum, frame)
+        except BaseException:  # the interrupt is delivered into the department's code
+            watch.signalled = True
+            raise
 
     return handler
 
 
 @contextmanager
-def department_code() -> Iterator[Callable[[BaseException], bool]]:
-    """Run the body (a department's code); yields ``failed(exc)``, which says whether what
-    the body raised is the package's failure, to turn into an AdapterCodeError naming it.
+def department_code() -> Iterator[Watch]:
+    """Run the body (a department's code); yields the :class:`Watch`, whose ``failed(exc)``
+    (or calling it) says whether what the body raised is the package's failure, to turn
+    into an AdapterCodeError naming it.
 
     Outside the main thread no signal raises KeyboardInterrupt in this thread, so one seen
     there is the code's own; with SIGINT ignored or at its default, none is raised either.
     """
     if threading.current_thread() is not threading.main_thread():
-        yield _Watch(can_tell=True).failed
+        yield Watch(can_tell=True)
         return
     previous = signal.getsignal(signal.SIGINT)
     if not callable(previous):
         # None: a handler set outside Python, which may raise it: cannot tell, let it go.
-        yield _Watch(can_tell=previous is not None).failed
+        yield Watch(can_tell=previous is not None)
         return
-    watch = _Watch(can_tell=True)
+    watch = Watch(can_tell=True)
     signal.signal(signal.SIGINT, _watch_handler(watch, previous))
     try:
-        yield watch.failed
+        yield watch
     finally:
         # Also undoes a SIGINT handler the package set for itself: Ctrl-C stays the hub's.
         signal.signal(signal.SIGINT, previous)
@@ -186,4 +209,4 @@ def package_file_error(cls: type, exc: BaseException) -> AdapterCodeError | None
     )
 
 
-__all__ = ["department_code", "failure_text", "package_file", "package_file_error"]
+__all__ = ["Watch", "department_code", "failure_text", "package_file", "package_file_error"]

@@ -751,6 +751,40 @@ def test_a_mapping_file_the_configuration_names_still_refuses_the_topology(site,
     assert not any(where.endswith(".adapter") for where in problems)
 
 
+@pytest.mark.parametrize(
+    ("adapter", "stream_config"),
+    [
+        ("sql", "{table: c, mapping: MAPPING}"),
+        ("http", "{endpoint: /c, mapping: MAPPING}"),
+        ("files", '{patterns: ["*.csv"], mapping: MAPPING}'),
+    ],
+)
+def test_the_refusal_of_an_operator_s_broken_mapping_file_names_the_file(
+    tmp_path, adapter, stream_config
+):
+    """Before, an sql department's broken mapping file came out as
+    ``departments[0].cases.config.line 3: not valid YAML: …``: a line of no file named
+    (the YAML error no longer carries PyYAML's mark lines, which held the path)."""
+    ops = tmp_path / "ops.yaml"
+    ops.write_text("kind: case\nfields: {a: [\n", encoding="utf-8")
+    connection = {
+        "sql": 'url: "env:T_X"',
+        "http": 'base_url: "https://x.example"',
+        "files": f'path: "{tmp_path}", settle_seconds: 0',
+    }[adapter]
+    streams = stream_config.replace("MAPPING", f'"{ops}"')
+    topology = _two_departments(
+        tmp_path,
+        broken_ref=f"{{adapter: {adapter}, config: {{{connection}, streams: {{cases: "
+        f"{streams}}}}}, stream: cases}}",
+    )
+    with pytest.raises(TopologyError) as info:
+        load_topology(topology, home=tmp_path)
+    ((where, message),) = [p for p in info.value.problems if "not valid YAML" in p[1]]
+    assert where.startswith("departments[0].cases.config") and "line" not in where
+    assert str(ops) in message and "line 3" in message
+
+
 EXITING_READ = """
 import sys
 
@@ -776,27 +810,93 @@ class ExitReadCases(FilesSource):
 """
 
 
+def _ingest_beside(  # type: ignore[no-untyped-def]
+    hub, site, tmp_path: Path, stem: str, source: str, cls: str, *,
+    streams: str = ", streams: {cases: {kind: case}}",
+):  # fmt: skip
+    """Department 0 on the package ``{stem}-t`` (``source``, class ``cls``) reading its
+    own drop, department 1 healthy with a case delivered; ``tongyuan ingest`` of both."""
+    name = f"{stem}-t"
+    install(site, f"tongyuan-adapter-{name}", f"{stem}_t_adapter", name, source, cls)
+    drop = tmp_path / "drops" / BROKEN
+    topology = _two_departments(
+        tmp_path,
+        broken_ref=f'{{adapter: {name}, config: {{path: "{drop}", settle_seconds: 0'
+        f"{streams}}}, stream: cases}}",
+    )
+    assert not load_topology(topology, home=hub.home).case_department(BROKEN).problems
+    _deliver_case(topology)
+    return topology, runner.invoke(app, ["ingest", "-t", str(topology)], terminal_width=600)
+
+
 def test_ingest_runs_beside_a_package_whose_read_calls_sys_exit(hub, site, tmp_path):
     """Before, the SystemExit went through the pull's ``except Exception`` and ended the
     ingest of every department (exit 3, the healthy one never ran)."""
     from std_factories import AUTHORITY
 
-    install(site, "tongyuan-adapter-exitread-t", "exitread_t_adapter", "exitread-t",
-            EXITING_READ, "ExitReadCases")  # fmt: skip
-    drop = tmp_path / "drops" / BROKEN
-    topology = _two_departments(
-        tmp_path,
-        broken_ref=f'{{adapter: exitread-t, config: {{path: "{drop}", settle_seconds: 0}}, '
-        "stream: cases}",
-    )
-    assert not load_topology(topology, home=hub.home).case_department(BROKEN).problems
-    _deliver_case(topology)
-    result = runner.invoke(app, ["ingest", "-t", str(topology)], terminal_width=600)
+    topology, result = _ingest_beside(hub, site, tmp_path, "exitread", EXITING_READ,
+                                      "ExitReadCases", streams="")  # fmt: skip
     assert result.exit_code == 1, result.output
     assert f"{BROKEN} failed" in result.output
     assert "reading raised SystemExit: 3 (it tried to end the process" in result.output
     assert "committed" in result.output and _stored_cases(hub) == 1
     assert load_topology(topology, home=hub.home).case_department(AUTHORITY) is not None
+
+
+ENDING_READ = """
+import sys
+
+from adapters.builtin.files import FilesSource
+from adapters.sdk import StreamRead
+
+
+class _Ending(StreamRead):
+    def __init__(self, inner, where):
+        self.inner, self.where = inner, where
+
+    def __iter__(self):
+        return iter(self.inner)
+
+    def state(self):
+        return self.inner.state()
+
+    def commit(self):
+        if self.where == "commit":
+            sys.exit(5)
+        self.inner.commit()
+
+    def close(self):
+        self.inner.close()
+        if self.where == "close":
+            sys.exit(4)
+
+
+class EndingCases(FilesSource):
+    def read(self, stream, state=None):
+        return _Ending(super().read(stream, state), "WHERE")
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "exit_code", "said"),
+    [
+        ("close", 0, "problem: AdapterCodeError: adapter close_t_adapter.source:EndingCases, "
+         "stream cases: close() raised SystemExit: 4"),
+        ("commit", 1, "commit() raised SystemExit: 5"),
+    ],
+)  # fmt: skip
+def test_ingest_runs_beside_a_package_whose_commit_or_close_calls_sys_exit(
+    hub, site, tmp_path, where, exit_code, said
+):
+    """Before, a SystemExit from close() came out of the pull (after its batch had
+    committed) as an AdapterCodeError that ended the ingest of every department: exit
+    1, no output, the healthy department's cases never stored."""
+    source = ENDING_READ.replace("WHERE", where)
+    _, result = _ingest_beside(hub, site, tmp_path, where, source, "EndingCases")
+    assert result.exit_code == exit_code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert said in result.output
+    assert "committed" in result.output and _stored_cases(hub) == 1
 
 
 @pytest.mark.parametrize(

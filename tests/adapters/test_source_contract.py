@@ -66,6 +66,8 @@ def _ctrl_c(handling: str) -> None:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(5)
     except KeyboardInterrupt:
+        if handling == "swallow":  # a driver's "cancel the query": the read ends early
+            return
         if handling == "exit":
             sys.exit(1)
         if handling == "error":
@@ -81,13 +83,24 @@ class _Read(StreamRead):
         if self.mode == "exit_iter":
             yield _good()
             sys.exit(3)  # a department's driver ending "the program" mid-read
-        if self.mode == "kbd_iter":
+        if self.mode.startswith("kbd_iter"):
             yield _good()
             raise KeyboardInterrupt  # raised by the source itself: no Ctrl-C arrived
         if self.mode.startswith("ctrl_c_"):
             yield _good()
             _ctrl_c(self.mode.removeprefix("ctrl_c_"))
+        if self.mode.startswith("graceful_"):  # SIGINT to a handler that only notes it
+            yield _good()
+            os.kill(os.getpid(), signal.SIGINT)
+            if self.mode == "graceful_exit":
+                sys.exit(3)
         yield from _yielded(self.mode)
+
+    def close(self) -> None:
+        if self.mode == "close_exit":
+            sys.exit(4)
+        if self.mode.endswith("close_error"):
+            raise RuntimeError("driver already closed")
 
     def state(self) -> Any:
         if self.mode == "exit_state":
@@ -193,6 +206,61 @@ def test_a_real_ctrl_c_while_reading_still_stops_the_pull(settings, handling):
     exit or an error of its own: it propagates, and nothing is stored."""
     with pytest.raises(KeyboardInterrupt):
         _pull(settings, f"ctrl_c_{handling}")
+    assert _stored(settings) == (0, 0, None)
+
+
+def test_a_ctrl_c_the_read_swallows_is_not_committed(settings):
+    """Before, a driver catching the Ctrl-C and ending its read quietly had the cut-short
+    batch committed and the command carried on; the watch had seen the SIGINT."""
+    with pytest.raises(KeyboardInterrupt):
+        _pull(settings, "ctrl_c_swallow")
+    assert _stored(settings) == (0, 0, None)
+
+
+@pytest.fixture
+def graceful_sigint():  # type: ignore[no-untyped-def]
+    """A SIGINT handler that notes the request and returns (a graceful shutdown's)."""
+    noted: list[int] = []
+    before = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_a_sigint_the_process_handler_only_notes_interrupts_nothing(settings, graceful_sigint):
+    """Before, the watch marked every SIGINT, also one whose handler returned: a later
+    SystemExit of the read came out as a KeyboardInterrupt (no failed batch), and with
+    the check before commit a completed read would not have been stored."""
+    failed = _pull(settings, "graceful_exit")
+    assert failed.status == "failed" and failed.error is not None
+    assert "reading raised SystemExit: 3" in failed.error
+    assert graceful_sigint == [signal.SIGINT]
+    assert _pull(settings, "graceful_ok").status == "committed"
+    assert _stored(settings)[2] == {"n": 1}
+
+
+def test_close_failing_after_the_commit_is_a_problem_not_the_end_of_the_run(settings):
+    """Before, close() ran outside the pull's error handling: its SystemExit came out of
+    pull() as an AdapterCodeError after the batch was committed, ending the caller's run
+    of every department. Now the committed pull says it as a problem, masked."""
+    before = signal.getsignal(signal.SIGINT)
+    for mode, said in (
+        ("close_exit", "close() raised SystemExit: 4 (it tried to end the process"),
+        ("close_error", "close() raised RuntimeError: driver already closed"),
+    ):
+        result = _pull(settings, mode)
+        assert result.status == "committed" and result.error is None
+        assert len(result.problems) == 1 and LABEL in result.problems[0]
+        assert said in result.problems[0]
+    assert _stored(settings)[2] == {"n": 1}
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_close_failing_after_a_failed_read_keeps_the_first_error(settings):
+    result = _pull(settings, "kbd_iter_close_error")
+    assert result.status == "failed" and result.error is not None
+    assert "reading raised KeyboardInterrupt" in result.error and not result.problems
     assert _stored(settings) == (0, 0, None)
 
 

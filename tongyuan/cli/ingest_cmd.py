@@ -158,8 +158,8 @@ def _print(results, *, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
         for rule, n in r.rules.most_common(10):
             console.print(f"  {n:>6}  {rule}  {rule_title(rule)}", soft_wrap=True, markup=False)
         for problem in r.problems:
-            err_console.print(f"[yellow]deadlines not computed:[/yellow] {shown(problem)}",
-                              soft_wrap=True)  # fmt: skip
+            # A deadline not computed, or a source's close() failing after its batch.
+            err_console.print(f"[yellow]problem:[/yellow] {shown(problem)}", soft_wrap=True)
         if r.error:
             verb = {"rejected": "rejected", "busy": "skipped"}.get(r.status, "failed")
             err_console.print(f"[red]{r.department} {verb}:[/red] {shown(mask_text(r.error))}",

@@ -75,6 +75,8 @@ def pull(
     console.print(table)
     for rule, n in result.rules.most_common(10):
         console.print(f"  {n:>6}  {rule}  {rule_title(rule)}", soft_wrap=True)
+    for problem in result.problems:  # a deadline not computed, the source's close() failing
+        err_console.print(f"[yellow]problem:[/yellow] {shown(problem)}", soft_wrap=True)
     if result.error:
         err_console.print(f"[red]failed:[/red] {shown(result.error)}", soft_wrap=True)
         raise typer.Exit(1)

@@ -578,14 +578,30 @@ def _open(ref: AdapterRef, where: str, ctx: _Context, *, department: bool) -> ob
     try:
         return ref.open()
     except ConfigError as exc:
+        other = _other_file(exc, ref)
         for path, message in exc.problems:
-            ctx.add(f"{where}.config" + (f".{path}" if path else ""), message)
+            if other is None:
+                ctx.add(f"{where}.config" + (f".{path}" if path else ""), message)
+            else:  # a mapping file it names: the problem is in that file, say which
+                ctx.add(f"{where}.config", f"{other}: " + (f"{path}: " if path else "") + message)
     except AdapterCodeError as exc:  # the class itself failed, not its configuration
         ctx.add_code(f"{where}.adapter", str(exc), department=department)
     except AdapterError as exc:  # its own check failed (a licence server down …)
         message = f"adapter {ref.adapter!r} cannot be created: {type(exc).__name__}: {exc}"
         ctx.add_code(f"{where}.adapter", message, department=department)
     return None
+
+
+def _other_file(exc: Any, ref: AdapterRef) -> str | None:
+    """The file a ConfigError from building the adapter is about, when it is not the
+    configuration itself (a ``mapping:`` file it names): its problems' places are lines
+    of that file, not keys of the configuration, and the message must name it. A
+    source that is no file (a class's own name for what it checks) is the configuration's."""
+    own = {f"adapter {ref.adapter!r}", str(ref.config)}
+    if isinstance(ref.config, Path):
+        own.add(str(ref.config.resolve()))
+    source = str(exc.source)
+    return None if source in own or not Path(source).is_file() else source
 
 
 def _streams(
