@@ -15,11 +15,25 @@ character mistyped, and their quarantine listings, logs and reports must not sho
 Only about one all-digit USCC in 1,300 has a date in that place; those are masked, the
 side to err on.
 
-People also write an ID in groups inside free text (``身份证:440305 19850312 001X`` or
-``440305-19850312-001X``): the 6-8-4 grouping with one space or hyphen between groups is
-masked too (separators kept) when, besides the date, its check character is right —
-grouped digits in prose are more often something else (phone numbers, references), so
-the stronger evidence is asked for there.
+People also write an ID in groups inside free text, in any grouping of its characters:
+``身份证:440305 19850312 001X``, ``440305-1985-0312-001X``, ``4403 0519 8503 1200 1X``,
+``440305.19850312.001X``, with one separator between groups — a space (also a full-width
+or no-break one), a hyphen (also full-width) or a dot. Any run of consecutive whole groups
+that holds 17 digits and a digit or X is masked (separators starred, the first four and
+last four ID characters shown as written) when, besides the date, its check character is
+right: grouped digits in prose are more often something else (phone numbers,
+references), so the stronger evidence is asked for there. Eighteen random digits pass
+that about one time in 15,000. A grouped legacy 15-digit number must be the whole run of
+groups, begin with a real province code and hold a real calendar date (19YYMMDD): with no
+check character, fifteen digits found among other groups (the last groups of a 19-digit
+bank card) would too often look like one. Within an e-license identifier (dots between
+its segments) no group run is taken for an ID.
+Other numbers written in groups are not personal IDs to this masker and stay as written:
+phone numbers (11 digits, ``138 0013 8000``), dates, amounts, and bank card numbers
+(16–19 digits, ``6222 0212 3456 7890 123``) — a bank card number is personal too, but no
+record the hub exchanges carries one, and a Luhn check passes one number in ten, so
+masking every Luhn-valid 16–19 digit run would star authorities' codes and serials. Only
+an 18-digit card number that also passes the citizen-ID checks above is masked.
 
 Departments also glue a holder's ID into longer numbers (material numbers such as
 ``CL44030519971127101X01``, or two IDs back to back). Eighteen characters inside a longer
@@ -63,15 +77,22 @@ _SHOW_NOTHING_BELOW = 6
 _PARSING: ContextVar[bool] = ContextVar("tongyuan_privacy_parsing", default=False)
 
 # Shapes that could be a citizen ID standing on its own (not inside a longer run of
-# letters and digits): 18 characters (last may be X) written plain or as 6-8-4 groups
-# separated by one space or hyphen, and legacy 15-digit numbers. Whether a match *is* one
-# is decided by :func:`could_be_citizen_id` (date and check character). Matched against
-# the folded text (:func:`_fold`), hence ASCII digits only.
-CITIZEN_ID_PATTERN = re.compile(
-    r"(?<![0-9A-Za-z])"
-    r"(?:[0-9]{6}[ -]?[0-9]{8}[ -]?[0-9]{3}[0-9Xx]|[0-9]{15})"
-    r"(?![0-9A-Za-z])"
-)
+# letters and digits), written in one piece: 18 characters (last may be X) and legacy
+# 15-digit numbers. Written in groups, IDs are found by :data:`_GROUP_RUN`. Whether a
+# match *is* one is decided by :func:`could_be_citizen_id` (date, and check character when
+# grouped). Matched against the folded text (:func:`_fold`), hence ASCII digits only.
+CITIZEN_ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])")
+# A run of at least two groups of digits (a group may end in X) with one separator
+# between groups, standing on its own: where an ID written in groups can stand, as any
+# run of consecutive whole groups (:func:`_grouped_spans`). The folded text has every
+# space as " " and the full-width hyphen and full stop as "-" and ".".
+# The check character X may be a group of its own (``… 002 X``).
+_GROUP_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9]+[Xx]?(?:[ .-](?:[0-9]+[Xx]?|[Xx]))+(?![0-9A-Za-z])")
+_GROUP = re.compile(r"[0-9]+[Xx]?|[Xx]")
+# A birth date's shape (years 1900–2099, :func:`_date_shaped`), matched where positions
+# 7–14 of an ID begin: the cheap first test of a window of groups.
+_BIRTH_DATE_AT_7 = re.compile(r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])")
+_LEGACY_LENGTH = 15
 # Every start of 18 ID-shaped characters, overlapping, wherever they stand: the
 # candidates for an ID glued into a longer number (the lookahead yields each position).
 # Only windows whose positions 7–14 are date-shaped are matched, so that few reach the
@@ -79,7 +100,7 @@ CITIZEN_ID_PATTERN = re.compile(
 _EMBEDDED_CANDIDATE = re.compile(
     r"(?=([0-9]{6}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]))"
 )
-_SEPARATORS = re.compile(r"[ -]")
+_SEPARATORS = re.compile(r"[ .-]")
 # What an embedded window's run of letters and digits is made of, and e-license
 # identifiers (GB/T 36904: prefix, type code, issuer, serial, version, check segments).
 _ALNUM = frozenset(string.ascii_letters + string.digits)
@@ -88,12 +109,12 @@ _LICENSE_ID = re.compile(r"1\.2\.156\.3005\.2(?:\.[0-9A-Za-z]+){5}")
 # yyyyMMdd + ``000212``), so a glued window with it is a serial, not a person.
 _UNISSUED_SEQUENCE = "000"
 # What is folded to ASCII before matching: any non-ASCII decimal digit (full-width
-# ０–９ above all), the full-width letter X, the full-width hyphen and the spaces that
-# show as one (full-width, no-break, thin, narrow: ``440305\u00a019850312\u00a0001X`` is
-# the grouped ID a reader sees).
+# ０–９ above all), the full-width letter X, the full-width hyphen and full stop and the
+# spaces that show as one (full-width, no-break, thin, narrow:
+# ``440305\u00a019850312\u00a0001X`` is the grouped ID a reader sees).
 _SPACES = "\u3000\u00a0\u2000-\u200a\u202f\u205f"
-_TO_FOLD = re.compile(rf"(?![0-9])\d|[\uff38\uff58\uff0d{_SPACES}]")
-_FOLDED = {"\uff38": "X", "\uff58": "x", "\uff0d": "-"}
+_TO_FOLD = re.compile(rf"(?![0-9])\d|[\uff38\uff58\uff0d\uff0e{_SPACES}]")
+_FOLDED = {"\uff38": "X", "\uff58": "x", "\uff0d": "-", "\uff0e": "."}
 _FIRST_BIRTH_YEAR = 1900
 _LAST_BIRTH_YEAR = 2099
 
@@ -178,15 +199,18 @@ def could_be_citizen_id(value: str) -> bool:
     """Whether ``value`` (digits, the last of 18 may be X) can be a citizen ID standing
     on its own.
 
-    A real birth date in its place is required; written in groups (spaces or hyphens
-    inside), the MOD 11-2 check character must be right as well. No region or
-    today's-date test: a masked value that is not an ID costs little, an ID left clear
-    costs much.
+    A real birth date in its place is required; written in groups (spaces, hyphens or
+    dots inside), the MOD 11-2 check character must be right as well, and a legacy
+    15-digit number needs a real province code and calendar date instead (it has no
+    check character). No region or today's-date test otherwise: a masked value that is
+    not an ID costs little, an ID left clear costs much.
     """
     value = _fold(value)
     number = _SEPARATORS.sub("", value).upper()
-    if len(number) == 15 and _digits(number):
-        return _date_shaped("19" + number[6:12])
+    if len(number) == _LEGACY_LENGTH and _digits(number):
+        if len(value) == len(number):
+            return _date_shaped("19" + number[6:12])
+        return _legacy_in_groups(number)
     if len(number) != _ID_LENGTH or not _digits(number[:17]) or not _digits(number[17], "X"):
         return False
     if not _date_shaped(number[6:14]):
@@ -194,6 +218,19 @@ def could_be_citizen_id(value: str) -> bool:
     if len(value) == len(number):
         return True
     return _check_char_right(number)
+
+
+def _legacy_in_groups(number: str) -> bool:
+    """Whether 15 digits written in groups can be a legacy ID: a real province code
+    (GB/T 2260) and a real calendar date 19YYMMDD, the evidence that stands in for the
+    check character it does not have."""
+    if _PROVINCE_CODE.fullmatch(number[:2]) is None:
+        return False
+    try:
+        date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
+    except ValueError:
+        return False
+    return True
 
 
 def could_be_embedded_citizen_id(value: str) -> bool:
@@ -292,6 +329,50 @@ def _embedded_id_at(folded: str, start: int, window: str) -> bool:
     return not _in_license_identifier(folded, start, end)
 
 
+def _group_windows(run: re.Match[str]) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of every run of two or more consecutive whole groups in a group
+    run that may be an ID written in groups: 18 characters (X only at the very end) with
+    a date-shaped 7–14 (cheap to test here, on the digits, before the full test), or 15
+    digits that are the whole run."""
+    text = run.group(0)
+    groups = [match.span() for match in _GROUP.finditer(text)]
+    digits = _SEPARATORS.sub("", text)
+    offset, last = run.start(), len(groups) - 1
+    digits_before = 0
+    for first, (start, _) in enumerate(groups):
+        length = 0
+        for at in range(first, last + 1):
+            group_start, group_end = groups[at]
+            length += group_end - group_start
+            if length > _ID_LENGTH:
+                break
+            if at > first and (
+                (length == _ID_LENGTH and _BIRTH_DATE_AT_7.match(digits, digits_before + 6))
+                or (length == _LEGACY_LENGTH and first == 0 and at == last)
+            ):
+                yield offset + start, offset + group_end
+            if text[group_end - 1] in "Xx":
+                break
+        digits_before += groups[first][1] - start
+
+
+def _grouped_spans(folded: str) -> Iterator[tuple[int, int]]:
+    """Every place where an ID written in groups stands (:func:`could_be_citizen_id`):
+    any run of consecutive whole groups, so that an ID written next to other grouped
+    numbers (``110105 1949 1231 002X 138 0013 8000``) is found all the same."""
+    for run in _GROUP_RUN.finditer(folded):
+        for start, end in _group_windows(run):
+            if not could_be_citizen_id(folded[start:end]):
+                continue
+            # Dots also separate the segments of an e-license identifier; one whose check
+            # is right is not a person's number. (While such an identifier is parsed,
+            # see _is_public_code, the window is simply taken: that text is discarded.)
+            dotted = "." in folded[start:end]
+            if dotted and not _PARSING.get() and _in_license_identifier(folded, start, end):
+                continue
+            yield start, end
+
+
 def _id_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of every place that can be a citizen ID, sorted (see below)."""
     folded = _fold(text)
@@ -300,6 +381,10 @@ def _id_spans(text: str) -> list[tuple[int, int]]:
         for match in CITIZEN_ID_PATTERN.finditer(folded)
         if could_be_citizen_id(match.group(0))
     ]
+    if _SEPARATORS.search(folded) is not None:
+        grouped = list(_grouped_spans(folded))
+        if grouped:
+            alone = sorted(set(alone).union(grouped))
     if _PARSING.get():
         return alone
     embedded = [
@@ -422,6 +507,7 @@ SHOWN_AS_CODE_POINT = re.compile(
 # phone number cut after its 11 digits. 8 or 9 digits are left (延庆 110119, 奉贤 310120:
 # ``31012019…``, ``13812019…``), and so is a head whose month or day cannot be one.
 _PROVINCE = "(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[12])"
+_PROVINCE_CODE = re.compile(_PROVINCE)
 _MONTH = "(?:0[1-9]|1[0-2])"
 _DAY = "(?:0[1-9]|[12][0-9]|3[01])"
 _CUT_ID_HEAD = re.compile(
@@ -466,16 +552,26 @@ def _starred_ranges(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of what :func:`_mask_plain` stars: the middle of every place that
     can be a citizen ID, and every cut ID head after its first four digits (sorted)."""
     ranges: list[tuple[int, int]] = []
+    folded = _fold(text)
     for found_start, found_end in _id_spans(text):
-        head, tail = kept_ends(found_end - found_start)
-        ranges.append((found_start + head, found_end - tail))
+        ranges.append(_starred_part(folded, found_start, found_end))
     if "…" in text:
         ranges.extend(
-            (match.start() + _CUT_KEEPS, match.end())
-            for match in _CUT_ID_HEAD.finditer(_fold(text))
+            (match.start() + _CUT_KEEPS, match.end()) for match in _CUT_ID_HEAD.finditer(folded)
         )
         ranges.sort()
     return ranges
+
+
+def _starred_part(folded: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` of what is starred of the ID found at ``folded[start:end]``: all
+    but its first and last characters as :func:`mask_id` keeps them (four and four of 18),
+    counted in ID characters, so that an ID in groups shows what the same ID in one
+    piece shows; the separators in between are starred, those next to what is shown too."""
+    positions = [at for at in range(start, end) if folded[at] not in " .-"]
+    head, tail = kept_ends(len(positions))
+    first = positions[head - 1] + 1 if head else start
+    return first, positions[len(positions) - tail] if tail else end
 
 
 def _mask_plain(text: str) -> str:

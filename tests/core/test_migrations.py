@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pg
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.sql.expression import TableClause
 
 import tongyuan.libraries
 from tongyuan.db import (
@@ -94,12 +96,20 @@ def test_pg_helper_reports_missing_binaries(monkeypatch: pytest.MonkeyPatch) -> 
         pg.PgServer.start()
 
 
+def _quality_results() -> TableClause:
+    """quality_results as the remasking tests write and read it (JSON failing_keys)."""
+    return sa.table(
+        "quality_results", *(sa.column(c) for c in (
+            "run_id", "suite", "expectation", "title_zh", "grain", "kind",
+            "evaluated", "failed", "pass_rate")),
+        sa.column("failing_keys", sa.JSON),
+    )  # fmt: skip
+
+
 def test_0013_masks_again_the_keys_older_runs_stored(db_url: str) -> None:
     """Keys cut before masking kept up to 17 digits of an ID (also written in full-width
     digits, in groups, split by a hidden character, or a legacy 15-digit one's first
     14). Upgrading masks every stored key as current runs would."""
-    import sqlalchemy as sa
-
     from standards.privacy import mask_text
 
     downgrade(db_url, "0012")
@@ -121,12 +131,7 @@ def test_0013_masks_again_the_keys_older_runs_stored(db_url: str) -> None:
                     "VALUES ('r1', '2026-01-01 00:00:00', 'consistency', 'all', 'failed')"
                 )
             )
-            results = sa.table(
-                "quality_results", *(sa.column(c) for c in (
-                    "run_id", "suite", "expectation", "title_zh", "grain", "kind",
-                    "evaluated", "failed", "pass_rate")),
-                sa.column("failing_keys", sa.JSON),
-            )  # fmt: skip
+            results = _quality_results()
             connection.execute(
                 results.insert().values(
                     run_id="r1", suite="consistency", expectation="x", title_zh="x",
@@ -156,8 +161,6 @@ def test_0013_masks_again_the_keys_older_runs_stored(db_url: str) -> None:
 def test_0014_down_and_up_keeps_every_stored_quality_result(db_url: str) -> None:
     """0014's downgrade rebuilt quality_runs on SQLite (batch mode); with foreign keys on,
     dropping the old table deleted every quality_results row through its cascade."""
-    import sqlalchemy as sa
-
     downgrade(db_url, "0013")
     engine = make_engine(db_url)
     counts = "SELECT (SELECT COUNT(*) FROM quality_runs), (SELECT COUNT(*) FROM quality_results)"
@@ -187,3 +190,64 @@ def test_0014_down_and_up_keeps_every_stored_quality_result(db_url: str) -> None
             assert tuple(connection.execute(sa.text(counts)).one()) == (1, 1)
     finally:
         engine.dispose()
+
+
+def test_0015_masks_again_ids_in_groups_stored_in_clear(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mask_text knew only the 6-8-4 grouping: keys and run errors stored with an ID in
+    another grouping held it in clear. Upgrading masks them, a few rows at a time."""
+    import tongyuan.migrations.remask as remask
+
+    monkeypatch.setattr(remask, "BATCH", 2)  # several chunks from a few rows
+    downgrade(db_url, "0014")
+    grouped = [
+        "申请人 110105 1949 1231 002X",
+        "1101 0519 4912 3100 2X",
+        "110105.1949.1231.002X",
+        "旧号 110105 491231 002",
+    ]
+    kept = ["1101************002X already masked", "电话 138 0013 8000", 7]
+    runs = sa.table("quality_runs", *(sa.column(c) for c in (
+        "id", "started_at", "suite", "scope", "status", "error")))  # fmt: skip
+    results = _quality_results()
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            for n in range(3):
+                connection.execute(runs.insert().values(
+                    id=f"r{n}", started_at=sa.func.current_timestamp(), suite="consistency",
+                    scope="all", status="failed", error=f"failed on {grouped[n]}",
+                ))  # fmt: skip
+                connection.execute(results.insert().values(
+                    run_id=f"r{n}", suite="consistency", expectation="x", title_zh="x",
+                    grain="total", kind="item", evaluated=9, failed=9, pass_rate=0.0,
+                    failing_keys=[*grouped, *kept],
+                ))  # fmt: skip
+            connection.execute(runs.insert().values(
+                id="r9", started_at=sa.func.current_timestamp(), suite="consistency",
+                scope="all", status="passed", error=None,
+            ))  # fmt: skip
+        engine.dispose()
+        upgrade(db_url)
+        with engine.connect() as connection:
+            keys = connection.execute(sa.select(results.c.failing_keys)).scalars().all()
+            errors = dict(connection.execute(sa.select(runs.c.id, runs.c.error)).all())
+    finally:
+        engine.dispose()
+    assert len(keys) == 3
+    for stored in keys:
+        assert stored[:4] == [
+            "申请人 1101*************002X",
+            "1101*************00 2X",
+            "1101*************002X",
+            "旧号 11************002",
+        ]
+        assert stored[4:] == kept
+    assert errors == {
+        "r0": "failed on 申请人 1101*************002X",
+        "r1": "failed on 1101*************00 2X",
+        "r2": "failed on 1101*************002X",
+        "r9": None,
+    }
+    downgrade(db_url, "0014")  # nothing to undo, and no error

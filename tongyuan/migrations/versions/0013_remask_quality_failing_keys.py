@@ -20,49 +20,23 @@ Create Date: 2026-12-12 10:00:00
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
-from standards.privacy import mask_text
+from tongyuan.migrations.remask import remask_column, remasked_list
 
 revision: str = "0013"
 down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_BATCH = 500
-
-
-def remasked(key: Any) -> Any:
-    """A stored key masked as current runs mask keys (anything not text is left)."""
-    return mask_text(key) if isinstance(key, str) else key
-
 
 def upgrade() -> None:
     results = sa.table(
         "quality_results", sa.column("id", sa.Integer), sa.column("failing_keys", sa.JSON)
     )
-    connection = op.get_bind()
-    last = 0
-    while True:
-        rows = connection.execute(
-            sa.select(results.c.id, results.c.failing_keys)
-            .where(results.c.id > last)
-            .order_by(results.c.id)
-            .limit(_BATCH)
-        ).all()
-        if not rows:
-            return
-        for row_id, keys in rows:
-            if isinstance(keys, list):
-                masked = [remasked(key) for key in keys]
-                if masked != keys:
-                    connection.execute(
-                        results.update().where(results.c.id == row_id).values(failing_keys=masked)
-                    )
-        last = rows[-1][0]
+    remask_column(op.get_bind(), results, "id", "failing_keys", remasked_list)
 
 
 def downgrade() -> None:

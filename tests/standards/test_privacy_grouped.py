@@ -1,0 +1,168 @@
+"""mask_text finds a citizen ID written in any grouping of its characters, and leaves
+other grouped numbers (phones, bank cards, dates, amounts) as they are written."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from standards.identifiers import citizen_id_check_char
+from standards.privacy import contains_citizen_id, mask_text
+
+SEPARATORS = (" ", "\u3000", "-", ".", "\u00a0", "\uff0d")
+FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+ONE_PIECE_SEPARATORS = frozenset(" \u3000-.\u00a0\uff0d")
+
+
+@st.composite
+def valid_ids(draw: st.DrawFn) -> str:
+    """An 18-character ID with a real birth date and a right check character."""
+    region = str(draw(st.integers(110000, 829999)))
+    born = date(1900, 1, 1) + timedelta(days=draw(st.integers(0, 73000)))
+    first17 = f"{region}{born:%Y%m%d}{draw(st.integers(0, 999)):03d}"
+    return first17 + citizen_id_check_char(first17)
+
+
+@st.composite
+def grouped(draw: st.DrawFn, number: str, *, min_group: int = 1) -> str:
+    """``number`` cut into groups at random places, one random separator at each cut."""
+    cuts = draw(st.sets(st.integers(min_group, len(number) - min_group), min_size=1, max_size=8))
+    kept: list[int] = []
+    for cut in sorted(cuts):
+        if cut - (kept[-1] if kept else 0) >= min_group:
+            kept.append(cut)
+    pieces: list[str] = []
+    done = 0
+    for cut in kept:
+        pieces += [number[done:cut], draw(st.sampled_from(SEPARATORS))]
+        done = cut
+    return "".join(pieces) + number[done:]
+
+
+def _shown(masked: str, written: str) -> str:
+    """The ID characters of a masked grouped ID, separators left out where they stood."""
+    return "".join(m for m, w in zip(masked, written, strict=True) if w not in ONE_PIECE_SEPARATORS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), number=valid_ids(), full_width=st.booleans())
+def test_a_valid_id_in_any_grouping_is_masked_as_the_same_id_in_one_piece(
+    data: st.DataObject, number: str, full_width: bool
+) -> None:
+    """Differential: of the grouped ID no more is shown than mask_text shows of it written
+    in one piece, whatever the grouping, separators and digits."""
+    written = data.draw(grouped(number))
+    if full_width:
+        written = written.translate(FULL_WIDTH)
+        number = number.translate(FULL_WIDTH)
+    context = data.draw(
+        st.sampled_from(["申请人身份证 {} 已受理", "{}", "证件号码：{}，", "ID {} 138 0013 8000"])
+    )
+    masked = mask_text(context.format(written))
+    start = context.index("{}")
+    shown = masked[start : start + len(written)]
+    # Every character the one-piece form stars is starred (a group that is itself
+    # ID-shaped, such as 15 digits with a date in place, may star more).
+    one_piece = mask_text(number)
+    assert all(
+        s == "*" for s, o in zip(_shown(shown, written), one_piece, strict=True) if o == "*"
+    ), (written, masked)
+    assert masked[:start] == context[:start]
+    assert contains_citizen_id(context.format(written))
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "110105 1949 1231 002X",  # 6-4-4-4
+        "1101 0519 4912 3100 2X",  # 4-4-4-4-2
+        "110105-1949-1231-002X",
+        "110105.1949.1231.002X",
+        "110105\u30001949\u30001231\u3000002X",  # full-width spaces
+        "１１０１ ０５１９ ４９１２ ３１００ ２Ｘ",
+        "1101 0519 4912 3100 2x",
+    ],
+)
+def test_the_groupings_people_write_are_masked(written: str) -> None:
+    masked = mask_text(f"申请人身份证 {written}")
+    digits = "".join(c for c in masked if c.isdigit() or c in "Xx２Ｘ")
+    assert "0519" not in masked and "1949" not in masked and "4912" not in masked
+    assert masked.startswith("申请人身份证 ") and len(masked) == len(written) + 7
+    assert len(digits) == 8, masked  # four and four, as in one piece
+
+
+def test_an_id_written_in_groups_next_to_other_numbers_is_masked() -> None:
+    masked = mask_text("张三 110105 1949 1231 002X 138 0013 8000 2026-01-14")
+    assert masked == "张三 1101*************002X 138 0013 8000 2026-01-14"
+
+
+def test_a_grouped_legacy_number_needs_the_whole_run_a_province_and_a_real_date() -> None:
+    assert mask_text("旧号 110105 491231 002") == "旧号 11************002"
+    assert mask_text("旧号 110105 491232 002") == "旧号 110105 491232 002"  # 32 December
+    assert mask_text("旧号 990105 491231 002") == "旧号 990105 491231 002"  # no province 99
+    # Fifteen digits among other groups (the tail of a 19-digit card): not taken.
+    assert mask_text("6222 1101 0549 1231 002") == "6222 1101 0549 1231 002"
+
+
+def test_a_grouped_id_with_a_wrong_check_character_is_left_as_written() -> None:
+    """Grouped digits in prose ask for the stronger evidence (documented decision)."""
+    assert mask_text("1101 0519 4912 3100 21") == "1101 0519 4912 3100 21"
+
+
+def test_a_license_identifier_with_dots_is_no_grouped_id() -> None:
+    from standards.identifiers import build_license_identifier
+
+    uscc = "114403000040578006"
+    identifier = build_license_identifier(f"{uscc}001", uscc, "110105194912310", "001")
+    assert mask_text(identifier) == identifier
+
+
+def _luhn(partial: str) -> str:
+    total = 0
+    for at, char in enumerate(reversed(partial)):
+        value = int(char) * (2 if at % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return partial + str((10 - total % 10) % 10)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "电话 138 0013 8000",
+        "电话 138-0013-8000、0755-8888 8888",
+        "+86 138 0013 8000",
+        f"卡号 {' '.join(_luhn('622202123456789')[i : i + 4] for i in range(0, 16, 4))}",
+        "卡号 6222 0212 3456 7890 123",  # 19 digits
+        "卡号 622202 1234567890123",
+        "2026-01-14 12:00:00.123456",
+        "2026.01.14",
+        "金额 1 234 567.89 元",
+        "金额 12.345.678,00",
+        "192.168.100.200",
+        "4403 0519 8503 1200",  # 16 digits in groups of four
+    ],
+)
+def test_other_numbers_in_groups_are_left_as_written(text: str) -> None:
+    assert mask_text(text) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.data(),
+    length=st.sampled_from([*range(1, 15), 16, 17, 19]),
+    digits=st.text("0123456789", min_size=19, max_size=19),
+)
+def test_grouped_numbers_of_other_lengths_are_left_as_written(
+    data: st.DataObject, length: int, digits: str
+) -> None:
+    """Numbers of other lengths than 15 and 18 in groups of 2–8 digits: no whole groups
+    of one hold 18 characters or a legacy 15-digit number that is the whole run, and no
+    group is a 15-digit number standing alone."""
+    number = digits[:length]
+    written = data.draw(grouped(number, min_group=2)) if length >= 4 else number
+    groups = written.translate(str.maketrans(dict.fromkeys("".join(SEPARATORS), " "))).split()
+    assume(all(len(group) < 15 for group in groups))
+    assert mask_text(f"编号 {written} 号") == f"编号 {written} 号"

@@ -1,0 +1,64 @@
+"""Mask again the stored text that may hold a citizen ID written in groups.
+
+Before this revision :func:`standards.privacy.mask_text` knew an ID written in groups
+only as 6-8-4 (``440305 19850312 001X``); ``110105 1949 1231 002X``,
+``1101 0519 4912 3100 2X`` or ``110105.1949.1231.002X`` passed through it in clear, and
+a legacy 15-digit number in groups too. Every place the hub stores text it has masked
+with mask_text, outside the ledger, is masked again here with the masker that knows
+them:
+
+- ``quality_results.failing_keys`` (record keys, masked when a run is stored; 0013 did
+  this once before, for IDs cut before they were masked);
+- ``quality_runs.error`` (a failed run's error, masked when stored).
+
+Not rewritten, on purpose:
+
+- ``quarantine`` (``message``, ``rules`` messages, ``payload_masked``) and
+  ``quarantine_replays`` (``message``): the ledger vouches for these rows
+  (:mod:`tongyuan.ledger.digests`), and a row changed outside a batch fails
+  ``ledger verify``. Every reader masks them again as it shows them
+  (:mod:`tongyuan.quarantine.views`, ``displayed_payload``, the report's data layer), so
+  no listing, report or export shows what they hold in clear.
+- ``consistency_findings`` values and ``batches.meta``: not text the hub masked before
+  storing it (element values are compared with the systems' values on every sync, and
+  are masked where they are shown; a failed batch's ``meta.error`` is stored as the
+  failure said it).
+
+Masking only stars characters, so a value already masked stays as it is. Rows are
+read 500 at a time in key order and only changed rows are written, on SQLite and
+PostgreSQL alike. quality_* tables are derived, recomputable data not covered by the
+ledger.
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-13 10:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from tongyuan.migrations.remask import remask_column, remasked, remasked_list
+
+revision: str = "0015"
+down_revision: str | Sequence[str] | None = "0014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    connection = op.get_bind()
+    results = sa.table(
+        "quality_results", sa.column("id", sa.Integer), sa.column("failing_keys", sa.JSON)
+    )
+    remask_column(connection, results, "id", "failing_keys", remasked_list)
+    runs = sa.table("quality_runs", sa.column("id", sa.String), sa.column("error", sa.Text))
+    remask_column(connection, runs, "id", "error", remasked)
+
+
+def downgrade() -> None:
+    """Nothing to undo: the clear digits are gone, as they should be, and the text stays
+    masked (the older masker reads it as it is)."""
