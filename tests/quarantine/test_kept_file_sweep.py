@@ -278,7 +278,9 @@ def test_show_says_whether_the_copy_is_still_there(
     kept_path(hub, SHA).unlink()  # lost
     assert "the copy is gone" in show(second.id)
     result = runner.invoke(app, ["quarantine", "show", str(second.id), "--json"])
-    assert "the copy is gone" in json.loads(result.output)["kept_copy"]
+    assert json.loads(result.output)["kept_copy"] == {"sha256": SHA, "state": "missing"}
+    result = runner.invoke(app, ["quarantine", "show", str(first.id), "--json"])
+    assert json.loads(result.output)["kept_copy"] == {"sha256": SHA, "state": "released"}
 
 
 def test_the_daily_quality_run_sweeps_the_kept_area(

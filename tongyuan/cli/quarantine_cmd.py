@@ -117,7 +117,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
 ) -> None:
     """One entry: masked payload, source location, every rule it broke, its replays."""
-    from tongyuan.materials.kept import kept_copy_state
+    from tongyuan.materials.kept import describe_kept_copy, kept_copy_state
     from tongyuan.quarantine.views import entry_detail
 
     settings, engine, sessions = _session()
@@ -164,7 +164,7 @@ def show(
             # Where replay looks for the material files (docs/quarantine.md, Replay).
             console.print(f"files_dir {shown(str(origin['files_dir']))}", soft_wrap=True)
         if detail["kept_copy"]:
-            console.print(detail["kept_copy"], soft_wrap=True)
+            console.print(describe_kept_copy(detail["kept_copy"]), soft_wrap=True)
     console.print(f"[bold]rules broken ({len(detail['rules'])})[/bold]")
     for r in detail["rules"]:
         where = f" [{shown(str(r['field']))}]" if r["field"] else ""

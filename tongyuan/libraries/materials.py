@@ -8,12 +8,14 @@ under a content address.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from sqlalchemy import BigInteger, Date, ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -86,17 +88,22 @@ def _fsync_dir(path: Path) -> None:
 
 def store_blob(
     settings: Settings,
-    source_path: Path | str,
+    source_path: Path | str | BinaryIO,
     expected_sha256: str | None = None,
     max_bytes: int = DEFAULT_MAX_BLOB_BYTES,
     *,
     root: Path | None = None,
+    inspect: Callable[[Path], None] | None = None,
 ) -> tuple[str, int]:
     """Copy a file into the store; returns its (sha256, size). Idempotent by content.
 
     ``root`` is another content-addressed area of the store with the same layout (the
-    files kept for quarantined materials, :mod:`tongyuan.materials.kept`)."""
-    source = Path(source_path)
+    files kept for quarantined materials, :mod:`tongyuan.materials.kept`).
+    ``source_path`` may be a file the caller opened (binary, read from its position), so
+    that failing to open the source is told apart from failing to write the store.
+    ``inspect`` judges the verified temporary copy before it enters the store (it raises
+    to refuse it): the bytes judged are the bytes stored, and a refused file is never
+    written, nor an existing copy touched."""
     if expected_sha256 is not None:
         expected_sha256 = expected_sha256.strip().lower()
         blob_path(settings, expected_sha256)  # validates the digest's shape up front
@@ -105,12 +112,13 @@ def store_blob(
     digest = hashlib.sha256()
     size = 0
     tmp = tmp_dir / f"{os.getpid()}-{os.urandom(8).hex()}.part"
+    label = getattr(source_path, "name", source_path)
     try:
-        with source.open("rb") as reader, tmp.open("xb") as writer:
+        with _reader(source_path) as reader, tmp.open("xb") as writer:
             while chunk := reader.read(_CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise BlobStoreError(f"{source}: file exceeds the limit of {max_bytes} bytes")
+                    raise BlobStoreError(f"{label}: file exceeds the limit of {max_bytes} bytes")
                 digest.update(chunk)
                 writer.write(chunk)
             writer.flush()
@@ -118,20 +126,43 @@ def store_blob(
         sha256 = digest.hexdigest()
         if expected_sha256 is not None and sha256 != expected_sha256:
             raise BlobStoreError(
-                f"{source}: content sha256 is {sha256}, the manifest says {expected_sha256}"
+                f"{label}: content sha256 is {sha256}, the manifest says {expected_sha256}"
             )
-        target = blob_path(settings, sha256, root)
-        if target.exists() and target.stat().st_size == size:
-            # Same content already stored. Touched: a batch that copied it in and rolls
-            # back leaves a file another batch has used (tongyuan.materials.pending_blobs).
-            os.utime(target)
-            return sha256, size
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        if inspect is not None:
+            inspect(tmp)
+        _place(tmp, blob_path(settings, sha256, root), size)
         return sha256, size
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _reader(source: Path | str | BinaryIO) -> contextlib.AbstractContextManager[BinaryIO]:
+    """The source to read: a path opened here, or the caller's open file (left open)."""
+    if isinstance(source, str | Path):
+        return Path(source).open("rb")
+    return contextlib.nullcontext(source)
+
+
+def _place(tmp: Path, target: Path, size: int) -> None:
+    """Move the verified ``tmp`` to ``target``, or touch ``target`` holding it already.
+
+    Touched: a batch that copied it in and rolls back leaves a file another batch has
+    used (tongyuan.materials.pending_blobs), and a sweep of the kept area leaves a copy
+    kept recently. Such a sweep may remove the file, or its emptied shard folder, between
+    the look and the touch or the move: the copy is then placed anew (a few tries).
+    """
+    for attempt in range(3):
+        try:
+            if target.exists() and target.stat().st_size == size:
+                os.utime(target)
+                return
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+            _fsync_dir(target.parent)
+            return
+        except FileNotFoundError:
+            if attempt == 2 or not tmp.exists():
+                raise
 
 
 def _ensure_blob(

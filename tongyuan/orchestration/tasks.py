@@ -665,7 +665,7 @@ def quality_run(suites: Sequence[str] | None = None, scope: str = "all") -> Step
     settings = _settings()
     summary = run_quality(settings, suites=list(suites) if suites else None, scope=scope or "all")
     # The daily maintenance of the material files kept for quarantined materials: those
-    # of a dry run or a failed batch, on a hub where nothing is replayed, go here.
+    # of closed entries or of a batch that crashed, on a hub where nothing is replayed.
     engine = make_engine(settings.database_url)
     try:
         sweep_kept_files(settings, engine)

@@ -318,6 +318,8 @@ class Replayer:
             return self._still_open(session, batch, entry, "error", entry.rules, message)
         pulled = origin is not None and origin.get("path") == "pull"
         source = f"adapter:{origin.get('source')}" if pulled else "replay"
+        # Quarantined again, the entry may name another copy: this transaction sweeps.
+        release_kept_file(self.settings, session, origin)
         outcome = self.store.store(
             session,
             batch.id,
