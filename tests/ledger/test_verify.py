@@ -199,6 +199,21 @@ def test_failed_batches_are_chained(hub_settings, ledger_engine: Engine):
     assert scalar(ledger_engine, "SELECT status FROM ledger_entries") == "failed"
 
 
+def test_a_failed_batch_stores_its_error_with_ids_masked(hub_settings, ledger_engine: Engine):
+    """The error of a failed batch is a failure's own text (a source's reply, a driver's
+    message): an ID in it was stored in clear in batches.meta, which commands and the
+    report show; the chain over the masked text still verifies."""
+    with make_session_factory(ledger_engine).begin() as session:
+        batch = record_failed_batch(
+            session, "pull.failed", "dept/cases", settings=hub_settings,
+            error=f"HTTP 500: applicant {PERSON} not found",
+        )  # fmt: skip
+        batch_id = batch.id
+    meta = scalar(ledger_engine, "SELECT meta FROM batches WHERE id = :b", b=batch_id)
+    assert PERSON not in str(meta) and "HTTP 500: applicant" in str(meta)
+    assert _verify(ledger_engine).ok
+
+
 def test_every_covered_table_exists_and_has_a_batch_id() -> None:
     for spec in COVERED:
         assert "batch_id" in spec.table.c, spec.table_name

@@ -118,7 +118,12 @@ def record_failed_batch(
     Written in its own transaction by the caller, after the failed one rolled back;
     ``settings`` are the hub's, as for :func:`close_batch`.
     """
-    batch = open_batch(session, kind, source, meta={**(meta or {}), "error": error})
+    from standards.privacy import mask_text
+
+    # The error is a failure's text (a driver's message, a source's reply): it is stored,
+    # shown by `tongyuan batches`/the report and hashed into the ledger, so personal ID
+    # numbers in it are masked here, whatever the caller already did.
+    batch = open_batch(session, kind, source, meta={**(meta or {}), "error": mask_text(error)})
     return close_batch(
         session,
         batch,
