@@ -59,7 +59,12 @@ def test_quality_run_refreshes_the_timeliness_an_upgrade_left_stale(
     result = runner.invoke(app, ["db", "upgrade"], terminal_width=300)
     assert result.exit_code == 0, result.output
     assert "next: run `tongyuan cases overdue`" in result.output
-    assert "the 1 cases stored as closed" in result.output
+    assert "the 1 case(s) stored as closed" in result.output
+    assert _status(world, "CLOSED-LATE") == "closed"
+    # A bad scope is refused before the refresh writes anything.
+    result = runner.invoke(app, ["quality", "run", "--scope", "12"], terminal_width=300)
+    assert result.exit_code == 2 and "6-digit region code" in result.output
+    assert "refreshed" not in result.output
     assert _status(world, "CLOSED-LATE") == "closed"
 
     # A run without the timeliness suite leaves the stored rows alone…
@@ -83,3 +88,26 @@ def test_an_upgrade_with_nothing_stale_says_why_no_refresh_is_needed(
     result = runner.invoke(app, ["db", "upgrade"], terminal_width=300)
     assert result.exit_code == 0, result.output
     assert "no stored case is closed without a decision; no refresh needed" in result.output
+
+
+def test_a_refresh_the_database_refuses_still_runs_the_suites_and_exits_1(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in the quality DAG (run_suites runs whatever refresh_timeliness did), a refresh
+    refused by the database (locked by an ingest, a deadlock) must not cost the day's
+    run; it cancelled it, blaming the database URL."""
+    from sqlalchemy.exc import OperationalError
+
+    import tongyuan.ingest.timeliness as timeliness
+
+    point_cli(world, monkeypatch)
+
+    def locked(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("UPDATE case_timeliness", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(timeliness, "refresh_all", locked)
+    result = runner.invoke(app, ["quality", "run", "--suite", "timeliness", "--json"])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["suites"] == ["timeliness"]
+    assert "timeliness refresh failed" in result.stderr and "database is locked" in result.stderr
+    assert "TONGYUAN_DATABASE_URL" not in result.stderr

@@ -20,7 +20,7 @@ def add_run(
     engine: Engine,
     run_id: str,
     *,
-    day: int = 0,
+    day: float = 0,
     suite: str = "completeness,consistency,rules,timeliness,integrity",
     scope: str = "all",
     status: str = "failed",

@@ -180,6 +180,37 @@ def test_a_backdated_run_is_listed_and_drilled_into_never_the_headline(hub):
     }
 
 
+def test_the_daily_run_at_six_in_beijing_judges_its_own_day(hub):
+    """The quality DAG runs at 06:00 Beijing, 22:00 UTC the day before: judged as of the
+    Beijing day, it is the headline, not a backdated run (a UTC comparison would say so)."""
+    seed_history(hub.engine)
+    # 2026-11-22 22:00 UTC = 2026-11-23 06:00 in Beijing, as_of the Beijing day.
+    add_run(hub.engine, "run-dawn", day=2 + 21 / 24, suite="timeliness", as_of=date(2026, 11, 23))
+    add_rule(hub.engine, "run-dawn", "timeliness", "case.overdue", [("440304", "3", None, 7, [])])
+    doc = _doc(build_report(hub.settings).index)
+    assert _field(_rule_row(doc, "case.overdue"), "failed") == 7
+    assert not doc.xpath('//table[@id="table-backdated"]/tbody/tr')
+
+
+def test_a_backfill_shows_only_the_newest_backdated_days_in_full(hub):
+    """A backfill (--as-of each day of a quarter) brought every run, with its rows and
+    failing keys, into every report for good; the run log still lists them all."""
+    from tongyuan.report.data import BACKDATED_DAYS_SHOWN
+
+    seed_history(hub.engine)
+    days = BACKDATED_DAYS_SHOWN + 3
+    for n in range(days):
+        run_id = f"run-back-{n:02d}"
+        add_run(hub.engine, run_id, day=3 + n / 100, suite="timeliness", as_of=date(2026, 3, n + 1))
+        add_rule(hub.engine, run_id, "timeliness", "case.overdue", [("440304", "3", None, 1, [])])
+    doc = _doc(build_report(hub.settings).index)
+    listed = {r.get("data-as-of") for r in doc.xpath('//table[@id="table-backdated"]/tbody/tr')}
+    newest = {date(2026, 3, n + 1).isoformat() for n in range(days - BACKDATED_DAYS_SHOWN, days)}
+    assert listed == newest
+    logged = doc.xpath('//table[@id="table-runs"]/tbody/tr')
+    assert sum(1 for r in logged if r.get("data-run").startswith("run-back-")) == days
+
+
 def test_only_scoped_runs_give_no_headline_but_their_own_table(hub):
     add_run(hub.engine, "run-scoped", suite="timeliness", scope="440305")
     add_rule(hub.engine, "run-scoped", "timeliness", "case.overdue", [("440305", "3", None, 9, [])])

@@ -74,7 +74,7 @@ def _timeliness_next_step(settings: Settings) -> None:
         return
     console.print(
         f"next: run `tongyuan cases overdue` (or `tongyuan quality run`, which refreshes "
-        f"first) so that the {closed:,} cases stored as closed are judged again: one closed "
+        f"first) so that the {closed:,} case(s) stored as closed are judged again: one closed "
         "after its deadline is overdue (closed_late) since 0012",
         soft_wrap=True,
     )

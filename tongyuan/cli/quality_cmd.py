@@ -71,7 +71,8 @@ def run(
     first judged again as of today, as the Airflow quality DAG's refresh_timeliness task
     does (and ``tongyuan cases overdue``), so a run from a shell or cron counts what
     turned overdue since the last refresh. ``--as-of`` does not change that refresh:
-    the stored rows are today's; the suite judges the past day from them.
+    the stored rows are today's; the suite judges the past day from them. The refresh
+    covers the whole hub, whatever ``--scope`` (it only writes rows that changed).
 
     Exit 2 for a bad option or a library database that cannot be used (unreachable,
     login refused, schema not at this version's: one line naming it and the cause), 1
@@ -79,6 +80,7 @@ def run(
     the rows as of their last refresh), or with --strict when any expectation failed.
     """
     from tongyuan.quality import QualityError, run_quality
+    from tongyuan.quality.checks import region_prefix
     from tongyuan.quality.runner import resolve_suites
     from tongyuan.report.themes import format_rate, pooled_rate
 
@@ -86,6 +88,8 @@ def run(
     day = _as_of(as_of)
     try:
         chosen = resolve_suites(suite)
+        if scope != "all":
+            region_prefix(scope)  # a bad scope is refused before the refresh writes anything
     except ValueError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -144,25 +148,30 @@ def _refresh_timeliness(settings: Settings) -> bool:
     quality DAG's refresh_timeliness task). After ``db upgrade`` across 0012 the stored
     statuses stay stale until something refreshes them; CLI and cron runs under-reported
     case.overdue. One line on stderr either way, so --json stays a single document on
-    stdout. False when the refresh failed (a calendar file that cannot be used): the
-    suites still run, as in the DAG, and the command exits 1 after them."""
+    stdout. False when the refresh failed (a calendar file that cannot be used, or the
+    database refusing it: locked by an ingest, a deadlock): the suites still run, as in
+    the DAG, whose run_suites runs whatever refresh_timeliness did, and the command
+    exits 1 after them."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from standards.workdays import CalendarFileError
     from tongyuan.db import make_engine, make_session_factory
+    from tongyuan.db.errors import describe_error
     from tongyuan.ingest.timeliness import refresh_all
 
-    with database_errors(settings):
-        engine = make_engine(settings.database_url)
-        try:
-            counts = refresh_all(make_session_factory(engine))
-        except CalendarFileError as exc:
-            err_console.print(
-                f"[red]timeliness refresh failed:[/red] {shown(str(exc))}; the suites run "
-                "on the stored rows as of their last refresh",
-                soft_wrap=True,
-            )
-            return False
-        finally:
-            engine.dispose()
+    engine = make_engine(settings.database_url)
+    try:
+        counts = refresh_all(make_session_factory(engine))
+    except (CalendarFileError, SQLAlchemyError) as exc:
+        why = str(exc) if isinstance(exc, CalendarFileError) else describe_error(exc)
+        err_console.print(
+            f"[red]timeliness refresh failed:[/red] {shown(why)}; the suites run "
+            "on the stored rows as of their last refresh",
+            soft_wrap=True,
+        )
+        return False
+    finally:
+        engine.dispose()
     err_console.print(
         f"timeliness refreshed as of today: {counts.cases:,} cases checked, "
         f"{counts.overdue:,} overdue",

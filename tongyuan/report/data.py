@@ -42,6 +42,8 @@ RESULTS_TABLE = "quality_results"
 
 # What dates the exports and the PDF of a database without any quality run.
 NO_RUNS_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+# Backdated days (quality run --as-of a past day) whose runs the report shows in full.
+BACKDATED_DAYS_SHOWN = 7
 
 # Columns of quality_runs that may hold the run's GX Data Docs location, best first.
 _DOCS_COLUMNS = ("data_docs_path", "data_docs", "docs_path", "gx_docs_path")
@@ -176,8 +178,20 @@ class QualityHistory:
 
     def latest_backdated(self) -> dict[tuple[date | None, str, str], Latest]:
         """For every (day judged, scope, suite) of backdated runs, the newest run and its
-        rows: listed apart with their 基准日 and drill-downs, never in the headline."""
-        return self._newest([run for run in self.runs if run.backdated])
+        rows: listed apart with their 基准日 and drill-downs, never in the headline.
+
+        Only the :data:`BACKDATED_DAYS_SHOWN` days judged most recently are kept: a
+        backfill (``--as-of`` each day of a quarter) would otherwise bring every one of
+        those runs, with its rows and failing keys, into every report for good. The run
+        log still lists them all.
+        """
+        found = self._newest([run for run in self.runs if run.backdated])
+        ran: dict[date | None, datetime] = {}
+        for (day, _, _), (run, _) in found.items():
+            when = run.started_at or run.finished_at or NO_RUNS_TIME
+            ran[day] = max(ran.get(day, when), when)
+        kept = set(sorted(ran, key=lambda day: ran[day], reverse=True)[:BACKDATED_DAYS_SHOWN])
+        return {key: value for key, value in found.items() if key[0] in kept}
 
     def latest_rows(self) -> list[ResultRow]:
         return [row for _, rows in self.latest_by_suite().values() for row in rows]
