@@ -42,9 +42,11 @@ class BaseCatalogueEntry(Base):
 
     ``owner_kind``: ``issuer`` — the node that supplies the code's catalogue (the issuing
     province, or the topology's top node for a national ``00`` code) supplied it;
-    ``provisional`` — that node has not supplied it yet, the first node that did stands
-    in until it does; ``first_source`` — an issuer outside the topology (another
-    province's catalogue): the first node that supplied it is kept.
+    ``provisional`` — that node has not supplied it yet, a stand-in elected by the topology
+    among the systems holding it is the reference until it does; ``first_source`` — an
+    issuer outside the topology (another province's catalogue): a stand-in elected the
+    same way. A stand-in's elements judge the other copies but never replace them (see
+    :mod:`tongyuan.sync.node_sync`).
     """
 
     __tablename__ = "base_catalogue"

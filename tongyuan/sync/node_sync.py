@@ -15,10 +15,13 @@ only when the stored content (the copy with the catalogue's base elements) diffe
 
 Ownership (:mod:`tongyuan.sync.ownership`). Base elements come from the base catalogue
 table, supplied by the issuing province's node (the topology's top node for national
-``00`` codes) — or, until it has supplied a code, by the first node that did
-(``provisional``), and for codes no node of the topology issues by the first node that
-did (``first_source``). Implementation elements come from the implementing authority's own
-system; until that system has supplied an item, the first system that did stands in.
+``00`` codes); only that issuer re-versions other systems' items to its base elements.
+Until it has supplied a code (``provisional``), and for codes no node of the topology
+issues (``first_source``), a stand-in elected among the published copies by the topology
+(:meth:`Ownership.stand_in_rank`, never the sync order) is the reference copies are
+judged against, and rewrites nobody's copy. Implementation elements come from the
+implementing authority's own system; until that system has supplied an item, the first
+system that did stands in.
 A copy that differs from an element's owner never overwrites it: each differing element
 is a consistency finding (both values, both systems), opened, kept up to date and
 resolved when the copy agrees again. Findings are re-judged when either side changes, so
@@ -600,6 +603,9 @@ class ItemSyncWriter:
             self.catalogue[code] = entry
             self._rejudge_base(session, batch, entry, skip=item.impl_code)
             return entry
+        if entry.owner_kind != "issuer" and issuer_node != self.system:
+            self._stand_in(session, batch, entry, judged=item)
+            return entry
         takeover = issuer_node == self.system and entry.owner_kind != "issuer"
         if entry.owner_node == self.system or takeover:
             changed = entry.elements != mine
@@ -613,8 +619,10 @@ class ItemSyncWriter:
             if changed or takeover:
                 entry.batch_id, entry.updated_at = batch.id, self.now
                 self._rejudge_base(session, batch, entry, skip=item.impl_code)
-                if changed:
-                    self._reversion_base(session, batch, entry, skip=item.impl_code)
+                # A stand-in re-versioned nobody's copy: the issuer's first say brings
+                # every item of the code to its values, whether they differ from the
+                # stand-in's or not.
+                self._reversion_base(session, batch, entry, skip=item.impl_code)
             self.findings.resolve_all(
                 batch, self.now, item.impl_code, self.system, scopes=("base",)
             )
@@ -625,6 +633,53 @@ class ItemSyncWriter:
             other=mine,
         )  # fmt: skip
         return entry
+
+    def _stand_in(
+        self, session: Session, batch: Batch, entry: BaseCatalogueEntry, *, judged: Item | None
+    ) -> None:
+        """Elect the stand-in of a code whose issuer has not supplied it, and judge copies.
+
+        Until the issuer's copy arrives nobody may rewrite another system's base elements:
+        every system keeps its own copy in the library, and a copy that differs from the
+        stand-in's is a finding naming both values. The stand-in is elected among the
+        published copies by :meth:`Ownership.stand_in_rank` (the topology, never the sync
+        order), so the catalogue entry and the findings end the same whichever system
+        synced first. ``judged`` is this system's copy that changed (judged here even when
+        the entry does not change); ``None`` when the system withdrew a copy.
+        """
+        elected = self._elect(session, entry.basic_code)
+        if elected is None:
+            return  # no published copy left: the entry keeps its last values meanwhile
+        node, copy = elected
+        elements = base_elements(copy)
+        if (node, elements) != (entry.owner_node, entry.elements):
+            if elements != entry.elements:
+                entry.elements, entry.name = elements, str(copy.get("name", entry.name))
+                entry.content_hash = json_hash(elements)
+                entry.version += 1
+                self.result.bump("base_changed")
+            entry.owner_node, entry.batch_id, entry.updated_at = node, batch.id, self.now
+            self._rejudge_base(session, batch, entry, skip="")
+            return
+        if judged is not None:
+            self.findings.judge(
+                session, batch, self.now, scope="base", impl_code=judged.impl_code,
+                basic_code=entry.basic_code, owner_node=entry.owner_node,
+                other_node=self.system, owner=entry.elements, other=base_elements(judged),
+            )  # fmt: skip
+
+    def _elect(self, session: Session, basic_code: str) -> tuple[str, Mapping[str, Any]] | None:
+        """The stand-in's system and copy among the published copies of a code."""
+        copies = session.execute(
+            select(NodeItem.node, NodeItem.impl_code, NodeItem.data).where(
+                NodeItem.basic_code == basic_code, NodeItem.status == PUBLISHED
+            )
+        ).all()
+        if not copies:
+            return None
+        rank = self.ownership.stand_in_rank
+        node, _, data = min(copies, key=lambda c: (rank(c.node), c.impl_code))
+        return node, data
 
     def _rejudge_base(
         self, session: Session, batch: Batch, entry: BaseCatalogueEntry, *, skip: str
@@ -718,7 +773,8 @@ class ItemSyncWriter:
     ) -> None:
         impl = item.impl_code
         stored = item
-        if base_elements(item) != entry.elements:
+        # Only the issuer's base elements replace a copy's own: a stand-in's never do.
+        if entry.owner_kind == "issuer" and base_elements(item) != entry.elements:
             stored = Item.model_validate({**item.model_dump(mode="json", exclude_none=True),
                                           **entry.elements})  # fmt: skip
         current = self._current(session, impl)
@@ -857,6 +913,9 @@ class ItemSyncWriter:
         authority = self._authority(session, item, current)
         # A copy that is not published any more is not judged on its base elements.
         self.findings.resolve_all(batch, self.now, impl, self.system, scopes=("base",))
+        entry = self.catalogue.get(item.basic_code)
+        if entry is not None and entry.owner_kind != "issuer" and entry.owner_node == self.system:
+            self._stand_in(session, batch, entry, judged=None)  # another copy stands in now
         if current is None or authority is None:
             return "unchanged"
         if authority == self.system:

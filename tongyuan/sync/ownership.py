@@ -9,8 +9,10 @@ Implementation elements belong to the implementing authority, i.e. to the system
 holds the authority's own items: a department item system of the topology whose code is
 the item's ``authority_uscc``, else the node whose region code is the item's
 ``region_code`` (a township or village item, whose region code is longer than six
-digits, is held by its county's system). When no system of the topology owns an element
-the first one to supply it stands in (see :mod:`tongyuan.sync.node_sync`).
+digits, is held by its county's system). When no system of the topology owns an
+implementation element the first one to supply it stands in; a base code whose issuer
+has not supplied it has a stand-in ranked by :meth:`Ownership.stand_in_rank`, which
+rewrites nobody's copy (see :mod:`tongyuan.sync.node_sync`).
 
 Since the region code decides who owns an item, a system may only file items under its
 own region or a region below it (:meth:`Ownership.may_file`): a district that files an
@@ -22,7 +24,7 @@ A department system files under the region of the node it is attached to.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from standards.codes.regions import parent_of
@@ -103,12 +105,15 @@ class Ownership:
     nodes: frozenset[str]
     departments: Mapping[str, str]  # department code (USCC) -> its node
     top: str | None = None  # the node the national catalogue enters the topology through
+    depths: Mapping[str, int] = field(default_factory=dict)  # node -> edges below its top
 
     @classmethod
     def of(cls, topology: TopologyLike) -> Ownership:
         departments = {d.code: d.node for d in getattr(topology, "departments", ()) or ()}
         tops = [code for code, node in topology.nodes.items() if node.parent is None]
-        return cls(frozenset(topology.nodes), departments, tops[0] if len(tops) == 1 else None)
+        depths = {code: _depth(topology.nodes, code) for code in topology.nodes}
+        top = tops[0] if len(tops) == 1 else None
+        return cls(frozenset(topology.nodes), departments, top, depths)
 
     def base_owner(self, basic_code: str) -> str | None:
         """The node that supplies the code's catalogue, ``None`` when no node does."""
@@ -116,6 +121,19 @@ class Ownership:
         if issuer == NATIONAL:
             return self.top
         return issuer if issuer in self.nodes else None
+
+    def stand_in_rank(self, system: str) -> tuple[int, int, str]:
+        """Which non-issuing system stands in for a base code's issuer: the lowest rank.
+
+        Decided from the topology alone, never from sync order, so the stand-in (and the
+        findings named after it) is the same whichever system synced first: the system
+        nearest the top of the topology (a city before its districts), a node's own
+        system before its departments', then the smaller code. A system the topology
+        does not know comes last.
+        """
+        home = self.home_region(system)
+        depth = self.depths.get(home, len(self.depths)) if home is not None else 1 << 16
+        return (depth, 0 if system in self.nodes else 1, system)
 
     def home_region(self, system: str) -> str | None:
         """The region a system files its items under: a node's own code, a department's
@@ -140,6 +158,17 @@ class Ownership:
         if len(region) > 6 and region[:6] in self.nodes:
             return region[:6]
         return None
+
+
+def _depth(nodes: Mapping[str, Any], code: str) -> int:
+    """How many parents lie between a node and its top (a cycle or unknown parent stops)."""
+    depth, seen = 0, {code}
+    parent = getattr(nodes[code], "parent", None)
+    while parent is not None and parent in nodes and parent not in seen:
+        seen.add(parent)
+        depth += 1
+        parent = getattr(nodes[parent], "parent", None)
+    return depth
 
 
 def as_json(item: Item | Mapping[str, Any]) -> Mapping[str, Any]:
