@@ -6,16 +6,28 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from std_factories import make_item
-from test_deliver_world import DISTRICTS, FUTIAN, LONGGANG, World, at, build_template, clone_world
+from test_deliver_world import (
+    DISTRICTS,
+    FUTIAN,
+    LONGGANG,
+    NANSHAN,
+    World,
+    at,
+    build_template,
+    clone_world,
+)
 
 from standards.codes.enums import ReviewStatus
 from standards.workdays import WorkCalendar
 from tongyuan.config import Settings
-from tongyuan.libraries.claims import Claim
+from tongyuan.libraries.claims import Claim, ClaimEvent
+from tongyuan.libraries.items import ItemVersion
 from tongyuan.sync import sync_node
 from tongyuan.sync.claims import (
     CLAIM_ELEMENTS,
+    NOT_IN_LIBRARY,
     claim_counts,
     claim_deadline,
     claims_of,
@@ -52,9 +64,13 @@ def test_every_pushed_base_item_makes_one_claim(world: World) -> None:
         per_district = {d: len(claims_of(session, d)) for d in DISTRICTS}
         completed = sum(claim_counts(session, d).get("completed", 0) for d in DISTRICTS)
         city = claim_counts(session, CITY)
-    # Every district gets the same base items; all but the two planted are completed.
+    # Every district gets the same base items; all but the two planted claims and the
+    # copy held in review (not in the library) are completed.
     assert len(set(per_district.values())) == 1
-    assert completed == sum(per_district.values()) - 2
+    assert completed == sum(per_district.values()) - 3
+    (held,) = world.systems.planted_of("held")
+    claim = world.claim(held.node, held.basic_code)
+    assert (claim.status, claim.missing) == ("claimed", [NOT_IN_LIBRARY])
     assert set(city) == {"completed"}  # the city implements all it is pushed
     # A second push makes no second claim.
     push_down(world.settings, world.topology, CITY, now=at(3, 3))
@@ -165,6 +181,89 @@ def test_cancelled_copy_does_not_claim(world: World) -> None:
     assert (claim.status, claim.impl_code) == ("pushed", None)
 
 
+def _events(world: World, node: str, basic_code: str) -> list[ClaimEvent]:
+    with world.session() as session:
+        rows = session.scalars(
+            select(ClaimEvent)
+            .where(ClaimEvent.node == node, ClaimEvent.basic_code == basic_code)
+            .order_by(ClaimEvent.at)
+        )
+        return list(rows)
+
+
+def _completed_claim(world: World, node: str) -> Claim:
+    with world.session() as session:
+        return next(c for c in claims_of(session, node, status="completed"))
+
+
+def test_a_copy_over_the_base_limit_does_not_complete_a_claim(world: World) -> None:
+    """QA: a district answered with a copy saying statutory 100, promised 50 under a base
+    of statutory 30; the claim was completed against the copy's own limit."""
+    (planted,) = world.systems.planted_of("claim_missing")
+    peer = next(i for i in world.systems.exports[DISTRICTS[1]]
+                if i.basic_code == planted.basic_code)  # fmt: skip
+    template = next(i for i in world.systems.exports[LONGGANG])
+    base = peer.statutory_limit_days
+    taken = peer.model_copy(update={
+        "impl_code": planted.impl_code, "handling_code": planted.impl_code + "01",
+        "authority_uscc": template.authority_uscc, "authority_name": template.authority_name,
+        "region_code": LONGGANG, "location": "深圳市龙岗区龙城大道1号政务服务中心",
+        "query_channels": "龙岗查询", "consult_channels": "龙岗咨询",
+        "complaint_channels": "龙岗投诉", "statutory_limit_days": base + 70,
+        "promised_limit_days": base + 20,
+    })  # fmt: skip
+    write_export(world.topology, LONGGANG, [taken], "0003-over")
+    sync_node(world.settings, world.topology, LONGGANG, now=at(3, 3))
+    push_down(world.settings, world.topology, CITY, now=at(3, 3))
+    claim = world.claim(LONGGANG, planted.basic_code)
+    assert claim.status == "claimed" and claim.completed_at is None
+    assert "promised_limit_days" in claim.missing
+
+
+def test_a_held_copy_completes_only_once_the_library_holds_it(world: World) -> None:
+    (held,) = world.systems.planted_of("held")
+    claim = world.claim(held.node, held.basic_code)
+    assert (claim.status, claim.impl_code) == ("claimed", held.impl_code)
+    assert claim.missing == [NOT_IN_LIBRARY]
+
+
+def test_a_completed_claim_reopens_when_its_item_is_cancelled(world: World) -> None:
+    done = _completed_claim(world, NANSHAN)
+    item = next(i for i in world.systems.exports[NANSHAN] if i.impl_code == done.impl_code)
+    cancelled = item.model_copy(update={"status": ReviewStatus.CANCELLED})
+    write_export(world.topology, NANSHAN, [cancelled], "0007-cancel")
+    _resync(world, NANSHAN, at(3, 3))
+    claim = world.claim(NANSHAN, done.basic_code)
+    assert (claim.status, claim.impl_code, claim.completed_at) == ("pushed", None, None)
+    last = _events(world, NANSHAN, done.basic_code)[-1]
+    assert (last.from_status, last.to_status) == ("completed", "pushed")
+    assert last.reason is not None and "cancelled" in last.reason
+
+
+def test_a_completed_claim_reopens_when_the_base_limit_drops_below_its_promise(
+    world: World,
+) -> None:
+    done = _completed_claim(world, NANSHAN)
+    with world.session() as session:
+        current = select(ItemVersion).where(ItemVersion.valid_to.is_(None))
+        mine = session.scalars(current.where(ItemVersion.impl_code == done.impl_code)).one()
+        pushed = session.scalars(current.where(ItemVersion.impl_code == done.base_impl_code)).one()
+        promised = mine.data["promised_limit_days"]
+        # The province lowers the statutory limit below the district's promise.
+        base = {**pushed.data, "statutory_limit_days": promised - 1}
+        moved = update_claims(session, world.topology, NANSHAN, at(3, 3),
+                              pushed={done.basic_code: base})  # fmt: skip
+        session.commit()
+    assert moved.moved == 1
+    claim = world.claim(NANSHAN, done.basic_code)
+    assert (claim.status, claim.missing) == ("claimed", ["promised_limit_days"])
+    last = _events(world, NANSHAN, done.basic_code)[-1]
+    assert (last.from_status, last.to_status, last.impl_code) == (
+        "completed", "claimed", done.impl_code,
+    )  # fmt: skip
+    assert last.reason is not None and "promised_limit_days" in last.reason
+
+
 def test_unfilled_elements() -> None:
     item = make_item().model_dump(mode="json")
     assert unfilled_elements(item) == []
@@ -173,6 +272,11 @@ def test_unfilled_elements() -> None:
         "process",
     ]
     assert unfilled_elements({**item, "promised_limit_days": 30}) == ["promised_limit_days"]
+    # The base item's statutory limit counts, not only the copy's own.
+    assert unfilled_elements(
+        {**item, "statutory_limit_days": 100, "promised_limit_days": 50},
+        pushed={"statutory_limit_days": 30},
+    ) == ["promised_limit_days"]
     # A local element copied unchanged from the pushed item is not filled in.
     assert unfilled_elements(item, pushed=item) == [
         "location",

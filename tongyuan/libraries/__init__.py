@@ -18,7 +18,7 @@ from tongyuan.libraries.cases import (
     find_cases_by_applicant_id,
     write_case,
 )
-from tongyuan.libraries.claims import Claim, ItemDelivery, ItemReview, ReviewEvent
+from tongyuan.libraries.claims import Claim, ClaimEvent, ItemDelivery, ItemReview, ReviewEvent
 from tongyuan.libraries.consistency import (
     BaseCatalogueEntry,
     ConsistencyFinding,
@@ -65,6 +65,7 @@ __all__ = [
     "CaseRow",
     "CaseTimeliness",
     "Claim",
+    "ClaimEvent",
     "ConsistencyFinding",
     "DbSerialAllocator",
     "ItemDelivery",

@@ -3,7 +3,9 @@
 * A **claim** (认领) is one base item pushed down to one node: the node has to take it up
   (its system returns an item with that 基本编码) and fill in its local elements before a
   deadline counted in working days. One row per (node, 基本编码), so a re-push never
-  makes a second claim.
+  makes a second claim; **claim events** are its history (every status it moved to, and
+  why: a completed claim re-opened because its item was cancelled or stopped fitting
+  the base item).
 * A **review** row follows one node's copy of one item along the review workflow
   (registered → reviewed → checked → published; change; cancel) with the deadlines the
   rules set; **review events** are its history, illegal steps included.
@@ -61,6 +63,28 @@ class Claim(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ClaimEvent(Base):
+    """One status move of one claim: from → to, the node's item judged, and why.
+
+    A claim row holds only where it stands; these rows keep how it got there, so a
+    completed claim that re-opens (its item cancelled, the base's statutory limit
+    lowered below the promised one) stays traceable.
+    """
+
+    __tablename__ = "item_claim_events"
+    __table_args__ = (Index("ix_item_claim_events_node_basic_code", "node", "basic_code"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    node: Mapped[str] = mapped_column(String(40))
+    basic_code: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    impl_code: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"), index=True)
 
 
 class ItemReview(Base):

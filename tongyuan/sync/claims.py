@@ -8,9 +8,19 @@ holidays and 调休 counted — becomes ``overdue`` (and still completes later, 
 
 "Filled in" is judged on the elements a lower level must supply itself
 (:data:`CLAIM_ELEMENTS`): each present and not a placeholder (待填写, 暂无, …), and the
-promised time limit no longer than the statutory one. An item whose values are the
-pushed ones unchanged has not been filled in by anyone local either, so the location
-and the contact channels must also differ from the pushed item's.
+promised time limit no longer than the statutory one of the *base* item (the pushed
+one, never the copy's own: a copy saying 100 days statutory under a base of 30 is what
+the sync quarantines). An item whose values are the pushed ones unchanged has not been
+filled in by anyone local either, so the location and the contact channels must also
+differ from the pushed item's.
+
+Only an implementation the item library holds completes a claim: it is judged on the
+library's current version, and a copy the library does not hold (quarantined, held in
+review, cancelled) leaves the claim ``claimed`` with :data:`NOT_IN_LIBRARY` among its
+missing elements. Completed claims are judged again at every update, like the open
+ones: a claim whose item is cancelled, or whose item stops fitting the base (the
+base's statutory limit lowered below the promised one), re-opens. Every status move is
+recorded as a claim event (``item_claim_events``) with the item judged and the reason.
 
 The sync engine calls :func:`update_claims` after each node's sync; :func:`record_push`
 is called by :func:`tongyuan.sync.deliver.push_down`.
@@ -30,7 +40,7 @@ from standards.codes.enums import ReviewStatus
 from standards.records import Item
 from standards.workdays import CalendarUnknown, WorkCalendar
 from tongyuan.libraries.base import local_date, to_utc
-from tongyuan.libraries.claims import OPEN_CLAIM_STATUSES, Claim
+from tongyuan.libraries.claims import OPEN_CLAIM_STATUSES, Claim, ClaimEvent
 from tongyuan.libraries.consistency import GONE_HASH, NodeItem
 from tongyuan.libraries.items import ItemVersion
 
@@ -55,6 +65,11 @@ LOCAL_ELEMENTS: tuple[str, ...] = (
 PLACEHOLDERS: frozenset[str] = frozenset(
     {"", "-", "--", "/", "无", "暂无", "待填写", "待补充", "待认领", "待完善", "tbd", "todo", "n/a"}
 )
+# In ``missing`` while the node's item has no published version in the item library.
+NOT_IN_LIBRARY = "library_version"
+# Claims judged again at every update: the open ones, and the completed ones (to re-open).
+JUDGED_CLAIM_STATUSES: tuple[str, ...] = (*OPEN_CLAIM_STATUSES, "completed")
+_PUBLISHED = ReviewStatus.PUBLISHED.value
 _IN_CHUNK = 500
 
 
@@ -73,7 +88,11 @@ class ClaimCounts:
 def unfilled_elements(
     item: Mapping[str, Any], pushed: Mapping[str, Any] | None = None
 ) -> list[str]:
-    """The claim elements of ``item`` (JSON form) a node has not filled in, in order."""
+    """The claim elements of ``item`` (JSON form) a node has not filled in, in order.
+
+    The promised limit must fit the statutory limit of ``pushed`` (the base item) and
+    the item's own: a copy cannot fill in its promise by raising its statutory limit.
+    """
     missing = []
     for name in CLAIM_ELEMENTS:
         value = item.get(name)
@@ -81,12 +100,20 @@ def unfilled_elements(
         copied = pushed is not None and name in LOCAL_ELEMENTS and value == pushed.get(name)
         if value is None or placeholder or copied:
             missing.append(name)
-    promised, statutory = item.get("promised_limit_days"), item.get("statutory_limit_days")
+    promised = item.get("promised_limit_days")
+    limits = [
+        limit
+        for limit in (
+            item.get("statutory_limit_days"),
+            None if pushed is None else pushed.get("statutory_limit_days"),
+        )
+        if isinstance(limit, int)
+    ]
     if (
         "promised_limit_days" not in missing
         and isinstance(promised, int)
-        and isinstance(statutory, int)
-        and promised > statutory
+        and limits
+        and promised > min(limits)
     ):
         missing.append("promised_limit_days")
     return missing
@@ -122,6 +149,7 @@ def record_push(
     now = to_utc(now)
     cancelled = base.status is ReviewStatus.CANCELLED
     claim = session.get(Claim, (node, base.basic_code))
+    before = None if claim is None else claim.status
     if claim is None or (claim.status == "cancelled" and not cancelled):
         deadline, problem = claim_deadline(calendar or WorkCalendar.default(), now, claim_days)
         if claim is None:
@@ -133,9 +161,11 @@ def record_push(
         claim.pushed_at = now
         claim.deadline, claim.deadline_problem = deadline, problem
         claim.claimed_at = claim.completed_at = claim.overdue_since = claim.cancelled_at = None
+        _event(session, claim, before, f"base item pushed by {from_node}", now, batch_id)
     elif cancelled and claim.status != "cancelled":
         claim.status = "cancelled"
         claim.cancelled_at = now
+        _event(session, claim, before, f"base item cancelled by {from_node}", now, batch_id)
     claim.from_node = from_node
     claim.base_impl_code = base.impl_code
     claim.base_hash = base.content_hash()
@@ -143,6 +173,33 @@ def record_push(
     claim.updated_at = now
     session.flush()
     return claim
+
+
+def _event(
+    session: Session,
+    claim: Claim,
+    before: str | None,
+    reason: str,
+    now: datetime,
+    batch_id: str | None,
+) -> None:
+    """Record the claim's move from ``before`` to its status now (its history)."""
+    session.add(
+        ClaimEvent(
+            node=claim.node, basic_code=claim.basic_code, from_status=before,
+            to_status=claim.status, impl_code=claim.impl_code, reason=reason, at=now,
+            batch_id=batch_id,
+        )
+    )  # fmt: skip
+
+
+def _move_reason(claim: Claim) -> str:
+    """Why a claim stands where it does now, for its event."""
+    if claim.impl_code is None:
+        return "no item of this 基本编码 in the node's system (none yet, or cancelled)"
+    if not claim.missing:
+        return f"completed by {claim.impl_code}"
+    return f"{claim.impl_code} does not fill in: {', '.join(claim.missing)}"
 
 
 def _systems_of(topology: Any, code: str) -> list[str]:
@@ -172,6 +229,22 @@ def _copies(
     return found
 
 
+def _library(session: Session, impl_codes: Sequence[str]) -> dict[str, ItemVersion]:
+    """The item library's current published versions of these 实施编码 (no tombstones)."""
+    found: dict[str, ItemVersion] = {}
+    for start in range(0, len(impl_codes), _IN_CHUNK):
+        rows = session.scalars(
+            select(ItemVersion).where(
+                ItemVersion.impl_code.in_(impl_codes[start : start + _IN_CHUNK]),
+                ItemVersion.valid_to.is_(None),
+                ItemVersion.is_tombstone.is_(False),
+                ItemVersion.status == _PUBLISHED,
+            )
+        )
+        found.update((row.impl_code, row) for row in rows)
+    return found
+
+
 def update_claims(
     session: Session,
     topology: Any,
@@ -181,11 +254,12 @@ def update_claims(
     batch_id: str | None = None,
     pushed: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ClaimCounts:
-    """Re-judge the open claims of node ``code`` against what its system holds now.
+    """Re-judge the open and completed claims of node ``code`` against what it holds now.
 
     Reads the node's (and its departments') item copies as the last sync stored them
-    (``node_items``), so it costs one query per 500 open claims, and nothing is written
-    for a claim that did not move. ``pushed`` maps 基本编码 to the pushed item's JSON
+    (``node_items``) and the library's versions of them, so it costs two queries per
+    500 claims, and nothing is written for a claim that did not move (a move also
+    writes a claim event). ``pushed`` maps 基本编码 to the pushed item's JSON
     form when the caller has it (push_down does); otherwise the pushed item's current
     version is looked up in the item library.
     """
@@ -193,19 +267,23 @@ def update_claims(
     today = local_date(now)
     claims = list(
         session.scalars(
-            select(Claim).where(Claim.node == code, Claim.status.in_(OPEN_CLAIM_STATUSES))
+            select(Claim).where(Claim.node == code, Claim.status.in_(JUDGED_CLAIM_STATUSES))
         )
     )
     result = ClaimCounts(code)
     copies = _copies(session, _systems_of(topology, code), [c.basic_code for c in claims])
+    library = _library(session, sorted({c.impl_code for found in copies.values() for c in found}))
     for claim in claims:
         before = (claim.status, claim.impl_code, tuple(claim.missing or ()))
-        _judge(session, claim, copies.get(claim.basic_code, []), now, today, pushed)
+        found = copies.get(claim.basic_code, [])
+        _judge(session, claim, found, library, now, today, pushed)
         if (claim.status, claim.impl_code, tuple(claim.missing or ())) != before:
             claim.updated_at = now
             if batch_id is not None:
                 claim.batch_id = batch_id
             result.moved += 1
+            if claim.status != before[0]:
+                _event(session, claim, before[0], _move_reason(claim), now, batch_id)
     session.flush()
     result.by_status = claim_counts(session, code)
     return result
@@ -228,6 +306,7 @@ def _judge(
     session: Session,
     claim: Claim,
     copies: Iterable[NodeItem],
+    library: Mapping[str, ItemVersion],
     now: datetime,
     today: date,
     pushed: Mapping[str, Mapping[str, Any]] | None,
@@ -235,22 +314,36 @@ def _judge(
     copies = [c for c in copies if c.status != ReviewStatus.CANCELLED.value]
     if copies:
         base = _pushed_data(session, claim, pushed)
-        judged = [(unfilled_elements(c.data, base), c.impl_code) for c in copies]
+        judged = [(_unfilled(c, library.get(c.impl_code), base), c.impl_code) for c in copies]
         missing, impl_code = min(judged, key=lambda m: (len(m[0]), m[1]))
         claim.impl_code, claim.missing = impl_code, missing
         if claim.claimed_at is None:
             claim.claimed_at = now
         if not missing:
-            claim.status = "completed"
-            claim.completed_at = now
+            if claim.status != "completed":
+                claim.status = "completed"
+                claim.completed_at = now
             return
         claim.status = "claimed"
+        claim.completed_at = None
     else:  # nothing (any more) in the node's system
         claim.status, claim.impl_code, claim.missing = "pushed", None, list(CLAIM_ELEMENTS)
+        claim.completed_at = None
     if claim.deadline is not None and today > claim.deadline:
         claim.status = "overdue"
         if claim.overdue_since is None:
             claim.overdue_since = now
+
+
+def _unfilled(
+    copy: NodeItem, version: ItemVersion | None, base: Mapping[str, Any] | None
+) -> list[str]:
+    """What keeps a node's copy from completing a claim: judged on the library's version
+    (what the hub delivers and reports), or on the copy with :data:`NOT_IN_LIBRARY`
+    added when the library holds no published version of it."""
+    if version is None:
+        return [*unfilled_elements(copy.data, base), NOT_IN_LIBRARY]
+    return unfilled_elements(version.data, base)
 
 
 def claim_counts(session: Session, node: str | None = None) -> dict[str, int]:
