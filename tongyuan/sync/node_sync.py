@@ -464,7 +464,7 @@ class ItemSyncWriter:
                 batch.meta = {**batch.meta, "snapshot_incomplete": 1}
         counts.added = self.result.tally["added"]
         counts.changed = self.result.tally["changed"] + self.result.tally["cancelled"]
-        counts.unchanged = self.result.tally["unchanged"]
+        counts.unchanged = self.result.tally["unchanged"] + self.result.tally["stale"]
         batch.meta = {**batch.meta, "node": self.system, "counts": self.result.counts}
         self.result.batch_id = batch.id
 
@@ -501,6 +501,9 @@ class ItemSyncWriter:
         prior = self.prior.get(impl)
         if prior is not None and prior[0] == digest:
             self.result.bump("unchanged")
+            return
+        if prior is not None and self._stale(session, item):
+            self.result.bump("stale")
             return
         self._own_findings(session)
         status = item.status.value
@@ -541,6 +544,26 @@ class ItemSyncWriter:
                 self.result.held_items.append(impl)
             return
         self._notify(session, batch, impl, item, status, previous_status, outcome)
+
+    def _stale(self, session: Session, item: Item) -> bool:
+        """Whether the copy is older than the one the hub holds for this system.
+
+        A re-read drop folder (docs/operations.md, Backfills) delivers the system's older
+        exports again: applying them would put back states the system left (a cancelled
+        item published again, review steps it never took). The record's own update time
+        (``updated_at``) decides; a copy without one, or with the same time as the held
+        copy, cannot be ordered and is applied as before.
+        """
+        if item.updated_at is None:
+            return False
+        row = session.get(NodeItem, (self.system, item.impl_code))
+        held = row.data.get("updated_at") if row is not None else None
+        if not isinstance(held, str):
+            return False
+        try:
+            return to_utc(item.updated_at) < to_utc(datetime.fromisoformat(held))
+        except ValueError:
+            return False
 
     def _own_findings(self, session: Session) -> None:
         """The findings on this system's copies, fetched once its first copy changes."""
