@@ -121,8 +121,9 @@ def check_item(item: Item, options: CheckOptions = _DEFAULT) -> list[Finding]:
         if handling is not None and handling.impl.code != item.impl_code:  # type: ignore[attr-defined]
             out.append(
                 Finding(
-                    "item.impl_code.basic_mismatch",
-                    "handling code does not extend the implementation code",
+                    "item.handling_code.mismatch",
+                    f"handling code {item.handling_code} does not extend the implementation "
+                    f"code {item.impl_code} (业务办理项编码 = 实施编码 + 2-digit sequence)",
                     "handling_code",
                 )
             )

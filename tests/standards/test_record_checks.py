@@ -51,6 +51,17 @@ def test_item_rules(over, rule, field):
     assert findings and findings[0].field == field
 
 
+def test_a_handling_code_of_another_impl_code_has_its_own_rule():
+    """QA: reported as item.impl_code.basic_mismatch (实施编码与基本编码不一致)."""
+    item = make_item()
+    other = item.impl_code[:18] + "3" + item.impl_code[19:]  # another valid 实施编码
+    findings = check_record(item.model_copy(update={"handling_code": other + "01"}))
+    assert [(f.rule, f.field) for f in findings] == [
+        ("item.handling_code.mismatch", "handling_code")
+    ]
+    assert item.impl_code in findings[0].message
+
+
 def test_bad_authority_check_char_is_configurable_per_source():
     bad = AUTH17 + ("0" if AUTHORITY[-1] != "0" else "1")
     item = make_item(authority_uscc=bad, impl_code=make_impl_code(bad, "4", BASIC))
