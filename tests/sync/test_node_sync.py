@@ -405,6 +405,22 @@ def test_a_cancellation_record_becomes_a_tombstone(hub: Settings, root: Path) ->
         assert history[-1].status == "cancelled"
 
 
+def test_a_reinstated_item_s_diff_shows_its_status_change(hub: Settings, root: Path) -> None:
+    """`sync items --diff` printed a reinstated item with no element line; `items history`
+    shows status: cancelled → published."""
+    from tongyuan.sync import format_diffs
+
+    topo = make_topology(root)
+    drop(root, NANSHAN, ITEMS[NANSHAN])
+    sync_node(hub, topo, NANSHAN)
+    target = ITEMS[NANSHAN][5]
+    drop(root, NANSHAN, [changed(target, status=ReviewStatus.CANCELLED)])
+    sync_node(hub, topo, NANSHAN)
+    drop(root, NANSHAN, [target])
+    result = sync_node(hub, topo, NANSHAN)
+    assert "status: cancelled → published" in format_diffs([result.diff], max_items=10)
+
+
 # What happened to each copy read: every read copy lands in exactly one of these.
 _OUTCOMES = ("unchanged", "added", "changed", "cancelled", "held", "refused", "judged",
              "quarantined")  # fmt: skip
@@ -530,3 +546,29 @@ def test_dry_run_writes_nothing_and_reports_the_element_diff(hub: Settings, root
     real = sync_node(hub, topo, BAOAN)
     assert real.diff.as_dict() == preview.diff.as_dict()
     assert real.counts == preview.counts
+
+
+def test_a_problem_the_pull_reports_reaches_the_sync_result_and_its_output(
+    hub: Settings, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source's close() failing after the commit is a problem of the pull, not a
+    failure (pull, ingest print it); `sync items` dropped it: exit 0, nothing shown."""
+    import tongyuan.sync.node_sync as node_sync
+    from tongyuan.cli.sync_cmd import _describe
+
+    real = node_sync.pull
+    said = "adapter x, stream items: close() raised RuntimeError: 110105194912310021 gone"
+
+    def pull_with_a_problem(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)
+        result.problems.append(said)
+        return result
+
+    monkeypatch.setattr(node_sync, "pull", pull_with_a_problem)
+    topo = make_topology(root)
+    drop(root, NANSHAN, ITEMS[NANSHAN])
+    result = sync_node(hub, topo, NANSHAN)
+    assert result.status == "committed" and result.problems == [said]
+    step = _describe(result)
+    assert step["problems"] == ["adapter x, stream items: close() raised RuntimeError: "
+                                "1101**********0021 gone"]  # fmt: skip

@@ -296,6 +296,8 @@ def _describe(result: Any) -> dict[str, Any]:
         out["diff"] = result.diff.as_dict()
         if getattr(result, "error", None):
             out["error"] = mask_text(str(result.error))
+        if getattr(result, "problems", None):
+            out["problems"] = [mask_text(str(p)) for p in result.problems]
     else:
         out["step"] = "deliver" if getattr(result, "direction", "up") == "up" else "push"
         out["status"] = "failed" if getattr(result, "error", None) else (
@@ -347,6 +349,8 @@ def _print_text(
             )
             if step.get("error"):
                 err_console.print(f"  [red]{shown(step['error'])}[/red]", soft_wrap=True)
+            for problem in step.get("problems", ()):
+                err_console.print(f"  [yellow]problem:[/yellow] {shown(problem)}", soft_wrap=True)
             if max_items and not result.diff.empty:
                 text = format_diffs([result.diff], max_items=max_items)
                 # The first line repeats the node's totals; the items follow.

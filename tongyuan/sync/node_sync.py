@@ -808,7 +808,9 @@ class ItemSyncWriter:
                 where = self.location or SourceLocation(source_label(self.system), 1)
                 self._refuse_merged(session, batch, stored, where, errors)
                 return
-            before = None if current is None or current.is_tombstone else dict(current.data)
+            # A tombstone's data is the last content with status cancelled: a reinstated
+            # item's diff shows status: cancelled → published, as `items history` does.
+            before = None if current is None else dict(current.data)
             outcome = write_item_over(
                 session, batch.id, stored, current, source=self.label, now=self.now
             )
@@ -1070,4 +1072,5 @@ def sync_node(
         return failed
     result.status = "dry-run" if dry_run else "committed"
     result.batch_id = None if dry_run else pulled.batch_id
+    result.problems = list(pulled.problems)  # shown by `sync items`, as by `pull`/`ingest`
     return result

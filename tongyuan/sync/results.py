@@ -54,6 +54,8 @@ class NodeSyncResult:
     tally: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_NAMES, 0))
     held_items: list[str] = field(default_factory=list)
     error: str | None = None
+    # What went wrong without failing the sync (the source's close() after the commit).
+    problems: list[str] = field(default_factory=list)
 
     @property
     def dry_run(self) -> bool:
