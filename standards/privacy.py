@@ -56,8 +56,8 @@ as written, with the middle starred.
 from __future__ import annotations
 
 import re
-import string
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -103,7 +103,7 @@ _EMBEDDED_CANDIDATE = re.compile(
 _SEPARATORS = re.compile(r"[ .-]")
 # What an embedded window's run of letters and digits is made of, and e-license
 # identifiers (GB/T 36904: prefix, type code, issuer, serial, version, check segments).
-_ALNUM = frozenset(string.ascii_letters + string.digits)
+_ALNUM_RUN = re.compile("[0-9A-Za-z]+")
 _LICENSE_ID = re.compile(r"1\.2\.156\.3005\.2(?:\.[0-9A-Za-z]+){5}")
 # 顺序码 000 is not issued; zero-padded counters put it exactly there (``CL`` + region +
 # yyyyMMdd + ``000212``), so a glued window with it is a serial, not a person.
@@ -296,37 +296,59 @@ def _is_public_code(run: str) -> bool:
     return True
 
 
-def _in_license_identifier(folded: str, start: int, end: int) -> bool:
-    """Whether ``folded[start:end]`` lies in an e-license identifier whose MOD 37,36
-    check character is right (its type code is a USCC plus digits, its serial anything)."""
+def _checked_license_spans(folded: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every e-license identifier in ``folded`` whose MOD 37,36 check
+    character is right (its type code is a USCC plus digits, its serial anything), in
+    order: found and checked once per text, so that asking about every window stays
+    linear (a search of the whole text per window made long dotted texts quadratic)."""
+    if "1.2.156.3005.2" not in folded:
+        return []
     from standards.identifiers.errors import InvalidIdentifier
     from standards.identifiers.license_id import parse_license_identifier
 
+    spans: list[tuple[int, int]] = []
     for match in _LICENSE_ID.finditer(folded):
-        if match.start() <= start and end <= match.end():
-            with _parsing():  # its error message is masked too: see _is_public_code
-                try:
-                    parse_license_identifier(match.group(0))
-                except InvalidIdentifier:
-                    return False
-            return True
-    return False
+        with _parsing():  # its error message is masked too: see _is_public_code
+            try:
+                parse_license_identifier(match.group(0))
+            except InvalidIdentifier:
+                continue
+        spans.append(match.span())
+    return spans
 
 
-def _embedded_id_at(folded: str, start: int, window: str) -> bool:
-    """Whether the window at ``start`` is an ID glued into a longer number, not a part of
-    a public code that only looks like one there."""
-    if not could_be_embedded_citizen_id(window):
-        return False
-    end = start + _ID_LENGTH
-    left, right = start, end
-    while left > 0 and folded[left - 1] in _ALNUM:
-        left -= 1
-    while right < len(folded) and folded[right] in _ALNUM:
-        right += 1
-    if _is_public_code(folded[left:right]):
-        return False
-    return not _in_license_identifier(folded, start, end)
+def _in_license_identifier(licenses: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether ``start:end`` lies in one of ``licenses`` (:func:`_checked_license_spans`;
+    the matches do not overlap, so only the last one starting at or before ``start``
+    can hold it)."""
+    at = bisect_right(licenses, start, key=_span_start) - 1
+    return at >= 0 and end <= licenses[at][1]
+
+
+def _span_start(span: tuple[int, int]) -> int:
+    return span[0]
+
+
+def _embedded_spans(folded: str, licenses: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``(start, end)`` of every ID glued into a longer number, not a part of a public
+    code that only looks like one there. The runs of letters and digits are found once
+    and each is judged once, however many windows it holds: walking out from every
+    window made a long run of digits quadratic."""
+    runs: list[tuple[int, int]] | None = None
+    public: dict[tuple[int, int], bool] = {}
+    found: list[tuple[int, int]] = []
+    for match in _EMBEDDED_CANDIDATE.finditer(folded):
+        if not could_be_embedded_citizen_id(match.group(1)):
+            continue
+        start, end = match.start(), match.start() + _ID_LENGTH
+        if runs is None:
+            runs = [run.span() for run in _ALNUM_RUN.finditer(folded)]
+        run = runs[bisect_right(runs, start, key=_span_start) - 1]
+        if run not in public:
+            public[run] = _is_public_code(folded[run[0] : run[1]])
+        if not public[run] and not _in_license_identifier(licenses, start, end):
+            found.append((start, end))
+    return found
 
 
 def _group_windows(run: re.Match[str]) -> Iterator[tuple[int, int]]:
@@ -356,7 +378,7 @@ def _group_windows(run: re.Match[str]) -> Iterator[tuple[int, int]]:
         digits_before += groups[first][1] - start
 
 
-def _grouped_spans(folded: str) -> Iterator[tuple[int, int]]:
+def _grouped_spans(folded: str, licenses: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
     """Every place where an ID written in groups stands (:func:`could_be_citizen_id`):
     any run of consecutive whole groups, so that an ID written next to other grouped
     numbers (``110105 1949 1231 002X 138 0013 8000``) is found all the same."""
@@ -365,10 +387,8 @@ def _grouped_spans(folded: str) -> Iterator[tuple[int, int]]:
             if not could_be_citizen_id(folded[start:end]):
                 continue
             # Dots also separate the segments of an e-license identifier; one whose check
-            # is right is not a person's number. (While such an identifier is parsed,
-            # see _is_public_code, the window is simply taken: that text is discarded.)
-            dotted = "." in folded[start:end]
-            if dotted and not _PARSING.get() and _in_license_identifier(folded, start, end):
+            # is right is not a person's number.
+            if "." in folded[start:end] and _in_license_identifier(licenses, start, end):
                 continue
             yield start, end
 
@@ -376,22 +396,21 @@ def _grouped_spans(folded: str) -> Iterator[tuple[int, int]]:
 def _id_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of every place that can be a citizen ID, sorted (see below)."""
     folded = _fold(text)
+    # While an identifier is parsed (see _is_public_code) no license identifier is
+    # looked for: a window in one is simply taken, that text is discarded.
+    licenses = [] if _PARSING.get() else _checked_license_spans(folded)
     alone = [
         match.span()
         for match in CITIZEN_ID_PATTERN.finditer(folded)
         if could_be_citizen_id(match.group(0))
     ]
     if _SEPARATORS.search(folded) is not None:
-        grouped = list(_grouped_spans(folded))
+        grouped = list(_grouped_spans(folded, licenses))
         if grouped:
             alone = sorted(set(alone).union(grouped))
     if _PARSING.get():
         return alone
-    embedded = [
-        (match.start(), match.start() + _ID_LENGTH)
-        for match in _EMBEDDED_CANDIDATE.finditer(folded)
-        if _embedded_id_at(folded, match.start(), match.group(1))
-    ]
+    embedded = _embedded_spans(folded, licenses)
     if not embedded:
         return alone
     return sorted(set(alone).union(embedded))

@@ -3,12 +3,15 @@ other grouped numbers (phones, bank cards, dates, amounts) as they are written."
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from standards import privacy
 from standards.identifiers import citizen_id_check_char
 from standards.privacy import contains_citizen_id, mask_text
 
@@ -166,3 +169,45 @@ def test_grouped_numbers_of_other_lengths_are_left_as_written(
     groups = written.translate(str.maketrans(dict.fromkeys("".join(SEPARATORS), " "))).split()
     assume(all(len(group) < 15 for group in groups))
     assert mask_text(f"编号 {written} 号") == f"编号 {written} 号"
+
+
+class _CountingPattern:
+    """A compiled pattern that counts its ``finditer`` calls (re.Pattern cannot be patched)."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self.calls = 0
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        self.calls += 1
+        return self.pattern.finditer(text)
+
+
+def test_a_megabyte_of_dotted_ids_is_searched_for_license_identifiers_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every dotted window asked whether it lies in an e-license identifier: the
+    identifiers are found once per text, not once per window (that made 1 MB of
+    ``110105.19491231.002X`` take 40 s)."""
+    from standards.identifiers import build_license_identifier
+
+    uscc = "114403000040578006"
+    identifier = build_license_identifier(f"{uscc}001", uscc, "110105194912310", "001")
+    spy = _CountingPattern(privacy._LICENSE_ID)
+    monkeypatch.setattr(privacy, "_LICENSE_ID", spy)
+    text = f"证照 {identifier} " + "110105.19491231.002X " * 50_000
+    masked = mask_text(text)
+    assert spy.calls == 1
+    assert masked == f"证照 {identifier} " + "1101************002X " * 50_000
+
+
+def test_a_megabyte_of_glued_ids_is_cut_into_runs_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every glued window asks which run of letters and digits it is in and whether that
+    run is a public code: runs are found once per text (walking out from each window
+    made a long run quadratic)."""
+    spy = _CountingPattern(privacy._ALNUM_RUN)
+    monkeypatch.setattr(privacy, "_ALNUM_RUN", spy)
+    text = "CL" + "11010519491231002X" * 55_000
+    masked = mask_text(text)
+    assert spy.calls == 1
+    assert "0519491231" not in masked and masked.startswith("CL1101*")
