@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -66,6 +68,35 @@ def test_size_limit(settings: Settings, tmp_path: Path) -> None:
         store_blob(settings, _write(tmp_path, "big", b"x" * 11), max_bytes=10)
     assert _stored_files(settings) == []
     assert store_blob(settings, _write(tmp_path, "ok", b"x" * 10), max_bytes=10)[1] == 10
+
+
+def test_errors_name_the_whole_source_path(settings: Settings, tmp_path: Path) -> None:
+    """Third review, finding 2: two deliveries may both hold a ``sig.p7s``; the error
+    names the one at fault by its whole path (a Path or a str), an open file by its
+    name, and a stream with no name as ``<stream>``."""
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    first = _write(tmp_path / "x", "sig.p7s", b"x" * 11)
+    second = _write(tmp_path / "y", "sig.p7s", b"y" * 11)
+    with pytest.raises(BlobStoreError, match=f"^{re.escape(str(first))}: file exceeds"):
+        store_blob(settings, first, max_bytes=10)
+    wrong = hashlib.sha256(b"other").hexdigest()
+    with pytest.raises(BlobStoreError, match=f"^{re.escape(str(second))}: content sha256"):
+        store_blob(settings, str(second), expected_sha256=wrong)
+    with second.open("rb") as opened, pytest.raises(BlobStoreError, match=re.escape(str(second))):
+        store_blob(settings, opened, max_bytes=10)
+    with pytest.raises(BlobStoreError, match=r"^<stream>: file exceeds"):
+        store_blob(settings, io.BytesIO(b"z" * 11), max_bytes=10)
+
+
+def test_store_blob_says_whether_it_moved_the_file_in(settings: Settings, tmp_path: Path) -> None:
+    """A caller undoing what it created (kept.py's rollback) takes only a copy this call
+    moved in, never one it found there and touched."""
+    source = _write(tmp_path, "a.pdf", b"content")
+    placed: list[bool] = []
+    store_blob(settings, source, placed=placed.append)
+    store_blob(settings, source, placed=placed.append)
+    assert placed == [True, False]
 
 
 def test_failing_copy_leaves_no_file(

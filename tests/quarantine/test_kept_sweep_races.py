@@ -14,6 +14,7 @@ import hashlib
 import io
 import logging
 import os
+import shutil
 import time
 import zipfile
 from collections.abc import Callable
@@ -81,6 +82,16 @@ def _name_it(hub: Settings, session: Session, sha: str | None) -> None:
         payload={"CLBH": "M-2"}, findings=[HOLDER], protector=PiiProtector(hub.pii_key()),
         origin=with_kept_file({"path": "load"}, sha),
     )  # fmt: skip
+
+
+def _commit_entry_naming(hub: Settings, sha: str) -> None:
+    """Another process commits an open entry naming the copy ``sha``."""
+    engine = make_engine(hub.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            _name_it(hub, session, sha)
+    finally:
+        engine.dispose()
 
 
 def test_the_sweep_reads_beside_a_writer_holding_the_lock(hub: Settings) -> None:
@@ -237,6 +248,23 @@ def test_aside_files_a_stopped_sweep_left_are_settled(
     assert not kept_path(hub, OTHER_SHA).exists()
 
 
+def test_an_old_aside_file_an_open_entry_names_goes_back(
+    hub: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Third review, finding 3: an aside file a stopped sweep left long ago whose content
+    an open entry still names goes back where it was (no copy there), and stays."""
+    monkeypatch.setattr(kept_module, "_STRANDED", timedelta(0))
+    _commit_entry_naming(hub, SHA)
+    folder = kept_root(hub) / ASIDE_FOLDER
+    folder.mkdir(parents=True)
+    stranded = folder / f"{SHA}.1-ab.swept"
+    stranded.write_bytes(PDF)
+    os.utime(stranded, (LONG_AGO, LONG_AGO))
+    assert _sweep(hub) == 0
+    assert not stranded.exists()
+    assert kept_path(hub, SHA).read_bytes() == PDF
+
+
 def test_a_touch_between_the_sweeps_look_and_its_move_puts_the_copy_back(
     hub: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -315,6 +343,76 @@ def test_a_rolled_back_batch_removes_the_copies_it_made(hub: Settings, tmp_path:
     other = _old_copy(hub, SHA, PDF)  # kept before by someone else
     assert _keep(hub, tmp_path, commit=False) == (SHA, [])
     assert other.exists()
+
+
+def test_a_rollback_leaves_a_copy_another_batch_placed_while_it_read_the_source(
+    hub: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Third review, finding 1: while batch A reads and hashes its source (no copy there
+    yet), batch B keeps the same content and commits an entry naming it; A's store only
+    touches that copy, so A's rollback (a dry run) must not take it as its own."""
+    real = kept_module.store_blob
+    other: list[tuple[str | None, list[Finding]] | None] = []
+
+    def other_batch_commits_first(*args: Any, **kwargs: Any) -> Any:
+        if not other:  # batch B, another process, during A's read of the source
+            other.append(None)  # B's own store is not intercepted
+            other[0] = _keep(hub, tmp_path / "b", commit=True)
+            assert kept_path(hub, SHA).exists()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kept_module, "store_blob", other_batch_commits_first)
+    assert _keep(hub, tmp_path / "a", commit=False) == (SHA, [])
+    assert other == [(SHA, [])]
+    assert kept_path(hub, SHA).read_bytes() == PDF
+
+
+def test_a_rollback_leaves_a_copy_a_running_batch_placed_while_it_read_the_source(
+    hub: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Third review, finding 1: batch B, still running, keeps the same content while A
+    reads its source; no entry names the copy yet, so only A's store saying it found the
+    copy there (not moved it in) keeps A's rollback off it. B's delivery is gone when it
+    commits (an sftp staging tree): the entry it commits still names a copy that is there."""
+    real = kept_module.store_blob
+    engine = make_engine(hub.database_url)
+    other = make_session_factory(engine)()
+    started: list[bool] = []
+
+    def other_batch_keeps_first(*args: Any, **kwargs: Any) -> Any:
+        if not started:  # batch B, another process, during A's read of the source
+            started.append(True)
+            kept = keep_material_file(hub, other, _material("M-2"), [HOLDER],
+                                      base_dir=_delivered(tmp_path / "b"))  # fmt: skip
+            assert kept == (SHA, [])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kept_module, "store_blob", other_batch_keeps_first)
+    try:
+        other.begin()
+        assert _keep(hub, tmp_path / "a", commit=False) == (SHA, [])
+        assert kept_path(hub, SHA).read_bytes() == PDF
+        shutil.rmtree(tmp_path / "b")
+        _name_it(hub, other, SHA)
+        other.commit()
+    finally:
+        other.close()
+        engine.dispose()
+    assert kept_path(hub, SHA).read_bytes() == PDF
+
+
+def test_a_rollback_leaves_a_copy_it_made_that_a_committed_entry_names(
+    hub: Settings, tmp_path: Path
+) -> None:
+    """Third review, finding 1: batch A moved the copy in; batch B names the same content
+    in an entry it commits (its touch in the same clock tick as A's, so the mtime tells
+    nothing); A rolls back and asks the open entries first: the copy stays."""
+
+    def other_batch_names_it(session: Session) -> None:
+        _commit_entry_naming(hub, SHA)
+
+    assert _keep(hub, tmp_path, commit=False, meanwhile=other_batch_names_it) == (SHA, [])
+    assert kept_path(hub, SHA).read_bytes() == PDF
 
 
 def test_a_batch_committing_after_a_sweep_took_its_copy_copies_it_again(

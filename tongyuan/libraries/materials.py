@@ -94,6 +94,7 @@ def store_blob(
     *,
     root: Path | None = None,
     inspect: Callable[[Path], None] | None = None,
+    placed: Callable[[bool], None] | None = None,
 ) -> tuple[str, int]:
     """Copy a file into the store; returns its (sha256, size). Idempotent by content.
 
@@ -103,7 +104,11 @@ def store_blob(
     that failing to open the source is told apart from failing to write the store.
     ``inspect`` judges the verified temporary copy before it enters the store (it raises
     to refuse it): the bytes judged are the bytes stored, and a refused file is never
-    written, nor an existing copy touched."""
+    written, nor an existing copy touched. ``placed`` is told whether this call moved the
+    file in (True) or found it there and only touched it (False): a caller that undoes
+    what it created (a rolled-back transaction) must not take a copy another batch placed
+    while this one was reading, hashing or inspecting the source, whatever it saw before
+    the call."""
     if expected_sha256 is not None:
         expected_sha256 = expected_sha256.strip().lower()
         blob_path(settings, expected_sha256)  # validates the digest's shape up front
@@ -112,7 +117,7 @@ def store_blob(
     digest = hashlib.sha256()
     size = 0
     tmp = tmp_dir / f"{os.getpid()}-{os.urandom(8).hex()}.part"
-    label = getattr(source_path, "name", source_path)
+    label = _source_label(source_path)
     try:
         with _reader(source_path) as reader, tmp.open("xb") as writer:
             while chunk := reader.read(_CHUNK):
@@ -130,10 +135,20 @@ def store_blob(
             )
         if inspect is not None:
             inspect(tmp)
-        _place(tmp, blob_path(settings, sha256, root), size)
+        created = _place(tmp, blob_path(settings, sha256, root), size)
+        if placed is not None:
+            placed(created)
         return sha256, size
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _source_label(source: Path | str | BinaryIO) -> str:
+    """How errors name the source: its whole path (two deliveries may both hold a
+    ``sig.p7s``), an open file's name, or ``<stream>``."""
+    if isinstance(source, str | Path):
+        return str(source)
+    return str(getattr(source, "name", "<stream>"))
 
 
 def _reader(source: Path | str | BinaryIO) -> contextlib.AbstractContextManager[BinaryIO]:
@@ -143,8 +158,9 @@ def _reader(source: Path | str | BinaryIO) -> contextlib.AbstractContextManager[
     return contextlib.nullcontext(source)
 
 
-def _place(tmp: Path, target: Path, size: int) -> None:
-    """Move the verified ``tmp`` to ``target``, or touch ``target`` holding it already.
+def _place(tmp: Path, target: Path, size: int) -> bool:
+    """Move the verified ``tmp`` to ``target`` (True), or touch ``target`` holding it
+    already (False).
 
     Touched: a batch that copied it in and rolls back leaves a file another batch has
     used (tongyuan.materials.pending_blobs), and a sweep of the kept area leaves a copy
@@ -155,14 +171,15 @@ def _place(tmp: Path, target: Path, size: int) -> None:
         try:
             if target.exists() and target.stat().st_size == size:
                 os.utime(target)
-                return
+                return False
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
             _fsync_dir(target.parent)
-            return
+            return True
         except FileNotFoundError:
             if attempt == 2 or not tmp.exists():
                 raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _ensure_blob(

@@ -36,7 +36,8 @@ re-kept another file. The sweep runs at the end of a replay and of a discard, wi
 daily quality run, and at the end of a transaction that kept a file when none ran for
 :data:`SWEEP_EVERY`; it reads the names of all open entries' copies in one query. A
 transaction that rolls back (a dry run, a failed batch) removes at once the copies it
-created that nobody touched since.
+moved in itself (not those it found there and only touched), unless one was touched since
+or an open entry names it (the open entries' names are read once, as a sweep reads them).
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ class _Kept:
     settings: Settings
     sweep: bool = False  # released a copy: the end sweeps whatever the last sweep's time
     committed: bool = False
-    # Copies it created, with their mtime: removed again if it rolls back untouched.
+    # Copies it moved in, with their mtime: removed again if it rolls back, unless
+    # touched since or named by an open entry.
     created: dict[str, int] = field(default_factory=dict)
     # Every copy it kept, with its source: touched again (re-copied if gone) at commit.
     sources: dict[str, Path] = field(default_factory=dict)
@@ -202,12 +204,13 @@ def _keep(
         if hazards:
             raise _Refused(hazards)
 
+    created: list[bool] = []
     try:
         target = kept_path(settings, material.sha256)
-        existed = target.exists()
         sha256, _ = store_blob(
             settings, source, expected_sha256=material.sha256,
             max_bytes=limits.max_file_bytes, root=kept_root(settings), inspect=judge,
+            placed=created.append,
         )  # fmt: skip
     except _Refused as refused:
         # Admission may have found the same already (a polyglot): the entry says it once.
@@ -220,7 +223,9 @@ def _keep(
         _log_not_kept(settings, material, exc)
         return None, []
     state = _state(session, settings)
-    if not existed or sha256 in state.created:  # ours, or touched again by us
+    # Ours only if this keep moved it in: one found there (even one another batch placed
+    # while this keep read the source) is another's, whatever was there before the call.
+    if created == [True] or sha256 in state.created:  # ours, or touched again by us
         with contextlib.suppress(OSError):  # a sweep moving it: no copy of ours to undo
             state.created[sha256] = target.stat().st_mtime_ns
     state.sources[sha256] = source_path
@@ -542,24 +547,41 @@ def _committed(session: Session) -> None:
 @event.listens_for(Session, "after_transaction_end")
 def _sweep_after_keeping(session: Session, transaction: SessionTransaction) -> None:
     """A transaction that kept or released a file ends: a rolled-back one (a dry run, a
-    failed batch) removes the copies it created that nobody touched since; then the area
+    failed batch) removes the copies it moved in (:func:`_undo_created`); then the area
     is swept — always after a release, at most every :data:`SWEEP_EVERY` after a keep."""
     if transaction.parent is not None:
         return  # a savepoint: the batch goes on
     state: _Kept | None = session.info.pop(_SESSION_KEY, None)
     if state is None:
         return
-    root = kept_root(state.settings)
-    if not state.committed:
-        for sha256, mtime_ns in state.created.items():
-            path = blob_path(state.settings, sha256, root)
-            try:
-                if _remove_if_stale(root, path, mtime_ns + 1):
-                    _prune(path.parent, root)
-            except OSError as exc:
-                log.warning("%s", mask_text(f"kept copy {path} left: {type(exc).__name__}: {exc}"))
+    if not state.committed and state.created:
+        _undo_created(state, session.get_bind())
     if state.sweep or _sweep_due(state.settings):
         sweep_kept_files(state.settings, session.get_bind())
+
+
+def _undo_created(state: _Kept, engine: Engine) -> None:
+    """Remove the copies a rolled-back transaction moved in, except one touched since
+    (a batch still running kept it too) or one an open entry names (a batch that kept
+    the same content and committed): the open entries' names are read once, beside any
+    writer (:func:`_named_copies`). Unable to read them, it removes nothing: the sweep
+    takes the unnamed copies once they are old."""
+    root = kept_root(state.settings)
+    try:
+        named = _named_copies(engine)
+    except SQLAlchemyError as exc:
+        message = f"copies kept by a rolled-back transaction left in {root} for the sweep"
+        log.warning("%s", mask_text(f"{message}: {type(exc).__name__}: {exc}"))
+        return
+    for sha256, mtime_ns in state.created.items():
+        if sha256 in named:
+            continue
+        path = blob_path(state.settings, sha256, root)
+        try:
+            if _remove_if_stale(root, path, mtime_ns + 1):
+                _prune(path.parent, root)
+        except OSError as exc:
+            log.warning("%s", mask_text(f"kept copy {path} left: {type(exc).__name__}: {exc}"))
 
 
 def _prune(folder: Path, root: Path) -> None:
