@@ -101,6 +101,7 @@ _EMBEDDED_CANDIDATE = re.compile(
     r"(?=([0-9]{6}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]))"
 )
 _SEPARATORS = re.compile(r"[ .-]")
+_GROUP_SEPARATORS = " .-"
 # What an embedded window's run of letters and digits is made of, and e-license
 # identifiers (GB/T 36904: prefix, type code, issuer, serial, version, check segments).
 _ALNUM_RUN = re.compile("[0-9A-Za-z]+")
@@ -511,15 +512,17 @@ SHOWN_AS_CODE_POINT = re.compile(
     )
 )
 
-# The head of a citizen ID cut off by an ellipsis ("…"), matched on the folded text: the
-# region, then a birth date and a sequence as far as they are written, with one space or
-# hyphen allowed between the groups; letters may come before it (``CL`` + the holder's
-# ID, a material number cut), digits may not. The house rule is to err on the side of
-# masking: from 10 digits when the region starts with a real province code (GB/T 2260:
-# 11–15, 21–23, 31–37, 41–46, 50–54, 61–65, 71, 81, 82) and a year 19xx/20xx follows,
-# the month 01–12 as far as written (region + YYYY, + the month's first digit, + MM);
-# from 13 digits whatever the region: region + YYYYMM + the first digit of the day of
-# an 18-character ID, or region + YYMMDD + one sequence digit of a legacy 15-digit one.
+# The head of a citizen ID cut off by an ellipsis ("…"), on the same group model as a
+# whole ID (:func:`_cut_heads`): the whole groups written right before the cut (one
+# separator between groups, one more allowed before the "…"), any grouping; letters may
+# come before the first group (``CL`` + the holder's ID, a material number cut), digits
+# may not. What decides is their digits, the separators dropped (this pattern, matched
+# whole). The house rule is to err on the side of masking: from 10 digits when the
+# region starts with a real province code (GB/T 2260: 11–15, 21–23, 31–37, 41–46, 50–54,
+# 61–65, 71, 81, 82) and a year 19xx/20xx follows, the month 01–12 as far as written
+# (region + YYYY, + the month's first digit, + MM); from 13 digits whatever the region:
+# region + YYYYMM + the first digit of the day of an 18-character ID, or region + YYMMDD
+# + one sequence digit of a legacy 15-digit one.
 # The price: public codes cut after 10–12 digits with that shape are starred in display
 # too — a 12-digit area code with a township numbered 190–209 (``511321200001…``), a
 # 实施编码 of a district whose county code is 19 or 20 (璧山 500120: ``1150012019…``), a
@@ -529,15 +532,19 @@ _PROVINCE = "(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[12])"
 _PROVINCE_CODE = re.compile(_PROVINCE)
 _MONTH = "(?:0[1-9]|1[0-2])"
 _DAY = "(?:0[1-9]|[12][0-9]|3[01])"
-_CUT_ID_HEAD = re.compile(
-    r"(?<![0-9])(?:"
-    rf"{_PROVINCE}[0-9]{{4}}[ -]?(?:19|20)[0-9]{{2}}(?:{_MONTH}|[01])?"
-    r"|[0-9]{4}(?:"
-    rf"[0-9]{{2}}[ -]?(?:19|20)[0-9]{{2}}{_MONTH}(?:[0-3]|{_DAY}(?:[ -]?[0-9]{{1,3}})?)"
-    rf"|[0-9]{{2}}[ -]?[0-9]{{2}}{_MONTH}{_DAY}[ -]?[0-9]{{1,2}}"
-    r"))[ -]?(?=…)"
+_CUT_HEAD_DIGITS = re.compile(
+    rf"{_PROVINCE}[0-9]{{4}}(?:19|20)[0-9]{{2}}(?:{_MONTH}|[01])?"
+    rf"|[0-9]{{6}}(?:19|20)[0-9]{{2}}{_MONTH}(?:[0-3]|{_DAY}[0-9]{{0,3}})"
+    rf"|[0-9]{{8}}{_MONTH}{_DAY}[0-9]{{1,2}}"
 )
-_CUT_KEEPS = _KEEP_HEAD
+_CUT = "…"
+_CUT_HEAD_DIGITS_MIN = 10
+_CUT_HEAD_DIGITS_MAX = 17
+# A cut e-license identifier ending in dotted groups (its issuer and a dated serial,
+# ``1.2.156.3005.2.….440305.20240115…``): its dots are segment separators, not a
+# grouped ID's, and its check character, cut off, cannot say otherwise.
+_CUT_LICENSE_PREFIX = re.compile(r"1\.2\.156\.3005\.2(?:\.[0-9A-Za-z]+)*\.$")
+_LICENSE_PREFIX_REACH = 128
 
 
 def mask_text(text: str) -> str:
@@ -574,12 +581,62 @@ def _starred_ranges(text: str) -> list[tuple[int, int]]:
     folded = _fold(text)
     for found_start, found_end in _id_spans(text):
         ranges.append(_starred_part(folded, found_start, found_end))
-    if "…" in text:
-        ranges.extend(
-            (match.start() + _CUT_KEEPS, match.end()) for match in _CUT_ID_HEAD.finditer(folded)
-        )
+    if _CUT in text:
+        ranges.extend(_cut_heads(folded))
         ranges.sort()
     return ranges
+
+
+def _cut_heads(folded: str) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of what is starred of every cut ID head: all after its first four
+    digits, up to the "…" (:data:`_CUT_HEAD_DIGITS`)."""
+    cut = folded.find(_CUT)
+    while cut != -1:
+        yield from _cut_heads_before(folded, cut)
+        cut = folded.find(_CUT, cut + 1)
+
+
+def _cut_heads_before(folded: str, cut: int) -> Iterator[tuple[int, int]]:
+    """The starred part of every run of whole groups that ends right before the "…" at
+    ``cut`` and holds the head of an ID, walking left one group at a time (never over
+    more than 17 digits, so that long runs of groups cost no more than short ones)."""
+    at = cut - 1 if cut > 0 and folded[cut - 1] in _GROUP_SEPARATORS else cut
+    digits = ""
+    while True:
+        group_end = at
+        while at > 0 and "0" <= folded[at - 1] <= "9":
+            at -= 1
+        if at == group_end:
+            return
+        digits = folded[at:group_end] + digits
+        if len(digits) > _CUT_HEAD_DIGITS_MAX:
+            return
+        if len(digits) >= _CUT_HEAD_DIGITS_MIN and _cut_head_at(folded, at, cut, digits):
+            yield _fourth_digit_end(folded, at), cut
+        if at < 2 or folded[at - 1] not in _GROUP_SEPARATORS or not "0" <= folded[at - 2] <= "9":
+            return
+        at -= 1
+
+
+def _cut_head_at(folded: str, start: int, cut: int, digits: str) -> bool:
+    """Whether ``digits``, written from ``start`` up to the "…" at ``cut``, are an ID's
+    head rather than the dotted tail of a cut e-license identifier."""
+    if _CUT_HEAD_DIGITS.fullmatch(digits) is None:
+        return False
+    if "." not in folded[start:cut]:
+        return True
+    before = folded[max(0, start - _LICENSE_PREFIX_REACH) : start]
+    return _CUT_LICENSE_PREFIX.search(before) is None
+
+
+def _fourth_digit_end(folded: str, start: int) -> int:
+    """Where the first four digits written from ``start`` (over separators) end."""
+    seen = 0
+    while seen < _KEEP_HEAD:
+        if "0" <= folded[start] <= "9":
+            seen += 1
+        start += 1
+    return start
 
 
 def _starred_part(folded: str, start: int, end: int) -> tuple[int, int]:

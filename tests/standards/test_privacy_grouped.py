@@ -171,6 +171,69 @@ def test_grouped_numbers_of_other_lengths_are_left_as_written(
     assert mask_text(f"编号 {written} 号") == f"编号 {written} 号"
 
 
+PROVINCES = re.compile(r"1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[12]")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.data(),
+    number=valid_ids(),
+    digits=st.integers(10, 17),
+    trailing=st.sampled_from(["", " ", "-"]),
+    full_width=st.booleans(),
+)
+def test_a_grouped_id_cut_by_an_ellipsis_shows_only_its_first_four_digits(
+    data: st.DataObject, number: str, digits: int, trailing: str, full_width: bool
+) -> None:
+    """A grouped ID cut before "…" after 13 to 17 digits (10 to 12 when it starts with a
+    province code) is starred after its first four digits, in any grouping, as in one
+    piece (docs/auditors.md: "however they are written")."""
+    head = number[:digits]
+    assume(digits >= 13 or PROVINCES.fullmatch(head[:2]))
+    written = data.draw(grouped(head))
+    if full_width:
+        written = written.translate(FULL_WIDTH)
+    context = data.draw(
+        st.sampled_from(["证件号码 {}…", "{}…", "电话 138 0013 8000 {}…", "材料 CL{}…"])
+    )
+    text = context.format(written + trailing)
+    masked = mask_text(text)
+    start = context.index("{}")
+    shown = masked[start : start + len(written)]
+    # (The groups before it may be starred too where they and the head's first groups
+    # are shaped as a head themselves: the side to err on.)
+    assert all(m in (t, "*") for m, t in zip(masked, text[:start], strict=False))
+    assert masked.endswith("…") and len(masked) == len(text), (text, masked)
+    # At most the first four digits (fewer where a group is itself ID-shaped: a legacy
+    # 15-digit number standing alone shows two).
+    unseparated = written.translate(str.maketrans("", "", "".join(ONE_PIECE_SEPARATORS)))
+    kept = "".join(c for c in shown if c != "*" and c not in ONE_PIECE_SEPARATORS)
+    assert unseparated[:4].startswith(kept), (text, masked)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("4403 0519 8503 1200 1…", "4403*****************…"),
+        ("1101 0519 4912 31…", "1101*************…"),
+        ("110105 1949 1231…", "1101************…"),
+        ("110105.19491231…", "1101***********…"),
+        ("110 105 1949 12…", "110 1**********…"),
+    ],
+)
+def test_the_cut_groupings_the_review_found_are_masked(text: str, shown: str) -> None:
+    assert mask_text(text) == shown
+
+
+def test_a_cut_license_identifier_ending_in_dotted_groups_is_no_id_head() -> None:
+    """Its dots separate segments (issuer, serial), not the groups of an ID; its check
+    character is cut off. Dotted groups elsewhere are an ID head like any other."""
+    uscc = "114403000040578006"
+    cut = f"1.2.156.3005.2.{uscc}001.440305.19850312…"
+    assert mask_text(cut) == cut
+    assert mask_text("证号 440305.19850312…") == "证号 4403***********…"
+
+
 class _CountingPattern:
     """A compiled pattern that counts its ``finditer`` calls (re.Pattern cannot be patched)."""
 
