@@ -2,7 +2,8 @@
 
 When :func:`standards.privacy.mask_text` learns to find more citizen IDs, text the hub
 stored masked under an older version may still hold some in clear. Masking only ever
-stars characters, so masking a stored value again leaves what was masked as it is.
+stars characters, so a stored value masked again keeps every star it had and may get
+more (mask_text is not idempotent: another pass can star what an earlier one left).
 Only tables outside the ledger are rewritten: a covered row (quarantine entries and
 replays, see :mod:`tongyuan.ledger.digests`) changed outside a batch would fail
 ``ledger verify``; those are masked again whenever they are shown instead.

@@ -16,15 +16,18 @@ Not rewritten, on purpose:
 - ``quarantine`` (``message``, ``rules`` messages, ``payload_masked``) and
   ``quarantine_replays`` (``message``): the ledger vouches for these rows
   (:mod:`tongyuan.ledger.digests`), and a row changed outside a batch fails
-  ``ledger verify``. Every reader masks them again as it shows them
-  (:mod:`tongyuan.quarantine.views`, ``displayed_payload``, the report's data layer), so
-  no listing, report or export shows what they hold in clear.
+  ``ledger verify``. What shows them masks them again as it shows them
+  (:mod:`tongyuan.quarantine.views` with ``displayed_payload``: ``quarantine list`` and
+  ``quarantine show``), so no listing shows what they hold in clear; the quality report
+  does not read these tables.
 - ``consistency_findings`` values and ``batches.meta``: not text the hub masked before
   storing it (element values are compared with the systems' values on every sync, and
   are masked where they are shown; a failed batch's ``meta.error`` is stored as the
   failure said it).
 
-Masking only stars characters, so a value already masked stays as it is. Rows are
+Masking only stars characters, so a value masked before keeps every star it has; it may
+get more (mask_text is not idempotent: another pass can star what the first left), never
+fewer. Rows are
 read 500 at a time in key order and only changed rows are written, on SQLite and
 PostgreSQL alike. quality_* tables are derived, recomputable data not covered by the
 ledger.
