@@ -18,7 +18,10 @@ side to err on.
 People also write an ID in groups inside free text, in any grouping of its characters:
 ``身份证:440305 19850312 001X``, ``440305-1985-0312-001X``, ``4403 0519 8503 1200 1X``,
 ``440305.19850312.001X``, with one separator between groups — a space (also a full-width
-or no-break one), a hyphen (also full-width) or a dot. Any run of consecutive whole groups
+or no-break one), a hyphen (also full-width, an en or em dash or a minus sign) or a
+dot. Not recognised (yet): two or more separators between groups (``110105  19491231``,
+``110105 - 19491231``), other separators (``/``, ``_``, ``,``, tabs, line ends) and a
+grouped ID glued to letters. Any run of consecutive whole groups
 that holds 17 digits and a digit or X is masked (separators starred, the first four and
 last four ID characters shown as written) when, besides the date, its check character is
 right: grouped digits in prose are more often something else (phone numbers,
@@ -123,8 +126,11 @@ _UNISSUED_SEQUENCE = "000"
 # spaces that show as one (full-width, no-break, thin, narrow:
 # ``440305\u00a019850312\u00a0001X`` is the grouped ID a reader sees).
 _SPACES = "\u3000\u00a0\u2000-\u200a\u202f\u205f"
-_TO_FOLD = re.compile(rf"(?![0-9])\d|[\uff38\uff58\uff0d\uff0e{_SPACES}]")
-_FOLDED = {"\uff38": "X", "\uff58": "x", "\uff0d": "-", "\uff0e": "."}
+# En dash, em dash and minus sign (``110105–19491231–002X``, what word processors make of
+# a hyphen) are folded to "-" as well.
+_DASHES = "\u2013\u2014\u2212"
+_TO_FOLD = re.compile(rf"(?![0-9])\d|[\uff38\uff58\uff0d\uff0e{_DASHES}{_SPACES}]")
+_FOLDED = {"\uff38": "X", "\uff58": "x", "\uff0d": "-", "\uff0e": "."} | dict.fromkeys(_DASHES, "-")
 _FIRST_BIRTH_YEAR = 1900
 _LAST_BIRTH_YEAR = 2099
 
@@ -412,7 +418,7 @@ def _date_written_apart(written: str) -> bool:
     month and day together), so such a run is not taken for an ID (documented)."""
     ends: set[int] = set()
     digits = 0
-    for char in written:
+    for char in written.rstrip(_GROUP_SEPARATORS):  # a separator before a cut ends no group
         if char in _GROUP_SEPARATORS:
             ends.add(digits)
         else:

@@ -49,7 +49,7 @@ def _date_apart(written: str) -> bool:
     """Whether the groups end after digits 6, 10 and 12 (and 14, when there are more): the
     date at 7–14 written as a date of its own, which is not taken for an ID."""
     ends, digits = set(), 0
-    for char in written:
+    for char in written.rstrip("".join(ONE_PIECE_SEPARATORS)):
         if char in ONE_PIECE_SEPARATORS:
             ends.add(digits)
         else:
@@ -233,6 +233,7 @@ def test_a_grouped_id_cut_by_an_ellipsis_shows_only_its_first_four_digits(
         ("110105 1949 1231…", "1101************…"),
         ("110105.19491231…", "1101***********…"),
         ("110 105 1949 12…", "110 1**********…"),
+        ("110105 1949 12 …", "1101***********…"),  # 6-4-4-4 cut after the month
     ],
 )
 def test_the_cut_groupings_the_review_found_are_masked(text: str, shown: str) -> None:
@@ -291,6 +292,14 @@ def test_the_same_digits_grouped_as_an_id_are_still_masked(written: str) -> None
     """The other direction: 620102 + 2026-05-10 + 371 has the right check character 5,
     and written as people write IDs it is masked."""
     assert mask_text(written) != written and "20260510" not in mask_text(written).replace(" ", "")
+
+
+@pytest.mark.parametrize("dash", ["\u2013", "\u2014", "\u2212"])
+def test_an_id_grouped_with_en_or_em_dashes_or_minus_signs_is_masked(dash: str) -> None:
+    """What a word processor makes of a hyphen is read as one."""
+    written = f"110105{dash}19491231{dash}002X"
+    assert mask_text(f"身份证 {written}") == f"身份证 1101{'*' * 12}002X"
+    assert mask_text(f"号 110105{dash}1949{dash}1231…") == f"号 1101{'*' * 12}…"
 
 
 class _CountingPattern:
