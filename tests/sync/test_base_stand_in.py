@@ -177,3 +177,31 @@ def test_the_stand_in_withdrawing_hands_the_code_to_the_next_copy(
         engine.dispose()
     opened = _open(dump(hub.database_url))
     assert {(f[2], f[3]) for f in opened} == {(BAOAN, NANSHAN)}
+
+
+def test_a_promise_above_the_stand_in_s_statutory_limit_is_refused(
+    hub: Settings, tmp_path: Path
+) -> None:
+    """Review: with only a stand-in, 南山区 raising its statutory limit (20 → 60) to fit a
+    promise of 50 was stored and published, with one finding on the limit; judged against
+    the reference elements it is refused, as under the issuer."""
+    from tongyuan.libraries.quarantine import QuarantineEntry
+
+    root = tmp_path / "world"
+    topo = make_topology(root)
+    copies = {node: _copy(node) for node in (CITY, NANSHAN)}
+    limit = copies[CITY].statutory_limit_days
+    copies[NANSHAN] = changed(_renamed(copies[NANSHAN]), promised_limit_days=limit + 30)
+    for node, item in copies.items():
+        drop(root, node, [item])
+    assert sync_node(hub, topo, CITY).status == "committed"
+    result = sync_node(hub, topo, NANSHAN)
+    assert result.counts["quarantined"] == 1
+    engine = make_engine(hub.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            assert current_item(session, copies[NANSHAN].impl_code) is None
+            (entry,) = session.scalars(select(QuarantineEntry)).all()
+            assert entry.rule == "item.time_limit" and CITY in entry.message
+    finally:
+        engine.dispose()

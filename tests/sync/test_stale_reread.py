@@ -87,3 +87,22 @@ def test_a_newer_export_still_applies(hub: Settings, tmp_path: Path) -> None:
     drop(root, NANSHAN, [changed(target, updated_at=start + timedelta(days=1), location="新地点")])
     result = sync_node(hub, topo, NANSHAN)
     assert (result.counts["changed"], result.counts["stale"]) == (1, 0)
+
+
+def test_a_clock_running_ahead_blocks_no_later_change(hub: Settings, tmp_path: Path) -> None:
+    """Review: judged by updated_at, one record stamped a year ahead made every later fix
+    and the cancellation 'stale' — dropped, counted unchanged. Content decides now."""
+    root = tmp_path / "world"
+    topo = make_topology(root)
+    target = ITEMS[NANSHAN][0]
+    ahead = datetime.fromisoformat("2027-03-02T09:00:00+08:00")
+    now = datetime.fromisoformat("2026-03-03T09:00:00+08:00")
+    drop(root, NANSHAN, [changed(target, updated_at=ahead, location="错误地点")])
+    sync_node(hub, topo, NANSHAN)
+    drop(root, NANSHAN, [changed(target, updated_at=now, location="正确地点")])
+    fixed = sync_node(hub, topo, NANSHAN)
+    assert (fixed.counts["changed"], fixed.counts["stale"]) == (1, 0)
+    drop(root, NANSHAN, [changed(target, updated_at=now, location="正确地点",
+                                 status=ReviewStatus.CANCELLED)])  # fmt: skip
+    cancelled = sync_node(hub, topo, NANSHAN)
+    assert (cancelled.counts["cancelled"], cancelled.counts["stale"]) == (1, 0)

@@ -502,7 +502,7 @@ class ItemSyncWriter:
         if prior is not None and prior[0] == digest:
             self.result.bump("unchanged")
             return
-        if prior is not None and self._stale(session, item):
+        if prior is not None and self._stale(session, item, digest):
             self.result.bump("stale")
             return
         self._own_findings(session)
@@ -545,14 +545,19 @@ class ItemSyncWriter:
             return
         self._notify(session, batch, impl, item, status, previous_status, outcome)
 
-    def _stale(self, session: Session, item: Item) -> bool:
-        """Whether the copy is older than the one the hub holds for this system.
+    def _stale(self, session: Session, item: Item, digest: str) -> bool:
+        """Whether the copy is an older export of this system read again.
 
         A re-read drop folder (docs/operations.md, Backfills) delivers the system's older
         exports again: applying them would put back states the system left (a cancelled
-        item published again, review steps it never took). The record's own update time
-        (``updated_at``) decides; a copy without one, or with the same time as the held
-        copy, cannot be ordered and is applied as before.
+        item published again, review steps it never took). Both must hold: the record is
+        older than the copy the hub holds (its ``updated_at`` earlier), and its content is
+        exactly that of a version of the item this system wrote that was replaced since.
+        The time alone is not enough — a clock running ahead (or a year mistyped) would
+        make every later real change look older and drop it — and the content alone is
+        not either: an item cancelled and then reinstated as it was is new, and newer. A
+        copy of an item another system owns is never written to the library, so its
+        re-read cannot be told apart and is applied as before.
         """
         if item.updated_at is None:
             return False
@@ -561,9 +566,21 @@ class ItemSyncWriter:
         if not isinstance(held, str):
             return False
         try:
-            return to_utc(item.updated_at) < to_utc(datetime.fromisoformat(held))
+            if to_utc(item.updated_at) >= to_utc(datetime.fromisoformat(held)):
+                return False
         except ValueError:
             return False
+        found = session.scalar(
+            select(ItemVersion.id)
+            .where(
+                ItemVersion.impl_code == item.impl_code,
+                ItemVersion.source == self.label,
+                ItemVersion.content_hash == digest,
+                ItemVersion.valid_to.is_not(None),
+            )
+            .limit(1)
+        )
+        return found is not None
 
     def _own_findings(self, session: Session) -> None:
         """The findings on this system's copies, fetched once its first copy changes."""
@@ -795,18 +812,23 @@ class ItemSyncWriter:
         self, session: Session, batch: Batch, item: Item, entry: BaseCatalogueEntry
     ) -> None:
         impl = item.impl_code
-        stored = item
+        stored = reference = item
+        if base_elements(item) != entry.elements:
+            reference = Item.model_validate({**item.model_dump(mode="json", exclude_none=True),
+                                             **entry.elements})  # fmt: skip
         # Only the issuer's base elements replace a copy's own: a stand-in's never do.
-        if entry.owner_kind == "issuer" and base_elements(item) != entry.elements:
-            stored = Item.model_validate({**item.model_dump(mode="json", exclude_none=True),
-                                          **entry.elements})  # fmt: skip
+        # But a copy is judged against the reference elements either way: one raising
+        # its own statutory limit above the stand-in's to fit its promise is refused as
+        # under the issuer, not stored with only a finding on the limit.
+        if entry.owner_kind == "issuer":
+            stored = reference
         current = self._current(session, impl)
         authority = self._authority(session, item, current)
         if authority is None or authority == self.system:
-            errors = self._merged_errors(stored, entry) if stored is not item else []
+            errors = self._merged_errors(reference, entry) if reference is not item else []
             if errors:
                 where = self.location or SourceLocation(source_label(self.system), 1)
-                self._refuse_merged(session, batch, stored, where, errors)
+                self._refuse_merged(session, batch, reference, where, errors)
                 return
             # A tombstone's data is the last content with status cancelled: a reinstated
             # item's diff shows status: cancelled → published, as `items history` does.

@@ -41,10 +41,10 @@ class NodeSyncResult:
     library keeps the last legal version); ``judged`` changed copies of items another
     system owns (compared, never written; a cancellation of one too); ``unchanged``
     copies whose content hash matched and cost nothing, and cancelled copies with
-    nothing left to cancel; ``stale`` copies older (by their ``updated_at``) than the one
-    the hub holds for that system, a re-read export, skipped. Every copy read lands in
-    exactly one of these outcomes (or ``quarantined``); the other counts are about what
-    the copies caused.
+    nothing left to cancel; ``stale`` copies older (``updated_at``) than the one held and
+    equal to a version this system wrote and replaced since: a re-read export, skipped.
+    Every copy read lands in exactly one of these outcomes (or ``quarantined``); the
+    other counts are about what the copies caused.
     """
 
     node: str
