@@ -205,3 +205,32 @@ def test_a_promise_above_the_stand_in_s_statutory_limit_is_refused(
             assert entry.rule == "item.time_limit" and CITY in entry.message
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("order", [(CITY, BAOAN), (BAOAN, CITY)], ids="-".join)
+def test_a_stand_in_back_in_review_hands_over_whatever_the_order(
+    hub: Settings, tmp_path: Path, order: tuple[str, ...]
+) -> None:
+    """Review: the stand-in was elected again only when it cancelled or some copy changed;
+    its copy going back to review kept it standing in until another system's copy
+    changed — the outcome depended on the sync order."""
+    root = tmp_path / "world"
+    topo = make_topology(root)
+    copies = _world(root)
+    for node in SYSTEMS:
+        sync_node(hub, topo, node)
+    drop(root, CITY, [changed(copies[CITY], status=ReviewStatus.REVIEWED)])
+    drop(root, BAOAN, [changed(copies[BAOAN], location="宝安区新地点")])
+    for node in order:
+        assert sync_node(hub, topo, node).status == "committed"
+    engine = make_engine(hub.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            entry = session.get(BaseCatalogueEntry, CODE)
+            assert entry is not None and entry.owner_node == NANSHAN
+    finally:
+        engine.dispose()
+    theirs, ours = copies[BAOAN], copies[NANSHAN]
+    assert sorted((f[1], f[2], f[3]) for f in _open(dump(hub.database_url))) == sorted(
+        (element, BAOAN, NANSHAN) for element in ("name", "legal_basis", "statutory_limit_days")
+    ), (theirs.name, ours.name)

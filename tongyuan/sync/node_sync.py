@@ -529,6 +529,7 @@ class ItemSyncWriter:
                 self.result.bump(withdrawn)
             outcome = "cancelled"
         elif status != PUBLISHED:
+            self._left_published(session, batch, item)
             self.result.bump("held")
             self.result.held_items.append(impl)
             outcome = "held"
@@ -948,6 +949,16 @@ class ItemSyncWriter:
                         other={"status": data["status"]},
                     )  # fmt: skip
 
+    def _left_published(self, session: Session, batch: Batch, item: Item) -> None:
+        """This system's copy is not published any more (cancelled, gone, or back in
+        review): it is not judged on its base elements, and if it stood in for the
+        issuer another published copy stands in now — whatever the status it moved to,
+        or the stand-in would depend on which system synced first."""
+        self.findings.resolve_all(batch, self.now, item.impl_code, self.system, scopes=("base",))
+        entry = self.catalogue.get(item.basic_code)
+        if entry is not None and entry.owner_kind != "issuer" and entry.owner_node == self.system:
+            self._stand_in(session, batch, entry, judged=None)
+
     def _withdraw(self, session: Session, batch: Batch, item: Item) -> str:
         """The system no longer offers the item: a tombstone if it is the item's authority.
 
@@ -958,11 +969,7 @@ class ItemSyncWriter:
         impl = item.impl_code
         current = self._current(session, impl)
         authority = self._authority(session, item, current)
-        # A copy that is not published any more is not judged on its base elements.
-        self.findings.resolve_all(batch, self.now, impl, self.system, scopes=("base",))
-        entry = self.catalogue.get(item.basic_code)
-        if entry is not None and entry.owner_kind != "issuer" and entry.owner_node == self.system:
-            self._stand_in(session, batch, entry, judged=None)  # another copy stands in now
+        self._left_published(session, batch, item)
         if current is None or authority is None:
             return "unchanged"
         if authority == self.system:
