@@ -128,7 +128,10 @@ _UNISSUED_SEQUENCE = "000"
 _SPACES = "\u3000\u00a0\u2000-\u200a\u202f\u205f"
 # En dash, em dash and minus sign (``110105–19491231–002X``, what word processors make of
 # a hyphen) are folded to "-" as well.
-_DASHES = "\u2013\u2014\u2212"
+# Every dash a keyboard, word processor or IME puts between groups: hyphen, non-breaking
+# hyphen, figure dash, en and em dash, horizontal bar, minus sign, small em dash, small
+# hyphen-minus (the full-width hyphen-minus is folded with the other full-width forms).
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63"
 _TO_FOLD = re.compile(rf"(?![0-9])\d|[\uff38\uff58\uff0d\uff0e{_DASHES}{_SPACES}]")
 _FOLDED = {"\uff38": "X", "\uff58": "x", "\uff0d": "-", "\uff0e": "."} | dict.fromkeys(_DASHES, "-")
 _FIRST_BIRTH_YEAR = 1900
@@ -569,6 +572,9 @@ _CUT_HEAD_DIGITS = re.compile(
     rf"|[0-9]{{6}}(?:19|20)[0-9]{{2}}{_MONTH}(?:[0-3]|{_DAY}[0-9]{{0,3}})"
     rf"|[0-9]{{8}}{_MONTH}{_DAY}[0-9]{{1,2}}"
 )
+# The head of a legacy 15-digit ID (region, YYMMDD): its groups 6 | YYMM | DD are no
+# date written apart (that reading is the 18-character one's).
+_LEGACY_CUT_HEAD = re.compile(rf"[0-9]{{8}}{_MONTH}{_DAY}[0-9]{{1,2}}")
 _CUT = "…"
 _CUT_HEAD_DIGITS_MIN = 10
 _CUT_HEAD_DIGITS_MAX = 17
@@ -646,7 +652,10 @@ def _cut_heads_before(folded: str, cut: int) -> Iterator[tuple[int, int]]:
         if (
             len(digits) >= _CUT_HEAD_DIGITS_MIN
             and _cut_head_at(folded, at, cut, digits)
-            and not _date_written_apart(folded[at:cut])
+            and (
+                _LEGACY_CUT_HEAD.fullmatch(digits) is not None
+                or not _date_written_apart(folded[at:cut])
+            )
         ):
             yield _fourth_digit_end(folded, at), cut
         if at < 2 or folded[at - 1] not in _GROUP_SEPARATORS or not "0" <= folded[at - 2] <= "9":

@@ -342,3 +342,23 @@ def test_a_megabyte_of_glued_ids_is_cut_into_runs_once(monkeypatch: pytest.Monke
     masked = mask_text(text)
     assert spy.calls == 1
     assert "0519491231" not in masked and masked.startswith("CL1101*")
+
+
+@pytest.mark.parametrize(
+    "dash", ["\u2010", "\u2011", "\u2012", "\u2015", "\ufe58", "\ufe63"], ids=ascii
+)
+def test_every_dash_between_groups_is_a_separator(dash: str) -> None:
+    """Review: only – — − were read as '-'; the (non-breaking) hyphen a word processor
+    inserts, the figure dash and the small forms left the ID in clear, whole or cut."""
+    whole = dash.join(("110105", "19491231", "002X"))
+    assert mask_text(whole) == f"1101{'*' * 12}002X"
+    cut = dash.join(("110105", "19491231", "00…"))
+    assert "19491231" not in mask_text(cut) and mask_text(cut).startswith("1101*")
+
+
+@pytest.mark.parametrize("text", ["110105 4912 31 0…", "110105 4912 31 00…", "110105 49 12 31 00…"])
+def test_a_cut_legacy_id_head_grouped_by_its_date_is_masked(text: str) -> None:
+    """Review: the date-written-apart exception (for region + YYYY-MM-DD lines) read a
+    legacy head's region | YYMM | DD groups as a date and left 13–14 digits in clear."""
+    shown = mask_text(text)
+    assert shown.startswith("1101*") and "4912" not in shown and "31 0" not in shown
