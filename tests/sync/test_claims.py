@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -23,7 +24,7 @@ from standards.codes.enums import ReviewStatus
 from standards.workdays import WorkCalendar
 from tongyuan.config import Settings
 from tongyuan.libraries.claims import Claim, ClaimEvent
-from tongyuan.libraries.items import ItemVersion
+from tongyuan.sync import claims as claims_module
 from tongyuan.sync import sync_node
 from tongyuan.sync.claims import (
     CLAIM_ELEMENTS,
@@ -244,24 +245,57 @@ def test_a_completed_claim_reopens_when_the_base_limit_drops_below_its_promise(
     world: World,
 ) -> None:
     done = _completed_claim(world, NANSHAN)
-    with world.session() as session:
-        current = select(ItemVersion).where(ItemVersion.valid_to.is_(None))
-        mine = session.scalars(current.where(ItemVersion.impl_code == done.impl_code)).one()
-        pushed = session.scalars(current.where(ItemVersion.impl_code == done.base_impl_code)).one()
-        promised = mine.data["promised_limit_days"]
-        # The province lowers the statutory limit below the district's promise.
-        base = {**pushed.data, "statutory_limit_days": promised - 1}
-        moved = update_claims(session, world.topology, NANSHAN, at(3, 3),
-                              pushed={done.basic_code: base})  # fmt: skip
-        session.commit()
-    assert moved.moved == 1
+    mine = next(i for i in world.systems.exports[NANSHAN] if i.impl_code == done.impl_code)
+    base = next(i for i in world.systems.exports[done.from_node]
+                if i.impl_code == done.base_impl_code)  # fmt: skip
+    promised = mine.promised_limit_days
+    # The level above lowers its statutory limit below the district's promise, in its
+    # own system; the hub syncs it and pushes it down.
+    lowered = base.model_copy(update={
+        "statutory_limit_days": promised - 1, "promised_limit_days": promised - 1,
+    })  # fmt: skip
+    write_export(world.topology, done.from_node, [lowered], "0008-lower")
+    assert sync_node(world.settings, world.topology, done.from_node, now=at(3, 3)).error is None
+    push_down(world.settings, world.topology, done.from_node, now=at(3, 3))
     claim = world.claim(NANSHAN, done.basic_code)
     assert (claim.status, claim.missing) == ("claimed", ["promised_limit_days"])
+    assert claim.completed_at is None
     last = _events(world, NANSHAN, done.basic_code)[-1]
     assert (last.from_status, last.to_status, last.impl_code) == (
         "completed", "claimed", done.impl_code,
     )  # fmt: skip
     assert last.reason is not None and "promised_limit_days" in last.reason
+
+
+def test_a_completed_claim_is_judged_again_only_when_its_inputs_change(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: every push judged every completed claim again (seconds and hundreds of MB
+    per child at 5k-20k claims); only a claim whose copy, library version or base
+    elements changed is judged now."""
+    judged: list[tuple[str, str]] = []
+    judge = claims_module._judge
+
+    def spy(*args: Any) -> None:
+        claim = next(a for a in args if isinstance(a, Claim))
+        if claim.status == "completed":
+            judged.append((claim.node, claim.basic_code))
+        judge(*args)
+
+    monkeypatch.setattr(claims_module, "_judge", spy)
+    push_down(world.settings, world.topology, CITY, now=at(3, 3))
+    assert judged == []
+    done = _completed_claim(world, NANSHAN)
+    item = next(i for i in world.systems.exports[NANSHAN] if i.impl_code == done.impl_code)
+    changed = item.model_copy(update={"process": f"{item.process}（已更新）"})
+    write_export(world.topology, NANSHAN, [changed], "0009-process")
+    assert sync_node(world.settings, world.topology, NANSHAN, now=at(3, 4)).error is None
+    push_down(world.settings, world.topology, CITY, now=at(3, 4))
+    assert judged == [(NANSHAN, done.basic_code)]
+    assert world.claim(NANSHAN, done.basic_code).status == "completed"
+    judged.clear()
+    push_down(world.settings, world.topology, CITY, now=at(3, 5))
+    assert judged == []
 
 
 def test_unfilled_elements() -> None:

@@ -63,6 +63,9 @@ class Claim(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Hash of the inputs the claim was last judged on (None: not judged since 0017);
+    # a completed claim is judged again only when it changes.
+    judged_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class ClaimEvent(Base):
