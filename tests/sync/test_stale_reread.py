@@ -106,3 +106,32 @@ def test_a_clock_running_ahead_blocks_no_later_change(hub: Settings, tmp_path: P
                                  status=ReviewStatus.CANCELLED)])  # fmt: skip
     cancelled = sync_node(hub, topo, NANSHAN)
     assert (cancelled.counts["cancelled"], cancelled.counts["stale"]) == (1, 0)
+
+
+def test_a_re_read_copy_the_issuer_s_elements_rewrote_is_stale_too(
+    hub: Settings, tmp_path: Path
+) -> None:
+    """Review: the library stores a copy merged with the issuer's base elements, whose
+    hash never equals the raw copy's: re-read, such exports were applied again (a refused
+    cancelled → published review step)."""
+    from test_node_sync_world import PROVINCE
+
+    root = tmp_path / "world"
+    topo = make_topology(root)
+    province_codes = {i.basic_code for i in ITEMS[PROVINCE]}
+    target = next(i for i in ITEMS[NANSHAN] if i.basic_code in province_codes)
+    drop(root, PROVINCE, ITEMS[PROVINCE])
+    sync_node(hub, topo, PROVINCE)
+    start = datetime.fromisoformat("2026-03-02T09:00:00+08:00")
+    own = changed(target, name="南山区自拟名称", updated_at=start)
+    exports = [[own], [changed(own, updated_at=start + timedelta(hours=2),
+                               status=ReviewStatus.CANCELLED)]]  # fmt: skip
+    for export in exports:
+        drop(root, NANSHAN, export)
+        assert sync_node(hub, topo, NANSHAN).status == "committed"
+    reviews = _reviews(hub.database_url)
+    for export in exports:
+        drop(root, NANSHAN, export)
+    again = sync_node(hub, topo, NANSHAN)
+    assert (again.counts["stale"], again.counts["unchanged"], again.counts["refused"]) == (1, 1, 0)
+    assert _reviews(hub.database_url) == reviews

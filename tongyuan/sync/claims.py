@@ -10,7 +10,8 @@ holidays and 调休 counted — becomes ``overdue`` (and still completes later, 
 (:data:`CLAIM_ELEMENTS`): each present and not a placeholder (待填写, 暂无, …), and the
 promised time limit no longer than the statutory one of the *base* item (the pushed
 one, never the copy's own: a copy saying 100 days statutory under a base of 30 is what
-the sync quarantines). An item whose values are the pushed ones unchanged has not been
+the sync quarantines once the issuer supplied the code, and stores with a finding while
+only a stand-in holds it). An item whose values are the pushed ones unchanged has not been
 filled in by anyone local either, so the location and the contact channels must also
 differ from the pushed item's.
 

@@ -571,12 +571,14 @@ class ItemSyncWriter:
                 return False
         except ValueError:
             return False
+        # The library stored the copy as it was, or merged with the issuer's elements.
+        hashes = {digest, self._merged(item, self.catalogue.get(item.basic_code)).content_hash()}
         found = session.scalar(
             select(ItemVersion.id)
             .where(
                 ItemVersion.impl_code == item.impl_code,
                 ItemVersion.source == self.label,
-                ItemVersion.content_hash == digest,
+                ItemVersion.content_hash.in_(sorted(hashes)),
                 ItemVersion.valid_to.is_not(None),
             )
             .limit(1)
@@ -813,23 +815,20 @@ class ItemSyncWriter:
         self, session: Session, batch: Batch, item: Item, entry: BaseCatalogueEntry
     ) -> None:
         impl = item.impl_code
-        stored = reference = item
-        if base_elements(item) != entry.elements:
-            reference = Item.model_validate({**item.model_dump(mode="json", exclude_none=True),
-                                             **entry.elements})  # fmt: skip
-        # Only the issuer's base elements replace a copy's own: a stand-in's never do.
-        # But a copy is judged against the reference elements either way: one raising
-        # its own statutory limit above the stand-in's to fit its promise is refused as
-        # under the issuer, not stored with only a finding on the limit.
-        if entry.owner_kind == "issuer":
-            stored = reference
+        # Only the issuer's base elements replace a copy's own (and may make it break a
+        # rule: refused). A stand-in's never do, nor refuse a copy: a copy that synced
+        # before the stand-in was elected could not be refused the same way, and the
+        # outcome must not depend on the sync order. A copy raising its own statutory
+        # limit above the stand-in's is stored with a base finding on 法定时限 naming both,
+        # and its claim does not complete (judged against the pushed base item).
+        stored = self._merged(item, entry)
         current = self._current(session, impl)
         authority = self._authority(session, item, current)
         if authority is None or authority == self.system:
-            errors = self._merged_errors(reference, entry) if reference is not item else []
+            errors = self._merged_errors(stored, entry) if stored is not item else []
             if errors:
                 where = self.location or SourceLocation(source_label(self.system), 1)
-                self._refuse_merged(session, batch, reference, where, errors)
+                self._refuse_merged(session, batch, stored, where, errors)
                 return
             # A tombstone's data is the last content with status cancelled: a reinstated
             # item's diff shows status: cancelled → published, as `items history` does.
@@ -849,6 +848,15 @@ class ItemSyncWriter:
         assert current is not None
         self.result.bump("judged")
         self._judge_copy(session, batch, item, authority, current)
+
+    @staticmethod
+    def _merged(item: Item, entry: BaseCatalogueEntry | None) -> Item:
+        """The item as the library stores it: with the issuer's base elements, if the
+        issuer supplied the code and they differ from the copy's own."""
+        if entry is None or entry.owner_kind != "issuer" or base_elements(item) == entry.elements:
+            return item
+        return Item.model_validate({**item.model_dump(mode="json", exclude_none=True),
+                                    **entry.elements})  # fmt: skip
 
     def _merged_errors(self, merged: Item, entry: BaseCatalogueEntry) -> list[Finding]:
         """Errors of the standard in a copy that carries the owner's base elements.
