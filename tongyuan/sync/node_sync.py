@@ -690,6 +690,21 @@ class ItemSyncWriter:
         synced first. ``judged`` is this system's copy that changed (judged here even when
         the entry does not change); ``None`` when the system withdrew a copy.
         """
+        rank = self.ownership.stand_in_rank
+        if (
+            judged is not None
+            and entry.owner_node != self.system
+            and rank(self.system) > rank(entry.owner_node)
+        ):
+            # A copy ranked below the stand-in changes nothing of the election: it is only
+            # judged. (Electing again for every copy read cost a query, and a flush of the
+            # batch's pending rows, per copy: a first sync of 100k items took 4× longer.)
+            self.findings.judge(
+                session, batch, self.now, scope="base", impl_code=judged.impl_code,
+                basic_code=entry.basic_code, owner_node=entry.owner_node,
+                other_node=self.system, owner=entry.elements, other=base_elements(judged),
+            )  # fmt: skip
+            return
         elected = self._elect(session, entry.basic_code)
         if elected is None:
             return  # no published copy left: the entry keeps its last values meanwhile
