@@ -67,7 +67,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session
 
 from adapters.sdk import Envelope, Source
@@ -387,6 +387,10 @@ class ItemSyncWriter:
         self._in_library = CodesFetchedLater(current_codes)
         others = select(NodeItem.impl_code).where(NodeItem.node != system).distinct()
         self._elsewhere = CodesFetchedLater(others)
+        # This system's copies written since the session last flushed, by 实施编码 and by
+        # 基本编码: an election reads the library without flushing and lays these over it.
+        self._unflushed: dict[str, NodeItem] = {}
+        self._unflushed_by_code: dict[str, dict[str, NodeItem]] = {}
 
     # -- PullWriter ----------------------------------------------------------------
 
@@ -403,6 +407,15 @@ class ItemSyncWriter:
             self._in_library.fetch_now()
             self._elsewhere.fetch_now()
         self.catalogue = {e.basic_code: e for e in session.scalars(select(BaseCatalogueEntry))}
+        event.listen(session, "after_flush", self._flushed)
+
+    def _written(self, row: NodeItem) -> None:
+        self._unflushed[row.impl_code] = row
+        self._unflushed_by_code.setdefault(row.basic_code, {})[row.impl_code] = row
+
+    def _flushed(self, session: Session, context: object) -> None:
+        self._unflushed.clear()
+        self._unflushed_by_code.clear()
 
     def write(
         self, session: Session, batch: Batch, envelope: Envelope, counts: StoreCounts
@@ -462,6 +475,7 @@ class ItemSyncWriter:
                     self._gone(session, batch, impl)
             else:
                 batch.meta = {**batch.meta, "snapshot_incomplete": 1}
+        event.remove(session, "after_flush", self._flushed)
         counts.added = self.result.tally["added"]
         counts.changed = self.result.tally["changed"] + self.result.tally["cancelled"]
         counts.unchanged = self.result.tally["unchanged"] + self.result.tally["stale"]
@@ -509,16 +523,17 @@ class ItemSyncWriter:
         status = item.status.value
         data = item.model_dump(mode="json", exclude_none=True)
         if prior is None:
-            session.add(
-                NodeItem(node=self.system, impl_code=impl, basic_code=item.basic_code,
-                         content_hash=digest, status=status, data=data, batch_id=batch.id,
-                         seen_at=self.now)
-            )  # fmt: skip
+            row = NodeItem(node=self.system, impl_code=impl, basic_code=item.basic_code,
+                           content_hash=digest, status=status, data=data, batch_id=batch.id,
+                           seen_at=self.now)  # fmt: skip
+            session.add(row)
         else:
-            row = session.get(NodeItem, (self.system, impl))
-            assert row is not None
+            found = session.get(NodeItem, (self.system, impl))
+            assert found is not None
+            row = found
             row.basic_code, row.content_hash, row.status = item.basic_code, digest, status
             row.data, row.batch_id, row.seen_at = data, batch.id, self.now
+        self._written(row)
         self.prior[impl] = (digest, status)
         previous_status = prior[1] if prior is not None else None
         if status == CANCELLED:
@@ -597,6 +612,7 @@ class ItemSyncWriter:
         row.content_hash, row.status, row.batch_id, row.seen_at = (
             GONE_HASH, CANCELLED, batch.id, self.now,
         )  # fmt: skip
+        self._written(row)
         self.prior[impl] = (GONE_HASH, CANCELLED)
         item = Item.model_validate(row.data)
         if previous_status in (PUBLISHED, CANCELLED):
@@ -727,17 +743,39 @@ class ItemSyncWriter:
             )  # fmt: skip
 
     def _elect(self, session: Session, basic_code: str) -> tuple[str, Mapping[str, Any]] | None:
-        """The stand-in's system and copy among the published copies of a code."""
-        copies = session.execute(
-            select(NodeItem.node, NodeItem.impl_code, NodeItem.data).where(
-                NodeItem.basic_code == basic_code, NodeItem.status == PUBLISHED
-            )
-        ).all()
-        if not copies:
-            return None
-        rank = self.ownership.stand_in_rank
-        node, _, data = min(copies, key=lambda c: (rank(c.node), c.impl_code))
-        return node, data
+        """The stand-in's system and copy among the published copies of a code.
+
+        Read without flushing: an election comes with every copy delivered by a system
+        ranked at or above the stand-in, and a flush of the batch's pending rows for
+        each made a first sync of 100k items twice as slow. This system's copies written
+        since the last flush are laid over what the library holds.
+        """
+        with session.no_autoflush:
+            stored = session.execute(
+                select(NodeItem.node, NodeItem.impl_code).where(
+                    NodeItem.basic_code == basic_code, NodeItem.status == PUBLISHED
+                )
+            ).all()
+            pending = self._unflushed_by_code.get(basic_code, {})
+            copies = [
+                (node, impl)
+                for node, impl in stored
+                if node != self.system or impl not in self._unflushed
+            ]
+            copies += [
+                (self.system, impl)
+                for impl, row in pending.items()
+                if row.basic_code == basic_code and row.status == PUBLISHED
+            ]
+            if not copies:
+                return None
+            rank = self.ownership.stand_in_rank
+            node, impl = min(copies, key=lambda c: (rank(c[0]), c[1]))
+            row = pending.get(impl) if node == self.system else None
+            if row is None:
+                row = session.get(NodeItem, (node, impl))
+                assert row is not None
+            return node, row.data
 
     def _rejudge_base(
         self, session: Session, batch: Batch, entry: BaseCatalogueEntry, *, skip: str
