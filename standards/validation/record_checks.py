@@ -15,6 +15,7 @@ from pathlib import Path
 from standards.codes.enums import CaseState, ExerciseLevel, IdType
 from standards.codes.regions import RegionLevel
 from standards.identifiers import (
+    BasicCode,
     InvalidIdentifier,
     parse_basic_code,
     parse_case_serial,
@@ -25,6 +26,7 @@ from standards.identifiers import (
     validate_region_code,
     validate_uscc,
 )
+from standards.identifiers.item_codes import NATIONAL_PREFIX
 from standards.records import Case, Item, License, Material, StandardRecord
 from standards.validation.findings import Finding, Severity
 from standards.validation.material_files import check_material_file
@@ -111,6 +113,27 @@ def _region_level(out: list[Finding], item: Item, level: RegionLevel) -> None:
     )
 
 
+def _catalogue_province(out: list[Finding], basic: BasicCode, region_code: str) -> None:
+    """A 基本编码 from a province's own catalogue belongs to that province's items.
+
+    Items are catalogued nationally (``00``) or by the province that added them locally;
+    an item of 440305 under a code Shandong (37) added is not in Guangdong's catalogue,
+    and the sync would make Shandong the issuer every copy is judged against.
+    """
+    if basic.prefix in (NATIONAL_PREFIX, region_code[:2]):
+        return
+    out.append(
+        Finding(
+            "item.basic_code.other_province",
+            f"basic code {basic.code} is from the local catalogue of province "
+            f"{basic.prefix}0000, the item is implemented in region {region_code} of "
+            f"province {region_code[:2]}0000 (a local item's 基本编码 starts with its own "
+            "province's code, or 00 for the national catalogue)",
+            "basic_code",
+        )
+    )
+
+
 def check_item(item: Item, options: CheckOptions = _DEFAULT) -> list[Finding]:
     """Identifiers of an item and the agreement between its codes and its elements."""
     out: list[Finding] = []
@@ -169,6 +192,8 @@ def check_item(item: Item, options: CheckOptions = _DEFAULT) -> list[Finding]:
             )
         )
     region_level = _region(out, item.region_code, "region_code")
+    if isinstance(basic, BasicCode) and region_level is not None:
+        _catalogue_province(out, basic, item.region_code)
     # When the 实施编码 and the declared level disagree, that is the finding: which of
     # the two is wrong is not known, so the region is not judged against either.
     if region_level is not None and (impl is None or impl.level is item.exercise_level):  # type: ignore[attr-defined]

@@ -62,6 +62,24 @@ def test_a_handling_code_of_another_impl_code_has_its_own_rule():
     assert item.impl_code in findings[0].message
 
 
+def test_a_basic_code_of_another_provinces_local_catalogue_is_refused():
+    """QA: a Guangdong item under Shandong's local 基本编码 made Shandong its issuer."""
+    shandong = "37" + BASIC[2:]
+    item = make_item(basic_code=shandong, impl_code=make_impl_code(AUTHORITY, "4", shandong))
+    findings = check_record(item)
+    assert [(f.rule, f.field) for f in findings] == [
+        ("item.basic_code.other_province", "basic_code")
+    ]
+    assert "370000" in findings[0].message and "440000" in findings[0].message
+
+
+@pytest.mark.parametrize("prefix", ["00", "44"])
+def test_a_national_or_own_province_basic_code_passes(prefix):
+    basic = prefix + BASIC[2:]
+    item = make_item(basic_code=basic, impl_code=make_impl_code(AUTHORITY, "4", basic))
+    assert check_record(item) == []
+
+
 def test_bad_authority_check_char_is_configurable_per_source():
     bad = AUTH17 + ("0" if AUTHORITY[-1] != "0" else "1")
     item = make_item(authority_uscc=bad, impl_code=make_impl_code(bad, "4", BASIC))
@@ -227,9 +245,14 @@ def test_batch_uniqueness_refuses_a_second_item_with_the_same_impl_code():
 
 
 def _at_level(level: ExerciseLevel, region: str):
-    impl = make_impl_code(AUTHORITY, level.value, BASIC)
+    basic = region[:2] + BASIC[2:]  # the region's own province's catalogue
+    impl = make_impl_code(AUTHORITY, level.value, basic)
     return make_item(
-        exercise_level=level, impl_code=impl, handling_code=impl + "01", region_code=region
+        basic_code=basic,
+        exercise_level=level,
+        impl_code=impl,
+        handling_code=impl + "01",
+        region_code=region,
     )
 
 

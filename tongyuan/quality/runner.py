@@ -253,9 +253,10 @@ def _run(
                 # having been counted).
                 bases: dict[str, Population] = {}
                 narrowing: dict[str, dict[str, Population]] = {}
+                base_of: dict[str, str] = {}  # population name -> its counted query
                 for check in checks:
                     pop = check.population
-                    base = pop.counted_from.sql_for([])
+                    base = base_of.setdefault(pop.name, pop.counted_from.sql_for([]))
                     bases.setdefault(base, pop.counted_from)
                     if pop.narrows is not None:
                         narrowing.setdefault(base, {})[pop.name] = pop
@@ -267,7 +268,7 @@ def _run(
                 }
                 evaluated: dict[str, _Counted] = {
                     check.population.name: (
-                        counts[check.population.counted_from.sql_for([])],
+                        counts[base_of[check.population.name]],
                         check.population.name if check.population.narrows else None,
                     )
                     for check in checks
