@@ -17,20 +17,25 @@ side to err on.
 
 People also write an ID in groups inside free text, in any grouping of its characters:
 ``身份证:440305 19850312 001X``, ``440305-1985-0312-001X``, ``4403 0519 8503 1200 1X``,
-``440305.19850312.001X``, with one separator between groups — a space (also a full-width
-or no-break one), a hyphen (also full-width, an en or em dash or a minus sign) or a
-dot. Not recognised (yet): two or more separators between groups (``110105  19491231``,
-``110105 - 19491231``), other separators (``/``, ``_``, ``,``, tabs, line ends) and a
-grouped ID glued to letters. Any run of consecutive whole groups
-that holds 17 digits and a digit or X is masked (separators starred, the first four and
-last four ID characters shown as written) when, besides the date, its check character is
-right: grouped digits in prose are more often something else (phone numbers,
-references), so the stronger evidence is asked for there. Eighteen random digits pass
-that about one time in 15,000. A grouped legacy 15-digit number must be the whole run of
-groups, begin with a real province code and hold a real calendar date (19YYMMDD): with no
-check character, fifteen digits found among other groups (the last groups of a 19-digit
-bank card) would too often look like one. Within an e-license identifier (dots between
-its segments) no group run is taken for an ID.
+``440305.19850312.001X``, ``110105/19491231/002X``, ``110105_19491231_002X``, and
+split across a CSV row's cells or a message's lines (``110105\\t19491231\\t002X``,
+``11010519491231\\n002X``). Between groups stands white space — spaces (also full-width
+or no-break ones, two or more of them), tabs, line ends — with at most one mark in it: a
+hyphen (also full-width, an en or em dash or a minus sign), a dot, ``/`` or ``_``
+(``110105 - 19491231``). Not a comma (amounts are written with it), nor two marks
+(``110105 -- 19491231``). Any run of consecutive whole groups that holds 17 digits and
+a digit or X is masked (separators starred, tabs and line ends kept where they were,
+the first four and last four ID characters shown as written) when, besides the date,
+its check character is right: grouped digits in prose are more often something else
+(phone numbers, references), so the stronger evidence is asked for there. Eighteen
+random digits pass that about one time in 15,000. A grouped legacy 15-digit number must
+be the whole run of groups, begin with a real province code and hold a real calendar
+date (19YYMMDD): with no check character, fifteen digits found among other groups (the
+last groups of a 19-digit bank card) would too often look like one. Within an e-license
+identifier (dots between its segments) no group run is taken for an ID. Letters may
+touch the first or the last group (``ID110105 19491231 002X``, ``…002Xabc``): a run of
+groups that includes such a group is masked with the evidence asked of an ID glued into
+a longer number (below), and never as a legacy 15-digit number.
 A run whose positions 7–14 are written as a date of its own — year, month and day each
 a group (``620102 2026-05-10 3715``, ``440305.2025.12.06.3917``) — is a region code next
 to a date, which auditors need to read, not an ID: one such line in eleven has a right
@@ -90,12 +95,24 @@ _PARSING: ContextVar[bool] = ContextVar("tongyuan_privacy_parsing", default=Fals
 # match *is* one is decided by :func:`could_be_citizen_id` (date, and check character when
 # grouped). Matched against the folded text (:func:`_fold`), hence ASCII digits only.
 CITIZEN_ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])")
-# A run of at least two groups of digits (a group may end in X) with one separator
-# between groups, standing on its own: where an ID written in groups can stand, as any
-# run of consecutive whole groups (:func:`_grouped_spans`). The folded text has every
-# space as " " and the full-width hyphen and full stop as "-" and ".".
-# The check character X may be a group of its own (``… 002 X``).
-_GROUP_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9]+[Xx]?(?:[ .-](?:[0-9]+[Xx]?|[Xx]))+(?![0-9A-Za-z])")
+# What stands between two groups of an ID written in groups: white space (spaces, tabs,
+# line ends: a CSV cell, a message wrapped across lines) with at most one mark among
+# "-", ".", "/" and "_" in it (``110105  19491231``, ``110105 - 19491231``,
+# ``110105/19491231``, ``110105_19491231``), never nothing. Written so that each text
+# has one way to be read (white space, then the mark and the white space after it): an
+# ambiguous separator let a failing match try every split of a long run of spaces. The
+# folded text has every space as " " and the full-width hyphen and full stop as "-"
+# and ".". Not a comma: amounts (``12.345.678,00``) and lists are written with it.
+_WHITESPACE = " \t\r\n"
+_MARKS = "-./_"
+_SEPARATOR = rf"(?:[{_WHITESPACE}]++[{_MARKS}]?+[{_WHITESPACE}]*+|[{_MARKS}][{_WHITESPACE}]*+)"
+# A run of at least two groups of digits (a group may end in X) with a separator
+# between groups: where an ID written in groups can stand, as any run of consecutive
+# whole groups (:func:`_grouped_spans`). The check character X may be a group of its
+# own (``… 002 X``). No digit may touch the run; letters may (``ID110105 19491231
+# 002X``, ``…002Xabc``): a window holding a group glued to letters needs the evidence
+# of an ID glued into a longer number (:func:`_grouped_spans`).
+_GROUP_RUN = re.compile(rf"(?<![0-9])[0-9]+[Xx]?(?:{_SEPARATOR}(?:[0-9]+[Xx]?|[Xx]))+(?![0-9])")
 _GROUP = re.compile(r"[0-9]+[Xx]?|[Xx]")
 # A birth date's shape (years 1900–2099, :func:`_date_shaped`), matched where positions
 # 7–14 of an ID begin: the cheap first test of a window of groups.
@@ -108,8 +125,13 @@ _LEGACY_LENGTH = 15
 _EMBEDDED_CANDIDATE = re.compile(
     r"(?=([0-9]{6}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]))"
 )
-_SEPARATORS = re.compile(r"[ .-]")
-_GROUP_SEPARATORS = " .-"
+_GROUP_SEPARATORS = _WHITESPACE + _MARKS
+_SEPARATORS = re.compile(rf"[{re.escape(_GROUP_SEPARATORS)}]")
+# Separators a masked ID keeps as written: a tab or line end is the structure of the
+# text (a CSV row's cells, a message's lines), not part of the number, and shows no
+# digit (:func:`_mask_plain`).
+_KEPT_IN_MASK = frozenset("\t\r\n")
+_LETTERS = re.compile("[A-Za-z]")
 # Where the groups of a date written apart end, counted in digits (:func:`_date_written_apart`):
 # after the region, the year and the month; and after the day, when the run goes on.
 _DATE_GROUP_ENDS = frozenset({6, 10, 12})
@@ -218,11 +240,11 @@ def could_be_citizen_id(value: str) -> bool:
     """Whether ``value`` (digits, the last of 18 may be X) can be a citizen ID standing
     on its own.
 
-    A real birth date in its place is required; written in groups (spaces, hyphens or
-    dots inside), the MOD 11-2 check character must be right as well, and a legacy
-    15-digit number needs a real province code and calendar date instead (it has no
-    check character). No region or today's-date test otherwise: a masked value that is
-    not an ID costs little, an ID left clear costs much.
+    A real birth date in its place is required; written in groups (separators inside:
+    white space, hyphens, dots, ``/``, ``_``), the MOD 11-2 check character must be
+    right as well, and a legacy 15-digit number needs a real province code and calendar
+    date instead (it has no check character). No region or today's-date test otherwise:
+    a masked value that is not an ID costs little, an ID left clear costs much.
     """
     value = _fold(value)
     number = _SEPARATORS.sub("", value).upper()
@@ -402,14 +424,31 @@ def _grouped_spans(folded: str, licenses: list[tuple[int, int]]) -> Iterator[tup
     any run of consecutive whole groups, so that an ID written next to other grouped
     numbers (``110105 1949 1231 002X 138 0013 8000``) is found all the same."""
     for run in _GROUP_RUN.finditer(folded):
+        glued_start = run.start() > 0 and _LETTERS.match(folded, run.start() - 1) is not None
+        glued_end = _LETTERS.match(folded, run.end()) is not None
         for start, end in _group_windows(run):
-            if not could_be_citizen_id(folded[start:end]) or _date_written_apart(folded[start:end]):
+            glued = (glued_start and start == run.start()) or (glued_end and end == run.end())
+            if not _grouped_id(folded[start:end], glued=glued) or _date_written_apart(
+                folded[start:end]
+            ):
                 continue
             # Dots also separate the segments of an e-license identifier; one whose check
             # is right is not a person's number.
             if "." in folded[start:end] and _in_license_identifier(licenses, start, end):
                 continue
             yield start, end
+
+
+def _grouped_id(written: str, *, glued: bool) -> bool:
+    """Whether grouped digits can be an ID: :func:`could_be_citizen_id`, or, where a
+    group of them is glued to letters (``ID110105 19491231 002X``, ``…002Xabc``), the
+    evidence asked of an ID glued into a longer number (:func:`could_be_embedded_citizen_id`:
+    right check character, real calendar date, issued 顺序码). Glued letters say the group
+    may be part of a code, so no more is taken than in one piece; a legacy 15-digit
+    number, which has no check character, is never taken glued."""
+    if not glued:
+        return could_be_citizen_id(written)
+    return could_be_embedded_citizen_id(_SEPARATORS.sub("", written))
 
 
 def _date_written_apart(written: str) -> bool:
@@ -548,7 +587,7 @@ SHOWN_AS_CODE_POINT = re.compile(
 )
 
 # The head of a citizen ID cut off by an ellipsis ("…"), on the same group model as a
-# whole ID (:func:`_cut_heads`): the whole groups written right before the cut (one
+# whole ID (:func:`_cut_heads`): the whole groups written right before the cut (a
 # separator between groups, one more allowed before the "…"), any grouping; letters may
 # come before the first group (``CL`` + the holder's ID, a material number cut), digits
 # may not. What decides is their digits, the separators dropped (this pattern, matched
@@ -638,7 +677,7 @@ def _cut_heads_before(folded: str, cut: int) -> Iterator[tuple[int, int]]:
     """The starred part of every run of whole groups that ends right before the "…" at
     ``cut`` and holds the head of an ID, walking left one group at a time (never over
     more than 17 digits, so that long runs of groups cost no more than short ones)."""
-    at = cut - 1 if cut > 0 and folded[cut - 1] in _GROUP_SEPARATORS else cut
+    at = _separator_start(folded, cut)
     digits = ""
     while True:
         group_end = at
@@ -658,9 +697,25 @@ def _cut_heads_before(folded: str, cut: int) -> Iterator[tuple[int, int]]:
             )
         ):
             yield _fourth_digit_end(folded, at), cut
-        if at < 2 or folded[at - 1] not in _GROUP_SEPARATORS or not "0" <= folded[at - 2] <= "9":
+        before = _separator_start(folded, at)
+        if before == at or before == 0 or not "0" <= folded[before - 1] <= "9":
             return
+        at = before
+
+
+def _separator_start(folded: str, end: int) -> int:
+    """Where the separator (:data:`_SEPARATOR`: white space with at most one mark in it)
+    that ends at ``end`` starts; ``end`` when there is none. A cut walks over each
+    separator once (the "…" before it stops the walk of the cut before), so a long run
+    of white space costs no more than it is long."""
+    at = end
+    while at > 0 and folded[at - 1] in _WHITESPACE:
         at -= 1
+    if at > 0 and folded[at - 1] in _MARKS:
+        at -= 1
+        while at > 0 and folded[at - 1] in _WHITESPACE:
+            at -= 1
+    return at
 
 
 def _cut_head_at(folded: str, start: int, cut: int, digits: str) -> bool:
@@ -689,7 +744,7 @@ def _starred_part(folded: str, start: int, end: int) -> tuple[int, int]:
     but its first and last characters as :func:`mask_id` keeps them (four and four of 18),
     counted in ID characters, so that an ID in groups shows what the same ID in one
     piece shows; the separators in between are starred, those next to what is shown too."""
-    positions = [at for at in range(start, end) if folded[at] not in " .-"]
+    positions = [at for at in range(start, end) if folded[at] not in _GROUP_SEPARATORS]
     head, tail = kept_ends(len(positions))
     first = positions[head - 1] + 1 if head else start
     return first, positions[len(positions) - tail] if tail else end
@@ -710,7 +765,14 @@ def _mask_plain(text: str) -> str:
     done = 0
     for start, end in starred:
         pieces.append(text[done:start])
-        pieces.append("*" * (end - start))
+        pieces.append(_stars(text[start:end]))
         done = end
     pieces.append(text[done:])
     return "".join(pieces)
+
+
+def _stars(hidden: str) -> str:
+    """``hidden`` starred, its tabs and line ends kept (:data:`_KEPT_IN_MASK`)."""
+    if not _KEPT_IN_MASK.intersection(hidden):
+        return "*" * len(hidden)
+    return "".join(char if char in _KEPT_IN_MASK else "*" for char in hidden)

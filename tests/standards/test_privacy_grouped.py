@@ -15,9 +15,12 @@ from standards import privacy
 from standards.identifiers import citizen_id_check_char
 from standards.privacy import contains_citizen_id, mask_text
 
-SEPARATORS = (" ", "\u3000", "-", ".", "\u00a0", "\uff0d")
+SEPARATORS = (
+    *(" ", "\u3000", "-", ".", "\u00a0", "\uff0d"),
+    *("  ", " - ", "/", " / ", "_", "\t", "\n", "\r\n"),
+)
 FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
-ONE_PIECE_SEPARATORS = frozenset(" \u3000-.\u00a0\uff0d")
+ONE_PIECE_SEPARATORS = frozenset(" \u3000-.\u00a0\uff0d/_\t\r\n")
 
 
 @st.composite
@@ -362,3 +365,129 @@ def test_a_cut_legacy_id_head_grouped_by_its_date_is_masked(text: str) -> None:
     legacy head's region | YYMM | DD groups as a date and left 13–14 digits in clear."""
     shown = mask_text(text)
     assert shown.startswith("1101*") and "4912" not in shown and "31 0" not in shown
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("110105  19491231  002X", "1101**************002X"),
+        ("110105 - 19491231 - 002X", "1101****************002X"),
+        ("110105 -19491231- 002X", "1101**************002X"),
+        ("1101  0519  4912  3100  2X", "1101****************00  2X"),
+        ("110105\u3000\u300019491231 －002X", "1101**************002X"),
+    ],
+)
+def test_an_id_with_more_than_one_separator_between_groups_is_masked(
+    written: str, shown: str
+) -> None:
+    """Review: two spaces, or a space-dash-space, between groups left the ID in clear."""
+    assert mask_text(f"申请人 {written} 已受理") == f"申请人 {shown} 已受理"
+    assert contains_citizen_id(written)
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("110105/19491231/002X", "1101************002X"),
+        ("110105_19491231_002X", "1101************002X"),
+        ("110105 / 1949 / 1231 / 002X", "1101*******************002X"),
+        ("1101_0519_4912_3100_2X", "1101*************00_2X"),
+    ],
+)
+def test_an_id_grouped_with_slashes_or_underscores_is_masked(written: str, shown: str) -> None:
+    """Review: "/" and "_" between groups (a path, a file name) left the ID in clear."""
+    assert mask_text(f"/data/{written}.csv") == f"/data/{shown}.csv"
+    assert mask_text(f"证件号码：{written}，") == f"证件号码：{shown}，"
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("110105\t19491231\t002X", "1101**\t********\t002X"),
+        ("11010519491231\n002X", "1101**********\n002X"),
+        ("110105\r\n19491231\r\n002X", "1101**\r\n********\r\n002X"),
+        ("110105 \n 19491231\t002X", "1101***\n*********\t002X"),
+    ],
+)
+def test_an_id_split_by_tabs_or_line_ends_is_masked_and_the_lines_kept(
+    written: str, shown: str
+) -> None:
+    """Review: a CSV row's cells or a message wrapped across lines left the ID in clear.
+    The tabs and line ends stay (they are the text's structure and show no digit)."""
+    assert mask_text(f"行 3：{written}；") == f"行 3：{shown}；"
+    cut = written[:-3] + "…"  # a cut head too
+    assert mask_text(cut).startswith("1101*") and "9491231" not in mask_text(cut)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("ID110105 19491231 002X", "ID1101************002X"),
+        ("身份证号:110105-19491231-002Xabc", "身份证号:1101************002Xabc"),
+        ("ID110105-19491231-002Xabc", "ID1101************002Xabc"),
+        ("ID440305 19971127 101X", "ID4403************101X"),
+        ("no110105/19491231/002X.", "no1101************002X."),
+    ],
+)
+def test_a_grouped_id_glued_to_letters_is_masked(text: str, shown: str) -> None:
+    """Review: letters touching the first or last group left the ID in clear. A valid
+    ID (right check character, real date, issued 顺序码) is masked there."""
+    assert mask_text(text) == shown
+    assert contains_citizen_id(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ID440305 19970230 1010",  # 30 February: date-shaped, not a real date
+        "ID440305 19971127 0009",  # 顺序码 000: a zero-padded counter
+        "ID110105 19491231 0021",  # wrong check character
+        "ID110105 491231 002",  # legacy 15 digits: no check character to go by
+        "440305-19970230-1010ab",
+        "CL440305 2024-01-15 0012",  # region + a date written as a date
+    ],
+)
+def test_a_grouped_run_glued_to_letters_needs_the_evidence_of_a_glued_id(text: str) -> None:
+    """Glued to letters, groups may be part of a code: the evidence asked of an ID glued
+    into a longer number is asked here too (documented); standing alone the first two
+    are still masked, as a mistyped date is still a person's number."""
+    assert mask_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024/01/15",
+        "110105/2024",
+        "日期 2024/01/15 12:00:00",
+        "/var/log/tongyuan/2024/01/15/app.log",
+        "export_20240115_0012.csv",
+        "620102/2026/05/10/3715",
+        "440305_2025_12_06_3917",
+        "区划 440305  日期 2024 - 01 - 15  序号 1234",
+        "620102\t2026-05-10\t3715",
+        "电话 138 / 0013 / 8000",
+        "电话\t138-0013-8000\n0755-8888 8888",
+        "1101_0519_4912_3100_21",  # wrong check character
+        "1101\t0519\t4912\t3100",  # 16 digits
+        "金额 12.345.678,00 / 1 234 567.89",
+        "110105 -- 19491231 -- 002X",  # two marks: not one separator
+    ],
+)
+def test_other_numbers_with_the_new_separators_are_left_as_written(text: str) -> None:
+    assert mask_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "unit", ["1 / ", "1  ", "1 - ", "1_", "1/", "1\t", "1\n", "1 \n ", "a1 / 1a "]
+)
+def test_long_runs_of_every_separator_stay_linear(unit: str) -> None:
+    """100k characters of short groups, and of separators: a separator that could be
+    read in several ways made a failing match try every split (quadratic; this test
+    would hang)."""
+    text = unit * (100_000 // len(unit))
+    assert mask_text(text) == text
+    zeros = text.replace("1", "0") + "…"  # (thirteen 1s before a cut are an ID's head)
+    assert mask_text(zeros) == zeros
+    spaces = "1" + " " * 100_000 + "a" + " \t" * 50_000 + "/x"
+    assert mask_text(spaces) == spaces

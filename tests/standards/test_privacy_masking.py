@@ -80,8 +80,9 @@ def test_an_id_written_in_groups_is_masked_when_its_check_character_is_right() -
     # a reference): left alone.
     wrong = hyphens[:-1] + ("0" if hyphens[-1] != "0" else "1")
     assert mask_text(wrong) == wrong
-    # Two separators in a row, or groups of other sizes, are not the 6-8-4 form.
-    assert mask_text(f"{number[:6]}  {number[6:]}") == f"{number[:6]}  {number[6:]}"
+    # Two spaces between groups are one separator (they were not, and left the ID in
+    # clear); 16 digits in groups of four are no ID.
+    assert mask_text(f"{number[:6]}  {number[6:]}") == f"4403{'*' * 12}{number[-4:]}"
     assert mask_text("4403 0519 8503 1200") == "4403 0519 8503 1200"
 
 
