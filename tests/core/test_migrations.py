@@ -106,6 +106,24 @@ def _quality_results() -> TableClause:
     )  # fmt: skip
 
 
+_QUALITY_RUNS = sa.table("quality_runs", *(sa.column(c) for c in (
+    "id", "started_at", "suite", "scope", "status", "error")))  # fmt: skip
+
+
+def _store_failed_run(
+    connection: sa.Connection, run_id: str, error: str, keys: list[object]
+) -> None:
+    """A failed consistency run with its error and one result holding ``keys``."""
+    connection.execute(_QUALITY_RUNS.insert().values(
+        id=run_id, started_at=sa.func.current_timestamp(), suite="consistency",
+        scope="all", status="failed", error=error,
+    ))  # fmt: skip
+    connection.execute(_quality_results().insert().values(
+        run_id=run_id, suite="consistency", expectation="x", title_zh="x",
+        grain="total", kind="item", evaluated=9, failed=9, pass_rate=0.0, failing_keys=keys,
+    ))  # fmt: skip
+
+
 def test_0013_masks_again_the_keys_older_runs_stored(db_url: str) -> None:
     """Keys cut before masking kept up to 17 digits of an ID (also written in full-width
     digits, in groups, split by a hidden character, or a legacy 15-digit one's first
@@ -208,22 +226,13 @@ def test_0015_masks_again_ids_in_groups_stored_in_clear(
         "旧号 110105 491231 002",
     ]
     kept = ["1101************002X already masked", "电话 138 0013 8000", 7]
-    runs = sa.table("quality_runs", *(sa.column(c) for c in (
-        "id", "started_at", "suite", "scope", "status", "error")))  # fmt: skip
+    runs = _QUALITY_RUNS
     results = _quality_results()
     engine = make_engine(db_url)
     try:
         with engine.begin() as connection:
             for n in range(3):
-                connection.execute(runs.insert().values(
-                    id=f"r{n}", started_at=sa.func.current_timestamp(), suite="consistency",
-                    scope="all", status="failed", error=f"failed on {grouped[n]}",
-                ))  # fmt: skip
-                connection.execute(results.insert().values(
-                    run_id=f"r{n}", suite="consistency", expectation="x", title_zh="x",
-                    grain="total", kind="item", evaluated=9, failed=9, pass_rate=0.0,
-                    failing_keys=[*grouped, *kept],
-                ))  # fmt: skip
+                _store_failed_run(connection, f"r{n}", f"failed on {grouped[n]}", [*grouped, *kept])
             connection.execute(runs.insert().values(
                 id="r9", started_at=sa.func.current_timestamp(), suite="consistency",
                 scope="all", status="passed", error=None,
@@ -251,3 +260,39 @@ def test_0015_masks_again_ids_in_groups_stored_in_clear(
         "r9": None,
     }
     downgrade(db_url, "0014")  # nothing to undo, and no error
+
+
+def test_0018_masks_again_ids_with_other_separators_stored_in_clear(db_url: str) -> None:
+    """mask_text knew one space, hyphen or dot between groups: keys and run errors with
+    two spaces, " - ", "/", "_", tabs or line ends between groups, or glued to letters,
+    held the ID in clear. Upgrading masks them (tabs and line ends kept)."""
+    downgrade(db_url, "0017")
+    separated = [
+        ("110105  19491231  002X", "1101**************002X"),
+        ("110105 - 19491231 - 002X", "1101****************002X"),
+        ("/data/110105/19491231/002X", "/data/1101************002X"),
+        ("110105_19491231_002X", "1101************002X"),
+        ("110105\t19491231\t002X", "1101**\t********\t002X"),
+        ("11010519491231\n002X", "1101**********\n002X"),
+        ("ID110105 19491231 002Xabc", "ID1101************002Xabc"),
+    ]
+    kept = ["1101************002X already masked", "2024/01/15", "110105/2024", 7]
+    results = _quality_results()
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            for n, (written, _) in enumerate(separated):
+                keys = [*(written for written, _ in separated), *kept]
+                _store_failed_run(connection, f"r{n}", f"failed on {written}", keys)
+        engine.dispose()
+        upgrade(db_url)
+        with engine.connect() as connection:
+            stored = connection.execute(sa.select(results.c.failing_keys)).scalars().all()
+            errors = dict(
+                connection.execute(sa.select(_QUALITY_RUNS.c.id, _QUALITY_RUNS.c.error)).all()
+            )
+    finally:
+        engine.dispose()
+    assert stored == [[*(masked for _, masked in separated), *kept]] * len(separated)
+    assert errors == {f"r{n}": f"failed on {masked}" for n, (_, masked) in enumerate(separated)}
+    downgrade(db_url, "0017")  # nothing to undo, and no error

@@ -1,4 +1,4 @@
-"""Masking stored text again, for the migrations that do it (0013, 0015).
+"""Masking stored text again, for the migrations that do it (0013, 0015, 0018).
 
 When :func:`standards.privacy.mask_text` learns to find more citizen IDs, text the hub
 stored masked under an older version may still hold some in clear. Masking only ever
@@ -58,3 +58,14 @@ def remask_column(
                     table.update().where(key_column == row_key).values({column: masked})
                 )
         last = rows[-1][0]
+
+
+def remask_quality_text(connection: Connection) -> None:
+    """Mask again the text quality stores masked outside the ledger (0015, 0018): every
+    run's ``quality_results.failing_keys`` and ``quality_runs.error``."""
+    results = sa.table(
+        "quality_results", sa.column("id", sa.Integer), sa.column("failing_keys", sa.JSON)
+    )
+    remask_column(connection, results, "id", "failing_keys", remasked_list)
+    runs = sa.table("quality_runs", sa.column("id", sa.String), sa.column("error", sa.Text))
+    remask_column(connection, runs, "id", "error", remasked)

@@ -41,10 +41,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
-from tongyuan.migrations.remask import remask_column, remasked, remasked_list
+from tongyuan.migrations.remask import remask_quality_text
 
 revision: str = "0015"
 down_revision: str | Sequence[str] | None = "0014"
@@ -53,13 +52,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    connection = op.get_bind()
-    results = sa.table(
-        "quality_results", sa.column("id", sa.Integer), sa.column("failing_keys", sa.JSON)
-    )
-    remask_column(connection, results, "id", "failing_keys", remasked_list)
-    runs = sa.table("quality_runs", sa.column("id", sa.String), sa.column("error", sa.Text))
-    remask_column(connection, runs, "id", "error", remasked)
+    remask_quality_text(op.get_bind())
 
 
 def downgrade() -> None:
