@@ -81,6 +81,11 @@ RULES: dict[str, Rule] = _rules(
     ("item.impl_code.authority_mismatch", "实施编码中的机构代码与实施机构代码不一致", _ITEM_CODE),
     ("item.handling_code.mismatch", "业务办理项编码与实施编码不一致", _ITEM_CODE),
     ("item.item_type_mismatch", "基本编码中的事项类型与事项类型不一致", _ITEM_CODE),
+    (
+        "item.basic_code.other_province",
+        "基本编码取自其他省份的地方目录（地方事项的基本编码以本省代码或国家基本目录 00 开头）",
+        _ITEM_CODE,
+    ),
     ("item.time_limit", "承诺时限超过法定时限", "政务服务事项实施清单要素要求"),
     ("item.key.duplicate", "同一批交付中事项实施编码重复", _ITEM_CODE),
     ("item.region.level_mismatch", "行政区划代码的层级与事项行使层级不一致", _GB2260),
