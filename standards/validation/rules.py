@@ -141,6 +141,7 @@ RULES: dict[str, Rule] = _rules(
     ("mapping.type", "字段值无法转换为标准类型", "适配器映射配置"),
     ("mapping.encoding", "源数据字符编码错误", "适配器映射配置"),
     ("payload.malformed", "源数据记录格式错误（CSV/JSON/XML）", "适配器映射配置"),
+    ("sync.kind", "事项同步的数据流交付了非事项记录（适配器流配置错误）", "适配器映射配置"),
     # Loading into the libraries.
     ("library.conflict", "与库中已有记录冲突（如办件状态历史被改写）", "数据同源、全程留痕"),
     # Quality suites over the libraries (tongyuan.quality); identifier, code and serial
