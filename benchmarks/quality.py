@@ -718,6 +718,10 @@ def run_pandas_suites(url: str, *, as_of: date) -> dict[str, int]:
     counts["item.impl_code.basic_mismatch/item"] = int(
         (impl.str[19:31] != items["basic_code"]).sum()
     )
+    basic = items["basic_code"].astype(str).str[:2]
+    counts["item.basic_code.other_province/item"] = int(
+        ((basic != "00") & (basic != items["region_code"].astype(str).str[:2])).sum()
+    )
     counts["item.time_limit/item"] = int(
         (items["promised_limit_days"] > items["statutory_limit_days"]).sum()
     )

@@ -14,6 +14,8 @@ consistency
   item.impl_code.authority_mismatch     authority_uscc replaced by another valid USCC
   item.impl_code.level_mismatch         exercise_level changed to 6 on one item
   item.impl_code.basic_mismatch         basic_code replaced by a code no other item has
+  item.basic_code.other_province        basic code (and 实施编码 alike) moved to Shandong's
+                                        catalogue (37…), on an item no case refers to
 rules
   item.time_limit/item          promised = statutory + 5 on two items
   case.item.unpublished/case    one item set back to 已录入 (registered): all its cases
@@ -282,6 +284,17 @@ class Planter:
         )
         self.edited("item_versions", item[0])
         w.plant("item.impl_code.basic_mismatch", "item", item[1])
+        item = self.item(with_cases=False, exclude_codes=self.shared_codes)
+        moved = item[1][:19] + "37" + item[1][21:]
+        _exec(
+            self.engine,
+            "UPDATE item_versions SET basic_code = :b, impl_code = :c WHERE id = :i",
+            b=moved[19:],
+            c=moved,
+            i=item[0],
+        )
+        self.edited("item_versions", item[0])
+        w.plant("item.basic_code.other_province", "item", moved)
 
     def rules(self) -> None:
         w = self.world

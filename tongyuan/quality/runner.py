@@ -256,7 +256,9 @@ def _run(
                 base_of: dict[str, str] = {}  # population name -> its counted query
                 for check in checks:
                     pop = check.population
-                    base = base_of.setdefault(pop.name, pop.counted_from.sql_for([]))
+                    if pop.name not in base_of:
+                        base_of[pop.name] = pop.counted_from.sql_for([])
+                    base = base_of[pop.name]
                     bases.setdefault(base, pop.counted_from)
                     if pop.narrows is not None:
                         narrowing.setdefault(base, {})[pop.name] = pop

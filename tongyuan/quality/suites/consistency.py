@@ -5,7 +5,8 @@ type and statutory limit everywhere (``Item.BASE_ELEMENTS``). The reference copy
 基本编码 is the one at the highest level (smallest 行使层级, then the smallest 实施编码):
 that is where the base catalogue is issued, so a lower copy that differs is the one that
 drifted and the one reported. A 实施编码 is 实施机构 USCC (18) + 行使层级 (1) + 基本编码
-(12): each part must equal the item's own element.
+(12): each part must equal the item's own element; a 基本编码 is national (``00``) or from
+the item's own province's catalogue.
 
 The item sync never lets a disagreeing copy overwrite its owner's values: the library
 holds the owners' values and the disagreement is an open consistency finding. So the
@@ -58,6 +59,14 @@ def checks(ctx: SuiteContext) -> list[Check]:
             "item.impl_code.basic_mismatch",
             items,
             "substr(impl_code, 20, 12) <> basic_code",
+            codes,
+        ),
+        # Items stored before the sync refused them (standards.validation.record_checks).
+        Check(
+            SUITE,
+            "item.basic_code.other_province",
+            items,
+            "substr(basic_code, 1, 2) NOT IN ('00', substr(region_code, 1, 2))",
             codes,
         ),
     ]
