@@ -41,6 +41,7 @@ import inspect
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -103,6 +104,9 @@ class DropSource(Source, ABC):
         super().__init__(config, **kwargs)
         self._streams = self._stream_configs()
         self._mappings: dict[str, Any] = {}
+        #: How reads see the folder: the hub sets it to the snapshot of a verified signed
+        #: delivery, so a read ingests what was verified and never the live folder again.
+        self.folder_view: Callable[[DropFolder], DropFolder] | None = None
 
     def _stream_configs(self) -> dict[str, DropStreamConfig]:
         config: DropConfig = self.config  # type: ignore[assignment]

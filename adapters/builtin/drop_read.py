@@ -140,9 +140,12 @@ class DropRead(StreamRead):
         if not todo:
             return
         folder = self._open()
+        # A view (a verified signed delivery) stats what was read; acknowledge only a live
+        # file that is still the one read.
+        live: DropFolder = getattr(folder, "live", folder)
         for item in todo:
             try:
-                now = folder.stat(item.name)
+                now = live.stat(item.name)
                 if now is None or not item.same_file(now):
                     log.warning(
                         "%s changed or vanished after delivery; not acknowledged",
@@ -180,7 +183,9 @@ class DropRead(StreamRead):
 
     def _open(self) -> DropFolder:
         if self._folder is None:
-            self._folder = self.source.open_folder()
+            folder = self.source.open_folder()
+            view = self.source.folder_view
+            self._folder = folder if view is None else view(folder)
         return self._folder
 
     def _notice(self, name: str, action: Literal["refused", "deferred"], reason: str) -> None:

@@ -182,3 +182,130 @@ def test_anchors_scoped_to_another_authority_do_not_vouch_for_the_department(
     other.rename(trust / "anchors" / DEPT)  # the department's own anchors: accepted
     ok = ingest_department(world.settings, world.topology, DEPT)
     assert ok.status == "committed" and ok.added == 3
+
+
+def _sign_at(world: World, pki: Pki, names: list[str], minutes_ago: int) -> None:
+    """Sign with a chosen signing time (whole seconds: two signatures in one second tie)."""
+    from datetime import UTC, datetime, timedelta
+
+    manifest = build_manifest(world.drop, names)
+    (world.drop / MANIFEST).write_bytes(manifest)
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes_ago)
+    envelope = sign_detached(
+        manifest, pki.signing_key("ecdsa"), pki.chain("ecdsa"), signing_time=when
+    )
+    (world.drop / SIGNATURE_NAME).write_bytes(envelope)
+
+
+def _after_verification(monkeypatch: pytest.MonkeyPatch, change) -> None:  # type: ignore[no-untyped-def]
+    import tongyuan.ingest.engine as engine
+
+    real = engine.verify_delivery
+
+    def verify_then_change(*args, **kwargs):  # type: ignore[no-untyped-def]
+        verdict = real(*args, **kwargs)
+        change()
+        return verdict
+
+    monkeypatch.setattr(engine, "verify_delivery", verify_then_change)
+
+
+def test_a_file_arriving_after_verification_rejects_the_delivery(
+    signed: World, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Time of check, time of use: the read must not list the live folder again."""
+    signed.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="OK-1")])
+    _sign(signed, pki, ["cases_001.xml"])
+    late = [make_case(serial=None, dept_case_no="LATE-EVIL")]
+    _after_verification(monkeypatch, lambda: signed.deliver("cases_002.xml", late))
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "rejected"
+    assert "cases_002.xml appeared after the signed manifest was verified" in (result.error or "")
+    _nothing_written(signed, "cases_001.xml")
+
+
+def test_a_file_and_manifest_swapped_after_verification_reject_the_delivery(
+    signed: World, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signed.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="OK-1")])
+    _sign(signed, pki, ["cases_001.xml"])
+
+    def swap() -> None:
+        signed.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="SWAP-EVIL")])
+        (signed.drop / MANIFEST).write_bytes(build_manifest(signed.drop, ["cases_001.xml"]))
+
+    _after_verification(monkeypatch, swap)
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "rejected" and "after the signed manifest was verified" in (
+        result.error or ""
+    )
+    _nothing_written(signed, "cases_001.xml")
+
+
+def test_the_read_ingests_the_verified_copies_not_the_live_files(
+    signed: World, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even a change the re-check cannot see (same size and mtime) never reaches the library."""
+    import os
+
+    signed.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="OK-1")])
+    _sign(signed, pki, ["cases_001.xml"])
+    path = signed.drop / "cases_001.xml"
+    good = path.read_bytes()
+    stat = path.stat()
+
+    def rewrite_in_place() -> None:
+        path.write_bytes(good.replace(b"OK-1", b"EV-1"))
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    import tongyuan.ingest.engine as engine
+
+    real = engine._pull_streams
+
+    def rewrite_then_pull(*args, **kwargs):  # type: ignore[no-untyped-def]
+        rewrite_in_place()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_pull_streams", rewrite_then_pull)
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "committed", result.error
+    assert [r[0] for r in signed.query(select(CaseRow.dept_case_no))] == ["OK-1"]
+
+
+def _clear_drop(world: World) -> None:
+    for path in world.drop.iterdir():
+        if path.is_file():
+            path.unlink()
+
+
+def test_a_replayed_signed_delivery_is_refused(signed: World, pki: Pki) -> None:
+    signed.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="R-1")])
+    _sign_at(signed, pki, ["cases_001.xml"], minutes_ago=10)
+    names = ("cases_001.xml", MANIFEST, SIGNATURE_NAME)
+    saved = {n: (signed.drop / n).read_bytes() for n in names}
+    first = ingest_department(signed.settings, signed.topology, DEPT)
+    assert first.status == "committed", first.error
+    _clear_drop(signed)
+
+    signed.deliver("cases_002.xml", [make_case(serial=None, dept_case_no="R-2")])
+    _sign_at(signed, pki, ["cases_002.xml"], minutes_ago=5)
+    newer = ingest_department(signed.settings, signed.topology, DEPT)
+    assert newer.status == "committed" and newer.added == 1, newer.error
+    _clear_drop(signed)
+
+    for name, data in saved.items():  # the first delivery, byte for byte
+        (signed.drop / name).write_bytes(data)
+    replay = ingest_department(signed.settings, signed.topology, DEPT)
+    assert replay.status == "rejected"
+    assert f"replay of the delivery accepted in batch {first.batch_id}" in (replay.error or "")
+    assert signed.count(CaseRow) == 2
+    assert (signed.drop / "cases_001.xml").exists()  # not acknowledged
+
+    _clear_drop(signed)  # an older delivery never accepted: signed before the last one
+    signed.deliver("cases_003.xml", [make_case(serial=None, dept_case_no="R-3")])
+    _sign_at(signed, pki, ["cases_003.xml"], minutes_ago=7)
+    older = ingest_department(signed.settings, signed.topology, DEPT)
+    assert older.status == "rejected"
+    assert "not later than the last accepted signed delivery" in (older.error or "")
+    assert newer.batch_id in (older.error or "")
+    assert signed.count(CaseRow) == 2

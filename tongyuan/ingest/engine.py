@@ -31,8 +31,21 @@ from adapters.sdk import AdapterError, Source, StreamRead
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
 from tongyuan.db.locks import LockBusy, exclusive_lock
-from tongyuan.ingest.signed import DeliveryVerdict, trust_dir_for, verify_delivery
+from tongyuan.ingest.signed import (
+    DeliverySnapshot,
+    DeliveryVerdict,
+    SnapshotFolder,
+    changed_since_verified,
+    empty_snapshot,
+    trust_dir_for,
+    verify_delivery,
+)
 from tongyuan.libraries.batches import record_failed_batch
+from tongyuan.libraries.signed_deliveries import (
+    accepted_manifest,
+    latest_accepted,
+    remember_delivery,
+)
 from tongyuan.pulling import Checkpoint, PullResult, pull
 from tongyuan.topology import Topology
 from tongyuan.topology.model import Department
@@ -200,14 +213,56 @@ def _ingest_locked(
 
     batch_meta: dict[str, Any] = {"department": dept.code}
     verify_read: Callable[[StreamRead], None] | None = None
+    snapshot: DeliverySnapshot | None = None
     if dept.signing:
         verdict = _verify(settings, topology, dept, source, now)
         if not verdict.ok:
             return _rejected(settings, result, label, verdict, dry_run)
+        snapshot = verdict.snapshot or empty_snapshot()
+        refusal = _refusal(settings, dept, source, verdict, snapshot)
+        if refusal is not None:
+            snapshot.close()
+            return _rejected(settings, result, label, refusal, dry_run)
         batch_meta.update(verdict.meta())
         result.signer_fingerprint = verdict.signer_fingerprint
         verify_read = _refuse_changed_files
+        _pin(source, snapshot)
+    try:
+        _pull_streams(settings, source, streams, result, label, batch_meta, dry_run, now,
+                      checkpoint, verify_read)  # fmt: skip
+    finally:
+        if snapshot is not None:
+            snapshot.close()
+            _pin(source, None)
+    if snapshot is not None and not dry_run:
+        _remember(settings, dept, snapshot, result)
+    if dry_run and result.status == "committed":
+        result.status = "dry-run"
+    log.info(
+        "ingest %s %s: read %d added %d changed %d unchanged %d quarantined %d",
+        dept.code,
+        result.status,
+        result.read,
+        result.added,
+        result.changed,
+        result.unchanged,
+        result.quarantined,
+    )
+    return result
 
+
+def _pull_streams(
+    settings: Settings,
+    source: Source,
+    streams: list[tuple[str, str]],
+    result: IngestResult,
+    label: str,
+    batch_meta: dict[str, Any],
+    dry_run: bool,
+    now: datetime | None,
+    checkpoint: Checkpoint | None,
+    verify_read: Callable[[StreamRead], None] | None,
+) -> None:
     base_dir = getattr(source, "folder", None)
     with _dry_run_transaction(settings, dry_run) as shared:
         for stream, kind in streams:
@@ -228,19 +283,104 @@ def _ingest_locked(
             result.add(outcome, kind)
             if outcome.status == "failed":
                 break  # cases must not go in without the materials they cite
-    if dry_run and result.status == "committed":
-        result.status = "dry-run"
-    log.info(
-        "ingest %s %s: read %d added %d changed %d unchanged %d quarantined %d",
-        dept.code,
-        result.status,
-        result.read,
-        result.added,
-        result.changed,
-        result.unchanged,
-        result.quarantined,
+
+
+def _pin(source: Source, snapshot: DeliverySnapshot | None) -> None:
+    """Make the source's reads see ``snapshot`` (the verified delivery), or the live folder."""
+    from adapters.builtin.drop import DropSource
+
+    if not isinstance(source, DropSource):
+        return
+    if snapshot is None:
+        source.folder_view = None
+    else:
+        source.folder_view = lambda live: SnapshotFolder(live, snapshot)
+
+
+def _refusal(
+    settings: Settings,
+    dept: Department,
+    source: Source,
+    verdict: DeliveryVerdict,
+    snapshot: DeliverySnapshot,
+) -> DeliveryVerdict | None:
+    """Why a verified delivery must still be refused: it changed since, or it is a replay."""
+    from adapters.builtin.drop import DropSource
+    from signing.report import SubIndication
+
+    assert isinstance(source, DropSource)  # _verify accepted only drop sources
+    patterns = [p for spec in source._streams.values() for p in spec.patterns]
+    try:
+        folder = source.open_folder()
+        try:
+            changed = changed_since_verified(folder, patterns, snapshot)
+        finally:
+            folder.close()
+    except (OSError, AdapterError) as exc:
+        changed = f"the drop folder cannot be read again after verification: {exc}"
+    sub = SubIndication.HASH_FAILURE
+    reason = changed
+    if reason is None and snapshot.manifest_bytes:
+        sub, reason = SubIndication.SIG_CONSTRAINTS_FAILURE, _replay(settings, dept, snapshot)
+    if reason is None:
+        return None
+    return DeliveryVerdict(
+        ok=False,
+        files=verdict.files,
+        reason=reason,
+        indication=sub.indication.value,
+        subindication=sub.value,
+        signer=verdict.signer,
+        signer_fingerprint=verdict.signer_fingerprint,
     )
-    return result
+
+
+def _replay(settings: Settings, dept: Department, snapshot: DeliverySnapshot) -> str | None:
+    """Why the verified manifest is a replay (accepted before, or signed too early)."""
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            earlier = accepted_manifest(session, dept.code, snapshot.manifest_sha256)
+            latest = latest_accepted(session, dept.code)
+    finally:
+        engine.dispose()
+    if earlier is not None:
+        return (
+            f"replay of the delivery accepted in batch {earlier.batch_id} (the same signed "
+            f"MANIFEST.json, signed at {earlier.signing_time:%Y-%m-%dT%H:%M:%SZ}); nothing "
+            "of it is ingested again"
+        )
+    signed_at = snapshot.signing_time
+    if latest is not None and signed_at is not None and signed_at <= latest.signing_time:
+        return (
+            f"signed at {signed_at:%Y-%m-%dT%H:%M:%SZ}, not later than the last accepted "
+            f"signed delivery (signed at {latest.signing_time:%Y-%m-%dT%H:%M:%SZ}, batch "
+            f"{latest.batch_id}): an older delivery replayed; nothing of it is ingested"
+        )
+    return None
+
+
+def _remember(
+    settings: Settings, dept: Department, snapshot: DeliverySnapshot, result: IngestResult
+) -> None:
+    """Remember an accepted manifest, so the same delivery is refused if it comes back.
+
+    Only a delivery every stream committed is remembered (with the case stream's batch):
+    one whose pull failed is read again in full by the next run and must not be refused.
+    """
+    batch_id = result.batch_id
+    if not snapshot.manifest_bytes or snapshot.signing_time is None:
+        return
+    if result.status != "committed" or batch_id is None:
+        return
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            remember_delivery(
+                session, dept.code, snapshot.manifest_sha256, snapshot.signing_time, batch_id
+            )
+    finally:
+        engine.dispose()
 
 
 @contextmanager

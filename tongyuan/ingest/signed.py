@@ -22,6 +22,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from adapters.builtin.drop_folder import (
     MANIFEST_NAME,
     MAX_MANIFEST_BYTES,
     DropFolder,
+    Entry,
     Manifest,
     in_progress,
     unsafe_name_reason,
@@ -59,6 +61,7 @@ class DeliveryVerdict:
     signer: str | None = None
     signer_fingerprint: str | None = None
     report: dict[str, Any] = field(default_factory=dict)
+    snapshot: DeliverySnapshot | None = None
 
     def meta(self) -> dict[str, Any]:
         """What the batch row keeps about the verification (no file contents)."""
@@ -71,6 +74,122 @@ class DeliveryVerdict:
             "files": self.files,
         }
         return {k: v for k, v in out.items() if v is not None}
+
+
+@dataclass(slots=True)
+class DeliverySnapshot:
+    """The delivery exactly as verified: the manifest's bytes and the verified copies.
+
+    The read ingests these copies, never the live folder again: a file added, rewritten or
+    a manifest replaced after the verification cannot reach the libraries under the
+    department's signature (the bytes parsed are the bytes that were hashed).
+    """
+
+    manifest_bytes: bytes
+    manifest: Manifest
+    entries: dict[str, Entry]
+    staged: dict[str, Path]
+    directory: Path | None = None
+    signing_time: datetime | None = None
+
+    @property
+    def manifest_sha256(self) -> str:
+        return hashlib.sha256(self.manifest_bytes).hexdigest()
+
+    def close(self) -> None:
+        """Remove the verified copies."""
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+
+class SnapshotFolder(DropFolder):
+    """A drop folder seen as it was verified: lists, stats and fetches the snapshot only.
+
+    Acknowledging (moving to ``done/``, markers) goes to the live folder, and
+    :attr:`live` lets the read check the live file before acknowledging it. Names outside
+    the snapshot (files a material record references) are read from the live folder.
+    """
+
+    def __init__(self, live: DropFolder, snapshot: DeliverySnapshot) -> None:
+        self.live = live
+        self.snapshot = snapshot
+
+    def location(self, name: str) -> str:
+        return self.live.location(name)
+
+    def list(self) -> list[Entry]:
+        return list(self.snapshot.entries.values())
+
+    def stat(self, name: str) -> Entry | None:
+        if name in self.snapshot.entries or name == MANIFEST_NAME:
+            return self.snapshot.entries.get(name)
+        return self.live.stat(name)
+
+    def symlink_escapes(self, name: str) -> bool:
+        return self.live.symlink_escapes(name)
+
+    def fetch(self, name: str, entry: Entry, part: Path) -> None:
+        staged = self.snapshot.staged.get(name)
+        if staged is None:
+            self.live.fetch(name, entry, part)
+            return
+        part.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(staged, part)
+
+    def read_small(self, name: str, limit: int) -> bytes:
+        if name == MANIFEST_NAME:
+            return self.snapshot.manifest_bytes
+        if name in self.snapshot.entries:
+            raise AdapterError(f"{self.location(name)} is read through fetch, not read_small")
+        return self.live.read_small(name, limit)
+
+    def move_to_done(self, name: str, done_dir: str) -> str:
+        return self.live.move_to_done(name, done_dir)
+
+    def write_small(self, name: str, data: bytes) -> None:
+        self.live.write_small(name, data)
+
+    def close(self) -> None:
+        self.live.close()
+
+
+def changed_since_verified(
+    folder: DropFolder, patterns: Sequence[str], snapshot: DeliverySnapshot
+) -> str | None:
+    """How the live drop folder differs from the verified delivery, or None.
+
+    A file a read would consider that the signed manifest does not list, a listed file
+    whose size or modification time moved, or a ``MANIFEST.json`` whose bytes differ from
+    the verified ones: someone changed the delivery after it was verified.
+    """
+    now = delivered_names(folder, patterns)
+    for name in sorted(now):
+        if name not in snapshot.entries:
+            return (
+                f"{name} appeared after the signed manifest was verified and is not listed in "
+                "it; the delivery is rejected whole"
+            )
+    listed = {e.name: e for e in folder.list()}
+    for name, entry in sorted(snapshot.entries.items()):
+        if name == MANIFEST_NAME:
+            continue
+        live = listed.get(name)
+        if live is None or (live.size, live.mtime) != (entry.size, entry.mtime):
+            return f"{name} changed after the signed manifest was verified"
+    if snapshot.manifest_bytes or MANIFEST_NAME in listed:
+        try:
+            current = folder.read_small(MANIFEST_NAME, MAX_MANIFEST_BYTES)
+        except (OSError, AdapterError) as exc:
+            return f"{MANIFEST_NAME} cannot be read again after verification: {exc}"
+        if current != snapshot.manifest_bytes:
+            return f"{MANIFEST_NAME} was replaced after the signed manifest was verified"
+    return None
+
+
+def empty_snapshot() -> DeliverySnapshot:
+    """The snapshot of an empty delivery: a read of it finds nothing."""
+    return DeliverySnapshot(b"", Manifest({}), {}, {})
 
 
 def trust_dir_for(settings: Settings, topology_trust_dir: Path | None) -> Path:
@@ -146,7 +265,7 @@ def verify_delivery(
     folder = source.open_folder()
     files = delivered_names(folder, patterns)
     if not files:
-        return DeliveryVerdict(ok=True, files=0)
+        return DeliveryVerdict(ok=True, files=0, snapshot=empty_snapshot())
     listed = {e.name: e for e in folder.list()}
     if MANIFEST_NAME not in listed or SIGNATURE_NAME not in listed:
         missing = MANIFEST_NAME if MANIFEST_NAME not in listed else SIGNATURE_NAME
@@ -195,23 +314,41 @@ def verify_delivery(
         verdict.indication = SubIndication.FORMAT_FAILURE.indication.value
         verdict.reason = f"signed manifest is not a manifest: {exc}"
         return verdict
-    problem = _check_files(folder, files, manifest, listed)
+    snapshot = DeliverySnapshot(
+        manifest_bytes,
+        manifest,
+        {},
+        {},
+        Path(tempfile.mkdtemp(prefix="tongyuan-verified-")),
+        report.signing_time,
+    )
+    problem = _check_files(folder, files, manifest, listed, snapshot)
     if problem is not None:
+        snapshot.close()
         sub, verdict.reason = problem
         verdict.ok = False
         verdict.indication = sub.indication.value
         verdict.subindication = sub.value
+        return verdict
+    snapshot.entries[MANIFEST_NAME] = listed[MANIFEST_NAME]
+    verdict.snapshot = snapshot
     return verdict
 
 
 def _check_files(
-    folder: DropFolder, files: dict[str, Any], manifest: Manifest, listed: dict[str, Any]
+    folder: DropFolder,
+    files: dict[str, Any],
+    manifest: Manifest,
+    listed: dict[str, Any],
+    snapshot: DeliverySnapshot,
 ) -> tuple[SubIndication, str] | None:
     """The first way the delivery differs from what was signed, or None.
 
     Every signed file must be there: the manifest's own entries are checked as well as the
-    delivered files, or leaving one out would pass unnoticed.
+    delivered files, or leaving one out would pass unnoticed. Each verified copy is kept
+    in ``snapshot``: the read ingests it, not the live file.
     """
+    assert snapshot.directory is not None
     for name in sorted(manifest.entries):
         entry = listed.get(name)
         if name in files:
@@ -232,17 +369,18 @@ def _check_files(
             return _hash(
                 f"{name}: {entry.size} bytes delivered, the signed manifest says {expected.size}"
             )
-        with tempfile.TemporaryDirectory(prefix="tongyuan-verify-") as tmp:
-            part = Path(tmp) / "copy.part"
-            try:
-                folder.fetch(name, entry, part)
-            except (OSError, AdapterError) as exc:
-                return _hash(f"{name} cannot be read to check it: {exc}")
-            digest = _sha256_file(part)
-        if digest != expected.sha256:
+        part = snapshot.directory / f"{len(snapshot.staged)}.copy"
+        try:
+            folder.fetch(name, entry, part)
+        except (OSError, AdapterError) as exc:
+            return _hash(f"{name} cannot be read to check it: {exc}")
+        digest = _sha256_file(part)
+        if digest != expected.sha256 or part.stat().st_size != expected.size:
             return _hash(
                 f"{name}: sha256 {digest} does not match {expected.sha256} in the signed manifest"
             )
+        snapshot.entries[name] = entry
+        snapshot.staged[name] = part
     return None
 
 

@@ -50,6 +50,7 @@ from tongyuan.libraries.quarantine import (
     set_quarantine_status,
 )
 from tongyuan.libraries.serials import DbSerialAllocator, SerialCounter
+from tongyuan.libraries.signed_deliveries import SignedDelivery
 
 metadata = Base.metadata
 
@@ -81,6 +82,7 @@ __all__ = [
     "QuarantineEntry",
     "ReviewEvent",
     "SerialCounter",
+    "SignedDelivery",
     "add_quarantined",
     "blob_path",
     "cancel_item",
