@@ -17,13 +17,28 @@ side to err on.
 
 People also write an ID in groups inside free text, in any grouping of its characters:
 ``身份证:440305 19850312 001X``, ``440305-1985-0312-001X``, ``4403 0519 8503 1200 1X``,
-``440305.19850312.001X``, ``110105/19491231/002X``, ``110105_19491231_002X``, and
-split across a CSV row's cells or a message's lines (``110105\\t19491231\\t002X``,
-``11010519491231\\n002X``). Between groups stands white space — spaces (also full-width
-or no-break ones, two or more of them), tabs, line ends — with at most one mark in it: a
-hyphen (also full-width, an en or em dash or a minus sign), a dot, ``/`` or ``_``
-(``110105 - 19491231``). Not a comma (amounts are written with it), nor two marks
-(``110105 -- 19491231``). Any run of consecutive whole groups that holds 17 digits and
+``440305.19850312.001X``, ``110105  19491231  002X``, ``110105 - 19491231 - 002X``,
+and, where the text names it, ``身份证号：110105/19491231/002X``,
+``证件号码 110105_19491231_002X``, split across tab-separated cells or a message's lines
+(``id_number\\t110105\\t19491231\\t002X``, ``身份证：11010519491231\\n002X``). Between
+groups stands white space — spaces (also full-width or no-break ones, two or more of
+them), tabs, line ends — with at most one mark in it: a hyphen (also full-width, an en
+or em dash or a minus sign), a dot, ``/`` or ``_`` (``110105 - 19491231``). Not a comma
+(amounts are written with it), nor two marks (``110105 -- 19491231``); nor (known gaps)
+full-width ``／`` or ``＿``, ``|``, ``:``, ``;`` or U+2028 between groups.
+A run with ``/``, ``_``, a tab or a line end between its groups, or touching letters, is
+taken for an ID only where the 16 characters before it name an identity number
+(身份证, 身份号码, 证件号, 公民身份, 证号, id_number, idcard, id no, sfzh, zjhm, gmsfhm,
+``ID:``, or ``ID`` touching the run; case does not matter) and never as part of a path or
+file name (a ``/`` or ``_`` right before it, a ``/``, ``_`` or ``.`` + letter right after
+it): written so, region + yyyyMMdd + counter is a drop folder's path
+(``/srv/drop/440303/20250826/0368.xml``), a file name (``cases_440303_20250826_0368.xml``),
+a TSV row or a glued batch name, which auditors must read, and one in eleven has a right
+check character. An ID written so without such a word (a bare TSV row, a path) is left
+in clear. Spaces, a dash or a dot between groups (also two or more spaces and
+`` - ``) ask for no such word: 6-8-4 with spaces or hyphens has always been masked, and
+a region + date + counter so written is masked one time in eleven, as it always was.
+Any run of consecutive whole groups that holds 17 digits and
 a digit or X is masked (separators starred, tabs and line ends kept where they were,
 the first four and last four ID characters shown as written) when, besides the date,
 its check character is right: grouped digits in prose are more often something else
@@ -34,8 +49,10 @@ date (19YYMMDD): with no check character, fifteen digits found among other group
 last groups of a 19-digit bank card) would too often look like one. Within an e-license
 identifier (dots between its segments) no group run is taken for an ID. Letters may
 touch the first or the last group (``ID110105 19491231 002X``, ``…002Xabc``): a run of
-groups that includes such a group is masked with the evidence asked of an ID glued into
-a longer number (below), and never as a legacy 15-digit number.
+groups that includes such a group is masked, where the text names an ID (above), with
+the evidence asked of an ID glued into a longer number (below), and never as a legacy
+15-digit number. A cut ID head (below) with ``/``, ``_``, a tab or a line end in it
+needs the same naming word.
 A run whose positions 7–14 are written as a date of its own — year, month and day each
 a group (``620102 2026-05-10 3715``, ``440305.2025.12.06.3917``) — is a region code next
 to a date, which auditors need to read, not an ID: one such line in eleven has a right
@@ -96,9 +113,10 @@ _PARSING: ContextVar[bool] = ContextVar("tongyuan_privacy_parsing", default=Fals
 # grouped). Matched against the folded text (:func:`_fold`), hence ASCII digits only.
 CITIZEN_ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])")
 # What stands between two groups of an ID written in groups: white space (spaces, tabs,
-# line ends: a CSV cell, a message wrapped across lines) with at most one mark among
-# "-", ".", "/" and "_" in it (``110105  19491231``, ``110105 - 19491231``,
-# ``110105/19491231``, ``110105_19491231``), never nothing. Written so that each text
+# line ends: tab-separated cells, a message wrapped across lines) with at most one mark
+# among "-", ".", "/" and "_" in it (``110105  19491231``, ``110105 - 19491231``,
+# ``110105/19491231``, ``110105_19491231``), never nothing; "/", "_", tabs and line ends
+# only where the text names an ID (:func:`_named_as_id`). Written so that each text
 # has one way to be read (white space, then the mark and the white space after it): an
 # ambiguous separator let a failing match try every split of a long run of spaces. The
 # folded text has every space as " " and the full-width hyphen and full stop as "-"
@@ -128,10 +146,31 @@ _EMBEDDED_CANDIDATE = re.compile(
 _GROUP_SEPARATORS = _WHITESPACE + _MARKS
 _SEPARATORS = re.compile(rf"[{re.escape(_GROUP_SEPARATORS)}]")
 # Separators a masked ID keeps as written: a tab or line end is the structure of the
-# text (a CSV row's cells, a message's lines), not part of the number, and shows no
+# text (tab-separated cells, a message's lines), not part of the number, and shows no
 # digit (:func:`_mask_plain`).
 _KEPT_IN_MASK = frozenset("\t\r\n")
 _LETTERS = re.compile("[A-Za-z]")
+# Separators that make a run of groups an ID only where the text names one
+# (:func:`_named_as_id`): "/" and "_" join the parts of paths and file names, tabs and
+# line ends the cells and lines of region + yyyyMMdd + counter rows, all logged all the
+# time; one such run in eleven has a right check character in the 18th place.
+_CONTEXT_SEPARATORS = frozenset("/_\t\r\n")
+# What names an identity number in the text right before a run that needs it (matched
+# case-insensitively on the folded text, within _CONTEXT_REACH characters): 身份证,
+# 身份号码, 证件号, 公民身份, 证号, id_number / id number / idnumber, idcard / id_card,
+# id no / id_no, the pinyin column names sfz, sfzh, zjhm, gmsfhm, "ID:" and "ID"
+# touching the first group (``ID110105 19491231 002X``). Not a bare "id" before a
+# space: run ids, batch ids and task ids are the serials this keeps readable.
+_ID_CONTEXT = re.compile(
+    r"身份证|身份号码|证件号|公民身份|证号"
+    r"|(?<![a-z])(?:id[ _-]?(?:number|card|no(?![a-z]))|sfzh?|zjhm|gmsfhm)"
+    r"|(?<![a-z])id(?: *[:：]|\Z)",
+    re.IGNORECASE,
+)
+_CONTEXT_REACH = 16
+# What follows a run that is part of a path or a file name: a "/" or "_" (the path or
+# the name goes on) or an extension ("." and a letter: ``0368.xml``).
+_PATH_GOES_ON = re.compile(r"[/_]|\.[A-Za-z]")
 # Where the groups of a date written apart end, counted in digits (:func:`_date_written_apart`):
 # after the region, the year and the month; and after the day, when the run goes on.
 _DATE_GROUP_ENDS = frozenset({6, 10, 12})
@@ -432,6 +471,10 @@ def _grouped_spans(folded: str, licenses: list[tuple[int, int]]) -> Iterator[tup
                 folded[start:end]
             ):
                 continue
+            if (glued or _CONTEXT_SEPARATORS.intersection(folded[start:end])) and not (
+                _named_as_id(folded, start, end)
+            ):
+                continue
             # Dots also separate the segments of an e-license identifier; one whose check
             # is right is not a person's number.
             if "." in folded[start:end] and _in_license_identifier(licenses, start, end):
@@ -449,6 +492,26 @@ def _grouped_id(written: str, *, glued: bool) -> bool:
     if not glued:
         return could_be_citizen_id(written)
     return could_be_embedded_citizen_id(_SEPARATORS.sub("", written))
+
+
+def _named_as_id(folded: str, start: int, end: int) -> bool:
+    """Whether the run of groups at ``folded[start:end]`` is named as an identity number
+    by the text right before it (:data:`_ID_CONTEXT`, within :data:`_CONTEXT_REACH`
+    characters) and is no part of a path or file name (no "/" or "_" right before it;
+    no "/", "_" or extension right after it).
+
+    Asked of a run that holds "/", "_", a tab or a line end between its groups, or that
+    touches letters: written so, region + yyyyMMdd + counter is a drop folder's path
+    (``/srv/drop/440303/20250826/0368.xml``), a file name (``cases_440303_20250826_0368``),
+    a TSV row or a glued batch name, and one in eleven has a right check character.
+    People who write an ID so name it (``身份证号：110105/19491231/002X``,
+    ``id_number\t110105\t19491231\t002X``, ``ID110105 19491231 002X``); a path or
+    file name is left readable even then (documented)."""
+    if start > 0 and folded[start - 1] in "/_":
+        return False
+    if _PATH_GOES_ON.match(folded, end) is not None:
+        return False
+    return _ID_CONTEXT.search(folded, max(0, start - _CONTEXT_REACH), start) is not None
 
 
 def _date_written_apart(written: str) -> bool:
@@ -694,6 +757,10 @@ def _cut_heads_before(folded: str, cut: int) -> Iterator[tuple[int, int]]:
             and (
                 _LEGACY_CUT_HEAD.fullmatch(digits) is not None
                 or not _date_written_apart(folded[at:cut])
+            )
+            and (
+                not _CONTEXT_SEPARATORS.intersection(folded[at:cut])
+                or _named_as_id(folded, at, cut)
             )
         ):
             yield _fourth_digit_end(folded, at), cut

@@ -265,18 +265,29 @@ def test_0015_masks_again_ids_in_groups_stored_in_clear(
 def test_0018_masks_again_ids_with_other_separators_stored_in_clear(db_url: str) -> None:
     """mask_text knew one space, hyphen or dot between groups: keys and run errors with
     two spaces, " - ", "/", "_", tabs or line ends between groups, or glued to letters,
-    held the ID in clear. Upgrading masks them (tabs and line ends kept)."""
+    held the ID in clear. Upgrading masks them (tabs and line ends kept) — with "/",
+    "_", tabs, line ends or glued letters where the text names an ID; a drop folder's
+    path, a file name or a TSV row of region + date + counter (whose check character
+    fits here) stays readable."""
     downgrade(db_url, "0017")
     separated = [
         ("110105  19491231  002X", "1101**************002X"),
         ("110105 - 19491231 - 002X", "1101****************002X"),
-        ("/data/110105/19491231/002X", "/data/1101************002X"),
-        ("110105_19491231_002X", "1101************002X"),
-        ("110105\t19491231\t002X", "1101**\t********\t002X"),
-        ("11010519491231\n002X", "1101**********\n002X"),
+        ("身份证号 110105/19491231/002X", "身份证号 1101************002X"),
+        ("证件号码：110105_19491231_002X", "证件号码：1101************002X"),
+        ("id_number\t110105\t19491231\t002X", "id_number\t1101**\t********\t002X"),
+        ("身份证：11010519491231\n002X", "身份证：1101**********\n002X"),
         ("ID110105 19491231 002Xabc", "ID1101************002Xabc"),
     ]
-    kept = ["1101************002X already masked", "2024/01/15", "110105/2024", 7]
+    kept = [
+        "1101************002X already masked",
+        "2024/01/15",
+        "110105/2024",
+        "/srv/drop/440303/20250826/0368.xml",
+        "cases_440303_20250826_0368.xml",
+        "440303\t20250826\t0368",
+        7,
+    ]
     results = _quality_results()
     engine = make_engine(db_url)
     try:

@@ -19,6 +19,8 @@ SEPARATORS = (
     *(" ", "\u3000", "-", ".", "\u00a0", "\uff0d"),
     *("  ", " - ", "/", " / ", "_", "\t", "\n", "\r\n"),
 )
+# Separators with which a run of groups is an ID only where the text names one.
+NAMED_ONLY = frozenset("/_\t\r\n")
 FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 ONE_PIECE_SEPARATORS = frozenset(" \u3000-.\u00a0\uff0d/_\t\r\n")
 
@@ -77,9 +79,10 @@ def test_a_valid_id_in_any_grouping_is_masked_as_the_same_id_in_one_piece(
     if full_width:
         written = written.translate(FULL_WIDTH)
         number = number.translate(FULL_WIDTH)
-    context = data.draw(
-        st.sampled_from(["申请人身份证 {} 已受理", "{}", "证件号码：{}，", "ID {} 138 0013 8000"])
-    )
+    contexts = ["申请人身份证 {} 已受理", "证件号码：{}，", "id_number\t{}\t张三"]
+    if not NAMED_ONLY.intersection(written):
+        contexts += ["{}", "ID {} 138 0013 8000"]
+    context = data.draw(st.sampled_from(contexts))
     masked = mask_text(context.format(written))
     start = context.index("{}")
     shown = masked[start : start + len(written)]
@@ -210,9 +213,10 @@ def test_a_grouped_id_cut_by_an_ellipsis_shows_only_its_first_four_digits(
     assume(not _date_apart(written))
     if full_width:
         written = written.translate(FULL_WIDTH)
-    context = data.draw(
-        st.sampled_from(["证件号码 {}…", "{}…", "电话 138 0013 8000 {}…", "材料 CL{}…"])
-    )
+    contexts = ["证件号码 {}…", "身份证号:{}…"]
+    if not NAMED_ONLY.intersection(written + trailing):
+        contexts += ["{}…", "电话 138 0013 8000 {}…", "材料 CL{}…"]
+    context = data.draw(st.sampled_from(contexts))
     text = context.format(written + trailing)
     masked = mask_text(text)
     start = context.index("{}")
@@ -395,9 +399,12 @@ def test_an_id_with_more_than_one_separator_between_groups_is_masked(
     ],
 )
 def test_an_id_grouped_with_slashes_or_underscores_is_masked(written: str, shown: str) -> None:
-    """Review: "/" and "_" between groups (a path, a file name) left the ID in clear."""
-    assert mask_text(f"/data/{written}.csv") == f"/data/{shown}.csv"
+    """Review: "/" and "_" between groups left the ID in clear. Where the text names an
+    identity number it is masked; in a path or file name it is not (review r1 of
+    3e8f61b: region + date + counter paths were starred one time in eleven)."""
     assert mask_text(f"证件号码：{written}，") == f"证件号码：{shown}，"
+    assert mask_text(f"id_number {written}") == f"id_number {shown}"
+    assert mask_text(f"身份证 /data/{written}.csv") == f"身份证 /data/{written}.csv"
 
 
 @pytest.mark.parametrize(
@@ -412,11 +419,14 @@ def test_an_id_grouped_with_slashes_or_underscores_is_masked(written: str, shown
 def test_an_id_split_by_tabs_or_line_ends_is_masked_and_the_lines_kept(
     written: str, shown: str
 ) -> None:
-    """Review: a CSV row's cells or a message wrapped across lines left the ID in clear.
-    The tabs and line ends stay (they are the text's structure and show no digit)."""
-    assert mask_text(f"行 3：{written}；") == f"行 3：{shown}；"
-    cut = written[:-3] + "…"  # a cut head too
-    assert mask_text(cut).startswith("1101*") and "9491231" not in mask_text(cut)
+    """Review: tab-separated cells or a message wrapped across lines left the ID in
+    clear where the text names it. The tabs and line ends stay (they are the text's
+    structure and show no digit)."""
+    assert mask_text(f"身份证号码：{written}；") == f"身份证号码：{shown}；"
+    cut = "证件号\t" + written[:-3] + "…"  # a cut head too
+    assert mask_text(cut).startswith("证件号\t1101*") and "9491231" not in mask_text(cut)
+    # Not named as an ID: a TSV row of region, date and counter (review r1 of 3e8f61b).
+    assert mask_text(f"行 3：{written}；") == f"行 3：{written}；"
 
 
 @pytest.mark.parametrize(
@@ -426,12 +436,14 @@ def test_an_id_split_by_tabs_or_line_ends_is_masked_and_the_lines_kept(
         ("身份证号:110105-19491231-002Xabc", "身份证号:1101************002Xabc"),
         ("ID110105-19491231-002Xabc", "ID1101************002Xabc"),
         ("ID440305 19971127 101X", "ID4403************101X"),
-        ("no110105/19491231/002X.", "no1101************002X."),
+        ("idno110105/19491231/002X.", "idno1101************002X."),
+        ("ID110105_19491231_002Xabc", "ID1101************002Xabc"),
     ],
 )
 def test_a_grouped_id_glued_to_letters_is_masked(text: str, shown: str) -> None:
     """Review: letters touching the first or last group left the ID in clear. A valid
-    ID (right check character, real date, issued 顺序码) is masked there."""
+    ID (right check character, real date, issued 顺序码) named as an ID by the text
+    before it (``ID`` touching it counts) is masked there."""
     assert mask_text(text) == shown
     assert contains_citizen_id(text)
 
@@ -445,6 +457,9 @@ def test_a_grouped_id_glued_to_letters_is_masked(text: str, shown: str) -> None:
         "ID110105 491231 002",  # legacy 15 digits: no check character to go by
         "440305-19970230-1010ab",
         "CL440305 2024-01-15 0012",  # region + a date written as a date
+        "110105-19491231-002Xabc",  # valid, but nothing names it an ID
+        "batch110105_19491231_002Xdone",
+        "batchID110105 19491231 002X",  # "ID" ending a word names nothing
     ],
 )
 def test_a_grouped_run_glued_to_letters_needs_the_evidence_of_a_glued_id(text: str) -> None:
@@ -491,3 +506,85 @@ def test_long_runs_of_every_separator_stay_linear(unit: str) -> None:
     assert mask_text(zeros) == zeros
     spaces = "1" + " " * 100_000 + "a" + " \t" * 50_000 + "/x"
     assert mask_text(spaces) == spaces
+
+
+# The review's templates (r1 of 3e8f61b): region + yyyyMMdd + counter as drop folders,
+# file names, TSV rows, wrapped lines and glued batch names write it. One in eleven has
+# a right check character in the 18th place and was starred.
+REGION_DATE_COUNTER_TEMPLATES = (
+    "cases_{r}_{d}_{c}.xml",
+    "/srv/drop/{r}/{d}/{c}.xml",
+    "{r}\t{d}\t{c}",
+    "区划 {r}  日期 {d}  序号 {c}",
+    "region {r}\n{d}\n{c} records",
+    "batch{r}_{d}_{c}done",
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    template=st.sampled_from(REGION_DATE_COUNTER_TEMPLATES),
+    region=st.integers(110000, 659999),
+    day=st.dates(date(1990, 1, 1), date(2030, 12, 31)),
+    counter=st.integers(100, 999),
+    cut=st.booleans(),
+)
+def test_no_region_date_counter_path_file_name_or_row_is_masked(
+    template: str, region: int, day: date, counter: int, cut: bool
+) -> None:
+    """Review r1 of 3e8f61b: ``/srv/drop/440303/20250826/0368.xml`` was shown as
+    ``/srv/drop/4403************0368.xml``. Every value drawn here has a right check
+    character (the counter's last digit is made one), so each would be starred if the
+    separators alone were taken for an ID's; cut after the date, none is a cut head."""
+    first17 = f"{region}{day:%Y%m%d}{counter:03d}"
+    check = citizen_id_check_char(first17)
+    assume(check != "X")
+    text = template.format(r=first17[:6], d=first17[6:14], c=first17[14:] + check)
+    if cut:
+        text = text[: text.index(first17[6:14]) + 8] + "…"
+    assert mask_text(text) == text
+    assert mask_text(text.replace("_", "/")) == text.replace("_", "/")
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        "身份证：{}",
+        "身份号码 {}",
+        "证件号:{}",
+        "公民身份号码\t{}",
+        "身份证号 {}",
+        "id_number={}",
+        "IDCard: {}",
+        "ID No. {}",
+        "ID：{}",
+        "sfzh\t{}\t张三",
+        "证件号码（18 位）：{}",
+    ],
+)
+@pytest.mark.parametrize("separator", ["/", "_", "\t", "\n", "\r\n"])
+def test_an_id_named_by_the_text_before_it_is_masked_with_any_separator(
+    context: str, separator: str
+) -> None:
+    written = separator.join(("110105", "19491231", "002X"))
+    masked = mask_text(context.format(written))
+    assert "19491231" not in masked.replace(separator, "")
+    assert context.format(written)[: context.index("{}") + 4] in masked
+    assert masked.endswith(context[context.index("{}") + 2 :])
+    assert masked.count("*") == 10 + (0 if separator in "\t\r\n" else 2)
+    cut = separator.join(("110105", "19491231", "00…"))
+    assert mask_text(context.format(cut)) != context.format(cut)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "身份证已核验。本次上传的批次文件名为 440303_20250826_0368",  # keyword 19 characters before
+        "run id 440303\t20250826\t0368",  # a bare "id": run, batch and task ids
+        "身份证扫描件 /scans/110105/19491231/002X.pdf",  # part of a path: left (documented)
+        "证件号_110105_19491231_002X",
+        "证件号 110105_19491231_002X.jpg",
+    ],
+)
+def test_a_run_with_the_new_separators_not_named_as_an_id_is_left(text: str) -> None:
+    assert mask_text(text) == text

@@ -60,9 +60,15 @@ def remask_column(
         last = rows[-1][0]
 
 
+# Frozen: remask_quality_text is what released revision 0015 (and 0018) run. A
+# migration must do on upgrade what it did when it was released, so this function's
+# columns and behaviour are not changed; a later revision that rewrites other columns,
+# or these differently, gets a function of its own here. (What it masks follows
+# mask_text as the hub has it at upgrade time: that is the point of masking again.)
 def remask_quality_text(connection: Connection) -> None:
     """Mask again the text quality stores masked outside the ledger (0015, 0018): every
-    run's ``quality_results.failing_keys`` and ``quality_runs.error``."""
+    run's ``quality_results.failing_keys`` and ``quality_runs.error``. Frozen (see
+    above)."""
     results = sa.table(
         "quality_results", sa.column("id", sa.Integer), sa.column("failing_keys", sa.JSON)
     )
