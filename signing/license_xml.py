@@ -18,6 +18,7 @@ anything over the exchange-format limits before any signature code sees it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -89,6 +90,8 @@ def parse_license_document(
         root = etree.fromstring(xml, parser=safe_parser())  # per call: parsers are not thread-safe
     except etree.XMLSyntaxError as exc:
         detail = mask_text(str(exc.msg).splitlines()[0] if exc.msg else "syntax error")
+        if _over_parser_limit(exc, detail):
+            raise _limit_refusal(detail, source, limits, exc.lineno or None) from None
         if "entity" in detail.lower():
             raise UnsafeInput(source, f"entity references are not allowed: {detail}") from None
         if "encoding" in detail.lower():
@@ -106,6 +109,29 @@ def parse_license_document(
         )
     _check_tree(root, source, limits)
     return root
+
+
+_RESOURCE_LIMIT = getattr(etree.ErrorTypes, "ERR_RESOURCE_LIMIT", None)
+
+
+def _over_parser_limit(exc: etree.XMLSyntaxError, detail: str) -> bool:
+    """libxml2 stopped at one of its own limits (depth 256, name length) rather than at
+    a syntax error; older libxml2 versions report it under a generic code."""
+    lowered = detail.lower()
+    return exc.code == _RESOURCE_LIMIT or "xml_parse_huge" in lowered or "depth" in lowered
+
+
+def _limit_refusal(detail: str, source: str, limits: ParseLimits, line: int | None) -> UnsafeInput:
+    """The documented refusal for input past libxml2's limits.
+
+    Its own depth limit (256) is far above ours, so a document it stops for depth is
+    nested deeper than ``limits.max_depth`` and gets the same refusal as one our depth
+    check finds; its advice to lift the limit (XML_PARSE_HUGE) is never passed on.
+    """
+    if "depth" in detail.lower():
+        return UnsafeInput(source, f"elements nested deeper than {limits.max_depth} levels", line)
+    plain = re.sub(r",?\s*use XML_PARSE_HUGE option", "", detail, flags=re.IGNORECASE)
+    return UnsafeInput(source, f"parser limit exceeded: {plain}", line)
 
 
 @lru_cache(maxsize=8)

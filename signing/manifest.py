@@ -4,7 +4,10 @@ The manifest has the drop folder's format, ``{"files": {"NAME": {"size": N, "sha
 "HEX"}}}`` with sorted names, so a department signs exactly what the hub's drop reader
 re-checks. Names are plain relative POSIX paths: anything that could climb out of the
 batch directory (``..``, absolute, backslashes, drive letters, control characters) is
-refused when building and when verifying.
+refused when building and when verifying, and so are names listed twice or differing only
+by case or Unicode normalisation. The JSON is read as the drop folder reads it
+(``standards.formats.manifest_json``: a UTF-8 BOM is accepted, repeated keys are not), so
+``tongyuan verify`` and ingestion always agree on what a manifest lists.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from signing.detached import verify_detached
 from signing.report import Check, Indication, SubIndication, VerificationReport
 from signing.trust import TrustStore
+from standards.formats.manifest_json import ManifestJsonError, load_manifest_json, name_collision
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MANIFEST_NAME = "MANIFEST.json"  # a signed batch's manifest, signed beside it (.sig.json)
@@ -82,6 +86,8 @@ def build_manifest(files: Mapping[str, bytes | Path] | Iterable[Path]) -> bytes:
         entries[name] = {"size": size, "sha256": sha}
     if not entries:
         raise ManifestError("a manifest must list at least one file")
+    if (collision := name_collision(entries)) is not None:
+        raise ManifestError(str(collision))
     ordered = {k: entries[k] for k in sorted(entries)}
     return json.dumps({"files": ordered}, indent=2, ensure_ascii=False).encode() + b"\n"
 
@@ -91,9 +97,9 @@ def parse_manifest(manifest_bytes: bytes) -> dict[str, tuple[int, str]]:
     if len(manifest_bytes) > MAX_MANIFEST_BYTES:
         raise ManifestError(f"manifest of {len(manifest_bytes)} bytes is too large")
     try:
-        doc = json.loads(manifest_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ManifestError(f"manifest is not JSON: {exc}") from exc
+        doc = load_manifest_json(manifest_bytes)
+    except ManifestJsonError as exc:
+        raise ManifestError(f"manifest refused: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("files"), dict) or not doc["files"]:
         raise ManifestError('manifest must be {"files": {NAME: {"size", "sha256"}}}')
     out: dict[str, tuple[int, str]] = {}
@@ -110,6 +116,8 @@ def parse_manifest(manifest_bytes: bytes) -> dict[str, tuple[int, str]]:
         ):
             raise ManifestError(f"manifest entry {name!r} needs an integer size and a sha256")
         out[name] = (entry["size"], entry["sha256"])
+    if (collision := name_collision(out)) is not None:
+        raise ManifestError(f"manifest refused: {collision}")
     return out
 
 

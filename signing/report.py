@@ -144,6 +144,10 @@ class VerificationReport:
     algorithm: str | None = None
     format: str = "detached"
     checks: list[Check] = field(default_factory=list)
+    # What a signed license says (its ``license.*`` checks), judged apart from the
+    # signature: True/False once checked, None when nothing was (not a license, or the
+    # signature failed). The indication stays the signature's alone.
+    content_passed: bool | None = None
 
     @property
     def passed(self) -> bool:
@@ -181,4 +185,5 @@ class VerificationReport:
             "signing_time": self.signing_time.isoformat() if self.signing_time else None,
             "algorithm": self.algorithm,
             "checks": [c.to_dict() for c in self.checks],
+            "content_passed": self.content_passed,
         }

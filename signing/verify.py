@@ -11,6 +11,12 @@
   (``signing.xmldsig``), which refuses DTDs/entities (XXE) before anything else;
 - anything else → FAILED/FORMAT_FAILURE: there is no signature to check.
 
+A license (XML-DSig, or a license document under a detached envelope) is then checked for
+what it says (``signing.license_checks``: identifier check character and segments, issuer
+code, validity, signing time) when its signature did not fail. Those checks are added to
+the report's checks and their verdict is ``report.content_passed``, kept apart from the
+indication, which stays the signature's (ETSI EN 319 102-1).
+
 Input that cannot be read at all, is too large or unsafe raises ``InputRefused`` (the CLI
 exits 2) instead of producing a report: nothing was validated.
 """
@@ -19,10 +25,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from signing.detached import verify_detached
-from signing.report import Check, SubIndication, VerificationReport
+from signing.report import Check, Indication, SubIndication, VerificationReport
 from signing.trust import TrustStore, authority_key
+
+if TYPE_CHECKING:
+    from signing.license_xml import SignedLicense
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 SIGNATURE_SUFFIX = ".sig.json"
@@ -85,7 +95,11 @@ def _verify_detached_file(
     from signing.manifest import MANIFEST_NAME, verify_manifest
 
     if data_path.name != MANIFEST_NAME:
-        return verify_detached(data, envelope, trust, now=now, authority=license_authority(data))
+        authority = license_authority(data)
+        report = verify_detached(data, envelope, trust, now=now, authority=authority)
+        if authority is not None:  # a license document
+            _add_license_checks(report, *_detached_license(data, report))
+        return report
     # A signed batch: the signature alone says nothing about the files it vouches for.
     result = verify_manifest(data_path.parent, data, envelope, trust, now=now)
     report = result.report
@@ -120,13 +134,15 @@ def verify_file(path: Path, trust: TrustStore, now: datetime | None = None) -> V
     if sidecar.exists():
         return _verify_detached_file(path, data, read_limited(sidecar), trust, now)
     if _looks_like_xml(data):
-        from signing.xmldsig import verify_license_xml
+        from signing.xmldsig import read_verified_license_xml
         from standards.formats import UnreadableInput, UnsafeInput
 
         try:
-            return verify_license_xml(data, trust, now=now)
+            verification = read_verified_license_xml(data, trust, now=now)
         except (UnsafeInput, UnreadableInput) as exc:
             raise InputRefused(f"{path}: {exc.message} [{exc.rule}]") from exc
+        _add_license_checks(verification.report, verification.signed)
+        return verification.report
     return VerificationReport.failure(
         SubIndication.FORMAT_FAILURE,
         [
@@ -138,3 +154,54 @@ def verify_file(path: Path, trust: TrustStore, now: datetime | None = None) -> V
         ],
         format="unknown",
     )
+
+
+def _add_license_checks(
+    report: VerificationReport, signed: SignedLicense | None, problem: str | None = None
+) -> None:
+    """Run the license content checks on what was signed and record their verdict.
+
+    A failed signature means the content is not the signer's: nothing is checked, and the
+    report says so. ``problem`` says why a signed document does not read as a license.
+    """
+    from signing.license_checks import check_signed_license, semantics_passed
+
+    if report.indication is Indication.FAILED or (signed is None and problem is None):
+        report.checks.append(
+            Check("license.checks", None, "not checked: the signature did not verify")
+        )
+        return
+    if signed is None:
+        report.checks.append(Check("license.checks", False, f"not a license: {problem}"))
+        report.content_passed = False
+        return
+    checks = check_signed_license(signed)
+    report.checks.extend(checks)
+    report.content_passed = semantics_passed(checks)
+
+
+def _detached_license(
+    data: bytes, report: VerificationReport
+) -> tuple[SignedLicense | None, str | None]:
+    """A detached license document as a ``SignedLicense``, or why it is not one. Its
+    signing time is the document's when it states one, else the envelope's (which the
+    signature covers too)."""
+    from lxml import etree
+
+    from signing.license_xml import (
+        SIGNING_TIME_TAG,
+        SignedContentError,
+        format_signing_time,
+        parse_license_document,
+        read_signed_license,
+    )
+    from standards.formats import UnreadableInput, UnsafeInput
+
+    try:
+        root = parse_license_document(data)
+        if report.signing_time is not None and not any(c.tag == SIGNING_TIME_TAG for c in root):
+            stamp = etree.SubElement(root, SIGNING_TIME_TAG)
+            stamp.text = format_signing_time(report.signing_time)
+        return read_signed_license(root, data), None
+    except (UnsafeInput, UnreadableInput, SignedContentError) as exc:
+        return None, str(exc)

@@ -6,7 +6,6 @@ Shared by the ``files`` and ``sftp`` sources (see :mod:`adapters.builtin.drop`).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from adapters.sdk import AdapterError
+from standards.formats.manifest_json import ManifestJsonError, load_manifest_json, name_collision
 from standards.privacy import mask_text
 
 MANIFEST_NAME = "MANIFEST.json"
@@ -159,10 +159,13 @@ class Manifest:
 
     @classmethod
     def parse(cls, data: bytes, origin: str) -> Manifest:
+        """Entries by name; read as ``signing.manifest`` reads a signed one (BOM accepted,
+        a name listed twice or differing from another only by case or Unicode
+        normalisation refused), so ingestion and ``tongyuan verify`` agree."""
         try:
-            doc = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise AdapterError(f"{origin}: not valid UTF-8 JSON ({exc})") from None
+            doc = load_manifest_json(data)
+        except ManifestJsonError as exc:
+            raise AdapterError(f"{origin}: {exc.describe(shown_name)}") from None
         files = doc.get("files") if isinstance(doc, dict) else None
         if not isinstance(files, dict):
             raise AdapterError(
@@ -187,6 +190,8 @@ class Manifest:
                     f"{origin}: entry {shown_name(name)} gives neither size nor sha256"
                 )
             entries[name] = ManifestEntry(size, digest.lower() if digest else None, origin)
+        if (collision := name_collision(entries)) is not None:
+            raise AdapterError(f"{origin}: {collision.describe(shown_name)}")
         return cls(entries)
 
 

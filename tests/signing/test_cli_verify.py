@@ -262,3 +262,124 @@ def test_verify_a_manifest_checks_the_files_it_lists(tmp_path: Path, pki_dir: Pa
     (batch / "cases_001.xml").unlink()
     missing = runner.invoke(app, ["verify", target + ".sig.json", "--trust", str(pki_dir)])
     assert missing.exit_code == 3 and "SIGNED_DATA_NOT_FOUND" in missing.output
+
+
+def _wrong_check_character(identifier: str) -> str:
+    return identifier[:-1] + ("A" if identifier[-1] != "A" else "B")
+
+
+def test_a_validly_signed_license_with_a_wrong_identifier_fails_content(
+    tmp_path: Path, pki_dir: Path
+) -> None:
+    """The signature verdict stays PASSED (and visible); the license check that failed is
+    named with its rule, and the exit code (4) is neither PASSED's nor FAILED's."""
+    from std_factories import make_license
+
+    from signing.license_xml import build_license_document
+    from signing.xmldsig import sign_license_xml
+
+    pki = open_pki(pki_dir)
+    good = make_license()
+    bad = make_license(identifier=_wrong_check_character(good.identifier))
+    target = tmp_path / "license.xml"
+    for license, code, content in ((good, 0, True), (bad, 4, False)):
+        document = build_license_document(license)
+        target.write_bytes(sign_license_xml(document, pki.signing_key("ecdsa"), pki.chain("ecdsa")))
+        result = runner.invoke(app, ["verify", str(target), "--trust", str(pki_dir), "--json"])
+        assert result.exit_code == code, result.output
+        report = json.loads(result.stdout)
+        assert (report["indication"], report["content_passed"]) == ("PASSED", content)
+        checks = {c["name"]: c for c in report["checks"]}
+        assert checks["license.identifier"]["passed"] is content
+        assert checks["signature_value"]["passed"] is True
+    assert "[license_id.check]" in checks["license.identifier"]["detail"]
+    shown = runner.invoke(app, ["verify", str(target), "--trust", str(pki_dir)])
+    assert shown.exit_code == 4
+    assert "signature 签名 PASSED" in shown.output
+    assert "license.identifier [license_id.check]" in shown.output
+
+
+def test_a_detached_license_with_a_wrong_identifier_fails_content(
+    tmp_path: Path, pki_dir: Path
+) -> None:
+    """The same checks for an SM2 license under a detached envelope."""
+    from std_factories import make_license
+
+    from signing.license_xml import build_license_document
+
+    pki = open_pki(pki_dir)
+    license = make_license()
+    license = make_license(identifier=_wrong_check_character(license.identifier))
+    document = build_license_document(license)
+    target = tmp_path / "license.license"
+    target.write_bytes(document)
+    (tmp_path / "license.license.sig.json").write_bytes(
+        sign_detached(document, pki.signing_key("sm2"), pki.chain("sm2"))
+    )
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(pki_dir), "--json"])
+    assert result.exit_code == 4, result.output
+    report = json.loads(result.stdout)
+    assert (report["indication"], report["content_passed"]) == ("PASSED", False)
+    failed = [c["name"] for c in report["checks"] if c["passed"] is False]
+    assert failed == ["license.identifier"]
+
+
+def test_a_license_whose_signature_fails_is_not_content_checked(
+    tmp_path: Path, pki_dir: Path
+) -> None:
+    """Content that is not the signer's is not judged: FAILED stays exit 1, and the
+    report says the license checks did not run."""
+    from std_factories import make_license
+
+    from signing.license_xml import build_license_document
+    from signing.xmldsig import sign_license_xml
+
+    pki = open_pki(pki_dir)
+    signed = sign_license_xml(
+        build_license_document(make_license()), pki.signing_key("ecdsa"), pki.chain("ecdsa")
+    )
+    target = tmp_path / "license.xml"
+    target.write_bytes(signed.replace("食品经营许可证".encode(), "药品经营许可证".encode()))
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(pki_dir), "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["content_passed"] is None
+    last = report["checks"][-1]
+    assert (last["name"], last["passed"]) == ("license.checks", None)
+
+
+@pytest.mark.parametrize("levels", [20, 300, 10_000])
+def test_any_depth_over_the_limit_is_the_documented_refusal(
+    tmp_path: Path, pki_dir: Path, levels: int
+) -> None:
+    """libxml2 stops by itself at 256 levels; that must read as our limit (xml.unsafe),
+    never as malformed XML with advice to lift the parser's limit."""
+    target = tmp_path / "deep.xml"
+    target.write_bytes(
+        b"<signed_license>" + b"<a>" * levels + b"</a>" * levels + b"</signed_license>"
+    )
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(pki_dir), "--json"])
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error.endswith("elements nested deeper than 16 levels [xml.unsafe]"), error
+    assert "XML_PARSE_HUGE" not in result.output
+
+
+def test_a_manifest_with_a_bom_passes_as_ingestion_accepts_it(
+    tmp_path: Path, pki_dir: Path
+) -> None:
+    """Ingestion reads a BOM-prefixed MANIFEST.json; `tongyuan verify` gives the same verdict."""
+    from adapters.builtin.drop_folder import Manifest
+    from signing.manifest import build_manifest
+
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "a.xml").write_bytes(b"<cases/>")
+    manifest = b"\xef\xbb\xbf" + build_manifest({"a.xml": b"<cases/>"})
+    (batch / "MANIFEST.json").write_bytes(manifest)
+    pki = open_pki(pki_dir)
+    envelope = sign_detached(manifest, pki.signing_key("ecdsa"), pki.chain("ecdsa"))
+    (batch / "MANIFEST.json.sig.json").write_bytes(envelope)
+    assert list(Manifest.parse(manifest, "MANIFEST.json").entries) == ["a.xml"]
+    result = runner.invoke(app, ["verify", str(batch / "MANIFEST.json"), "--trust", str(pki_dir)])
+    assert result.exit_code == 0, result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,10 +17,13 @@ from tongyuan.cli.common import console, err_console, shown
 EPILOG = (
     "Example: [bold]tongyuan verify license.xml --trust var/pki --json[/bold]  "
     "A detached signature is looked for as FILE.sig.json.  Exit codes: 0 PASSED, "
-    "1 FAILED, 3 INDETERMINATE, 2 unreadable or unsafe input (or trust directory)."
+    "1 FAILED, 3 INDETERMINATE, 4 signature PASSED but the license content failed a "
+    "check, 2 unreadable or unsafe input (or trust directory)."
 )
 
 EXIT_CODES = {Indication.PASSED: 0, Indication.FAILED: 1, Indication.INDETERMINATE: 3}
+_RULE = re.compile(r"\[([\w.]+)\]\s*$")  # the rule id a failed license check ends with
+EXIT_CONTENT_FAILED = 4  # a valid signature over a license that breaks a license rule
 _COLOURS = {
     Indication.PASSED: "green",
     Indication.FAILED: "red",
@@ -34,7 +38,9 @@ def verify(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Check signature, content, certificate chain, validity at signing time and CRLs."""
+    """Check signature, certificate chain, validity at signing time and CRLs, and for a
+    license what it says (identifier check character and segments, issuer code, validity).
+    """
     from signing.trust import TrustStore, TrustStoreError
     from signing.verify import InputRefused, verify_file
 
@@ -54,7 +60,15 @@ def verify(
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
     else:
         _print(file, report)
-    raise typer.Exit(EXIT_CODES[report.indication])
+    raise typer.Exit(exit_code(report))
+
+
+def exit_code(report: VerificationReport) -> int:
+    """The signature's code; a PASSED signature over license content that fails a check
+    has its own, so neither verdict hides the other."""
+    if report.passed and report.content_passed is False:
+        return EXIT_CONTENT_FAILED
+    return EXIT_CODES[report.indication]
 
 
 def _print(file: Path, report: VerificationReport) -> None:
@@ -62,7 +76,11 @@ def _print(file: Path, report: VerificationReport) -> None:
     headline = f"[bold {colour}]{report.indication.value}[/bold {colour}] {report.indication.label}"
     if report.subindication is not None:
         headline += f" — {report.subindication.value} ({report.subindication.label})"
-    console.print(f"{shown(str(file))}: {headline}", highlight=False)
+    if report.content_passed is None:
+        console.print(f"{shown(str(file))}: {headline}", highlight=False)
+    else:  # two verdicts: say which one the indication is
+        console.print(f"{shown(str(file))}: signature 签名 {headline}", highlight=False)
+        console.print(f"  license content 证照内容: {_content_line(report)}", highlight=False)
     for label, value in (
         ("format 格式", report.format),
         ("signer 签名者", report.signer),
@@ -80,3 +98,15 @@ def _print(file: Path, report: VerificationReport) -> None:
         mark = {True: "[green]pass[/green]", False: "[red]fail[/red]", None: "[yellow]n/a[/yellow]"}
         table.add_row(shown(check.name), mark[check.passed], shown(check.detail))
     console.print(table)
+
+
+def _content_line(report: VerificationReport) -> str:
+    """The license checks' verdict, naming the failed checks (their details carry the rule)."""
+    if report.content_passed:
+        return "[green]pass 通过[/green]"
+    failed = [
+        c.name + (f" [{rule[1]}]" if (rule := _RULE.search(c.detail)) else "")
+        for c in report.checks
+        if c.name.startswith("license.") and c.passed is False
+    ]
+    return "[red]FAILED 不通过[/red] " + shown(", ".join(failed))
