@@ -116,9 +116,14 @@ _RESOURCE_LIMIT = getattr(etree.ErrorTypes, "ERR_RESOURCE_LIMIT", None)
 
 def _over_parser_limit(exc: etree.XMLSyntaxError, detail: str) -> bool:
     """libxml2 stopped at one of its own limits (depth 256, name length) rather than at
-    a syntax error; older libxml2 versions report it under a generic code."""
-    lowered = detail.lower()
-    return exc.code == _RESOURCE_LIMIT or "xml_parse_huge" in lowered or "depth" in lowered
+    a syntax error; older libxml2 versions report it under a generic code, so its own
+    wording is matched too — only where the message starts, since the rest of a message
+    quotes the document's tag and entity names (a tag named ``depth``)."""
+    return exc.code == _RESOURCE_LIMIT or _is_depth_message(detail)
+
+
+def _is_depth_message(detail: str) -> bool:
+    return detail.lower().startswith("excessive depth in document")
 
 
 def _limit_refusal(detail: str, source: str, limits: ParseLimits, line: int | None) -> UnsafeInput:
@@ -128,7 +133,7 @@ def _limit_refusal(detail: str, source: str, limits: ParseLimits, line: int | No
     nested deeper than ``limits.max_depth`` and gets the same refusal as one our depth
     check finds; its advice to lift the limit (XML_PARSE_HUGE) is never passed on.
     """
-    if "depth" in detail.lower():
+    if _is_depth_message(detail):
         return UnsafeInput(source, f"elements nested deeper than {limits.max_depth} levels", line)
     plain = re.sub(r",?\s*use XML_PARSE_HUGE option", "", detail, flags=re.IGNORECASE)
     return UnsafeInput(source, f"parser limit exceeded: {plain}", line)

@@ -76,7 +76,8 @@ def load_manifest_json(data: bytes) -> Any:
 
 def folded_name(name: str) -> str:
     """The form two names share when a file system may take them for the same file."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+    # lower(), not casefold(): file systems do not fold ß to ss or ﬁ to fi (review r3).
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).lower())
 
 
 def name_collision(names: Iterable[str]) -> ManifestJsonError | None:
@@ -88,7 +89,7 @@ def name_collision(names: Iterable[str]) -> ManifestJsonError | None:
         first = seen.setdefault(folded_name(name), name)
         if first == name:
             continue
-        if first.casefold() == name.casefold():
+        if first.lower() == name.lower():
             return ManifestJsonError(
                 "{} and {} differ only by case, so they name the same file", first, name
             )

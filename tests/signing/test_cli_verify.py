@@ -365,6 +365,26 @@ def test_any_depth_over_the_limit_is_the_documented_refusal(
     assert "XML_PARSE_HUGE" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"<signed_license><depth></x></signed_license>", "[xml.malformed]"),
+        (b"<signed_license>&depth;</signed_license>", "entity references are not allowed"),
+    ],
+)
+def test_a_name_in_the_document_is_not_taken_for_the_depth_limit(
+    tmp_path: Path, pki_dir: Path, body: bytes, expected: str
+) -> None:
+    """Review r3: libxml2's messages quote tag and entity names; one named ``depth`` is
+    malformed XML or an entity, not input nested too deep."""
+    target = tmp_path / "named.xml"
+    target.write_bytes(body)
+    result = runner.invoke(app, ["verify", str(target), "--trust", str(pki_dir), "--json"])
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert expected in error and "nested deeper" not in error, error
+
+
 def test_a_manifest_with_a_bom_passes_as_ingestion_accepts_it(
     tmp_path: Path, pki_dir: Path
 ) -> None:

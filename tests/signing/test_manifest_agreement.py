@@ -94,6 +94,15 @@ def test_distinct_names_are_accepted_by_both() -> None:
     assert _both(manifest) == (None, None)
 
 
+def test_names_no_file_system_folds_together_are_accepted() -> None:
+    """Review r3: casefold() took Straße/Strasse and ﬁle/file for one file; NTFS and
+    APFS keep them apart."""
+    manifest = _manifest(
+        ("Straße.xml", A), ("Strasse.xml", B), ("\ufb01le.xml", A), ("file.xml", B)
+    )
+    assert _both(manifest) == (None, None)
+
+
 @pytest.mark.parametrize(
     "names", [("Cases.xml", "cases.xml"), (NFC, NFD), ("sub/A.xml", "SUB/a.xml")]
 )
