@@ -157,14 +157,19 @@ _LETTERS = re.compile("[A-Za-z]")
 _CONTEXT_SEPARATORS = frozenset("/_\t\r\n")
 # What names an identity number in the text right before a run that needs it (matched
 # case-insensitively on the folded text, within _CONTEXT_REACH characters): 身份证,
-# 身份号码, 证件号, 公民身份, 证号, id_number / id number / idnumber, idcard / id_card,
-# id no / id_no, the pinyin column names sfz, sfzh, zjhm, gmsfhm, "ID:" and "ID"
-# touching the first group (``ID110105 19491231 002X``). Not a bare "id" before a
-# space: run ids, batch ids and task ids are the serials this keeps readable.
+# 身份号码, 证件号, 公民身份, 持证主体代码; the pinyin column names sfz, sfzh, zjhm, gmsfhm
+# also inside longer names (SQRZJHM 申请人证件号码, frsfzh); id_number / id number /
+# idnumber, id_num, idcard / id_card, id no / id_no, holder_id, identity card / no /
+# number, camelCase ``applicantIdCard``, ``holderIdNumber``, ``personIdNo``; "ID:" and
+# "ID" touching the first group (``ID110105 19491231 002X``). Not an "id" that ends
+# another word (``batch_id:``, ``Batch ID:``, ``run id``): run, batch and task serials
+# are what this keeps readable; nor 许可证号 and the like (a bare 证号).
 _ID_CONTEXT = re.compile(
-    r"身份证|身份号码|证件号|公民身份|证号"
-    r"|(?<![a-z])(?:id[ _-]?(?:number|card|no(?![a-z]))|sfzh?|zjhm|gmsfhm)"
-    r"|(?<![a-z])id(?: *[:：]|\Z)",
+    r"身份证|身份号码|证件号|公民身份|持证主体代码|sfzh?|zjhm|gmsfhm"
+    r"|(?<![a-z])(?:id[ _-]?(?:number|num|card|no(?![a-z]))"
+    r"|identity[ _-]?(?:card|number|no(?![a-z]))|holder[ _-]?id(?![a-z]))"
+    r"|(?-i:(?<=[a-z])Id(?:Number|Num|Card|No)(?![a-z]))"
+    r"|(?<![a-z0-9_-])(?<![a-z0-9][ _-])id(?: *[:：]|\Z)",
     re.IGNORECASE,
 )
 _CONTEXT_REACH = 16

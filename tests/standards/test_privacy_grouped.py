@@ -560,6 +560,19 @@ def test_no_region_date_counter_path_file_name_or_row_is_masked(
         "ID：{}",
         "sfzh\t{}\t张三",
         "证件号码（18 位）：{}",
+        # Review r3: the hub's own field names, prefixed pinyin and camelCase keys.
+        "SQRZJHM\t{}",
+        '"SQRZJHM": "{}",',
+        '"holder_id": "{}",',
+        "holder_id={}",
+        "持证主体代码：{}",
+        "frsfzh {}",
+        '"applicantIdCard": "{}",',
+        "holderIdNumber={}",
+        "personIdNo {}",
+        "identity_no {}",
+        "id_num {}",
+        "申请人 ID：{}",
     ],
 )
 @pytest.mark.parametrize("separator", ["/", "_", "\t", "\n", "\r\n"])
@@ -584,6 +597,14 @@ def test_an_id_named_by_the_text_before_it_is_masked_with_any_separator(
         "身份证扫描件 /scans/110105/19491231/002X.pdf",  # part of a path: left (documented)
         "证件号_110105_19491231_002X",
         "证件号 110105_19491231_002X.jpg",
+        # Review r3: an "id" ending another word names a serial, and 许可证号 a licence.
+        "batch_id: 440303/20250826/0368",
+        "Batch ID: 440303_20250826_0368",
+        "run_id:440303\t20250826\t0368",
+        "task-id: 440303/20250826/0368",
+        "source_id:440303/20250826/0368",
+        "许可证号 440303/20250826/0368",
+        "准考证号 440303\t20250826\t0368",
     ],
 )
 def test_a_run_with_the_new_separators_not_named_as_an_id_is_left(text: str) -> None:
