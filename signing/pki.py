@@ -106,6 +106,20 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
+def organisation_name(name: str, code: str) -> x509.Name:
+    """The subject of an organisation's signing certificate: its name, and its USCC as
+    ``organizationIdentifier`` in the ETSI EN 319 412-1 form ``NTRCN-<USCC>`` — what a
+    hub reads to tie a signed delivery to the department that sends it."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+            x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{code}"),
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+        ]
+    )
+
+
 def _is_sm2(key: Any) -> bool:
     return SigningKey.from_private_key(key).algorithm == "sm2-sm3"
 
@@ -161,16 +175,18 @@ class CertificateAuthority(Identity):
         extended_key_usage: Sequence[x509.ObjectIdentifier] | None = (DOCUMENT_SIGNING_EKU,),
         signature_algorithm: str | None = None,
         signer_algorithm: str | None = None,
+        subject: x509.Name | None = None,
     ) -> CertificateAuthority:
         """Issue a certificate (a CA when ``ca``) for ``key`` or a fresh key of ``key_kind``.
 
         ``signature_algorithm`` overrides how this CA signs (e.g. ``rsa-pkcs1v15-sha1`` to
         make a weak certificate); ``signer_algorithm`` how the new key will sign.
+        ``subject`` replaces the development subject built from ``common_name``.
         """
         key = key if key is not None else generate_key(key_kind or _family_kind(self.key))
         usage = key_usage or (_CA_KEY_USAGE if ca else _SIGNER_KEY_USAGE)
         cert = build_certificate(
-            subject=_name(common_name),
+            subject=subject or _name(common_name),
             subject_key=key,
             issuer=self,
             not_before=not_before,
@@ -466,6 +482,26 @@ class Pki:
         """DER certificates to put in a signature, signer first."""
         certs = x509.load_pem_x509_certificates(self.chain_path(family).read_bytes())
         return [c.public_bytes(serialization.Encoding.DER) for c in certs]
+
+    def department_signer(
+        self, family: str, *, name: str, code: str, now: datetime | None = None
+    ) -> tuple[SigningKey, list[bytes]]:
+        """A fresh signing key and chain for a department, issued by the intermediate CA.
+
+        The shared issuing certificate names no organisation, so it cannot sign a
+        department's deliveries (the hub ties the signer to the delivering department by
+        the USCC its certificate names); this one names ``code`` (:func:`organisation_name`).
+        Kept in memory only: issue one where a department's signature is needed.
+        """
+        now = now or datetime.now(UTC)
+        intermediate = load_authority(self.directory, f"intermediate-{family}")
+        signer = intermediate.issue(
+            name,
+            subject=organisation_name(name, code),
+            not_before=now - timedelta(days=1),
+            not_after=min(now + timedelta(days=365 * 2), intermediate.cert.not_valid_after_utc),
+        )
+        return signer.signing_key, [signer.der, intermediate.der]
 
 
 def write_hierarchy(directory: Path, h: Hierarchy, *, now: datetime, crl_days: int) -> None:

@@ -19,8 +19,11 @@ from tongyuan.topology import Topology, load_topology
 DEPT = AUTHORITY  # 深圳市南山区市场监督管理局, the authority of the factories' item
 
 
-def topology_yaml(*, signing: bool = False, trust_dir: Path | None = None) -> str:
+def topology_yaml(
+    *, signing: bool = False, trust_dir: Path | None = None, signing_ca: str | None = None
+) -> str:
     trust = f'trust_dir: "{trust_dir}"\n' if trust_dir is not None else ""
+    ca = f"\n    signing_ca: {signing_ca}" if signing_ca is not None else ""
     return f"""\
 name: ingest-test
 {trust}nodes:
@@ -43,7 +46,7 @@ departments:
           materials: {{kind: material, patterns: ["materials_*.xml"]}}
           cases: {{kind: case, patterns: ["cases_*.xml"]}}
         settle_seconds: 0
-    signing: {"true" if signing else "false"}
+    signing: {"true" if signing else "false"}{ca}
 """
 
 
@@ -95,9 +98,11 @@ class World:
 
 
 def make_world(settings: Settings, tmp: Path, *, signing: bool = False,
-               trust_dir: Path | None = None, items: bool = True) -> World:  # fmt: skip
+               trust_dir: Path | None = None, items: bool = True,
+               signing_ca: str | None = None) -> World:  # fmt: skip
     path = tmp / "topology.yaml"
-    path.write_text(topology_yaml(signing=signing, trust_dir=trust_dir), encoding="utf-8")
+    text = topology_yaml(signing=signing, trust_dir=trust_dir, signing_ca=signing_ca)
+    path.write_text(text, encoding="utf-8")
     topology = load_topology(path, home=settings.home)
     drop = settings.home / "drops" / DEPT
     drop.mkdir(parents=True, exist_ok=True)

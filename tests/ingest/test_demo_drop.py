@@ -33,7 +33,9 @@ def test_the_demo_drop_ingests_with_exactly_its_planted_defects(world: World) ->
 def test_a_signing_department_gets_a_signed_demo_drop(hub, tmp_path) -> None:  # type: ignore[no-untyped-def]
     pki = init_pki(tmp_path / "pki", algorithms=("ecdsa",))
     signed = make_world(hub, tmp_path, signing=True, trust_dir=pki.trust_dir)
-    key, chain = pki.signing_key("ecdsa"), pki.chain("ecdsa")
+    # The department's own certificate: one naming no USCC would be refused.
+    name = signed.topology.case_department(DEPT).name
+    key, chain = pki.department_signer("ecdsa", name=name, code=DEPT)
     drop = write_case_drop(
         signed.settings, signed.topology, DEPT, cases=10, signing_key=key, chain=chain
     )

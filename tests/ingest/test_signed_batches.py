@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 from ingest_world import DEPT, World, make_world
 from sqlalchemy import select
 from std_factories import make_case
 
 from signing.detached import sign_detached
+from signing.keys import SigningKey
 from signing.pki import Pki, init_pki
 from tongyuan.ingest import ingest_department
 from tongyuan.ingest.signed import SIGNATURE_NAME, build_manifest
@@ -33,11 +36,26 @@ def signed(hub, tmp_path, pki) -> World:  # type: ignore[no-untyped-def]
     return make_world(hub, tmp_path, signing=True, trust_dir=pki.trust_dir)
 
 
-def _sign(world: World, pki: Pki, names: list[str]) -> None:
+DEPT_NAME = "深圳市南山区市场监督管理局"
+OTHER_DEPT = "11440304MB2C92920A"  # 深圳市福田区卫生健康局: same provincial CA, another department
+_SIGNERS: dict[tuple[Path, str], tuple[SigningKey, list[bytes]]] = {}
+
+
+def _signer(pki: Pki, code: str = DEPT) -> tuple[SigningKey, list[bytes]]:
+    """A department's signing key and chain from ``pki``'s intermediate, one per PKI and code."""
+    key = (pki.directory, code)
+    if key not in _SIGNERS:
+        _SIGNERS[key] = pki.department_signer("ecdsa", name=DEPT_NAME, code=code)
+    return _SIGNERS[key]
+
+
+def _sign(
+    world: World, pki: Pki, names: list[str], signer: tuple[SigningKey, list[bytes]] | None = None
+) -> None:
     manifest = build_manifest(world.drop, names)
     (world.drop / MANIFEST).write_bytes(manifest)
-    envelope = sign_detached(manifest, pki.signing_key("ecdsa"), pki.chain("ecdsa"))
-    (world.drop / SIGNATURE_NAME).write_bytes(envelope)
+    key, chain = signer or _signer(pki)
+    (world.drop / SIGNATURE_NAME).write_bytes(sign_detached(manifest, key, chain))
 
 
 def _cases() -> list:
@@ -61,10 +79,7 @@ def test_a_signed_delivery_is_ingested_with_its_signer(signed: World, pki: Pki) 
     result = ingest_department(signed.settings, signed.topology, DEPT)
     assert result.status == "committed", result.error
     assert result.added == 3
-    cert = x509.load_pem_x509_certificate(pki.cert_path("ecdsa").read_bytes())
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    fingerprint = hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+    fingerprint = hashlib.sha256(_signer(pki)[1][0]).hexdigest()
     assert result.signer_fingerprint == fingerprint
     for batch_id in result.batch_ids:
         batch = _batch(signed, batch_id)
@@ -191,9 +206,8 @@ def _sign_at(world: World, pki: Pki, names: list[str], minutes_ago: int) -> None
     manifest = build_manifest(world.drop, names)
     (world.drop / MANIFEST).write_bytes(manifest)
     when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes_ago)
-    envelope = sign_detached(
-        manifest, pki.signing_key("ecdsa"), pki.chain("ecdsa"), signing_time=when
-    )
+    key, chain = _signer(pki)
+    envelope = sign_detached(manifest, key, chain, signing_time=when)
     (world.drop / SIGNATURE_NAME).write_bytes(envelope)
 
 
@@ -309,3 +323,199 @@ def test_a_replayed_signed_delivery_is_refused(signed: World, pki: Pki) -> None:
     assert "not later than the last accepted signed delivery" in (older.error or "")
     assert newer.batch_id in (older.error or "")
     assert signed.count(CaseRow) == 2
+
+
+# --- the signer is the delivering department ----------------------------------------------
+
+
+def _issue(pki: Pki, subject: x509.Name, alt: x509.GeneralName | None = None):  # type: ignore[no-untyped-def]
+    """(key, chain) of a document-signing certificate from ``pki``'s intermediate — the
+    one CA that certifies every department — with a chosen subject and subjectAltName."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from signing.pki import DOCUMENT_SIGNING_EKU, load_authority
+
+    inter = load_authority(pki.trust_dir, "intermediate-ecdsa")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(inter.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING_EKU]), critical=False)
+    )
+    if alt is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+    cert = builder.sign(inter.key, hashes.SHA256())
+    der = cert.public_bytes(Encoding.DER)
+    return SigningKey.from_private_key(key), [der, inter.der]
+
+
+def _shared_issuing(pki: Pki) -> tuple[SigningKey, list[bytes]]:
+    """The dev PKI's issuing certificate: certified by the shared CA, naming no USCC."""
+    return pki.signing_key("ecdsa"), pki.chain("ecdsa")
+
+
+def _deliver_signed_by(world: World, pki: Pki, signer: tuple[SigningKey, list[bytes]]):  # type: ignore[no-untyped-def]
+    """Deliver three cases signed by ``signer`` and ingest them."""
+    world.deliver("cases_001.xml", _cases())
+    _sign(world, pki, ["cases_001.xml"], signer)
+    return ingest_department(world.settings, world.topology, DEPT)
+
+
+def _subject(cn: str, *extra: x509.NameAttribute) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), *extra])
+
+
+def test_another_departments_certificate_from_the_same_ca_is_refused(
+    signed: World, pki: Pki
+) -> None:
+    """QA: the provincial CA certifies every department; its chain alone proves nothing."""
+    other = _issue(pki, _subject(f"深圳市福田区卫生健康局 USCC {OTHER_DEPT}"))
+    result = _deliver_signed_by(signed, pki, other)
+    assert result.status == "rejected"
+    assert f"names {OTHER_DEPT}, not the delivering department {DEPT}" in (result.error or "")
+    meta = _batch(signed, result.batch_ids[0]).meta
+    assert (meta["indication"], meta["subindication"]) == (
+        "INDETERMINATE",
+        "SIG_CONSTRAINTS_FAILURE",
+    )
+    assert meta["signer_fingerprint"]  # who signed is kept with the refusal
+    _nothing_written(signed, "cases_001.xml")
+
+
+@pytest.mark.parametrize(
+    "subject, alt",
+    [
+        (_subject(f"{DEPT_NAME} USCC {DEPT}"), None),
+        (_subject(DEPT_NAME, x509.NameAttribute(NameOID.SERIAL_NUMBER, DEPT.lower())), None),
+        (
+            _subject(
+                DEPT_NAME,
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"统一社会信用代码{DEPT}"),
+            ),
+            None,
+        ),
+        (
+            _subject(DEPT_NAME),
+            x509.DirectoryName(
+                x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{DEPT}")])
+            ),
+        ),
+        (
+            _subject(DEPT_NAME),
+            x509.OtherName(
+                x509.ObjectIdentifier("1.2.156.10260.4.1.4"), b"\x0c\x12" + DEPT.encode()
+            ),
+        ),
+        (
+            _subject(
+                f"{DEPT_NAME} 代 {OTHER_DEPT}",
+                x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{DEPT}"),
+            ),
+            None,
+        ),
+    ],
+    ids=["cn", "serialNumber", "ou", "san-directory-name", "san-other-name", "own-among-others"],
+)
+def test_a_certificate_naming_the_department_anywhere_signs_for_it(
+    signed: World, pki: Pki, subject: x509.Name, alt: x509.GeneralName | None
+) -> None:
+    result = _deliver_signed_by(signed, pki, _issue(pki, subject, alt))
+    assert result.status == "committed" and result.added == 3, result.error
+
+
+def test_a_certificate_naming_no_uscc_is_refused_by_default(signed: World, pki: Pki) -> None:
+    """The dev PKI's shared issuing certificate names no organisation: it may be anyone's."""
+    result = _deliver_signed_by(signed, pki, _shared_issuing(pki))
+    assert result.status == "rejected"
+    assert "the signer certificate names no USCC" in (result.error or "")
+    assert "signing_ca: dedicated" in (result.error or "")
+    assert _batch(signed, result.batch_ids[0]).meta["subindication"] == "SIG_CONSTRAINTS_FAILURE"
+    _nothing_written(signed, "cases_001.xml")
+
+
+def _dedicated_world(hub, tmp_path: Path, pki: Pki, scope: str | None) -> World:  # type: ignore[no-untyped-def]
+    """A department declaring ``signing_ca: dedicated``; the PKI's root moved under
+    ``anchors/<scope>/`` (None: left a general anchor)."""
+    import shutil
+
+    trust = tmp_path / "trust"
+    shutil.copytree(pki.trust_dir, trust, ignore=shutil.ignore_patterns("private"))
+    if scope is not None:
+        (trust / "anchors" / scope).mkdir()
+        for anchor in (trust / "anchors").glob("*.pem"):
+            anchor.rename(trust / "anchors" / scope / anchor.name)
+    return make_world(hub, tmp_path, signing=True, trust_dir=trust, signing_ca="dedicated")
+
+
+def test_a_dedicated_ca_under_the_departments_own_anchors_signs_without_a_uscc(
+    hub, tmp_path: Path, pki: Pki
+) -> None:
+    world = _dedicated_world(hub, tmp_path, pki, DEPT)
+    result = _deliver_signed_by(world, pki, _shared_issuing(pki))
+    assert result.status == "committed" and result.added == 3, result.error
+
+
+def test_a_dedicated_ca_still_refuses_another_departments_certificate(
+    hub, tmp_path: Path, pki: Pki
+) -> None:
+    world = _dedicated_world(hub, tmp_path, pki, DEPT)
+    result = _deliver_signed_by(world, pki, _signer(pki, OTHER_DEPT))
+    assert result.status == "rejected" and OTHER_DEPT in (result.error or "")
+    _nothing_written(world, "cases_001.xml")
+
+
+def test_a_dedicated_ca_needs_the_chain_under_the_departments_own_anchors(
+    hub, tmp_path: Path, pki: Pki
+) -> None:
+    """Declared dedicated, but the signer chains to a general anchor (the shared CA): refused."""
+    world = _dedicated_world(hub, tmp_path, pki, None)
+    result = _deliver_signed_by(world, pki, _shared_issuing(pki))
+    assert result.status == "rejected"
+    assert "names no USCC and the department's dedicated CA has no anchors" in (result.error or "")
+    assert f"anchors/{DEPT}/" in (result.error or "")
+    assert _batch(world, result.batch_ids[0]).meta["subindication"] == "SIG_CONSTRAINTS_FAILURE"
+    _nothing_written(world, "cases_001.xml")
+
+
+def test_a_dedicated_ca_refuses_a_chain_to_a_general_anchor_beside_its_own(
+    hub, tmp_path: Path, pki: Pki
+) -> None:
+    """The department's own anchors exist but are another CA's; the signer chains to the
+    general (shared) anchor only: the general anchor does not stand in for them."""
+    world = _dedicated_world(hub, tmp_path, pki, None)
+    own = init_pki(tmp_path / "own", algorithms=("ecdsa",))
+    (world.topology.trust_dir / "anchors" / DEPT).mkdir()
+    for anchor in (own.trust_dir / "anchors").glob("*.pem"):
+        (world.topology.trust_dir / "anchors" / DEPT / anchor.name).write_bytes(anchor.read_bytes())
+    result = _deliver_signed_by(world, pki, _shared_issuing(pki))
+    assert result.status == "rejected"
+    assert f"its chain does not end under anchors/{DEPT}/" in (result.error or "")
+    _nothing_written(world, "cases_001.xml")
+
+
+def test_only_codes_passing_the_uscc_check_count(tmp_path: Path) -> None:
+    """A wrong check character (the QA certificate's 11440304MB2C92920X) or a longer run is
+    no USCC; a lower-case code is one."""
+    from signing.trust import parse_certificate
+    from tongyuan.ingest.signed import signer_usccs
+
+    pki = init_pki(tmp_path / "p", algorithms=("ecdsa",))
+    subject = _subject(
+        f"x 11440304MB2C92920X {DEPT}9",  # wrong check character; a run of 19
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"A{OTHER_DEPT}"),  # a run of 19
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, OTHER_DEPT.lower()),
+    )
+    _key, chain = _issue(pki, subject)
+    assert signer_usccs(parse_certificate(chain[0])) == [OTHER_DEPT]

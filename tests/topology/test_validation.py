@@ -285,6 +285,38 @@ def test_departments(tmp_path: Path) -> None:
     _one(problems, "departments[4]", "a department is a mapping")
 
 
+CASES = (
+    '{adapter: files, config: {path: "{home}/d/{code}", '
+    'streams: {cases: {kind: case, patterns: ["cases_*.xml"]}}}}'
+)
+
+
+def _signing_department(tmp_path: Path, *settings: str) -> Path:
+    body = f'name: t\nnodes:\n  - {{code: "440300", source: {SRC}}}\ndepartments:\n'
+    body += '  - {name: 深圳市市场监督管理局, code: "114403000040578006", node: "440300", '
+    body += f"cases: {CASES}{''.join(', ' + s for s in settings)}}}\n"
+    return _write(tmp_path, body)
+
+
+def test_signing_ca_is_shared_unless_declared_dedicated(tmp_path: Path) -> None:
+    """Who issues the signer's certificate decides whether it must name the USCC."""
+    shared = load_topology(_signing_department(tmp_path, "signing: true"), home=tmp_path)
+    assert shared.case_department("114403000040578006").signing_ca == "shared"
+    path = _signing_department(tmp_path, "signing: true", "signing_ca: dedicated")
+    assert (
+        load_topology(path, home=tmp_path).case_department("114403000040578006").signing_ca
+        == "dedicated"
+    )
+    with pytest.raises(TopologyError) as info:
+        load_topology(
+            _signing_department(tmp_path, "signing: true", "signing_ca: own"), home=tmp_path
+        )
+    _one(info.value.problems, "departments[0].signing_ca", "'own' is not a signing CA: give shared")
+    with pytest.raises(TopologyError) as info:
+        load_topology(_signing_department(tmp_path, "signing_ca: dedicated"), home=tmp_path)
+    _one(info.value.problems, "departments[0].signing_ca", "only a department with signing: true")
+
+
 def test_env_defaults_never_hold_secrets(tmp_path: Path) -> None:
     problems = _problems(
         tmp_path,

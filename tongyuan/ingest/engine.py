@@ -436,7 +436,9 @@ def _verify(
     patterns = [p for spec in source._streams.values() for p in spec.patterns]
     trust_dir = trust_dir_for(settings, topology.trust_dir)
     try:
-        return verify_delivery(source, patterns, trust_dir, department=dept.code, now=now)
+        return verify_delivery(
+            source, patterns, trust_dir, department=dept.code, signing_ca=dept.signing_ca, now=now
+        )
     except AdapterError as exc:
         return DeliveryVerdict(
             ok=False,

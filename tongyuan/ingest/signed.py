@@ -11,7 +11,13 @@ signature against the hub's trust directory (chain, validity at signing time, CR
 only the department's own anchors (``anchors/<department code>/``) and the general ones
 count, never anchors scoped to another authority — every delivered file against the
 signed manifest (listed, same size, same sha256), and every file the manifest lists is
-delivered: a signed file left out (dropped by whoever carried the delivery) rejects it. Any
+delivered: a signed file left out (dropped by whoever carried the delivery) rejects it.
+
+A valid chain only says that some trusted CA certified the signer, and one provincial
+government CA usually certifies every department: the signer certificate must also name
+the delivering department's USCC (:func:`signer_usccs`) — one naming only other USCCs is
+another department's, one naming none is refused unless the department has a dedicated CA
+(``signing_ca: dedicated``) and the chain ends under its own ``anchors/<code>/``. Any
 failure rejects the delivery as a whole: nothing is stored or quarantined, nothing is
 acknowledged, and a failed batch records the reason with the ETSI sub-indication.
 """
@@ -22,13 +28,14 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.builtin.drop import DropSource
 from adapters.builtin.drop_folder import (
@@ -42,9 +49,19 @@ from adapters.builtin.drop_folder import (
 )
 from adapters.sdk import AdapterError
 from signing.report import SubIndication
+from standards.identifiers import InvalidIdentifier, validate_uscc
 from tongyuan.config import Settings
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from signing.trust import TrustStore
+
 SIGNATURE_NAME = f"{MANIFEST_NAME}.sig.json"
+DEDICATED_CA = "dedicated"
+# An 18-character run of letters and digits standing alone: a candidate USCC (validated
+# before it counts). Letters, digits on either side mean it is part of something longer.
+_USCC_TOKEN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{18}(?![0-9A-Za-z])")
 ENV_TRUST_DIR = "TONGYUAN_TRUST_DIR"
 _CHUNK = 1 << 20
 
@@ -243,12 +260,123 @@ def delivered_names(folder: DropFolder, patterns: Sequence[str]) -> dict[str, An
     return out
 
 
+def signer_usccs(cert: x509.Certificate) -> list[str]:
+    """Every USCC the certificate names, normalised, each once, in the order found.
+
+    Read from every subject attribute (CN, O, OU, serialNumber, organizationIdentifier as
+    ``NTRCN-<USCC>``…) and the subjectAltName: CAs put the code in different places. A
+    candidate counts only when it passes the USCC check, so an 18-character serial
+    number that is not a code is ignored.
+    """
+    found: dict[str, None] = {}
+    for text in [_text(a.value) for a in cert.subject] + _alt_name_texts(cert):
+        for token in _USCC_TOKEN.findall(text):
+            try:
+                found.setdefault(validate_uscc(token), None)
+            except InvalidIdentifier:
+                continue
+    return list(found)
+
+
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("latin-1")
+
+
+def _alt_name_texts(cert: x509.Certificate) -> list[str]:
+    """The subjectAltName's texts (directory names attribute by attribute, otherName's
+    encoded value as is); none when absent or unreadable — a code found only there is
+    then not found, which refuses rather than accepts."""
+    from cryptography import x509
+
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    out: list[str] = []
+    for general in names:
+        value = general.value
+        if isinstance(value, x509.Name):
+            out.extend(_text(a.value) for a in value)
+        elif isinstance(value, str | bytes):
+            out.append(_text(value))
+    return out
+
+
+def signer_refusal(
+    envelope: bytes,
+    trust: TrustStore,
+    department: str,
+    signing_ca: str,
+    now: datetime | None,
+) -> str | None:
+    """Why the (valid) signature is not the delivering department's, or None.
+
+    The chain proves only that a trusted CA certified the signer; a provincial CA
+    certifies every department, so the certificate must name ``department``'s USCC. A
+    certificate naming no USCC is the department's only when it has a CA of its own
+    (``signing_ca: dedicated``) and the chain ends under ``anchors/<department>/``.
+    USCCs are organisation codes, shown in full (masked only should one read as a
+    citizen ID).
+    """
+    from signing.detached import ParsedEnvelope
+
+    env = ParsedEnvelope(envelope)
+    named = signer_usccs(env.signer)
+    if department in named:
+        return None
+    if named:
+        from standards.privacy import mask_text
+
+        return (
+            f"the signer certificate names {mask_text(', '.join(named))}, not the delivering "
+            f"department {department}: another organisation's certificate cannot sign this "
+            "department's deliveries"
+        )
+    if signing_ca != DEDICATED_CA:
+        return (
+            f"the signer certificate names no USCC, so nothing ties it to the delivering "
+            f"department {department}: its certificate must name the USCC (subject or "
+            "subjectAltName), unless the department has a CA of its own (signing_ca: "
+            f"dedicated in the topology, anchors under anchors/{department}/)"
+        )
+    return _outside_dedicated_ca(env, trust, department, now)
+
+
+def _outside_dedicated_ca(
+    env: Any, trust: TrustStore, department: str, now: datetime | None
+) -> str | None:
+    """Why the chain does not end under the department's own anchors, or None: the path is
+    built again with those anchors only (a general anchor must not stand in for them)."""
+    from signing.trust import TrustStore, authority_key
+
+    key = authority_key(department)
+    own = trust.anchors.get(key)
+    where = f"anchors/{key}/"
+    if not own:
+        return (
+            f"the signer certificate names no USCC and the department's dedicated CA has no "
+            f"anchors: put its CA certificate under {where} in the trust directory"
+        )
+    scoped = TrustStore({key: own}, trust.intermediates, trust.crls, trust.directory)
+    chain = scoped.validate(
+        env.certificates[0], env.certificates[1:], at=env.signing_time, authority=key, now=now
+    )
+    if chain.ok:
+        return None
+    detail = "; ".join(c.detail for c in chain.checks if c.passed is False)
+    return (
+        f"the signer certificate names no USCC and its chain does not end under {where} "
+        f"(the department's dedicated CA): {detail}"
+    )
+
+
 def verify_delivery(
     source: DropSource,
     patterns: Sequence[str],
     trust_dir: Path,
     *,
     department: str | None = None,
+    signing_ca: str = "shared",
     now: datetime | None = None,
 ) -> DeliveryVerdict:
     """Check a drop folder's delivery as a whole; never raises for what was delivered.
@@ -256,8 +384,10 @@ def verify_delivery(
     ``department`` is the delivering department's code: only anchors under
     ``anchors/<code>/`` and the general anchors vouch for its signer (as a license's
     issuer code does for licenses), so a CA trusted for one authority cannot sign another
-    department's deliveries. An empty folder is an empty delivery (ok, nothing to
-    verify). Raises AdapterError only when the folder cannot be reached, like a read would.
+    department's deliveries, and the signer certificate must be the department's
+    (:func:`signer_refusal`, ``signing_ca`` as in the topology). An empty folder is an
+    empty delivery (ok, nothing to verify). Raises AdapterError only when the folder
+    cannot be reached, like a read would.
     """
     from signing.detached import verify_detached
     from signing.trust import TrustStore, authority_key
@@ -305,6 +435,16 @@ def verify_delivery(
         verdict.reason = (
             f"manifest signature {report.indication.value}/{verdict.subindication}: {detail}"
         )
+        return verdict
+    refusal = (
+        None
+        if department is None
+        else signer_refusal(signature, trust, department, signing_ca, now)
+    )
+    if refusal is not None:
+        sub = SubIndication.SIG_CONSTRAINTS_FAILURE
+        verdict.ok, verdict.reason = False, refusal
+        verdict.indication, verdict.subindication = sub.indication.value, sub.value
         return verdict
     try:
         manifest = Manifest.parse(manifest_bytes, folder.location(MANIFEST_NAME))

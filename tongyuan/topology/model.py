@@ -109,7 +109,12 @@ class Department:
     for a department that only delivers cases. ``cases`` reads its case system (cases and
     the materials submitted with them); ``case_schedule`` is the cron of its ingestion.
     ``signing`` says every delivery must carry a manifest signed with the department's
-    certificate, verified before anything of it is ingested.
+    certificate, verified before anything of it is ingested. ``signing_ca`` says who
+    issues that certificate: ``shared`` (a CA that certifies other departments too, such
+    as a provincial government CA) — the certificate must then name the department's
+    USCC — or ``dedicated`` (a CA of the department's own, trusted under
+    ``anchors/<code>/``), where a certificate naming no USCC is accepted when its chain
+    ends under those anchors.
     """
 
     name: str
@@ -120,6 +125,7 @@ class Department:
     cases: AdapterRef | None = None
     case_schedule: str | None = None
     signing: bool = False
+    signing_ca: str = "shared"
 
     @property
     def problems(self) -> list[str]:

@@ -75,8 +75,10 @@ TOP_KEYS = frozenset(
 NODE_KEYS = frozenset({"code", "name", "level", "parent", "source", "sink", "schedule"})
 NODE_DEFAULT_KEYS = frozenset({"source", "sink", "schedule"})
 DEPARTMENT_KEYS = frozenset(
-    {"name", "code", "node", "source", "streams", "cases", "case_schedule", "signing"}
-)
+    {"name", "code", "node", "source", "streams", "cases", "case_schedule", "signing",
+     "signing_ca"}
+)  # fmt: skip
+SIGNING_CAS = ("shared", "dedicated")
 REF_KEYS = frozenset({"adapter", "config", "stream", "snapshot"})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _PLACEHOLDERS = ("{home}", "{code}")
@@ -387,6 +389,28 @@ def _schedule(value: object, where: str, ctx: _Context) -> str | None:
         )
         return None
     return text
+
+
+def _signing_ca(item: Mapping[str, Any], signing: bool, where: str, ctx: _Context) -> str:
+    """Who issues a signing department's certificate; ``shared`` unless said otherwise.
+
+    It decides whether a certificate naming no USCC may sign the department's deliveries
+    (only under a dedicated CA), so a misspelt value is an error, never a silent default.
+    """
+    value = item.get("signing_ca")
+    if value is None:
+        return "shared"
+    if value not in SIGNING_CAS:
+        ctx.add(
+            f"{where}.signing_ca",
+            f"{value!r} is not a signing CA: give shared (a CA that certifies other "
+            "departments too; the certificate must name the department's USCC) or dedicated "
+            "(the department's own CA, trusted under anchors/<code>/)",
+        )
+        return "shared"
+    if not signing:
+        ctx.add(f"{where}.signing_ca", "only a department with signing: true has a signing CA")
+    return str(value)
 
 
 def _ref(
@@ -799,6 +823,7 @@ def _departments(raw: object, nodes: Mapping[str, object], ctx: _Context) -> lis
             signing = False
         elif signing and raw_cases is None:
             ctx.add(f"{where}.signing", "signed deliveries apply to a case system (cases:)")
+        signing_ca = _signing_ca(item, signing, where, ctx)
         streams = item.get("streams")
         if streams is None:
             streams = [source.stream] if source is not None else []
@@ -826,6 +851,7 @@ def _departments(raw: object, nodes: Mapping[str, object], ctx: _Context) -> lis
                     cases=cases,
                     case_schedule=case_schedule,
                     signing=signing,
+                    signing_ca=signing_ca,
                 )
             )
     return out
