@@ -180,6 +180,7 @@ def pull(
     verify_read: Callable[[StreamRead], None] | None = None,
     base_dir: Path | None = None,
     session: Session | None = None,
+    in_transaction: Callable[[Session, Batch], None] | None = None,
 ) -> PullResult:
     """Read ``stream`` from ``source`` incrementally and store it; never raises for data.
 
@@ -202,6 +203,10 @@ def pull(
     several streams see each other's records as the real runs would see each other's
     commits (a case citing a material delivered with it). Without it, each dry run is
     rolled back on its own and the next stream never sees what this one stored.
+
+    ``in_transaction`` writes what must commit with the batch (the memory of an accepted
+    signed delivery), last, in the pull's transaction: before the source is acknowledged,
+    and an exception from it fails the pull like any other write.
     """
     if session is not None and not dry_run:
         raise ValueError("pull(session=…) is for dry runs: a real pull commits on its own")
@@ -231,7 +236,7 @@ def pull(
             if session is not None:
                 _write_stream(session, read, writer, result, contract, spec.kind, batch_kind,
                               label, batch_meta, started, verify_read, source_name, stream,
-                              settings)  # fmt: skip
+                              settings, in_transaction)  # fmt: skip
                 result.status = "dry-run"
             else:
                 with sessions() as own:
@@ -240,7 +245,7 @@ def pull(
                         batch = _write_stream(own, read, writer, result, contract, spec.kind,
                                               batch_kind, label, batch_meta, started,
                                               verify_read, source_name, stream,
-                                              settings)  # fmt: skip
+                                              settings, in_transaction)  # fmt: skip
                         if dry_run:
                             result.status = "dry-run"
                         else:
@@ -325,6 +330,7 @@ def _write_stream(
     source_name: str,
     stream: str,
     settings: Settings,
+    in_transaction: Callable[[Session, Batch], None] | None = None,
 ) -> Batch:
     """Everything one pull writes, inside ``session``'s open transaction (not ended here).
 
@@ -351,4 +357,6 @@ def _write_stream(
         status="committed",
         settings=settings,
     )
+    if in_transaction is not None:
+        in_transaction(session, batch)
     return batch

@@ -184,6 +184,11 @@ class DropSource(Source, ABC):
         """Where this stream's copies are staged; stable across runs so downloads resume."""
         return self._staging_dir(f"\x00{stream}", "")
 
+    def verified_path(self) -> Path:
+        """Where the hub keeps the copies of a signed delivery it verified (and ingests):
+        in this source's staging area, not the system's temporary directory."""
+        return self._staging_dir("\x00\x00verified", "-verified")
+
     def material_files_path(self) -> tuple[Path, Path]:
         """Where a remote source stages the files its materials reference: the tree the
         hub looks them up in (``file`` relative to it) and the folder of partial copies.

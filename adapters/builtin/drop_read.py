@@ -92,6 +92,16 @@ class Notice:
         return f"{self.name}: {verb}: {self.reason}"
 
 
+def marker_acknowledges(folder: DropFolder, entry: Entry) -> bool:
+    """Whether ``entry``'s ``.done`` marker in ``folder`` acknowledges this very file (same
+    size and modification time); an absent or unreadable marker acknowledges nothing."""
+    try:
+        marker = json.loads(folder.read_small(entry.name + MARKER_SUFFIX, 4096))
+        return (int(marker["size"]), int(marker["mtime"])) == (entry.size, entry.mtime)
+    except (OSError, AdapterError, ValueError, KeyError, TypeError):
+        return False  # an unreadable marker acknowledges nothing: deliver again
+
+
 class DropRead(StreamRead):
     """One read of one stream of a drop folder (see the module docstring for the rules)."""
 
@@ -141,12 +151,18 @@ class DropRead(StreamRead):
             return
         folder = self._open()
         # A view (a verified signed delivery) stats what was read; acknowledge only a live
-        # file that is still the one read.
+        # file that is still the one read — for a view, down to its bytes: the same size
+        # and modification time do not prove the same content.
         live: DropFolder = getattr(folder, "live", folder)
+        still_verified = getattr(folder, "still_verified", None)
         for item in todo:
             try:
                 now = live.stat(item.name)
-                if now is None or not item.same_file(now):
+                if (
+                    now is None
+                    or not item.same_file(now)
+                    or (still_verified is not None and not still_verified(item.name, item.sha256))
+                ):
                     log.warning(
                         "%s changed or vanished after delivery; not acknowledged",
                         mask_text(folder.location(item.name)),
@@ -253,11 +269,7 @@ class DropRead(StreamRead):
         if self.config.acknowledge != "marker" or entry.name + MARKER_SUFFIX not in entries:
             return False
         assert self._folder is not None
-        try:
-            marker = json.loads(self._folder.read_small(entry.name + MARKER_SUFFIX, 4096))
-            return (int(marker["size"]), int(marker["mtime"])) == (entry.size, entry.mtime)
-        except (OSError, AdapterError, ValueError, KeyError, TypeError):
-            return False  # an unreadable marker acknowledges nothing: deliver again
+        return marker_acknowledges(self._folder, entry)
 
     def _manifest(self, folder: DropFolder, entries: dict[str, Entry]) -> Manifest | None:
         entry = entries.get(MANIFEST_NAME)

@@ -259,7 +259,8 @@ def test_a_file_and_manifest_swapped_after_verification_reject_the_delivery(
 def test_the_read_ingests_the_verified_copies_not_the_live_files(
     signed: World, pki: Pki, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Even a change the re-check cannot see (same size and mtime) never reaches the library."""
+    """Even a change the re-check cannot see (same size and mtime) never reaches the library,
+    and the swapped file is not acknowledged as if its bytes had been read."""
     import os
 
     signed.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="OK-1")])
@@ -284,6 +285,7 @@ def test_the_read_ingests_the_verified_copies_not_the_live_files(
     result = ingest_department(signed.settings, signed.topology, DEPT)
     assert result.status == "committed", result.error
     assert [r[0] for r in signed.query(select(CaseRow.dept_case_no))] == ["OK-1"]
+    assert b"EV-1" in path.read_bytes()  # left in the folder, not moved to done/
 
 
 def _clear_drop(world: World) -> None:
@@ -519,3 +521,218 @@ def test_only_codes_passing_the_uscc_check_count(tmp_path: Path) -> None:
     )
     _key, chain = _issue(pki, subject)
     assert signer_usccs(parse_certificate(chain[0])) == [OTHER_DEPT]
+
+
+# --- accepted deliveries still in the folder, re-sends, verified copies (review r2) -------
+
+
+def _configured(hub, tmp_path: Path, pki: Pki, line: str) -> World:  # type: ignore[no-untyped-def]
+    """A signed world whose drop folder's configuration has ``line`` added."""
+    from ingest_world import topology_yaml
+
+    from tongyuan.topology import load_topology
+
+    text = topology_yaml(signing=True, trust_dir=pki.trust_dir).replace(
+        "        settle_seconds: 0\n    signing",
+        f"        settle_seconds: 0\n        {line}\n    signing",
+    )
+    assert line in text
+    (tmp_path / "configured.yaml").write_text(text, encoding="utf-8")
+    world = make_world(hub, tmp_path, signing=True, trust_dir=pki.trust_dir)
+    return World(world.settings, load_topology(tmp_path / "configured.yaml", home=hub.home),
+                 world.drop, world.tmp)  # fmt: skip
+
+
+def _rejections(world: World) -> int:
+    return world.count(Batch, Batch.kind == "ingest.rejected")
+
+
+def test_a_delivery_acknowledged_by_markers_is_nothing_new_on_the_next_run(
+    hub, tmp_path: Path, pki: Pki
+) -> None:
+    """Files, manifest and signature stay beside their .done markers: not a replay."""
+    world = _configured(hub, tmp_path, pki, "acknowledge: marker")
+    world.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="M-1")])
+    _sign_at(world, pki, ["cases_001.xml"], minutes_ago=1)
+    first = ingest_department(world.settings, world.topology, DEPT)
+    assert first.status == "committed" and first.added == 1, first.error
+    assert (world.drop / "cases_001.xml.done").exists()
+    for _ in range(2):
+        again = ingest_department(world.settings, world.topology, DEPT)
+        assert again.status == "committed", again.error
+        assert (again.read, again.added) == (0, 0)
+    assert _rejections(world) == 0
+    assert world.count(CaseRow) == 1
+
+
+def test_a_failed_acknowledgement_is_retried_and_a_put_back_delivery_refused(
+    signed: World, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.builtin.files import LocalFolder
+
+    signed.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="A-1")])
+    _sign_at(signed, pki, ["cases_001.xml"], minutes_ago=1)
+    saved = (signed.drop / "cases_001.xml").read_bytes()
+    real = LocalFolder.move_to_done
+
+    def disk_full(self, name: str, done: str) -> str:  # type: ignore[no-untyped-def]
+        raise OSError("disk full")
+
+    monkeypatch.setattr(LocalFolder, "move_to_done", disk_full)
+    first = ingest_department(signed.settings, signed.topology, DEPT)
+    assert first.status == "committed" and first.added == 1, first.error
+    assert (signed.drop / "cases_001.xml").exists()
+    monkeypatch.setattr(LocalFolder, "move_to_done", real)
+    retry = ingest_department(signed.settings, signed.topology, DEPT)
+    assert retry.status == "committed" and (retry.read, retry.added) == (0, 0), retry.error
+    assert not (signed.drop / "cases_001.xml").exists()  # acknowledged now
+    assert _batch(signed, retry.batch_id or "").meta["accepted_in"] == first.batch_id
+    assert _rejections(signed) == 0
+
+    (signed.drop / "cases_001.xml").write_bytes(saved)  # put back after its acknowledgement
+    replay = ingest_department(signed.settings, signed.topology, DEPT)
+    assert replay.status == "rejected"
+    assert f"replay of the delivery accepted in batch {first.batch_id}" in (replay.error or "")
+    assert signed.count(CaseRow) == 1
+
+
+def test_a_sidecar_listed_in_the_manifest_is_read_from_its_verified_copy(
+    signed: World, pki: Pki
+) -> None:
+    path = signed.deliver("cases_001.xml", _cases())
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (signed.drop / "cases_001.xml.sha256").write_text(f"{digest}  cases_001.xml\n")
+    _sign(signed, pki, ["cases_001.xml", "cases_001.xml.sha256"])
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "committed" and result.added == 3, result.error
+
+
+def test_the_same_files_signed_again_later_are_a_new_delivery(signed: World, pki: Pki) -> None:
+    """The documented re-send: build_manifest gives the same bytes, the envelope differs."""
+    signed.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="S-1")])
+    data = (signed.drop / "cases_001.xml").read_bytes()
+    _sign_at(signed, pki, ["cases_001.xml"], minutes_ago=10)
+    manifest = (signed.drop / MANIFEST).read_bytes()
+    first = ingest_department(signed.settings, signed.topology, DEPT)
+    assert first.status == "committed", first.error
+    (signed.drop / "cases_001.xml").write_bytes(data)
+    _sign_at(signed, pki, ["cases_001.xml"], minutes_ago=0)
+    assert (signed.drop / MANIFEST).read_bytes() == manifest
+    again = ingest_department(signed.settings, signed.topology, DEPT)
+    assert again.status == "committed" and again.unchanged == 1, again.error
+
+
+def _kill_at_last_after_commit(calls: list[str]):  # type: ignore[no-untyped-def]
+    """A checkpoint killing the run after the case stream's commit (the second stream)."""
+
+    def checkpoint(point: str) -> None:
+        calls.append(point)
+        if calls.count("after_commit") == 2:
+            raise SystemExit("killed")
+
+    return checkpoint
+
+
+def test_the_accepted_delivery_commits_with_its_cases(signed: World, pki: Pki) -> None:
+    """Killed after the commit, before the acknowledgement: a put-back copy is a replay."""
+    signed.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="C-1")])
+    _sign_at(signed, pki, ["cases_001.xml"], minutes_ago=1)
+    names = ("cases_001.xml", MANIFEST, SIGNATURE_NAME)
+    saved = {n: (signed.drop / n).read_bytes() for n in names}
+    with pytest.raises(SystemExit):
+        ingest_department(
+            signed.settings, signed.topology, DEPT, checkpoint=_kill_at_last_after_commit([])
+        )
+    assert signed.count(CaseRow) == 1
+    for name, data in saved.items():  # put back byte for byte (new mtime)
+        (signed.drop / name).write_bytes(data)
+    replay = ingest_department(signed.settings, signed.topology, DEPT)
+    assert replay.status == "rejected" and "replay of the delivery" in (replay.error or "")
+
+
+def test_a_failure_remembering_the_delivery_fails_the_case_batch(
+    signed: World, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tongyuan.ingest.engine as engine
+
+    signed.deliver("cases_001.xml", _cases())
+    _sign(signed, pki, ["cases_001.xml"])
+
+    def broken(*args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(engine, "remember_delivery", broken)
+    result = ingest_department(signed.settings, signed.topology, DEPT)  # does not raise
+    assert result.status == "failed" and "database went away" in (result.error or "")
+    _nothing_written(signed, "cases_001.xml")
+    monkeypatch.undo()
+    again = ingest_department(signed.settings, signed.topology, DEPT)
+    assert again.status == "committed" and again.added == 3, again.error
+
+
+def _verified_dir(world: World) -> Path:
+    source = world.topology.case_department(DEPT).cases.open()  # type: ignore[union-attr]
+    return source.verified_path()  # type: ignore[attr-defined]
+
+
+def test_verified_copies_stay_in_the_staging_area_and_never_outlive_the_run(
+    signed: World, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tongyuan.ingest.engine as engine
+
+    stale = _verified_dir(signed) / "tongyuan-verified-killed"
+    stale.mkdir()
+    (stale / "0.copy").write_text("left by a killed run")
+    signed.deliver("cases_001.xml", _cases())
+    _sign(signed, pki, ["cases_001.xml"])
+
+    def broken(*args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(engine, "accepted_delivery", broken)
+    with pytest.raises(RuntimeError):
+        ingest_department(signed.settings, signed.topology, DEPT)
+    assert list(_verified_dir(signed).iterdir()) == []  # swept, and the refusal's copies gone
+
+
+def test_verified_copies_are_made_under_the_staging_area(
+    signed: World, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tongyuan.ingest.engine as engine
+
+    signed.deliver("cases_001.xml", _cases())
+    _sign(signed, pki, ["cases_001.xml"])
+    seen: list[list[str]] = []
+    real = engine._pull_streams
+
+    def look_then_pull(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append([p.name for p in _verified_dir(signed).iterdir()])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_pull_streams", look_then_pull)
+    result = ingest_department(signed.settings, signed.topology, DEPT)
+    assert result.status == "committed", result.error
+    assert len(seen[0]) == 1 and seen[0][0].startswith("tongyuan-verified-")
+    assert list(_verified_dir(signed).iterdir()) == []
+
+
+def test_a_file_over_max_file_bytes_refuses_the_delivery_before_its_download(
+    hub, tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.builtin.files import LocalFolder
+
+    world = _configured(hub, tmp_path, pki, "max_file_bytes: 100")
+    world.deliver("cases_001.xml", _cases())
+    _sign(world, pki, ["cases_001.xml"])
+    fetched: list[str] = []
+    real = LocalFolder.fetch
+    monkeypatch.setattr(
+        LocalFolder, "fetch", lambda self, name, *a: (fetched.append(name), real(self, name, *a))
+    )
+    result = ingest_department(world.settings, world.topology, DEPT)
+    assert result.status == "rejected"
+    assert "cases_001.xml" in (result.error or "") and "over max_file_bytes (100)" in (
+        result.error or ""
+    )
+    assert fetched == []
+    _nothing_written(world, "cases_001.xml")

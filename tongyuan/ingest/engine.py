@@ -16,6 +16,7 @@ delivery exactly as the real run's do.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -37,18 +38,24 @@ from tongyuan.ingest.signed import (
     SnapshotFolder,
     changed_since_verified,
     empty_snapshot,
+    sweep_verified,
     trust_dir_for,
     verify_delivery,
 )
-from tongyuan.libraries.batches import record_failed_batch
+from tongyuan.libraries.adapter_states import load_state
+from tongyuan.libraries.batches import Batch, record_failed_batch
 from tongyuan.libraries.signed_deliveries import (
-    accepted_manifest,
+    accepted_delivery,
     latest_accepted,
     remember_delivery,
 )
 from tongyuan.pulling import Checkpoint, PullResult, pull
 from tongyuan.topology import Topology
 from tongyuan.topology.model import Department
+
+if TYPE_CHECKING:
+    from adapters.builtin.drop import DropSource
+    from adapters.builtin.drop_folder import DropFolder
 
 log = logging.getLogger(__name__)
 
@@ -213,29 +220,32 @@ def _ingest_locked(
 
     batch_meta: dict[str, Any] = {"department": dept.code}
     verify_read: Callable[[StreamRead], None] | None = None
+    remember: Callable[[Session, Batch], None] | None = None
     snapshot: DeliverySnapshot | None = None
     if dept.signing:
         verdict = _verify(settings, topology, dept, source, now)
         if not verdict.ok:
             return _rejected(settings, result, label, verdict, dry_run)
         snapshot = verdict.snapshot or empty_snapshot()
-        refusal = _refusal(settings, dept, source, verdict, snapshot)
-        if refusal is not None:
-            snapshot.close()
-            return _rejected(settings, result, label, refusal, dry_run)
-        batch_meta.update(verdict.meta())
-        result.signer_fingerprint = verdict.signer_fingerprint
-        verify_read = _refuse_changed_files
-        _pin(source, snapshot)
-    try:
+    try:  # from here on the verified copies (personal data in clear) are always removed
+        if snapshot is not None:
+            refusal, accepted_in = _refusal(settings, dept, source, verdict, snapshot, label)
+            if refusal is not None:
+                return _rejected(settings, result, label, refusal, dry_run)
+            batch_meta.update(verdict.meta())
+            if accepted_in is not None:
+                batch_meta["accepted_in"] = accepted_in  # acknowledging it only
+            elif not dry_run:
+                remember = _remember(dept, snapshot)
+            result.signer_fingerprint = verdict.signer_fingerprint
+            verify_read = _refuse_changed_files
+            _pin(source, snapshot)
         _pull_streams(settings, source, streams, result, label, batch_meta, dry_run, now,
-                      checkpoint, verify_read)  # fmt: skip
+                      checkpoint, verify_read, remember)  # fmt: skip
     finally:
         if snapshot is not None:
             snapshot.close()
             _pin(source, None)
-    if snapshot is not None and not dry_run:
-        _remember(settings, dept, snapshot, result)
     if dry_run and result.status == "committed":
         result.status = "dry-run"
     log.info(
@@ -262,7 +272,11 @@ def _pull_streams(
     now: datetime | None,
     checkpoint: Checkpoint | None,
     verify_read: Callable[[StreamRead], None] | None,
+    remember: Callable[[Session, Batch], None] | None = None,
 ) -> None:
+    """Pull the material streams, then the case stream; ``remember`` (an accepted signed
+    delivery) is written in the case stream's transaction, so the delivery's cases and the
+    memory that refuses its replay commit together, before anything is acknowledged."""
     base_dir = getattr(source, "folder", None)
     with _dry_run_transaction(settings, dry_run) as shared:
         for stream, kind in streams:
@@ -279,6 +293,7 @@ def _pull_streams(
                 verify_read=verify_read,
                 base_dir=base_dir if isinstance(base_dir, Path) else None,
                 session=shared,
+                in_transaction=remember if kind == "case" else None,
             )
             result.add(outcome, kind)
             if outcome.status == "failed":
@@ -303,28 +318,33 @@ def _refusal(
     source: Source,
     verdict: DeliveryVerdict,
     snapshot: DeliverySnapshot,
-) -> DeliveryVerdict | None:
-    """Why a verified delivery must still be refused: it changed since, or it is a replay."""
+    label: str,
+) -> tuple[DeliveryVerdict | None, str | None]:
+    """Why a verified delivery must still be refused (it changed since, or it is a
+    replay), and the batch that accepted it when it is an accepted delivery whose files
+    are only waiting for (or already have) their acknowledgement: read nothing of it
+    again, acknowledge what is pending."""
     from adapters.builtin.drop import DropSource
     from signing.report import SubIndication
 
     assert isinstance(source, DropSource)  # _verify accepted only drop sources
     patterns = [p for spec in source._streams.values() for p in spec.patterns]
+    sub, accepted_in = SubIndication.HASH_FAILURE, None
     try:
         folder = source.open_folder()
         try:
-            changed = changed_since_verified(folder, patterns, snapshot)
+            reason = changed_since_verified(folder, patterns, snapshot)
+            if reason is None and snapshot.manifest_bytes:
+                sub = SubIndication.SIG_CONSTRAINTS_FAILURE
+                reason, accepted_in = _replay(settings, dept, source, folder, snapshot, label)
         finally:
             folder.close()
     except (OSError, AdapterError) as exc:
-        changed = f"the drop folder cannot be read again after verification: {exc}"
-    sub = SubIndication.HASH_FAILURE
-    reason = changed
-    if reason is None and snapshot.manifest_bytes:
-        sub, reason = SubIndication.SIG_CONSTRAINTS_FAILURE, _replay(settings, dept, snapshot)
+        sub = SubIndication.HASH_FAILURE
+        reason = f"the drop folder cannot be read again after verification: {exc}"
     if reason is None:
-        return None
-    return DeliveryVerdict(
+        return None, accepted_in
+    refusal = DeliveryVerdict(
         ok=False,
         files=verdict.files,
         reason=reason,
@@ -333,54 +353,100 @@ def _refusal(
         signer=verdict.signer,
         signer_fingerprint=verdict.signer_fingerprint,
     )
+    return refusal, None
 
 
-def _replay(settings: Settings, dept: Department, snapshot: DeliverySnapshot) -> str | None:
-    """Why the verified manifest is a replay (accepted before, or signed too early)."""
+def _replay(
+    settings: Settings,
+    dept: Department,
+    source: DropSource,
+    live: DropFolder,
+    snapshot: DeliverySnapshot,
+    label: str,
+) -> tuple[str | None, str | None]:
+    """Why the verified delivery is a replay, or (None, the accepting batch) for an
+    accepted delivery still in the folder only because it awaits (or has, as markers)
+    its acknowledgement.
+
+    The same envelope accepted before is a replay unless every file it lists is the one
+    the hub ingested and is either acknowledged by a marker or named pending in the
+    stream's state (its acknowledgement failed and is retried): files put back after
+    their acknowledgement are not in that state. An envelope signed no later than the
+    department's last accepted one is an older delivery replayed.
+    """
     engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine)() as session:
-            earlier = accepted_manifest(session, dept.code, snapshot.manifest_sha256)
+            earlier = accepted_delivery(session, dept.code, snapshot.envelope_sha256)
             latest = latest_accepted(session, dept.code)
+            states = {name: load_state(session, label, name) for name in source._streams}
     finally:
         engine.dispose()
     if earlier is not None:
+        if _awaiting_acknowledgement(source, live, snapshot, states):
+            return None, earlier.batch_id
         return (
             f"replay of the delivery accepted in batch {earlier.batch_id} (the same signed "
-            f"MANIFEST.json, signed at {earlier.signing_time:%Y-%m-%dT%H:%M:%SZ}); nothing "
-            "of it is ingested again"
-        )
+            f"envelope, signed at {earlier.signing_time:%Y-%m-%dT%H:%M:%SZ}), put back after "
+            "it was acknowledged; nothing of it is ingested again"
+        ), None
     signed_at = snapshot.signing_time
     if latest is not None and signed_at is not None and signed_at <= latest.signing_time:
         return (
             f"signed at {signed_at:%Y-%m-%dT%H:%M:%SZ}, not later than the last accepted "
             f"signed delivery (signed at {latest.signing_time:%Y-%m-%dT%H:%M:%SZ}, batch "
             f"{latest.batch_id}): an older delivery replayed; nothing of it is ingested"
-        )
-    return None
+        ), None
+    return None, None
+
+
+def _awaiting_acknowledgement(
+    source: DropSource,
+    live: DropFolder,
+    snapshot: DeliverySnapshot,
+    states: dict[str, Any],
+) -> bool:
+    """Whether every file of ``snapshot`` a stream reads is the one ingested (the state's
+    or the marker's size and mtime, the manifest's sha256) and is acknowledged by its
+    marker or pending in the stream's state."""
+    from adapters.builtin.drop_folder import MARKER_SUFFIX, SIDECAR_SUFFIX
+    from adapters.builtin.drop_read import Delivered, marker_acknowledges
+
+    marker_mode = source.config.acknowledge == "marker"  # type: ignore[attr-defined]
+    for stream, spec in source._streams.items():
+        pending = {
+            (d.name, d.size, d.mtime, d.sha256)
+            for d in map(Delivered.from_state, (states[stream] or {}).get("delivered", []))
+        }
+        for name in snapshot.listed_names():
+            if name.endswith((SIDECAR_SUFFIX, MARKER_SUFFIX)):
+                continue
+            if not any(fnmatch.fnmatchcase(name, p) for p in spec.patterns):
+                continue
+            entry = snapshot.entries[name]
+            signed = snapshot.manifest.entries[name].sha256
+            if (name, entry.size, entry.mtime, signed) in pending:
+                continue
+            if not (marker_mode and marker_acknowledges(live, entry)):
+                return False
+    return True
 
 
 def _remember(
-    settings: Settings, dept: Department, snapshot: DeliverySnapshot, result: IngestResult
-) -> None:
-    """Remember an accepted manifest, so the same delivery is refused if it comes back.
+    dept: Department, snapshot: DeliverySnapshot
+) -> Callable[[Session, Batch], None] | None:
+    """What remembers an accepted delivery, so the same envelope is refused if it comes
+    back: written in the case stream's commit transaction (a delivery whose pull fails
+    is rolled back with it and read again in full by the next run)."""
+    signing_time = snapshot.signing_time
+    if not snapshot.manifest_bytes or signing_time is None:
+        return None
+    key = snapshot.envelope_sha256
 
-    Only a delivery every stream committed is remembered (with the case stream's batch):
-    one whose pull failed is read again in full by the next run and must not be refused.
-    """
-    batch_id = result.batch_id
-    if not snapshot.manifest_bytes or snapshot.signing_time is None:
-        return
-    if result.status != "committed" or batch_id is None:
-        return
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine).begin() as session:
-            remember_delivery(
-                session, dept.code, snapshot.manifest_sha256, snapshot.signing_time, batch_id
-            )
-    finally:
-        engine.dispose()
+    def remember(session: Session, batch: Batch) -> None:
+        remember_delivery(session, dept.code, key, signing_time, batch.id)
+
+    return remember
 
 
 @contextmanager
@@ -433,6 +499,7 @@ def _verify(
             indication=SubIndication.FORMAT_FAILURE.indication.value,
             subindication=SubIndication.FORMAT_FAILURE.value,
         )
+    sweep_verified(source)  # copies a killed run left behind
     patterns = [p for spec in source._streams.values() for p in spec.patterns]
     trust_dir = trust_dir_for(settings, topology.trust_dir)
     try:

@@ -40,10 +40,12 @@ from typing import TYPE_CHECKING, Any
 from adapters.builtin.drop import DropSource
 from adapters.builtin.drop_folder import (
     MANIFEST_NAME,
+    MARKER_SUFFIX,
     MAX_MANIFEST_BYTES,
     DropFolder,
     Entry,
     Manifest,
+    discard_part,
     in_progress,
     unsafe_name_reason,
 )
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
     from signing.trust import TrustStore
 
 SIGNATURE_NAME = f"{MANIFEST_NAME}.sig.json"
+VERIFIED_PREFIX = "tongyuan-verified-"
 DEDICATED_CA = "dedicated"
 # An 18-character run of letters and digits standing alone: a candidate USCC (validated
 # before it counts). Letters, digits on either side mean it is part of something longer.
@@ -108,10 +111,20 @@ class DeliverySnapshot:
     staged: dict[str, Path]
     directory: Path | None = None
     signing_time: datetime | None = None
+    signature_bytes: bytes = b""
 
     @property
-    def manifest_sha256(self) -> str:
-        return hashlib.sha256(self.manifest_bytes).hexdigest()
+    def envelope_sha256(self) -> str:
+        """What identifies the delivery for replay refusal: the signed envelope's digest.
+
+        The envelope covers the manifest and the signing time, so the same files signed
+        again later (a re-send) are a new delivery, while the old envelope put back is not.
+        """
+        return hashlib.sha256(self.signature_bytes).hexdigest()
+
+    def listed_names(self) -> list[str]:
+        """The verified files, without ``MANIFEST.json`` itself."""
+        return sorted(n for n in self.entries if n != MANIFEST_NAME)
 
     def close(self) -> None:
         """Remove the verified copies."""
@@ -136,7 +149,11 @@ class SnapshotFolder(DropFolder):
         return self.live.location(name)
 
     def list(self) -> list[Entry]:
-        return list(self.snapshot.entries.values())
+        """The verified entries, plus the live folder's acknowledgement markers: a marker
+        only makes a read skip a file it acknowledges, and without it a delivery
+        acknowledged with ``acknowledge: marker`` would look unacknowledged for ever."""
+        markers = [e for e in self.live.list() if e.name.endswith(MARKER_SUFFIX)]
+        return [*self.snapshot.entries.values(), *markers]
 
     def stat(self, name: str) -> Entry | None:
         if name in self.snapshot.entries or name == MANIFEST_NAME:
@@ -157,9 +174,28 @@ class SnapshotFolder(DropFolder):
     def read_small(self, name: str, limit: int) -> bytes:
         if name == MANIFEST_NAME:
             return self.snapshot.manifest_bytes
-        if name in self.snapshot.entries:
-            raise AdapterError(f"{self.location(name)} is read through fetch, not read_small")
+        staged = self.snapshot.staged.get(name)
+        if staged is not None:  # a verified sidecar: its verified bytes, within the limit
+            if staged.stat().st_size > limit:
+                raise AdapterError(f"{self.location(name)} is over {limit} bytes")
+            return staged.read_bytes()
         return self.live.read_small(name, limit)
+
+    def still_verified(self, name: str, sha256: str) -> bool:
+        """Whether the live ``name`` still holds the bytes ``sha256`` names (what was
+        ingested): a file swapped for another of the same size and modification time
+        must not be acknowledged as if its bytes had been read."""
+        entry = self.live.stat(name)
+        if entry is None or self.snapshot.directory is None:
+            return False
+        part = self.snapshot.directory / "acknowledge.check"
+        try:
+            self.live.fetch(name, entry, part)
+            return _sha256_file(part) == sha256
+        except (OSError, AdapterError):
+            return False
+        finally:
+            discard_part(part)  # and a remote fetch's resume record: no stale resume
 
     def move_to_done(self, name: str, done_dir: str) -> str:
         return self.live.move_to_done(name, done_dir)
@@ -202,6 +238,16 @@ def changed_since_verified(
         if current != snapshot.manifest_bytes:
             return f"{MANIFEST_NAME} was replaced after the signed manifest was verified"
     return None
+
+
+def sweep_verified(source: DropSource) -> None:
+    """Remove verified copies a killed run left in ``source``'s staging area.
+
+    Called at the start of a run, under the department's ingest lock (no other run of the
+    department can be using them): the copies hold personal data in clear.
+    """
+    for stale in source.verified_path().glob(f"{VERIFIED_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def empty_snapshot() -> DeliverySnapshot:
@@ -459,10 +505,16 @@ def verify_delivery(
         manifest,
         {},
         {},
-        Path(tempfile.mkdtemp(prefix="tongyuan-verified-")),
+        Path(tempfile.mkdtemp(prefix=VERIFIED_PREFIX, dir=source.verified_path())),
         report.signing_time,
+        signature,
     )
-    problem = _check_files(folder, files, manifest, listed, snapshot)
+    limit: int = source.config.max_file_bytes  # type: ignore[attr-defined]
+    try:
+        problem = _check_files(folder, files, manifest, listed, snapshot, limit)
+    except BaseException:
+        snapshot.close()  # the copies hold the delivery's personal data: never left behind
+        raise
     if problem is not None:
         snapshot.close()
         sub, verdict.reason = problem
@@ -481,12 +533,15 @@ def _check_files(
     manifest: Manifest,
     listed: dict[str, Any],
     snapshot: DeliverySnapshot,
+    max_file_bytes: int,
 ) -> tuple[SubIndication, str] | None:
     """The first way the delivery differs from what was signed, or None.
 
     Every signed file must be there: the manifest's own entries are checked as well as the
     delivered files, or leaving one out would pass unnoticed. Each verified copy is kept
-    in ``snapshot``: the read ingests it, not the live file.
+    in ``snapshot``: the read ingests it, not the live file. A file over the source's
+    ``max_file_bytes`` is refused before it is downloaded (a read would refuse it anyway,
+    and the whole delivery with it).
     """
     assert snapshot.directory is not None
     for name in sorted(manifest.entries):
@@ -508,6 +563,11 @@ def _check_files(
         if entry.size != expected.size:
             return _hash(
                 f"{name}: {entry.size} bytes delivered, the signed manifest says {expected.size}"
+            )
+        if entry.size > max_file_bytes:
+            return _hash(
+                f"{name}: {entry.size} bytes is over max_file_bytes ({max_file_bytes}) of the "
+                "drop folder's configuration; the delivery is not read"
             )
         part = snapshot.directory / f"{len(snapshot.staged)}.copy"
         try:

@@ -3,13 +3,16 @@
 A signed delivery stays valid for ever: its files, ``MANIFEST.json`` and the signature can
 be put back in the drop folder byte for byte long after a newer delivery changed the same
 cases, and ingesting them again would roll those cases back. The hub therefore remembers,
-per department, every signed manifest it accepted (its sha256, its signing time and the
-batch that stored it) and refuses one it accepted before, or one signed no later than the
-department's last accepted delivery (:mod:`tongyuan.ingest.signed`).
+per department, every signed delivery it accepted (the sha256 of its signature envelope,
+its signing time and the batch that stored it) and refuses one it accepted before, or one
+signed no later than the department's last accepted delivery (:mod:`tongyuan.ingest`).
 
-Batches are history (they are chained in the ledger and never deleted), so what is
-remembered here is never forgotten either: a department that wants the hub to take the
-same content again signs a new manifest, which has a later signing time.
+The envelope, not the manifest, identifies a delivery: it covers the manifest and the
+signing time, and :func:`tongyuan.ingest.signed.build_manifest` gives the same bytes for
+the same files, so the same files signed again later (how a department re-sends) are a new
+delivery. Batches are history (chained in the ledger, never deleted), so what is
+remembered here is never forgotten either. The row is written in the case stream's
+commit transaction: the delivery's cases and the memory of it commit together.
 """
 
 from __future__ import annotations
@@ -24,14 +27,15 @@ from tongyuan.libraries.base import Base, UtcDateTime, utcnow
 
 
 class SignedDelivery(Base):
-    """One accepted signed manifest of one department."""
+    """One accepted signed delivery of one department."""
 
     __tablename__ = "signed_deliveries"
     __table_args__ = (UniqueConstraint("department", "manifest_sha256"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     department: Mapped[str] = mapped_column(String(32), index=True)
-    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    # The column keeps the name revision 0019 gave it; it holds the envelope's sha256.
+    envelope_sha256: Mapped[str] = mapped_column("manifest_sha256", String(64))
     signing_time: Mapped[datetime] = mapped_column(UtcDateTime)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
     accepted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -41,19 +45,19 @@ class SignedDelivery(Base):
 class Accepted:
     """What the hub remembers of an accepted delivery (for refusal messages)."""
 
-    manifest_sha256: str
+    envelope_sha256: str
     signing_time: datetime
     batch_id: str
 
 
-def accepted_manifest(session: Session, department: str, sha256: str) -> Accepted | None:
-    """The department's accepted delivery with this manifest, if any."""
+def accepted_delivery(session: Session, department: str, sha256: str) -> Accepted | None:
+    """The department's accepted delivery whose signature envelope has this sha256, if any."""
     row = session.scalars(
         select(SignedDelivery).where(
-            SignedDelivery.department == department, SignedDelivery.manifest_sha256 == sha256
+            SignedDelivery.department == department, SignedDelivery.envelope_sha256 == sha256
         )
     ).first()
-    return None if row is None else Accepted(row.manifest_sha256, row.signing_time, row.batch_id)
+    return None if row is None else Accepted(row.envelope_sha256, row.signing_time, row.batch_id)
 
 
 def latest_accepted(session: Session, department: str) -> Accepted | None:
@@ -68,17 +72,17 @@ def latest_accepted(session: Session, department: str) -> Accepted | None:
         .where(SignedDelivery.department == department, SignedDelivery.signing_time == latest)
         .order_by(SignedDelivery.id.desc())
     ).first()
-    return None if row is None else Accepted(row.manifest_sha256, row.signing_time, row.batch_id)
+    return None if row is None else Accepted(row.envelope_sha256, row.signing_time, row.batch_id)
 
 
 def remember_delivery(
     session: Session, department: str, sha256: str, signing_time: datetime, batch_id: str
 ) -> None:
-    """Record an accepted signed manifest (in the caller's transaction)."""
+    """Record an accepted signed delivery (in the caller's transaction)."""
     session.add(
         SignedDelivery(
             department=department,
-            manifest_sha256=sha256,
+            envelope_sha256=sha256,
             signing_time=signing_time,
             batch_id=batch_id,
         )
