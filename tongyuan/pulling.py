@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.sdk import Envelope, Source, StreamRead
 from adapters.sdk.contract import ReadContract, checked_spec
@@ -273,12 +273,7 @@ def pull(
         result.reset()
         result.batch_id = None
         if not dry_run:
-            with sessions.begin() as failed:
-                batch = record_failed_batch(
-                    failed, f"{batch_kind}.failed", label, error=result.error,
-                    meta=batch_meta, settings=settings,
-                )  # fmt: skip
-                result.batch_id = batch.id
+            _record_failure(sessions, result, batch_kind, label, batch_meta, settings)
     finally:
         try:
             if read is not None:
@@ -297,6 +292,36 @@ def pull(
         result.quarantined,
     )
     return result
+
+
+def _record_failure(
+    sessions: sessionmaker[Session],
+    result: PullResult,
+    batch_kind: str,
+    label: str,
+    batch_meta: dict[str, Any] | None,
+    settings: Settings,
+) -> None:
+    """Store the failed batch of a failed pull, or say on the result why it could not be.
+
+    The database that failed the pull is often the one that cannot take its failed batch
+    either (the server stopped, the network gone): that second failure is added to the
+    pull's one-line error instead of being raised, which printed both tracebacks chained
+    (1,191 lines) and broke the promise that a pull returns its failures. Nothing was
+    stored then either, so the state is unchanged and the pull can simply run again.
+    """
+    try:
+        with sessions.begin() as failed:
+            batch = record_failed_batch(
+                failed, f"{batch_kind}.failed", label, error=result.error,
+                meta=batch_meta, settings=settings,
+            )  # fmt: skip
+    except Exception as exc:
+        also = describe_error(exc)
+        log.error("pull %s: its failed batch could not be recorded: %s", label, also)
+        result.error = f"{result.error} (the failed batch could not be recorded either: {also})"
+        return
+    result.batch_id = batch.id
 
 
 def _close(contract: ReadContract, read: StreamRead, result: PullResult, label: str) -> None:

@@ -58,9 +58,13 @@ def main() -> None:
 
     A library database the hub refuses (PostgreSQL not UTF8) is found on the first
     connection of whatever command runs; it ends that command with the reason and exit
-    2 instead of a traceback.
+    2 instead of a traceback. Any other database error no command turned into its own
+    line (a statement timeout, the server stopped mid-command) ends it with one line and
+    exit 1: its traceback ran to hundreds of lines and its text quotes the SQL statement
+    and the values of the row being written (:func:`database_error_line`).
     """
     from rich.markup import escape
+    from sqlalchemy.exc import SQLAlchemyError
 
     from tongyuan.cli.common import err_console
     from tongyuan.db import DatabaseEncodingError
@@ -70,6 +74,25 @@ def main() -> None:
     except DatabaseEncodingError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise SystemExit(2) from None
+    except SQLAlchemyError as exc:
+        err_console.print(database_error_line(exc), soft_wrap=True)
+        raise SystemExit(1) from None
+
+
+def database_error_line(exc: BaseException) -> str:
+    """The one line for a database error that ended a command, logged with where it was
+    raised: the short form (class and the driver's first line, see
+    :func:`tongyuan.db.errors.describe_error`), never the statement or its parameters."""
+    import logging
+    import traceback
+
+    from tongyuan.cli.common import shown
+    from tongyuan.db.errors import describe_error
+
+    why = describe_error(exc)
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    logging.getLogger(__name__).error("command failed: %s\n%s", why, where)
+    return f"[red]error:[/red] a database error stopped the command: {shown(why)}"
 
 
 if __name__ == "__main__":  # python -m tongyuan.cli.app

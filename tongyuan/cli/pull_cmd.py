@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tongyuan.cli.common import console, err_console, settings_and_logging, shown
+from tongyuan.cli.common import (
+    console,
+    database_errors,
+    err_console,
+    settings_and_logging,
+    shown,
+)
 
 EPILOG = (
     "Example: [bold]tongyuan pull sql --config market.yaml --stream cases "
@@ -35,8 +41,10 @@ def pull(
     """Pull a stream through an adapter: store valid records, quarantine the rest, keep state.
 
     Runs again from where the last committed pull stopped. Exit 0 when the pull committed
-    (quarantined records included), 1 when it failed (nothing stored, state unchanged),
-    2 when the adapter, its configuration or the stream cannot be used.
+    (quarantined records included), 1 when it failed (nothing stored, state unchanged;
+    one line with the reason, and why its failed batch could not be recorded if it could
+    not be: the server stopped mid-pull), 2 when the adapter, its configuration or the
+    stream cannot be used, or the library database cannot be used (one line naming it).
     """
     from adapters.sdk import AdapterError, Source
     from adapters.sdk.contract import checked_spec
@@ -58,7 +66,8 @@ def pull(
     except KeyError as exc:  # no such stream: the source's message names those it has
         err_console.print(f"[red]error:[/red] {shown(str(exc.args[0]))}", soft_wrap=True)
         raise typer.Exit(2) from None
-    upgrade(settings.database_url)
+    with database_errors(settings, doing="migrating its schema"):
+        upgrade(settings.database_url)
     source_name = name or f"{adapter}:{config.stem}"
     # A drop-folder source's local folder is where its material records' files are found.
     folder = getattr(source, "folder", None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
@@ -76,10 +78,12 @@ def run(
 
     Exit 2 for a bad option or a library database that cannot be used (unreachable,
     login refused, schema not at this version's: one line naming it and the cause), 1
-    when the run failed, when the timeliness refresh failed (the suites still ran, on
-    the rows as of their last refresh), or with --strict when any expectation failed.
+    when the run failed (one line with the reason it is stored with: a database error
+    such as a statement timeout, the ledger unreadable, GX disagreeing), when the
+    timeliness refresh failed (the suites still ran, on the rows as of their last
+    refresh), or with --strict when any expectation failed.
     """
-    from tongyuan.quality import QualityError, run_quality
+    from tongyuan.quality import run_quality
     from tongyuan.quality.checks import region_prefix
     from tongyuan.quality.runner import resolve_suites
     from tongyuan.report.themes import format_rate, pooled_rate
@@ -97,14 +101,11 @@ def run(
     require_migrated(settings, why="`quality run` migrates nothing")
     refreshed = _refresh_timeliness(settings) if "timeliness" in chosen else True
     try:
-        with database_errors(settings):
+        with database_errors(settings), run_failures():
             summary = run_quality(settings, suites=chosen, scope=scope, as_of=day)
     except ValueError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    except QualityError as exc:
-        err_console.print(f"[red]quality run failed:[/red] {exc}")
-        raise typer.Exit(1) from None
     if as_json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -140,6 +141,32 @@ def run(
         console.print(f"GX Data Docs: {summary.data_docs_path}")
     if not refreshed or (strict and summary.status != "passed"):
         raise typer.Exit(1)
+
+
+@contextmanager
+def run_failures() -> Iterator[None]:
+    """A run that failed after it started is one line and exit 1, never a traceback.
+
+    ``require_migrated`` has just reached the database, so what goes wrong inside the run
+    is the run's failure, stored as ``error`` with its reason: GX and the breakdown
+    disagreeing (QualityError), the ledger check unable to read the ledger
+    (LedgerUnreadable, a statement timeout on a big hub), any other database error. The
+    last two printed a 250–370-line traceback, and a database error's own text carries
+    the SQL statement; the line is :func:`tongyuan.db.errors.describe_error`'s form.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tongyuan.db.errors import describe_error
+    from tongyuan.ledger import LedgerUnreadable
+    from tongyuan.quality import QualityError
+
+    try:
+        yield
+    except (QualityError, LedgerUnreadable, SQLAlchemyError) as exc:
+        # QualityError's and LedgerUnreadable's own text is already the short form.
+        why = describe_error(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+        err_console.print(f"[red]quality run failed:[/red] {shown(why)}", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def _refresh_timeliness(settings: Settings) -> bool:

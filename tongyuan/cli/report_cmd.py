@@ -47,8 +47,15 @@ def report(
     Scorecards use the latest run of every suite; trend charts use every finished run.
     Departments are named as the topology declares them (else as their items in force,
     else their e-licenses, name them). Personal ID numbers appear masked only.
+
+    Exit 2 when the hub or its quality tables are not there, 1 when a database error
+    stopped the report half-way (one line: the error's class and the driver's first line,
+    never the SQL statement).
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from tongyuan.cli.sync_cmd import resolve_topology_path
+    from tongyuan.db.errors import describe_error
     from tongyuan.report import ReportDataError, build_report
     from tongyuan.topology import TopologyError, load_topology
 
@@ -63,6 +70,12 @@ def report(
     except ReportDataError as exc:
         err_console.print(f"[red]error:[/red] {shown(str(exc), newlines=True)}")
         raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:  # a statement timeout, the server gone mid-report
+        err_console.print(
+            f"[red]error:[/red] the report could not be built: {shown(describe_error(exc))}",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
     if result.runs == 0:
         console.print(
             "[yellow]No finished quality run yet:[/yellow] the report says so. "

@@ -153,7 +153,9 @@ def items(
         )
         raise typer.Exit(EXIT_BUSY) from None
     except Exception as exc:  # the engine's own failures come back as results, not raised
-        reason = shown(mask_text(f"{type(exc).__name__}: {exc}"))
+        from tongyuan.db.errors import describe_error  # its own text carries the whole SQL
+
+        reason = shown(describe_error(exc))
         err_console.print(f"[red]sync failed:[/red] {reason}", soft_wrap=True)
         raise typer.Exit(1) from None
 
