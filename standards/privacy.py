@@ -169,7 +169,7 @@ _ID_CONTEXT = re.compile(
     r"|(?<![a-z])(?:id[ _-]?(?:number|num|card|no(?![a-z]))"
     r"|identity[ _-]?(?:card|number|no(?![a-z]))|holder[ _-]?id(?![a-z]))"
     r"|(?-i:(?<=[a-z])Id(?:Number|Num|Card|No)(?![a-z]))"
-    r"|(?<![a-z0-9_-])(?<![a-z0-9][ _-])id(?: *[:：]|\Z)",
+    r"|(?<![a-z0-9_-])(?<![a-z0-9][ _-])id *[:：]|(?<![a-z])id\Z",
     re.IGNORECASE,
 )
 _CONTEXT_REACH = 16
