@@ -91,7 +91,9 @@ def database_error_line(exc: BaseException) -> str:
 
     why = describe_error(exc)
     where = "".join(traceback.format_tb(exc.__traceback__))
-    logging.getLogger(__name__).error("command failed: %s\n%s", why, where)
+    log = logging.getLogger(__name__)
+    if log.hasHandlers():  # else Python's last-resort handler prints it above the one line
+        log.error("command failed: %s\n%s", why, where)
     return f"[red]error:[/red] a database error stopped the command: {shown(why)}"
 
 

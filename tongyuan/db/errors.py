@@ -25,4 +25,9 @@ def describe_error(exc: BaseException) -> str:
         lines = [line for line in text.strip().splitlines() if line.strip()]
         first = lines[0].strip() if lines else type(orig or exc).__name__
         return mask_text(f"{type(exc).__name__}: {first}")
-    return mask_text(f"{type(exc).__name__}: {exc}")
+    # Others can quote a statement error too (PendingRollbackError: "Original exception
+    # was: …" then the statement and its parameters on the next lines): the first line,
+    # cut where a statement would begin.
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    first = lines[0].split("[SQL:")[0].split("[parameters:")[0].strip() if lines else ""
+    return mask_text(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
