@@ -94,8 +94,11 @@ class Settings:
 
         An environment key wins; otherwise the key file is read, or created on first use
         (unless ``create_pii_key`` is False: then a missing key file is a ConfigError).
-        Creation goes through a private temporary file that is hard-linked into place, so
-        two processes starting at once end up with the same key, never with two.
+        None is created where the libraries already hold personal data: a new key cannot
+        decrypt them (a fresh ``TONGYUAN_HOME`` pointed at an existing PostgreSQL hub
+        made one, then refused it on every later run). Creation goes through a private
+        temporary file that is hard-linked into place, so two processes starting at once
+        end up with the same key, never with two.
         """
         if self.pii_key_b64 is not None:
             key = decode_pii_key(self.pii_key_b64, source=ENV_PII_KEY)
@@ -107,6 +110,7 @@ class Settings:
                         f"no PII key at {path} (a read-only command never creates one); "
                         f"set {ENV_PII_KEY} or check {ENV_HOME}"
                     )
+                refuse_new_key_on_written_libraries(self)
                 _create_key_file(path)
             key = decode_pii_key(path.read_text(encoding="ascii"), source=str(path))
         check_key_fits_libraries(self, key)
@@ -156,6 +160,28 @@ def check_key_fits_libraries(settings: Settings, key: bytes) -> None:
         # Remembered only once something was compared: a process that began on an empty
         # hub checks again later, after another worker may have written under its key.
         _FITTING_KEYS.add((settings.database_url, fingerprint))
+
+
+def refuse_new_key_on_written_libraries(settings: Settings) -> None:
+    """ConfigError if the libraries already hold personal data: a key file made now
+    would not be the key they were written under (see :meth:`Settings.pii_key`)."""
+    tokens = _stored_tokens(settings.database_url)
+    for place, token in zip(_TOKEN_PLACES, tokens, strict=True):
+        if token:
+            raise ConfigError(_no_key_for_written_libraries(settings, place))
+
+
+def _no_key_for_written_libraries(settings: Settings, place: str) -> str:
+    from adapters.sdk.db_url import safe_url_text
+
+    return (
+        f"there is no PII key file at {settings.pii_key_file} and {ENV_PII_KEY} is not set, "
+        f"but the libraries at {safe_url_text(settings.database_url)} already hold personal "
+        f"data ({place}) written under a key: a new key file would not decrypt them, so "
+        f"none was made. Set {ENV_PII_KEY} here to that key (or restore its key file, or "
+        f"point {ENV_HOME} at the hub's home); every machine and worker writing to these "
+        "libraries needs the same key, or the libraries split in two"
+    )
 
 
 def _key_mismatch(settings: Settings, place: str) -> str:

@@ -40,7 +40,7 @@ from adapters.builtin.sql_query import ReadPlan, SchemaMismatch, build_plan
 from adapters.builtin.sql_read import RowMapper, SqlStreamRead, open_read_connection
 from adapters.conformance.harness import Harness
 from adapters.sdk.config import AdapterConfig, SecretResolver, validation_problems
-from adapters.sdk.db_url import DatabaseUrlError, parse_database_url
+from adapters.sdk.db_url import DatabaseUrlError, parse_database_url, safe_url_text
 from adapters.sdk.errors import AdapterError, ConfigError, ConnectionCheckError
 from adapters.sdk.source import Source, State, StreamSpec
 from standards.records import RECORD_KINDS
@@ -259,7 +259,7 @@ class SqlSource(Source):
         except AdapterError as exc:
             raise ConnectionCheckError(str(exc)) from None
         except SQLAlchemyError as exc:
-            where = self._engine.url.render_as_string(hide_password=True) if self._engine else ""
+            where = safe_url_text(self._engine.url) if self._engine else ""
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise ConnectionCheckError(f"cannot connect to {where}: {reason}") from None
         if missing:

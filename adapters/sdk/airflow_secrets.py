@@ -181,9 +181,9 @@ def _metadata_database() -> str:
     """Which metadata database was asked, without its password."""
     try:
         from airflow.configuration import conf
-        from sqlalchemy.engine import make_url
 
-        url = conf.get("database", "sql_alchemy_conn")
-        return make_url(url).render_as_string(hide_password=True)
+        from adapters.sdk.db_url import safe_url_text
+
+        return safe_url_text(conf.get("database", "sql_alchemy_conn"))
     except Exception:  # only for a message
         return "as configured for Airflow"

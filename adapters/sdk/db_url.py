@@ -8,11 +8,23 @@ on in an error message — the driver's "failed to resolve host", the parser's �
 terminal, the log file, a batch's meta and Airflow's task log. Such a URL is refused
 here, before any connection, with a message that names the setting it came from and
 never quotes the URL.
+
+A password may also travel in the query string (``?password=…``, libpq's
+``sslpassword``, a driver's ``token``), which SQLAlchemy's ``hide_password`` leaves in
+clear. :func:`safe_url_text` is the one way a URL is shown: it masks both.
 """
 
 from __future__ import annotations
 
+from urllib.parse import quote_plus
+
 from sqlalchemy.engine import URL, make_url
+
+# What a secret is shown as.
+MASK = "***"
+# A query parameter whose name holds one of these words holds a secret (``password``,
+# ``sslpassword``, ``token``, ``client_secret``, ``sslkey``…), whatever its case.
+SECRET_QUERY_WORDS = ("password", "secret", "token", "key")
 
 ESCAPE_ADVICE = (
     "percent-encode @ : / # ? % in the user name and password "
@@ -51,11 +63,34 @@ def parse_database_url(text: str, *, setting: str) -> URL:
 
 
 def safe_url_text(url: URL | str) -> str:
-    """The URL with its password hidden, for messages; text that is not a URL that can
-    be read safely is not quoted at all."""
+    """The URL for messages: the password of its user part and every query parameter
+    named like a secret shown as ``***``; text that is not a URL that can be read
+    safely is not quoted at all.
+
+    ``render_as_string(hide_password=True)`` hides only the user part's password:
+    ``postgresql+psycopg://u@host/db?password=…`` went in clear into every error, the
+    CLI's ``(TONGYUAN_DATABASE_URL=…)`` and Airflow's task logs. The query is rendered
+    here rather than by SQLAlchemy, which would percent-encode the mask.
+    """
     if isinstance(url, str):
         try:
             url = parse_database_url(url, setting="database URL")
         except DatabaseUrlError:
             return "(a database URL that cannot be read, not shown)"
-    return url.render_as_string(hide_password=True)
+    base = url.set(query={}).render_as_string(hide_password=True)
+    pairs = [
+        f"{quote_plus(name)}={MASK if is_secret_parameter(name) else quote_plus(value)}"
+        for name in sorted(url.query)
+        for value in _values(url.query[name])
+    ]
+    return f"{base}?{'&'.join(pairs)}" if pairs else base
+
+
+def is_secret_parameter(name: str) -> bool:
+    """Whether a URL query parameter of this name holds a secret (its value never shown)."""
+    lowered = name.lower()
+    return any(word in lowered for word in SECRET_QUERY_WORDS)
+
+
+def _values(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)

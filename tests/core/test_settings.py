@@ -84,31 +84,14 @@ def test_concurrent_first_use_agrees_on_one_key(tmp_path: Path) -> None:
 
 def _hub_with_a_case(home: Path, key: bytes) -> Settings:
     """A SQLite hub holding one case written under ``key``."""
-    from factories import make_case
-    from sqlalchemy import Engine
+    from pii_hub import write_one_case
 
-    from standards.identifiers import InMemorySerialAllocator
-    from tongyuan.db import make_engine, make_session_factory, upgrade
-    from tongyuan.libraries import open_batch, write_case
-    from tongyuan.privacy import PiiProtector
+    from tongyuan.db import upgrade
 
     settings = Settings(home=home, database_url=f"sqlite:///{home / 'tongyuan.db'}")
     settings.ensure_dirs()
     upgrade(settings.database_url)
-    engine: Engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            batch = open_batch(session, "cases", "sz-market")
-            write_case(
-                session,
-                batch.id,
-                make_case(1),
-                protector=PiiProtector(key),
-                allocator=InMemorySerialAllocator(),
-            )
-            session.commit()
-    finally:
-        engine.dispose()
+    write_one_case(settings.database_url, key)
     return settings
 
 
@@ -141,15 +124,19 @@ def test_a_second_key_is_refused_on_libraries_written_under_the_key_file(
 def test_a_new_key_file_is_refused_on_libraries_written_under_the_variable(
     tmp_path: Path,
 ) -> None:
-    """A worker without TONGYUAN_PII_KEY on shared storage makes itself a key file."""
+    """A worker without TONGYUAN_PII_KEY on shared storage made itself a key file (and
+    refused it then, and on every later run): now it makes none."""
     home = tmp_path / "h"
     env_key = bytes(range(2, 34))
     _hub_with_a_case(home, env_key)
     worker = Settings(home=home, database_url=f"sqlite:///{home / 'tongyuan.db'}")
     with pytest.raises(ConfigError) as info:
         worker.pii_key()
-    assert str(info.value).startswith(f"the PII key file {worker.pii_key_file} does not")
-    assert "Set TONGYUAN_PII_KEY here to that key" in str(info.value)
+    message = str(info.value)
+    assert message.startswith(f"there is no PII key file at {worker.pii_key_file}")
+    assert "a case's applicant ID" in message and "none was made" in message
+    assert "Set TONGYUAN_PII_KEY here to that key" in message
+    assert not worker.pii_key_file.exists()
 
 
 def test_a_key_checked_on_an_empty_hub_is_checked_again_once_data_exist(

@@ -75,3 +75,73 @@ def test_an_unreachable_database_is_one_retriable_line_without_the_password(
     assert message.startswith("the library database at postgresql") and "cannot be used" in message
     assert "s3cret-pw" not in message and "\n" not in message
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+LASTING = [
+    'connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  '
+    'password authentication failed for user "tongyuan"',
+    'connection failed: FATAL:  role "tongyuan" does not exist',
+    'connection failed: FATAL:  database "tongyuan" does not exist',
+    'connection failed: FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "tongyuan", '
+    'database "tongyuan", no encryption',
+    'connection failed: FATAL:  role "tongyuan" is not permitted to log in',
+    "connection failed: fe_sendauth: no password supplied",
+    'connection failed: 致命错误:  用户 "tongyuan" Password 认证失败',
+    'connection failed: 致命错误:  数据库 "tongyuan" 不存在',
+]
+PASSING = [
+    'connection failed: connection to server at "10.0.0.5", port 5432 failed: Connection '
+    "refused\n\tIs the server running on that host and accepting TCP/IP connections?",
+    "connection failed: FATAL:  the database system is starting up",
+    "connection failed: FATAL:  sorry, too many clients already",
+    "connection timeout expired",
+    "deadlock detected",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "lasting"), [(t, True) for t in LASTING] + [(t, False) for t in PASSING]
+)
+def test_a_refused_login_or_database_is_lasting_and_a_down_server_is_not(
+    text: str, lasting: bool
+) -> None:
+    """What the tasks fail at once (no retries) and what they retry."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from tongyuan.db.errors import is_lasting_connection_error
+
+    error = OperationalError("connect", None, psycopg.OperationalError(text))
+    assert is_lasting_connection_error(error) is lasting
+
+
+def test_a_database_that_is_not_utf8_is_lasting() -> None:
+    from tongyuan.db import DatabaseEncodingError
+    from tongyuan.db.errors import is_lasting_connection_error
+
+    assert is_lasting_connection_error(DatabaseEncodingError("server encoding LATIN1"))
+    assert not is_lasting_connection_error(RuntimeError('role "x" does not exist'))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("refused", ["role", "database"])
+def test_a_refused_connection_fails_the_task_at_once_in_one_line(
+    refused: str, settings: Settings, pg_server, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """QA: a wrong hub password made `airflow dags test quality` retry 1, 2 and 4 minutes
+    (609 s) before failing. A login the server refuses fails the task without retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    name = pg_server.create_database(prefix="tyrefused")
+    if refused == "role":  # the test server trusts every password: an unknown role it refuses
+        url = pg_server.base_url.set(username="nosuchrole", database=name)
+    else:
+        url = pg_server.base_url.set(database="nosuchdb")
+    text = url.render_as_string(hide_password=False) + "?password=S3cretPw"
+    _hub_env(monkeypatch, settings, text)
+    with pytest.raises(AirflowFailException) as info:
+        tasks.quality_run()
+    message = str(info.value)
+    assert message.startswith("the library database at postgresql") and "cannot be used" in message
+    assert ("nosuchrole" if refused == "role" else "nosuchdb") in message
+    assert "S3cretPw" not in message and "\n" not in message

@@ -101,3 +101,56 @@ def test_a_utf8_database_is_accepted(pg_server) -> None:  # type: ignore[no-unty
     finally:
         engine.dispose()
         pg_server.drop_database(name)
+
+
+CHINESE = "深圳市市场监督管理局 同源"
+
+
+@pytest.mark.parametrize(
+    "source", ["url", "PGCLIENTENCODING", "ALTER DATABASE SET", "ALTER ROLE SET"]
+)
+@pytest.mark.parametrize("encoding", ["LATIN1", "SQL_ASCII"])
+def test_the_client_encoding_is_utf8_wherever_another_one_is_set(
+    source: str, encoding: str, pg_server, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """QA: PGCLIENTENCODING=SQL_ASCII made `db upgrade` a 338-line TypeError; with
+    ?client_encoding=LATIN1 it passed and the first pull of Chinese text failed. The hub
+    forces UTF8 on every connection (the driver hands Python str either way), so the
+    schema goes in and Chinese text makes the round trip whatever the setting says."""
+    name = pg_server.create_database(prefix="tyclient")
+    url = pg_server.url(name)
+    role = f"tyrole_{uuid.uuid4().hex[:8]}"
+    if source == "url":
+        url += f"?client_encoding={encoding}"
+    elif source == "PGCLIENTENCODING":
+        monkeypatch.setenv("PGCLIENTENCODING", encoding)
+    else:
+        with pg_server._admin() as conn:
+            if source == "ALTER DATABASE SET":
+                target = sql.SQL("DATABASE {}").format(sql.Identifier(name))
+            else:
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN SUPERUSER").format(sql.Identifier(role)))
+                target = sql.SQL("ROLE {}").format(sql.Identifier(role))
+                url = pg_server.base_url.set(database=name, username=role).render_as_string(
+                    hide_password=False
+                )
+            conn.execute(
+                sql.SQL("ALTER {} SET client_encoding = {}").format(target, sql.Literal(encoding))
+            )
+    monkeypatch.setenv(ENV_DATABASE_URL, url)
+    result = CliRunner().invoke(app, ["db", "upgrade"], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            assert conn.execute(text("SHOW client_encoding")).scalar() == "UTF8"
+            conn.execute(text("CREATE TABLE t (v text)"))
+            conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": CHINESE})
+            assert conn.execute(text("SELECT v FROM t")).scalar() == CHINESE
+    finally:
+        engine.dispose()
+        pg_server.drop_database(name)
+        if source == "ALTER ROLE SET":
+            with pg_server._admin() as conn:
+                conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

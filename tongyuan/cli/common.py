@@ -243,11 +243,12 @@ def require_hub(settings: Settings) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
+    from adapters.sdk.db_url import safe_url_text
     from tongyuan.db import current_revision, is_sqlite
 
     url = make_url(settings.database_url)
     if os.environ.get(ENV_DATABASE_URL, "").strip():
-        where = url.render_as_string(hide_password=True)
+        where = safe_url_text(url)
         configured = f"{ENV_DATABASE_URL}={where}"
         check = ENV_DATABASE_URL
     else:

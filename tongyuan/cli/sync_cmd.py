@@ -16,6 +16,7 @@ import typer
 
 from standards.privacy import mask_text
 from tongyuan.cli.common import (
+    EXIT_BAD_DATABASE,
     TopologyOption,
     console,
     database_errors,
@@ -24,6 +25,7 @@ from tongyuan.cli.common import (
     settings_and_logging,
     shown,
 )
+from tongyuan.config import ConfigError
 
 ITEMS_EPILOG = (
     "Example: [bold]tongyuan sync items --node 440305 --dry-run[/bold]  (what 南山区's "
@@ -104,7 +106,8 @@ def items(
     failed step stores nothing; run again once its system is fixed), 2 for a topology
     that does not load, an unknown node or a library database that cannot be used
     (unreachable, login refused, another application's tables; for --dry-run also one
-    not migrated to the current schema: run `tongyuan db upgrade`), 3 when another
+    not migrated to the current schema: run `tongyuan db upgrade`) or a PII key that
+    does not decrypt the libraries' personal data, 3 when another
     (not dry) run of `sync items` on the hub was running (nothing done; run again later).
     """
     from tongyuan.topology import TopologyError, load_topology
@@ -152,6 +155,9 @@ def items(
             soft_wrap=True,
         )
         raise typer.Exit(EXIT_BUSY) from None
+    except ConfigError as exc:  # a PII key that does not fit the libraries: as `ingest` says
+        err_console.print(f"[red]error:[/red] {shown(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_DATABASE) from None
     except Exception as exc:  # the engine's own failures come back as results, not raised
         from tongyuan.db.errors import describe_error  # its own text carries the whole SQL
 

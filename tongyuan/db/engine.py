@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.sdk.db_url import safe_url_text
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 SqliteBegin = Literal["IMMEDIATE", "DEFERRED"]
@@ -41,6 +43,8 @@ def make_engine(
     Bound parameters are hidden from error messages and SQL logging (``hide_parameters``):
     they are the values of the rows being written — names, serials, encrypted IDs, ID
     hashes — and an error's text ends up in logs, batch meta and the terminal.
+
+    PostgreSQL sessions always use the client encoding UTF8 (:data:`CLIENT_ENCODING`).
     """
     kwargs.setdefault("hide_parameters", True)
     parsed = normalize_url(url)
@@ -49,6 +53,7 @@ def make_engine(
     kwargs.setdefault("pool_pre_ping", True)
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("json_serializer", jsonb_dumps)
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), **CLIENT_ENCODING}
     engine = create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "postgresql":
         _require_utf8(engine, parsed)
@@ -71,6 +76,17 @@ def jsonb_dumps(value: Any) -> str:
     if "\\u0000" in text:
         text = _NUL_ESCAPE.sub(r"\1\\u2400", text)
     return text
+
+
+# The client encoding of every PostgreSQL session, whatever the URL (``?client_encoding=``),
+# PGCLIENTENCODING or ALTER ROLE/DATABASE … SET client_encoding say: libpq's parameter
+# wins over all three. The encoding is only how text travels between server and driver
+# (Python gets str either way), and every other one breaks the hub: SQL_ASCII hands the
+# dialect's first-connect queries bytes (a 338-line TypeError in `db upgrade`), LATIN1
+# passes `db upgrade` and fails the first Chinese name written. Forced rather than
+# refused: an encoding set for other clients (psql on a LATIN1 terminal) is no
+# configuration error of the hub's.
+CLIENT_ENCODING = {"client_encoding": "utf8"}
 
 
 class DatabaseEncodingError(RuntimeError):
@@ -110,7 +126,7 @@ def _require_utf8(engine: Engine, url: URL) -> None:
             name = url.database or "?"
             raise DatabaseEncodingError(
                 f"the PostgreSQL database {name!r} at "
-                f"{url.render_as_string(hide_password=True)} has server encoding "
+                f"{safe_url_text(url)} has server encoding "
                 f"{encoding}, not UTF8: the libraries hold Chinese text. Create the "
                 f"database with ENCODING 'UTF8' (CREATE DATABASE {name} ENCODING 'UTF8' "
                 "TEMPLATE template0) and point TONGYUAN_DATABASE_URL at it"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.exc import StatementError
 
 from standards.privacy import mask_text
@@ -31,3 +33,35 @@ def describe_error(exc: BaseException) -> str:
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     first = lines[0].split("[SQL:")[0].split("[parameters:")[0].strip() if lines else ""
     return mask_text(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
+
+
+# What a PostgreSQL server (or libpq) says when it refuses the connection itself, not for
+# the moment: the login (a wrong password, an unknown role, no pg_hba.conf entry, a role
+# that may not log in), an unknown database. The driver gives no SQLSTATE for a refused
+# connection, so its message is matched: the server's English text and its zh_CN
+# translation (lc_messages of a Chinese-language server).
+_REFUSED_FOR_GOOD = re.compile(
+    r"authentication failed|no password supplied|no pg_hba\.conf entry"
+    r"|role \"[^\"]*\" does not exist|database \"[^\"]*\" does not exist"
+    r"|is not permitted to log in|permission denied for database"
+    r"|认证失败|没有用于主机|角色 \"[^\"]*\" 不存在|数据库 \"[^\"]*\" 不存在"
+)
+
+
+def is_lasting_connection_error(exc: BaseException) -> bool:
+    """Whether the library database refused the connection in a way waiting cannot fix.
+
+    An Airflow task retries what may pass (a server restarting, a network cut, a lock
+    timeout); a refused login, an unknown database or a database that is not UTF8 fails
+    the same way on every retry — 1, 2 and 4 minutes of waiting, 609 s in all, before
+    the operator saw the one line that says what to fix.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from tongyuan.db.engine import DatabaseEncodingError
+
+    if isinstance(exc, DatabaseEncodingError):
+        return True
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return False
+    return bool(_REFUSED_FOR_GOOD.search(str(exc.orig)))

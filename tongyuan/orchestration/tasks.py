@@ -437,21 +437,25 @@ def _require_schema(settings: Any) -> None:
     fails the task at once, without retries, in one line; so does a newer one (a worker
     left at an older version), saying that this worker's Tongyuan is the side behind. A
     database that cannot be reached fails it in one line naming the database (password
-    hidden), and is retried.
+    hidden), and is retried; one that refused the login, does not exist or is not UTF8
+    fails it at once in that line (:func:`tongyuan.db.errors.is_lasting_connection_error`).
     """
     from sqlalchemy.exc import SQLAlchemyError
 
     from adapters.sdk.db_url import safe_url_text
-    from tongyuan.db import current_revision, head_revision
-    from tongyuan.db.errors import describe_error
+    from tongyuan.db import DatabaseEncodingError, current_revision, head_revision
+    from tongyuan.db.errors import describe_error, is_lasting_connection_error
 
     where = safe_url_text(settings.database_url)
     try:
         revision = current_revision(settings.database_url)
-    except SQLAlchemyError as exc:
-        raise StepFailed(
+    except (SQLAlchemyError, DatabaseEncodingError) as exc:
+        message = (
             f"the library database at {where} cannot be used: {describe_error(exc)}; "
             "check TONGYUAN_DATABASE_URL"
+        )
+        raise (
+            _no_retry(message) if is_lasting_connection_error(exc) else StepFailed(message)
         ) from None
     head = head_revision()
     if revision == head:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
 )
 
+from adapters.sdk.db_url import safe_url_text
 from standards.privacy import mask_text
 
 REPORT_TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -274,7 +275,7 @@ def _tables(engine: Engine) -> tuple[Table, Table]:
     missing = [name for name in (RUNS_TABLE, RESULTS_TABLE) if name not in names]
     if missing:
         raise ReportDataError(
-            f"table(s) {', '.join(missing)} not found in {engine.url.render_as_string()}: "
+            f"table(s) {', '.join(missing)} not found in {safe_url_text(engine.url)}: "
             "run `tongyuan db upgrade`, then `tongyuan quality run`"
         )
     meta = MetaData()
