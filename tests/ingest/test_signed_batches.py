@@ -401,10 +401,12 @@ def test_another_departments_certificate_from_the_same_ca_is_refused(
     [
         (_subject(f"{DEPT_NAME} USCC {DEPT}"), None),
         (_subject(DEPT_NAME, x509.NameAttribute(NameOID.SERIAL_NUMBER, DEPT.lower())), None),
+        (_subject(DEPT_NAME, x509.NameAttribute(NameOID.ORGANIZATION_NAME, DEPT)), None),
+        (_subject(DEPT_NAME, x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, DEPT)), None),
         (
             _subject(
-                DEPT_NAME,
-                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"统一社会信用代码{DEPT}"),
+                f"{DEPT_NAME} {DEPT}",
+                x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{DEPT}"),
             ),
             None,
         ),
@@ -420,21 +422,137 @@ def test_another_departments_certificate_from_the_same_ca_is_refused(
                 x509.ObjectIdentifier("1.2.156.10260.4.1.4"), b"\x0c\x12" + DEPT.encode()
             ),
         ),
-        (
-            _subject(
-                f"{DEPT_NAME} 代 {OTHER_DEPT}",
-                x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{DEPT}"),
-            ),
-            None,
-        ),
     ],
-    ids=["cn", "serialNumber", "ou", "san-directory-name", "san-other-name", "own-among-others"],
+    ids=[
+        "cn",
+        "serialNumber",
+        "o",
+        "organizationIdentifier-bare",
+        "same-code-twice",
+        "san-directory-name",
+        "san-other-name",
+    ],
 )
-def test_a_certificate_naming_the_department_anywhere_signs_for_it(
+def test_a_certificate_naming_the_department_as_its_organisation_signs_for_it(
     signed: World, pki: Pki, subject: x509.Name, alt: x509.GeneralName | None
 ) -> None:
     result = _deliver_signed_by(signed, pki, _issue(pki, subject, alt))
     assert result.status == "committed" and result.added == 3, result.error
+
+
+def _other_departments(*extra: x509.NameAttribute) -> x509.Name:
+    """Department B's subject as its CA issued it: organizationIdentifier NTRCN-<B>."""
+    org = x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{OTHER_DEPT}")
+    return _subject("深圳市福田区卫生健康局", org, *extra)
+
+
+@pytest.mark.parametrize(
+    "subject, alt",
+    [
+        (_other_departments(), x509.RFC822Name(f"{DEPT.lower()}@mail.example.cn")),
+        (_other_departments(), x509.DNSName(f"{DEPT.lower()}.example.cn")),
+        (_other_departments(), x509.UniformResourceIdentifier(f"https://b.example/{DEPT}")),
+        (_other_departments(x509.NameAttribute(NameOID.EMAIL_ADDRESS, f"{DEPT}@qq.com")), None),
+        (
+            _other_departments(
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"统一社会信用代码{DEPT}")
+            ),
+            None,
+        ),
+        (
+            _other_departments(),
+            x509.DirectoryName(
+                x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, DEPT)])
+            ),
+        ),
+        (  # a Windows UPN: a mailbox-like name, not a GM/T 0015 organisation identifier
+            _other_departments(),
+            x509.OtherName(
+                x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3"),
+                b"\x0c\x22" + f"{DEPT}@corp.example.cn".encode(),
+            ),
+        ),
+    ],
+    ids=["san-email", "san-dns", "san-uri", "emailAddress", "ou", "san-directory-ou", "san-upn"],
+)
+def test_a_code_outside_the_organisation_attributes_does_not_sign_for_the_department(
+    signed: World, pki: Pki, subject: x509.Name, alt: x509.GeneralName | None
+) -> None:
+    """Review r4: department B's certificate with A's code in an email address, a domain
+    name, a URI or an OU — the CA checked control of those, not the organisation —
+    is B's certificate: refused, the reason naming B's code only."""
+    result = _deliver_signed_by(signed, pki, _issue(pki, subject, alt))
+    assert result.status == "rejected"
+    assert f"names {OTHER_DEPT}, not the delivering department {DEPT}" in (result.error or "")
+    assert _batch(signed, result.batch_ids[0]).meta["subindication"] == "SIG_CONSTRAINTS_FAILURE"
+    _nothing_written(signed, "cases_001.xml")
+
+
+def test_a_code_only_in_an_email_address_is_no_uscc(signed: World, pki: Pki) -> None:
+    """Without any organisation code, a code in the email address does not make one."""
+    alt = x509.RFC822Name(f"{DEPT.lower()}@mail.example.cn")
+    result = _deliver_signed_by(signed, pki, _issue(pki, _subject(DEPT_NAME), alt))
+    assert result.status == "rejected"
+    assert "the signer certificate names no USCC" in (result.error or "")
+    _nothing_written(signed, "cases_001.xml")
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        _subject(
+            f"{DEPT_NAME} USCC {DEPT}",
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, OTHER_DEPT),
+        ),
+        _subject(  # own among others: the department's organizationIdentifier, B's code in CN
+            f"{DEPT_NAME} 代 {OTHER_DEPT}",
+            x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{DEPT}"),
+        ),
+        _subject(  # organizationIdentifier B, the department's code in CN
+            f"{DEPT_NAME} {DEPT}",
+            x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{OTHER_DEPT}"),
+        ),
+    ],
+    ids=["two-codes", "own-among-others", "organizationIdentifier-vs-cn"],
+)
+def test_a_certificate_naming_two_organisations_is_refused(
+    signed: World, pki: Pki, subject: x509.Name
+) -> None:
+    result = _deliver_signed_by(signed, pki, _issue(pki, subject))
+    assert result.status == "rejected"
+    error = result.error or ""
+    assert "names more than one USCC" in error
+    assert DEPT in error and OTHER_DEPT in error
+    assert _batch(signed, result.batch_ids[0]).meta["subindication"] == "SIG_CONSTRAINTS_FAILURE"
+    _nothing_written(signed, "cases_001.xml")
+
+
+def test_the_organization_identifier_code_is_named_first() -> None:
+    """When organizationIdentifier names a code, the refusal leads with it."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tongyuan.ingest.signed import signer_usccs
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = _subject(
+        f"{DEPT_NAME} {DEPT}",
+        x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{OTHER_DEPT}"),
+    )
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    assert signer_usccs(cert) == [OTHER_DEPT, DEPT]
 
 
 def test_a_certificate_naming_no_uscc_is_refused_by_default(signed: World, pki: Pki) -> None:
@@ -517,7 +635,7 @@ def test_only_codes_passing_the_uscc_check_count(tmp_path: Path) -> None:
     subject = _subject(
         f"x 11440304MB2C92920X {DEPT}9",  # wrong check character; a run of 19
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"A{OTHER_DEPT}"),  # a run of 19
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, OTHER_DEPT.lower()),
+        x509.NameAttribute(NameOID.SERIAL_NUMBER, OTHER_DEPT.lower()),
     )
     _key, chain = _issue(pki, subject)
     assert signer_usccs(parse_certificate(chain[0])) == [OTHER_DEPT]

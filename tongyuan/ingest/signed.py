@@ -15,8 +15,10 @@ delivered: a signed file left out (dropped by whoever carried the delivery) reje
 
 A valid chain only says that some trusted CA certified the signer, and one provincial
 government CA usually certifies every department: the signer certificate must also name
-the delivering department's USCC (:func:`signer_usccs`) — one naming only other USCCs is
-another department's, one naming none is refused unless the department has a dedicated CA
+the delivering department's USCC as its organisation, and no other code
+(:func:`signer_usccs`; never read from an email address, domain name, URI or OU) — one
+naming another USCC is another department's or ambiguous, one naming none is refused
+unless the department has a dedicated CA
 (``signing_ca: dedicated``) and the chain ends under its own ``anchors/<code>/``. Any
 failure rejects the delivery as a whole: nothing is stored or quarantined, nothing is
 acknowledged, and a failed batch records the reason with the ETSI sub-indication.
@@ -306,46 +308,101 @@ def delivered_names(folder: DropFolder, patterns: Sequence[str]) -> dict[str, An
     return out
 
 
-def signer_usccs(cert: x509.Certificate) -> list[str]:
-    """Every USCC the certificate names, normalised, each once, in the order found.
+# Where a certificate names its organisation: attributes a CA checks against the
+# organisation's registration before it issues an organisation certificate. Never OU (free
+# text the applicant chooses), emailAddress, or the subjectAltName's DNS names, email
+# addresses and URIs — a CA validates control of a mailbox or a domain, not the
+# organisation behind it, so a code there proves nothing.
+_ORG_IDENTIFIER_OID = "2.5.4.97"  # organizationIdentifier
+_ORG_ATTRIBUTE_OIDS = frozenset({_ORG_IDENTIFIER_OID, "2.5.4.5", "2.5.4.10", "2.5.4.3"})
+# otherName types of GM/T 0015 that carry an organisation's registration: 工商注册号,
+# 组织机构代码, 税号 (where CAs put the USCC today). Any other otherName (a Windows UPN, an
+# SmtpUTF8Mailbox, a personal identity code) is not read.
+_ORG_OTHER_NAME_OIDS = frozenset(
+    {"1.2.156.10260.4.1.3", "1.2.156.10260.4.1.4", "1.2.156.10260.4.1.5"}
+)
+# organizationIdentifier as ETSI EN 319 412-1 writes it (NTRCN-<USCC>, VATCN-…, or the
+# country-specific "xx:CN-…"), or the bare code.
+_ETSI_IDENTIFIER = re.compile(r"(?:[A-Z]{3}[A-Z]{2}|[A-Za-z]{2}:[A-Z]{2})-(?P<code>.+)")
 
-    Read from every subject attribute (CN, O, OU, serialNumber, organizationIdentifier as
-    ``NTRCN-<USCC>``…) and the subjectAltName: CAs put the code in different places. A
-    candidate counts only when it passes the USCC check, so an 18-character serial
-    number that is not a code is ignored.
+
+def signer_usccs(cert: x509.Certificate) -> list[str]:
+    """Every USCC the certificate names as its organisation, normalised, each once;
+    the organizationIdentifier's first.
+
+    Read only from the subject's organizationIdentifier, serialNumber, O and CN, the
+    same attributes of the subjectAltName's directory names, and its GM/T 0015
+    organisation otherNames. More than one code means the certificate does not say
+    which organisation it is (:func:`signer_refusal` refuses it). A candidate counts
+    only when it passes the USCC check, so an 18-character serial number that is not a
+    code is ignored.
     """
+    declared: dict[str, None] = {}
     found: dict[str, None] = {}
-    for text in [_text(a.value) for a in cert.subject] + _alt_name_texts(cert):
-        for token in _USCC_TOKEN.findall(text):
-            try:
-                found.setdefault(validate_uscc(token), None)
-            except InvalidIdentifier:
-                continue
-    return list(found)
+    names = [cert.subject, *_alt_directory_names(cert)]
+    for name in names:
+        for attribute in name:
+            oid = attribute.oid.dotted_string
+            if oid == _ORG_IDENTIFIER_OID:
+                declared.update(dict.fromkeys(_identifier_codes(_text(attribute.value))))
+            elif oid in _ORG_ATTRIBUTE_OIDS:
+                found.update(dict.fromkeys(_codes_in(_text(attribute.value))))
+    for value in _alt_other_name_values(cert):
+        found.update(dict.fromkeys(_codes_in(value)))
+    return list({**declared, **found})
+
+
+def _codes_in(text: str) -> list[str]:
+    """The valid USCCs standing alone in a free text (a CN such as "… USCC <code>")."""
+    out: list[str] = []
+    for token in _USCC_TOKEN.findall(text):
+        try:
+            out.append(validate_uscc(token))
+        except InvalidIdentifier:
+            continue
+    return out
+
+
+def _identifier_codes(value: str) -> list[str]:
+    """The USCC an organizationIdentifier names: the whole value (ETSI prefix removed)
+    must be one — it is a structured identifier, not a text to search."""
+    match = _ETSI_IDENTIFIER.fullmatch(value.strip())
+    try:
+        return [validate_uscc(match["code"] if match else value.strip())]
+    except InvalidIdentifier:
+        return []
 
 
 def _text(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode("latin-1")
 
 
-def _alt_name_texts(cert: x509.Certificate) -> list[str]:
-    """The subjectAltName's texts (directory names attribute by attribute, otherName's
-    encoded value as is); none when absent or unreadable — a code found only there is
-    then not found, which refuses rather than accepts."""
+def _alt_general_names(cert: x509.Certificate) -> list[Any]:
+    """The subjectAltName's entries; none when absent or unreadable — a code found only
+    there is then not found, which refuses rather than accepts."""
     from cryptography import x509
 
     try:
-        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return list(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
     except (x509.ExtensionNotFound, ValueError):
         return []
-    out: list[str] = []
-    for general in names:
-        value = general.value
-        if isinstance(value, x509.Name):
-            out.extend(_text(a.value) for a in value)
-        elif isinstance(value, str | bytes):
-            out.append(_text(value))
-    return out
+
+
+def _alt_directory_names(cert: x509.Certificate) -> list[x509.Name]:
+    from cryptography import x509
+
+    return [g.value for g in _alt_general_names(cert) if isinstance(g, x509.DirectoryName)]
+
+
+def _alt_other_name_values(cert: x509.Certificate) -> list[str]:
+    """The encoded values of the subjectAltName's organisation otherNames, as text."""
+    from cryptography import x509
+
+    return [
+        _text(g.value)
+        for g in _alt_general_names(cert)
+        if isinstance(g, x509.OtherName) and g.type_id.dotted_string in _ORG_OTHER_NAME_OIDS
+    ]
 
 
 def signer_refusal(
@@ -358,21 +415,29 @@ def signer_refusal(
     """Why the (valid) signature is not the delivering department's, or None.
 
     The chain proves only that a trusted CA certified the signer; a provincial CA
-    certifies every department, so the certificate must name ``department``'s USCC. A
-    certificate naming no USCC is the department's only when it has a CA of its own
-    (``signing_ca: dedicated``) and the chain ends under ``anchors/<department>/``.
-    USCCs are organisation codes, shown in full (masked only should one read as a
-    citizen ID).
+    certifies every department, so the certificate must name ``department``'s USCC as
+    its organisation (:func:`signer_usccs`) and no other: a certificate naming two codes
+    does not say whose it is, and a code in its organizationIdentifier is not outvoted
+    by another one in its CN. A certificate naming no USCC is the department's only when
+    it has a CA of its own (``signing_ca: dedicated``) and the chain ends under
+    ``anchors/<department>/``. USCCs are organisation codes, shown in full (masked only
+    should one read as a citizen ID).
     """
     from signing.detached import ParsedEnvelope
+    from standards.privacy import mask_text
 
     env = ParsedEnvelope(envelope)
     named = signer_usccs(env.signer)
-    if department in named:
+    if len(named) > 1:
+        return (
+            f"the signer certificate names more than one USCC ({mask_text(', '.join(named))}) "
+            "in its organisation attributes (organizationIdentifier, serialNumber, O, CN, "
+            f"subjectAltName directory name or otherName): it does not say which organisation "
+            f"it is, so it cannot sign the deliveries of department {department}"
+        )
+    if named == [department]:
         return None
     if named:
-        from standards.privacy import mask_text
-
         return (
             f"the signer certificate names {mask_text(', '.join(named))}, not the delivering "
             f"department {department}: another organisation's certificate cannot sign this "
@@ -381,8 +446,10 @@ def signer_refusal(
     if signing_ca != DEDICATED_CA:
         return (
             f"the signer certificate names no USCC, so nothing ties it to the delivering "
-            f"department {department}: its certificate must name the USCC (subject or "
-            "subjectAltName), unless the department has a CA of its own (signing_ca: "
+            f"department {department}: its certificate must name the USCC as its "
+            "organisation (organizationIdentifier NTRCN-<USCC>, serialNumber, O or CN; an "
+            "email address, domain name, URI or OU does not count), unless the department "
+            "has a CA of its own (signing_ca: "
             f"dedicated in the topology, anchors under anchors/{department}/)"
         )
     return _outside_dedicated_ca(env, trust, department, now)
