@@ -25,6 +25,7 @@ from standards.records import Case, Item, License, Material, SourceLocation, Sta
 from standards.validation.batch import BatchUniqueness
 from standards.validation.record_checks import check_record
 from tongyuan.generate import GenerationSummary, generate_dataset
+from tongyuan.generate.clock import GENERATED_AT
 
 CST_OFFSET = timedelta(hours=8)
 
@@ -243,6 +244,17 @@ def test_progress_reports_each_stage_to_completion(tmp_path: Path) -> None:
     generate_dataset(tmp_path / "p", items=30, cases=300, progress=progress)
     assert {"items", "cases", "materials", "licenses", "write cases"} <= set(seen)
     assert all(done == total for done, total in seen.values())
+
+
+def test_no_case_happens_after_the_generation_time(clean: Clean) -> None:
+    """A case decided or delivered after the export is a case from the future: the hub
+    refuses it (case.timestamps.future) or, before, stored it as late before it happened."""
+    for case in clean.cases:
+        times = [e.at for e in case.events] + [case.updated_at]
+        times += [t for t in (case.decided_at, case.delivered_at) if t is not None]
+        assert max(times) <= GENERATED_AT, (case.serial, max(times))
+    # Cases do reach the last days before it (the cut-off is a bound, not a gap).
+    assert max(c.updated_at for c in clean.cases) > GENERATED_AT - timedelta(days=14)
 
 
 def test_updated_at_of_items_precedes_cases(clean: Clean) -> None:

@@ -20,8 +20,10 @@ from tongyuan.generate.applicants import Party
 from tongyuan.generate.clock import (
     CASES_FROM,
     CASES_TO,
+    GENERATED_AT,
     OFFICE_SECONDS,
     day_index,
+    last_day_index,
     office_time,
     working_days,
 )
@@ -233,6 +235,20 @@ def _pick_party(
     return rng.choice(people) if rng.random() < share else rng.choice(companies)
 
 
+def _latest_start(shape: _Shape, lo: int, hi: int, last: int, now: int) -> int:
+    """The last working day a case may start on: its deadline inside the calendar, and
+    its events and delivery by the generation day (``GENERATED_AT``), never in the future.
+    """
+    happened = max(shape.events[-1][1], shape.delivered[0] if shape.delivered else 0)
+    latest = min(hi, last - max(happened, shape.deadline_offset or 0), now - happened)
+    if latest < lo:
+        raise ValueError(
+            f"a case spanning {happened} working days cannot start on or after {CASES_FROM} "
+            f"and end by {GENERATED_AT.isoformat()}"
+        )
+    return latest
+
+
 def build_cases(
     rng: random.Random,
     items: list[ImplementedItem],
@@ -246,19 +262,14 @@ def build_cases(
         raise ValueError("cannot generate cases without items")
     days = working_days()
     lo, hi = day_index(CASES_FROM), day_index(CASES_TO)
-    last = len(days) - 1
+    last, now = len(days) - 1, last_day_index(GENERATED_AT.date())
     item_cum = list(accumulate(case_weight(it, rng) for it in items))
     chosen_items = rng.choices(items, cum_weights=item_cum, k=count)
     scenarios = rng.choices(_SCENARIO_NAMES, cum_weights=_SCENARIO_CUM, k=count)
     shapes: list[_Shape] = []
     for item, scenario in zip(chosen_items, scenarios, strict=True):
         shape = _shape(rng, item, _pick_party(rng, item, people, companies), scenario)
-        span = max(
-            shape.events[-1][1],
-            shape.deadline_offset or 0,
-            shape.delivered[0] if shape.delivered else 0,
-        )
-        shape.start = rng.randint(lo, max(lo, min(hi, last - span)))
+        shape.start = rng.randint(lo, _latest_start(shape, lo, hi, last, now))
         shapes.append(shape)
     order = sorted(range(count), key=lambda i: (shapes[i].start, shapes[i].events[0][2], i))
 

@@ -5,10 +5,18 @@ are counted in working days (工作日, with 2026's statutory holidays and 调�
 ``chinese_calendar``) and in seconds of office hours (09:00–12:00, 14:00–18:00, +08:00).
 The calendar stops at the end of 2026 on purpose: the 2027 holiday schedule is not
 published, and cases are placed so that every date they carry falls inside it.
+
+``GENERATED_AT`` is the generator's "now": every event and delivery of a generated case
+happens by then (a promised deadline may lie after it, as an open case's does). The hub
+refuses a case whose times lie in its future (rule ``case.timestamps.future``), and a
+dataset describes what departments had recorded when it was exported, so a case decided
+after the export date would be a contradiction, and stored as late, or overdue, before
+its decision had happened.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 
@@ -21,6 +29,8 @@ CALENDAR_END = date(2026, 12, 31)
 CASES_FROM = date(2026, 1, 5)  # first events of cases fall in this period
 CASES_TO = date(2026, 10, 30)
 ITEMS_UPDATED = date(2025, 12, 29)  # items are published before the first case
+# After the last office hour of a working day, so a case's times on that day are all earlier.
+GENERATED_AT = datetime(2026, 11, 20, 18, 0, tzinfo=CHINA_TZ)
 
 MORNING = 3 * 3600  # 09:00–12:00
 OFFICE_SECONDS = MORNING + 4 * 3600  # plus 14:00–18:00
@@ -46,6 +56,14 @@ def day_index(day: date) -> int:
         if d >= day:
             return i
     raise ValueError(f"{day} is after the generator's calendar (ends {CALENDAR_END})")
+
+
+def last_day_index(day: date) -> int:
+    """Index of the last working day on or before ``day``."""
+    index = bisect_right(working_days(), day) - 1
+    if index < 0:
+        raise ValueError(f"{day} is before the generator's calendar (starts {CALENDAR_START})")
+    return index
 
 
 def office_time(day: int, second: int) -> datetime:

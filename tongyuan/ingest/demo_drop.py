@@ -99,8 +99,9 @@ def write_case_drop(
     """Write materials and cases into the department's drop folder (a ``files`` source).
 
     Cases cite published items of the library (the department's node first), start on
-    working days within the last 60 working days and follow a legal history; about one
-    in five is still open, some of them past their deadline. Raises ValueError when the
+    working days within the last 60 working days and follow a legal history ending by the
+    working day before ``today``; about one in five is still open, some of them past their
+    deadline. Raises ValueError when the
     library holds no published item yet (sync items first).
     """
     dept = topology.case_department(department)
@@ -115,6 +116,10 @@ def write_case_drop(
     rng = random.Random(seed)  # noqa: S311 - synthetic demo data, not secrets
     calendar = WorkCalendar.default()
     today = today or datetime.now(UTC).astimezone(HUB_TIMEZONE).date()
+    # Decisions by the working day before ``today``: one dated today in office hours could
+    # lie after the moment the drop is written, a decision that has not happened yet (the
+    # hub refuses it: case.timestamps.future).
+    decided_by = calendar.add_working_days(today, -1)
     summary = DropSummary(folder=folder, planted={rule: 0 for rule in PLANTED})
     stamp = f"{today:%Y%m%d}{seed:03d}"
 
@@ -150,7 +155,7 @@ def write_case_drop(
         decided_at = None
         if not still_open:
             within = max(1, limit + (rng.choice((0, 0, 0, 2)) if limit else 1))
-            day = min(calendar.add_working_days(accepted.date(), rng.randint(1, within)), today)
+            day = min(calendar.add_working_days(accepted.date(), rng.randint(1, within)), decided_by)
             decided_at = max(_at(day, rng), accepted + timedelta(hours=1))
             events.append(CaseEvent(state=S.DONE_APPROVED, at=decided_at))
         elif calendar.add_working_days(accepted.date(), limit) < today:
