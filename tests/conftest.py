@@ -12,7 +12,8 @@ import base64
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,22 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_HOME, str(tmp_path / "home"))
     monkeypatch.delenv(ENV_DATABASE_URL, raising=False)
     monkeypatch.delenv(ENV_PII_KEY, raising=False)
+
+
+@pytest.fixture
+def pin_hub_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
+    """Pin the hub's clock: the "now" the future-time check reads (case.timestamps.future)
+    and the "today" timeliness is judged on. For tests whose cases lie ahead of the real
+    clock (a year the working-day calendar does not know), which the hub refuses, and
+    judges as not happened yet, while that time is still to come."""
+    from standards.validation import options
+    from tongyuan.ingest import timeliness
+
+    def pin(at: datetime) -> None:
+        monkeypatch.setattr(options, "hub_clock", lambda: at)
+        monkeypatch.setattr(timeliness, "utcnow", lambda: at)
+
+    return pin
 
 
 @pytest.fixture

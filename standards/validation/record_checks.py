@@ -226,6 +226,35 @@ def _instant(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=_BEIJING)
 
 
+def _future_time(case: Case, options: CheckOptions) -> Finding | None:
+    """The first of a case's times after the hub's clock (plus the allowed skew), if any.
+
+    A decision dated after "now" has not happened: stored, it would count as done (late
+    or on time) before it was made, and ``cases overdue`` would disagree with the quality
+    run, which judges only what happened by its day.
+    """
+    now = options.reference_now()
+    now = now if now.tzinfo is not None else now.replace(tzinfo=_BEIJING)
+    limit = now + options.clock_skew
+    named: list[tuple[str, datetime | None]] = [
+        *((f"events.{i}.at", event.at) for i, event in enumerate(case.events)),
+        ("accepted_at", case.accepted_at),
+        ("decided_at", case.decided_at),
+        ("delivered_at", case.delivered_at),
+    ]
+    for field, value in named:
+        when = _instant(value)
+        if when is not None and when > limit:
+            return Finding(
+                "case.timestamps.future",
+                f"{field} {when.isoformat()} is in the future: after the hub's clock "
+                f"{now.astimezone(_BEIJING).isoformat(timespec='seconds')} "
+                f"by more than {options.clock_skew.total_seconds() / 60:g} minutes",
+                field,
+            )
+    return None
+
+
 def check_case(case: Case, options: CheckOptions = _DEFAULT) -> list[Finding]:
     """Identifiers of a case, its state history and the timestamps derived from it."""
     out: list[Finding] = []
@@ -296,6 +325,9 @@ def check_case(case: Case, options: CheckOptions = _DEFAULT) -> list[Finding]:
         out.append(
             Finding("case.timestamps", "delivered_at is before the decision", "delivered_at")
         )
+    future = _future_time(case, options)
+    if future is not None:
+        out.append(future)
     return out
 
 

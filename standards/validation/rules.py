@@ -101,6 +101,7 @@ RULES: dict[str, Rule] = _rules(
     ("case.events.order", "办件状态时间先后顺序错误", _STATES),
     ("case.events.transition", "办件状态流转不合法", _STATES),
     ("case.timestamps", "受理/办结/送达时间与状态记录不一致", _STATES),
+    ("case.timestamps.future", "办件状态/办结/送达时间晚于平台当前时间（尚未发生）", _STATES),
     # Cases against the libraries (tongyuan.ingest.library_checks).
     ("case.item.unknown", "实施编码在事项库中不存在或已取消", _ITEM_CODE),
     ("case.time_limit", "办件承诺时限超过事项法定时限", "政务服务事项实施清单要素要求"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +34,9 @@ CAL = WorkCalendar.default()
 # holiday runs 15–23 Feb, then Tue 24 (2) and Wed 25 (3). Weekdays alone would say 18 Feb.
 ACCEPTED = t(2, 13)
 DEADLINE = date(2026, 2, 25)
+# The hub's clock for cases accepted late in 2026 whose deadline falls in 2027 (a year the
+# calendar does not know): the hub refuses times ahead of its clock.
+IN_2027 = datetime(2027, 1, 31, tzinfo=UTC)
 
 
 def _history(*steps: tuple[S, datetime]) -> list[tuple[S, datetime]]:
@@ -212,8 +216,9 @@ def test_overdue_lists_department_numbers_escaped(
 
 
 def test_overdue_exits_3_when_the_calendar_does_not_know_a_year(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, pin_hub_clock: Callable[[datetime], None]
 ) -> None:
+    pin_hub_clock(datetime(2031, 3, 4, tzinfo=UTC))
     world.deliver("cases_001.xml", [
         case_with("T-2031", [CaseEvent(state=S.ACCEPTED, at=t(3, 3, year=2031))]),
     ])  # fmt: skip
@@ -228,7 +233,7 @@ def test_overdue_exits_3_when_the_calendar_does_not_know_a_year(
 
 
 def test_a_deadline_the_calendar_cannot_compute_fails_its_own_quality_rule(
-    world: World,
+    world: World, pin_hub_clock: Callable[[datetime], None]
 ) -> None:
     """Accepted 2026-12-30 with 3 working days: the deadline falls in 2027, whose
     schedule is not published. As of 2027-06-30 the case is neither on time nor overdue:
@@ -238,6 +243,7 @@ def test_a_deadline_the_calendar_cannot_compute_fails_its_own_quality_rule(
     from tongyuan.libraries.claims import Claim, ItemReview
     from tongyuan.quality import run_quality
 
+    pin_hub_clock(IN_2027)
     world.deliver("cases_001.xml", [
         case_with("T-2027", [CaseEvent(state=S.ACCEPTED, at=t(12, 30))]),
         case_with("T-DONE", [CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
@@ -394,12 +400,13 @@ def test_a_quality_run_as_of_a_past_day_judges_cases_as_they_stood_then(world: W
 
 
 def test_an_unknown_prereview_due_date_exits_3_and_fails_deadline_unknown(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, pin_hub_clock: Callable[[datetime], None]
 ) -> None:
     """接件 on 30 Dec 2026: 预审 is due in 2027, which the calendar does not know. Only the
     case's own deadline counted towards exit 3, so `cases overdue` said 0."""
     from tongyuan.quality import run_quality
 
+    pin_hub_clock(IN_2027)
     world.deliver(
         "cases_001.xml", [case_with("T-PRE-2027", [CaseEvent(state=S.RECEIVED, at=t(12, 30))])]
     )
@@ -417,12 +424,15 @@ def test_an_unknown_prereview_due_date_exits_3_and_fails_deadline_unknown(
     assert summary.failed_by_rule()[("deadline.unknown", "case")] == 1
 
 
-def test_each_rule_leaves_out_only_the_cases_it_cannot_judge(world: World) -> None:
+def test_each_rule_leaves_out_only_the_cases_it_cannot_judge(
+    world: World, pin_hub_clock: Callable[[datetime], None]
+) -> None:
     """One unknown condition was taken out of both rules' evaluated counts: a case whose
     预审 was judged but whose deadline is unknown left case.prereview.late too, and one
     whose 预审 due date is unknown (not accepted, so not overdue) left case.overdue."""
     from tongyuan.quality import run_quality
 
+    pin_hub_clock(IN_2027)
     world.deliver("cases_001.xml", [
         # 接件 Mon 28 Dec, 受理 the next day: 预审 on time (due 30 Dec); the 3-working-day
         # deadline falls in 2027, which the calendar does not know.
@@ -473,3 +483,49 @@ def test_an_emptied_acceptance_or_decision_time_is_read_from_the_history(world: 
     finally:
         engine.dispose()
     assert keys == [late_serial]
+
+
+def test_a_decision_after_the_day_judged_has_not_happened_yet() -> None:
+    """Decided after ``today``: open that day (overdue only if its deadline had passed),
+    not done_late for a decision still to come; its 预审 step likewise."""
+    history = _history((S.RECEIVED, t(2, 12)), (S.ACCEPTED, ACCEPTED), (S.DONE_APPROVED, t(2, 26)))
+    before = assess(history, limit_days=3, today=date(2026, 2, 24), calendar=CAL)
+    assert (before.status, before.overdue, before.deadline) == ("open", False, DEADLINE)
+    after = assess(history, limit_days=3, today=date(2026, 2, 26), calendar=CAL)
+    assert (after.status, after.overdue) == ("done_late", True)
+    # Received 12 Feb, 预审 due 14 Feb; on the 13th the acceptance had not happened yet.
+    received_only = assess(history, limit_days=3, today=date(2026, 2, 12), calendar=CAL)
+    assert (received_only.prereview_at, received_only.prereview_late) == (None, False)
+    assert received_only.status == "open"
+
+
+def test_cases_overdue_agrees_with_the_quality_run_on_a_case_decided_after_the_day(
+    world: World,
+) -> None:
+    """The demo's 144 against 143: a case decided after the day was stored done_late and
+    listed by `cases overdue`, while case.overdue judged it open and not yet due."""
+    from tongyuan.db import make_session_factory
+    from tongyuan.ingest.overdue import overdue_cases
+    from tongyuan.quality import run_quality
+
+    world.deliver("cases_001.xml", [
+        # Due 25 Feb, decided 26 Feb: not yet due on 24 Feb, then late.
+        case_with("T-LATER", [CaseEvent(state=S.ACCEPTED, at=ACCEPTED),
+                          CaseEvent(state=S.DONE_APPROVED, at=t(2, 26))]),
+        # Accepted 2 Feb (due 5 Feb), decided 26 Feb: overdue on 24 Feb either way.
+        case_with("T-PAST", [CaseEvent(state=S.ACCEPTED, at=t(2, 2)),
+                         CaseEvent(state=S.DONE_APPROVED, at=t(2, 26))]),
+    ])  # fmt: skip
+    assert ingest_department(world.settings, world.topology, DEPT).added == 2
+    engine = make_engine(world.settings.database_url)
+    try:
+        for day, overdue in ((date(2026, 2, 24), {"T-PAST"}), (date(2026, 3, 2), None)):
+            with make_session_factory(engine)() as session:
+                report = overdue_cases(session, today=day)
+            summary = run_quality(world.settings, suites=["timeliness"], as_of=day)
+            quality = summary.failed_by_rule()[("case.overdue", "case")]
+            assert report.counts.overdue == quality, day
+            listed = {c["dept_case_no"] for c in report.as_dict()["cases"]}
+            assert listed == (overdue or {"T-LATER", "T-PAST"})
+    finally:
+        engine.dispose()

@@ -163,14 +163,16 @@ def _every_status(world: World) -> None:
                   promised_limit_days=None),
         case_with("NO-LIMIT", [CaseEvent(state=S.ACCEPTED, at=t(3, 2))],
                   promised_limit_days=None),
-        case_with("UNKNOWN", [CaseEvent(state=S.ACCEPTED, at=t(12, 30))]),
-        case_with("UNKNOWN-2031", [CaseEvent(state=S.ACCEPTED, at=t(3, 3, year=2031))]),
+        # Years the calendar does not know, in the past: a case accepted after the day
+        # judged had not happened yet that day (and the hub refuses times in its future).
+        case_with("UNKNOWN", [CaseEvent(state=S.ACCEPTED, at=t(12, 28, year=2000))]),
+        case_with("UNKNOWN-1999", [CaseEvent(state=S.ACCEPTED, at=t(3, 3, year=1999))]),
         # 接件 Mon 2 Mar, next step Thu 5 Mar: 预审 (due Wed 4 Mar) late.
         case_with("PRE-LATE", [CaseEvent(state=S.RECEIVED, at=t(3, 2)),
                            CaseEvent(state=S.ACCEPTED, at=t(3, 5)),
                            CaseEvent(state=S.DONE_APPROVED, at=t(3, 6))]),
         case_with("PRE-WAITING", [CaseEvent(state=S.RECEIVED, at=t(3, 2))]),
-        case_with("PRE-UNKNOWN", [CaseEvent(state=S.RECEIVED, at=t(12, 30))]),
+        case_with("PRE-UNKNOWN", [CaseEvent(state=S.RECEIVED, at=t(6, 2, year=2000))]),
         # In 特别程序 since 3 Mar, not ended: its deadline moves with the day.
         case_with("PAUSED", [CaseEvent(state=S.ACCEPTED, at=t(3, 2)),
                          CaseEvent(state=S.SPECIAL_START, at=t(3, 3))]),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from std_factories import (
     AUTH17,
     AUTHORITY,
     BASIC,
+    CST,
     PERSON,
     PERSON17,
     at,
@@ -284,3 +285,47 @@ def test_a_level_the_impl_code_disagrees_with_is_one_finding_not_two():
     """The generator's level defect: 实施编码 says 4, the item 3, the region 440305."""
     found = check_record(make_item(exercise_level=ExerciseLevel.CITY))
     assert _rules(found) == ["item.impl_code.level_mismatch"]
+
+
+def test_a_case_with_times_in_the_future_is_refused() -> None:
+    """Decided or delivered after the hub's clock (plus 10 minutes of skew): not yet
+    happened, so not stored as done; the finding names the first such field."""
+    case = make_case()  # received 2 March 09:00 … decided 6 March 09:00, delivered 7 March
+    decided = datetime(2026, 3, 6, 9, 0, tzinfo=CST)
+
+    def future(now: datetime, case=case) -> list[tuple[str, str | None]]:
+        found = check_record(case, CheckOptions(now=now))
+        return [(f.rule, f.field) for f in found if f.rule == "case.timestamps.future"]
+
+    # The day after the delivery, and within the skew of the last time: accepted.
+    assert check_record(case, CheckOptions(now=datetime(2026, 3, 8, tzinfo=CST))) == []
+    assert future(datetime(2026, 3, 7, 8, 51, tzinfo=CST)) == []
+    # Delivered ten minutes and one second after the hub's now: refused, field named.
+    assert future(datetime(2026, 3, 7, 8, 49, 59, tzinfo=CST)) == [
+        ("case.timestamps.future", "delivered_at")
+    ]
+    # Decided after now: the 办结 event (the first future time) is named.
+    assert future(decided - timedelta(hours=1)) == [("case.timestamps.future", "events.3.at")]
+    # Hub clock in UTC, case times without an offset (Beijing): compared as instants.
+    naive = make_case(delivered_at=datetime(2026, 3, 7, 9, 0))
+    utc_now = datetime(2026, 3, 7, 0, 45, tzinfo=UTC)  # 08:45 in Beijing
+    found = check_record(naive, CheckOptions(now=utc_now))
+    assert [(f.rule, f.field) for f in found] == [("case.timestamps.future", "delivered_at")]
+    assert "2026-03-07T09:00:00+08:00" in found[0].message and "10 minutes" in found[0].message
+    # A wider allowed skew for a source whose clock runs ahead.
+    skewed = CheckOptions(now=utc_now, clock_skew=timedelta(minutes=20))
+    assert check_record(naive, skewed) == []
+
+
+def test_the_future_is_judged_by_the_clock_when_no_now_is_pinned() -> None:
+    """Without ``now`` the check reads the clock at each call (a long run never judges
+    against the moment it started)."""
+    soon = datetime.now(UTC) + timedelta(days=1)
+    events = [
+        CaseEvent(state=CaseState.RECEIVED, at=at(2)),
+        CaseEvent(state=CaseState.ACCEPTED, at=at(2, 10)),
+        CaseEvent(state=CaseState.PROCESSING, at=soon),
+    ]
+    case = make_case(events=events, decided_at=None, delivered_at=None)
+    assert [f.field for f in check_record(case)] == ["events.2.at"]
+    assert check_record(case, CheckOptions(now=soon)) == []

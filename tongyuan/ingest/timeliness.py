@@ -11,6 +11,8 @@
   limit runs from 受理 anyway; a 补正 after 受理 has no statutory pause and counts.
 * **超期:** an open case past its deadline, a case decided (办结) after it, or a case
   that ended without a decision (撤回, 撤件, 不予受理 after 受理) after it (``closed_late``).
+* **As of a day:** events after ``today`` do not count (a decision after that day had not
+  happened yet), as the quality suite judges cases by what happened by its day.
 * **预审:** the first step after 接件 (accepting, refusing, asking for corrections…) is
   due within 2 working days of 接件.
 
@@ -67,7 +69,14 @@ def assess(
     today: date,
     calendar: WorkCalendar,
 ) -> Timeliness:
-    """Timeliness of a case with this history (oldest event first) as of ``today``."""
+    """Timeliness of a case with this history (oldest event first) as of ``today``.
+
+    Only the events of ``today`` or before count: a case decided after ``today`` was open
+    that day, as the quality rule ``case.overdue`` judges it (what happened by its day).
+    Stored as decided — late, say — ``cases overdue`` counted a decision that had not
+    happened, and disagreed with the quality run of the same day.
+    """
+    events = [(state, at) for state, at in events if local_date(at) <= today]
     result = Timeliness(status="open", limit_days=limit_days)
     states = [s for s, _ in events]
     accepted = next((at for s, at in events if s is CaseState.ACCEPTED), None)
