@@ -43,12 +43,21 @@ def library_counts(session: Session) -> dict[str, int]:
 
 
 def open_quarantine_by_rule(session: Session, limit: int = 10) -> Counter[str]:
-    """Open quarantine entries by their first broken rule, commonest first."""
+    """Open quarantine entries by their first broken rule, commonest first, ties by rule id.
+
+    Ties are broken here, in Python, not by the database: on a tie at the cut-off the
+    count alone let PostgreSQL and SQLite list different rules, and their collations may
+    order rule ids differently. There are only as many groups as rules.
+    """
     stmt = (
         select(QuarantineEntry.rule, func.count())
         .where(QuarantineEntry.status == "open")
         .group_by(QuarantineEntry.rule)
-        .order_by(func.count().desc())
-        .limit(limit)
     )
-    return Counter({rule: int(n) for rule, n in session.execute(stmt)})
+    ranked = sorted(((rule, int(n)) for rule, n in session.execute(stmt)), key=_by_count)
+    return Counter(dict(ranked[:limit]))
+
+
+def _by_count(group: tuple[str, int]) -> tuple[int, str]:
+    """Commonest first, then by rule id (code-point order, the same on every database)."""
+    return -group[1], group[0]

@@ -138,11 +138,39 @@ def verify_licenses(settings: Settings, dataset: Path, topology_path: Path) -> b
     table = Table(title="Licences checked this run")
     table.add_column("outcome")
     table.add_column("licences", justify="right")
-    for name, value in counts.items():
-        if value and (name.startswith(("indication_", "status_")) or name == "checked"):
-            table.add_row(name.replace("indication_", "signature ").replace("_", " "), str(value))
+    for name, value in licence_rows(counts):
+        table.add_row(name.replace("indication_", "signature ").replace("_", " "), str(value))
     console.print(table)
     return outcome.succeeded
+
+
+_LICENCE_GROUPS = ("indication_", "status_")
+
+
+def licence_rows(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """The licence table's non-zero rows in a fixed order: ``checked``, the signature
+    indications in EN 319 102-1's order (PASSED, FAILED, INDETERMINATE), then the
+    licence statuses in the code table's order; a name neither knows comes after its
+    group's, by name.
+
+    The counts come back from Airflow as JSON, whose key order PostgreSQL (jsonb) and
+    SQLite do not keep alike, so their order must not decide the table's.
+    """
+    from signing.report import Indication
+    from standards.codes.enums import LicenseStatus
+
+    known = [f"indication_{i.value.lower()}" for i in Indication]
+    known += [f"status_{s.value}" for s in LicenseStatus]
+    rank = {name: i for i, name in enumerate(known)}
+
+    def key(row: tuple[str, int]) -> tuple[bool, bool, int, str]:
+        name = row[0]
+        return name != "checked", name.startswith("status_"), rank.get(name, len(rank)), name
+
+    shown = [
+        (n, v) for n, v in counts.items() if v and (n == "checked" or n.startswith(_LICENCE_GROUPS))
+    ]
+    return sorted(shown, key=key)
 
 
 def check_quality(settings: Settings, topology_path: Path) -> bool:
