@@ -155,7 +155,8 @@ def write_case_drop(
         decided_at = None
         if not still_open:
             within = max(1, limit + (rng.choice((0, 0, 0, 2)) if limit else 1))
-            day = min(calendar.add_working_days(accepted.date(), rng.randint(1, within)), decided_by)
+            day = calendar.add_working_days(accepted.date(), rng.randint(1, within))
+            day = min(day, decided_by)
             decided_at = max(_at(day, rng), accepted + timedelta(hours=1))
             events.append(CaseEvent(state=S.DONE_APPROVED, at=decided_at))
         elif calendar.add_working_days(accepted.date(), limit) < today:
