@@ -184,10 +184,12 @@ class DropSource(Source, ABC):
         """Where this stream's copies are staged; stable across runs so downloads resume."""
         return self._staging_dir(f"\x00{stream}", "")
 
-    def verified_path(self) -> Path:
-        """Where the hub keeps the copies of a signed delivery it verified (and ingests):
-        in this source's staging area, not the system's temporary directory."""
-        return self._staging_dir("\x00\x00verified", "-verified")
+    def verified_path(self, department: str) -> Path:
+        """Where the hub keeps the copies of ``department``'s signed delivery it verified
+        (and ingests): in this source's staging area, not the system's temporary
+        directory, and one directory per department — the hub's lock is per department,
+        so two departments sharing a drop folder must not share (and sweep) copies."""
+        return self._staging_dir(f"\x00\x00verified\x00{department}", "-verified")
 
     def material_files_path(self) -> tuple[Path, Path]:
         """Where a remote source stages the files its materials reference: the tree the

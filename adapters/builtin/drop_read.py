@@ -144,6 +144,12 @@ class DropRead(StreamRead):
     def state(self) -> State:
         return {"delivered": [d.as_dict() for d in (*self._pending, *self._delivered)]}
 
+    @property
+    def ingested(self) -> tuple[Delivered, ...]:
+        """The files whose records this read yielded (not those only awaiting their
+        acknowledgement): what a run that must read nothing new checks is empty."""
+        return tuple(self._delivered)
+
     def commit(self) -> None:
         """Acknowledge every delivered file: the hub has committed their records."""
         todo = [*self._pending, *self._delivered]

@@ -665,15 +665,21 @@ def _rejections(world: World) -> int:
     return world.count(Batch, Batch.kind == "ingest.rejected")
 
 
+def _marker_delivery_ingested(hub, tmp_path: Path, pki: Pki, minutes_ago: int):  # type: ignore[no-untyped-def]
+    """A world acknowledging with markers, one case signed ``minutes_ago`` and ingested."""
+    world = _configured(hub, tmp_path, pki, "acknowledge: marker")
+    world.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="M-1")])
+    _sign_at(world, pki, ["cases_001.xml"], minutes_ago=minutes_ago)
+    first = ingest_department(world.settings, world.topology, DEPT)
+    assert first.status == "committed" and first.added == 1, first.error
+    return world, first
+
+
 def test_a_delivery_acknowledged_by_markers_is_nothing_new_on_the_next_run(
     hub, tmp_path: Path, pki: Pki
 ) -> None:
     """Files, manifest and signature stay beside their .done markers: not a replay."""
-    world = _configured(hub, tmp_path, pki, "acknowledge: marker")
-    world.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="M-1")])
-    _sign_at(world, pki, ["cases_001.xml"], minutes_ago=1)
-    first = ingest_department(world.settings, world.topology, DEPT)
-    assert first.status == "committed" and first.added == 1, first.error
+    world, _ = _marker_delivery_ingested(hub, tmp_path, pki, minutes_ago=1)
     assert (world.drop / "cases_001.xml.done").exists()
     for _ in range(2):
         again = ingest_department(world.settings, world.topology, DEPT)
@@ -790,17 +796,22 @@ def test_a_failure_remembering_the_delivery_fails_the_case_batch(
 
 def _verified_dir(world: World) -> Path:
     source = world.topology.case_department(DEPT).cases.open()  # type: ignore[union-attr]
-    return source.verified_path()  # type: ignore[attr-defined]
+    return source.verified_path(DEPT)  # type: ignore[attr-defined]
 
 
 def test_verified_copies_stay_in_the_staging_area_and_never_outlive_the_run(
     signed: World, pki: Pki, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import os
+    import time
+
     import tongyuan.ingest.engine as engine
 
     stale = _verified_dir(signed) / "tongyuan-verified-killed"
     stale.mkdir()
     (stale / "0.copy").write_text("left by a killed run")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))  # a young copy may be another hub's
     signed.deliver("cases_001.xml", _cases())
     _sign(signed, pki, ["cases_001.xml"])
 
@@ -854,3 +865,116 @@ def test_a_file_over_max_file_bytes_refuses_the_delivery_before_its_download(
     )
     assert fetched == []
     _nothing_written(world, "cases_001.xml")
+
+
+# --- acknowledge-only runs never ingest (review r4) ------------------------------------------
+
+
+def _put_back(world: World, saved: dict[str, tuple[bytes, int]]) -> None:
+    """Put files back byte for byte with their modification times (a careful replay)."""
+    import os
+
+    for name, (data, mtime_ns) in saved.items():
+        (world.drop / name).write_bytes(data)
+        os.utime(world.drop / name, ns=(mtime_ns, mtime_ns))
+
+
+def _saved(world: World, names: tuple[str, ...]) -> dict[str, tuple[bytes, int]]:
+    return {n: ((world.drop / n).read_bytes(), (world.drop / n).stat().st_mtime_ns) for n in names}
+
+
+def _applicants(world: World) -> list[str]:
+    return [row[0] for row in world.query(select(CaseRow.applicant_name))]
+
+
+def test_markers_removed_after_the_replay_check_do_not_let_an_old_delivery_in(
+    hub, tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The markers that made the run acknowledge-only are the ones its reads see."""
+    from std_factories import PERSON
+
+    import tongyuan.ingest.engine as engine
+    from standards.codes import IdType
+    from standards.records import Applicant
+
+    world, first = _marker_delivery_ingested(hub, tmp_path, pki, minutes_ago=10)
+    old = _saved(world, ("cases_001.xml", MANIFEST, SIGNATURE_NAME, "cases_001.xml.done"))
+    newer = Applicant(name="李四", id_type=IdType.CITIZEN_ID, id_number=PERSON)
+    world.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="M-1", applicant=newer)])
+    _sign_at(world, pki, ["cases_001.xml"], minutes_ago=5)
+    second = ingest_department(world.settings, world.topology, DEPT)
+    assert second.status == "committed" and second.changed == 1, second.error
+
+    _put_back(world, old)  # the old delivery, markers included
+    real = engine._refusal
+
+    def refusal_then_drop_the_marker(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real(*args, **kwargs)
+        (world.drop / "cases_001.xml.done").unlink()
+        return out
+
+    monkeypatch.setattr(engine, "_refusal", refusal_then_drop_the_marker)
+    third = ingest_department(world.settings, world.topology, DEPT)
+    assert third.status == "committed" and (third.read, third.changed) == (0, 0), third.error
+    assert _batch(world, third.batch_id or "").meta["accepted_in"] == first.batch_id
+    assert _applicants(world) == ["李四"]
+
+
+def test_an_acknowledge_only_run_that_reads_a_record_fails(
+    hub, tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth: whatever makes a read of an accepted delivery find a file again,
+    an acknowledge-only run stores nothing of it."""
+    from adapters.builtin.drop_read import DropRead
+
+    world, first = _marker_delivery_ingested(hub, tmp_path, pki, minutes_ago=1)
+    monkeypatch.setattr(DropRead, "_acknowledged_by_marker", lambda self, entries, entry: False)
+    again = ingest_department(world.settings, world.topology, DEPT)
+    assert again.status == "failed"
+    assert f"accepted in batch {first.batch_id}" in (again.error or "")
+    assert world.count(CaseRow) == 1
+    assert world.count(Batch, Batch.status == "committed", Batch.kind == "ingest.case") == 1
+
+
+def test_a_delivery_put_back_right_after_its_acknowledgement_is_a_replay(
+    signed: World, pki: Pki
+) -> None:
+    """The state no longer names acknowledged files as pending: no acknowledge-only pass."""
+    signed.deliver("cases_001.xml", [make_case(serial=None, dept_case_no="A-1")])
+    _sign_at(signed, pki, ["cases_001.xml"], minutes_ago=1)
+    old = _saved(signed, ("cases_001.xml", MANIFEST, SIGNATURE_NAME))
+    first = ingest_department(signed.settings, signed.topology, DEPT)
+    assert first.status == "committed" and first.added == 1, first.error
+    assert not (signed.drop / "cases_001.xml").exists()
+    _put_back(signed, old)
+    again = ingest_department(signed.settings, signed.topology, DEPT)
+    assert again.status == "rejected"
+    assert f"replay of the delivery accepted in batch {first.batch_id}" in (again.error or "")
+    assert _rejections(signed) == 1
+
+
+def test_verified_copies_are_per_department_and_only_old_ones_are_swept(
+    signed: World, pki: Pki
+) -> None:
+    """Two departments sharing a drop folder (or two hubs a staging area) never sweep each
+    other's copies: the path names the department, and a copy is swept only once stale."""
+    import os
+    import time
+
+    from tongyuan.ingest.signed import sweep_verified
+
+    source = signed.topology.case_department(DEPT).cases.open()  # type: ignore[union-attr]
+    ours, theirs = source.verified_path(DEPT), source.verified_path(OTHER_DEPT)  # type: ignore[attr-defined]
+    assert ours != theirs
+    fresh, stale, other = (
+        ours / "tongyuan-verified-a",
+        ours / "tongyuan-verified-b",
+        theirs / "tongyuan-verified-c",
+    )
+    for path in (fresh, stale, other):
+        path.mkdir()
+    hours_ago = time.time() - 7200
+    os.utime(stale, (hours_ago, hours_ago))
+    os.utime(other, (hours_ago, hours_ago))
+    sweep_verified(source, DEPT)  # type: ignore[arg-type]
+    assert fresh.exists() and not stale.exists() and other.exists()

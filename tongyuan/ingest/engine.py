@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from adapters.sdk import AdapterError, Source, StreamRead
 from tongyuan.config import Settings
 from tongyuan.db import make_engine, make_session_factory
+from tongyuan.db.errors import describe_error
 from tongyuan.db.locks import LockBusy, exclusive_lock
 from tongyuan.ingest.signed import (
     DeliverySnapshot,
@@ -42,7 +43,7 @@ from tongyuan.ingest.signed import (
     trust_dir_for,
     verify_delivery,
 )
-from tongyuan.libraries.adapter_states import load_state
+from tongyuan.libraries.adapter_states import load_state, save_state
 from tongyuan.libraries.batches import Batch, record_failed_batch
 from tongyuan.libraries.signed_deliveries import (
     accepted_delivery,
@@ -222,6 +223,7 @@ def _ingest_locked(
     verify_read: Callable[[StreamRead], None] | None = None
     remember: Callable[[Session, Batch], None] | None = None
     snapshot: DeliverySnapshot | None = None
+    after_commit: Callable[[str, PullResult], None] | None = None
     if dept.signing:
         verdict = _verify(settings, topology, dept, source, now)
         if not verdict.ok:
@@ -238,10 +240,12 @@ def _ingest_locked(
             elif not dry_run:
                 remember = _remember(dept, snapshot)
             result.signer_fingerprint = verdict.signer_fingerprint
-            verify_read = _refuse_changed_files
+            reads = _SignedReads(settings, label, accepted_in)
+            verify_read = reads.verify
+            after_commit = None if dry_run else reads.forget_acknowledged
             _pin(source, snapshot)
         _pull_streams(settings, source, streams, result, label, batch_meta, dry_run, now,
-                      checkpoint, verify_read, remember)  # fmt: skip
+                      checkpoint, verify_read, remember, after_commit)  # fmt: skip
     finally:
         if snapshot is not None:
             snapshot.close()
@@ -273,10 +277,12 @@ def _pull_streams(
     checkpoint: Checkpoint | None,
     verify_read: Callable[[StreamRead], None] | None,
     remember: Callable[[Session, Batch], None] | None = None,
+    after_commit: Callable[[str, PullResult], None] | None = None,
 ) -> None:
     """Pull the material streams, then the case stream; ``remember`` (an accepted signed
     delivery) is written in the case stream's transaction, so the delivery's cases and the
-    memory that refuses its replay commit together, before anything is acknowledged."""
+    memory that refuses its replay commit together, before anything is acknowledged.
+    ``after_commit`` is called with each committed stream once it is acknowledged."""
     base_dir = getattr(source, "folder", None)
     with _dry_run_transaction(settings, dry_run) as shared:
         for stream, kind in streams:
@@ -296,6 +302,8 @@ def _pull_streams(
                 in_transaction=remember if kind == "case" else None,
             )
             result.add(outcome, kind)
+            if after_commit is not None and outcome.status == "committed":
+                after_commit(stream, outcome)
             if outcome.status == "failed":
                 break  # cases must not go in without the materials they cite
 
@@ -336,7 +344,9 @@ def _refusal(
             reason = changed_since_verified(folder, patterns, snapshot)
             if reason is None and snapshot.manifest_bytes:
                 sub = SubIndication.SIG_CONSTRAINTS_FAILURE
-                reason, accepted_in = _replay(settings, dept, source, folder, snapshot, label)
+                snapshot.freeze_markers(folder)  # what decides is what the reads will see
+                view = SnapshotFolder(folder, snapshot)
+                reason, accepted_in = _replay(settings, dept, source, view, snapshot, label)
         finally:
             folder.close()
     except (OSError, AdapterError) as exc:
@@ -499,7 +509,7 @@ def _verify(
             indication=SubIndication.FORMAT_FAILURE.indication.value,
             subindication=SubIndication.FORMAT_FAILURE.value,
         )
-    sweep_verified(source)  # copies a killed run left behind
+    sweep_verified(source, dept.code)  # copies a killed run left behind
     patterns = [p for spec in source._streams.values() for p in spec.patterns]
     trust_dir = trust_dir_for(settings, topology.trust_dir)
     try:
@@ -513,6 +523,66 @@ def _verify(
             indication=SubIndication.SIGNED_DATA_NOT_FOUND.indication.value,
             subindication=SubIndication.SIGNED_DATA_NOT_FOUND.value,
         )
+
+
+class _SignedReads:
+    """The reads of one verified signed delivery: each checked once read, and the
+    acknowledged files forgotten by the stream's state once acknowledged.
+
+    A run of a delivery accepted before (``accepted_in``) only acknowledges what is
+    pending: a read that finds anything to ingest fails its batch, whatever made it find
+    it. The state is saved before the acknowledgement (it commits with the records), so
+    without forgetting, files put back right after their acknowledgement would still
+    match "pending" and pass as acknowledge-only instead of being refused as a replay.
+    """
+
+    def __init__(self, settings: Settings, label: str, accepted_in: str | None) -> None:
+        self.settings = settings
+        self.label = label
+        self.accepted_in = accepted_in
+        self.reads: dict[str, StreamRead] = {}
+
+    def verify(self, read: StreamRead) -> None:
+        _refuse_changed_files(read)
+        ingested = getattr(read, "ingested", ())
+        if self.accepted_in is not None and ingested:
+            raise DeliveryRejected(
+                f"the signed delivery was accepted in batch {self.accepted_in} and this run "
+                f"only acknowledges it, but the read found {len(ingested)} file(s) of it to "
+                "ingest; nothing of it is stored"
+            )
+        self.reads[getattr(read, "stream", "")] = read
+
+    def forget_acknowledged(self, stream: str, outcome: PullResult) -> None:
+        read = self.reads.get(stream)
+        names = set(getattr(read, "acknowledged", ()))
+        if names and outcome.batch_id is not None:
+            _forget_acknowledged(self.settings, self.label, stream, outcome.batch_id, names)
+
+
+def _forget_acknowledged(
+    settings: Settings, label: str, stream: str, batch_id: str, names: set[str]
+) -> None:
+    """Drop ``names`` from the stream state's pending files. A failure is logged, not
+    raised: the batch is committed and acknowledged; only the replay check of files put
+    back before the next run is weaker (they pass as acknowledge-only, storing nothing)."""
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            state = load_state(session, label, stream) or {}
+            delivered = state.get("delivered", [])
+            kept = [d for d in delivered if not (isinstance(d, dict) and d.get("name") in names)]
+            if len(kept) != len(delivered):
+                save_state(session, label, stream, {**state, "delivered": kept}, batch_id=batch_id)
+    except Exception as exc:
+        log.warning(
+            "%s/%s: the acknowledged files are still named pending in the state: %s",
+            label,
+            stream,
+            describe_error(exc),
+        )
+    finally:
+        engine.dispose()
 
 
 def _refuse_changed_files(read: StreamRead) -> None:

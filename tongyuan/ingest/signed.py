@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,6 +64,10 @@ if TYPE_CHECKING:
 
 SIGNATURE_NAME = f"{MANIFEST_NAME}.sig.json"
 VERIFIED_PREFIX = "tongyuan-verified-"
+# A verified copy older than this is a killed run's: swept. Younger ones may be another
+# hub's run in progress (two hubs sharing a staging area and a drop folder).
+STALE_VERIFIED_SECONDS = 3600
+MAX_MARKER_BYTES = 4096
 DEDICATED_CA = "dedicated"
 # An 18-character run of letters and digits standing alone: a candidate USCC (validated
 # before it counts). Letters, digits on either side mean it is part of something longer.
@@ -114,6 +119,7 @@ class DeliverySnapshot:
     directory: Path | None = None
     signing_time: datetime | None = None
     signature_bytes: bytes = b""
+    markers: dict[str, tuple[Entry, bytes]] = field(default_factory=dict)
 
     @property
     def envelope_sha256(self) -> str:
@@ -134,6 +140,25 @@ class DeliverySnapshot:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
 
+    def freeze_markers(self, live: DropFolder) -> None:
+        """Keep the live folder's ``.done`` markers of the listed files, bytes included, as
+        they are now: the run's decision (acknowledge-only or not) and its reads must see
+        the same markers, or a marker removed in between lets an accepted delivery's
+        verified copies be read again. An unreadable marker is left out (acknowledges
+        nothing)."""
+        self.markers = {}
+        for entry in live.list():
+            if not self.is_listed_marker(entry.name):
+                continue  # only a verified file's marker can make a read skip it
+            try:
+                self.markers[entry.name] = (entry, live.read_small(entry.name, MAX_MARKER_BYTES))
+            except (OSError, AdapterError):
+                continue
+
+    def is_listed_marker(self, name: str) -> bool:
+        """Whether ``name`` is the acknowledgement marker of a verified file."""
+        return name.endswith(MARKER_SUFFIX) and name[: -len(MARKER_SUFFIX)] in self.entries
+
 
 class SnapshotFolder(DropFolder):
     """A drop folder seen as it was verified: lists, stats and fetches the snapshot only.
@@ -151,15 +176,19 @@ class SnapshotFolder(DropFolder):
         return self.live.location(name)
 
     def list(self) -> list[Entry]:
-        """The verified entries, plus the live folder's acknowledgement markers: a marker
+        """The verified entries, plus the acknowledgement markers frozen when the run
+        decided what the delivery is (:meth:`DeliverySnapshot.freeze_markers`): a marker
         only makes a read skip a file it acknowledges, and without it a delivery
         acknowledged with ``acknowledge: marker`` would look unacknowledged for ever."""
-        markers = [e for e in self.live.list() if e.name.endswith(MARKER_SUFFIX)]
+        markers = [entry for entry, _ in self.snapshot.markers.values()]
         return [*self.snapshot.entries.values(), *markers]
 
     def stat(self, name: str) -> Entry | None:
         if name in self.snapshot.entries or name == MANIFEST_NAME:
             return self.snapshot.entries.get(name)
+        if self.snapshot.is_listed_marker(name):  # as frozen, never the live one
+            frozen = self.snapshot.markers.get(name)
+            return None if frozen is None else frozen[0]
         return self.live.stat(name)
 
     def symlink_escapes(self, name: str) -> bool:
@@ -176,6 +205,13 @@ class SnapshotFolder(DropFolder):
     def read_small(self, name: str, limit: int) -> bytes:
         if name == MANIFEST_NAME:
             return self.snapshot.manifest_bytes
+        if self.snapshot.is_listed_marker(name):  # as frozen, never the live one
+            if name not in self.snapshot.markers:
+                raise AdapterError(f"{self.location(name)} was not there when checked")
+            data = self.snapshot.markers[name][1]
+            if len(data) > limit:
+                raise AdapterError(f"{self.location(name)} is over {limit} bytes")
+            return data
         staged = self.snapshot.staged.get(name)
         if staged is not None:  # a verified sidecar: its verified bytes, within the limit
             if staged.stat().st_size > limit:
@@ -242,13 +278,22 @@ def changed_since_verified(
     return None
 
 
-def sweep_verified(source: DropSource) -> None:
-    """Remove verified copies a killed run left in ``source``'s staging area.
+def sweep_verified(source: DropSource, department: str) -> None:
+    """Remove verified copies a killed run left in ``source``'s staging area for
+    ``department``: the copies hold personal data in clear.
 
-    Called at the start of a run, under the department's ingest lock (no other run of the
-    department can be using them): the copies hold personal data in clear.
+    Called at the start of a run, under the department's ingest lock, in a directory of
+    that department's own (another department sharing the drop folder has another), and
+    only copies older than :data:`STALE_VERIFIED_SECONDS`: a younger one may be a run of
+    another hub sharing the staging area, which this hub's lock does not stop.
     """
-    for stale in source.verified_path().glob(f"{VERIFIED_PREFIX}*"):
+    cutoff = time.time() - STALE_VERIFIED_SECONDS
+    for stale in source.verified_path(department).glob(f"{VERIFIED_PREFIX}*"):
+        try:
+            if stale.stat().st_mtime > cutoff:
+                continue
+        except OSError:
+            continue  # already gone
         shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -572,7 +617,7 @@ def verify_delivery(
         manifest,
         {},
         {},
-        Path(tempfile.mkdtemp(prefix=VERIFIED_PREFIX, dir=source.verified_path())),
+        Path(tempfile.mkdtemp(prefix=VERIFIED_PREFIX, dir=source.verified_path(department or ""))),
         report.signing_time,
         signature,
     )
