@@ -154,3 +154,25 @@ def test_the_client_encoding_is_utf8_wherever_another_one_is_set(
         if source == "ALTER ROLE SET":
             with pg_server._admin() as conn:
                 conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+@pytest.mark.parametrize("encoding", ["LATIN1", "SQL_ASCII"])
+def test_the_quality_runs_own_engine_uses_utf8_too(
+    encoding: str, pg_server, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Review r5: Great Expectations builds its own engine from the URL, which still took
+    PGCLIENTENCODING — LATIN1 stored fewer quality failures, SQL_ASCII crashed the run."""
+    from tongyuan.quality.gx import add_libraries_source, import_gx
+
+    name = pg_server.create_database(prefix="tygx")
+    monkeypatch.setenv("PGCLIENTENCODING", encoding)
+    context = import_gx().get_context(mode="ephemeral")
+    source = add_libraries_source(context, pg_server.url(name))
+    engine = source.get_engine()
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW client_encoding")).scalar() == "UTF8"
+            assert conn.execute(text("SELECT :v"), {"v": CHINESE}).scalar() == CHINESE
+    finally:
+        engine.dispose()
+        pg_server.drop_database(name)

@@ -52,10 +52,20 @@ def add_libraries_source(context: Any, database_url: str, name: str = "libraries
     GX suggests its dialect-specific sources; the generic one takes any SQLAlchemy URL
     (``postgresql+psycopg`` included) and the checks need nothing dialect-specific from
     GX, so its advice is silenced rather than printed into every task log.
+
+    GX builds its own engine, so it gets the client encoding every hub session forces
+    (:data:`tongyuan.db.engine.CLIENT_ENCODING`): with PGCLIENTENCODING=LATIN1 its
+    queries stored fewer failures than there were, and SQL_ASCII crashed the run.
     """
+    from sqlalchemy.engine import make_url
+
+    from tongyuan.db.engine import CLIENT_ENCODING
+
+    postgresql = make_url(database_url).get_backend_name() == "postgresql"
+    kwargs = {"connect_args": dict(CLIENT_ENCODING)} if postgresql else {}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
-        return context.data_sources.add_sql(name, connection_string=database_url)
+        return context.data_sources.add_sql(name, connection_string=database_url, kwargs=kwargs)
 
 
 def make_context(settings: Settings) -> Any:
