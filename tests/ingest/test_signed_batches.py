@@ -527,6 +527,22 @@ def test_a_certificate_naming_two_organisations_is_refused(
     _nothing_written(signed, "cases_001.xml")
 
 
+def test_a_staff_certificate_carrying_the_holders_id_signs_for_its_department(
+    signed: World, pki: Pki
+) -> None:
+    """Review r5: a staff certificate holds the person's 公民身份号码 in serialNumber, and
+    this one also passes the USCC check (about one ID in 31 does): it is a person, not a
+    second organisation."""
+    staff_id = "360426199506176379"  # valid as a citizen ID and as a USCC
+    subject = _subject(
+        f"{DEPT_NAME} 张伟",
+        x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{DEPT}"),
+        x509.NameAttribute(NameOID.SERIAL_NUMBER, staff_id),
+    )
+    result = _deliver_signed_by(signed, pki, _issue(pki, subject))
+    assert result.status == "committed", result.error
+
+
 def test_the_organization_identifier_code_is_named_first() -> None:
     """When organizationIdentifier names a code, the refusal leads with it."""
     from datetime import UTC, datetime, timedelta

@@ -54,7 +54,7 @@ from adapters.builtin.drop_folder import (
 )
 from adapters.sdk import AdapterError
 from signing.report import SubIndication
-from standards.identifiers import InvalidIdentifier, validate_uscc
+from standards.identifiers import InvalidIdentifier, validate_citizen_id, validate_uscc
 from tongyuan.config import Settings
 
 if TYPE_CHECKING:
@@ -398,14 +398,30 @@ def signer_usccs(cert: x509.Certificate) -> list[str]:
 
 
 def _codes_in(text: str) -> list[str]:
-    """The valid USCCs standing alone in a free text (a CN such as "… USCC <code>")."""
+    """The valid USCCs standing alone in a free text (a CN such as "… USCC <code>").
+
+    A token that is a valid 公民身份号码 is a person, not an organisation: staff
+    certificates carry the holder's ID in serialNumber (or the CN), and about one ID in
+    31 also passes the USCC check — counted, it made a department's own staff
+    certificate "name two organisations" (review r5).
+    """
     out: list[str] = []
     for token in _USCC_TOKEN.findall(text):
+        if _is_citizen_id(token):
+            continue
         try:
             out.append(validate_uscc(token))
         except InvalidIdentifier:
             continue
     return out
+
+
+def _is_citizen_id(token: str) -> bool:
+    try:
+        validate_citizen_id(token)
+    except InvalidIdentifier:
+        return False
+    return True
 
 
 def _identifier_codes(value: str) -> list[str]:
