@@ -23,8 +23,11 @@ from sqlalchemy.engine import URL, make_url
 # What a secret is shown as.
 MASK = "***"
 # A query parameter whose name holds one of these words holds a secret (``password``,
-# ``sslpassword``, ``token``, ``client_secret``, ``sslkey``…), whatever its case.
-SECRET_QUERY_WORDS = ("password", "secret", "token", "key")
+# ``sslpassword``, ``token``, ``client_secret``, ``sslkey``, MySQL's ``passwd``, ODBC's
+# ``pwd``…), whatever its case; so does one that can carry a whole connection string or
+# a connection's extras (``odbc_connect``, ``dsn``, Airflow's ``__extra__``).
+SECRET_QUERY_WORDS = ("password", "passwd", "pwd", "secret", "token", "key")
+OPAQUE_QUERY_NAMES = frozenset({"odbc_connect", "dsn", "__extra__", "connect_string"})
 
 ESCAPE_ADVICE = (
     "percent-encode @ : / # ? % in the user name and password "
@@ -89,7 +92,7 @@ def safe_url_text(url: URL | str) -> str:
 def is_secret_parameter(name: str) -> bool:
     """Whether a URL query parameter of this name holds a secret (its value never shown)."""
     lowered = name.lower()
-    return any(word in lowered for word in SECRET_QUERY_WORDS)
+    return lowered in OPAQUE_QUERY_NAMES or any(word in lowered for word in SECRET_QUERY_WORDS)
 
 
 def _values(value: str | tuple[str, ...]) -> tuple[str, ...]:

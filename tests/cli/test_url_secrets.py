@@ -47,6 +47,18 @@ SECRET = "QS3cretPw"
             "postgresql://u@h/db?options=-c+statement_timeout%3D5",
         ),
         ("sqlite:////var/tongyuan/tongyuan.db", "sqlite:////var/tongyuan/tongyuan.db"),
+        # Review r5: department databases' own names for a password, and parameters that
+        # carry a whole connection string or a connection's extras.
+        (f"mysql+pymysql://u@h/db?passwd={SECRET}", "mysql+pymysql://u@h/db?passwd=***"),
+        (f"mysql+pymysql://u@h/db?pwd={SECRET}", "mysql+pymysql://u@h/db?pwd=***"),
+        (
+            f"mssql+pyodbc://h/db?odbc_connect=DRIVER%3Dx%3BPWD%3D{SECRET}",
+            "mssql+pyodbc://h/db?odbc_connect=***",
+        ),
+        (
+            f"postgresql://u@h/db?__extra__=%7B%22password%22%3A%22{SECRET}%22%7D",
+            "postgresql://u@h/db?__extra__=***",
+        ),
     ],
 )
 def test_safe_url_text_masks_the_password_and_every_secret_query_parameter(
