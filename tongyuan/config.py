@@ -110,8 +110,15 @@ class Settings:
                         f"no PII key at {path} (a read-only command never creates one); "
                         f"set {ENV_PII_KEY} or check {ENV_HOME}"
                     )
-                refuse_new_key_on_written_libraries(self)
-                _create_key_file(path)
+                try:
+                    refuse_new_key_on_written_libraries(self)
+                except ConfigError:
+                    # Another process may have made the key and written data with it
+                    # between our look and the query: that key is the one to read.
+                    if not path.exists():
+                        raise
+                else:
+                    _create_key_file(path)
             key = decode_pii_key(path.read_text(encoding="ascii"), source=str(path))
         check_key_fits_libraries(self, key)
         return key

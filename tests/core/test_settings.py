@@ -139,6 +139,29 @@ def test_a_new_key_file_is_refused_on_libraries_written_under_the_variable(
     assert not worker.pii_key_file.exists()
 
 
+def test_a_key_file_made_by_another_worker_meanwhile_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review r5: two workers on a fresh hub; the other made the key file and wrote data
+    between this one's look for the file and its look at the libraries. That key fits:
+    it is read, not refused."""
+    import tongyuan.config as config
+
+    home = tmp_path / "h"
+    key = bytes(range(5, 37))
+    _hub_with_a_case(home, key)
+    worker = Settings(home=home, database_url=f"sqlite:///{home / 'tongyuan.db'}")
+    refuse = config.refuse_new_key_on_written_libraries
+
+    def other_worker_wins(settings: Settings) -> None:
+        worker.secrets_dir.mkdir(parents=True, exist_ok=True)
+        worker.pii_key_file.write_text(base64.b64encode(key).decode(), encoding="ascii")
+        refuse(settings)
+
+    monkeypatch.setattr(config, "refuse_new_key_on_written_libraries", other_worker_wins)
+    assert worker.pii_key() == key
+
+
 def test_a_key_checked_on_an_empty_hub_is_checked_again_once_data_exist(
     tmp_path: Path,
 ) -> None:
