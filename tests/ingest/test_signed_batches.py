@@ -550,7 +550,7 @@ def test_the_organization_identifier_code_is_named_first() -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from tongyuan.ingest.signed import signer_usccs
+    from tongyuan.ingest.signer_identity import signer_usccs
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = _subject(
@@ -645,7 +645,7 @@ def test_only_codes_passing_the_uscc_check_count(tmp_path: Path) -> None:
     """A wrong check character (the QA certificate's 11440304MB2C92920X) or a longer run is
     no USCC; a lower-case code is one."""
     from signing.trust import parse_certificate
-    from tongyuan.ingest.signed import signer_usccs
+    from tongyuan.ingest.signer_identity import signer_usccs
 
     pki = init_pki(tmp_path / "p", algorithms=("ecdsa",))
     subject = _subject(
