@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import shutil
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -502,6 +503,40 @@ class Pki:
             not_after=min(now + timedelta(days=365 * 2), intermediate.cert.not_valid_after_utc),
         )
         return signer.signing_key, [signer.der, intermediate.der]
+
+    def department_signer_paths(self, family: str, code: str) -> tuple[Path, Path, Path]:
+        """Where :meth:`write_department_signer` puts a department's certificate, its
+        chain and its private key."""
+        base = f"{family}-{code}"
+        return (
+            self.directory / "issuing" / f"{base}.pem",
+            self.directory / "issuing" / f"{base}-chain.pem",
+            self.directory / "private" / f"issuing-{base}.key.pem",
+        )
+
+    def write_department_signer(
+        self, family: str, *, name: str, code: str, force: bool = False
+    ) -> tuple[Path, Path, Path]:
+        """A department's signing certificate, chain and key (0600) written beside the
+        shared ones, for a department to sign its deliveries with (development only).
+
+        Never overwrites an earlier one unless ``force``: its deliveries may be signed
+        with it still.
+        """
+        paths = self.department_signer_paths(family, code)
+        there = [p for p in paths if p.exists()]
+        if there and not force:
+            raise PkiExistsError(
+                f"{there[0]} exists: a signer for {code} ({family}) was issued already "
+                "(--force issues a new one)"
+            )
+        key, chain = self.department_signer(family, name=name, code=code)
+        cert_path, chain_path, key_path = paths
+        pems = [ssl.DER_cert_to_PEM_cert(der).encode("ascii") for der in chain]
+        cert_path.write_bytes(pems[0])
+        chain_path.write_bytes(b"".join(pems))
+        _write_private(key_path, private_key_pem(key.private_key))
+        return paths
 
 
 def write_hierarchy(directory: Path, h: Hierarchy, *, now: datetime, crl_days: int) -> None:

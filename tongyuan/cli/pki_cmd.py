@@ -69,6 +69,45 @@ def init(
 
 
 @app.command(
+    "issue-department",
+    epilog="Example: [bold]tongyuan pki issue-department var/pki --code 11440305007510000Y "
+    "--name 深圳市市场监督管理局[/bold]  Exit codes: 0 issued, 1 refused (no PKI there, or a "
+    "signer for that code already issued: --force issues a new one), 2 bad code.",
+)
+def issue_department(
+    directory: Annotated[Path, typer.Argument(help="Directory of a development PKI.")],
+    code: Annotated[str, typer.Option(help="The department's USCC (统一社会信用代码).")],
+    name: Annotated[str, typer.Option(help="The department's name (the certificate's CN).")],
+    family: Annotated[str, typer.Option(help="rsa, ecdsa, sm2 or ed25519.")] = "ecdsa",
+    force: Annotated[bool, typer.Option("--force", help="Issue a new one over it.")] = False,
+) -> None:
+    """Issue a department's document-signing certificate naming its USCC.
+
+    The hub accepts a signed delivery only from a certificate naming the delivering
+    department's USCC as its organisation; the PKI's shared signing certificate names
+    none. Development only: a department signs with the certificate its CA issued.
+    """
+    from signing.pki import PkiExistsError, open_pki
+    from standards.identifiers import InvalidIdentifier, validate_uscc
+
+    try:
+        uscc = validate_uscc(code)
+    except InvalidIdentifier as exc:
+        raise typer.BadParameter(f"--code: {exc}") from None
+    try:
+        pki = open_pki(directory)
+        if family not in pki.families:
+            raise typer.BadParameter(f"--family: the PKI has {', '.join(pki.families)}")
+        cert, chain, key = pki.write_department_signer(family, name=name, code=uscc, force=force)
+    except (FileNotFoundError, PkiExistsError) as exc:
+        err_console.print(f"[red]refused:[/red] {shown(str(exc), newlines=True)}")
+        raise typer.Exit(1) from None
+    console.print(f"certificate: {shown(str(cert))}")
+    console.print(f"chain:       {shown(str(chain))}")
+    console.print(f"private key: {shown(str(key))} (0600; give it to the department only)")
+
+
+@app.command(
     "refresh-crls",
     epilog="Example: [bold]tongyuan pki refresh-crls var/pki[/bold] (run it daily; stale CRLs "
     "make every verification INDETERMINATE).  Exit codes: 0 done, 1 no PKI there.",
