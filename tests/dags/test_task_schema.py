@@ -145,3 +145,29 @@ def test_a_refused_connection_fails_the_task_at_once_in_one_line(
     assert message.startswith("the library database at postgresql") and "cannot be used" in message
     assert ("nosuchrole" if refused == "role" else "nosuchdb") in message
     assert "S3cretPw" not in message and "\n" not in message
+
+
+def test_a_pii_key_that_does_not_fit_fails_the_task_at_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PG QA: a worker whose key does not decrypt the libraries was retried (1, 2 and 4
+    minutes) though no retry can fix it; so was one with no key on written libraries."""
+    import base64
+
+    from airflow.sdk.exceptions import AirflowFailException
+    from pii_hub import write_one_case
+
+    upgrade(settings.database_url)
+    write_one_case(settings.database_url, bytes(range(7, 39)))
+    _hub_env(monkeypatch, settings, settings.database_url)
+    monkeypatch.setenv("TONGYUAN_PII_KEY", base64.b64encode(bytes(range(8, 40))).decode())
+    with pytest.raises(AirflowFailException) as info:
+        tasks.quality_run()
+    assert "TONGYUAN_PII_KEY does not decrypt" in str(info.value)
+    monkeypatch.delenv("TONGYUAN_PII_KEY")
+    for key_file in settings.home.glob("secrets/*"):
+        key_file.unlink()
+    with pytest.raises(AirflowFailException) as info:
+        tasks.quality_run()
+    assert "none was made" in str(info.value)
+    assert not any(settings.home.glob("secrets/*"))

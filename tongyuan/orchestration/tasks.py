@@ -420,7 +420,24 @@ def _settings():  # type: ignore[no-untyped-def]
         handler.addFilter(MaskingFilter())
         hub.addHandler(handler)
     _require_schema(settings)
+    _require_pii_key(settings)
     return settings
+
+
+def _require_pii_key(settings: Any) -> None:
+    """A PII key that does not decrypt the libraries, or none where they hold personal
+    data, fails the task at once in one line: every retry would fail the same way (the
+    worker's TONGYUAN_PII_KEY or key file must be fixed). Read-only: no key file is
+    made here (the first task that writes makes it on a fresh hub)."""
+    from tongyuan.config import ConfigError, refuse_new_key_on_written_libraries
+
+    try:
+        if settings.pii_key_b64 is not None or settings.pii_key_file.exists():
+            settings.pii_key()
+        else:
+            refuse_new_key_on_written_libraries(settings)
+    except ConfigError as exc:
+        raise _no_retry(mask_text(str(exc))) from None
 
 
 class SchemaNotCurrent(RuntimeError):
