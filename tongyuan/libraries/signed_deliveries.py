@@ -30,12 +30,12 @@ class SignedDelivery(Base):
     """One accepted signed delivery of one department."""
 
     __tablename__ = "signed_deliveries"
-    __table_args__ = (UniqueConstraint("department", "manifest_sha256"),)
+    __table_args__ = (UniqueConstraint("department", "envelope_sha256"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     department: Mapped[str] = mapped_column(String(32), index=True)
-    # The column keeps the name revision 0019 gave it; it holds the envelope's sha256.
-    envelope_sha256: Mapped[str] = mapped_column("manifest_sha256", String(64))
+    # The signature envelope's sha256: it covers the manifest and the signing time.
+    envelope_sha256: Mapped[str] = mapped_column(String(64))
     signing_time: Mapped[datetime] = mapped_column(UtcDateTime)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
     accepted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,8 +1,9 @@
 """signed_deliveries: every signed manifest the hub accepted, to refuse replays.
 
 A department's old signed delivery put back byte for byte verified again and rolled its
-cases back. Each accepted manifest is now remembered per department (sha256, signing
-time, batch); one accepted before, or signed no later than the last accepted one, is
+cases back. Each accepted delivery is now remembered per department (the sha256 of its
+signature envelope, which covers the manifest and the signing time; the signing time;
+the batch); one accepted before, or signed no later than the last accepted one, is
 refused. Deliveries accepted before this revision are not known: the first signed
 delivery after the upgrade is accepted on its own merits and sets the department's mark.
 
@@ -31,7 +32,7 @@ def upgrade() -> None:
         "signed_deliveries",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("department", sa.String(length=32), nullable=False),
-        sa.Column("manifest_sha256", sa.String(length=64), nullable=False),
+        sa.Column("envelope_sha256", sa.String(length=64), nullable=False),
         sa.Column("signing_time", _TS, nullable=False),
         sa.Column("batch_id", sa.String(length=32), nullable=False),
         sa.Column("accepted_at", _TS, nullable=False),
@@ -41,8 +42,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signed_deliveries")),
         sa.UniqueConstraint(
             "department",
-            "manifest_sha256",
-            name=op.f("uq_signed_deliveries_department_manifest_sha256"),
+            "envelope_sha256",
+            name=op.f("uq_signed_deliveries_department_envelope_sha256"),
         ),
     )
     op.create_index(op.f("ix_signed_deliveries_department"), "signed_deliveries", ["department"])
