@@ -39,6 +39,7 @@ from tongyuan.ingest.signed import (
     SnapshotFolder,
     changed_since_verified,
     empty_snapshot,
+    refused,
     sweep_verified,
     trust_dir_for,
     verify_delivery,
@@ -308,6 +309,11 @@ def _pull_streams(
                 break  # cases must not go in without the materials they cite
 
 
+def _stream_patterns(source: Any) -> list[str]:
+    """The file patterns of every stream of a drop source: what a delivery consists of."""
+    return [p for spec in source._streams.values() for p in spec.patterns]
+
+
 def _pin(source: Source, snapshot: DeliverySnapshot | None) -> None:
     """Make the source's reads see ``snapshot`` (the verified delivery), or the live folder."""
     from adapters.builtin.drop import DropSource
@@ -336,7 +342,7 @@ def _refusal(
     from signing.report import SubIndication
 
     assert isinstance(source, DropSource)  # _verify accepted only drop sources
-    patterns = [p for spec in source._streams.values() for p in spec.patterns]
+    patterns = _stream_patterns(source)
     sub, accepted_in = SubIndication.HASH_FAILURE, None
     try:
         folder = source.open_folder()
@@ -354,12 +360,10 @@ def _refusal(
         reason = f"the drop folder cannot be read again after verification: {exc}"
     if reason is None:
         return None, accepted_in
-    refusal = DeliveryVerdict(
-        ok=False,
+    refusal = refused(
+        sub,
+        reason,
         files=verdict.files,
-        reason=reason,
-        indication=sub.indication.value,
-        subindication=sub.value,
         signer=verdict.signer,
         signer_fingerprint=verdict.signer_fingerprint,
     )
@@ -502,27 +506,20 @@ def _verify(
     from signing.report import SubIndication
 
     if not isinstance(source, DropSource):
-        return DeliveryVerdict(
-            ok=False,
-            reason=f"signed deliveries need a drop-folder source (files, sftp); "
+        return refused(
+            SubIndication.FORMAT_FAILURE,
+            f"signed deliveries need a drop-folder source (files, sftp); "
             f"{dept.cases.adapter if dept.cases else '?'} delivers no files to sign",
-            indication=SubIndication.FORMAT_FAILURE.indication.value,
-            subindication=SubIndication.FORMAT_FAILURE.value,
         )
     sweep_verified(source, dept.code)  # copies a killed run left behind
-    patterns = [p for spec in source._streams.values() for p in spec.patterns]
+    patterns = _stream_patterns(source)
     trust_dir = trust_dir_for(settings, topology.trust_dir)
     try:
         return verify_delivery(
             source, patterns, trust_dir, department=dept.code, signing_ca=dept.signing_ca, now=now
         )
     except AdapterError as exc:
-        return DeliveryVerdict(
-            ok=False,
-            reason=f"the delivery cannot be read: {exc}",
-            indication=SubIndication.SIGNED_DATA_NOT_FOUND.indication.value,
-            subindication=SubIndication.SIGNED_DATA_NOT_FOUND.value,
-        )
+        return refused(SubIndication.SIGNED_DATA_NOT_FOUND, f"the delivery cannot be read: {exc}")
 
 
 class _SignedReads:

@@ -320,7 +320,8 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fail(sub: SubIndication, reason: str, **extra: Any) -> DeliveryVerdict:
+def refused(sub: SubIndication, reason: str, **extra: Any) -> DeliveryVerdict:
+    """A verdict refusing the delivery whole, with the ETSI sub-indication that says why."""
     return DeliveryVerdict(
         ok=False,
         reason=reason,
@@ -373,7 +374,7 @@ def verify_delivery(
     listed = {e.name: e for e in folder.list()}
     if MANIFEST_NAME not in listed or SIGNATURE_NAME not in listed:
         missing = MANIFEST_NAME if MANIFEST_NAME not in listed else SIGNATURE_NAME
-        return _fail(
+        return refused(
             SubIndication.FORMAT_FAILURE,
             f"unsigned delivery: {len(files)} file(s) but no {missing}; this department "
             "must sign its deliveries (signing: true in the topology)",
@@ -383,11 +384,11 @@ def verify_delivery(
         manifest_bytes = folder.read_small(MANIFEST_NAME, MAX_MANIFEST_BYTES)
         signature = folder.read_small(SIGNATURE_NAME, MAX_MANIFEST_BYTES)
     except (OSError, AdapterError) as exc:
-        return _fail(SubIndication.FORMAT_FAILURE, f"cannot read the manifest: {exc}")
+        return refused(SubIndication.FORMAT_FAILURE, f"cannot read the manifest: {exc}")
     try:
         trust = TrustStore.load(trust_dir)
     except Exception as exc:  # a missing or broken trust dir: nothing can be verified
-        return _fail(
+        return refused(
             SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
             f"trust directory {trust_dir} cannot be used: {exc}",
             files=len(files),
